@@ -1,0 +1,167 @@
+"""The event types: what a writer can record about a ceasefire.
+
+Every event is a frozen pydantic model named in the past tense, with a ``type`` literal that is
+also the string stored in the log. The stored type is never a Python path, so renaming a class
+breaks nothing. All of them are gathered in one discriminated union, ``Event``, parsed through one
+module-level ``TypeAdapter``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID, uuid4
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    model_validator,
+)
+
+__all__ = [
+    "AgreementCollapsed",
+    "AgreementCollapsedData",
+    "AgreementKind",
+    "AgreementSigned",
+    "AgreementSignedData",
+    "ConflictSlug",
+    "Event",
+    "EventType",
+    "MissionDispatched",
+    "MissionDispatchedData",
+    "Slug",
+    "Source",
+    "ViolationAlleged",
+    "ViolationAllegedData",
+    "event_adapter",
+    "EVENT_TYPES",
+    "SCHEMA_VERSIONS",
+]
+
+
+def _utc(value: datetime) -> datetime:
+    """Store and compare every instant in UTC; the offset the writer used carries no meaning."""
+    return value.astimezone(UTC)
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
+ConflictSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=10_000)]
+AgreementKind = Literal["ceasefire", "humanitarian_truce", "cessation_of_hostilities", "armistice"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Source(Frozen):
+    """Who said so. An allegation is a claim, not a fact: its source travels with it."""
+
+    name: Name
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)] | None = None
+
+
+class AgreementSignedData(Frozen):
+    agreement_id: Slug
+    parties: tuple[Name, ...] = Field(min_length=2, max_length=50)
+    mediators: tuple[Name, ...] = ()
+    effective_at: Instant | None = None
+    kind: AgreementKind = "ceasefire"
+    terms: Text | None = None
+
+    @model_validator(mode="after")
+    def _distinct_parties(self) -> AgreementSignedData:
+        if len({p.casefold() for p in self.parties}) != len(self.parties):
+            raise ValueError("parties must be distinct")
+        return self
+
+
+class AgreementCollapsedData(Frozen):
+    agreement_id: Slug
+    reason: Text | None = None
+
+
+class ViolationAllegedData(Frozen):
+    alleged_by: Name
+    accused: Name
+    agreement_id: Slug | None = None
+    location: Text | None = None
+    description: Text | None = None
+    incidents: int = Field(default=1, ge=1, le=1_000_000)
+    casualties_claimed: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _not_self_accusation(self) -> ViolationAllegedData:
+        if self.alleged_by.casefold() == self.accused.casefold():
+            raise ValueError("accused must not be the same party as alleged_by")
+        return self
+
+
+class MissionDispatchedData(Frozen):
+    mission_id: Slug
+    organization: Name
+    head: Name | None = None
+    purpose: Text | None = None
+    expected_arrival: Instant | None = None
+
+
+class EventBase(Frozen):
+    """The envelope a writer submits. The store adds version, position and recorded_at."""
+
+    id: UUID = Field(default_factory=uuid4)
+    conflict: ConflictSlug
+    occurred_at: Instant
+    source: Source
+
+
+class AgreementSigned(EventBase):
+    type: Literal["agreement.signed"] = "agreement.signed"
+    data: AgreementSignedData
+
+
+class AgreementCollapsed(EventBase):
+    type: Literal["agreement.collapsed"] = "agreement.collapsed"
+    data: AgreementCollapsedData
+
+
+class ViolationAlleged(EventBase):
+    type: Literal["violation.alleged"] = "violation.alleged"
+    data: ViolationAllegedData
+
+
+class MissionDispatched(EventBase):
+    type: Literal["mission.dispatched"] = "mission.dispatched"
+    data: MissionDispatchedData
+
+
+Event = Annotated[
+    AgreementSigned | AgreementCollapsed | ViolationAlleged | MissionDispatched,
+    Field(discriminator="type"),
+]
+event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+
+EventType = Literal[
+    "agreement.signed", "agreement.collapsed", "violation.alleged", "mission.dispatched"
+]
+EVENT_TYPES: tuple[str, ...] = (
+    "agreement.signed",
+    "agreement.collapsed",
+    "violation.alleged",
+    "mission.dispatched",
+)
+
+#: The schema version new events of each type are written with. Older stored versions are
+#: turned into the current model on read by ``events.upcasting``.
+SCHEMA_VERSIONS: dict[str, int] = {t: 1 for t in EVENT_TYPES}
+
+
+def data_of(event: Event) -> dict[str, Any]:
+    """The ``data`` object exactly as stored: JSON-ready, defaults included, ``None`` dropped."""
+    return event.data.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,90 @@
+"""The projection tables: the views the API reads.
+
+Each table is bitemporal on the recording axis. A row version is what the log said about one
+thing (an agreement, an allegation, a mission) from ``known_from`` (the ``recorded_at`` of the
+event that made it) until ``known_until`` (the ``recorded_at`` of the event that superseded it;
+NULL while current). Nothing is overwritten: a collapse, a retraction or a correction closes the
+current version and inserts the next one. That is what lets ``known_at`` queries ask what the
+log said at any moment with an indexed lookup instead of a replay.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text, Uuid
+
+from events.tables import UtcDateTime, metadata
+
+__all__ = ["PROJECTION_KEYS", "agreements", "allegations", "missions"]
+
+agreements = Table(
+    "proj_agreements",
+    metadata,
+    Column("conflict", String(64), nullable=False),
+    Column("agreement_id", String(64), nullable=False),
+    Column("parties", Text, nullable=False),
+    Column("mediators", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("terms", Text, nullable=True),
+    Column("signed_at", UtcDateTime, nullable=False),
+    Column("effective_at", UtcDateTime, nullable=False),
+    Column("collapsed_at", UtcDateTime, nullable=True),
+    Column("collapse_reason", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("known_from", UtcDateTime, nullable=False),
+    Column("known_until", UtcDateTime, nullable=True),
+)
+Index("ix_proj_agreements_key", agreements.c.conflict, agreements.c.agreement_id)
+
+allegations = Table(
+    "proj_allegations",
+    metadata,
+    Column("event_id", Uuid, nullable=False),
+    Column("conflict", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("agreement_id", String(64), nullable=False),
+    Column("agreement_implicit", Boolean, nullable=False),
+    Column("alleged_by", String(200), nullable=False),
+    Column("accused", String(200), nullable=False),
+    Column("incidents", Integer, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("location", Text, nullable=True),
+    Column("description", Text, nullable=True),
+    Column("casualties_claimed", Text, nullable=True),
+    Column("source", Text, nullable=False),
+    Column("retracted", Boolean, nullable=False),
+    Column("known_from", UtcDateTime, nullable=False),
+    Column("known_until", UtcDateTime, nullable=True),
+)
+Index("ix_proj_allegations_key", allegations.c.event_id)
+Index(
+    "ix_proj_allegations_agreement",
+    allegations.c.conflict,
+    allegations.c.agreement_id,
+    allegations.c.occurred_at,
+)
+
+missions = Table(
+    "proj_missions",
+    metadata,
+    Column("conflict", String(64), nullable=False),
+    Column("mission_id", String(64), nullable=False),
+    Column("organization", String(200), nullable=False),
+    Column("head", String(200), nullable=True),
+    Column("purpose", Text, nullable=True),
+    Column("expected_arrival", UtcDateTime, nullable=True),
+    Column("dispatched_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("known_from", UtcDateTime, nullable=False),
+    Column("known_until", UtcDateTime, nullable=True),
+)
+Index("ix_proj_missions_key", missions.c.conflict, missions.c.mission_id)
+
+#: The columns that name one thing in each table: a change closes the current row version
+#: matching these before it inserts the next one.
+PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
+    "proj_agreements": ("conflict", "agreement_id"),
+    "proj_allegations": ("event_id",),
+    "proj_missions": ("conflict", "mission_id"),
+}
