@@ -31,7 +31,7 @@ from uuid import UUID
 
 from sqlalchemy import Row, select, text, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.database import WRITE, dialect_of
 from events.envelope import (
@@ -57,7 +57,7 @@ from projections.fold import ConflictState, apply, check
 from projections.inline import CHECKPOINT, load_state
 from projections.writer import apply_changes, changes_as_json
 
-__all__ = ["AppendResult", "EventStore", "decode_row"]
+__all__ = ["AppendResult", "EventStore", "decode_row", "storage_errors"]
 
 _MAX_ATTEMPTS = 50
 
@@ -92,7 +92,7 @@ def decode_row(row: Row[Any] | Any) -> Recorded:
 
 
 @contextmanager
-def _storage_errors() -> Iterator[None]:
+def storage_errors() -> Iterator[None]:
     """Connection-level failures become ``StorageUnavailableError``: callers never see a
     driver exception, and the API answers 503 rather than 500."""
     try:
@@ -147,7 +147,7 @@ class EventStore:
         if recorded_at is not None and len(recorded_at) != len(events):
             raise ValueError("recorded_at must give one time per event")
 
-        with _storage_errors():
+        with storage_errors():
             for attempt in range(_MAX_ATTEMPTS):
                 fresh = attempt > 0
                 state = await self._state(conflict, fresh=fresh)
@@ -369,7 +369,7 @@ class EventStore:
         if types:
             statement = statement.where(events_table.c.type.in_(list(types)))
         statement = statement.order_by(events_table.c.position).limit(limit)
-        with _storage_errors():
+        with storage_errors():
             async with self.engine.connect() as conn:
                 return [decode_row(r) for r in await conn.execute(statement)]
 
@@ -382,7 +382,7 @@ class EventStore:
             .order_by(events_table.c.version)
             .limit(limit)
         )
-        with _storage_errors():
+        with storage_errors():
             async with self.engine.connect() as conn:
                 return [decode_row(r) for r in await conn.execute(statement)]
 
@@ -390,7 +390,7 @@ class EventStore:
         """Raw event rows in position order, in batches, by keyset pagination: memory stays
         flat however long the log is. Replay, export and verification read through this."""
         while True:
-            with _storage_errors():
+            with storage_errors():
                 async with self.engine.connect() as conn:
                     rows = list(
                         await conn.execute(
@@ -407,13 +407,13 @@ class EventStore:
 
     async def head(self) -> int:
         """The position of the newest event (0 for an empty log)."""
-        with _storage_errors():
+        with storage_errors():
             async with self.engine.connect() as conn:
                 return int((await conn.execute(select(log_head.c.position))).scalar_one())
 
     async def stream_head(self, conflict: str) -> tuple[int, int] | None:
         """``(version, position)`` of a conflict's newest event, None for an unknown conflict."""
-        with _storage_errors():
+        with storage_errors():
             async with self.engine.connect() as conn:
                 row = (
                     await conn.execute(
@@ -424,11 +424,23 @@ class EventStore:
                 ).one_or_none()
         return None if row is None else (int(row.version), int(row.position))
 
-    async def stored(self, conn: AsyncConnection, event_id: UUID) -> Recorded | None:
-        row = (
-            await conn.execute(select(events_table).where(events_table.c.id == event_id))
-        ).one_or_none()
+    async def stored_event(self, event_id: UUID) -> Recorded | None:
+        with storage_errors():
+            async with self.engine.connect() as conn:
+                row = (
+                    await conn.execute(select(events_table).where(events_table.c.id == event_id))
+                ).one_or_none()
         return None if row is None else decode_row(row)
+
+    async def current_state(self, conflict: str) -> ConflictState:
+        """The conflict's state as stored now (for dry runs; appends use the cache)."""
+        with storage_errors():
+            return await self._state(conflict, fresh=True)
+
+    @staticmethod
+    def same_content(stored: Recorded, event: Event) -> bool:
+        """Whether ``event`` is the stored event sent again: the test idempotency rests on."""
+        return _same_content(stored, event)
 
 
 def _row(event: Recorded) -> dict[str, Any]:

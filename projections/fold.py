@@ -28,7 +28,14 @@ from events.types import (
 )
 from projections.changes import Changes, Row
 
-__all__ = ["AgreementState", "ConflictState", "agreement_in_effect", "apply", "check"]
+__all__ = [
+    "AgreementState",
+    "ConflictState",
+    "agreement_in_effect",
+    "apply",
+    "check",
+    "latest_signed",
+]
 
 
 @dataclass(frozen=True, slots=True)

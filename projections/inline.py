@@ -7,6 +7,8 @@ the resulting row changes and this checkpoint in the same transaction as the eve
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,10 +17,26 @@ from events.tables import streams
 from projections.fold import AgreementState, ConflictState
 from projections.tables import agreements, missions
 
-__all__ = ["CHECKPOINT", "load_state"]
+__all__ = ["CHECKPOINT", "agreement_from_row", "load_state"]
 
 #: The checkpoint row the inline projections advance with every append.
 CHECKPOINT = "ceasefire"
+
+
+def agreement_from_row(row: Mapping[str, Any]) -> AgreementState:
+    return AgreementState(
+        agreement_id=row["agreement_id"],
+        parties=tuple(json.loads(row["parties"])),
+        mediators=tuple(json.loads(row["mediators"])),
+        kind=row["kind"],
+        terms=row["terms"],
+        signed_at=row["signed_at"],
+        effective_at=row["effective_at"],
+        collapsed_at=row["collapsed_at"],
+        collapse_reason=row["collapse_reason"],
+        version=row["version"],
+        event_id=row["event_id"],
+    )
 
 
 async def load_state(conn: AsyncConnection, conflict: str) -> ConflictState:
@@ -34,22 +52,7 @@ async def load_state(conn: AsyncConnection, conflict: str) -> ConflictState:
             )
         )
     ).mappings()
-    known = {
-        row["agreement_id"]: AgreementState(
-            agreement_id=row["agreement_id"],
-            parties=tuple(json.loads(row["parties"])),
-            mediators=tuple(json.loads(row["mediators"])),
-            kind=row["kind"],
-            terms=row["terms"],
-            signed_at=row["signed_at"],
-            effective_at=row["effective_at"],
-            collapsed_at=row["collapsed_at"],
-            collapse_reason=row["collapse_reason"],
-            version=row["version"],
-            event_id=row["event_id"],
-        )
-        for row in agreement_rows
-    }
+    known = {row["agreement_id"]: agreement_from_row(row) for row in agreement_rows}
     mission_ids = (
         await conn.execute(
             select(missions.c.mission_id).where(

@@ -1,0 +1,148 @@
+"""``/v1/events``: append an event; page through the log in global order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Path, Query, Response
+from pydantic import BaseModel, Field
+
+from app.deps import ReaderKey, StoreDep, WriterKey
+from app.problems import Problem
+from events.envelope import Recorded
+from events.errors import UnknownConflictError
+from events.types import (
+    AgreementCollapsed,
+    AgreementSigned,
+    ConflictSlug,
+    Event,
+    MissionDispatched,
+    ViolationAlleged,
+    event_adapter,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["events"])
+
+
+class _Appendable(BaseModel):
+    expected_version: int | None = Field(
+        default=None,
+        ge=0,
+        description="The conflict's version the writer last saw (0: the conflict is new). "
+        "When the conflict has moved on, nothing is written and the answer is 409.",
+    )
+
+
+class AgreementSignedIn(AgreementSigned, _Appendable):
+    pass
+
+
+class AgreementCollapsedIn(AgreementCollapsed, _Appendable):
+    pass
+
+
+class ViolationAllegedIn(ViolationAlleged, _Appendable):
+    pass
+
+
+class MissionDispatchedIn(MissionDispatched, _Appendable):
+    pass
+
+
+EventIn = Annotated[
+    AgreementSignedIn | AgreementCollapsedIn | ViolationAllegedIn | MissionDispatchedIn,
+    Field(discriminator="type"),
+]
+
+
+class Appended(BaseModel):
+    id: UUID
+    conflict: str
+    version: int
+    position: int
+    recorded_at: datetime
+
+
+class EventPage(BaseModel):
+    events: list[Recorded]
+    next_after: int = Field(
+        description="Pass as `after` to read on: the position of the last event returned, or "
+        "the given `after` when none was."
+    )
+
+
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {"application/problem+json": {}}}
+    for code in (400, 401, 403, 409, 413, 422, 503)
+}
+
+
+@router.post(
+    "/v1/events",
+    operation_id="append_event",
+    status_code=201,
+    response_model=Appended,
+    responses={200: {"model": Appended, "description": "Already stored: nothing written."}}
+    | _PROBLEMS,
+    summary="Record an event",
+)
+async def append_event(
+    body: Annotated[EventIn, Body()], store: StoreDep, _key: WriterKey, response: Response
+) -> Appended:
+    """Append one event to its conflict's stream. Sending the same event (same ``id``, same
+    content) again returns the stored one with 200 and writes nothing."""
+    event: Event = event_adapter.validate_python(body.model_dump(exclude={"expected_version"}))
+    result = await store.append([event], expected_version=body.expected_version)
+    stored = result.events[0]
+    if not result.created:
+        response.status_code = 200
+    return Appended(
+        id=stored.id,
+        conflict=stored.conflict,
+        version=stored.version,
+        position=stored.position,
+        recorded_at=stored.recorded_at,
+    )
+
+
+@router.get(
+    "/v1/events",
+    operation_id="list_events",
+    response_model=EventPage,
+    responses=_PROBLEMS,
+    summary="Page through the log in global order",
+)
+async def list_events(
+    store: StoreDep,
+    _key: ReaderKey,
+    after: Annotated[int, Query(ge=0, description="Return events after this position.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EventPage:
+    """Every committed event exactly once, in position order: a consumer that pages with
+    ``after=next_after`` never skips one, even while writers commit concurrently."""
+    events = await store.read_all(after=after, limit=limit)
+    return EventPage(events=events, next_after=events[-1].position if events else after)
+
+
+@router.get(
+    "/v1/conflicts/{conflict}/events",
+    operation_id="list_conflict_events",
+    response_model=EventPage,
+    responses=_PROBLEMS | {404: {"model": Problem}},
+    summary="Page through one conflict's events",
+)
+async def list_conflict_events(
+    conflict: Annotated[ConflictSlug, Path()],
+    store: StoreDep,
+    _key: ReaderKey,
+    after: Annotated[int, Query(ge=0, description="Return events after this position.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EventPage:
+    if await store.stream_head(conflict) is None:
+        raise UnknownConflictError(conflict)
+    events = await store.read_all(after=after, limit=limit, conflict=conflict)
+    return EventPage(events=events, next_after=events[-1].position if events else after)

@@ -1,0 +1,184 @@
+"""The ``ceasefire`` command: serve, migrate, load, replay, keys."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+from uuid import UUID
+
+import typer
+
+from app.keys import ApiKey
+from app.settings import Settings, get_settings
+from events.store import EventStore
+
+__all__ = ["main"]
+
+cli = typer.Typer(
+    help="Ceasefire status service: an event log of ceasefires and the views folded from it.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+keys_cli = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except Exception as error:  # a bad CEASEFIRE_* value: say which, without a traceback
+        typer.echo(f"error: invalid settings: {error}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _with_store(settings: Settings, work: Callable[[EventStore], Awaitable[T]]) -> T:
+    from events.database import create_engine
+
+    async def run() -> T:
+        engine = create_engine(
+            settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+        )
+        try:
+            return await work(EventStore(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema to the latest version (alembic upgrade head)."""
+    from app.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    typer.echo("database is at the latest schema version")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    no_migrate: Annotated[
+        bool, typer.Option("--no-migrate", help="Do not run migrations first.")
+    ] = False,
+) -> None:
+    """Run the HTTP API (migrating the database first)."""
+    import uvicorn
+
+    from app.main import create_app
+    from app.migrate import upgrade
+
+    settings = _settings()
+    if not no_migrate:
+        upgrade(settings.database_url)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@cli.command()
+def load(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An NDJSON file.")],
+) -> None:
+    """Append the events of an NDJSON file: all of them, or none if any line is bad."""
+    from app.loader import load_lines
+
+    settings = _settings()
+    with file.open(encoding="utf-8") as handle:
+        lines = handle.readlines()
+    report = _with_store(settings, lambda store: load_lines(store, lines))
+    if report.bad:
+        for bad in report.bad:
+            typer.echo(f"{file}:{bad.number}: {bad.reason}", err=True)
+        typer.echo(f"nothing written: {len(report.bad)} bad line(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"appended {report.appended} event(s), {report.skipped} already stored")
+
+
+@cli.command()
+def replay(
+    batch_size: Annotated[int, typer.Option(min=1, help="Events read per batch.")] = 5000,
+) -> None:
+    """Rebuild every projection from the log."""
+    from projections.runner import replay as run_replay
+
+    settings = _settings()
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        typer.echo(f"replayed {done}/{total} events ({rate:,.0f} events/s)", err=True)
+
+    stats = _with_store(
+        settings, lambda store: run_replay(store, batch_size=batch_size, progress=progress)
+    )
+    typer.echo(f"replayed {stats.events} events in {stats.seconds:.2f}s ({stats.rate:,.0f} events/s)")
+
+
+@keys_cli.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="reader, writer or admin.")],
+    name: Annotated[str, typer.Option(help="Who or what the key is for.")],
+) -> None:
+    """Create a key. Its secret is printed once, here, and stored only as a hash."""
+    from app.keys import ROLES, create_key
+
+    if role not in ROLES:
+        typer.echo(f"error: --role must be one of {', '.join(ROLES)}", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+
+    async def work(store: EventStore) -> tuple[ApiKey, str]:
+        async with store.engine.begin() as conn:
+            return await create_key(conn, name=name, role=role)  # type: ignore[arg-type]
+
+    key, secret = _with_store(settings, work)
+    typer.echo(secret)
+    typer.echo(f"created {role} key {key.id} ({name}); the secret is not shown again", err=True)
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List keys (never their secrets)."""
+    from app.keys import list_keys
+
+    settings = _settings()
+
+    async def work(store: EventStore) -> list[ApiKey]:
+        async with store.engine.connect() as conn:
+            return await list_keys(conn)
+
+    for key in _with_store(settings, work):
+        revoked = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
+        typer.echo(f"{key.id}  {key.role:<6}  {key.prefix}…  {key.name}  {revoked}")
+
+
+@keys_cli.command("revoke")
+def keys_revoke(key_id: Annotated[UUID, typer.Argument(help="The key's id (see keys list).")]) -> None:
+    """Revoke a key: it stops working at once."""
+    from app.keys import revoke_key
+
+    settings = _settings()
+
+    async def work(store: EventStore) -> bool:
+        async with store.engine.begin() as conn:
+            return await revoke_key(conn, key_id)
+
+    if not _with_store(settings, work):
+        typer.echo(f"error: no active key {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

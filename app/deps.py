@@ -1,0 +1,86 @@
+"""Dependencies every route shares, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.keys import ApiKey, Role, find_key
+from app.problems import ProblemError
+from app.settings import Settings
+from events.store import EventStore, storage_errors
+
+__all__ = [
+    "AdminKey",
+    "ConnDep",
+    "ReaderKey",
+    "SettingsDep",
+    "StoreDep",
+    "WriterKey",
+    "require",
+]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_store(request: Request) -> EventStore:
+    store: EventStore = request.app.state.store
+    return store
+
+
+async def get_conn(store: Annotated[EventStore, Depends(get_store)]) -> AsyncIterator[AsyncConnection]:
+    """A connection for one request's reads. No transaction is held open across the response."""
+    with storage_errors():
+        async with store.engine.connect() as conn:
+            yield conn
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[EventStore, Depends(get_store)]
+ConnDep = Annotated[AsyncConnection, Depends(get_conn)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cfk_…`")
+
+
+def require(role: Role) -> Callable[..., Awaitable[ApiKey | None]]:
+    async def dependency(
+        store: StoreDep,
+        settings: SettingsDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> ApiKey | None:
+        if role == "reader" and not settings.require_read_key and credentials is None:
+            return None
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise ProblemError(
+                401,
+                "unauthorized",
+                "an API key is required: Authorization: Bearer <key>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        with storage_errors():
+            async with store.engine.connect() as conn:
+                key = await find_key(conn, credentials.credentials)
+        if key is None or key.revoked_at is not None:
+            raise ProblemError(
+                401,
+                "unauthorized",
+                "the API key is unknown or revoked",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        if not key.allows(role):
+            raise ProblemError(403, "forbidden", f"this route needs a key with the {role} role")
+        return key
+
+    return dependency
+
+
+ReaderKey = Annotated[ApiKey | None, Depends(require("reader"))]
+WriterKey = Annotated[ApiKey | None, Depends(require("writer"))]
+AdminKey = Annotated[ApiKey | None, Depends(require("admin"))]

@@ -1,0 +1,53 @@
+"""The ASGI application: ``create_app(settings)`` builds it, ``app`` is the default one."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+from app import problems
+from app.api import conflicts, events, health
+from app.limits import BodyLimit
+from app.settings import Settings, get_settings
+from events.database import create_engine
+from events.store import EventStore
+
+__all__ = ["create_app"]
+
+
+def create_fastapi(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(
+            settings.database_url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            pool_size=settings.pool_size,
+        )
+        app.state.store = EventStore(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Ceasefire Status Service",
+        version="0.1.0",
+        description="An append-only log of what happens around ceasefires, folded into views: "
+        "is this ceasefire holding right now, since when, and who accuses whom how often.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(events.router)
+    app.include_router(conflicts.router)
+    return app
+
+
+def create_app(settings: Settings | None = None) -> ASGIApp:
+    """The whole app, wrapped in the body-size guard (which must sit outside FastAPI)."""
+    settings = settings or get_settings()
+    return BodyLimit(create_fastapi(settings), settings.max_body_bytes)

@@ -1,0 +1,185 @@
+"""RFC 9457 problem details: every error the API returns, mapped in one place.
+
+Each problem has a stable ``type`` URI (relative, resolved against the API's base) that a
+client can switch on; ``docs/problems.md`` lists them. Nothing here ever echoes a driver message
+or a stack trace: unexpected exceptions become a bare ``internal-error`` and are logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from events.errors import (
+    ConcurrencyError,
+    DomainRuleError,
+    DuplicateEventError,
+    StorageUnavailableError,
+    UnknownConflictError,
+)
+
+__all__ = ["PROBLEM_JSON", "Problem", "ProblemError", "install", "problem_response"]
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("ceasefire.api")
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem. Extension members (``rule``, ``errors``, ``current_version``…)
+    appear beside the standard ones."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+class ProblemError(Exception):
+    """Raise from a route to answer with a problem."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.headers = headers
+        self.extensions = extensions
+
+
+def problem_response(
+    request: Request | None,
+    status: int,
+    slug: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"/problems/{slug}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if request is not None:
+        body["instance"] = request.url.path
+    body.update(extensions)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for error in exc.errors():
+        errors.append(
+            {
+                "loc": [str(part) for part in error.get("loc", ())],
+                "msg": str(error.get("msg", "")),
+                "type": str(error.get("type", "")),
+            }
+        )
+    return errors
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into a problem."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(
+            request, exc.status, exc.slug, exc.detail, headers=exc.headers, **exc.extensions
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc)
+        if any(e["type"] == "json_invalid" for e in errors):
+            return problem_response(
+                request, 400, "malformed-json", "the request body is not valid JSON"
+            )
+        return problem_response(
+            request, 422, "validation-error", "the request is not valid", errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return problem_response(
+            request,
+            exc.status_code,
+            slug,
+            str(exc.detail),
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(ConcurrencyError)
+    async def _concurrency(request: Request, exc: ConcurrencyError) -> JSONResponse:
+        return problem_response(
+            request,
+            409,
+            "version-conflict",
+            str(exc),
+            conflict=exc.conflict,
+            expected_version=exc.expected,
+            current_version=exc.actual,
+        )
+
+    @app.exception_handler(DuplicateEventError)
+    async def _duplicate(request: Request, exc: DuplicateEventError) -> JSONResponse:
+        return problem_response(
+            request, 409, "idempotency-conflict", str(exc), event_id=exc.event_id
+        )
+
+    @app.exception_handler(DomainRuleError)
+    async def _rule(request: Request, exc: DomainRuleError) -> JSONResponse:
+        return problem_response(request, 422, "domain-rule", exc.detail, rule=exc.rule)
+
+    @app.exception_handler(UnknownConflictError)
+    async def _unknown(request: Request, exc: UnknownConflictError) -> JSONResponse:
+        return problem_response(
+            request, 404, "unknown-conflict", str(exc), conflict=exc.conflict
+        )
+
+    @app.exception_handler(StorageUnavailableError)
+    async def _unavailable(request: Request, exc: StorageUnavailableError) -> JSONResponse:
+        log.warning("storage unavailable: %r", exc.__cause__)
+        return problem_response(
+            request, 503, "storage-unavailable", str(exc), headers={"Retry-After": "5"}
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            request, 500, "internal-error", "an unexpected error occurred; it has been logged"
+        )
