@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -118,7 +117,9 @@ def replay(
     stats = _with_store(
         settings, lambda store: run_replay(store, batch_size=batch_size, progress=progress)
     )
-    typer.echo(f"replayed {stats.events} events in {stats.seconds:.2f}s ({stats.rate:,.0f} events/s)")
+    typer.echo(
+        f"replayed {stats.events} events in {stats.seconds:.2f}s ({stats.rate:,.0f} events/s)"
+    )
 
 
 @keys_cli.command("create")
@@ -136,7 +137,7 @@ def keys_create(
 
     async def work(store: EventStore) -> tuple[ApiKey, str]:
         async with store.engine.begin() as conn:
-            return await create_key(conn, name=name, role=role)  # type: ignore[arg-type]
+            return await create_key(conn, name=name, role=role)
 
     key, secret = _with_store(settings, work)
     typer.echo(secret)
@@ -160,7 +161,9 @@ def keys_list() -> None:
 
 
 @keys_cli.command("revoke")
-def keys_revoke(key_id: Annotated[UUID, typer.Argument(help="The key's id (see keys list).")]) -> None:
+def keys_revoke(
+    key_id: Annotated[UUID, typer.Argument(help="The key's id (see keys list).")],
+) -> None:
     """Revoke a key: it stops working at once."""
     from app.keys import revoke_key
 
@@ -181,4 +184,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -35,7 +35,9 @@ def get_store(request: Request) -> EventStore:
     return store
 
 
-async def get_conn(store: Annotated[EventStore, Depends(get_store)]) -> AsyncIterator[AsyncConnection]:
+async def get_conn(
+    store: Annotated[EventStore, Depends(get_store)],
+) -> AsyncIterator[AsyncConnection]:
     """A connection for one request's reads. No transaction is held open across the response."""
     with storage_errors():
         async with store.engine.connect() as conn:

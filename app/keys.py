@@ -93,7 +93,9 @@ async def create_key(conn: AsyncConnection, *, name: str, role: Role) -> tuple[A
 
 
 async def find_key(conn: AsyncConnection, secret: str) -> ApiKey | None:
-    row = (await conn.execute(select(api_keys).where(api_keys.c.hash == _hash(secret)))).one_or_none()
+    row = (
+        await conn.execute(select(api_keys).where(api_keys.c.hash == _hash(secret)))
+    ).one_or_none()
     return None if row is None else _key(row)
 
 

@@ -166,9 +166,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(UnknownConflictError)
     async def _unknown(request: Request, exc: UnknownConflictError) -> JSONResponse:
-        return problem_response(
-            request, 404, "unknown-conflict", str(exc), conflict=exc.conflict
-        )
+        return problem_response(request, 404, "unknown-conflict", str(exc), conflict=exc.conflict)
 
     @app.exception_handler(StorageUnavailableError)
     async def _unavailable(request: Request, exc: StorageUnavailableError) -> JSONResponse:

@@ -51,7 +51,9 @@ def create_engine(
             pool_pre_ping=False,
             connect_args={"server_settings": {"application_name": "ceasefire"}},
         )
-    raise ValueError(f"CEASEFIRE_DATABASE_URL must be sqlite+aiosqlite or postgresql+asyncpg: {url}")
+    raise ValueError(
+        f"CEASEFIRE_DATABASE_URL must be sqlite+aiosqlite or postgresql+asyncpg: {url}"
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
@@ -71,4 +73,3 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
     def _on_begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get("ceasefire_write", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-

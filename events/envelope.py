@@ -26,8 +26,8 @@ from events.types import (
 
 __all__ = [
     "GENESIS_HASH",
-    "Recorded",
     "RecordMeta",
+    "Recorded",
     "canonical_json",
     "chain_hash",
     "content_hash",

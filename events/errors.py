@@ -1,11 +1,11 @@
 """The store's and the domain's errors. Callers never see a driver exception.
 
-    StoreError
-    ├── ConcurrencyError        the stream moved past the writer's expected_version
-    ├── DuplicateEventError     an event id is stored already with other content
-    ├── DomainRuleError         an event breaks a rule of the domain (``rule`` names which)
-    ├── UnknownConflictError    a read named a conflict with no events
-    └── StorageUnavailableError the database cannot be reached
+StoreError
+├── ConcurrencyError        the stream moved past the writer's expected_version
+├── DuplicateEventError     an event id is stored already with other content
+├── DomainRuleError         an event breaks a rule of the domain (``rule`` names which)
+├── UnknownConflictError    a read named a conflict with no events
+└── StorageUnavailableError the database cannot be reached
 """
 
 from __future__ import annotations

@@ -386,7 +386,9 @@ class EventStore:
             async with self.engine.connect() as conn:
                 return [decode_row(r) for r in await conn.execute(statement)]
 
-    async def iter_rows(self, *, after: int = 0, batch_size: int = 5000) -> AsyncIterator[list[Any]]:
+    async def iter_rows(
+        self, *, after: int = 0, batch_size: int = 5000
+    ) -> AsyncIterator[list[Any]]:
         """Raw event rows in position order, in batches, by keyset pagination: memory stays
         flat however long the log is. Replay, export and verification read through this."""
         while True:

@@ -24,6 +24,8 @@ from pydantic import (
 )
 
 __all__ = [
+    "EVENT_TYPES",
+    "SCHEMA_VERSIONS",
     "AgreementCollapsed",
     "AgreementCollapsedData",
     "AgreementKind",
@@ -39,8 +41,6 @@ __all__ = [
     "ViolationAlleged",
     "ViolationAllegedData",
     "event_adapter",
-    "EVENT_TYPES",
-    "SCHEMA_VERSIONS",
 ]
 
 

@@ -97,9 +97,7 @@ def agreement_in_effect(
     return latest
 
 
-def latest_signed(
-    agreements: Iterable[AgreementState], at: datetime
-) -> AgreementState | None:
+def latest_signed(agreements: Iterable[AgreementState], at: datetime) -> AgreementState | None:
     signed = [a for a in agreements if a.signed_at <= at]
     return max(signed, key=lambda a: (a.signed_at, a.version), default=None)
 

@@ -7,10 +7,8 @@ the resulting row changes and this checkpoint in the same transaction as the eve
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.tables import streams
@@ -23,7 +21,7 @@ __all__ = ["CHECKPOINT", "agreement_from_row", "load_state"]
 CHECKPOINT = "ceasefire"
 
 
-def agreement_from_row(row: Mapping[str, Any]) -> AgreementState:
+def agreement_from_row(row: RowMapping) -> AgreementState:
     return AgreementState(
         agreement_id=row["agreement_id"],
         parties=tuple(json.loads(row["parties"])),

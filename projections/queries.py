@@ -78,7 +78,9 @@ async def _agreements(
 ) -> list[AgreementState]:
     rows = (
         await conn.execute(
-            select(agreements).where(agreements.c.conflict == conflict, _known(agreements, known_at))
+            select(agreements).where(
+                agreements.c.conflict == conflict, _known(agreements, known_at)
+            )
         )
     ).mappings()
     return [agreement_from_row(r) for r in rows]
@@ -204,8 +206,8 @@ async def read_allegations(
     by_id = {a.agreement_id: a for a in known_agreements}
     sections = []
     for agreement_id, items in per_agreement.items():
-        agreement = by_id.get(agreement_id)
-        parties = list(agreement.parties) if agreement else []
+        known = by_id.get(agreement_id)
+        parties = list(known.parties) if known else []
         counts = {p: PartyCounts() for p in parties}
         for item in items:
             tally(counts, item.alleged_by, item.accused, 1, item.incidents)

@@ -8,9 +8,9 @@ whatever its length. The rebuild runs in one transaction that first takes the ap
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, select, update
 

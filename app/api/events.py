@@ -86,8 +86,10 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     operation_id="append_event",
     status_code=201,
     response_model=Appended,
-    responses={200: {"model": Appended, "description": "Already stored: nothing written."}}
-    | _PROBLEMS,
+    responses={
+        **_PROBLEMS,
+        200: {"model": Appended, "description": "Already stored: nothing written."},
+    },
     summary="Record an event",
 )
 async def append_event(

@@ -1,0 +1,41 @@
+# The two commands a fresh machine needs: `make serve` and `make test`.
+# Both create .venv and install the project into it on first use (and after pyproject changes).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: serve demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+## Run the API on http://$(HOST):$(PORT), migrating the embedded SQLite database first.
+serve: $(VENV)/.installed
+	$(VENV)/bin/ceasefire serve --host $(HOST) --port $(PORT)
+
+## Load the seed article's timeline as demo data (idempotent).
+demo: $(VENV)/.installed
+	$(VENV)/bin/ceasefire migrate
+	$(VENV)/bin/ceasefire load tests/fixtures/armenia-azerbaijan-2022-09.ndjson
+
+## Lint, type-check, then the whole suite on SQLite and PostgreSQL.
+test: $(VENV)/.installed lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check app events projections migrations tests bench
+	$(VENV)/bin/ruff format --check app events projections migrations tests bench
+	$(VENV)/bin/mypy app events projections
+
+bench: $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) bench/append.py
+	$(PY) bench/replay.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache

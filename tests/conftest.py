@@ -1,0 +1,122 @@
+"""Shared fixtures: the databases every contract test runs against.
+
+``database_url`` is parametrised over SQLite and PostgreSQL. Each test session creates fresh
+databases (a temporary SQLite file; a PostgreSQL database with a unique name, dropped at the
+end) and builds the schema with ``alembic upgrade head``, so the migrations are tested too.
+
+PostgreSQL is found at ``CEASEFIRE_TEST_POSTGRES`` (default
+``postgresql://postgres@127.0.0.1:5432/test``). When it cannot be reached the PostgreSQL cases
+skip with the reason, except under CI (``CI`` set), where they fail.
+``CEASEFIRE_TEST_DATABASES=sqlite`` (or ``postgresql``) narrows a local run to one database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from app.migrate import upgrade
+from events.database import create_engine
+from events.store import EventStore
+
+ADMIN_URL = os.environ.get("CEASEFIRE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+SELECTED = [
+    d.strip()
+    for d in os.environ.get("CEASEFIRE_TEST_DATABASES", "sqlite,postgresql").split(",")
+    if d.strip()
+]
+SEED = Path(__file__).parent / "fixtures" / "armenia-azerbaijan-2022-09.ndjson"
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(ADMIN_URL, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        asyncio.run(_admin("SELECT 1"))
+    except Exception as error:  # any failure: report it as the skip reason
+        return f"PostgreSQL not reachable at {ADMIN_URL}: {error!r}"
+    return None
+
+
+_PG_PROBLEM: str | None = None
+_PG_PROBED = False
+
+
+def _require_postgres() -> None:
+    global _PG_PROBLEM, _PG_PROBED
+    if not _PG_PROBED:
+        _PG_PROBLEM, _PG_PROBED = _postgres_reachable(), True
+    if _PG_PROBLEM is not None:
+        if os.environ.get("CI"):
+            pytest.fail(_PG_PROBLEM)
+        pytest.skip(_PG_PROBLEM)
+
+
+def make_database(kind: str, tmp_dir: Path) -> Iterator[str]:
+    """Create a fresh, migrated database of ``kind``; yield its async URL; drop it."""
+    if kind == "sqlite":
+        path = tmp_dir / f"ceasefire-{uuid.uuid4().hex[:8]}.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        upgrade(url)
+        yield url
+        return
+    _require_postgres()
+    name = f"ceasefire_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    base = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    url = f"{base}/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_kind" in metafunc.fixturenames:
+        metafunc.parametrize("db_kind", SELECTED, scope="session")
+
+
+@pytest.fixture(scope="session")
+def database_url(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database shared by the whole session: tests keep apart by using their own conflicts."""
+    yield from make_database(db_kind, tmp_path_factory.mktemp(db_kind))
+
+
+@pytest.fixture
+def fresh_database_url(db_kind: str, tmp_path: Path) -> Iterator[str]:
+    """A database of this test's own, for tests that need the whole log to themselves."""
+    yield from make_database(db_kind, tmp_path)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[EventStore]:
+    engine = create_engine(database_url)
+    yield EventStore(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def fresh_store(fresh_database_url: str) -> AsyncIterator[EventStore]:
+    engine = create_engine(fresh_database_url)
+    yield EventStore(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+def conflict() -> str:
+    """A conflict slug no other test uses."""
+    return f"test-{uuid.uuid4().hex[:12]}"

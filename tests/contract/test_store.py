@@ -1,0 +1,114 @@
+"""The store's contract, on every database: versions, positions, idempotency, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from events.errors import ConcurrencyError, DomainRuleError, DuplicateEventError
+from events.store import EventStore
+from tests.factories import alleged, collapsed, dispatched, signed
+
+
+async def test_append_assigns_contiguous_versions_and_increasing_positions(
+    store: EventStore, conflict: str
+) -> None:
+    first = await store.append([signed(conflict)])
+    second = await store.append([alleged(conflict), dispatched(conflict)])
+    versions = [e.version for e in first.events + second.events]
+    positions = [e.position for e in first.events + second.events]
+    assert versions == [1, 2, 3]
+    assert positions == sorted(positions) and len(set(positions)) == 3
+    stored = await store.read_stream(conflict)
+    assert [e.id for e in stored] == [e.id for e in first.events + second.events]
+
+
+async def test_same_event_twice_is_stored_once(store: EventStore, conflict: str) -> None:
+    event = signed(conflict)
+    first = await store.append([event])
+    again = await store.append([event])
+    assert first.created and not again.created
+    assert again.events[0].position == first.events[0].position
+    assert [e.id for e in await store.read_stream(conflict)] == [event.id]
+
+
+async def test_same_id_with_other_content_is_refused(store: EventStore, conflict: str) -> None:
+    event = signed(conflict)
+    await store.append([event])
+    other = signed(conflict, agreement_id="cf-2").model_copy(update={"id": event.id})
+    with pytest.raises(DuplicateEventError):
+        await store.append([other])
+    assert len(await store.read_stream(conflict)) == 1
+
+
+async def test_idempotent_retry_wins_over_a_stale_expected_version(
+    store: EventStore, conflict: str
+) -> None:
+    event = signed(conflict)
+    await store.append([event], expected_version=0)
+    again = await store.append([event], expected_version=0)
+    assert not again.created
+
+
+async def test_expected_version_mismatch_writes_nothing(store: EventStore, conflict: str) -> None:
+    await store.append([signed(conflict)])
+    with pytest.raises(ConcurrencyError) as caught:
+        await store.append([alleged(conflict)], expected_version=0)
+    assert caught.value.actual == 1
+    assert len(await store.read_stream(conflict)) == 1
+
+
+async def test_a_second_store_sees_the_first_stores_writes(
+    store: EventStore, database_url: str, conflict: str
+) -> None:
+    """The state cache must never let a stale process write on top of a newer stream."""
+    from events.database import create_engine
+
+    other = EventStore(create_engine(database_url))
+    try:
+        await store.append([signed(conflict)])
+        await other.append([alleged(conflict)])
+        await store.append([collapsed(conflict)])  # cached at version 1; the stream is at 2
+        with pytest.raises(ConcurrencyError):
+            await other.append([dispatched(conflict)], expected_version=2)
+        assert [e.version for e in await store.read_stream(conflict)] == [1, 2, 3]
+    finally:
+        await other.engine.dispose()
+
+
+async def test_concurrent_appends_with_the_same_expected_version_exactly_one_wins(
+    store: EventStore, conflict: str
+) -> None:
+    await store.append([signed(conflict)])
+    attempts = [store.append([alleged(conflict)], expected_version=1) for _ in range(8)]
+    results = await asyncio.gather(*attempts, return_exceptions=True)
+    wins = [r for r in results if not isinstance(r, BaseException)]
+    losses = [r for r in results if isinstance(r, ConcurrencyError)]
+    assert len(wins) == 1 and len(losses) == 7
+    assert [e.version for e in await store.read_stream(conflict)] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("events", "rule"),
+    [
+        (lambda c: [signed(c), signed(c)], "agreement-exists"),
+        (lambda c: [collapsed(c)], "unknown-agreement"),
+        (lambda c: [signed(c), collapsed(c), collapsed(c)], "agreement-already-collapsed"),
+        (lambda c: [signed(c), alleged(c, accused="Russia")], "accused-not-a-party"),
+        (lambda c: [alleged(c)], "no-agreement-in-effect"),
+        (
+            lambda c: [signed(c), alleged(c, occurred_at="2022-09-01T00:00:00Z")],
+            "no-agreement-in-effect",
+        ),
+        (lambda c: [dispatched(c), dispatched(c)], "mission-exists"),
+    ],
+)
+async def test_domain_rules_refuse_the_whole_append(
+    store: EventStore, conflict: str, events: object, rule: str
+) -> None:
+    with pytest.raises(DomainRuleError) as caught:
+        await store.append(events(conflict))  # type: ignore[operator]
+    assert caught.value.rule == rule
+    assert await store.read_stream(conflict) == []
+    assert await store.stream_head(conflict) is None
