@@ -218,7 +218,7 @@ class EventStore:
     ) -> int | None:
         """Write events, changes and checkpoint in one transaction; the first position, or
         None when the stream is no longer at ``expected``."""
-        rows = [_row(e) for e in recorded]
+        rows = [event_row(e) for e in recorded]
         if self.dialect == "postgresql":
             return await self._write_postgresql(conflict, expected, rows, changes)
         return await self._write_sqlite(conflict, expected, rows, changes)
@@ -226,33 +226,10 @@ class EventStore:
     async def _write_postgresql(
         self, conflict: str, expected: int, rows: list[dict[str, Any]], changes: Changes
     ) -> int | None:
-        payload = json.dumps(
-            [
-                {
-                    **{k: v for k, v in row.items() if k not in ("occurred_at", "recorded_at")},
-                    "id": str(row["id"]),
-                    "occurred_at": row["occurred_at"].isoformat(),
-                    "recorded_at": row["recorded_at"].isoformat(),
-                    "content_hash": row["content_hash"].hex(),
-                }
-                for row in rows
-            ],
-            ensure_ascii=False,
-        )
         async with self.engine.connect() as conn:
             auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
             result = await auto.execute(
-                text(
-                    "SELECT ceasefire_append(:conflict, :expected, CAST(:events AS jsonb), "
-                    "CAST(:changes AS jsonb), :checkpoint)"
-                ),
-                {
-                    "conflict": conflict,
-                    "expected": expected,
-                    "events": payload,
-                    "changes": changes_as_json(changes),
-                    "checkpoint": CHECKPOINT,
-                },
+                POSTGRESQL_APPEND, postgresql_append_args(conflict, expected, rows, changes)
             )
             first = int(result.scalar_one())
         return first if first > 0 else None
@@ -445,7 +422,7 @@ class EventStore:
         return _same_content(stored, event)
 
 
-def _row(event: Recorded) -> dict[str, Any]:
+def event_row(event: Recorded) -> dict[str, Any]:
     source_json = canonical_json(event.source.model_dump(mode="json", exclude_none=True))
     data_json = canonical_json(data_of(event))
     return {
@@ -468,6 +445,38 @@ def _row(event: Recorded) -> dict[str, Any]:
             source_json=source_json,
             data_json=data_json,
         ),
+    }
+
+
+POSTGRESQL_APPEND = text(
+    "SELECT ceasefire_append(:conflict, :expected, CAST(:events AS jsonb), "
+    "CAST(:changes AS jsonb), :checkpoint)"
+)
+
+
+def postgresql_append_args(
+    conflict: str, expected: int, rows: list[dict[str, Any]], changes: Changes
+) -> dict[str, Any]:
+    """The arguments of one ``ceasefire_append`` call (see migration 0001)."""
+    events_json = json.dumps(
+        [
+            {
+                **{k: v for k, v in row.items() if k not in ("occurred_at", "recorded_at")},
+                "id": str(row["id"]),
+                "occurred_at": row["occurred_at"].isoformat(),
+                "recorded_at": row["recorded_at"].isoformat(),
+                "content_hash": row["content_hash"].hex(),
+            }
+            for row in rows
+        ],
+        ensure_ascii=False,
+    )
+    return {
+        "conflict": conflict,
+        "expected": expected,
+        "events": events_json,
+        "changes": changes_as_json(changes),
+        "checkpoint": CHECKPOINT,
     }
 
 

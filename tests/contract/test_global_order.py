@@ -1,0 +1,120 @@
+"""A reader of the global order never skips an event, even while writers commit concurrently.
+
+Positions are contiguous and commit in order, so the strongest check a reader can make is that
+every page starts exactly one after the last position it saw: a gap, ever, would be an event
+committed later at a lower position, which a reader that moved on would have skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import asyncpg
+import pytest
+
+from events.store import EventStore, event_row, postgresql_append_args
+from tests.factories import alleged, signed
+
+
+async def _read_until(
+    store: EventStore, stop: asyncio.Event, seen: list[int], gaps: list[tuple[int, int]]
+) -> None:
+    after = seen[-1] if seen else await store.head()
+    while True:
+        done = stop.is_set()
+        page = await store.read_all(after=after, limit=50)
+        for event in page:
+            if event.position != after + 1:
+                gaps.append((after, event.position))
+            seen.append(event.position)
+            after = event.position
+        if done and not page:
+            return
+        if not page:
+            await asyncio.sleep(0.001)
+
+
+async def test_concurrent_writers_never_leave_a_reader_a_gap(
+    store: EventStore, database_url: str
+) -> None:
+    conflicts = [f"order-{uuid.uuid4().hex[:8]}" for _ in range(4)]
+    for conflict in conflicts:
+        await store.append([signed(conflict)])
+    start = await store.head()
+    stop = asyncio.Event()
+    seen: list[int] = [start]
+    gaps: list[tuple[int, int]] = []
+    reader = asyncio.create_task(_read_until(store, stop, seen, gaps))
+
+    from events.database import create_engine
+
+    writers = [EventStore(create_engine(database_url)) for _ in range(8)]
+    acknowledged: list[int] = []
+
+    async def write(writer: EventStore, n: int) -> None:
+        for i in range(n):
+            result = await writer.append([alleged(conflicts[i % len(conflicts)])])
+            acknowledged.append(result.events[0].position)
+
+    try:
+        await asyncio.gather(*(write(w, 40) for w in writers))
+    finally:
+        stop.set()
+        await reader
+        for writer in writers:
+            await writer.engine.dispose()
+    assert gaps == []
+    assert len(seen) == len(set(seen)), "an event was seen twice"
+    assert set(acknowledged) <= set(seen), "an acknowledged event was never seen"
+    for conflict in conflicts:
+        versions = [e.version for e in await store.read_stream(conflict)]
+        assert versions == list(range(1, len(versions) + 1))
+
+
+async def test_a_transaction_held_open_holds_back_every_later_position(
+    store: EventStore, db_kind: str, database_url: str, conflict: str
+) -> None:
+    """The known PostgreSQL trap: a writer that takes its position early and commits late.
+    Here a raw connection runs the append function inside a transaction it keeps open; writers
+    after it must wait, and a reader must see nothing past it until it commits."""
+    if db_kind != "postgresql":
+        pytest.skip("SQLite has one writer at a time by construction; this is PostgreSQL's trap")
+    await store.append([signed(conflict)])
+    state = await store.current_state(conflict)
+    recorded, changes, _ = store._decide(state, [alleged(conflict)], None)
+    args = postgresql_append_args(
+        conflict, state.version, [event_row(e) for e in recorded], changes
+    )
+
+    raw_url = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    held = await asyncpg.connect(raw_url)
+    try:
+        transaction = held.transaction()
+        await transaction.start()
+        first = await held.fetchval(
+            "SELECT ceasefire_append($1, $2, $3::jsonb, $4::jsonb, $5)",
+            args["conflict"],
+            args["expected"],
+            args["events"],
+            args["changes"],
+            args["checkpoint"],
+        )
+        before = await store.head()
+        assert first == before + 1
+
+        other = f"{conflict}-b"
+        later = asyncio.create_task(store.append([signed(other)]))
+        await asyncio.sleep(0.3)
+        assert not later.done(), "a later writer committed while an earlier position was open"
+        assert [e.position for e in await store.read_all(after=before - 1)] == [before]
+
+        await transaction.commit()
+        result = await asyncio.wait_for(later, 10)
+        assert result.events[0].position == first + 1
+        page = await store.read_all(after=before)
+        assert [e.position for e in page] == [first, first + 1]
+        assert json.loads(args["events"])[0]["id"] == str(page[0].id)
+    finally:
+        await held.close()

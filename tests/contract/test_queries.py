@@ -1,0 +1,106 @@
+"""Status and allegations read from the projection tables, for the seed article, on every
+database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from events.errors import UnknownConflictError
+from events.store import EventStore
+from projections.queries import read_allegations, read_status
+from projections.views import StatusView
+from tests.factories import alleged, seed_events, signed
+
+WINDOW = timedelta(days=7)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def status(store: EventStore, conflict: str, as_of: str) -> StatusView:
+    async with store.engine.connect() as conn:
+        return await read_status(conn, conflict, as_of=at(as_of), known_at=None, window=WINDOW)
+
+
+@pytest.fixture
+async def seeded(store: EventStore, conflict: str) -> str:
+    for event in seed_events(conflict):
+        await store.append([event])
+    return conflict
+
+
+async def test_seed_on_24_september_is_contested(store: EventStore, seeded: str) -> None:
+    view = await status(store, seeded, "2022-09-24T00:00:00Z")
+    assert view.state == "contested"
+    assert view.agreement is not None
+    assert view.agreement.agreement_id == "2022-09-14-ceasefire"
+    assert view.agreement.signed_at == at("2022-09-14T16:00:00Z")
+    armenia, azerbaijan = view.allegations["Armenia"], view.allegations["Azerbaijan"]
+    assert (armenia.made, armenia.received) == (1, 1)
+    assert (azerbaijan.made, azerbaijan.received) == (1, 1)
+    assert azerbaijan.incidents_made == 3 and armenia.incidents_received == 3
+    assert [m.organization for m in view.missions] == [
+        "Collective Security Treaty Organization (CSTO)"
+    ]
+    assert (view.version, view.position) == (6, view.position)
+    assert view.last_allegation_at == at("2022-09-23T03:40:00Z")
+
+
+@pytest.mark.parametrize(
+    ("as_of", "state"),
+    [
+        ("2022-09-14T23:00:00Z", "holding"),
+        ("2022-10-15T00:00:00Z", "holding"),
+        ("2022-09-13T12:00:00Z", "collapsed"),
+        ("2022-09-01T00:00:00Z", "none"),
+    ],
+)
+async def test_seed_states_over_time(
+    store: EventStore, seeded: str, as_of: str, state: str
+) -> None:
+    assert (await status(store, seeded, as_of)).state == state
+
+
+async def test_counts_list_every_party_even_at_zero(store: EventStore, conflict: str) -> None:
+    await store.append([signed(conflict, parties=("A", "B", "C"))])
+    await store.append([alleged(conflict, alleged_by="A", accused="B", incidents=2)])
+    view = await status(store, conflict, "2022-09-24T00:00:00Z")
+    assert set(view.allegations) == {"A", "B", "C"}
+    assert view.allegations["C"].made == 0
+    assert view.allegations["B"].incidents_received == 2
+
+
+async def test_allegations_per_agreement_and_in_total(store: EventStore, seeded: str) -> None:
+    async with store.engine.connect() as conn:
+        view = await read_allegations(conn, seeded, as_of=datetime.now(UTC), known_at=None)
+    assert [a.agreement_id for a in view.agreements] == [
+        "2022-09-13-ceasefire",
+        "2022-09-14-ceasefire",
+    ]
+    second = view.agreements[1]
+    assert len(second.allegations) == 2
+    assert second.counts["Azerbaijan"].incidents_made == 3
+    assert view.totals["Armenia"].made == 1 and view.totals["Armenia"].received == 1
+    assert view.agreements[0].allegations == []
+
+
+async def test_known_at_before_the_first_event_knows_nothing(
+    store: EventStore, seeded: str
+) -> None:
+    async with store.engine.connect() as conn:
+        view = await read_status(
+            conn,
+            seeded,
+            as_of=at("2022-09-24T00:00:00Z"),
+            known_at=at("2000-01-01T00:00:00Z"),
+            window=WINDOW,
+        )
+    assert (view.state, view.version, view.allegations) == ("none", 0, {})
+
+
+async def test_unknown_conflict(store: EventStore) -> None:
+    with pytest.raises(UnknownConflictError):
+        await status(store, "no-such-conflict", "2022-09-24T00:00:00Z")

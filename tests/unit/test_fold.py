@@ -1,0 +1,141 @@
+"""The fold and the state rules, with no database at all."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from events.envelope import Recorded, to_recorded
+from events.errors import DomainRuleError
+from events.types import SCHEMA_VERSIONS, Event
+from projections.changes import Changes
+from projections.fold import ConflictState, agreement_in_effect, apply, check
+from projections.views import derive_state
+from tests.factories import alleged, collapsed, seed_events, signed
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+WINDOW = timedelta(days=7)
+
+
+def fold(events: list[Event]) -> tuple[ConflictState, Changes]:
+    state = ConflictState(events[0].conflict)
+    changes = Changes()
+    for event in events:
+        check(state, event)
+        record: Recorded = to_recorded(
+            event,
+            version=state.version + 1,
+            position=0,
+            recorded_at=NOW,
+            schema_version=SCHEMA_VERSIONS[event.type],
+        )
+        state, more = apply(state, record)
+        changes.merge(more)
+    return state, changes
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_seed_state_follows_the_article() -> None:
+    state, _ = fold(seed_events())
+    first = state.agreements["2022-09-13-ceasefire"]
+    second = state.agreements["2022-09-14-ceasefire"]
+    assert first.collapsed_at == at("2022-09-13T07:00:00Z")
+    assert second.effective_at == at("2022-09-14T16:00:00Z")
+    assert state.missions == frozenset({"csto-2022-09"})
+    assert agreement_in_effect(state.agreements, at("2022-09-13T12:00:00Z")) is None
+    assert agreement_in_effect(state.agreements, at("2022-09-24T00:00:00Z")) is second
+
+
+@pytest.mark.parametrize(
+    ("as_of", "last_allegation", "expected"),
+    [
+        ("2022-09-24T00:00:00Z", "2022-09-23T03:40:00Z", "contested"),
+        ("2022-09-14T23:00:00Z", None, "holding"),
+        ("2022-10-15T00:00:00Z", "2022-09-23T03:40:00Z", "holding"),
+        ("2022-09-14T15:00:00Z", None, "pending"),
+    ],
+)
+def test_derive_state(as_of: str, last_allegation: str | None, expected: str) -> None:
+    state, _ = fold(
+        [signed("c", effective_at="2022-09-14T16:00:00Z", occurred_at="2022-09-14T10:00:00Z")]
+    )
+    agreement = state.agreements["cf-1"]
+    last = at(last_allegation) if last_allegation else None
+    assert derive_state(agreement, at(as_of), last, WINDOW) == expected
+
+
+def test_collapsed_and_none() -> None:
+    state, _ = fold([signed("c"), collapsed("c")])
+    agreement = state.agreements["cf-1"]
+    assert derive_state(agreement, at("2022-09-21T00:00:00Z"), None, WINDOW) == "collapsed"
+    assert derive_state(None, at("2022-09-21T00:00:00Z"), None, WINDOW) == "none"
+
+
+def test_contested_window_is_open_at_its_start_and_closed_at_its_end() -> None:
+    state, _ = fold([signed("c")])
+    agreement = state.agreements["cf-1"]
+    t = at("2022-09-23T00:00:00Z")
+    assert derive_state(agreement, t, t, WINDOW) == "contested"
+    assert derive_state(agreement, t + WINDOW, t, WINDOW) == "holding"
+    assert derive_state(agreement, t - timedelta(seconds=1), t, WINDOW) == "holding"
+
+
+def test_allegation_recorded_late_belongs_to_the_agreement_of_its_time() -> None:
+    events = [
+        signed("c", "first", occurred_at="2022-09-01T00:00:00Z"),
+        signed("c", "second", occurred_at="2022-09-10T00:00:00Z"),
+        alleged("c", occurred_at="2022-09-05T00:00:00Z"),
+    ]
+    _, changes = fold(events)
+    (row,) = [r for table, r in changes.inserts if table == "proj_allegations"]
+    assert row["agreement_id"] == "first" and row["agreement_implicit"] is True
+
+
+def test_party_names_match_without_regard_to_case() -> None:
+    _, changes = fold([signed("c"), alleged("c", alleged_by="armenia", accused="AZERBAIJAN")])
+    (row,) = [r for table, r in changes.inserts if table == "proj_allegations"]
+    assert (row["alleged_by"], row["accused"]) == ("Armenia", "Azerbaijan")
+
+
+def test_collapse_in_the_same_batch_closes_the_pending_row_in_place() -> None:
+    _, changes = fold([signed("c"), collapsed("c")])
+    assert changes.closes == []
+    versions = [r for table, r in changes.inserts if table == "proj_agreements"]
+    assert versions[0]["known_until"] == NOW and versions[1]["known_until"] is None
+
+
+def test_rules_name_themselves() -> None:
+    state, _ = fold([signed("c")])
+    with pytest.raises(DomainRuleError) as caught:
+        check(state, signed("c", effective_at="2022-09-01T00:00:00Z"))
+    assert caught.value.rule == "agreement-exists"
+    with pytest.raises(DomainRuleError) as caught:
+        check(
+            ConflictState("c"),
+            signed("c", occurred_at="2022-09-14T00:00:00Z", effective_at="2022-09-01T00:00:00Z"),
+        )
+    assert caught.value.rule == "effective-before-signed"
+    with pytest.raises(DomainRuleError) as caught:
+        check(state, collapsed("c", occurred_at="2022-09-01T00:00:00Z"))
+    assert caught.value.rule == "collapse-before-signing"
+
+
+def test_event_validation() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        alleged("c", alleged_by="Armenia", accused="armenia")
+    with pytest.raises(ValidationError):
+        signed("c", parties=("Armenia", "ARMENIA"))
+    with pytest.raises(ValidationError):
+        signed("c", parties=("Armenia",))
+    with pytest.raises(ValidationError):
+        alleged("c", occurred_at="2022-09-23T03:40:00")  # no offset
+    with pytest.raises(ValidationError):
+        alleged("c", incidents=0)
+    with pytest.raises(ValidationError):
+        signed("Not A Slug")
