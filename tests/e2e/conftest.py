@@ -1,0 +1,169 @@
+"""A real server for end-to-end tests: uvicorn in a subprocess on a free loopback port.
+
+``server`` is one process per database kind, shared by the session (tests keep apart by
+conflict slug). ``start_server(url, **env)`` starts another one, for a test that needs a
+database of its own or other settings (``CEASEFIRE_REQUIRE_READ_KEY=true``…), or a second
+process on the same database. ``keys`` holds a reader, a writer and an admin key of the shared
+database; ``make_keys(url)`` makes them for another one.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from app.keys import create_key
+from events.database import create_engine
+
+__all__ = ["Keys", "Server", "make_keys", "start_server"]
+
+_STARTUP_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class Server:
+    base_url: str
+    database_url: str
+    process: subprocess.Popen[bytes]
+    log_path: str
+
+    def log(self) -> str:
+        """What the server wrote so far (stdout and stderr), to explain a failure."""
+        with open(self.log_path, errors="replace") as handle:
+            return handle.read()
+
+
+@dataclass(frozen=True)
+class Keys:
+    reader: str
+    writer: str
+    admin: str
+
+    @staticmethod
+    def header(key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def start_server(database_url: str, **settings: str) -> Iterator[Server]:
+    """Run ``uvicorn app.main:create_app --factory`` against ``database_url`` (already
+    migrated) with extra ``CEASEFIRE_*`` settings given as keyword arguments
+    (``require_read_key="true"``); yield once ``/healthz`` answers; stop it after."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CEASEFIRE_")}
+    env["CEASEFIRE_DATABASE_URL"] = database_url
+    env.update({f"CEASEFIRE_{name.upper()}": value for name, value in settings.items()})
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    server = Server(f"http://127.0.0.1:{port}", database_url, process, log.name)
+    try:
+        _wait_healthy(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        os.unlink(log.name)
+
+
+def _wait_healthy(server: Server) -> None:
+    deadline = time.monotonic() + _STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"the server exited with {server.process.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    pytest.fail(f"the server did not answer /healthz in {_STARTUP_SECONDS}s:\n{server.log()}")
+
+
+async def make_keys(database_url: str) -> Keys:
+    """A reader, a writer and an admin key in the database at ``database_url``."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            secrets = {}
+            for role in ("reader", "writer", "admin"):
+                _, secrets[role] = await create_key(conn, name=f"e2e {role}", role=role)
+    finally:
+        await engine.dispose()
+    return Keys(**secrets)
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str) -> Iterator[Server]:
+    """One server per database kind for the whole session, on the shared test database."""
+    with start_server(database_url) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+async def keys(database_url: str) -> Keys:
+    return await make_keys(database_url)
+
+
+@pytest.fixture
+async def client(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+        yield http
+
+
+def problem_of(response: httpx.Response, status: int, type_: str) -> dict[str, Any]:
+    """Assert ``response`` is a clean problem: the status, the problem media type, the stable
+    ``type``, and nothing in the body that looks like a driver message or a traceback."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith("application/problem+json"), (
+        response.headers,
+        response.text,
+    )
+    body: dict[str, Any] = response.json()
+    assert body["type"] == f"/problems/{type_}", body
+    assert body["status"] == status, body
+    assert isinstance(body["title"], str) and body["title"], body
+    lowered = response.text.lower()
+    for leak in ("traceback", "sqlalchemy", "asyncpg", "sqlite3", "psycopg", 'file "', "[sql:"):
+        assert leak not in lowered, f"{leak!r} leaked into {response.text}"
+    return body
