@@ -17,6 +17,7 @@ from events.store import EventStore, storage_errors
 __all__ = [
     "AdminKey",
     "ConnDep",
+    "JsonContent",
     "ReaderKey",
     "SettingsDep",
     "StoreDep",
@@ -82,6 +83,29 @@ def require(role: Role) -> Callable[..., Awaitable[ApiKey | None]]:
 
     return dependency
 
+
+def require_json(request: Request) -> None:
+    """A request body must be JSON. Without this check FastAPI hands a form or text body to
+    validation as raw bytes and answers a puzzling 422. A body with no Content-Type at all is
+    read as JSON, as FastAPI does."""
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        return
+    media = content_type.partition(";")[0].strip().lower()
+    if media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        return
+    raise ProblemError(
+        415,
+        "unsupported-media-type",
+        "the request body must be application/json",
+        headers={"Accept-Post": "application/json"},
+    )
+
+
+#: Declare it after the key, so a request without a key is a 401 before it is a 415.
+JsonContent = Annotated[None, Depends(require_json)]
 
 ReaderKey = Annotated[ApiKey | None, Depends(require("reader"))]
 WriterKey = Annotated[ApiKey | None, Depends(require("writer"))]

@@ -133,6 +133,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's only 400: a JSON body it could not read (nested too deep, not UTF-8).
+            return problem_response(
+                request, 400, "malformed-json", "the request body is not valid JSON"
+            )
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         return problem_response(
             request,

@@ -34,6 +34,7 @@ __all__ = [
     "ConflictSlug",
     "Event",
     "EventType",
+    "Instant",
     "MissionDispatched",
     "MissionDispatchedData",
     "Slug",
@@ -46,14 +47,28 @@ __all__ = [
 
 def _utc(value: datetime) -> datetime:
     """Store and compare every instant in UTC; the offset the writer used carries no meaning."""
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC spelling
+        raise ValueError("is out of range once converted to UTC") from None
+
+
+def _no_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL: refuse it on every database, so both behave alike."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
 
 
 Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
 ConflictSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text = Annotated[str, StringConstraints(max_length=10_000)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_nul),
+]
+Text = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_no_nul)]
 AgreementKind = Literal["ceasefire", "humanitarian_truce", "cessation_of_hostilities", "armistice"]
 
 
@@ -65,7 +80,9 @@ class Source(Frozen):
     """Who said so. An allegation is a claim, not a fact: its source travels with it."""
 
     name: Name
-    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)] | None = None
+    url: (
+        Annotated[str, StringConstraints(pattern=r"^https?://[^\s\x00]+$", max_length=2000)] | None
+    ) = None
 
 
 class AgreementSignedData(Frozen):

@@ -150,7 +150,8 @@ def derive_state(
         return "collapsed"
     if agreement.effective_at > as_of:
         return "pending"
-    if last_allegation_at is not None and as_of - window < last_allegation_at <= as_of:
+    # as_of - last < window, not last > as_of - window: the latter overflows near year 1.
+    if last_allegation_at is not None and timedelta(0) <= as_of - last_allegation_at < window:
         return "contested"
     return "holding"
 

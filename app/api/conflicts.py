@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import AwareDatetime
 
 from app.api.events import _PROBLEMS
 from app.deps import ConnDep, ReaderKey, SettingsDep
 from app.problems import Problem
-from events.types import ConflictSlug
+from events.types import ConflictSlug, Instant
 from projections.queries import list_conflicts, read_allegations, read_status
 from projections.views import AllegationsView, ConflictSummary, StatusView
 
@@ -20,11 +19,11 @@ __all__ = ["router"]
 router = APIRouter(tags=["conflicts"])
 
 AsOf = Annotated[
-    AwareDatetime | None,
+    Instant | None,
     Query(description="The state of the world at this time, by occurred_at (default: now)."),
 ]
 KnownAt = Annotated[
-    AwareDatetime | None,
+    Instant | None,
     Query(description="What the log said at this time, by recorded_at (default: now)."),
 ]
 Conflict = Annotated[ConflictSlug, Path(description="The conflict's slug.")]
@@ -68,8 +67,8 @@ async def get_status(
     view = await read_status(
         conn,
         conflict,
-        as_of=(as_of or datetime.now(UTC)).astimezone(UTC),
-        known_at=None if known_at is None else known_at.astimezone(UTC),
+        as_of=as_of or datetime.now(UTC),
+        known_at=known_at,
         window=settings.contested_window,
     )
     return _json(view)
@@ -92,7 +91,7 @@ async def get_allegations(
     view = await read_allegations(
         conn,
         conflict,
-        as_of=(as_of or datetime.now(UTC)).astimezone(UTC),
-        known_at=None if known_at is None else known_at.astimezone(UTC),
+        as_of=as_of or datetime.now(UTC),
+        known_at=known_at,
     )
     return _json(view)

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from app.deps import ReaderKey, StoreDep, WriterKey
+from app.deps import JsonContent, ReaderKey, StoreDep, WriterKey
 from app.problems import Problem
 from events.envelope import Recorded
 from events.errors import UnknownConflictError
@@ -75,9 +75,13 @@ class EventPage(BaseModel):
     )
 
 
+#: Positions are 64-bit integers on both databases: a larger ``after`` is a 422, not a driver error.
+After = Annotated[int, Query(ge=0, le=2**63 - 1, description="Return events after this position.")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many events.")]
+
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 403, 409, 413, 422, 503)
+    for code in (400, 401, 403, 409, 413, 415, 422, 503)
 }
 
 
@@ -93,7 +97,11 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     summary="Record an event",
 )
 async def append_event(
-    body: Annotated[EventIn, Body()], store: StoreDep, _key: WriterKey, response: Response
+    body: Annotated[EventIn, Body()],
+    store: StoreDep,
+    _key: WriterKey,
+    _json: JsonContent,
+    response: Response,
 ) -> Appended:
     """Append one event to its conflict's stream. Sending the same event (same ``id``, same
     content) again returns the stored one with 200 and writes nothing."""
@@ -121,8 +129,8 @@ async def append_event(
 async def list_events(
     store: StoreDep,
     _key: ReaderKey,
-    after: Annotated[int, Query(ge=0, description="Return events after this position.")] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: After = 0,
+    limit: Limit = 100,
 ) -> EventPage:
     """Every committed event exactly once, in position order: a consumer that pages with
     ``after=next_after`` never skips one, even while writers commit concurrently."""
@@ -141,8 +149,8 @@ async def list_conflict_events(
     conflict: Annotated[ConflictSlug, Path()],
     store: StoreDep,
     _key: ReaderKey,
-    after: Annotated[int, Query(ge=0, description="Return events after this position.")] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: After = 0,
+    limit: Limit = 100,
 ) -> EventPage:
     if await store.stream_head(conflict) is None:
         raise UnknownConflictError(conflict)
