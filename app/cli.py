@@ -43,10 +43,11 @@ def _with_store(settings: Settings, work: Callable[[EventStore], Awaitable[T]]) 
         engine = create_engine(
             settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
         )
+        store = EventStore(engine, sqlite_synchronous=settings.sqlite_synchronous)
         try:
-            return await work(EventStore(engine))
+            return await work(store)
         finally:
-            await engine.dispose()
+            await store.close()
 
     return asyncio.run(run())
 

@@ -26,11 +26,11 @@ def create_fastapi(settings: Settings) -> FastAPI:
             sqlite_synchronous=settings.sqlite_synchronous,
             pool_size=settings.pool_size,
         )
-        app.state.store = EventStore(engine)
+        app.state.store = EventStore(engine, sqlite_synchronous=settings.sqlite_synchronous)
         try:
             yield
         finally:
-            await engine.dispose()
+            await app.state.store.close()
 
     app = FastAPI(
         title="Ceasefire Status Service",

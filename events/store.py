@@ -13,7 +13,8 @@ Global order: every append locks the single ``log_head`` row, takes its position
 releases it only at commit, so positions commit in position order. A reader paging
 ``after=position`` therefore never sees position N+1 before N is visible: nothing is skipped.
 On PostgreSQL the whole write is one call of the ``ceasefire_append`` function (one round trip,
-one implicit transaction); on SQLite it is one ``BEGIN IMMEDIATE`` transaction.
+one implicit transaction); on SQLite it is one ``BEGIN IMMEDIATE`` transaction run by a writer
+thread (``events.writers``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sqlite3
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,11 +31,11 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, select, text, update
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy import Row, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from events.database import WRITE, dialect_of
+from events.database import dialect_of
 from events.envelope import (
     Recorded,
     canonical_json,
@@ -49,13 +51,13 @@ from events.errors import (
     StorageUnavailableError,
 )
 from events.tables import events as events_table
-from events.tables import log_head, projection_checkpoints, streams
+from events.tables import log_head, streams
 from events.types import SCHEMA_VERSIONS, Event, data_of
 from events.upcasting import upcast
+from events.writers import IdTakenError, PostgresWriter, SqliteWriter, Writer
 from projections.changes import Changes
 from projections.fold import ConflictState, apply, check
 from projections.inline import CHECKPOINT, load_state
-from projections.writer import apply_changes, changes_as_json
 
 __all__ = ["AppendResult", "EventStore", "decode_row", "storage_errors"]
 
@@ -97,7 +99,7 @@ def storage_errors() -> Iterator[None]:
     driver exception, and the API answers 503 rather than 500."""
     try:
         yield
-    except (OperationalError, InterfaceError, OSError) as exc:
+    except (OperationalError, InterfaceError, OSError, sqlite3.OperationalError) as exc:
         raise StorageUnavailableError("the database is not reachable") from exc
 
 
@@ -108,17 +110,29 @@ class EventStore:
         *,
         clock: Callable[[], datetime] = _now,
         state_cache_size: int = 4096,
+        sqlite_synchronous: str = "NORMAL",
     ) -> None:
         self.engine = engine
         self.dialect = dialect_of(engine)
         self._clock = clock
         self._states: OrderedDict[str, ConflictState] = OrderedDict()
         self._state_cache_size = state_cache_size
-        self._sqlite_write_lock = asyncio.Lock()
+        self._writer: Writer
+        if self.dialect == "postgresql":
+            self._writer = PostgresWriter(engine, CHECKPOINT)
+        else:
+            self._writer = SqliteWriter(
+                str(engine.url.database), synchronous=sqlite_synchronous, checkpoint=CHECKPOINT
+            )
         #: Called after each append commits, with the conflict and the last position written.
         #: In-process waiters (long-poll, streams) hang off this; other processes use the
         #: database's own notifications.
         self.on_append: list[Callable[[str, int], None]] = []
+
+    async def close(self) -> None:
+        """Stop the writer and close every connection."""
+        await self._writer.close()
+        await self.engine.dispose()
 
     # -- appending ---------------------------------------------------------------------------
 
@@ -169,7 +183,7 @@ class EventStore:
                     raise
                 try:
                     first = await self._write(conflict, state.version, recorded, changes)
-                except IntegrityError:
+                except IdTakenError:
                     replay = await self._replayed(events)
                     if replay is not None:
                         return replay
@@ -218,72 +232,9 @@ class EventStore:
     ) -> int | None:
         """Write events, changes and checkpoint in one transaction; the first position, or
         None when the stream is no longer at ``expected``."""
-        rows = [event_row(e) for e in recorded]
-        if self.dialect == "postgresql":
-            return await self._write_postgresql(conflict, expected, rows, changes)
-        return await self._write_sqlite(conflict, expected, rows, changes)
-
-    async def _write_postgresql(
-        self, conflict: str, expected: int, rows: list[dict[str, Any]], changes: Changes
-    ) -> int | None:
-        async with self.engine.connect() as conn:
-            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            result = await auto.execute(
-                POSTGRESQL_APPEND, postgresql_append_args(conflict, expected, rows, changes)
-            )
-            first = int(result.scalar_one())
-        return first if first > 0 else None
-
-    async def _write_sqlite(
-        self, conflict: str, expected: int, rows: list[dict[str, Any]], changes: Changes
-    ) -> int | None:
-        async with self._sqlite_write_lock, self.engine.connect() as plain:
-            conn = await plain.execution_options(**WRITE)
-            async with conn.begin():
-                current = (
-                    await conn.execute(
-                        select(streams.c.version).where(streams.c.conflict == conflict)
-                    )
-                ).scalar_one_or_none()
-                if (current or 0) != expected:
-                    return None
-                head = (await conn.execute(select(log_head.c.position, log_head.c.hash))).one()
-                position, previous = int(head.position), bytes(head.hash)
-                first = position + 1
-                inserts = []
-                for row in rows:
-                    position += 1
-                    previous = chain_hash(previous, row["content_hash"])
-                    inserts.append(
-                        {
-                            **{k: v for k, v in row.items() if k != "content_hash"},
-                            "conflict": conflict,
-                            "position": position,
-                            "hash": previous,
-                        }
-                    )
-                await conn.execute(events_table.insert(), inserts)
-                version = expected + len(rows)
-                if current is None:
-                    await conn.execute(
-                        streams.insert().values(
-                            conflict=conflict, version=version, position=position
-                        )
-                    )
-                else:
-                    await conn.execute(
-                        update(streams)
-                        .where(streams.c.conflict == conflict)
-                        .values(version=version, position=position)
-                    )
-                await conn.execute(update(log_head).values(position=position, hash=previous))
-                await apply_changes(conn, changes)
-                await conn.execute(
-                    update(projection_checkpoints)
-                    .where(projection_checkpoints.c.name == CHECKPOINT)
-                    .values(position=position)
-                )
-        return first
+        return await self._writer.write(
+            conflict, expected, [event_row(e) for e in recorded], changes
+        )
 
     async def _replayed(self, events: Sequence[Event]) -> AppendResult | None:
         """The stored events when every one of ``events`` is stored already with the same
@@ -445,38 +396,6 @@ def event_row(event: Recorded) -> dict[str, Any]:
             source_json=source_json,
             data_json=data_json,
         ),
-    }
-
-
-POSTGRESQL_APPEND = text(
-    "SELECT ceasefire_append(:conflict, :expected, CAST(:events AS jsonb), "
-    "CAST(:changes AS jsonb), :checkpoint)"
-)
-
-
-def postgresql_append_args(
-    conflict: str, expected: int, rows: list[dict[str, Any]], changes: Changes
-) -> dict[str, Any]:
-    """The arguments of one ``ceasefire_append`` call (see migration 0001)."""
-    events_json = json.dumps(
-        [
-            {
-                **{k: v for k, v in row.items() if k not in ("occurred_at", "recorded_at")},
-                "id": str(row["id"]),
-                "occurred_at": row["occurred_at"].isoformat(),
-                "recorded_at": row["recorded_at"].isoformat(),
-                "content_hash": row["content_hash"].hex(),
-            }
-            for row in rows
-        ],
-        ensure_ascii=False,
-    )
-    return {
-        "conflict": conflict,
-        "expected": expected,
-        "events": events_json,
-        "changes": changes_as_json(changes),
-        "checkpoint": CHECKPOINT,
     }
 
 

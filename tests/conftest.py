@@ -104,16 +104,16 @@ def fresh_database_url(db_kind: str, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[EventStore]:
-    engine = create_engine(database_url)
-    yield EventStore(engine)
-    await engine.dispose()
+    store = EventStore(create_engine(database_url))
+    yield store
+    await store.close()
 
 
 @pytest.fixture
 async def fresh_store(fresh_database_url: str) -> AsyncIterator[EventStore]:
-    engine = create_engine(fresh_database_url)
-    yield EventStore(engine)
-    await engine.dispose()
+    store = EventStore(create_engine(fresh_database_url))
+    yield store
+    await store.close()
 
 
 @pytest.fixture

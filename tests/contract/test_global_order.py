@@ -14,7 +14,8 @@ import uuid
 import asyncpg
 import pytest
 
-from events.store import EventStore, event_row, postgresql_append_args
+from events.store import EventStore, event_row
+from events.writers import postgresql_append_args
 from tests.factories import alleged, signed
 
 
@@ -64,7 +65,7 @@ async def test_concurrent_writers_never_leave_a_reader_a_gap(
         stop.set()
         await reader
         for writer in writers:
-            await writer.engine.dispose()
+            await writer.close()
     assert gaps == []
     assert len(seen) == len(set(seen)), "an event was seen twice"
     assert set(acknowledged) <= set(seen), "an acknowledged event was never seen"
@@ -85,7 +86,7 @@ async def test_a_transaction_held_open_holds_back_every_later_position(
     state = await store.current_state(conflict)
     recorded, changes, _ = store._decide(state, [alleged(conflict)], None)
     args = postgresql_append_args(
-        conflict, state.version, [event_row(e) for e in recorded], changes
+        conflict, state.version, [event_row(e) for e in recorded], changes, "ceasefire"
     )
 
     raw_url = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
@@ -94,12 +95,7 @@ async def test_a_transaction_held_open_holds_back_every_later_position(
         transaction = held.transaction()
         await transaction.start()
         first = await held.fetchval(
-            "SELECT ceasefire_append($1, $2, $3::jsonb, $4::jsonb, $5)",
-            args["conflict"],
-            args["expected"],
-            args["events"],
-            args["changes"],
-            args["checkpoint"],
+            "SELECT ceasefire_append($1, $2, $3::jsonb, $4::jsonb, $5)", *args
         )
         before = await store.head()
         assert first == before + 1
@@ -115,6 +111,6 @@ async def test_a_transaction_held_open_holds_back_every_later_position(
         assert result.events[0].position == first + 1
         page = await store.read_all(after=before)
         assert [e.position for e in page] == [first, first + 1]
-        assert json.loads(args["events"])[0]["id"] == str(page[0].id)
+        assert json.loads(args[2])[0]["id"] == str(page[0].id)
     finally:
         await held.close()

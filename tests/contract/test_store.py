@@ -74,7 +74,7 @@ async def test_a_second_store_sees_the_first_stores_writes(
             await other.append([dispatched(conflict)], expected_version=2)
         assert [e.version for e in await store.read_stream(conflict)] == [1, 2, 3]
     finally:
-        await other.engine.dispose()
+        await other.close()
 
 
 async def test_concurrent_appends_with_the_same_expected_version_exactly_one_wins(
