@@ -39,7 +39,6 @@ from events.database import dialect_of
 from events.envelope import (
     Recorded,
     canonical_json,
-    chain_hash,
     content_hash,
     recorded_adapter,
     to_recorded,
