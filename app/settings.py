@@ -3,12 +3,14 @@ start-up so a bad value fails fast instead of at the first request that needs it
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from functools import lru_cache
-from typing import Literal
+from ipaddress import IPv4Network, IPv6Network
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
 
@@ -30,6 +32,40 @@ class Settings(BaseSettings):
     #: Connections per process on PostgreSQL.
     pool_size: int = Field(default=10, ge=1, le=200)
 
+    # -- webhooks (app/webhooks) -------------------------------------------------------------
+    #: The delay before each delivery attempt, the first counted from the event's dispatch;
+    #: its length is the number of attempts. Seconds or ISO 8601 durations, comma-separated
+    #: or a JSON list.
+    webhook_retry_schedule: Annotated[tuple[timedelta, ...], NoDecode] = tuple(
+        timedelta(seconds=s) for s in (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+    )
+    #: Each retry delay is stretched by a random fraction up to this (0.1: up to +10%).
+    webhook_retry_jitter: float = Field(default=0.1, ge=0, le=1)
+    #: Allow ``http://`` webhook URLs (otherwise https only).
+    webhook_allow_http: bool = False
+    #: Subnets deliveries may reach although they are not public (e.g. ``10.1.0.0/16``).
+    webhook_allowed_subnets: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    #: Time to connect (and resolve), then the whole attempt's limit, response included.
+    webhook_connect_timeout: timedelta = timedelta(seconds=5)
+    webhook_timeout: timedelta = timedelta(seconds=15)
+    #: At most this much of a receiver's response is read and kept.
+    webhook_max_response_bytes: int = Field(default=64 * 1024, ge=0)
+    #: An endpoint whose every attempt has failed for this long is disabled.
+    webhook_disable_after: timedelta = timedelta(days=5)
+    #: After a rotation the previous secret keeps signing (beside the new one) this long.
+    webhook_secret_overlap: timedelta = timedelta(hours=24)
+    #: How long a worker holds a claimed delivery; past it, another worker takes it over.
+    #: Must exceed ``webhook_timeout``, so a live worker never loses a delivery mid-send.
+    webhook_lease: timedelta = timedelta(seconds=60)
+    #: How often a worker looks for work it was not woken for (other processes' appends).
+    webhook_poll_interval: timedelta = timedelta(seconds=1)
+    #: Deliveries one worker sends at the same time.
+    webhook_concurrency: int = Field(default=16, ge=1, le=1000)
+    #: Events the dispatcher turns into deliveries per transaction.
+    webhook_dispatch_batch: int = Field(default=500, ge=1, le=10_000)
+    #: ``ceasefire serve`` runs one worker in-process; false leaves it to ``ceasefire worker``.
+    webhook_worker: bool = True
+
     @field_validator("database_url")
     @classmethod
     def _supported(cls, value: str) -> str:
@@ -37,11 +73,49 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
+    @field_validator("webhook_retry_schedule", "webhook_allowed_subnets", mode="before")
+    @classmethod
+    def _list(cls, value: Any) -> Any:
+        """A JSON list or comma-separated values, from the environment."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [_number_or_text(p.strip()) for p in text.split(",") if p.strip()]
+        return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule(cls, value: tuple[timedelta, ...]) -> tuple[timedelta, ...]:
+        if not value:
+            raise ValueError("needs at least one attempt")
+        if any(delay < timedelta(0) for delay in value):
+            raise ValueError("delays must not be negative")
+        return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_attempt(self) -> Settings:
+        if self.webhook_timeout <= timedelta(0) or self.webhook_connect_timeout <= timedelta(0):
+            raise ValueError("webhook timeouts must be positive")
+        if self.webhook_lease <= self.webhook_timeout:
+            raise ValueError("webhook_lease must be longer than webhook_timeout")
+        if self.webhook_poll_interval <= timedelta(0):
+            raise ValueError("webhook_poll_interval must be positive")
+        return self
+
     @field_validator("contested_window")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
             raise ValueError("must be positive")
+        return value
+
+
+def _number_or_text(value: str) -> float | str:
+    """``"5"`` is five seconds; anything else (``PT5M``, ``10.0.0.0/8``) stays text."""
+    try:
+        return float(value)
+    except ValueError:
         return value
 
 
