@@ -5,6 +5,7 @@ StoreError
 ├── DuplicateEventError     an event id is stored already with other content
 ├── DomainRuleError         an event breaks a rule of the domain (``rule`` names which)
 ├── UnknownConflictError    a read named a conflict with no events
+├── ProjectionJobRunningError  a rebuild or verification of the projections is running already
 └── StorageUnavailableError the database cannot be reached
 """
 
@@ -14,6 +15,7 @@ __all__ = [
     "ConcurrencyError",
     "DomainRuleError",
     "DuplicateEventError",
+    "ProjectionJobRunningError",
     "StorageUnavailableError",
     "StoreError",
     "UnknownConflictError",
@@ -55,3 +57,10 @@ class UnknownConflictError(StoreError):
 
 class StorageUnavailableError(StoreError):
     pass
+
+
+class ProjectionJobRunningError(StoreError):
+    def __init__(self, job_id: str, kind: str) -> None:
+        super().__init__(f"a projection {kind} is running already (job {job_id})")
+        self.job_id = job_id
+        self.kind = kind
