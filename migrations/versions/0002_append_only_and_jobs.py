@@ -20,18 +20,20 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-POSTGRESQL_TRIGGERS = r"""
+POSTGRESQL_TRIGGERS = [
+    r"""
 CREATE OR REPLACE FUNCTION ceasefire_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'the events table is append-only: % refused', TG_OP
         USING ERRCODE = 'insufficient_privilege';
 END
-$$;
-CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
-    FOR EACH ROW EXECUTE FUNCTION ceasefire_refuse_change();
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
-    FOR EACH STATEMENT EXECUTE FUNCTION ceasefire_refuse_change();
-"""
+$$
+""",
+    "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events "
+    "FOR EACH ROW EXECUTE FUNCTION ceasefire_refuse_change()",
+    "CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events "
+    "FOR EACH STATEMENT EXECUTE FUNCTION ceasefire_refuse_change()",
+]
 
 SQLITE_TRIGGERS = [
     "CREATE TRIGGER events_refuse_update BEFORE UPDATE ON events "
@@ -42,11 +44,9 @@ SQLITE_TRIGGERS = [
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(POSTGRESQL_TRIGGERS)
-    else:
-        for statement in SQLITE_TRIGGERS:
-            op.execute(statement)
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    for statement in POSTGRESQL_TRIGGERS if postgresql else SQLITE_TRIGGERS:
+        op.execute(statement)
 
     op.create_table(
         "projection_jobs",
