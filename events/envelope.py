@@ -18,7 +18,9 @@ from pydantic import Field, TypeAdapter
 from events.types import (
     AgreementCollapsed,
     AgreementSigned,
+    AllegationRetracted,
     Event,
+    EventCorrected,
     Frozen,
     MissionDispatched,
     ViolationAlleged,
@@ -59,11 +61,21 @@ class RecordedMissionDispatched(MissionDispatched, RecordMeta):
     pass
 
 
+class RecordedAllegationRetracted(AllegationRetracted, RecordMeta):
+    pass
+
+
+class RecordedEventCorrected(EventCorrected, RecordMeta):
+    pass
+
+
 Recorded = Annotated[
     RecordedAgreementSigned
     | RecordedAgreementCollapsed
     | RecordedViolationAlleged
-    | RecordedMissionDispatched,
+    | RecordedMissionDispatched
+    | RecordedAllegationRetracted
+    | RecordedEventCorrected,
     Field(discriminator="type"),
 ]
 recorded_adapter: TypeAdapter[Recorded] = TypeAdapter(Recorded)

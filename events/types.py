@@ -20,10 +20,14 @@ from pydantic import (
     Field,
     StringConstraints,
     TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
 __all__ = [
+    "CORRECTABLE_DATA",
     "EVENT_TYPES",
     "SCHEMA_VERSIONS",
     "AgreementCollapsed",
@@ -31,8 +35,13 @@ __all__ = [
     "AgreementKind",
     "AgreementSigned",
     "AgreementSignedData",
+    "AllegationRetracted",
+    "AllegationRetractedData",
     "ConflictSlug",
+    "CorrectableType",
     "Event",
+    "EventCorrected",
+    "EventCorrectedData",
     "EventType",
     "Instant",
     "MissionDispatched",
@@ -129,6 +138,63 @@ class MissionDispatchedData(Frozen):
     expected_arrival: Instant | None = None
 
 
+class AllegationRetractedData(Frozen):
+    """The alleging party withdraws an allegation. The allegation stays in the log; the views
+    stop counting it from the moment the retraction is recorded."""
+
+    allegation_id: UUID = Field(description="The id of the violation.alleged event withdrawn.")
+    retracted_by: Name = Field(description="The party withdrawing it: the one that alleged it.")
+    reason: Text | None = None
+
+
+CorrectableType = Literal[
+    "agreement.signed", "agreement.collapsed", "violation.alleged", "mission.dispatched"
+]
+
+#: The data model of every event type a correction may supersede.
+CORRECTABLE_DATA: dict[str, type[Frozen]] = {
+    "agreement.signed": AgreementSignedData,
+    "agreement.collapsed": AgreementCollapsedData,
+    "violation.alleged": ViolationAllegedData,
+    "mission.dispatched": MissionDispatchedData,
+}
+
+
+class EventCorrectedData(Frozen):
+    """Supersedes the whole ``data`` of an earlier event of the same conflict. The corrected
+    event keeps its id, its occurred_at and its place in the log; the views show the new data
+    from the moment the correction is recorded.
+
+    ``data`` is validated against the model of ``event_type`` (the current schema version of
+    that type): when a correctable type's schema version moves on, ``event.corrected`` needs an
+    upcaster of its own for the ``data`` it carries."""
+
+    event_id: UUID = Field(description="The id of the event corrected.")
+    event_type: CorrectableType = Field(description="The type of the event corrected.")
+    data: dict[str, Any] = Field(
+        description="The corrected event's complete new data, as its type defines it."
+    )
+    reason: Annotated[Text, StringConstraints(min_length=1)]
+
+    @field_validator("data")
+    @classmethod
+    def _valid_for_its_type(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        event_type = info.data.get("event_type")
+        if event_type is None:  # event_type itself is invalid: that error is reported
+            return value
+        try:
+            model = CORRECTABLE_DATA[event_type].model_validate(value)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ()))
+            raise ValueError(
+                f"not valid {event_type} data ({where}: {first.get('msg')})"
+                if where
+                else f"not valid {event_type} data ({first.get('msg')})"
+            ) from None
+        return model.model_dump(mode="json", exclude_none=True)
+
+
 class EventBase(Frozen):
     """The envelope a writer submits. The store adds version, position and recorded_at."""
 
@@ -158,20 +224,42 @@ class MissionDispatched(EventBase):
     data: MissionDispatchedData
 
 
+class AllegationRetracted(EventBase):
+    type: Literal["allegation.retracted"] = "allegation.retracted"
+    data: AllegationRetractedData
+
+
+class EventCorrected(EventBase):
+    type: Literal["event.corrected"] = "event.corrected"
+    data: EventCorrectedData
+
+
 Event = Annotated[
-    AgreementSigned | AgreementCollapsed | ViolationAlleged | MissionDispatched,
+    AgreementSigned
+    | AgreementCollapsed
+    | ViolationAlleged
+    | MissionDispatched
+    | AllegationRetracted
+    | EventCorrected,
     Field(discriminator="type"),
 ]
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
 
 EventType = Literal[
-    "agreement.signed", "agreement.collapsed", "violation.alleged", "mission.dispatched"
+    "agreement.signed",
+    "agreement.collapsed",
+    "violation.alleged",
+    "mission.dispatched",
+    "allegation.retracted",
+    "event.corrected",
 ]
 EVENT_TYPES: tuple[str, ...] = (
     "agreement.signed",
     "agreement.collapsed",
     "violation.alleged",
     "mission.dispatched",
+    "allegation.retracted",
+    "event.corrected",
 )
 
 #: The schema version new events of each type are written with. Older stored versions are
