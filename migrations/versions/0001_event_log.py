@@ -67,6 +67,13 @@ BEGIN
         IF left(tbl, 5) <> 'proj_' THEN
             RAISE EXCEPTION 'not a projection table: %', tbl;
         END IF;
+        -- The most frequent change, a new allegation, as static SQL: its plan is cached,
+        -- where the dynamic statements below are planned on every call.
+        IF tbl = 'proj_allegations' AND NOT ch ? 'close' THEN
+            INSERT INTO proj_allegations
+            SELECT * FROM jsonb_populate_recordset(NULL::proj_allegations, ch->'insert');
+            CONTINUE;
+        END IF;
         IF ch ? 'close' THEN
             SELECT string_agg(format('t.%1$I = c.%1$I', k), ' AND ') INTO cond
             FROM jsonb_array_elements_text(ch->'key') AS k;
