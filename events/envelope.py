@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from pydantic import Field, TypeAdapter
 
@@ -129,15 +129,27 @@ def chain_hash(previous: bytes, content: bytes) -> bytes:
     return hashlib.sha256(previous + content).digest()
 
 
+def _recorded_classes() -> dict[str, type[RecordMeta]]:
+    members = get_args(get_args(Recorded)[0])
+    return {cls.model_fields["type"].default: cls for cls in members}
+
+
+_RECORDED_CLASSES = _recorded_classes()
+
+
 def to_recorded(
     event: Event, *, version: int, position: int, recorded_at: datetime, schema_version: int
 ) -> Recorded:
-    return recorded_adapter.validate_python(
-        {
-            **event.model_dump(),
-            "version": version,
-            "position": position,
-            "recorded_at": recorded_at,
-            "schema_version": schema_version,
-        }
+    """The event as the store records it. The event is validated already, so its fields are
+    carried over as they are (``model_construct``) instead of being dumped and validated again:
+    this runs on every append."""
+    recorded: Recorded = _RECORDED_CLASSES[event.type].model_construct(  # type: ignore[assignment]
+        _fields_set=event.model_fields_set
+        | {"version", "position", "recorded_at", "schema_version"},
+        **dict(event),
+        version=version,
+        position=position,
+        recorded_at=recorded_at,
+        schema_version=schema_version,
     )
+    return recorded
