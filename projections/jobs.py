@@ -10,7 +10,8 @@ taken for dead (its process was killed) and marked ``abandoned`` by the next sta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -32,6 +33,7 @@ __all__ = [
     "finish_job",
     "get_job",
     "heartbeat",
+    "heartbeat_every",
     "last_rebuilt",
     "projection_jobs",
     "running_job",
@@ -148,6 +150,27 @@ async def heartbeat(conn: AsyncConnection, job_id: UUID, done: int, total: int) 
         .where(projection_jobs.c.id == job_id)
         .values(done=done, total=total, updated_at=_now())
     )
+
+
+def heartbeat_every(
+    engine: AsyncEngine, job_id: UUID, seconds: float
+) -> Callable[[int, int], Awaitable[None]]:
+    """A ``beat(done, total)`` that writes the job's heartbeat at most every ``seconds``, in a
+    transaction of its own."""
+    last = float("-inf")
+
+    async def beat(done: int, total: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < seconds:
+            return
+        last = now
+        async with engine.connect() as plain:
+            conn = await plain.execution_options(**WRITE)
+            async with conn.begin():
+                await heartbeat(conn, job_id, done, total)
+
+    return beat
 
 
 async def finish_job(

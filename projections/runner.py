@@ -1,92 +1,333 @@
-"""Replay: rebuild the projection tables from the log, with the same fold as the live path.
+"""Replay: rebuild projections from the log while the API goes on serving the old ones.
 
-The log is streamed in batches (keyset pages of ``batch_size`` events), so memory stays flat
-whatever its length. The rebuild runs in one transaction that first takes the append lock
-(``log_head``): appends wait until it commits, reads go on seeing the old tables until then.
+Blue/green, in three steps:
+
+1. Fold the log from position 0 into fresh scratch tables (``projections.scratch``), batch by
+   batch, each batch its own short transaction, *without* the append lock: appends and reads
+   go on against the live tables. Memory stays flat: events are read in keyset batches and the
+   fold keeps only each conflict's small state.
+2. Catch up, still unlocked, until the scratch tables are within one batch of the log's head.
+3. Take the append lock (``log_head``), fold the few events appended meanwhile, swap the
+   scratch tables in for the live ones and commit: one transaction, so a reader sees either
+   the old tables or the new ones, and no event is lost or applied twice (positions commit in
+   order, and the lock holds the head still).
+
+Interrupted (Ctrl-C, a cancelled job, an error) before the swap commits, the live tables are
+untouched and the scratch tables dropped; a run that was killed outright leaves them behind for
+the next run to drop before it starts clean.
+
+The same fold, ``projections.fold.apply``, serves the append path and this one, so they cannot
+drift; a property test holds the rebuilt tables equal, row for row, to the live ones.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
 
-from sqlalchemy import delete, select, update
-
-from events.database import WRITE
-from events.store import EventStore, decode_row
-from events.tables import events, log_head, metadata, projection_checkpoints
+from events.codec import RowDecoder
+from events.envelope import Recorded
+from events.store import EventStore
+from events.tables import metadata, projection_checkpoints
 from projections.changes import Changes
-from projections.fold import ConflictState, apply
+from projections.driver import RawConnection, raw_connection
+from projections.fold import ConflictState
 from projections.inline import CHECKPOINT
+from projections.jobs import Job, finish_job, heartbeat_every, start_job
+from projections.references import fold_batch
+from projections.scratch import Scratch, drop_leftovers
 from projections.tables import PROJECTION_KEYS
-from projections.writer import apply_changes
 
-projection_tables = {name: metadata.tables[name] for name in PROJECTION_KEYS}
+__all__ = [
+    "PROJECTIONS",
+    "BulkWriter",
+    "Progress",
+    "ReplayStats",
+    "Replayer",
+    "UnknownProjectionError",
+    "replay",
+    "tables_of",
+]
 
-__all__ = ["ReplayStats", "replay"]
+#: Each projection's name, as the CLI and the admin API spell it, and its table.
+PROJECTIONS: dict[str, str] = {table.removeprefix("proj_"): table for table in PROJECTION_KEYS}
+
+#: ``progress(done, total)``: events folded so far, and the log's head as last read.
+Progress = Callable[[int, int], None]
+
+#: How often a running job writes its heartbeat (and progress) to its row.
+_HEARTBEAT_SECONDS = 1.0
+#: How long the swap waits for a table lock (readers in flight) before it backs off and retries.
+_LOCK_TIMEOUT = "5s"
+_SWAP_ATTEMPTS = 5
+
+
+class UnknownProjectionError(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no projection {name!r}; there are: {', '.join(PROJECTIONS)}")
+        self.name = name
+
+
+def tables_of(names: Sequence[str] | None) -> dict[str, str]:
+    """``{name: table}`` for the named projections (all of them for None or empty)."""
+    if not names:
+        return dict(PROJECTIONS)
+    for name in names:
+        if name not in PROJECTIONS:
+            raise UnknownProjectionError(name)
+    return {name: PROJECTIONS[name] for name in PROJECTIONS if name in names}
 
 
 @dataclass(frozen=True, slots=True)
 class ReplayStats:
+    projections: tuple[str, ...]
     events: int
     seconds: float
+    #: Events folded while holding the append lock (appended during the rebuild).
+    caught_up: int = 0
+    #: How long appends waited for the catch-up and the swap.
+    locked_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
 
+class Replayer:
+    """The fold of the whole log, batch by batch, written to ``targets`` (live table name ->
+    table to write: a scratch table, or the live one itself).
+
+    ``position`` is the last event folded. ``mark``/``reset`` save and restore the in-memory
+    side, for a locked transaction that has to be rolled back and tried again."""
+
+    def __init__(self, conn: RawConnection, targets: dict[str, str]) -> None:
+        self.conn = conn
+        self.targets = targets
+        self.position = 0
+        self.states: dict[str, ConflictState] = {}
+        self._decoder = RowDecoder()
+        self._writer = BulkWriter(conn, targets)
+        self._saved: tuple[int, dict[str, ConflictState]] = (0, {})
+
+    def mark(self) -> None:
+        self._saved = (self.position, dict(self.states))
+
+    def reset(self) -> None:
+        self.position, states = self._saved
+        self.states = dict(states)
+
+    async def fold(self, rows: Sequence[tuple[Any, ...]]) -> Changes:
+        """Fold event rows (``EVENT_COLUMNS``, in position order) into row changes."""
+        decode = self._decoder.decode
+        changes = await fold_batch(self.states, [decode(row) for row in rows], self._fetch)
+        if rows:
+            self.position = int(rows[-1][0])
+        return changes
+
+    async def _fetch(self, ids: Collection[UUID]) -> dict[UUID, Recorded]:
+        """Earlier events a retraction or a correction names (rare: one query each)."""
+        out = {}
+        for event_id in ids:
+            found = await self.conn.event_by_id(event_id)
+            if found is not None:
+                event = self._decoder.decode(found)
+                out[event.id] = event
+        return out
+
+    async def run(
+        self,
+        upto: int,
+        *,
+        batch_size: int,
+        in_transaction: bool = False,
+        on_batch: Callable[[int], Any] | None = None,
+    ) -> int:
+        """Fold and write every event after ``position`` up to ``upto``; how many. Each batch
+        commits on its own unless ``in_transaction`` (the caller's transaction)."""
+        folded = 0
+        while self.position < upto:
+            rows = await self.conn.event_rows(self.position, upto, batch_size)
+            if not rows:
+                break
+            changes = await self.fold(rows)
+            if in_transaction:
+                await self._writer.write(changes)
+            else:
+                async with self.conn.transaction():
+                    await self._writer.write(changes)
+            folded += len(rows)
+            if on_batch is not None:
+                await on_batch(folded)
+        return folded
+
+
+class BulkWriter:
+    """Row changes written fast: closes as one ``executemany`` per table, inserts as ``COPY``
+    (PostgreSQL) or one ``executemany`` (SQLite), with SQLAlchemy's own value conversion."""
+
+    def __init__(self, conn: RawConnection, targets: dict[str, str]) -> None:
+        self.conn = conn
+        self.targets = targets
+        self._processors: dict[tuple[str, tuple[str, ...]], list[Any]] = {}
+
+    def _convert(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> Any:
+        key = (table, columns)
+        processors = self._processors.get(key)
+        if processors is None:
+            processors = self._processors[key] = self.conn.bind_processors(
+                metadata.tables[table], columns
+            )
+        return self.conn.convert(rows, processors)
+
+    async def write(self, changes: Changes) -> None:
+        closes: dict[str, list[tuple[Any, ...]]] = {}
+        close_columns: dict[str, tuple[str, ...]] = {}
+        for close in changes.closes:
+            if close.table not in self.targets:
+                continue
+            columns = ("known_until", *close.key)
+            close_columns[close.table] = columns
+            closes.setdefault(close.table, []).append((close.known_until, *close.key.values()))
+        for table, params in closes.items():
+            columns = close_columns[table]
+            where = " AND ".join(f'"{c}" = ${i}' for i, c in enumerate(columns[1:], start=2))
+            await self.conn.executemany(
+                f'UPDATE "{self.targets[table]}" SET known_until = $1 '
+                f"WHERE known_until IS NULL AND {where}",
+                self._convert(table, columns, params),
+            )
+        inserts: dict[str, list[dict[str, Any]]] = {}
+        for table, row in changes.inserts:
+            if table in self.targets:
+                inserts.setdefault(table, []).append(row)
+        for table, rows in inserts.items():
+            groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+            for row in rows:
+                columns = tuple(row)
+                groups.setdefault(columns, []).append(tuple(row.values()))
+            for columns, values in groups.items():
+                await self.conn.insert_rows(
+                    self.targets[table], columns, self._convert(table, columns, values)
+                )
+
+
 async def replay(
     store: EventStore,
+    names: Sequence[str] | None = None,
     *,
     batch_size: int = 5000,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
+    job: Job | None = None,
 ) -> ReplayStats:
-    """Rebuild every projection from position 0. ``progress(done, total)`` after each batch."""
-    started = time.perf_counter()
+    """Rebuild the named projections (all of them by default) from position 0, blue/green.
+
+    Runs as a projection job: ``job`` when the caller started it (the admin API, to answer
+    with it at once), else one started here (``ProjectionJobRunningError`` when another runs).
+    """
+    tables = tables_of(names)
+    if job is None:
+        job = await start_job(store.engine, "rebuild", list(tables))
     done = 0
-    async with store.engine.connect() as plain:
-        conn = await plain.execution_options(**WRITE)
-        async with conn.begin():
-            lock = select(log_head.c.position)
-            if store.dialect == "postgresql":
-                lock = lock.with_for_update()
-            total = int((await conn.execute(lock)).scalar_one())
-            for name in PROJECTION_KEYS:
-                await conn.execute(delete(projection_tables[name]))
-            states: dict[str, ConflictState] = {}
-            after = 0
-            while after < total:
-                rows = list(
-                    await conn.execute(
-                        select(events)
-                        .where(
-                            events.c.position > after,
-                            events.c.position <= total,
-                        )
-                        .order_by(events.c.position)
-                        .limit(batch_size)
-                    )
-                )
-                if not rows:
-                    break
-                changes = Changes()
-                for row in rows:
-                    event = decode_row(row)
-                    state = states.get(event.conflict) or ConflictState(event.conflict)
-                    states[event.conflict], more = apply(state, event)
-                    changes.merge(more)
-                await apply_changes(conn, changes)
-                after = rows[-1].position
-                done += len(rows)
-                if progress is not None:
-                    progress(done, total)
-            await conn.execute(
-                update(projection_checkpoints)
-                .where(projection_checkpoints.c.name == CHECKPOINT)
-                .values(position=total, rebuilt_at=datetime.now(UTC))
+    try:
+        stats = await _rebuild(store, tables, batch_size, progress, job)
+    except BaseException as error:
+        cancelled = isinstance(error, asyncio.CancelledError | KeyboardInterrupt)
+        await asyncio.shield(
+            finish_job(
+                store.engine,
+                job.id,
+                "cancelled" if cancelled else "failed",
+                error=None if cancelled else f"{type(error).__name__}: {error}",
             )
+        )
+        raise
+    done = stats.events
+    await finish_job(store.engine, job.id, "succeeded", done=done, total=done)
     store.forget_all()
-    return ReplayStats(done, time.perf_counter() - started)
+    return stats
+
+
+async def _rebuild(
+    store: EventStore,
+    tables: dict[str, str],
+    batch_size: int,
+    progress: Progress | None,
+    job: Job,
+) -> ReplayStats:
+    started = time.perf_counter()
+    scratch = Scratch("rebuild_", tuple(tables.values()))
+    beat = heartbeat_every(store.engine, job.id, _HEARTBEAT_SECONDS)
+    async with raw_connection(store.engine) as conn:
+        await drop_leftovers(conn)
+        await scratch.create(conn)
+        swapped = False
+        try:
+            replayer = Replayer(conn, scratch.rename)
+            head = await conn.head()
+
+            async def on_batch(_: int) -> None:
+                if progress is not None:
+                    progress(replayer.position, head)
+                await beat(replayer.position, head)
+
+            while head - replayer.position > batch_size:
+                await replayer.run(head, batch_size=batch_size, on_batch=on_batch)
+                head = await conn.head()
+            if conn.dialect == "postgresql":
+                await scratch.analyze(conn)
+            caught_up, locked = await _catch_up_and_swap(
+                conn, replayer, scratch, tables, batch_size
+            )
+            swapped = True
+            if progress is not None:
+                progress(replayer.position, replayer.position)
+        finally:
+            if not swapped:
+                await asyncio.shield(scratch.drop(conn))
+    return ReplayStats(
+        projections=tuple(tables),
+        events=replayer.position,
+        seconds=time.perf_counter() - started,
+        caught_up=caught_up,
+        locked_seconds=locked,
+    )
+
+
+async def _catch_up_and_swap(
+    conn: RawConnection,
+    replayer: Replayer,
+    scratch: Scratch,
+    tables: dict[str, str],
+    batch_size: int,
+) -> tuple[int, float]:
+    """Under the append lock: fold what was appended since, swap, commit. On PostgreSQL the
+    swap waits at most ``_LOCK_TIMEOUT`` for readers in flight, then backs off (appends resume)
+    and tries again, so a slow reader never stalls the service behind the swap."""
+    replayer.mark()
+    for attempt in range(_SWAP_ATTEMPTS):
+        locked_at = time.perf_counter()
+        try:
+            async with conn.transaction(lock=True) as head:
+                assert head is not None
+                if conn.dialect == "postgresql":
+                    await conn.execute(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
+                caught_up = await replayer.run(head, batch_size=batch_size, in_transaction=True)
+                await scratch.swap(conn)
+                if len(tables) == len(PROJECTIONS):
+                    await conn.execute(
+                        "UPDATE projection_checkpoints SET rebuilt_at = $1 WHERE name = $2",
+                        conn.bind_value(projection_checkpoints.c.rebuilt_at, datetime.now(UTC)),
+                        CHECKPOINT,
+                    )
+            return caught_up, time.perf_counter() - locked_at
+        except Exception as error:
+            if not conn.is_lock_timeout(error) or attempt == _SWAP_ATTEMPTS - 1:
+                raise
+            replayer.reset()
+            await asyncio.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
