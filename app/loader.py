@@ -12,14 +12,15 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from uuid import UUID
 
 from pydantic import ValidationError
 
-from events.envelope import to_recorded
+from events.envelope import Recorded, to_recorded
 from events.errors import DomainRuleError, DuplicateEventError
 from events.store import EventStore
 from events.types import SCHEMA_VERSIONS, Event, event_adapter
-from projections.fold import ConflictState, apply, check
+from projections.fold import ConflictState, apply, check, references
 
 __all__ = ["BadLine", "LoadReport", "load_lines", "parse_lines"]
 
@@ -89,10 +90,14 @@ async def _dry_run(store: EventStore, events: list[tuple[int, Event]]) -> list[B
     states: dict[str, ConflictState] = {}
     bad: list[BadLine] = []
     placeholder = datetime.now().astimezone()
+    seen: dict[UUID, Recorded] = {}  # what retractions and corrections may name
     for number, event in events:
         state = states.get(event.conflict) or await store.current_state(event.conflict)
+        missing = set(references(state, event)) - seen.keys()
+        if missing:
+            seen.update(await store.stored_events(missing))
         try:
-            check(state, event)
+            check(state, event, seen.get)
         except DomainRuleError as error:
             bad.append(BadLine(number, f"{error.rule}: {error.detail}"))
             continue
@@ -103,5 +108,6 @@ async def _dry_run(store: EventStore, events: list[tuple[int, Event]]) -> list[B
             recorded_at=placeholder,
             schema_version=SCHEMA_VERSIONS[event.type],
         )
-        states[event.conflict], _ = apply(state, record)
+        states[event.conflict], _ = apply(state, record, seen.get)
+        seen[record.id] = record
     return bad

@@ -24,7 +24,7 @@ import json
 import random
 import sqlite3
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,7 +55,7 @@ from events.types import SCHEMA_VERSIONS, Event, data_of
 from events.upcasting import upcast
 from events.writers import IdTakenError, PostgresWriter, SqliteWriter, Writer
 from projections.changes import Changes
-from projections.fold import ConflictState, apply, check
+from projections.fold import ConflictState, apply, check, references
 from projections.inline import CHECKPOINT, load_state
 
 __all__ = ["AppendResult", "EventStore", "decode_row", "storage_errors"]
@@ -171,8 +171,11 @@ class EventStore:
                     if replay is not None:
                         return replay
                     raise ConcurrencyError(conflict, expected_version, state.version)
+                referenced = await self._referenced(state, events)
                 try:
-                    recorded, changes, next_state = self._decide(state, events, recorded_at)
+                    recorded, changes, next_state = self._decide(
+                        state, events, recorded_at, referenced
+                    )
                 except DomainRuleError:
                     replay = await self._replayed(events)
                     if replay is not None:
@@ -208,12 +211,16 @@ class EventStore:
         state: ConflictState,
         events: Sequence[Event],
         recorded_at: Sequence[datetime] | None,
+        referenced: dict[UUID, Recorded] | None = None,
     ) -> tuple[list[Recorded], Changes, ConflictState]:
         now = self._clock()
         changes = Changes()
         recorded: list[Recorded] = []
+        # What the fold may look up: the stored events this append names, then each event of
+        # the append once it is recorded (never a later one: a target must come first).
+        seen = dict(referenced or {})
         for i, event in enumerate(events):
-            check(state, event)
+            check(state, event, seen.get)
             record = to_recorded(
                 event,
                 version=state.version + 1,
@@ -221,10 +228,19 @@ class EventStore:
                 recorded_at=recorded_at[i] if recorded_at is not None else now,
                 schema_version=SCHEMA_VERSIONS[event.type],
             )
-            state, more = apply(state, record)
+            state, more = apply(state, record, seen.get)
             changes.merge(more)
             recorded.append(record)
+            seen[record.id] = record
         return recorded, changes, state
+
+    async def _referenced(
+        self, state: ConflictState, events: Sequence[Event]
+    ) -> dict[UUID, Recorded]:
+        """The stored events that retractions and corrections in ``events`` name (and their
+        latest corrections), in one query; none for an append of other events."""
+        ids = {i for e in events for i in references(state, e)} - {e.id for e in events}
+        return await self.stored_events(ids) if ids else {}
 
     async def _write(
         self, conflict: str, expected: int, recorded: list[Recorded], changes: Changes
@@ -288,9 +304,13 @@ class EventStore:
         limit: int = 1000,
         conflict: str | None = None,
         types: Sequence[str] | None = None,
+        until: int | None = None,
     ) -> list[Recorded]:
-        """Events in global order after ``after``: the feed a consumer pages through."""
+        """Events in global order after ``after``: the feed a consumer pages through.
+        ``until``: none after this position (a page that reflects exactly a known head)."""
         statement = select(events_table).where(events_table.c.position > after)
+        if until is not None:
+            statement = statement.where(events_table.c.position <= until)
         if conflict is not None:
             statement = statement.where(events_table.c.conflict == conflict)
         if types:
@@ -360,6 +380,15 @@ class EventStore:
                     await conn.execute(select(events_table).where(events_table.c.id == event_id))
                 ).one_or_none()
         return None if row is None else decode_row(row)
+
+    async def stored_events(self, ids: Collection[UUID]) -> dict[UUID, Recorded]:
+        """The stored events with these ids (one query); missing ids are absent."""
+        with storage_errors():
+            async with self.engine.connect() as conn:
+                rows = await conn.execute(
+                    select(events_table).where(events_table.c.id.in_(list(ids)))
+                )
+                return {row.id: decode_row(row) for row in rows}
 
     async def current_state(self, conflict: str) -> ConflictState:
         """The conflict's state as stored now (for dry runs; appends use the cache)."""

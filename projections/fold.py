@@ -5,37 +5,60 @@ rules, raised as ``DomainRuleError`` naming the rule). ``apply`` folds a recorde
 next state and returns the row changes it makes to the projection tables. Both are pure: the
 append path and the replay call the same functions, so they cannot drift.
 
-The state holds only what the rules need (agreements and mission ids), so it stays small and
-can be cached between appends; allegations live only in the projection tables.
+The state holds only what the rules need (agreements, mission ids, which events were corrected
+and which allegations retracted), so it stays small and can be cached between appends;
+allegations live only in the projection tables.
+
+A retraction or a correction names an earlier event. The fold reads that event (and its latest
+correction) through a ``Lookup``: a function from event id to the stored event. The log never
+changes, so a fold that reads through it is still a function of the log alone. Callers fetch
+what ``references`` names before folding: the store in one query per append, the replay once
+per batch.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
-from events.envelope import Recorded
+from events.envelope import Recorded, RecordedMissionDispatched, RecordedViolationAlleged
 from events.errors import DomainRuleError
 from events.types import (
+    CORRECTABLE_DATA,
     AgreementCollapsed,
     AgreementSigned,
+    AllegationRetracted,
     Event,
+    EventCorrected,
     MissionDispatched,
     ViolationAlleged,
+    data_of,
 )
 from projections.changes import Changes, Row
 
 __all__ = [
     "AgreementState",
     "ConflictState",
+    "Lookup",
     "agreement_in_effect",
     "apply",
     "check",
+    "current_version",
     "latest_signed",
+    "no_lookup",
+    "references",
 ]
+
+#: Finds a stored event by id (None when there is none).
+Lookup = Callable[[UUID], Recorded | None]
+
+
+def no_lookup(_event_id: UUID) -> Recorded | None:
+    """The lookup of a caller that folds no retraction or correction."""
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +105,49 @@ class ConflictState:
     version: int = 0
     agreements: Mapping[str, AgreementState] = field(default_factory=dict)
     missions: frozenset[str] = frozenset()
+    #: Each corrected event -> the correction whose data it carries now (the latest one).
+    revisions: Mapping[UUID, UUID] = field(default_factory=dict)
+    #: The allegations withdrawn by their party.
+    retracted: frozenset[UUID] = frozenset()
+
+
+def target_of(event: Event) -> UUID | None:
+    """The earlier event a retraction or a correction names; None for other events."""
+    match event:
+        case AllegationRetracted(data=data):
+            return data.allegation_id
+        case EventCorrected(data=data):
+            return data.event_id
+    return None
+
+
+def references(state: ConflictState, event: Event) -> tuple[UUID, ...]:
+    """The stored events ``check`` and ``apply`` read through their lookup for ``event``: the
+    event it names and that event's latest correction."""
+    target = target_of(event)
+    if target is None:
+        return ()
+    revision = state.revisions.get(target)
+    return (target,) if revision is None else (target, revision)
+
+
+def current_version(state: ConflictState, event_id: UUID, lookup: Lookup) -> Recorded | None:
+    """The event ``event_id`` of this conflict as the log says it is now: as recorded, with the
+    data of its latest correction. None when this conflict has no such event."""
+    original = lookup(event_id)
+    if original is None or original.conflict != state.conflict:
+        return None
+    revision = state.revisions.get(event_id)
+    if revision is None:
+        return original
+    correction = lookup(revision)
+    if not isinstance(correction, EventCorrected):
+        raise LookupError(f"the lookup lacks correction {revision} of event {event_id}")
+    return _with_data(original, correction.data.data)
+
+
+def _with_data(event: Recorded, data: Mapping[str, object]) -> Recorded:
+    return event.model_copy(update={"data": CORRECTABLE_DATA[event.type].model_validate(data)})
 
 
 def agreement_in_effect(
@@ -102,8 +168,9 @@ def latest_signed(agreements: Iterable[AgreementState], at: datetime) -> Agreeme
     return max(signed, key=lambda a: (a.signed_at, a.version), default=None)
 
 
-def check(state: ConflictState, event: Event) -> None:
-    """Raise ``DomainRuleError`` when ``event`` may not follow ``state``."""
+def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> None:
+    """Raise ``DomainRuleError`` when ``event`` may not follow ``state``. ``lookup`` must find
+    what ``references(state, event)`` names."""
     match event:
         case AgreementSigned(data=data):
             if data.agreement_id in state.agreements:
@@ -130,24 +197,108 @@ def check(state: ConflictState, event: Event) -> None:
                     f"agreement {data.agreement_id!r} was signed at "
                     f"{agreement.signed_at.isoformat()}, after this collapse",
                 )
-        case ViolationAlleged(data=data):
-            agreement = _agreement_of(state, event)
-            if agreement.party(data.accused) is None:
-                raise DomainRuleError(
-                    "accused-not-a-party",
-                    f"{data.accused!r} is not a party of agreement {agreement.agreement_id!r} "
-                    f"(parties: {', '.join(agreement.parties)})",
-                )
+        case ViolationAlleged():
+            _check_allegation(state, event)
         case MissionDispatched(data=data):
             if data.mission_id in state.missions:
                 raise DomainRuleError(
                     "mission-exists",
                     f"mission {data.mission_id!r} is already recorded in {state.conflict!r}",
                 )
+        case AllegationRetracted(data=data):
+            target = _target(state, data.allegation_id, lookup)
+            if not isinstance(target, ViolationAlleged):
+                raise DomainRuleError(
+                    "not-an-allegation",
+                    f"event {target.id} is a {target.type}; only an allegation is retracted",
+                )
+            if target.id in state.retracted:
+                raise DomainRuleError(
+                    "already-retracted", f"allegation {target.id} is retracted already"
+                )
+            if data.retracted_by.casefold() != target.data.alleged_by.casefold():
+                raise DomainRuleError(
+                    "not-the-alleging-party",
+                    f"allegation {target.id} was made by {target.data.alleged_by!r}; only that "
+                    f"party may retract it, not {data.retracted_by!r}",
+                )
+        case EventCorrected(data=data):
+            _check_correction(state, _target(state, data.event_id, lookup), event)
 
 
-def apply(state: ConflictState, event: Recorded) -> tuple[ConflictState, Changes]:
-    """Fold one recorded event (already checked) into the next state and its row changes."""
+def _check_allegation(state: ConflictState, event: ViolationAlleged) -> None:
+    agreement = _agreement_of(state, event)
+    if agreement.party(event.data.accused) is None:
+        raise DomainRuleError(
+            "accused-not-a-party",
+            f"{event.data.accused!r} is not a party of agreement {agreement.agreement_id!r} "
+            f"(parties: {', '.join(agreement.parties)})",
+        )
+
+
+def _check_correction(state: ConflictState, target: Recorded, event: EventCorrected) -> None:
+    data = event.data
+    if target.type not in CORRECTABLE_DATA:
+        raise DomainRuleError(
+            "not-correctable", f"event {target.id} is a {target.type}, which is not corrected"
+        )
+    if target.type != data.event_type:
+        raise DomainRuleError(
+            "correction-type-mismatch",
+            f"event {target.id} is a {target.type}, not a {data.event_type}",
+        )
+    if target.id in state.retracted:
+        raise DomainRuleError(
+            "already-retracted", f"allegation {target.id} is retracted; it is not corrected"
+        )
+    if data_of(target) == data.data:
+        raise DomainRuleError(
+            "correction-changes-nothing", f"event {target.id} has this data already"
+        )
+    corrected = _with_data(target, data.data)
+    match target, corrected:
+        case AgreementSigned(data=old), AgreementSigned(data=new):
+            _same_identity(target, "agreement_id", old.agreement_id, new.agreement_id)
+            if old.parties != new.parties:
+                raise DomainRuleError(
+                    "correction-changes-parties",
+                    "a correction keeps an agreement's parties; allegations are counted by them",
+                )
+            if new.effective_at is not None and new.effective_at < target.occurred_at:
+                raise DomainRuleError(
+                    "effective-before-signed",
+                    "effective_at must not be earlier than the signing (occurred_at)",
+                )
+        case AgreementCollapsed(data=old), AgreementCollapsed(data=new):
+            _same_identity(target, "agreement_id", old.agreement_id, new.agreement_id)
+        case MissionDispatched(data=old), MissionDispatched(data=new):
+            _same_identity(target, "mission_id", old.mission_id, new.mission_id)
+        case _, ViolationAlleged():
+            _check_allegation(state, corrected)
+
+
+def _same_identity(target: Recorded, name: str, old: str, new: str) -> None:
+    if old != new:
+        raise DomainRuleError(
+            "correction-changes-identity",
+            f"a correction of event {target.id} must keep its {name} {old!r}",
+        )
+
+
+def _target(state: ConflictState, event_id: UUID, lookup: Lookup) -> Recorded:
+    target = current_version(state, event_id, lookup)
+    if target is None:
+        raise DomainRuleError(
+            "unknown-event", f"no event {event_id} is recorded in conflict {state.conflict!r}"
+        )
+    return target
+
+
+def apply(
+    state: ConflictState, event: Recorded, lookup: Lookup = no_lookup
+) -> tuple[ConflictState, Changes]:
+    """Fold one recorded event (already checked) into the next state and its row changes.
+    ``lookup`` must find what ``references(state, event)`` names."""
     changes = Changes()
     known_from = event.recorded_at
     conflict = state.conflict
@@ -178,52 +329,135 @@ def apply(state: ConflictState, event: Recorded) -> tuple[ConflictState, Changes
             changes.close("proj_agreements", key, known_from)
             changes.insert("proj_agreements", agreement.row(conflict, known_from))
             state = replace(state, agreements={**state.agreements, data.agreement_id: agreement})
-        case ViolationAlleged(data=data):
-            agreement = _agreement_of(state, event)
-            changes.insert(
-                "proj_allegations",
-                {
-                    "event_id": event.id,
-                    "conflict": conflict,
-                    "version": event.version,
-                    "agreement_id": agreement.agreement_id,
-                    "agreement_implicit": data.agreement_id is None,
-                    "alleged_by": agreement.party(data.alleged_by) or data.alleged_by,
-                    "accused": agreement.party(data.accused) or data.accused,
-                    "incidents": data.incidents,
-                    "occurred_at": event.occurred_at,
-                    "location": data.location,
-                    "description": data.description,
-                    "casualties_claimed": (
-                        None
-                        if data.casualties_claimed is None
-                        else json.dumps(data.casualties_claimed)
-                    ),
-                    "source": event.source.model_dump_json(exclude_none=True),
-                    "retracted": False,
-                    "known_from": known_from,
-                    "known_until": None,
-                },
-            )
+        case ViolationAlleged():
+            changes.insert("proj_allegations", _allegation_row(state, event, known_from))
         case MissionDispatched(data=data):
+            changes.insert("proj_missions", _mission_row(conflict, event, known_from))
+            state = replace(state, missions=state.missions | {data.mission_id})
+        case AllegationRetracted(data=data):
+            target = _required(state, data.allegation_id, lookup)
+            assert isinstance(target, ViolationAlleged)
+            changes.close("proj_allegations", {"event_id": target.id}, known_from)
             changes.insert(
-                "proj_missions",
+                "proj_allegations", _allegation_row(state, target, known_from, retracted=True)
+            )
+            state = replace(state, retracted=state.retracted | {target.id})
+        case EventCorrected(data=data):
+            target = _required(state, data.event_id, lookup)
+            state = _apply_correction(state, _with_data(target, data.data), known_from, changes)
+            if target.id in state.revisions:
+                changes.close("proj_corrections", {"event_id": target.id}, known_from)
+            changes.insert(
+                "proj_corrections",
                 {
+                    "event_id": target.id,
                     "conflict": conflict,
-                    "mission_id": data.mission_id,
-                    "organization": data.organization,
-                    "head": data.head,
-                    "purpose": data.purpose,
-                    "expected_arrival": data.expected_arrival,
-                    "dispatched_at": event.occurred_at,
+                    "correction_id": event.id,
+                    "event_type": target.type,
+                    "reason": data.reason,
                     "version": event.version,
-                    "source": event.source.model_dump_json(exclude_none=True),
+                    "occurred_at": event.occurred_at,
                     "known_from": known_from,
                     "known_until": None,
                 },
             )
-            state = replace(state, missions=state.missions | {data.mission_id})
+            state = replace(state, revisions={**state.revisions, target.id: event.id})
     return replace(state, version=event.version), changes
+
+
+def _apply_correction(
+    state: ConflictState, corrected: Recorded, known_from: datetime, changes: Changes
+) -> ConflictState:
+    """Close the current row version of the corrected thing and insert one with the new data.
+    The corrected event keeps its occurred_at, its version and its source."""
+    conflict = state.conflict
+    match corrected:
+        case ViolationAlleged():
+            changes.close("proj_allegations", {"event_id": corrected.id}, known_from)
+            changes.insert("proj_allegations", _allegation_row(state, corrected, known_from))
+        case MissionDispatched(data=data):
+            key = {"conflict": conflict, "mission_id": data.mission_id}
+            changes.close("proj_missions", key, known_from)
+            changes.insert("proj_missions", _mission_row(conflict, corrected, known_from))
+        case AgreementSigned(data=data):
+            agreement = replace(
+                state.agreements[data.agreement_id],
+                mediators=data.mediators,
+                kind=data.kind,
+                terms=data.terms,
+                effective_at=data.effective_at or corrected.occurred_at,
+            )
+            state = _replace_agreement(state, agreement, known_from, changes)
+        case AgreementCollapsed(data=data):
+            agreement = replace(state.agreements[data.agreement_id], collapse_reason=data.reason)
+            state = _replace_agreement(state, agreement, known_from, changes)
+    return state
+
+
+def _replace_agreement(
+    state: ConflictState, agreement: AgreementState, known_from: datetime, changes: Changes
+) -> ConflictState:
+    key = {"conflict": state.conflict, "agreement_id": agreement.agreement_id}
+    changes.close("proj_agreements", key, known_from)
+    changes.insert("proj_agreements", agreement.row(state.conflict, known_from))
+    return replace(state, agreements={**state.agreements, agreement.agreement_id: agreement})
+
+
+def _allegation_row(
+    state: ConflictState,
+    event: RecordedViolationAlleged,
+    known_from: datetime,
+    *,
+    retracted: bool = False,
+) -> Row:
+    data = event.data
+    # A retraction must always go through, so it files the allegation under the latest
+    # agreement signed before it even when a corrected effective_at left none in effect.
+    agreement = _agreement_of(state, event, lenient=retracted)
+    return {
+        "event_id": event.id,
+        "conflict": state.conflict,
+        "version": event.version,
+        "agreement_id": agreement.agreement_id,
+        "agreement_implicit": data.agreement_id is None,
+        "alleged_by": agreement.party(data.alleged_by) or data.alleged_by,
+        "accused": agreement.party(data.accused) or data.accused,
+        "incidents": data.incidents,
+        "occurred_at": event.occurred_at,
+        "location": data.location,
+        "description": data.description,
+        "casualties_claimed": (
+            None if data.casualties_claimed is None else json.dumps(data.casualties_claimed)
+        ),
+        "source": event.source.model_dump_json(exclude_none=True),
+        "retracted": retracted,
+        "known_from": known_from,
+        "known_until": None,
+    }
+
+
+def _mission_row(conflict: str, event: RecordedMissionDispatched, known_from: datetime) -> Row:
+    data = event.data
+    return {
+        "conflict": conflict,
+        "mission_id": data.mission_id,
+        "organization": data.organization,
+        "head": data.head,
+        "purpose": data.purpose,
+        "expected_arrival": data.expected_arrival,
+        "dispatched_at": event.occurred_at,
+        "version": event.version,
+        "source": event.source.model_dump_json(exclude_none=True),
+        "known_from": known_from,
+        "known_until": None,
+    }
+
+
+def _required(state: ConflictState, event_id: UUID, lookup: Lookup) -> Recorded:
+    target = current_version(state, event_id, lookup)
+    if target is None:
+        raise LookupError(f"fold the event after fetching references(): {event_id} is missing")
+    return target
 
 
 def _known(state: ConflictState, agreement_id: str) -> AgreementState:
@@ -236,12 +470,17 @@ def _known(state: ConflictState, agreement_id: str) -> AgreementState:
     return agreement
 
 
-def _agreement_of(state: ConflictState, event: ViolationAlleged) -> AgreementState:
+def _agreement_of(
+    state: ConflictState, event: ViolationAlleged, *, lenient: bool = False
+) -> AgreementState:
     """An allegation belongs to the agreement it names or, when it names none, to the one in
-    effect when it occurred: by occurred_at, not by when it was recorded."""
+    effect when it occurred: by occurred_at, not by when it was recorded. ``lenient``: failing
+    that, to the latest agreement signed before it."""
     if event.data.agreement_id is not None:
         return _known(state, event.data.agreement_id)
     agreement = agreement_in_effect(state.agreements, event.occurred_at)
+    if agreement is None and lenient:
+        agreement = latest_signed(state.agreements.values(), event.occurred_at)
     if agreement is None:
         raise DomainRuleError(
             "no-agreement-in-effect",

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.tables import streams
 from projections.fold import AgreementState, ConflictState
-from projections.tables import agreements, missions
+from projections.tables import agreements, allegations, corrections, missions
 
 __all__ = ["CHECKPOINT", "agreement_from_row", "load_state"]
 
@@ -58,6 +58,27 @@ async def load_state(conn: AsyncConnection, conflict: str) -> ConflictState:
             )
         )
     ).scalars()
+    revisions = (
+        await conn.execute(
+            select(corrections.c.event_id, corrections.c.correction_id).where(
+                corrections.c.conflict == conflict, corrections.c.known_until.is_(None)
+            )
+        )
+    ).all()
+    retracted = (
+        await conn.execute(
+            select(allegations.c.event_id).where(
+                allegations.c.conflict == conflict,
+                allegations.c.known_until.is_(None),
+                allegations.c.retracted.is_(True),
+            )
+        )
+    ).scalars()
     return ConflictState(
-        conflict=conflict, version=version, agreements=known, missions=frozenset(mission_ids)
+        conflict=conflict,
+        version=version,
+        agreements=known,
+        missions=frozenset(mission_ids),
+        revisions={row.event_id: row.correction_id for row in revisions},
+        retracted=frozenset(retracted),
     )

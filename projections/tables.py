@@ -14,7 +14,7 @@ from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text, Uui
 
 from events.tables import UtcDateTime, metadata
 
-__all__ = ["PROJECTION_KEYS", "agreements", "allegations", "missions"]
+__all__ = ["PROJECTION_KEYS", "agreements", "allegations", "corrections", "missions"]
 
 agreements = Table(
     "proj_agreements",
@@ -81,10 +81,29 @@ missions = Table(
 )
 Index("ix_proj_missions_key", missions.c.conflict, missions.c.mission_id)
 
+#: Which correction each corrected event carries: the current version names the latest one.
+#: The fold's state is loaded from here (``ConflictState.revisions``).
+corrections = Table(
+    "proj_corrections",
+    metadata,
+    Column("event_id", Uuid, nullable=False),
+    Column("conflict", String(64), nullable=False),
+    Column("correction_id", Uuid, nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("known_from", UtcDateTime, nullable=False),
+    Column("known_until", UtcDateTime, nullable=True),
+)
+Index("ix_proj_corrections_key", corrections.c.event_id)
+Index("ix_proj_corrections_conflict", corrections.c.conflict)
+
 #: The columns that name one thing in each table: a change closes the current row version
 #: matching these before it inserts the next one.
 PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
     "proj_agreements": ("conflict", "agreement_id"),
     "proj_allegations": ("event_id",),
     "proj_missions": ("conflict", "mission_id"),
+    "proj_corrections": ("event_id",),
 }

@@ -5,11 +5,20 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from events.types import Event, event_adapter
 from tests.conftest import SEED
 
-__all__ = ["alleged", "collapsed", "dispatched", "seed_events", "signed"]
+__all__ = [
+    "alleged",
+    "collapsed",
+    "corrected",
+    "dispatched",
+    "retracted",
+    "seed_events",
+    "signed",
+]
 
 SOURCE = {"name": "test desk"}
 
@@ -75,6 +84,35 @@ def dispatched(
         conflict,
         occurred_at,
         {"mission_id": mission_id, "organization": "CSTO"},
+    )
+
+
+def retracted(
+    conflict: str,
+    allegation_id: UUID,
+    retracted_by: str = "Armenia",
+    occurred_at: str | datetime = "2022-09-25T00:00:00Z",
+    reason: str | None = "withdrawn",
+) -> Event:
+    data: dict[str, Any] = {"allegation_id": str(allegation_id), "retracted_by": retracted_by}
+    if reason is not None:
+        data["reason"] = reason
+    return _event("allegation.retracted", conflict, occurred_at, data)
+
+
+def corrected(
+    conflict: str,
+    event_id: UUID,
+    event_type: str,
+    data: dict[str, Any],
+    occurred_at: str | datetime = "2022-09-25T00:00:00Z",
+    reason: str = "corrected figures",
+) -> Event:
+    return _event(
+        "event.corrected",
+        conflict,
+        occurred_at,
+        {"event_id": str(event_id), "event_type": event_type, "data": data, "reason": reason},
     )
 
 
