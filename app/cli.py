@@ -1,4 +1,4 @@
-"""The ``ceasefire`` command: serve, migrate, load, replay, keys."""
+"""The ``ceasefire`` command: serve, migrate, worker, load, replay, keys."""
 
 from __future__ import annotations
 
@@ -70,7 +70,8 @@ def serve(
         bool, typer.Option("--no-migrate", help="Do not run migrations first.")
     ] = False,
 ) -> None:
-    """Run the HTTP API (migrating the database first)."""
+    """Run the HTTP API (migrating the database first) with one webhook worker in-process
+    (CEASEFIRE_WEBHOOK_WORKER=false to leave delivery to `ceasefire worker`)."""
     import uvicorn
 
     from app.main import create_app
@@ -80,6 +81,25 @@ def serve(
     if not no_migrate:
         upgrade(settings.database_url)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@cli.command()
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Deliveries sent at once (default: CEASEFIRE_WEBHOOK_CONCURRENCY)."
+        ),
+    ] = None,
+) -> None:
+    """Deliver webhooks until stopped (Ctrl-C or SIGTERM). `ceasefire serve` runs one worker
+    already; run more for more throughput (PostgreSQL: they share the work safely)."""
+    from app.webhooks.worker import run_worker
+
+    settings = _settings()
+    if concurrency is not None:
+        settings = settings.model_copy(update={"webhook_concurrency": concurrency})
+    asyncio.run(run_worker(settings))
 
 
 @cli.command()

@@ -9,9 +9,10 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from app import problems
-from app.api import conflicts, events, health
+from app.api import conflicts, events, health, webhooks
 from app.limits import BodyLimit
 from app.settings import Settings, get_settings
+from app.webhooks.worker import running as webhooks_running
 from events.database import create_engine
 from events.store import EventStore
 
@@ -28,7 +29,8 @@ def create_fastapi(settings: Settings) -> FastAPI:
         )
         app.state.store = EventStore(engine, sqlite_synchronous=settings.sqlite_synchronous)
         try:
-            yield
+            async with webhooks_running(app.state.store, settings) as app.state.webhooks:
+                yield
         finally:
             await app.state.store.close()
 
@@ -44,6 +46,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(conflicts.router)
+    app.include_router(webhooks.router)
     return app
 
 

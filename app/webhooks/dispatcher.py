@@ -1,0 +1,53 @@
+"""The dispatcher: turns the log, in order, into deliveries. Never skips an event.
+
+Why a checkpointed dispatcher and not an outbox written by the append: the append stays one
+round trip that knows nothing of webhooks (on PostgreSQL one call of ``ceasefire_append``), and
+nothing is lost when the process dies right after an append commits, because the dispatcher
+does not rely on being told. It pages the global feed from its own checkpoint, which never
+skips an event (positions commit in order), and in ONE transaction inserts the deliveries of a
+page and moves the checkpoint past it. Die before that commit and the page is done again; die
+after and it is done. The checkpoint moves only with the deliveries.
+
+Several dispatchers (``ceasefire serve`` and each ``ceasefire worker``) may run at once: the
+transaction compares-and-sets the checkpoint, so exactly one of them does each page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from app.webhooks.store import dispatch_batch, read_checkpoint, write_transaction
+from events.store import EventStore, storage_errors
+
+__all__ = ["dispatch_once", "dispatch_pending"]
+
+
+async def dispatch_once(store: EventStore, *, batch: int, now: datetime) -> tuple[int, int]:
+    """Dispatch one page of the log after the checkpoint: ``(events, deliveries)`` done, or
+    ``(0, 0)`` when caught up or when another dispatcher took this page."""
+    with storage_errors():
+        async with store.engine.connect() as conn:
+            after = await read_checkpoint(conn)
+    page = await store.read_all(after=after, limit=batch)
+    if not page:
+        return 0, 0
+    with storage_errors():
+        async with write_transaction(store.engine) as conn:
+            made = await dispatch_batch(conn, page, after=after, now=now)
+    if made is None:
+        return 0, 0
+    return len(page), made
+
+
+async def dispatch_pending(
+    store: EventStore, *, batch: int, clock: Callable[[], datetime]
+) -> tuple[int, int]:
+    """Dispatch until caught up with the log: ``(events, deliveries)`` in all."""
+    events = deliveries = 0
+    while True:
+        done, made = await dispatch_once(store, batch=batch, now=clock())
+        if not done:
+            return events, deliveries
+        events += done
+        deliveries += made
