@@ -16,8 +16,10 @@ from events.errors import UnknownConflictError
 from events.types import (
     AgreementCollapsed,
     AgreementSigned,
+    AllegationRetracted,
     ConflictSlug,
     Event,
+    EventCorrected,
     MissionDispatched,
     ViolationAlleged,
     event_adapter,
@@ -53,8 +55,21 @@ class MissionDispatchedIn(MissionDispatched, _Appendable):
     pass
 
 
+class AllegationRetractedIn(AllegationRetracted, _Appendable):
+    pass
+
+
+class EventCorrectedIn(EventCorrected, _Appendable):
+    pass
+
+
 EventIn = Annotated[
-    AgreementSignedIn | AgreementCollapsedIn | ViolationAllegedIn | MissionDispatchedIn,
+    AgreementSignedIn
+    | AgreementCollapsedIn
+    | ViolationAllegedIn
+    | MissionDispatchedIn
+    | AllegationRetractedIn
+    | EventCorrectedIn,
     Field(discriminator="type"),
 ]
 
