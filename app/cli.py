@@ -1,9 +1,9 @@
-"""The ``ceasefire`` command: serve, migrate, worker, load, replay, keys."""
+"""The ``ceasefire`` command: serve, migrate, worker, load, keys; replay, export, import and
+verify come from ``app.operate``."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -12,6 +12,7 @@ from uuid import UUID
 import typer
 
 from app.keys import ApiKey
+from app.operate import operate_cli
 from app.settings import Settings, get_settings
 from events.store import EventStore
 
@@ -24,6 +25,7 @@ cli = typer.Typer(
 )
 keys_cli = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(operate_cli)  # replay, export, import, verify: app/operate.py
 
 T = TypeVar("T")
 
@@ -119,28 +121,6 @@ def load(
         typer.echo(f"nothing written: {len(report.bad)} bad line(s)", err=True)
         raise typer.Exit(1)
     typer.echo(f"appended {report.appended} event(s), {report.skipped} already stored")
-
-
-@cli.command()
-def replay(
-    batch_size: Annotated[int, typer.Option(min=1, help="Events read per batch.")] = 5000,
-) -> None:
-    """Rebuild every projection from the log."""
-    from projections.runner import replay as run_replay
-
-    settings = _settings()
-    started = time.perf_counter()
-
-    def progress(done: int, total: int) -> None:
-        rate = done / max(time.perf_counter() - started, 1e-9)
-        typer.echo(f"replayed {done}/{total} events ({rate:,.0f} events/s)", err=True)
-
-    stats = _with_store(
-        settings, lambda store: run_replay(store, batch_size=batch_size, progress=progress)
-    )
-    typer.echo(
-        f"replayed {stats.events} events in {stats.seconds:.2f}s ({stats.rate:,.0f} events/s)"
-    )
 
 
 @keys_cli.command("create")
