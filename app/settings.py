@@ -66,6 +66,25 @@ class Settings(BaseSettings):
     #: ``ceasefire serve`` runs one worker in-process; false leaves it to ``ceasefire worker``.
     webhook_worker: bool = True
 
+    # -- polling and the live stream ---------------------------------------------------------
+    #: A comment line on an idle event stream this often, so proxies and clients see it alive.
+    stream_heartbeat: timedelta = Field(default=timedelta(seconds=15), gt=timedelta(0))
+    #: How far back (in events) a stream resumes from Last-Event-ID; None: from anywhere.
+    #: Further back is told in-band (event ``position-too-old``) and resumes at the limit.
+    stream_replay_limit: int | None = Field(default=None, ge=1)
+    #: How many recent representations (status, allegations…) each process keeps, keyed by
+    #: the log position they reflect; 0 keeps none (concurrent equal reads still share one).
+    representation_cache: int = Field(default=1024, ge=0)
+    #: SQLite only (it has no LISTEN/NOTIFY): how often one query per process looks for
+    #: appends by other processes while clients wait.
+    sqlite_notify_poll: timedelta = Field(default=timedelta(milliseconds=250), gt=timedelta(0))
+
+    @field_validator("stream_heartbeat", "sqlite_notify_poll", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> Any:
+        """Seconds as a number (``"0.5"``) or an ISO 8601 duration (``PT15S``)."""
+        return _number_or_text(value.strip()) if isinstance(value, str) else value
+
     @field_validator("database_url")
     @classmethod
     def _supported(cls, value: str) -> str:
