@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from app import problems
-from app.api import conflicts, events, health, webhooks
+from app.api import admin, conflicts, events, health, webhooks
 from app.limits import BodyLimit
 from app.settings import Settings, get_settings
 from app.webhooks.worker import running as webhooks_running
@@ -29,7 +29,10 @@ def create_fastapi(settings: Settings) -> FastAPI:
         )
         app.state.store = EventStore(engine, sqlite_synchronous=settings.sqlite_synchronous)
         try:
-            async with webhooks_running(app.state.store, settings) as app.state.webhooks:
+            async with (
+                webhooks_running(app.state.store, settings) as app.state.webhooks,
+                admin.jobs_running(app),
+            ):
                 yield
         finally:
             await app.state.store.close()
@@ -47,6 +50,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.include_router(events.router)
     app.include_router(conflicts.router)
     app.include_router(webhooks.router)
+    app.include_router(admin.router)
     return app
 
 

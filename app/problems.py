@@ -20,6 +20,7 @@ from events.errors import (
     ConcurrencyError,
     DomainRuleError,
     DuplicateEventError,
+    ProjectionJobRunningError,
     StorageUnavailableError,
     UnknownConflictError,
 )
@@ -164,6 +165,10 @@ def install(app: FastAPI) -> None:
         return problem_response(
             request, 409, "idempotency-conflict", str(exc), event_id=exc.event_id
         )
+
+    @app.exception_handler(ProjectionJobRunningError)
+    async def _job_running(request: Request, exc: ProjectionJobRunningError) -> JSONResponse:
+        return problem_response(request, 409, "job-running", str(exc), job_id=exc.job_id)
 
     @app.exception_handler(DomainRuleError)
     async def _rule(request: Request, exc: DomainRuleError) -> JSONResponse:

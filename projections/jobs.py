@@ -23,19 +23,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.database import WRITE
 from events.errors import ProjectionJobRunningError
-from events.tables import UtcDateTime, metadata
+from events.tables import UtcDateTime, log_head, metadata, projection_checkpoints
 
 __all__ = [
     "STALE_AFTER",
     "Job",
     "JobKind",
     "JobState",
+    "Positions",
     "finish_job",
     "get_job",
     "heartbeat",
     "heartbeat_every",
     "last_rebuilt",
     "projection_jobs",
+    "projection_positions",
     "running_job",
     "start_job",
 ]
@@ -219,3 +221,28 @@ async def last_rebuilt(conn: AsyncConnection) -> dict[str, datetime]:
         for name in projections.split(","):
             out[name] = finished_at
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Positions:
+    """Where the projections stand: their checkpoint's position, the log's head, and the
+    projection job running, if any."""
+
+    checkpoint: str
+    position: int
+    head: int
+    running: Job | None
+
+
+async def projection_positions(conn: AsyncConnection) -> Positions:
+    from projections.inline import CHECKPOINT  # the inline projections' one checkpoint
+
+    head = (await conn.execute(select(log_head.c.position))).scalar_one()
+    position = (
+        await conn.execute(
+            select(projection_checkpoints.c.position).where(
+                projection_checkpoints.c.name == CHECKPOINT
+            )
+        )
+    ).scalar_one()
+    return Positions(CHECKPOINT, int(position), int(head), await running_job(conn))
