@@ -266,7 +266,7 @@ class WebhookWorker:
                 )
         if not recorded:
             log.warning(
-                "delivery %s: the outcome of attempt %d was not recorded (lease lost)",
+                "delivery %s: outcome of attempt %d not recorded (subscription deleted or lease lost)",
                 claim.delivery_id,
                 claim.attempt,
             )

@@ -10,7 +10,9 @@ packet on this machine even if the guard above it were broken.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -79,6 +81,15 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     owner: Receiver
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        self.owner._connections.add(connection)
+        return connection, address
+
+    def shutdown_request(self, request: Any) -> None:
+        self.owner._connections.discard(request)
+        super().shutdown_request(request)
+
 
 class Receiver:
     def __init__(self) -> None:
@@ -88,6 +99,7 @@ class Receiver:
         self._counts: dict[tuple[str, str], int] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
         self.port = 0
 
     def start(self) -> Receiver:
@@ -100,12 +112,15 @@ class Receiver:
         return self
 
     def stop(self) -> None:
-        """Stop listening: connections to the port are refused until ``start`` again (on the
-        same port)."""
+        """Go down: close open connections and stop listening, so connections to the port
+        are refused until ``start`` again (on the same port)."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        for connection in list(self._connections):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join()
             self._thread = None
