@@ -37,6 +37,7 @@ __all__ = [
     "AgreementSignedData",
     "AllegationRetracted",
     "AllegationRetractedData",
+    "CasualtyRange",
     "ConflictSlug",
     "CorrectableType",
     "Event",
@@ -114,6 +115,22 @@ class AgreementCollapsedData(Frozen):
     reason: Text | None = None
 
 
+class CasualtyRange(Frozen):
+    """A disputed toll the way conflict datasets record one: a low, a best and a high
+    estimate. (Schema version 1 of ``violation.alleged`` had a single number; see
+    ``events.upcasting``.)"""
+
+    low: int = Field(ge=0)
+    best: int = Field(ge=0)
+    high: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CasualtyRange:
+        if not self.low <= self.best <= self.high:
+            raise ValueError("casualties must have low <= best <= high")
+        return self
+
+
 class ViolationAllegedData(Frozen):
     alleged_by: Name
     accused: Name
@@ -121,7 +138,7 @@ class ViolationAllegedData(Frozen):
     location: Text | None = None
     description: Text | None = None
     incidents: int = Field(default=1, ge=1, le=1_000_000)
-    casualties_claimed: int | None = Field(default=None, ge=0)
+    casualties_claimed: CasualtyRange | None = None
 
     @model_validator(mode="after")
     def _not_self_accusation(self) -> ViolationAllegedData:
@@ -264,7 +281,9 @@ EVENT_TYPES: tuple[str, ...] = (
 
 #: The schema version new events of each type are written with. Older stored versions are
 #: turned into the current model on read by ``events.upcasting``.
-SCHEMA_VERSIONS: dict[str, int] = {t: 1 for t in EVENT_TYPES}
+SCHEMA_VERSIONS: dict[str, int] = {t: 1 for t in EVENT_TYPES} | {
+    "violation.alleged": 2,  # casualties_claimed: one number -> {low, best, high}
+}
 
 
 def data_of(event: Event) -> dict[str, Any]:

@@ -427,7 +427,9 @@ def _allegation_row(
         "location": data.location,
         "description": data.description,
         "casualties_claimed": (
-            None if data.casualties_claimed is None else json.dumps(data.casualties_claimed)
+            None
+            if data.casualties_claimed is None
+            else json.dumps(data.casualties_claimed.model_dump())
         ),
         "source": event.source.model_dump_json(exclude_none=True),
         "retracted": retracted,

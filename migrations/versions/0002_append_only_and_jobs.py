@@ -1,5 +1,8 @@
 """The append-only promise enforced by the database, and the table of projection jobs.
 
+Also: projection rows of ``violation.alleged`` schema version 1 get the casualty range that
+version 2 folds to (see the end of ``upgrade``).
+
 Triggers on ``events`` refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL): the log can only
 grow, whatever code or person holds a connection. ``projection_jobs`` records every rebuild and
 verification of the projections (who polls a job may be another process than the one running
@@ -70,6 +73,16 @@ def upgrade() -> None:
         postgresql_where=sa.text("state = 'running'"),
     )
     op.create_index("ix_projection_jobs_created", "projection_jobs", ["created_at"])
+
+    # violation.alleged schema version 2 claims casualties as {low, best, high}. Projection rows
+    # folded from version-1 events hold a bare number: give them the range a replay writes
+    # now (the events themselves are never rewritten; they are upcast on read).
+    op.execute(
+        "UPDATE proj_allegations SET casualties_claimed = "
+        "'{\"low\": ' || casualties_claimed || ', \"best\": ' || casualties_claimed "
+        "|| ', \"high\": ' || casualties_claimed || '}' "
+        "WHERE casualties_claimed IS NOT NULL AND casualties_claimed NOT LIKE '{%'"
+    )
 
 
 def downgrade() -> None:
