@@ -1,0 +1,151 @@
+"""Test helpers for the operator's tools: table dumps, a log written by an older release, and
+changes made behind the service's back (the way someone with database access would)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events.envelope import canonical_json, chain_hash, content_hash
+from events.tables import events, log_head, metadata, streams
+from projections.tables import PROJECTION_KEYS
+
+__all__ = [
+    "dump_projections",
+    "scratch_tables",
+    "tamper",
+    "write_old_events",
+]
+
+Dump = dict[str, list[tuple[Any, ...]]]
+
+
+def _key(row: tuple[Any, ...]) -> tuple[str, ...]:
+    return tuple(repr(v) for v in row)
+
+
+async def dump_projections(engine: AsyncEngine, tables: list[str] | None = None) -> Dump:
+    """Every row of every projection table, sorted: equal dumps are equal tables."""
+    out: Dump = {}
+    async with engine.connect() as conn:
+        for name in tables or list(PROJECTION_KEYS):
+            rows = (await conn.execute(select(metadata.tables[name]))).all()
+            out[name] = sorted((tuple(r) for r in rows), key=_key)
+    return out
+
+
+async def scratch_tables(engine: AsyncEngine) -> list[str]:
+    """Tables a replay or a verification made aside and did not drop."""
+    async with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            sql = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        else:
+            sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+        names = [r[0] for r in await conn.execute(text(sql))]
+    return sorted(n for n in names if n.startswith(("rebuild_", "verify_", "retired_")))
+
+
+async def write_old_events(
+    engine: AsyncEngine, conflict: str, raw_events: list[dict[str, Any]]
+) -> list[UUID]:
+    """Append events as a release that wrote ``schema_version`` 1 of every type would have:
+    rows straight into the log (chained like the store chains them), no projections. Each raw
+    event is ``{"type", "occurred_at", "source", "data"}`` in its version-1 shape."""
+    ids = []
+    async with engine.begin() as conn:
+        head = (await conn.execute(select(log_head.c.position, log_head.c.hash))).one()
+        position, previous = int(head.position), bytes(head.hash)
+        version = (
+            await conn.execute(select(streams.c.version).where(streams.c.conflict == conflict))
+        ).scalar_one_or_none() or 0
+        new_stream = version == 0
+        recorded_at = datetime(2022, 10, 1, tzinfo=UTC)
+        for raw in raw_events:
+            position += 1
+            version += 1
+            recorded_at += timedelta(seconds=1)
+            event_id = uuid4()
+            occurred_at = datetime.fromisoformat(raw["occurred_at"].replace("Z", "+00:00"))
+            source_json = canonical_json(raw["source"])
+            data_json = canonical_json(raw["data"])
+            previous = chain_hash(
+                previous,
+                content_hash(
+                    event_id=str(event_id),
+                    type=raw["type"],
+                    conflict=conflict,
+                    version=version,
+                    schema_version=1,
+                    occurred_at=occurred_at,
+                    recorded_at=recorded_at,
+                    source_json=source_json,
+                    data_json=data_json,
+                ),
+            )
+            await conn.execute(
+                events.insert().values(
+                    position=position,
+                    id=event_id,
+                    conflict=conflict,
+                    version=version,
+                    type=raw["type"],
+                    schema_version=1,
+                    occurred_at=occurred_at,
+                    recorded_at=recorded_at,
+                    source=source_json,
+                    data=data_json,
+                    hash=previous,
+                )
+            )
+            ids.append(event_id)
+        if new_stream:
+            await conn.execute(
+                streams.insert().values(conflict=conflict, version=version, position=position)
+            )
+        else:
+            await conn.execute(
+                update(streams)
+                .where(streams.c.conflict == conflict)
+                .values(version=version, position=position)
+            )
+        await conn.execute(update(log_head).values(position=position, hash=previous))
+    return ids
+
+
+async def tamper(
+    engine: AsyncEngine, position: int, new_data: dict[str, Any] | None = None
+) -> None:
+    """Change the stored ``data`` of the event at ``position`` behind the service's back: turn
+    the append-only trigger off (as someone with enough access can), change one byte (or set
+    ``new_data``), turn it back on."""
+    async with engine.begin() as conn:
+        data = (
+            await conn.execute(select(events.c.data).where(events.c.position == position))
+        ).scalar_one()
+        if new_data is not None:
+            changed = json.dumps(new_data)
+        else:
+            i = data.index('"', 1) + 1  # the first character inside the first key or value
+            changed = data[:i] + chr(ord(data[i]) ^ 1) + data[i + 1 :]
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text("ALTER TABLE events DISABLE TRIGGER events_append_only"))
+            await conn.execute(
+                update(events).where(events.c.position == position).values(data=changed)
+            )
+            await conn.execute(text("ALTER TABLE events ENABLE TRIGGER events_append_only"))
+        else:
+            sql = (
+                await conn.execute(
+                    text("SELECT sql FROM sqlite_master WHERE name = 'events_refuse_update'")
+                )
+            ).scalar_one()
+            await conn.execute(text("DROP TRIGGER events_refuse_update"))
+            await conn.execute(
+                update(events).where(events.c.position == position).values(data=changed)
+            )
+            await conn.execute(text(sql))
