@@ -9,11 +9,13 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from app import problems
-from app.api import admin, conflicts, events, health, webhooks
+from app.api import admin, conflicts, events, health, stream, webhooks
+from app.conditional import ConditionalReads
 from app.limits import BodyLimit
 from app.settings import Settings, get_settings
 from app.webhooks.worker import running as webhooks_running
 from events.database import create_engine
+from events.notifications import AppendNotifier, start_listener
 from events.store import EventStore
 
 __all__ = ["create_app"]
@@ -28,6 +30,14 @@ def create_fastapi(settings: Settings) -> FastAPI:
             pool_size=settings.pool_size,
         )
         app.state.store = EventStore(engine, sqlite_synchronous=settings.sqlite_synchronous)
+        notifier = AppendNotifier()
+        app.state.store.on_append.append(notifier.publish)
+        app.state.conditional = ConditionalReads(
+            notifier,
+            cache_size=settings.representation_cache,
+            salt_from=f"{app.version}|{settings.contested_window.total_seconds()}",
+        )
+        listener = await start_listener(engine, notifier, sqlite_poll=settings.sqlite_notify_poll)
         try:
             async with (
                 webhooks_running(app.state.store, settings) as app.state.webhooks,
@@ -35,6 +45,8 @@ def create_fastapi(settings: Settings) -> FastAPI:
             ):
                 yield
         finally:
+            notifier.close()
+            await listener.stop()
             await app.state.store.close()
 
     app = FastAPI(
@@ -49,6 +61,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(conflicts.router)
+    app.include_router(stream.router)
     app.include_router(webhooks.router)
     app.include_router(admin.router)
     return app

@@ -90,8 +90,15 @@ class StatusView(View):
     )
     version: int = Field(description="The conflict's stream version this status reflects.")
     position: int = Field(description="The global log position this status reflects.")
-    as_of: datetime
-    known_at: datetime | None = None
+    as_of: datetime | None = Field(
+        default=None,
+        description="The time asked for (by occurred_at); null when none was: the state now "
+        "(the response's Date header says when it was read).",
+    )
+    known_at: datetime | None = Field(
+        default=None,
+        description="The recording time asked for (by recorded_at); null: what the log says now.",
+    )
 
 
 class AllegationView(View):
@@ -125,8 +132,15 @@ class AllegationsView(View):
     agreements: list[AgreementAllegations]
     version: int
     position: int
-    as_of: datetime
-    known_at: datetime | None = None
+    as_of: datetime | None = Field(
+        default=None,
+        description="The time asked for (by occurred_at); null when none was: the state now "
+        "(the response's Date header says when it was read).",
+    )
+    known_at: datetime | None = Field(
+        default=None,
+        description="The recording time asked for (by recorded_at); null: what the log says now.",
+    )
 
 
 class ConflictSummary(View):

@@ -1,17 +1,24 @@
-"""``/v1/conflicts``: each conflict's state, its status at a time, its allegations."""
+"""``/v1/conflicts``: each conflict's state, its status at a time, its allegations, its story.
+
+Every route here is a conditional read (``app.conditional``): a strong ETag from the log
+position it reflects, ``Cache-Control: no-cache``, 304 for a current ``If-None-Match``, and
+long-poll with ``Prefer: wait=N``.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
+from app import reads
 from app.api.events import _PROBLEMS
-from app.deps import ConnDep, ReaderKey, SettingsDep
+from app.conditional import ConditionalDep, IfNoneMatch, Prefer, conditional_responses
+from app.deps import ReaderKey, SettingsDep, StoreDep
 from app.problems import Problem
 from events.types import ConflictSlug, Instant
-from projections.queries import list_conflicts, read_allegations, read_status
+from projections.timeline import TimelineView
 from projections.views import AllegationsView, ConflictSummary, StatusView
 
 __all__ = ["router"]
@@ -27,71 +34,141 @@ KnownAt = Annotated[
     Query(description="What the log said at this time, by recorded_at (default: now)."),
 ]
 Conflict = Annotated[ConflictSlug, Path(description="The conflict's slug.")]
-_READ_PROBLEMS: dict[int | str, dict[str, Any]] = _PROBLEMS | {404: {"model": Problem}}
+_READ_PROBLEMS: dict[int | str, dict[str, Any]] = _PROBLEMS | {
+    404: {"model": Problem, "content": {"application/problem+json": {}}}
+}
 
 
-def _json(model: StatusView | AllegationsView) -> Response:
-    """Serialise once, here: the route returns the bytes and FastAPI does not validate the
-    model a second time on the way out (``response_model`` still documents it)."""
-    return Response(model.model_dump_json(), media_type="application/json")
+def _documented(description: str, problems: dict[int | str, Any]) -> dict[int | str, Any]:
+    return {**problems, **conditional_responses(description)}
 
 
 @router.get(
     "/v1/conflicts",
     operation_id="list_conflicts",
     response_model=list[ConflictSummary],
-    responses=_PROBLEMS,
+    responses=_documented("Every conflict with its state now.", _PROBLEMS),
     summary="Every conflict with its current state",
 )
 async def get_conflicts(
-    conn: ConnDep, settings: SettingsDep, _key: ReaderKey
-) -> list[ConflictSummary]:
-    return await list_conflicts(conn, as_of=datetime.now(UTC), window=settings.contested_window)
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    conditional: ConditionalDep,
+    _key: ReaderKey,
+    if_none_match: IfNoneMatch = None,
+    _prefer: Prefer = None,
+) -> Response:
+    """Tagged with the whole log's position: any append anywhere changes the tag."""
+    return await conditional.respond(
+        request,
+        kind="c",
+        key=("conflicts",),
+        channel=None,
+        head=partial(reads.log_head, store),
+        compute=partial(reads.conflicts, store, window=settings.contested_window),
+        if_none_match=if_none_match,
+    )
 
 
 @router.get(
     "/v1/conflicts/{conflict}/status",
     operation_id="get_status",
     response_model=StatusView,
-    responses=_READ_PROBLEMS,
+    responses=_documented("The conflict's status.", _READ_PROBLEMS),
     summary="Is the ceasefire holding, since when, and who accuses whom",
 )
 async def get_status(
+    request: Request,
     conflict: Conflict,
-    conn: ConnDep,
+    store: StoreDep,
     settings: SettingsDep,
+    conditional: ConditionalDep,
     _key: ReaderKey,
     as_of: AsOf = None,
     known_at: KnownAt = None,
+    if_none_match: IfNoneMatch = None,
+    _prefer: Prefer = None,
 ) -> Response:
-    view = await read_status(
-        conn,
-        conflict,
-        as_of=as_of or datetime.now(UTC),
-        known_at=known_at,
-        window=settings.contested_window,
+    """Poll it cheaply: send the last ETag in If-None-Match (304 while it is current) and,
+    to be told of a change as it happens, `Prefer: wait=60`."""
+    return await conditional.respond(
+        request,
+        kind="s",
+        key=("status", conflict, as_of, known_at),
+        channel=conflict,
+        head=partial(reads.conflict_head, store, conflict),
+        compute=partial(
+            reads.status,
+            store,
+            conflict,
+            as_of=as_of,
+            known_at=known_at,
+            window=settings.contested_window,
+        ),
+        if_none_match=if_none_match,
     )
-    return _json(view)
 
 
 @router.get(
     "/v1/conflicts/{conflict}/allegations",
     operation_id="get_allegations",
     response_model=AllegationsView,
-    responses=_READ_PROBLEMS,
+    responses=_documented("The conflict's allegations.", _READ_PROBLEMS),
     summary="Allegations per party, per agreement and over the whole conflict",
 )
 async def get_allegations(
+    request: Request,
     conflict: Conflict,
-    conn: ConnDep,
+    store: StoreDep,
+    conditional: ConditionalDep,
     _key: ReaderKey,
     as_of: AsOf = None,
     known_at: KnownAt = None,
+    if_none_match: IfNoneMatch = None,
+    _prefer: Prefer = None,
 ) -> Response:
-    view = await read_allegations(
-        conn,
-        conflict,
-        as_of=as_of or datetime.now(UTC),
-        known_at=known_at,
+    return await conditional.respond(
+        request,
+        kind="a",
+        key=("allegations", conflict, as_of, known_at),
+        channel=conflict,
+        head=partial(reads.conflict_head, store, conflict),
+        compute=partial(reads.allegations, store, conflict, as_of=as_of, known_at=known_at),
+        if_none_match=if_none_match,
     )
-    return _json(view)
+
+
+@router.get(
+    "/v1/conflicts/{conflict}/timeline",
+    operation_id="get_timeline",
+    response_model=TimelineView,
+    responses=_documented("The conflict's story.", _READ_PROBLEMS),
+    summary="The conflict's story in order of occurrence, each event with the state it led to",
+)
+async def get_timeline(
+    request: Request,
+    conflict: Conflict,
+    store: StoreDep,
+    settings: SettingsDep,
+    conditional: ConditionalDep,
+    _key: ReaderKey,
+    known_at: KnownAt = None,
+    if_none_match: IfNoneMatch = None,
+    _prefer: Prefer = None,
+) -> Response:
+    """Agreements, collapses, allegations and missions in order of occurred_at, each with the
+    state of the conflict at that moment; retractions and corrections appear as notes on the
+    events they changed (with the original data beside the corrected). ``known_at``: the story
+    as the log told it then."""
+    return await conditional.respond(
+        request,
+        kind="t",
+        key=("timeline", conflict, known_at),
+        channel=conflict,
+        head=partial(reads.conflict_head, store, conflict),
+        compute=partial(
+            reads.timeline, store, conflict, known_at=known_at, window=settings.contested_window
+        ),
+        if_none_match=if_none_match,
+    )
