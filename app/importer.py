@@ -117,6 +117,7 @@ class _Check:
                 await self._check(chunk)
                 chunk = []
         await self._check(chunk)
+        self.report.bad.sort(key=lambda bad: bad.number)
         return self.report, self.skip_lines
 
     async def _check(self, chunk: list[tuple[int, ExportedEvent, Event]]) -> None:

@@ -1,0 +1,243 @@
+"""Export and import, on every database and across them: SQLite to PostgreSQL and back gives
+the same status for every conflict, the same tables and, since ids, times and versions are
+kept, the same chain."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from app.importer import import_file
+from events.chain import verify_chain
+from events.database import create_engine
+from events.envelope import format_instant
+from events.export import export_lines
+from events.store import EventStore
+from projections.queries import list_conflicts, read_allegations, read_status
+from tests.conftest import SELECTED, make_database
+from tests.factories import (
+    alleged,
+    collapsed,
+    corrected,
+    dispatched,
+    retracted,
+    seed_events,
+    signed,
+)
+from tests.logtools import dump_projections
+
+WINDOW = timedelta(days=7)
+MOMENTS = [datetime(2022, 9, d, 12, tzinfo=UTC) for d in (10, 13, 14, 16, 20, 24, 30)]
+
+
+async def _history(store: EventStore) -> list[str]:
+    conflicts = ["armenia-azerbaijan", "second-front", "third-front"]
+    for event in seed_events():
+        await store.append([event])
+    for conflict in conflicts[1:]:
+        for event in seed_events(conflict):
+            await store.append([event])
+        claim = alleged(
+            conflict,
+            occurred_at="2022-09-24T06:00:00Z",
+            casualties_claimed={"low": 2, "best": 3, "high": 7},
+        )
+        await store.append([claim])
+        await store.append(
+            [
+                corrected(
+                    conflict,
+                    claim.id,
+                    "violation.alleged",
+                    {
+                        "alleged_by": "Armenia",
+                        "accused": "Azerbaijan",
+                        "casualties_claimed": {"low": 3, "best": 4, "high": 7},
+                    },
+                )
+            ]
+        )
+        other = alleged(conflict, occurred_at="2022-09-24T07:00:00Z")
+        await store.append([other])
+        await store.append([retracted(conflict, other.id)])
+        await store.append([dispatched(conflict, "m-2", occurred_at="2022-09-26T00:00:00Z")])
+    await store.append([signed("third-front", "cf-2", occurred_at="2022-09-27T00:00:00Z")])
+    await store.append([collapsed("third-front", "cf-2", occurred_at="2022-09-28T00:00:00Z")])
+    return conflicts
+
+
+async def _export(store: EventStore, path: Path, **filters: object) -> list[str]:
+    lines = [line async for line in export_lines(store, batch_size=4, **filters)]
+    _write(path, lines)
+    return lines
+
+
+def _write(path: Path, lines: list[str]) -> None:
+    path.write_text("".join(line + "\n" for line in lines))
+
+
+async def _views(store: EventStore, conflicts: list[str]) -> list[object]:
+    out: list[object] = []
+    async with store.engine.connect() as conn:
+        for conflict in conflicts:
+            for moment in MOMENTS:
+                status = await read_status(
+                    conn, conflict, as_of=moment, known_at=None, window=WINDOW
+                )
+                out.append(status.model_dump())
+            allegations = await read_allegations(conn, conflict, as_of=MOMENTS[-1], known_at=None)
+            out.append(allegations.model_dump())
+        out.append(
+            [c.model_dump() for c in await list_conflicts(conn, as_of=MOMENTS[-1], window=WINDOW)]
+        )
+    return out
+
+
+@pytest.fixture
+def two_databases(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    source_kind, target_kind = request.param
+    if not {source_kind, target_kind} <= set(SELECTED):
+        pytest.skip(f"needs {source_kind} and {target_kind} (CEASEFIRE_TEST_DATABASES)")
+    sources = make_database(source_kind, tmp_path / "source")
+    targets = make_database(target_kind, tmp_path / "target")
+    (tmp_path / "source").mkdir()
+    (tmp_path / "target").mkdir()
+    source, target = next(sources), next(targets)
+    yield source, target
+    for generator in (sources, targets):
+        for _ in generator:
+            pass
+
+
+@pytest.mark.parametrize(
+    "two_databases",
+    [("sqlite", "postgresql"), ("postgresql", "sqlite")],
+    indirect=True,
+    ids=["sqlite-to-postgresql", "postgresql-to-sqlite"],
+)
+async def test_export_then_import_into_the_other_database_gives_the_same_views(
+    two_databases: tuple[str, str], tmp_path: Path
+) -> None:
+    source = EventStore(create_engine(two_databases[0]))
+    target = EventStore(create_engine(two_databases[1]))
+    try:
+        conflicts = await _history(source)
+        exported = await _export(source, tmp_path / "log.ndjson")
+        report = await import_file(target, tmp_path / "log.ndjson")
+        assert report.bad == [] and report.imported == len(exported) and report.skipped == 0
+
+        assert await _views(target, conflicts) == await _views(source, conflicts)
+        assert await dump_projections(target.engine) == await dump_projections(source.engine)
+        assert [line async for line in export_lines(target)] == exported  # hashes too
+        assert (await verify_chain(target)).ok
+
+        again = await import_file(target, tmp_path / "log.ndjson")
+        assert (again.imported, again.skipped) == (0, len(exported))
+        assert await target.head() == len(exported)
+    finally:
+        await source.close()
+        await target.close()
+
+
+async def test_export_filters_by_position_and_conflict(
+    fresh_store: EventStore, tmp_path: Path
+) -> None:
+    await _history(fresh_store)
+    everything = await _export(fresh_store, tmp_path / "all.ndjson")
+    after = await _export(fresh_store, tmp_path / "after.ndjson", after=10)
+    assert after == everything[10:]
+    one = await _export(fresh_store, tmp_path / "one.ndjson", conflict="second-front")
+    assert one == [line for line in everything if json.loads(line)["conflict"] == "second-front"]
+    first = json.loads(everything[0])
+    assert set(first) == {
+        "position", "id", "conflict", "version", "type", "schema_version",
+        "occurred_at", "recorded_at", "source", "data", "hash",
+    }  # fmt: skip
+
+
+async def test_an_import_keeps_ids_and_recording_times(
+    store: EventStore, conflict: str, tmp_path: Path
+) -> None:
+    lines = []
+    recorded = datetime(2022, 9, 15, 8, 30, 0, 123456, tzinfo=UTC)
+    for i, event in enumerate(seed_events(conflict)):
+        lines.append(_line(event.model_dump(mode="json"), i + 1, recorded + timedelta(hours=i)))
+    (tmp_path / "in.ndjson").write_text("\n".join(lines) + "\n")
+    report = await import_file(store, tmp_path / "in.ndjson")
+    assert report.bad == [] and report.imported == len(lines)
+    stored = await store.read_stream(conflict)
+    assert [str(e.id) for e in stored] == [json.loads(line)["id"] for line in lines]
+    assert [e.recorded_at for e in stored] == [recorded + timedelta(hours=i) for i in range(6)]
+
+
+async def test_bad_lines_are_reported_by_number_and_nothing_is_written(
+    store: EventStore, conflict: str, tmp_path: Path
+) -> None:
+    stored = signed(conflict)
+    await store.append([stored])
+    head = await store.head()
+    good = [_line(e.model_dump(mode="json"), i + 1) for i, e in enumerate(seed_events(conflict))]
+    clash = stored.model_dump(mode="json") | {
+        "data": {"agreement_id": "other", "parties": ["A", "B"]}
+    }
+    unknown = alleged(conflict).model_dump(mode="json") | {"type": "violation.imagined"}
+    orphan = collapsed(conflict, "never-signed").model_dump(mode="json")
+    lines = [
+        good[0],
+        "{not json",
+        good[1],
+        _line(unknown, 3),
+        _line(orphan, 4),
+        _line(clash, 5),
+        "",
+        good[2],
+    ]
+    (tmp_path / "bad.ndjson").write_text("\n".join(lines) + "\n")
+    report = await import_file(store, tmp_path / "bad.ndjson")
+    assert [bad.number for bad in report.bad] == [2, 4, 5, 6]
+    assert "unknown-agreement" in report.bad[2].reason
+    assert "stored already, differently" in report.bad[3].reason
+    assert await store.head() == head
+
+
+async def test_an_old_schema_version_is_upcast_on_import(
+    store: EventStore, conflict: str, tmp_path: Path
+) -> None:
+    agreement = signed(conflict).model_dump(mode="json")
+    claim = alleged(conflict).model_dump(mode="json")
+    claim["data"]["casualties_claimed"] = 12  # schema version 1: one number
+    lines = [_line(agreement, 1), _line(claim, 2, schema_version=1)]
+    (tmp_path / "v1.ndjson").write_text("\n".join(lines) + "\n")
+    report = await import_file(store, tmp_path / "v1.ndjson")
+    assert report.bad == []
+    stored = (await store.read_stream(conflict))[1]
+    assert stored.schema_version == 2
+    assert stored.data.casualties_claimed is not None
+    assert stored.data.casualties_claimed.model_dump() == {"low": 12, "best": 12, "high": 12}
+
+
+def _line(
+    event: dict[str, object],
+    position: int,
+    recorded_at: datetime | None = None,
+    schema_version: int | None = None,
+) -> str:
+    from events.types import SCHEMA_VERSIONS
+
+    occurred = datetime.fromisoformat(str(event["occurred_at"]).replace("Z", "+00:00"))
+    return json.dumps(
+        {
+            **event,
+            "position": position,
+            "version": position,
+            "schema_version": schema_version or SCHEMA_VERSIONS.get(str(event["type"]), 1),
+            "occurred_at": format_instant(occurred),
+            "recorded_at": format_instant(recorded_at or datetime.now(UTC)),
+            "source": {k: v for k, v in dict(event["source"]).items() if v is not None},
+            "hash": "0" * 64,
+        }
+    )
