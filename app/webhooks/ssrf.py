@@ -78,8 +78,8 @@ def _why_forbidden(address: IPAddress) -> str | None:
         (address.is_link_local, "a link-local address"),
         (address.is_multicast, "a multicast address"),
         (isinstance(address, ipaddress.IPv4Address) and address in _CGNAT, "a CGNAT address"),
-        (address.is_private, "a private address"),
         (address.is_reserved, "a reserved address"),
+        (address.is_private, "a private address"),
         (not address.is_global, "not a public address"),
     ):
         if test:
@@ -122,7 +122,12 @@ async def resolve_and_check(
     does not resolve, or when any address it resolves to is refused: a name that points at
     a private address even once is not one to call."""
     try:
-        addresses = await resolver(host, port)
+        addresses = [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        addresses = None
+    try:
+        if addresses is None:
+            addresses = await resolver(host, port)
     except OSError as error:
         raise UnsafeUrlError(f"{host} does not resolve: {error.strerror or error}") from None
     if not addresses:

@@ -266,7 +266,7 @@ class WebhookWorker:
                 )
         if not recorded:
             log.warning(
-                "delivery %s: outcome of attempt %d not recorded (subscription deleted or lease lost)",
+                "delivery %s: attempt %d not recorded (subscription deleted or lease lost)",
                 claim.delivery_id,
                 claim.attempt,
             )

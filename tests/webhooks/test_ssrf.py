@@ -1,0 +1,169 @@
+"""The resolve-and-check layer on its own. Nothing here opens a socket to anything but
+loopback: addresses are judged without connecting, names are resolved by a fake resolver
+(or are ``localhost``, answered from the hosts file), and the one real connection goes
+through ``LoopbackOnlyBackend`` to the loopback receiver."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import httpcore
+import httpx
+import pytest
+
+from app.webhooks.ssrf import (
+    AddressPolicy,
+    GuardedNetworkBackend,
+    IPAddress,
+    UnsafeUrlError,
+    check_url,
+    resolve,
+    resolve_and_check,
+)
+from tests.webhooks.receiver import LoopbackOnlyBackend, Receiver
+
+STRICT = AddressPolicy()
+LOOPBACK_ALLOWED = AddressPolicy((ipaddress.ip_network("127.0.0.0/8"),))
+
+REFUSED = [
+    ("127.0.0.1", "loopback"),
+    ("127.255.0.9", "loopback"),
+    ("::1", "loopback"),
+    ("10.0.0.1", "private"),
+    ("172.16.5.4", "private"),
+    ("192.168.1.1", "private"),
+    ("fc00::1", "private"),
+    ("fd12:3456::1", "private"),
+    ("169.254.169.254", "link-local"),
+    ("fe80::1", "link-local"),
+    ("100.64.0.1", "CGNAT"),
+    ("100.127.255.254", "CGNAT"),
+    ("224.0.0.251", "multicast"),
+    ("ff02::1", "multicast"),
+    ("0.0.0.0", "unspecified"),
+    ("::", "unspecified"),
+    ("240.0.0.1", "reserved"),
+    ("255.255.255.255", ""),
+    ("192.0.2.10", ""),  # TEST-NET-1
+    ("198.18.0.1", ""),  # benchmarking
+    ("2001:db8::1", ""),  # documentation
+    ("::ffff:127.0.0.1", "loopback"),  # IPv4-mapped
+    ("::ffff:169.254.169.254", "link-local"),
+    ("2002:7f00:1::", "loopback"),  # 6to4 of 127.0.0.1
+    ("2002:a00:1::", "private"),  # 6to4 of 10.0.0.1
+    ("64:ff9b::a00:1", "private"),  # NAT64 of 10.0.0.1
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", ""),  # Teredo, client 127.0.0.1
+]
+PUBLIC = ["93.184.215.14", "1.1.1.1", "8.8.8.8", "2606:4700:4700::1111", "2a00:1450:4001::200e"]
+
+
+@pytest.mark.parametrize(("address", "kind"), REFUSED)
+def test_non_public_addresses_are_refused(address: str, kind: str) -> None:
+    reason = STRICT.refusal(ipaddress.ip_address(address))
+    assert reason is not None
+    assert kind in reason
+
+
+@pytest.mark.parametrize("address", PUBLIC)
+def test_public_addresses_pass(address: str) -> None:
+    assert STRICT.refusal(ipaddress.ip_address(address)) is None
+
+
+def test_allowed_subnets_let_through_only_themselves() -> None:
+    assert LOOPBACK_ALLOWED.refusal(ipaddress.ip_address("127.0.0.1")) is None
+    assert LOOPBACK_ALLOWED.refusal(ipaddress.ip_address("10.0.0.1")) is not None
+    assert LOOPBACK_ALLOWED.refusal(ipaddress.ip_address("::1")) is not None
+
+
+def fake_resolver(answers: dict[str, list[list[str]]]):  # type: ignore[no-untyped-def]
+    """Answers each name with the next of its answer lists (the last one repeats)."""
+    calls: dict[str, int] = {}
+
+    async def resolver(host: str, _port: int) -> list[IPAddress]:
+        if host not in answers:
+            raise OSError(-2, "Name or service not known")
+        n = calls.get(host, 0)
+        calls[host] = n + 1
+        chosen = answers[host][min(n, len(answers[host]) - 1)]
+        return [ipaddress.ip_address(a) for a in chosen]
+
+    return resolver
+
+
+async def test_a_name_is_refused_if_any_address_is_not_public() -> None:
+    resolver = fake_resolver(
+        {"mixed.test": [["93.184.215.14", "127.0.0.1"]], "fine.test": [["93.184.215.14"]]}
+    )
+    with pytest.raises(UnsafeUrlError, match=r"mixed.test resolves to 127.0.0.1, a loopback"):
+        await resolve_and_check("mixed.test", 443, STRICT, resolver)
+    assert await resolve_and_check("fine.test", 443, STRICT, resolver) == [
+        ipaddress.ip_address("93.184.215.14")
+    ]
+    with pytest.raises(UnsafeUrlError, match="does not resolve"):
+        await resolve_and_check("nowhere.test", 443, STRICT, resolver)
+
+
+async def test_localhost_resolves_to_loopback_and_is_refused() -> None:
+    addresses = await resolve("localhost", 443)  # the hosts file: no packet leaves
+    assert addresses and all(a.is_loopback for a in addresses)
+    with pytest.raises(UnsafeUrlError, match=r"localhost resolves to .*loopback"):
+        await check_url("https://localhost/", STRICT, allow_http=False)
+
+
+async def test_check_url_rules() -> None:
+    resolver = fake_resolver({"hooks.test": [["93.184.215.14"]]})
+    await check_url("https://hooks.test/x", STRICT, allow_http=False, resolver=resolver)
+    await check_url("http://hooks.test/x", STRICT, allow_http=True, resolver=resolver)
+    for url, match in (
+        ("http://hooks.test/x", "must be https"),
+        ("file:///etc/passwd", "must be https"),
+        ("gopher://hooks.test/", "must be https"),
+        ("https:///x", "no host"),
+        ("https://[::1]:8443/x", "loopback"),
+    ):
+        with pytest.raises(UnsafeUrlError, match=match):
+            await check_url(url, STRICT, allow_http=False, resolver=resolver)
+
+
+class RecordingBackend(httpcore.AsyncNetworkBackend):
+    """Opens nothing: records what the guard asked it to connect to."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def connect_tcp(self, host: str, port: int, *args: object, **kwargs: object):  # type: ignore[no-untyped-def,override]
+        self.asked.append(host)
+        raise httpcore.ConnectError("recording backend: no connection")
+
+
+async def test_dns_rebinding_is_caught_at_connect_time() -> None:
+    """The name was public when the subscription was checked; by delivery time it points
+    at loopback. The guard checks what it connects to, so the socket layer is never asked."""
+    resolver = fake_resolver({"rebind.test": [["93.184.215.14"], ["127.0.0.1"]]})
+    await check_url("https://rebind.test/", STRICT, allow_http=False, resolver=resolver)
+    below = RecordingBackend()
+    guard = GuardedNetworkBackend(STRICT, below, resolver)
+    with pytest.raises(
+        httpcore.ConnectError, match=r"refused: rebind\.test resolves to 127\.0\.0\.1"
+    ):
+        await guard.connect_tcp("rebind.test", 443, timeout=1)
+    assert below.asked == []
+
+
+async def test_the_guard_connects_to_the_checked_address_not_the_name(
+    receiver: Receiver,
+) -> None:
+    """A name resolving to the (allowed) loopback receiver: the socket layer is asked for the
+    IP literal, and the request still names the host."""
+    resolver = fake_resolver({"hooks.test": [["127.0.0.1"]]})
+    below = LoopbackOnlyBackend()
+    guard = GuardedNetworkBackend(LOOPBACK_ALLOWED, below, resolver)
+    pool = httpcore.AsyncConnectionPool(network_backend=guard)
+    transport = httpx.AsyncHTTPTransport()
+    transport._pool = pool
+    async with httpx.AsyncClient(transport=transport) as client:
+        response = await client.post(f"http://hooks.test:{receiver.port}/hook", content=b"{}")
+    assert response.status_code == 204
+    assert below.connected == [("127.0.0.1", receiver.port)]
+    [request] = receiver.at()
+    assert request.headers["host"] == f"hooks.test:{receiver.port}"
