@@ -92,6 +92,20 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
+    @field_validator(
+        "webhook_connect_timeout",
+        "webhook_timeout",
+        "webhook_disable_after",
+        "webhook_secret_overlap",
+        "webhook_lease",
+        "webhook_poll_interval",
+        mode="before",
+    )
+    @classmethod
+    def _webhook_seconds(cls, value: Any) -> Any:
+        """Seconds as a number (``"0.5"``) or an ISO 8601 duration (``P5D``)."""
+        return _number_or_text(value.strip()) if isinstance(value, str) else value
+
     @field_validator("webhook_retry_schedule", "webhook_allowed_subnets", mode="before")
     @classmethod
     def _list(cls, value: Any) -> Any:
