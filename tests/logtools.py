@@ -17,6 +17,7 @@ from projections.tables import PROJECTION_KEYS
 
 __all__ = [
     "dump_projections",
+    "dump_table",
     "scratch_tables",
     "tamper",
     "write_old_events",
@@ -149,3 +150,14 @@ async def tamper(
                 update(events).where(events.c.position == position).values(data=changed)
             )
             await conn.execute(text(sql))
+
+
+async def dump_table(engine: AsyncEngine, live: str, name: str) -> list[tuple[Any, ...]]:
+    """Every row of ``name``, a table shaped like the projection table ``live`` (a scratch
+    table, say), sorted like ``dump_projections``."""
+    from sqlalchemy import MetaData
+
+    table = metadata.tables[live].to_metadata(MetaData(), name=name)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(table))).all()
+    return sorted((tuple(r) for r in rows), key=_key)
