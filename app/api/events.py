@@ -6,13 +6,22 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from app.conditional import (
+    ConditionalDep,
+    IfNoneMatch,
+    Prefer,
+    Representation,
+    Validator,
+    conditional_responses,
+)
 from app.deps import JsonContent, ReaderKey, StoreDep, WriterKey
 from app.problems import Problem
 from events.envelope import Recorded
 from events.errors import UnknownConflictError
+from events.store import EventStore
 from events.types import (
     AgreementCollapsed,
     AgreementSigned,
@@ -134,40 +143,92 @@ async def append_event(
     )
 
 
+async def _page(
+    store: EventStore, head: int, *, after: int, limit: int, conflict: str | None = None
+) -> Representation:
+    """The page as of ``head``: none of the events committed after it, so the body is
+    exactly what the tag (``head``) says."""
+    events = await store.read_all(after=after, limit=limit, conflict=conflict, until=head)
+    page = EventPage(events=events, next_after=events[-1].position if events else after)
+    return Representation(page.model_dump_json().encode(), Validator(head))
+
+
 @router.get(
     "/v1/events",
     operation_id="list_events",
     response_model=EventPage,
-    responses=_PROBLEMS,
+    responses={**_PROBLEMS, **conditional_responses("A page of the log.")},
     summary="Page through the log in global order",
 )
 async def list_events(
+    request: Request,
     store: StoreDep,
+    conditional: ConditionalDep,
     _key: ReaderKey,
     after: After = 0,
     limit: Limit = 100,
-) -> EventPage:
+    if_none_match: IfNoneMatch = None,
+    _prefer: Prefer = None,
+) -> Response:
     """Every committed event exactly once, in position order: a consumer that pages with
-    ``after=next_after`` never skips one, even while writers commit concurrently."""
-    events = await store.read_all(after=after, limit=limit)
-    return EventPage(events=events, next_after=events[-1].position if events else after)
+    ``after=next_after`` never skips one, even while writers commit concurrently. Tagged with
+    the log's head: with its ETag and ``Prefer: wait=N`` the request waits for the next
+    append anywhere."""
+
+    async def compute() -> Representation:
+        return await _page(store, await store.head(), after=after, limit=limit)
+
+    return await conditional.respond(
+        request,
+        kind="e",
+        key=("events", after, limit),
+        channel=None,
+        head=store.head,
+        compute=compute,
+        if_none_match=if_none_match,
+    )
 
 
 @router.get(
     "/v1/conflicts/{conflict}/events",
     operation_id="list_conflict_events",
     response_model=EventPage,
-    responses=_PROBLEMS | {404: {"model": Problem}},
+    responses={
+        **_PROBLEMS,
+        404: {"model": Problem, "content": {"application/problem+json": {}}},
+        **conditional_responses("A page of the conflict's events."),
+    },
     summary="Page through one conflict's events",
 )
 async def list_conflict_events(
+    request: Request,
     conflict: Annotated[ConflictSlug, Path()],
     store: StoreDep,
+    conditional: ConditionalDep,
     _key: ReaderKey,
     after: After = 0,
     limit: Limit = 100,
-) -> EventPage:
-    if await store.stream_head(conflict) is None:
-        raise UnknownConflictError(conflict)
-    events = await store.read_all(after=after, limit=limit, conflict=conflict)
-    return EventPage(events=events, next_after=events[-1].position if events else after)
+    if_none_match: IfNoneMatch = None,
+    _prefer: Prefer = None,
+) -> Response:
+    """Tagged with the conflict's newest position: with its ETag and ``Prefer: wait=N`` the
+    request waits for the conflict's next event."""
+
+    async def head() -> int:
+        stream = await store.stream_head(conflict)
+        if stream is None:
+            raise UnknownConflictError(conflict)
+        return stream[1]
+
+    async def compute() -> Representation:
+        return await _page(store, await head(), after=after, limit=limit, conflict=conflict)
+
+    return await conditional.respond(
+        request,
+        kind="ce",
+        key=("conflict-events", conflict, after, limit),
+        channel=conflict,
+        head=head,
+        compute=compute,
+        if_none_match=if_none_match,
+    )
