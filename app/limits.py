@@ -1,4 +1,5 @@
-"""A pure ASGI guard on request bodies: over the limit is a 413 problem, read no further.
+"""A pure ASGI guard on request bodies: over the limit is a 413 problem, and the body never
+reaches the app.
 
 It checks ``Content-Length`` up front and counts the bytes of chunked bodies as they arrive,
 so a client cannot get around the limit by leaving the length out. It must wrap the whole app:
@@ -14,7 +15,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.problems import PROBLEM_JSON
 
-__all__ = ["BodyLimit"]
+__all__ = ["DRAIN_BYTES", "BodyLimit"]
+
+#: A body refused for its size is still read, and thrown away, up to this many bytes before the
+#: 413 is sent. Ordinary clients (httpx, requests) send the whole body before they read an
+#: answer: a server that answers and closes mid-body leaves them a reset connection, not the 413.
+#: Past this, or when the client asked ``Expect: 100-continue``, the answer goes at once.
+DRAIN_BYTES = 8 * 1024 * 1024
+
+
+async def _drain(receive: Receive, budget: int) -> None:
+    while budget > 0:
+        message = await receive()
+        if message["type"] != "http.request":
+            return  # the client went away
+        budget -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 class BodyLimit:
@@ -26,15 +43,16 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    too_large = int(value) > self.max_bytes
-                except ValueError:
-                    too_large = False
-                if too_large:
-                    await self._reject(scope, send)
-                    return
+        headers = dict(scope.get("headers", ()))
+        try:
+            declared = int(headers.get(b"content-length", b""))
+        except ValueError:
+            declared = None
+        if declared is not None and declared > self.max_bytes:
+            if declared <= DRAIN_BYTES and headers.get(b"expect") != b"100-continue":
+                await _drain(receive, DRAIN_BYTES)
+            await self._reject(scope, send)
+            return
         # Bodies here are small (64 KiB by default): read the whole body first, refuse it whole
         # if it is too large, and hand the app a replay of what was read.
         chunks: list[bytes] = []
@@ -47,6 +65,8 @@ class BodyLimit:
             chunk = message.get("body", b"")
             received += len(chunk)
             if received > self.max_bytes:
+                if message.get("more_body", False):
+                    await _drain(receive, DRAIN_BYTES - received)
                 await self._reject(scope, send)
                 return
             chunks.append(chunk)

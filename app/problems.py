@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from events.errors import (
     ConcurrencyError,
@@ -112,6 +113,19 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path. Starlette's own ``Allow`` names only the
+    methods of the first route whose path matched (``/v1/events`` has a GET and a POST)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a problem."""
 
@@ -139,14 +153,11 @@ def install(app: FastAPI) -> None:
             return problem_response(
                 request, 400, "malformed-json", "the request body is not valid JSON"
             )
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return problem_response(
-            request,
-            exc.status_code,
-            slug,
-            str(exc.detail),
-            headers=getattr(exc, "headers", None),
-        )
+        return problem_response(request, exc.status_code, slug, str(exc.detail), headers=headers)
 
     @app.exception_handler(ConcurrencyError)
     async def _concurrency(request: Request, exc: ConcurrencyError) -> JSONResponse:

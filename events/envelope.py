@@ -86,7 +86,9 @@ GENESIS_HASH = bytes(32)
 def format_instant(value: datetime) -> str:
     """One fixed RFC 3339 spelling, so the canonical bytes of an event never depend on how a
     driver or a writer formatted a timestamp."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: glibc's %Y does not pad years before 1000 to four digits, and
+    # the canonical bytes must not depend on the platform's C library.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat("T", "microseconds") + "Z"
 
 
 def canonical_json(value: Any) -> str:

@@ -8,6 +8,7 @@ module-level ``TypeAdapter``.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
@@ -16,6 +17,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -55,12 +57,19 @@ __all__ = [
 ]
 
 
+#: asyncpg sends these two as -infinity and infinity: refused on every database alike.
+_INFINITIES = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+
+
 def _utc(value: datetime) -> datetime:
     """Store and compare every instant in UTC; the offset the writer used carries no meaning."""
     try:
-        return value.astimezone(UTC)
+        utc = value.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC spelling
         raise ValueError("is out of range once converted to UTC") from None
+    if utc in _INFINITIES:
+        raise ValueError("is out of range: the first and last instants a datetime can hold")
+    return utc
 
 
 def _no_nul(value: str) -> str:
@@ -70,7 +79,18 @@ def _no_nul(value: str) -> str:
     return value
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
+_DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _rfc3339_only(value: Any) -> Any:
+    """RFC 3339 text or a datetime only: pydantic would also take a number as Unix seconds or
+    milliseconds, guessing which from its size."""
+    if isinstance(value, int | float) or (isinstance(value, str) and not _DATE_START.match(value)):
+        raise ValueError("must be an RFC 3339 date-time with an offset: 2022-09-23T03:40:00Z")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only), AfterValidator(_utc)]
 ConflictSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 Name = Annotated[

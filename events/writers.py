@@ -121,7 +121,8 @@ def _sqlite_value(value: Any) -> Any:
     """Values as SQLAlchemy's SQLite types store them, so rows written here and rows written
     through SQLAlchemy (replay, reads) compare and sort the same."""
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        # isoformat, not strftime: glibc's %Y does not pad years before 1000 to four digits.
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
     if isinstance(value, UUID):
         return value.hex
     return value
