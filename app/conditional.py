@@ -318,7 +318,8 @@ class ConditionalReads:
         return Response(status_code=304, headers=headers)
 
 
-def get_conditional(request: Request) -> ConditionalReads:
+async def get_conditional(request: Request) -> ConditionalReads:
+    # async: FastAPI would run a plain ``def`` dependency in a worker thread
     conditional: ConditionalReads = request.app.state.conditional
     return conditional
 

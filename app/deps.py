@@ -26,12 +26,14 @@ __all__ = [
 ]
 
 
-def get_settings(request: Request) -> Settings:
+# These two are ``async def`` although they do not await: FastAPI runs a plain ``def``
+# dependency in a worker thread, one thread hop per request for each (bench/status.py).
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_store(request: Request) -> EventStore:
+async def get_store(request: Request) -> EventStore:
     store: EventStore = request.app.state.store
     return store
 
@@ -84,7 +86,7 @@ def require(role: Role) -> Callable[..., Awaitable[ApiKey | None]]:
     return dependency
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:
     """A request body must be JSON. Without this check FastAPI hands a form or text body to
     validation as raw bytes and answers a puzzling 422. A body with no Content-Type at all is
     read as JSON, as FastAPI does."""
