@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
-from app.api.events import _PROBLEMS, After
+from app.api.events import After
 from app.conditional import ConditionalDep
 from app.deps import ReaderKey, SettingsDep, StoreDep
 from app.problems import ProblemError
@@ -54,7 +54,22 @@ _EXAMPLE = (
     operation_id="stream_events",
     response_class=EventStreamResponse,
     responses={
-        **{code: _PROBLEMS[code] for code in (400, 401, 403, 422, 503)},
+        # Spelled out rather than with a model: FastAPI would list text/event-stream for them.
+        **{
+            code: {
+                "description": description,
+                "content": {
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                },
+            }
+            for code, description in (
+                (400, "Last-Event-ID is not a position."),
+                (401, "A key is required (CEASEFIRE_REQUIRE_READ_KEY) and none was given."),
+                (403, "The key may not read."),
+                (422, "An unknown event type, or a query parameter out of range."),
+                (503, "The database is not reachable."),
+            )
+        },
         200: {
             "description": "An endless text/event-stream. Each event: `id:` its position, "
             "`event:` its type, `data:` the event JSON. A comment line (`: heartbeat`) when "
