@@ -1,0 +1,58 @@
+"""Validators of views, on every database: the position they reflect and, for views of now,
+the instant the clock alone may change them."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from app import reads
+from events.store import EventStore
+from tests.factories import alleged, dispatched, signed
+
+WINDOW = timedelta(seconds=30)
+
+
+async def test_a_contested_view_of_now_is_good_until_the_window_runs_out(
+    store: EventStore, conflict: str
+) -> None:
+    now = datetime.now(UTC)
+    await store.append([signed(conflict, occurred_at=now - timedelta(days=1))])
+    allegation = alleged(conflict, occurred_at=now - timedelta(seconds=10))
+    appended = await store.append([allegation])
+    view = await reads.status(store, conflict, as_of=None, known_at=None, window=WINDOW)
+    body = json.loads(view.body)
+    assert body["state"] == "contested" and body["as_of"] is None
+    assert view.validator.position == appended.events[0].position
+    assert view.validator.until == allegation.occurred_at + WINDOW
+
+
+async def test_the_earliest_event_dated_later_bounds_a_view_of_now(
+    store: EventStore, conflict: str
+) -> None:
+    now = datetime.now(UTC)
+    soon, later = now + timedelta(hours=1), now + timedelta(hours=2)
+    await store.append(
+        [
+            signed(conflict, occurred_at=now - timedelta(days=1)),
+            signed(conflict, agreement_id="cf-2", occurred_at=later),
+            dispatched(conflict, occurred_at=soon),
+        ]
+    )
+    status = await reads.status(store, conflict, as_of=None, known_at=None, window=WINDOW)
+    assert status.validator.until == soon  # the mission comes due first
+    allegations = await reads.allegations(store, conflict, as_of=None, known_at=None)
+    assert allegations.validator.until == soon  # conservative: never later than a change
+    listing = await reads.conflicts(store, window=WINDOW)
+    assert listing.validator.until is not None and listing.validator.until <= soon
+
+
+async def test_a_view_of_a_given_time_has_no_instant(store: EventStore, conflict: str) -> None:
+    await store.append([signed(conflict), alleged(conflict)])
+    at = datetime(2022, 9, 24, tzinfo=UTC)
+    status = await reads.status(store, conflict, as_of=at, known_at=None, window=WINDOW)
+    assert status.validator.until is None
+    assert json.loads(status.body)["as_of"] == "2022-09-24T00:00:00Z"
+    timeline = await reads.timeline(store, conflict, known_at=None, window=WINDOW)
+    assert timeline.validator.until is None
+    assert timeline.validator.position == (await store.stream_head(conflict) or (0, 0))[1]
