@@ -1,0 +1,146 @@
+"""The operator's commands as an operator runs them: ``ceasefire`` in a subprocess, on SQLite
+and PostgreSQL. Export then import into an empty database, verify before and after someone
+changes a payload behind the service's back, replay with its progress lines, and Ctrl-C in the
+middle of a replay."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from events.database import create_engine
+from events.store import EventStore
+from tests.conftest import make_database
+from tests.factories import alleged, seed_events
+from tests.logtools import dump_projections, scratch_tables, tamper
+
+CEASEFIRE = str(Path(sys.executable).with_name("ceasefire"))
+
+
+def _env(url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CEASEFIRE_")}
+    env["CEASEFIRE_DATABASE_URL"] = url
+    return env
+
+
+def _ceasefire(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CEASEFIRE, *args], env=_env(url), capture_output=True, text=True, timeout=120
+    )
+
+
+async def _seed(url: str, extra: int = 0) -> None:
+    store = EventStore(create_engine(url))
+    try:
+        for event in seed_events():
+            await store.append([event])
+        at = datetime(2022, 9, 23, 4, tzinfo=UTC)
+        for start in range(0, extra, 100):
+            batch = [
+                alleged("armenia-azerbaijan", occurred_at=at + timedelta(seconds=start + i))
+                for i in range(min(100, extra - start))
+            ]
+            await store.append(batch)
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def target_url(db_kind: str, tmp_path: Path) -> Iterator[str]:
+    """A second empty database of the same kind, to import into."""
+    (tmp_path / "target").mkdir()
+    yield from make_database(db_kind, tmp_path / "target")
+
+
+async def test_export_import_and_verify(
+    fresh_database_url: str, target_url: str, tmp_path: Path
+) -> None:
+    await _seed(fresh_database_url)
+    exported = _ceasefire(fresh_database_url, "export")
+    assert exported.returncode == 0, exported.stderr
+    assert len(exported.stdout.splitlines()) == 6
+    assert "exported 6 event(s)" in exported.stderr
+    dump = tmp_path / "log.ndjson"
+    dump.write_text(exported.stdout)
+
+    first = _ceasefire(target_url, "import", str(dump))
+    assert first.returncode == 0, first.stderr
+    assert "imported 6 event(s), 0 already stored" in first.stdout
+    again = _ceasefire(target_url, "import", str(dump))
+    assert "imported 0 event(s), 6 already stored" in again.stdout
+
+    bad = tmp_path / "bad.ndjson"
+    lines = exported.stdout.splitlines()
+    bad.write_text("\n".join([lines[0], "{oops", *lines[1:]]) + "\n")
+    refused = _ceasefire(fresh_database_url, "import", str(bad))
+    assert refused.returncode == 1
+    assert f"{bad}:2: " in refused.stderr
+    assert "nothing written: 1 bad line(s)" in refused.stderr
+
+    clean = _ceasefire(fresh_database_url, "verify")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "the chain holds and every projection matches" in clean.stdout
+
+    engine = create_engine(fresh_database_url)
+    try:
+        await tamper(engine, 4)
+    finally:
+        await engine.dispose()
+    tampered = _ceasefire(fresh_database_url, "verify")
+    assert tampered.returncode == 1
+    assert "chain broken at position 4" in tampered.stdout
+
+
+async def test_replay_prints_progress_lines_and_a_summary(fresh_database_url: str) -> None:
+    await _seed(fresh_database_url, extra=300)
+    result = _ceasefire(fresh_database_url, "replay", "--batch-size", "50")
+    assert result.returncode == 0, result.stderr
+    assert "replay: " in result.stderr and "events/s" in result.stderr  # not a terminal: lines
+    assert "\x1b[" not in result.stderr
+    assert "from 306 events" in result.stdout
+    one = _ceasefire(fresh_database_url, "replay", "--projection", "missions")
+    assert one.returncode == 0 and "rebuilt missions from" in one.stdout
+    unknown = _ceasefire(fresh_database_url, "replay", "--projection", "nope")
+    assert unknown.returncode == 2 and "no projection 'nope'" in unknown.stderr
+
+
+async def test_ctrl_c_in_the_middle_of_a_replay_leaves_the_live_tables(
+    fresh_database_url: str,
+) -> None:
+    await _seed(fresh_database_url, extra=3000)
+    engine = create_engine(fresh_database_url)
+    try:
+        before = await dump_projections(engine)
+        process = await asyncio.create_subprocess_exec(
+            CEASEFIRE,
+            "replay",
+            "--batch-size",
+            "1",
+            env=_env(fresh_database_url),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert process.stderr is not None
+        first = (await process.stderr.readline()).decode()
+        assert first.startswith("replay: "), first  # the first progress line: under way
+        process.send_signal(signal.SIGINT)
+        _, raw = await asyncio.wait_for(process.communicate(), timeout=60)
+        err = raw.decode()
+        assert process.returncode == 130, err
+        assert "interrupted: the live projections are untouched" in err
+        assert await dump_projections(engine) == before
+        assert await scratch_tables(engine) == []
+
+        again = _ceasefire(fresh_database_url, "replay")  # the next run starts clean
+        assert again.returncode == 0, again.stderr
+        assert await dump_projections(engine) == before
+    finally:
+        await engine.dispose()
