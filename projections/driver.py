@@ -141,12 +141,22 @@ class RawConnection:
         )
         return self.convert(rows, self._event_processors)
 
-    async def event_by_id(self, event_id: Any) -> tuple[Any, ...] | None:
-        rows = await self.fetch(
-            f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE id = $1",
-            self.bind_value(events.c.id, event_id),
-        )
-        return self.convert(rows, self._event_processors)[0] if rows else None
+    async def events_by_id(self, ids: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """The event rows with these ids (any order; missing ids are absent), one query."""
+        if not ids:
+            return []
+        if self.dialect == "postgresql":
+            rows = await self.fetch(
+                f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE id = ANY($1::uuid[])",
+                list(ids),
+            )
+        else:
+            marks = ", ".join(f"${i}" for i in range(1, len(ids) + 1))
+            rows = await self.fetch(
+                f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE id IN ({marks})",
+                *(self.bind_value(events.c.id, i) for i in ids),
+            )
+        return self.convert(rows, self._event_processors)
 
     # -- values ------------------------------------------------------------------------------
 

@@ -130,14 +130,9 @@ class Replayer:
         return changes
 
     async def _fetch(self, ids: Collection[UUID]) -> dict[UUID, Recorded]:
-        """Earlier events a retraction or a correction names (rare: one query each)."""
-        out = {}
-        for event_id in ids:
-            found = await self.conn.event_by_id(event_id)
-            if found is not None:
-                event = self._decoder.decode(found)
-                out[event.id] = event
-        return out
+        """Earlier events that retractions and corrections of a batch name (one query)."""
+        rows = await self.conn.events_by_id(list(ids))
+        return {event.id: event for event in map(self._decoder.decode, rows)}
 
     async def run(
         self,
