@@ -9,7 +9,8 @@ page and moves the checkpoint past it. Die before that commit and the page is do
 after and it is done. The checkpoint moves only with the deliveries.
 
 Several dispatchers (``ceasefire serve`` and each ``ceasefire worker``) may run at once: the
-transaction compares-and-sets the checkpoint, so exactly one of them does each page.
+transaction compares-and-sets the checkpoint, so exactly one of them does each page. With no
+subscription at all the dispatcher reads nothing and writes nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from app.webhooks.store import dispatch_batch, read_checkpoint, write_transaction
+from app.webhooks.store import dispatch_batch, first_wanted, read_checkpoint, write_transaction
 from events.store import EventStore, storage_errors
 
 __all__ = ["dispatch_once", "dispatch_pending"]
@@ -29,7 +30,10 @@ async def dispatch_once(store: EventStore, *, batch: int, now: datetime) -> tupl
     with storage_errors():
         async with store.engine.connect() as conn:
             after = await read_checkpoint(conn)
-    page = await store.read_all(after=after, limit=batch)
+            start = await first_wanted(conn, after)
+    if start is None:
+        return 0, 0
+    page = await store.read_all(after=start, limit=batch)
     if not page:
         return 0, 0
     with storage_errors():

@@ -48,7 +48,7 @@ from app.webhooks.signing import new_secret
 from events.database import WRITE
 from events.envelope import Recorded, format_instant
 from events.store import decode_row
-from events.tables import UtcDateTime, metadata, projection_checkpoints
+from events.tables import UtcDateTime, log_head, metadata, projection_checkpoints
 from events.tables import events as events_table
 
 __all__ = [
@@ -64,6 +64,7 @@ __all__ = [
     "delete_subscription",
     "dispatch_batch",
     "earliest_due",
+    "first_wanted",
     "get_delivery",
     "get_subscription",
     "list_deliveries",
@@ -291,10 +292,13 @@ async def create_subscription(
     description: str | None,
     now: datetime,
 ) -> Subscription:
-    """A new, enabled subscription with a fresh secret. It receives the events after the
-    dispatcher's checkpoint, read under the checkpoint's lock: a dispatch batch in flight
-    either sees this subscription or ends before its ``from_position``, never between."""
-    from_position = await _checkpoint_locked(conn)
+    """A new, enabled subscription with a fresh secret. It receives the events after the log's
+    head or the dispatcher's checkpoint, whichever is later, read under the checkpoint's lock:
+    a dispatch batch in flight either sees this subscription or ends before its
+    ``from_position``, never between."""
+    checkpoint = await _checkpoint_locked(conn)
+    head = (await conn.execute(select(log_head.c.position))).scalar_one()
+    from_position = max(checkpoint, int(head))
     subscription_id = uuid4()
     values = {
         "id": subscription_id,
@@ -520,6 +524,15 @@ async def read_checkpoint(conn: AsyncConnection) -> int:
             )
         ).scalar_one()
     )
+
+
+async def first_wanted(conn: AsyncConnection, checkpoint: int) -> int | None:
+    """Where the dispatcher's next page starts: after the checkpoint, or later when no
+    subscription wants anything that early. None when there are no subscriptions at all:
+    then the dispatcher does nothing, not even move its checkpoint (a subscription made later
+    starts at the log's head anyway), so a service without webhooks pays no writes for them."""
+    earliest = (await conn.execute(select(func.min(subscriptions.c.from_position)))).scalar()
+    return None if earliest is None else max(checkpoint, int(earliest))
 
 
 async def dispatch_batch(

@@ -56,6 +56,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length)
+        if len(body) < length:  # the sender went away mid-request: nothing was delivered
+            self.close_connection = True
+            return
         request = Received(
             path=self.path,
             headers={k.lower(): v for k, v in self.headers.items()},
@@ -79,7 +82,11 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # the default 5 drops connections under concurrent deliveries
     owner: Receiver
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a sender killed mid-request resets its connection: expected in these tests
 
     def get_request(self) -> tuple[socket.socket, Any]:
         connection, address = super().get_request()
