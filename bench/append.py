@@ -26,8 +26,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
+import os
+import re
 import sqlite3
 import sys
 import time
@@ -47,12 +50,15 @@ from bench.harness import (
     asyncpg_dsn,
     fresh_database,
     load,
+    profile,
     signed,
     sqlite_path,
+    stop_profile,
     timed,
 )
 from events.database import create_engine
 from events.envelope import canonical_json
+from events.errors import ConcurrencyError
 from events.store import EventStore
 
 GROUPS = ("store", "raw", "eventsourcing", "read", "http")
@@ -72,19 +78,36 @@ async def _store_append(
     )
     for conflict in dict.fromkeys(conflicts):
         await store.append([signed(conflict)])
-        for i in range(10):  # warm-up: connections, prepared statements, the state cache
-            await store.append([alleged(conflict, i)])
+
+    async def warm_up(conflict: str, w: int) -> None:
+        for i in range(5):
+            with contextlib.suppress(ConcurrencyError):
+                await store.append([alleged(conflict, w * 10 + i)])
+
+    # Concurrently, so the pool holds as many connections as there are writers before timing.
+    await asyncio.gather(*(warm_up(c, w) for w, c in enumerate(conflicts)))
     per_writer = events // writers
+    gave_up = 0
 
     async def writer(conflict: str, w: int) -> None:
+        nonlocal gave_up
         for i in range(per_writer):
-            await store.append([alleged(conflict, (w + 1) * 100_000 + i)])
+            try:
+                await store.append([alleged(conflict, (w + 1) * 100_000 + i)])
+            except ConcurrencyError:  # the store ran out of retries: count it, go on
+                gave_up += 1
 
     started = time.perf_counter()
     await asyncio.gather(*(writer(c, w) for w, c in enumerate(conflicts)))
     elapsed = time.perf_counter() - started
     await store.close()
-    return timed(per_writer * writers, elapsed)
+    if gave_up:
+        print(
+            f"   ({gave_up} of {per_writer * writers} appends gave up with ConcurrencyError "
+            "after the store's retries; not counted)",
+            file=sys.stderr,
+        )
+    return timed(per_writer * writers - gave_up, elapsed)
 
 
 async def _store_read(url: str, *, events: int) -> float:
@@ -432,7 +455,9 @@ def _http_append(url: str, *, clients: int, shared: bool, seconds: float) -> flo
     headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
     tag = uuid.uuid4().hex[:8]
     conflicts = [f"http-{tag}"] if shared else [f"http-{tag}-{c}" for c in range(clients)]
-    with Server("app.main:create_app", factory=True, env={"CEASEFIRE_DATABASE_URL": url}) as srv:
+    env = {"CEASEFIRE_DATABASE_URL": url}
+    spy_to = _profiling.get("server")
+    with Server("app.main:create_app", factory=True, env=env, profile_to=spy_to) as srv:
         with httpx.Client(base_url=srv.base_url, headers=headers) as client:
             for conflict in conflicts:
                 body = signed(conflict).model_dump(mode="json")
@@ -456,16 +481,32 @@ def _http_append(url: str, *, clients: int, shared: bool, seconds: float) -> flo
 # -- the run -----------------------------------------------------------------------------------
 
 
+#: ``--profile DIR``: where py-spy writes, and in which format (see ``harness.profile``).
+_profiling: dict[str, str] = {}
+
+
 def _measure(
     table: Table, round_: int, name: str, group: str, only: set[str], run: Callable[[], float]
 ) -> None:
     if group not in only:
         return
+    spy = None
+    if _profiling and group in ("store", "http"):
+        slug = re.sub(r"[^a-z0-9]+", "-", f"{table.title.split()[2]} {name}".lower()).strip("-")
+        path = f"{_profiling['dir']}/{slug}-round{round_ + 1}.{_profiling['format']}"
+        if group == "http":
+            _profiling["server"] = path  # the server is the process to watch
+        else:
+            spy = profile(os.getpid(), path)
     try:
         value = run()
     except Exception as error:  # one failing figure must not lose the others: print why
         print(f"   {name}: failed: {error!r}", file=sys.stderr)
         value = float("nan")
+    finally:
+        if spy is not None:
+            stop_profile(spy)
+        _profiling.pop("server", None)
     table.add(name, round_, value)
     print(f"   round {round_ + 1}  {name}: {value:,.0f} events/s", file=sys.stderr, flush=True)
 
@@ -644,7 +685,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only", default=",".join(GROUPS), help=f"comma-separated groups: {', '.join(GROUPS)}"
     )
+    parser.add_argument(
+        "--profile", help="a folder: py-spy records each store and HTTP figure into it"
+    )
+    parser.add_argument("--profile-format", default="svg", choices=["svg", "json", "txt"])
     args = parser.parse_args(argv)
+    if args.profile:
+        _profiling.update(dir=args.profile, format=args.profile_format)
     args.only = [g.strip() for g in args.only.split(",") if g.strip()]
     kinds = [k.strip() for k in args.databases.split(",") if k.strip()]
     tables = {k: Table(f"appends on {k}, events/s", args.rounds) for k in kinds}

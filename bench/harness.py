@@ -57,6 +57,7 @@ __all__ = [
     "load",
     "profile",
     "signed",
+    "stop_profile",
     "timed",
 ]
 
