@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from projections.tables import PROJECTION_KEYS
+
 __all__ = ["Changes", "Close", "Row"]
 
 Row = dict[str, Any]
@@ -30,29 +32,65 @@ class Close:
 class Changes:
     closes: list[Close] = field(default_factory=list)
     inserts: list[tuple[str, Row]] = field(default_factory=list)
+    #: The open row versions inserted here, by table and key (``PROJECTION_KEYS``), latest last:
+    #: a close finds the one it names at once instead of scanning every insert (a replay batch
+    #: holds thousands).
+    _open: dict[tuple[str, tuple[Any, ...]], list[Row]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    #: Tables with an insert that could not be indexed: their closes scan instead.
+    _unindexed: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def close(self, table: str, key: Row, known_until: datetime) -> None:
         """Close the current version of a row. A version inserted earlier in these same changes
         is closed in place, so a batch can always be applied as "all closes, then all inserts"
         (one statement per table) and still mean the same as applying it event by event."""
-        for pending_table, row in reversed(self.inserts):
-            if (
-                pending_table == table
-                and row["known_until"] is None
-                and all(row[k] == v for k, v in key.items())
-            ):
-                row["known_until"] = known_until
-                return
+        name = _name(table, key) if set(key) == set(PROJECTION_KEYS.get(table, ())) else None
+        if name is not None and table not in self._unindexed:
+            stack = self._open.get(name)
+            while stack:
+                row = stack.pop()
+                if row["known_until"] is None:
+                    row["known_until"] = known_until
+                    return
+        else:
+            for pending_table, row in reversed(self.inserts):
+                if (
+                    pending_table == table
+                    and row["known_until"] is None
+                    and all(row[k] == v for k, v in key.items())
+                ):
+                    row["known_until"] = known_until
+                    return
         self.closes.append(Close(table, key, known_until))
 
     def insert(self, table: str, row: Row) -> None:
         self.inserts.append((table, row))
+        if row.get("known_until") is not None:
+            return
+        name = _name(table, row)
+        if name is None:
+            self._unindexed.add(table)
+        else:
+            self._open.setdefault(name, []).append(row)
 
     def merge(self, later: Changes) -> None:
         """Append changes made after these ones, keeping the closes-then-inserts invariant."""
         for close in later.closes:
             self.close(close.table, close.key, close.known_until)
-        self.inserts.extend(later.inserts)
+        for table, row in later.inserts:
+            self.insert(table, row)
 
     def __bool__(self) -> bool:
         return bool(self.closes or self.inserts)
+
+
+def _name(table: str, values: Row) -> tuple[str, tuple[Any, ...]] | None:
+    """(table, the values of its key columns) when ``values`` holds them all."""
+    columns = PROJECTION_KEYS.get(table)
+    if columns is None:
+        return None
+    try:
+        return table, tuple(values[c] for c in columns)
+    except KeyError:
+        return None

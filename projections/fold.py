@@ -427,9 +427,7 @@ def _allegation_row(
         "location": data.location,
         "description": data.description,
         "casualties_claimed": (
-            None
-            if data.casualties_claimed is None
-            else json.dumps(data.casualties_claimed.model_dump())
+            None if data.casualties_claimed is None else data.casualties_claimed.model_dump_json()
         ),
         "source": event.source.model_dump_json(exclude_none=True),
         "retracted": retracted,

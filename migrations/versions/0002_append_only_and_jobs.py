@@ -79,8 +79,8 @@ def upgrade() -> None:
     # now (the events themselves are never rewritten; they are upcast on read).
     op.execute(
         "UPDATE proj_allegations SET casualties_claimed = "
-        "'{\"low\": ' || casualties_claimed || ', \"best\": ' || casualties_claimed "
-        "|| ', \"high\": ' || casualties_claimed || '}' "
+        "'{\"low\":' || casualties_claimed || ',\"best\":' || casualties_claimed "
+        "|| ',\"high\":' || casualties_claimed || '}' "
         "WHERE casualties_claimed IS NOT NULL AND casualties_claimed NOT LIKE '{%'"
     )
 
