@@ -32,6 +32,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
 
+from events.heads import Heads
 from events.notifications import AppendNotifier
 
 __all__ = [
@@ -212,11 +213,14 @@ def _fresh(representation: Representation, head: int, now: datetime) -> bool:
 
 
 class ConditionalReads:
-    """The conditional-read machinery of one app: the notifier waiters hang on, the cache of
-    representations, and the salt of its tags."""
+    """The conditional-read machinery of one app: the notifier waiters hang on, the head
+    lookups tags are compared with, the cache of representations, and the salt of its tags."""
 
-    def __init__(self, notifier: AppendNotifier, *, cache_size: int, salt_from: str) -> None:
+    def __init__(
+        self, notifier: AppendNotifier, heads: Heads, *, cache_size: int, salt_from: str
+    ) -> None:
         self.notifier = notifier
+        self.heads = heads
         self.salt = hashlib.sha256(salt_from.encode()).hexdigest()[:8]
         self._cache = _Cache(cache_size)
 

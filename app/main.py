@@ -15,6 +15,7 @@ from app.limits import BodyLimit
 from app.settings import Settings, get_settings
 from app.webhooks.worker import running as webhooks_running
 from events.database import create_engine
+from events.heads import Heads
 from events.notifications import AppendNotifier, start_listener
 from events.store import EventStore
 
@@ -34,6 +35,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
         app.state.store.on_append.append(notifier.publish)
         app.state.conditional = ConditionalReads(
             notifier,
+            Heads(engine),
             cache_size=settings.representation_cache,
             salt_from=f"{app.version}|{settings.contested_window.total_seconds()}",
         )
@@ -46,6 +48,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
                 yield
         finally:
             notifier.close()
+            app.state.conditional.heads.close()
             await listener.stop()
             await app.state.store.close()
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from app.conditional import Representation, Validator
 from events.errors import UnknownConflictError
+from events.heads import Heads
 from events.store import EventStore, storage_errors
 from projections.freshness import log_position, next_change, snapshot, stream_position
 from projections.queries import list_conflicts, read_allegations, read_status
@@ -36,16 +37,16 @@ def _bytes(model: BaseModel | list[BaseModel]) -> bytes:
     return model.model_dump_json().encode()
 
 
-async def conflict_head(store: EventStore, conflict: str) -> int:
+async def conflict_head(heads: Heads, conflict: str) -> int:
     """The position of the conflict's newest event (one indexed lookup); 404 for none."""
-    head = await store.stream_head(conflict)
+    head = await heads.stream(conflict)
     if head is None:
         raise UnknownConflictError(conflict)
-    return head[1]
+    return head
 
 
-async def log_head(store: EventStore) -> int:
-    return await store.head()
+async def log_head(heads: Heads) -> int:
+    return await heads.log()
 
 
 async def status(

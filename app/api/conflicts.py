@@ -65,7 +65,7 @@ async def get_conflicts(
         kind="c",
         key=("conflicts",),
         channel=None,
-        head=partial(reads.log_head, store),
+        head=partial(reads.log_head, conditional.heads),
         compute=partial(reads.conflicts, store, window=settings.contested_window),
         if_none_match=if_none_match,
     )
@@ -97,7 +97,7 @@ async def get_status(
         kind="s",
         key=("status", conflict, as_of, known_at),
         channel=conflict,
-        head=partial(reads.conflict_head, store, conflict),
+        head=partial(reads.conflict_head, conditional.heads, conflict),
         compute=partial(
             reads.status,
             store,
@@ -133,7 +133,7 @@ async def get_allegations(
         kind="a",
         key=("allegations", conflict, as_of, known_at),
         channel=conflict,
-        head=partial(reads.conflict_head, store, conflict),
+        head=partial(reads.conflict_head, conditional.heads, conflict),
         compute=partial(reads.allegations, store, conflict, as_of=as_of, known_at=known_at),
         if_none_match=if_none_match,
     )
@@ -166,7 +166,7 @@ async def get_timeline(
         kind="t",
         key=("timeline", conflict, known_at),
         channel=conflict,
-        head=partial(reads.conflict_head, store, conflict),
+        head=partial(reads.conflict_head, conditional.heads, conflict),
         compute=partial(
             reads.timeline, store, conflict, known_at=known_at, window=settings.contested_window
         ),

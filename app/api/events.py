@@ -176,14 +176,14 @@ async def list_events(
     append anywhere."""
 
     async def compute() -> Representation:
-        return await _page(store, await store.head(), after=after, limit=limit)
+        return await _page(store, await conditional.heads.log(), after=after, limit=limit)
 
     return await conditional.respond(
         request,
         kind="e",
         key=("events", after, limit),
         channel=None,
-        head=store.head,
+        head=conditional.heads.log,
         compute=compute,
         if_none_match=if_none_match,
     )
@@ -215,10 +215,10 @@ async def list_conflict_events(
     request waits for the conflict's next event."""
 
     async def head() -> int:
-        stream = await store.stream_head(conflict)
+        stream = await conditional.heads.stream(conflict)
         if stream is None:
             raise UnknownConflictError(conflict)
-        return stream[1]
+        return stream
 
     async def compute() -> Representation:
         return await _page(store, await head(), after=after, limit=limit, conflict=conflict)

@@ -25,6 +25,7 @@ from app.api.events import After
 from app.conditional import ConditionalDep
 from app.deps import ReaderKey, SettingsDep, StoreDep
 from app.problems import ProblemError
+from events.heads import Heads
 from events.notifications import AppendNotifier
 from events.store import EventStore
 from events.types import EVENT_TYPES, ConflictSlug
@@ -110,7 +111,7 @@ async def stream_events(
     ] = None,
 ) -> EventStreamResponse:
     wanted = _types(types)
-    head = await store.head()
+    head = await conditional.heads.log()
     start = _resume_point(last_event_id, after, head)
     notices: list[str] = []
     limit = settings.stream_replay_limit
@@ -150,6 +151,7 @@ async def stream_events(
     return EventStreamResponse(
         _follow(
             store,
+            conditional.heads,
             conditional.notifier,
             start,
             conflict,
@@ -198,6 +200,7 @@ def _message(event: str, position: int, data: Any) -> str:
 
 async def _follow(
     store: EventStore,
+    heads: Heads,
     notifier: AppendNotifier,
     after: int,
     conflict: str | None,
@@ -214,7 +217,7 @@ async def _follow(
     last_sent = time.monotonic()
     while not notifier.closed:
         with notifier.subscribe(conflict, scanned) as subscription:  # before reading: no gap
-            head = await store.head()
+            head = await heads.log()
             page = []
             if head > scanned:
                 page = await store.read_all(

@@ -176,7 +176,7 @@ async def test_the_clock_releases_a_view_of_now(
     """An agreement that becomes effective in a moment: its pending status is tagged as good
     until then, and a long-poll on it is answered with the new state when it comes."""
     now = datetime.now(UTC)
-    effective = (now + timedelta(seconds=2)).isoformat()
+    effective = (now + timedelta(seconds=3)).isoformat()
     await post(client, keys, agreement(conflict, now.isoformat(), effective_at=effective))
     url = f"/v1/conflicts/{conflict}/status"
     first = await client.get(url)
