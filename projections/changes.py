@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from projections.tables import PROJECTION_KEYS
@@ -32,12 +33,12 @@ class Close:
 class Changes:
     closes: list[Close] = field(default_factory=list)
     inserts: list[tuple[str, Row]] = field(default_factory=list)
-    #: The open row versions inserted here, by table and key (``PROJECTION_KEYS``), latest last:
-    #: a close finds the one it names at once instead of scanning every insert (a replay batch
-    #: holds thousands).
-    _open: dict[tuple[str, tuple[Any, ...]], list[Row]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
+    #: The open row versions inserted here, by table and key (``PROJECTION_KEYS``), latest last,
+    #: for ``inserts[:_indexed]``: a close finds the one it names at once instead of scanning
+    #: every insert (a replay batch holds thousands). Built on the first close only, so changes
+    #: that close nothing never pay for it.
+    _open: dict[tuple[str, Any], list[Row]] = field(default_factory=dict, repr=False, compare=False)
+    _indexed: int = field(default=0, repr=False, compare=False)
     #: Tables with an insert that could not be indexed: their closes scan instead.
     _unindexed: set[str] = field(default_factory=set, repr=False, compare=False)
 
@@ -46,6 +47,8 @@ class Changes:
         is closed in place, so a batch can always be applied as "all closes, then all inserts"
         (one statement per table) and still mean the same as applying it event by event."""
         name = _name(table, key) if set(key) == set(PROJECTION_KEYS.get(table, ())) else None
+        if name is not None:
+            self._index()
         if name is not None and table not in self._unindexed:
             stack = self._open.get(name)
             while stack:
@@ -64,33 +67,40 @@ class Changes:
                     return
         self.closes.append(Close(table, key, known_until))
 
+    def _index(self) -> None:
+        for table, row in self.inserts[self._indexed :]:
+            if row.get("known_until") is not None:
+                continue
+            name = _name(table, row)
+            if name is None:
+                self._unindexed.add(table)
+            else:
+                self._open.setdefault(name, []).append(row)
+        self._indexed = len(self.inserts)
+
     def insert(self, table: str, row: Row) -> None:
         self.inserts.append((table, row))
-        if row.get("known_until") is not None:
-            return
-        name = _name(table, row)
-        if name is None:
-            self._unindexed.add(table)
-        else:
-            self._open.setdefault(name, []).append(row)
 
     def merge(self, later: Changes) -> None:
         """Append changes made after these ones, keeping the closes-then-inserts invariant."""
         for close in later.closes:
             self.close(close.table, close.key, close.known_until)
-        for table, row in later.inserts:
-            self.insert(table, row)
+        self.inserts.extend(later.inserts)
 
     def __bool__(self) -> bool:
         return bool(self.closes or self.inserts)
 
 
-def _name(table: str, values: Row) -> tuple[str, tuple[Any, ...]] | None:
+def _name(table: str, values: Row) -> tuple[str, Any] | None:
     """(table, the values of its key columns) when ``values`` holds them all."""
-    columns = PROJECTION_KEYS.get(table)
-    if columns is None:
+    getter = _KEY_GETTERS.get(table)
+    if getter is None:
         return None
     try:
-        return table, tuple(values[c] for c in columns)
+        return table, getter(values)
     except KeyError:
         return None
+
+
+#: Per table, a function from a row (or a key) to its key columns' values.
+_KEY_GETTERS = {table: itemgetter(*columns) for table, columns in PROJECTION_KEYS.items()}
