@@ -11,6 +11,7 @@ writes through SQLAlchemy.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -51,6 +52,9 @@ class RawConnection:
         self.dialect = dialect_of(engine)
         self._sa_dialect = engine.dialect
         self._event_processors = self.result_processors(events, EVENT_COLUMNS)
+        #: One statement at a time on the connection (a reader's prefetch and a lookup may
+        #: both want it); statements of a transaction may interleave between tasks.
+        self._busy = asyncio.Lock()
 
     # -- statements --------------------------------------------------------------------------
 
@@ -61,18 +65,20 @@ class RawConnection:
         return re.sub(r"\$\d+", "?", statement)
 
     async def execute(self, statement: str, *args: Any) -> None:
-        if self.dialect == "postgresql":
-            await self.driver.execute(statement, *args)
-        else:
-            await self.driver.execute(self.sql(statement), args)
+        async with self._busy:
+            if self.dialect == "postgresql":
+                await self.driver.execute(statement, *args)
+            else:
+                await self.driver.execute(self.sql(statement), args)
 
     async def fetch(self, statement: str, *args: Any) -> list[Sequence[Any]]:
-        if self.dialect == "postgresql":
-            return list(await self.driver.fetch(statement, *args))
-        cursor = await self.driver.execute(self.sql(statement), args)
-        rows = await cursor.fetchall()
-        await cursor.close()
-        return list(rows)
+        async with self._busy:
+            if self.dialect == "postgresql":
+                return list(await self.driver.fetch(statement, *args))
+            cursor = await self.driver.execute(self.sql(statement), args)
+            rows = await cursor.fetchall()
+            await cursor.close()
+            return list(rows)
 
     async def fetchval(self, statement: str, *args: Any) -> Any:
         rows = await self.fetch(statement, *args)
@@ -81,10 +87,11 @@ class RawConnection:
     async def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
-        if self.dialect == "postgresql":
-            await self.driver.executemany(statement, rows)
-        else:
-            await self.driver.executemany(self.sql(statement), rows)
+        async with self._busy:
+            if self.dialect == "postgresql":
+                await self.driver.executemany(statement, rows)
+            else:
+                await self.driver.executemany(self.sql(statement), rows)
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -93,36 +100,33 @@ class RawConnection:
         """A write transaction; with ``lock``, one that first takes the append lock (the
         ``log_head`` row on PostgreSQL, the database write lock on SQLite) and yields the head
         position, which no append can move until the transaction ends."""
-        if self.dialect == "postgresql":
-            async with self.driver.transaction():
-                head = None
-                if lock:
-                    head = await self.fetchval(
-                        "SELECT position FROM log_head WHERE id = 1 FOR UPDATE"
-                    )
-                yield None if head is None else int(head)
-            return
-        await self.driver.execute("BEGIN IMMEDIATE")
+        await self.execute("BEGIN" if self.dialect == "postgresql" else "BEGIN IMMEDIATE")
         try:
-            head = await self.fetchval("SELECT position FROM log_head") if lock else None
+            head = None
+            if lock:
+                head = await self.fetchval(
+                    "SELECT position FROM log_head WHERE id = 1 FOR UPDATE"
+                    if self.dialect == "postgresql"
+                    else "SELECT position FROM log_head"
+                )
             yield None if head is None else int(head)
         except BaseException:
-            await self.driver.execute("ROLLBACK")
+            await asyncio.shield(self.execute("ROLLBACK"))
             raise
-        await self.driver.execute("COMMIT")
+        await self.execute("COMMIT")
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[None]:
         """A read-only transaction seeing one consistent state of the database."""
-        if self.dialect == "postgresql":
-            async with self.driver.transaction(isolation="repeatable_read", readonly=True):
-                yield
-            return
-        await self.driver.execute("BEGIN")
+        await self.execute(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+            if self.dialect == "postgresql"
+            else "BEGIN"
+        )
         try:
             yield
         finally:
-            await self.driver.execute("ROLLBACK")
+            await asyncio.shield(self.execute("ROLLBACK"))
 
     # -- events ------------------------------------------------------------------------------
 
@@ -210,11 +214,13 @@ class RawConnection:
         if not rows:
             return
         if self.dialect == "postgresql":
-            await self.driver.copy_records_to_table(table, records=rows, columns=list(columns))
+            async with self._busy:
+                await self.driver.copy_records_to_table(table, records=rows, columns=list(columns))
             return
         names = ", ".join(f'"{c}"' for c in columns)
         marks = ", ".join("?" for _ in columns)
-        await self.driver.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+        async with self._busy:
+            await self.driver.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
 
 
 @asynccontextmanager

@@ -23,6 +23,7 @@ drift; a property test holds the rebuilt tables equal, row for row, to the live 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -102,11 +103,22 @@ class Replayer:
     """The fold of the whole log, batch by batch, written to ``targets`` (live table name ->
     table to write: a scratch table, or the live one itself).
 
+    Writes go through ``conn``. Given a second connection, ``reader``, the events are read
+    through it one batch ahead, and each batch's writes finish while the next one is folded:
+    the database works on the other core while Python folds.
+
     ``position`` is the last event folded. ``mark``/``reset`` save and restore the in-memory
     side, for a locked transaction that has to be rolled back and tried again."""
 
-    def __init__(self, conn: RawConnection, targets: dict[str, str]) -> None:
+    def __init__(
+        self,
+        conn: RawConnection,
+        targets: dict[str, str],
+        *,
+        reader: RawConnection | None = None,
+    ) -> None:
         self.conn = conn
+        self.reader = reader
         self.targets = targets
         self.position = 0
         self.states: dict[str, ConflictState] = {}
@@ -131,8 +143,15 @@ class Replayer:
 
     async def _fetch(self, ids: Collection[UUID]) -> dict[UUID, Recorded]:
         """Earlier events that retractions and corrections of a batch name (one query)."""
-        rows = await self.conn.events_by_id(list(ids))
+        rows = await (self.reader or self.conn).events_by_id(list(ids))
         return {event.id: event for event in map(self._decoder.decode, rows)}
+
+    async def _write(self, changes: Changes, in_transaction: bool) -> None:
+        if in_transaction:
+            await self._writer.write(changes)
+        else:
+            async with self.conn.transaction():
+                await self._writer.write(changes)
 
     async def run(
         self,
@@ -144,17 +163,58 @@ class Replayer:
     ) -> int:
         """Fold and write every event after ``position`` up to ``upto``; how many. Each batch
         commits on its own unless ``in_transaction`` (the caller's transaction)."""
+        if self.reader is None:
+            return await self._run_plain(upto, batch_size, in_transaction, on_batch)
+        reader = self.reader
+        folded = 0
+        reading: asyncio.Future[list[tuple[Any, ...]]] | None = None
+        writing: asyncio.Future[None] | None = None
+        try:
+            if self.position < upto:
+                reading = asyncio.ensure_future(reader.event_rows(self.position, upto, batch_size))
+            while reading is not None:
+                rows = await reading
+                reading = None
+                if not rows:
+                    break
+                if int(rows[-1][0]) < upto:  # read the next batch while this one folds
+                    reading = asyncio.ensure_future(
+                        reader.event_rows(int(rows[-1][0]), upto, batch_size)
+                    )
+                changes = await self.fold(rows)
+                if writing is not None:
+                    await writing
+                    if on_batch is not None:
+                        await on_batch(folded)
+                writing = asyncio.ensure_future(self._write(changes, in_transaction))
+                folded += len(rows)
+            if writing is not None:
+                await writing
+                writing = None
+                if on_batch is not None:
+                    await on_batch(folded)
+        finally:
+            for pending in (reading, writing):
+                if pending is not None and not pending.done():
+                    pending.cancel()
+                    with contextlib.suppress(BaseException):
+                        await pending
+        return folded
+
+    async def _run_plain(
+        self,
+        upto: int,
+        batch_size: int,
+        in_transaction: bool,
+        on_batch: Callable[[int], Any] | None,
+    ) -> int:
         folded = 0
         while self.position < upto:
             rows = await self.conn.event_rows(self.position, upto, batch_size)
             if not rows:
                 break
             changes = await self.fold(rows)
-            if in_transaction:
-                await self._writer.write(changes)
-            else:
-                async with self.conn.transaction():
-                    await self._writer.write(changes)
+            await self._write(changes, in_transaction)
             folded += len(rows)
             if on_batch is not None:
                 await on_batch(folded)
@@ -257,12 +317,12 @@ async def _rebuild(
     started = time.perf_counter()
     scratch = Scratch("rebuild_", tuple(tables.values()))
     beat = heartbeat_every(store.engine, job.id, _HEARTBEAT_SECONDS)
-    async with raw_connection(store.engine) as conn:
+    async with raw_connection(store.engine) as conn, raw_connection(store.engine) as reader:
         await drop_leftovers(conn)
         await scratch.create(conn)
         swapped = False
         try:
-            replayer = Replayer(conn, scratch.rename)
+            replayer = Replayer(conn, scratch.rename, reader=reader)
             head = await conn.head()
 
             async def on_batch(_: int) -> None:

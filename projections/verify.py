@@ -47,11 +47,14 @@ async def verify_projections(
     beat = heartbeat_every(store.engine, job.id, 1.0)
     scratch = Scratch("verify_", tuple(PROJECTIONS.values()))
     try:
-        async with raw_connection(store.engine) as conn:
+        async with (
+            raw_connection(store.engine) as conn,
+            raw_connection(store.engine) as reader,
+        ):
             await drop_leftovers(conn)
             await scratch.create(conn)
             try:
-                replayer = Replayer(conn, scratch.rename)
+                replayer = Replayer(conn, scratch.rename, reader=reader)
 
                 async def on_batch(_: int) -> None:
                     if progress is not None:

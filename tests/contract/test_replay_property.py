@@ -120,16 +120,21 @@ async def _append(store: EventStore, history: list[tuple[int, tuple[Any, ...]]])
         made[conflict].append(event)
 
 
-async def _rebuilt(store: EventStore, cuts: list[int]) -> dict[str, list[tuple[Any, ...]]]:
-    """Fold the whole log into scratch tables, one batch between each two cut points."""
+async def _rebuilt(
+    store: EventStore, cuts: list[int], *, pipelined: bool
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Fold the whole log into scratch tables: in one batch without cuts, else in three
+    batches between each two cut points;
+    ``pipelined``: reading ahead on a second connection and writing behind, as a replay does."""
     scratch = Scratch("verify_", tuple(PROJECTIONS.values()))
-    async with raw_connection(store.engine) as conn:
+    async with raw_connection(store.engine) as conn, raw_connection(store.engine) as reader:
         await scratch.create(conn)
         try:
-            replayer = Replayer(conn, scratch.rename)
+            replayer = Replayer(conn, scratch.rename, reader=reader if pipelined else None)
             head = await conn.head()
             for cut in [*cuts, head]:
-                await replayer.run(cut, batch_size=head + 1)
+                size = max(1, (cut - replayer.position) // 3) if cuts else head + 1
+                await replayer.run(cut, batch_size=size)
             assert replayer.position == head
             return {
                 live: await dump_table(store.engine, live, scratch.name(live))
@@ -146,8 +151,8 @@ async def _check(url: str, history: list[tuple[int, tuple[Any, ...]]], shares: l
         head = await store.head()
         cuts = sorted({int(share * head) for share in shares})
         live = await dump_projections(store.engine)
-        assert await _rebuilt(store, []) == live
-        assert await _rebuilt(store, cuts) == live
+        assert await _rebuilt(store, [], pipelined=False) == live
+        assert await _rebuilt(store, cuts, pipelined=True) == live
     finally:
         await store.close()
 
