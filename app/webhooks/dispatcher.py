@@ -15,6 +15,8 @@ subscription at all the dispatcher reads nothing and writes nothing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime
 
@@ -24,9 +26,12 @@ from events.store import EventStore, storage_errors
 __all__ = ["dispatch_once", "dispatch_pending"]
 
 
-async def dispatch_once(store: EventStore, *, batch: int, now: datetime) -> tuple[int, int]:
+async def dispatch_once(
+    store: EventStore, *, batch: int, now: datetime, lock: asyncio.Lock | None = None
+) -> tuple[int, int]:
     """Dispatch one page of the log after the checkpoint: ``(events, deliveries)`` done, or
-    ``(0, 0)`` when caught up or when another dispatcher took this page."""
+    ``(0, 0)`` when caught up or when another dispatcher took this page. ``lock`` is held
+    around the write (the worker's one-writer lock)."""
     with storage_errors():
         async with store.engine.connect() as conn:
             after = await read_checkpoint(conn)
@@ -37,7 +42,7 @@ async def dispatch_once(store: EventStore, *, batch: int, now: datetime) -> tupl
     if not page:
         return 0, 0
     with storage_errors():
-        async with write_transaction(store.engine) as conn:
+        async with lock or contextlib.nullcontext(), write_transaction(store.engine) as conn:
             made = await dispatch_batch(conn, page, after=after, now=now)
     if made is None:
         return 0, 0
@@ -45,12 +50,16 @@ async def dispatch_once(store: EventStore, *, batch: int, now: datetime) -> tupl
 
 
 async def dispatch_pending(
-    store: EventStore, *, batch: int, clock: Callable[[], datetime]
+    store: EventStore,
+    *,
+    batch: int,
+    clock: Callable[[], datetime],
+    lock: asyncio.Lock | None = None,
 ) -> tuple[int, int]:
     """Dispatch until caught up with the log: ``(events, deliveries)`` in all."""
     events = deliveries = 0
     while True:
-        done, made = await dispatch_once(store, batch=batch, now=clock())
+        done, made = await dispatch_once(store, batch=batch, now=clock(), lock=lock)
         if not done:
             return events, deliveries
         events += done

@@ -35,11 +35,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    bindparam,
     delete,
     func,
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -55,6 +57,7 @@ __all__ = [
     "CHECKPOINT",
     "NOTIFY_CHANNEL",
     "AttemptRecord",
+    "Attempted",
     "Claim",
     "DeliveryRecord",
     "DeliveryStatus",
@@ -70,7 +73,7 @@ __all__ = [
     "list_deliveries",
     "list_subscriptions",
     "read_checkpoint",
-    "record_attempt",
+    "record_attempts",
     "recover_failed",
     "requeue_delivery",
     "rotate_secret",
@@ -693,80 +696,132 @@ async def earliest_due(conn: AsyncConnection) -> datetime | None:
     return min((t for t in times if t is not None), default=None)
 
 
-async def record_attempt(
+@dataclass(frozen=True, slots=True)
+class Attempted:
+    """The outcome of one claimed attempt, and what it makes of the delivery."""
+
+    claim: Claim
+    started_at: datetime
+    finished_at: datetime
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+    response_body: str | None
+    status: DeliveryStatus
+    next_attempt_at: datetime | None
+    #: The endpoint answered 410 Gone: disable it at once.
+    gone: bool
+
+
+async def record_attempts(
     conn: AsyncConnection,
-    claim: Claim,
+    outcomes: Sequence[Attempted],
     *,
     worker: str,
-    started_at: datetime,
-    finished_at: datetime,
-    status_code: int | None,
-    latency_ms: float,
-    error: str | None,
-    response_body: str | None,
-    status: DeliveryStatus,
-    next_attempt_at: datetime | None,
-    gone: bool,
     disable_after: timedelta,
-) -> bool:
-    """Write the outcome of a claimed attempt: the attempt row, the delivery's new status and
-    the endpoint's failure streak, disabling the endpoint (with the reason) on 410 Gone or
-    when every attempt has failed for ``disable_after``. False, writing nothing, when the
-    claim is no longer this worker's (the subscription was deleted, or the lease taken over)."""
-    done = status != "pending"
-    result = await conn.execute(
-        update(deliveries)
-        .where(deliveries.c.id == claim.delivery_id, deliveries.c.lease_token == claim.token)
-        .values(
-            status=status,
-            next_attempt_at=next_attempt_at,
-            lease_until=None,
-            lease_token=None,
-            completed_at=finished_at if done else None,
+) -> list[bool]:
+    """Write the outcomes of claimed attempts, in the caller's one transaction and a few
+    statements whatever their number: each attempt's row, its delivery's new status, and its
+    endpoint's failure streak, disabling the endpoint (with the reason) on 410 Gone or when
+    every attempt has failed for ``disable_after``.
+
+    An outcome is written only while its claim is still this worker's (same lease token; on
+    PostgreSQL the rows are locked first): False for one that is not (the subscription was
+    deleted, or the lease expired and another worker took the delivery over)."""
+    if not outcomes:
+        return []
+    mine = select(deliveries.c.id).where(
+        tuple_(deliveries.c.id, deliveries.c.lease_token).in_(
+            [(o.claim.delivery_id, o.claim.token) for o in outcomes]
         )
     )
-    if not result.rowcount:
-        return False
-    await conn.execute(
-        attempts.insert().values(
-            delivery_id=claim.delivery_id,
-            number=claim.attempt,
-            started_at=started_at,
-            status_code=status_code,
-            latency_ms=latency_ms,
-            error=error,
-            response_body=response_body,
-            worker=worker,
+    if _is_postgresql(conn):
+        mine = mine.with_for_update()
+    ours = set((await conn.execute(mine)).scalars())
+    kept = [o for o in outcomes if o.claim.delivery_id in ours]
+    if kept:
+        await conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"),
+                next_attempt_at=bindparam("b_next", type_=UtcDateTime),
+                lease_until=None,
+                lease_token=None,
+                completed_at=bindparam("b_done", type_=UtcDateTime),
+            ),
+            [
+                {
+                    "b_id": o.claim.delivery_id,
+                    "b_status": o.status,
+                    "b_next": o.next_attempt_at,
+                    "b_done": o.finished_at if o.status != "pending" else None,
+                }
+                for o in kept
+            ],
         )
-    )
-    endpoint = subscriptions.c.id == claim.subscription.id
-    if status == "succeeded":
+        await conn.execute(
+            attempts.insert(),
+            [
+                {
+                    "delivery_id": o.claim.delivery_id,
+                    "number": o.claim.attempt,
+                    "started_at": o.started_at,
+                    "status_code": o.status_code,
+                    "latency_ms": o.latency_ms,
+                    "error": o.error,
+                    "response_body": o.response_body,
+                    "worker": worker,
+                }
+                for o in kept
+            ],
+        )
+        await _update_streaks(conn, kept, disable_after)
+    return [o.claim.delivery_id in ours for o in outcomes]
+
+
+async def _update_streaks(
+    conn: AsyncConnection, outcomes: Sequence[Attempted], disable_after: timedelta
+) -> None:
+    """Each endpoint's failure streak after these outcomes: cleared by a success, started by
+    the first failure after the last success; past ``disable_after`` (or on 410 Gone) the
+    endpoint is disabled."""
+    by_endpoint: dict[UUID, list[Attempted]] = {}
+    for outcome in sorted(outcomes, key=lambda o: o.finished_at):
+        by_endpoint.setdefault(outcome.claim.subscription.id, []).append(outcome)
+    cleared = []
+    for endpoint_id, group in by_endpoint.items():
+        successes = [i for i, o in enumerate(group) if o.status == "succeeded"]
+        failures = group[successes[-1] + 1 :] if successes else group
+        if not failures:
+            cleared.append(endpoint_id)
+            continue
+        endpoint = subscriptions.c.id == endpoint_id
+        since: datetime | None = None
+        if not successes:
+            since = (
+                await conn.execute(select(subscriptions.c.failing_since).where(endpoint))
+            ).scalar_one_or_none()
+        if since is None:
+            since = failures[0].started_at
+        values: dict[str, Any] = {"failing_since": since}
+        last = failures[-1].finished_at
+        reason = None
+        if any(o.gone for o in group):
+            gone_at = max(o.finished_at for o in group if o.gone)
+            reason = f"the endpoint answered 410 Gone at {format_instant(gone_at)}"
+        elif last - since >= disable_after:
+            reason = f"every attempt has failed since {format_instant(since)}"
+        await conn.execute(update(subscriptions).where(endpoint).values(**values))
+        if reason is not None:
+            await conn.execute(
+                update(subscriptions)
+                .where(endpoint, subscriptions.c.enabled.is_(True))
+                .values(enabled=False, disabled_reason=reason, disabled_at=last, updated_at=last)
+            )
+    if cleared:
         await conn.execute(
             update(subscriptions)
-            .where(endpoint, subscriptions.c.failing_since.is_not(None))
+            .where(subscriptions.c.id.in_(cleared), subscriptions.c.failing_since.is_not(None))
             .values(failing_since=None)
         )
-        return True
-    since: datetime | None = (
-        await conn.execute(select(subscriptions.c.failing_since).where(endpoint))
-    ).scalar_one_or_none()
-    if since is None:
-        since = started_at
-        await conn.execute(update(subscriptions).where(endpoint).values(failing_since=since))
-    reason = None
-    if gone:
-        reason = f"the endpoint answered 410 Gone at {format_instant(finished_at)}"
-    elif finished_at - since >= disable_after:
-        reason = f"every attempt has failed since {format_instant(since)}"
-    if reason is not None:
-        await conn.execute(
-            update(subscriptions)
-            .where(endpoint, subscriptions.c.enabled.is_(True))
-            .values(
-                enabled=False,
-                disabled_reason=reason,
-                disabled_at=finished_at,
-                updated_at=finished_at,
-            )
-        )
-    return True
