@@ -48,7 +48,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
                 yield
         finally:
             notifier.close()
-            app.state.conditional.heads.close()
+            await app.state.conditional.heads.close()
             await listener.stop()
             await app.state.store.close()
 
