@@ -165,6 +165,11 @@ class RawConnection:
     # -- values ------------------------------------------------------------------------------
 
     def result_processors(self, table: Table, columns: Sequence[str]) -> list[Processor]:
+        """Converters from what the driver returns to what SQLAlchemy would return. None on
+        PostgreSQL: asyncpg already returns aware UTC datetimes and UUIDs, which is all the
+        ``UtcDateTime`` and ``Uuid`` processors would make of them."""
+        if self.dialect == "postgresql":
+            return [None] * len(columns)
         return [
             table.c[c].type.dialect_impl(self._sa_dialect).result_processor(self._sa_dialect, None)
             for c in columns
