@@ -148,8 +148,8 @@ async def test_a_worker_killed_mid_batch_loses_nothing(
             await asyncio.sleep(0.003)
 
     async with worker_process(fresh_database_url, **settings) as first:
-        appending = asyncio.create_task(append(300))
-        await eventually(lambda: len(receiver.at()) >= 30)
+        appending = asyncio.create_task(append(150))
+        await eventually(lambda: len(receiver.at()) >= 20)
         first.send_signal(signal.SIGKILL)
         assert await first.wait() == -signal.SIGKILL
         await appending
@@ -214,12 +214,12 @@ async def test_two_workers_on_postgresql_never_send_the_same_attempt_twice(
         worker_process(fresh_database_url, **settings),
         worker_process(fresh_database_url, **settings),
     ):
-        for i in range(150):
+        for i in range(80):
             await fresh_store.append([alleged(conflict, incidents=i + 1)])
-        await eventually(lambda: _all_succeeded(fresh_store, 300), within=60)
+        await eventually(lambda: _all_succeeded(fresh_store, 160), within=60)
 
     by_id = Counter(r.message_id for r in receiver.received)
-    assert len(by_id) == 300
+    assert len(by_id) == 160
     tried = await attempt_rows(fresh_store)
     assert max(Counter((d, n) for d, n, _e, _w, _c in tried).values()) == 1
     reached = Counter(f"msg_{d.hex}" for d, _n, _e, _w, code in tried if code is not None)
