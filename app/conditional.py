@@ -284,7 +284,7 @@ class ConditionalReads:
         deadline = time.monotonic() + seconds
         gone = asyncio.ensure_future(_disconnected(request))
         try:
-            while True:
+            while not self.notifier.closed:  # closed: the process is stopping
                 with self.notifier.subscribe(channel, validator.position) as subscription:
                     position = await head()  # after subscribing: no append slips between
                     if position != validator.position:
@@ -300,6 +300,7 @@ class ConditionalReads:
                     moved = await subscription.wait(left, unless=gone)
                     if moved is not None:
                         return moved
+            return None
         finally:
             gone.cancel()
 

@@ -13,6 +13,7 @@ from app.api import admin, conflicts, events, health, stream, webhooks
 from app.conditional import ConditionalReads
 from app.limits import BodyLimit
 from app.settings import Settings, get_settings
+from app.shutdown import ending_on_signal
 from app.webhooks.worker import running as webhooks_running
 from events.database import create_engine
 from events.heads import Heads
@@ -45,7 +46,8 @@ def create_fastapi(settings: Settings) -> FastAPI:
                 webhooks_running(app.state.store, settings) as app.state.webhooks,
                 admin.jobs_running(app),
             ):
-                yield
+                with ending_on_signal(notifier.close):
+                    yield
         finally:
             notifier.close()
             await app.state.conditional.heads.close()

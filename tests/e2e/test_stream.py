@@ -4,6 +4,7 @@ with Last-Event-ID that loses and repeats nothing; heartbeats and in-band notice
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -160,3 +161,25 @@ async def test_heartbeats_and_a_position_too_old_are_told_in_band(
                 idle = await sse.next(comments=True)
                 assert idle.comments == ["heartbeat"] and idle.event is None
             assert [w["position"] for w in written] == [1, 2, 3, 4, 5]
+
+
+async def test_a_stopping_server_ends_its_streams_and_long_polls(
+    server: Server, keys: Keys, conflict: str
+) -> None:
+    """uvicorn waits for open responses before it stops: streams and long-polls must end when
+    it is asked to stop, or the process would hang on them."""
+    with start_server(server.database_url, webhook_worker="false") as doomed:
+        async with httpx.AsyncClient(base_url=doomed.base_url, timeout=30) as http:
+            await post(http, keys, agreement(conflict))
+            status = f"/v1/conflicts/{conflict}/status"
+            tag = (await http.get(status)).headers["etag"]
+            async with stream(http, {"conflict": conflict}) as sse:
+                polling = asyncio.create_task(
+                    http.get(status, headers={"If-None-Match": tag, "Prefer": "wait=60"})
+                )
+                await asyncio.sleep(0.5)  # ordering only: both are waiting on the server
+                doomed.process.terminate()
+                with pytest.raises(EOFError):
+                    await sse.next()
+                assert (await polling).status_code == 304
+            await asyncio.to_thread(doomed.process.wait, 30)
