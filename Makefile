@@ -36,6 +36,7 @@ bench: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) bench/append.py
 	$(PY) bench/replay.py
+	$(PY) bench/polling.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache
