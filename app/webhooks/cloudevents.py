@@ -26,17 +26,10 @@ PING_TYPE = "webhook.ping"
 def _envelope(
     *, id: str, type: str, time: datetime, subject: str | None, data: Any
 ) -> dict[str, Any]:
-    envelope: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": id,
-        "source": SOURCE,
-        "type": type,
-        "time": format_instant(time),
-        "datacontenttype": "application/json",
-        "data": data,
-    }
+    envelope: dict[str, Any] = {"specversion": "1.0", "id": id, "source": SOURCE, "type": type}
     if subject is not None:
         envelope["subject"] = subject
+    envelope.update(time=format_instant(time), datacontenttype="application/json", data=data)
     return envelope
 
 
