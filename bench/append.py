@@ -448,7 +448,11 @@ async def _writer_key(url: str) -> str:
     return secret
 
 
-def _http_append(url: str, *, clients: int, shared: bool, seconds: float) -> float:
+def _http_append(
+    url: str, *, clients: int, shared: bool, seconds: float, webhook_worker: bool = True
+) -> float:
+    """POST /v1/events to a real uvicorn. ``webhook_worker=False`` serves without the webhook
+    worker that ``ceasefire serve`` runs in-process, to show what it costs."""
     import httpx
 
     secret = asyncio.run(_writer_key(url))
@@ -456,6 +460,8 @@ def _http_append(url: str, *, clients: int, shared: bool, seconds: float) -> flo
     tag = uuid.uuid4().hex[:8]
     conflicts = [f"http-{tag}"] if shared else [f"http-{tag}-{c}" for c in range(clients)]
     env = {"CEASEFIRE_DATABASE_URL": url}
+    if not webhook_worker:
+        env["CEASEFIRE_WEBHOOK_WORKER"] = "false"
     spy_to = _profiling.get("server")
     with Server("app.main:create_app", factory=True, env=env, profile_to=spy_to) as srv:
         with httpx.Client(base_url=srv.base_url, headers=headers) as client:
@@ -512,51 +518,49 @@ def _measure(
 
 
 def run_database(kind: str, table: Table, round_: int, args: argparse.Namespace) -> None:
+    """One round on one database. Figures that are compared are taken next to each other, so
+    the load other work puts on the machine drifts as little as possible between them."""
     only = set(args.only)
-    n, w = args.events, args.writers
+    n, w, secs = args.events, args.writers, args.http_seconds
     pg = kind == "postgresql"
-    m = lambda name, group, fn: _measure(table, round_, name, group, only, fn)  # noqa: E731
-    with fresh_database(kind) as url:
-        m(
-            "store, 1 writer",
-            "store",
-            lambda: asyncio.run(_store_append(url, events=n, writers=1, shared=False)),
-        )
-        m(
-            f"store, {w} writers, own conflicts",
-            "store",
-            lambda: asyncio.run(_store_append(url, events=n, writers=w, shared=False)),
-        )
-        m(
-            f"store, {w} writers, one conflict",
-            "store",
-            lambda: asyncio.run(_store_append(url, events=n, writers=w, shared=True)),
-        )
-        if not pg:
-            m(
-                "store, 1 writer, synchronous=FULL",
-                "store",
-                lambda: asyncio.run(
-                    _store_append(url, events=n, writers=1, shared=False, synchronous="FULL")
-                ),
+    raw = "raw asyncpg" if pg else "raw sqlite3"
+
+    def m(name: str, group: str, run: Callable[[], float]) -> None:
+        _measure(table, round_, name, group, only, run)
+
+    def store(writers: int, shared: bool = False, synchronous: str = "NORMAL") -> float:
+        return float(
+            asyncio.run(
+                _store_append(
+                    url, events=n, writers=writers, shared=shared, synchronous=synchronous
+                )
             )
+        )
+
+    def raw_append(writers: int) -> float:
         if pg:
-            m(
-                "raw asyncpg BEGIN/INSERT/COMMIT, 1 writer",
-                "raw",
-                lambda: asyncio.run(_asyncpg_append(url, events=n, writers=1)),
-            )
-            m(
-                f"raw asyncpg BEGIN/INSERT/COMMIT, {w} writers",
-                "raw",
-                lambda: asyncio.run(_asyncpg_append(url, events=n, writers=w)),
-            )
-        else:
-            m(
-                "raw sqlite3 BEGIN/INSERT/COMMIT, 1 writer",
-                "raw",
-                lambda: _sqlite3_append(url, events=n),
-            )
+            return float(asyncio.run(_asyncpg_append(url, events=n, writers=writers)))
+        return _sqlite3_append(url, events=n)
+
+    with fresh_database(kind) as url:
+        m("store, 1 writer", "store", lambda: store(1))
+        m(
+            "eventsourcing, 1 writer",
+            "eventsourcing",
+            lambda: _eventsourcing_append(kind, url, events=n, writers=1),
+        )
+        m(f"{raw} BEGIN/INSERT/COMMIT, 1 writer", "raw", lambda: raw_append(1))
+        m(f"store, {w} writers, own conflicts", "store", lambda: store(w))
+        m(
+            f"eventsourcing, {w} threads",
+            "eventsourcing",
+            lambda: _eventsourcing_append(kind, url, events=n, writers=w),
+        )
+        if pg:
+            m(f"{raw} BEGIN/INSERT/COMMIT, {w} writers", "raw", lambda: raw_append(w))
+        m(f"store, {w} writers, one conflict", "store", lambda: store(w, shared=True))
+        if not pg:
+            m("store, 1 writer, synchronous=FULL", "store", lambda: store(1, synchronous="FULL"))
             m(
                 "raw sqlite3, synchronous=FULL",
                 "raw",
@@ -567,17 +571,8 @@ def run_database(kind: str, table: Table, round_: int, args: argparse.Namespace)
                 "raw",
                 lambda: asyncio.run(_aiosqlite_append(url, events=n)),
             )
-        m(
-            "eventsourcing, 1 writer",
-            "eventsourcing",
-            lambda: _eventsourcing_append(kind, url, events=n, writers=1),
-        )
-        m(
-            f"eventsourcing, {w} threads",
-            "eventsourcing",
-            lambda: _eventsourcing_append(kind, url, events=n, writers=w),
-        )
         m("read: store read_all + decode", "read", lambda: asyncio.run(_store_read(url, events=n)))
+        m("read: eventsourcing + decode", "read", lambda: _eventsourcing_read(kind, url, events=n))
         m(
             "read: raw driver, no decode",
             "read",
@@ -585,21 +580,25 @@ def run_database(kind: str, table: Table, round_: int, args: argparse.Namespace)
                 asyncio.run(_asyncpg_read(url, events=n)) if pg else _sqlite3_read(url, events=n)
             ),
         )
-        m("read: eventsourcing + decode", "read", lambda: _eventsourcing_read(kind, url, events=n))
         m(
             "HTTP, 1 client",
             "http",
-            lambda: _http_append(url, clients=1, shared=False, seconds=args.http_seconds),
+            lambda: _http_append(url, clients=1, shared=False, seconds=secs),
+        )
+        m(
+            "HTTP, 1 client, webhook worker off",
+            "http",
+            lambda: _http_append(url, clients=1, shared=False, seconds=secs, webhook_worker=False),
         )
         m(
             f"HTTP, {w} clients, own conflicts",
             "http",
-            lambda: _http_append(url, clients=w, shared=False, seconds=args.http_seconds),
+            lambda: _http_append(url, clients=w, shared=False, seconds=secs),
         )
         m(
             f"HTTP, {w} clients, one conflict",
             "http",
-            lambda: _http_append(url, clients=w, shared=True, seconds=args.http_seconds),
+            lambda: _http_append(url, clients=w, shared=True, seconds=secs),
         )
 
 
@@ -633,6 +632,11 @@ def add_ratios(table: Table, kind: str, w: int) -> None:
             f"eventsourcing, {w} threads",
         ),
         ("HTTP 1 client / store 1w  (target >= 0.25)", "HTTP, 1 client", "store, 1 writer"),
+        (
+            "HTTP 1 client, worker off / store 1w",
+            "HTTP, 1 client, webhook worker off",
+            "store, 1 writer",
+        ),
         (
             f"HTTP {w} clients / store {w}w own  (target >= 0.25)",
             f"HTTP, {w} clients, own conflicts",
