@@ -20,7 +20,8 @@ import contextlib
 from collections.abc import Callable
 from datetime import datetime
 
-from app.webhooks.store import dispatch_batch, first_wanted, read_checkpoint, write_transaction
+from app.webhooks.queue import dispatch_batch, first_wanted, read_checkpoint
+from app.webhooks.store import write_transaction
 from events.store import EventStore, storage_errors
 
 __all__ = ["dispatch_once", "dispatch_pending"]

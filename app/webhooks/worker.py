@@ -36,17 +36,17 @@ from uuid import UUID, uuid4
 from app.settings import Settings
 from app.webhooks.cloudevents import event_body
 from app.webhooks.dispatcher import dispatch_pending
-from app.webhooks.retry import decide
-from app.webhooks.sender import WebhookSender
-from app.webhooks.store import (
+from app.webhooks.queue import (
     NOTIFY_CHANNEL,
     Attempted,
     Claim,
     claim_due,
     earliest_due,
     record_attempts,
-    write_transaction,
 )
+from app.webhooks.retry import decide
+from app.webhooks.sender import WebhookSender
+from app.webhooks.store import write_transaction
 from events.store import EventStore, storage_errors
 
 __all__ = ["WebhookWorker", "Webhooks", "message_id", "run_worker", "running"]

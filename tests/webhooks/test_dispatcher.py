@@ -9,16 +9,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from app.webhooks.dispatcher import dispatch_once, dispatch_pending
+from app.webhooks.queue import claim_due, dispatch_batch, read_checkpoint
 from app.webhooks.store import (
     Subscription,
-    claim_due,
     create_subscription,
-    deliveries,
-    dispatch_batch,
-    read_checkpoint,
     update_subscription,
     write_transaction,
 )
+from app.webhooks.tables import deliveries
 from events.store import EventStore
 from tests.factories import alleged, dispatched, signed
 

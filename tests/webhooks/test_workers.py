@@ -20,7 +20,8 @@ from uuid import UUID
 import pytest
 from sqlalchemy import select
 
-from app.webhooks.store import attempts, create_subscription, deliveries, write_transaction
+from app.webhooks.store import create_subscription, write_transaction
+from app.webhooks.tables import attempts, deliveries
 from events.store import EventStore
 from tests.factories import alleged, signed
 from tests.webhooks.receiver import Receiver, Reply, eventually

@@ -1,0 +1,9 @@
+"""Webhooks: new events pushed to subscribers, signed, retried, never lost.
+
+- ``signing``: Standard Webhooks signatures, and the verification helper offered to receivers.
+- ``cloudevents``: the body, a CloudEvents 1.0 structured JSON event.
+- ``ssrf``: resolve-and-check, and the network backend that connects only to checked addresses.
+- ``sender``: one attempt over HTTP; ``retry``: what follows it (pure).
+- ``tables``, ``store`` (subscriptions, delivery log), ``queue`` (dispatch, claims, outcomes).
+- ``dispatcher``: the log, from a checkpoint, into deliveries; ``worker``: the loops.
+"""
