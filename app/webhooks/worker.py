@@ -47,6 +47,7 @@ from app.webhooks.queue import (
 from app.webhooks.retry import decide
 from app.webhooks.sender import WebhookSender
 from app.webhooks.store import write_transaction
+from events.errors import StorageUnavailableError
 from events.store import EventStore, storage_errors
 
 __all__ = ["WebhookWorker", "Webhooks", "message_id", "run_worker", "running"]
@@ -155,8 +156,8 @@ class WebhookWorker:
                 )
                 if made:
                     self._deliver_wake.set()
-            except Exception:  # the database went away: log it, keep trying
-                log.exception("webhook dispatch failed; retrying")
+            except Exception as error:  # log it, keep trying
+                _log_failure("webhook dispatch", error)
             await self._wait(self._dispatch_wake, self._poll)
 
     async def _deliver_loop(self) -> None:
@@ -171,16 +172,21 @@ class WebhookWorker:
                 if free < batch and self._in_flight:
                     await self._wait(self._deliver_wake, timeout)  # until a slot frees up
                     continue
+                # Look (a read) before claiming (a write): an idle worker never takes
+                # SQLite's write lock, so it never makes an append wait.
+                wait = await self._until_next_due(timeout)
+                if wait > 0:
+                    await self._wait(self._deliver_wake, wait)
+                    continue
                 claims = await self._claim(free)
                 for claim in claims:
                     task = asyncio.create_task(self._deliver(claim))
                     self._in_flight.add(task)
                     task.add_done_callback(self._finished)
-                if len(claims) == free:
+                if claims:
                     continue  # there may be more due: claim again once slots free up
-                timeout = await self._until_next_due(timeout)  # none due now: sleep till one is
-            except Exception:
-                log.exception("webhook claim failed; retrying")
+            except Exception as error:
+                _log_failure("webhook claim", error)
             await self._wait(self._deliver_wake, timeout)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
@@ -199,12 +205,13 @@ class WebhookWorker:
                 )
 
     async def _until_next_due(self, poll: float) -> float:
+        """Seconds until a delivery falls due (0: one is due now), at most ``poll``."""
         with storage_errors():
             async with self.store.engine.connect() as conn:
                 due = await earliest_due(conn)
         if due is None:
             return poll
-        return min(poll, (due - self._clock()).total_seconds())
+        return max(0.0, min(poll, (due - self._clock()).total_seconds()))
 
     async def _listen_loop(self) -> None:
         """PostgreSQL: wake on appends and dispatches made by other processes."""
@@ -213,8 +220,8 @@ class WebhookWorker:
                 await self._listen()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # lost the connection: polling covers it until we are back
-                log.warning("webhook LISTEN connection lost; reconnecting", exc_info=True)
+            except Exception as error:  # lost the connection: polling covers it meanwhile
+                log.warning("webhook LISTEN connection lost (%r); reconnecting", error)
             await asyncio.sleep(self._poll)
 
     async def _listen(self) -> None:
@@ -308,8 +315,8 @@ class WebhookWorker:
                             worker=self.name,
                             disable_after=self.settings.webhook_disable_after,
                         )
-            except Exception:  # keep them, try again shortly: the leases keep them ours
-                log.exception("recording %d webhook attempts failed; retrying", len(batch))
+            except Exception as error:  # keep them, try again shortly: the leases keep them ours
+                _log_failure(f"recording {len(batch)} webhook attempts", error)
                 self._outcomes[:0] = batch
                 await asyncio.sleep(self._poll)
                 self._record_wake.set()
@@ -317,6 +324,14 @@ class WebhookWorker:
             for (_attempted, future), ok in zip(batch, written, strict=True):
                 if not future.done():
                     future.set_result(ok)
+
+
+def _log_failure(what: str, error: Exception) -> None:
+    """The database away is an expected failure: one line. Anything else: the traceback."""
+    if isinstance(error, StorageUnavailableError):
+        log.warning("%s failed (%s); retrying", what, error)
+    else:
+        log.error("%s failed; retrying", what, exc_info=error)
 
 
 @dataclass(frozen=True, slots=True)
