@@ -1,11 +1,11 @@
 """The webhook worker: dispatches new events into deliveries, and sends the due ones.
 
 ``ceasefire serve`` runs one in-process; ``ceasefire worker`` runs more as separate processes.
-Each worker runs two loops:
+Each worker runs three loops (and, on PostgreSQL, a LISTEN connection that wakes them):
 
 - dispatch: woken by ``store.on_append`` in-process, by PostgreSQL's ``ceasefire_events``
   notifications across processes, and by a poll as the fallback; see ``dispatcher``.
-- deliver: claims due deliveries (``store.claim_due``: ``FOR UPDATE SKIP LOCKED`` and a lease
+- deliver: claims due deliveries (``queue.claim_due``: ``FOR UPDATE SKIP LOCKED`` and a lease
   on PostgreSQL, so several workers never send the same attempt; on SQLite one transaction
   holding the database), sends up to ``webhook_concurrency`` at once, and hands each outcome
   to the recorder. It sleeps until the earliest due retry, a wake-up, or the poll interval.

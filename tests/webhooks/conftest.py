@@ -4,8 +4,11 @@ Every test here runs with ``LoopbackOnlyBackend`` under the SSRF guard (autouse)
 delivery can leave the machine. Retry timings are made fast through settings (a schedule of
 tenths of a second), never by waiting real minutes.
 
-Tests share the session's database and keep apart by subscribing with ``conflicts=[conflict]``;
-the subscriptions a test makes through ``api`` are deleted after it.
+The webhook tests share a database of their own (``database_url`` is overridden here): any
+process running a worker on the suite's shared database (the e2e servers do, with default
+settings) would otherwise claim these tests' deliveries too. Within it they keep apart by
+subscribing with ``conflicts=[conflict]``; the subscriptions a test makes through ``api`` are
+deleted after it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from app.settings import Settings
 from app.webhooks import sender as sender_module
 from events.database import create_engine
 from events.store import EventStore
+from tests.conftest import make_database
 from tests.webhooks.receiver import LoopbackOnlyBackend, Receiver
 
 #: Loopback is what the receiver listens on; the tests let it through the guard.
@@ -46,6 +50,11 @@ def fast_settings(database_url: str, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def database_url(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from make_database(db_kind, tmp_path_factory.mktemp(f"webhooks-{db_kind}"))
 
 
 @pytest.fixture(autouse=True)
