@@ -3,7 +3,7 @@
 Every read of state is tagged with the log position it reflects (the conflict's newest event,
 or the whole log's for reads that span it) and, for views of *now*, the instant until which
 the clock alone cannot change it (``projections.freshness``). The tag spells both:
-``"s<position>.<until, ms since epoch>.<salt>"`` (the salt changes with the settings and the
+``"s<position>.<until, µs since the epoch>.<salt>"`` (the salt changes with the settings and the
 API version that shape the body). So whether a client's ``If-None-Match`` is still current is
 decided from one indexed lookup of the head position and the clock: a 304 never touches the
 projection tables.
@@ -27,7 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
@@ -114,14 +114,13 @@ _TAG = re.compile(
 _ENTITY_TAG = re.compile(r'\s*(?:W/)?"([^"]*)"\s*(?:,|$)')
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def format_tag(kind: str, validator: Validator, salt: str) -> str:
-    until = "" if validator.until is None else f".{_ms(validator.until)}"
+    until = "" if validator.until is None else f".{(validator.until - _EPOCH) // _MICROSECOND}"
     return f'"{kind}{validator.position}{until}.{salt}"'
-
-
-def _ms(instant: datetime) -> int:
-    """Milliseconds since the epoch, rounded down: a tag never claims a moment past ``until``."""
-    return int(instant.timestamp() * 1000)
 
 
 def parse_tag(opaque: str, kind: str, salt: str) -> Validator | None:
@@ -131,8 +130,7 @@ def parse_tag(opaque: str, kind: str, salt: str) -> Validator | None:
         return None
     until = match["until"]
     return Validator(
-        int(match["position"]),
-        None if until is None else datetime.fromtimestamp(int(until) / 1000, UTC),
+        int(match["position"]), None if until is None else _EPOCH + int(until) * _MICROSECOND
     )
 
 

@@ -20,7 +20,7 @@ SALT = "0123abcd"
 
 
 def test_a_tag_spells_its_position_and_its_instant() -> None:
-    until = datetime(2022, 9, 24, 12, 0, 0, 123000, tzinfo=UTC)
+    until = datetime(2022, 9, 24, 12, 0, 0, 123456, tzinfo=UTC)  # kept to the microsecond
     for validator in (Validator(42), Validator(42, until)):
         tag = format_tag("s", validator, SALT)
         assert tag.startswith('"s42') and tag.endswith(f'.{SALT}"')
