@@ -333,6 +333,7 @@ async def _rebuild(
             while head - replayer.position > batch_size:
                 await replayer.run(head, batch_size=batch_size, on_batch=on_batch)
                 head = await conn.head()
+            await scratch.index(conn)  # the other indexes, now that the tables are full
             if conn.dialect == "postgresql":
                 await scratch.analyze(conn)
             caught_up, locked = await _catch_up_and_swap(

@@ -18,6 +18,7 @@ from projections.tables import PROJECTION_KEYS
 __all__ = [
     "dump_projections",
     "dump_table",
+    "index_names",
     "scratch_tables",
     "tamper",
     "write_old_events",
@@ -161,3 +162,19 @@ async def dump_table(engine: AsyncEngine, live: str, name: str) -> list[tuple[An
     async with engine.connect() as conn:
         rows = (await conn.execute(select(table))).all()
     return sorted((tuple(r) for r in rows), key=_key)
+
+
+async def index_names(engine: AsyncEngine) -> list[tuple[str, str]]:
+    """(table, index) for every index on a projection table."""
+    async with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            sql = (
+                "SELECT tablename, indexname FROM pg_indexes "
+                "WHERE schemaname = current_schema() AND tablename LIKE 'proj%'"
+            )
+        else:
+            sql = (
+                "SELECT tbl_name, name FROM sqlite_master "
+                "WHERE type = 'index' AND tbl_name LIKE 'proj%'"
+            )
+        return sorted((r[0], r[1]) for r in await conn.execute(text(sql)))

@@ -23,7 +23,7 @@ from projections.runner import (
 )
 from projections.scratch import Scratch
 from tests.factories import alleged, collapsed, dispatched, seed_events, signed
-from tests.logtools import dump_projections, scratch_tables
+from tests.logtools import dump_projections, index_names, scratch_tables
 
 
 async def _history(store: EventStore, conflicts: int = 3) -> None:
@@ -48,10 +48,12 @@ async def _history(store: EventStore, conflicts: int = 3) -> None:
 async def test_replay_rebuilds_identical_tables(fresh_store: EventStore) -> None:
     await _history(fresh_store)
     before = await dump_projections(fresh_store.engine)
+    indexes = await index_names(fresh_store.engine)
     stats = await replay(fresh_store, batch_size=4)
     assert stats.events == await fresh_store.head()
     assert await dump_projections(fresh_store.engine) == before
     assert await scratch_tables(fresh_store.engine) == []
+    assert await index_names(fresh_store.engine) == indexes  # the migrations' names, all there
 
 
 async def test_replay_of_one_projection_leaves_the_others_alone(fresh_store: EventStore) -> None:
