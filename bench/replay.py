@@ -12,7 +12,7 @@ For each database (SQLite, PostgreSQL) and each size, in a freshly created, migr
   driver (asyncpg / sqlite3) with no decoding, also in a fresh subprocess: the floor a replay
   could reach, measured in the same run (the machine is shared, absolute figures drift).
 
-Peak RSS is the process's ``ru_maxrss``; "base" is the RSS of the same process after its imports,
+Peak RSS is the process's high-water mark (``VmHWM``); "base" is its RSS after its imports,
 before any work, so peak - base is what the work itself needed. Flat memory means peak - base
 stays the same from 100k to 1M events.
 
@@ -65,7 +65,13 @@ COLUMNS = (
 )
 
 
-def _rss_kb() -> int:
+def _rss_kb(field: str = "VmHWM") -> int:
+    """This process's peak (``VmHWM``) or current (``VmRSS``) resident set, in kB. Not
+    ``ru_maxrss``: on Linux that carries the parent's peak over ``exec``."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
@@ -266,7 +272,7 @@ async def _replay(url: str) -> dict[str, Any]:
     from events.store import EventStore
     from projections.runner import replay
 
-    base = _rss_kb()
+    base = _rss_kb("VmRSS")
     store = EventStore(create_engine(url))
     try:
         stats = await replay(store, batch_size=BATCH)
@@ -284,7 +290,7 @@ async def _replay(url: str) -> dict[str, Any]:
 async def _scan_postgresql(url: str) -> dict[str, Any]:
     import asyncpg
 
-    base = _rss_kb()
+    base = _rss_kb("VmRSS")
     conn = await asyncpg.connect(asyncpg_dsn(url))
     started = time.perf_counter()
     after, count = 0, 0
@@ -304,7 +310,7 @@ async def _scan_postgresql(url: str) -> dict[str, Any]:
 
 
 def _scan_sqlite(url: str) -> dict[str, Any]:
-    base = _rss_kb()
+    base = _rss_kb("VmRSS")
     conn = sqlite3.connect(sqlite_path(url))
     started = time.perf_counter()
     after, count = 0, 0
@@ -395,9 +401,9 @@ def main() -> None:
                 rows.setdefault(name, []).append(value)
         width = max(len(name) for name in rows)
         print(f"== replay on {kind}")
-        print(" " * width + "".join(f"{f'{n:,} events':>16}" for n in sizes))
+        print(" " * width + "".join(f"{f'{n:,} events':>20}" for n in sizes))
         for name, values in rows.items():
-            print(f"{name:<{width}}" + "".join(f"{v:>16}" for v in values))
+            print(f"{name:<{width}}" + "".join(f"{v:>20}" for v in values))
         for note in notes:
             print(f"   {note}")
         print(flush=True)

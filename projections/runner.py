@@ -66,6 +66,10 @@ _HEARTBEAT_SECONDS = 1.0
 #: How long the swap waits for a table lock (readers in flight) before it backs off and retries.
 _LOCK_TIMEOUT = "5s"
 _SWAP_ATTEMPTS = 5
+#: Catch up without the lock until at most this many events are left for the locked step
+#: (or after this many rounds, should appends ever outpace the replay).
+_LOCKED_CATCH_UP = 100
+_UNLOCKED_ROUNDS = 10
 
 
 class UnknownProjectionError(ValueError):
@@ -330,9 +334,11 @@ async def _rebuild(
                     progress(replayer.position, head)
                 await beat(replayer.position, head)
 
-            while head - replayer.position > batch_size:
+            for _ in range(_UNLOCKED_ROUNDS):  # each round has less to fold than the last
                 await replayer.run(head, batch_size=batch_size, on_batch=on_batch)
                 head = await conn.head()
+                if head - replayer.position <= _LOCKED_CATCH_UP:
+                    break
             await scratch.index(conn)  # the other indexes, now that the tables are full
             if conn.dialect == "postgresql":
                 await scratch.analyze(conn)
