@@ -67,9 +67,21 @@ GROUPS = ("store", "raw", "eventsourcing", "read", "http")
 # -- the store ---------------------------------------------------------------------------------
 
 
+#: What the feed readers saw, per database: (events seen, positions skipped, seen twice).
+_feed_checks: dict[str, list[tuple[int, int, int]]] = {}
+
+
 async def _store_append(
-    url: str, *, events: int, writers: int, shared: bool, synchronous: str = "NORMAL"
+    url: str,
+    *,
+    events: int,
+    writers: int,
+    shared: bool,
+    synchronous: str = "NORMAL",
+    feed_reader: bool = False,
 ) -> float:
+    """``feed_reader``: a reader pages the global feed (``read_all(after=…)``) while the writers
+    append, and checks that it sees every position once, in order (the no-skip guarantee)."""
     engine = create_engine(url, sqlite_synchronous=synchronous, pool_size=max(10, writers))
     store = EventStore(engine, sqlite_synchronous=synchronous)
     tag = uuid.uuid4().hex[:8]
@@ -97,9 +109,34 @@ async def _store_append(
             except ConcurrencyError:  # the store ran out of retries: count it, go on
                 gave_up += 1
 
+    done = asyncio.Event()
+    reader = EventStore(create_engine(url, sqlite_synchronous=synchronous))
+    seen = skipped = twice = 0
+
+    async def read_feed(after: int) -> None:
+        nonlocal seen, skipped, twice
+        while True:
+            finished = done.is_set()  # read once more after the writers are done
+            page = await reader.read_all(after=after, limit=1000)
+            for event in page:
+                seen += 1
+                skipped += max(0, event.position - after - 1)
+                twice += event.position <= after
+                after = max(after, event.position)
+            if not page:
+                if finished:
+                    return
+                await asyncio.sleep(0.001)
+
+    feed = asyncio.ensure_future(read_feed(await store.head())) if feed_reader else None
     started = time.perf_counter()
     await asyncio.gather(*(writer(c, w) for w, c in enumerate(conflicts)))
     elapsed = time.perf_counter() - started
+    done.set()
+    if feed is not None:
+        await feed
+        _feed_checks.setdefault(store.dialect, []).append((seen, skipped, twice))
+    await reader.close()
     await store.close()
     if gave_up:
         print(
@@ -528,11 +565,18 @@ def run_database(kind: str, table: Table, round_: int, args: argparse.Namespace)
     def m(name: str, group: str, run: Callable[[], float]) -> None:
         _measure(table, round_, name, group, only, run)
 
-    def store(writers: int, shared: bool = False, synchronous: str = "NORMAL") -> float:
+    def store(
+        writers: int, shared: bool = False, synchronous: str = "NORMAL", feed: bool = False
+    ) -> float:
         return float(
             asyncio.run(
                 _store_append(
-                    url, events=n, writers=writers, shared=shared, synchronous=synchronous
+                    url,
+                    events=n,
+                    writers=writers,
+                    shared=shared,
+                    synchronous=synchronous,
+                    feed_reader=feed,
                 )
             )
         )
@@ -559,6 +603,11 @@ def run_database(kind: str, table: Table, round_: int, args: argparse.Namespace)
         if pg:
             m(f"{raw} BEGIN/INSERT/COMMIT, {w} writers", "raw", lambda: raw_append(w))
         m(f"store, {w} writers, one conflict", "store", lambda: store(w, shared=True))
+        m(
+            f"store, {w} writers, own conflicts, feed reader",
+            "store",
+            lambda: store(w, feed=True),
+        )
         if not pg:
             m("store, 1 writer, synchronous=FULL", "store", lambda: store(1, synchronous="FULL"))
             m(
@@ -706,6 +755,11 @@ def main(argv: list[str] | None = None) -> None:
             run_database(kind, tables[kind], round_, args)
     for kind, table in tables.items():
         add_ratios(table, kind, args.writers)
+        for seen, skipped, twice in _feed_checks.get(kind, []):
+            table.notes.append(
+                f"feed reader beside {args.writers} writers: saw {seen} events, "
+                f"{skipped} positions skipped, {twice} seen twice"
+            )
         table.notes.append(
             f"{args.events} events per store-level figure, one event per append call; "
             f"HTTP: {args.http_seconds:g} s per figure; ratios taken within each round"
