@@ -186,9 +186,10 @@ async def test_a_worker_killed_mid_send_is_taken_over_when_its_lease_expires(
         await eventually(lambda: receiver.at())  # the receiver holds the answer back 0.8 s
         first.send_signal(signal.SIGKILL)
         await first.wait()
-    async with worker_process(fresh_database_url, **settings):
+    async with worker_process(fresh_database_url, **settings) as second:
         await eventually(lambda: len(receiver.at()) == 2)
         await eventually(lambda: _all_succeeded(fresh_store, 1))
+    assert second.returncode == 0  # SIGTERM: a clean stop
     first_try, second_try = receiver.at()
     assert first_try.message_id == second_try.message_id
     [(delivery, _status, count)] = await delivery_rows(fresh_store)
