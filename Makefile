@@ -35,6 +35,7 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) bench/append.py
+	$(PY) bench/status.py
 	$(PY) bench/replay.py
 	$(PY) bench/polling.py
 
