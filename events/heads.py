@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events.errors import StorageUnavailableError
 from events.store import storage_errors
 from events.tables import log_head, streams
+from events.writers import keep_session
 
 __all__ = ["Heads"]
 
@@ -92,6 +93,7 @@ class Heads:
                         min_size=1,
                         max_size=self._pool_size,
                         server_settings={"application_name": "ceasefire-heads"},
+                        reset=keep_session,
                     )
         return self._pool
 

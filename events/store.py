@@ -123,6 +123,9 @@ class EventStore:
             self._writer = SqliteWriter(
                 str(engine.url.database), synchronous=sqlite_synchronous, checkpoint=CHECKPOINT
             )
+        # Appends to one conflict from this process queue here instead of racing each other's
+        # compare-and-set (and retrying); striped, so the memory is fixed however many conflicts.
+        self._conflict_locks = [asyncio.Lock() for _ in range(64)]
         #: Called after each append commits, with the conflict and the last position written.
         #: In-process waiters (long-poll, streams) hang off this; other processes use the
         #: database's own notifications.
@@ -160,6 +163,18 @@ class EventStore:
         if recorded_at is not None and len(recorded_at) != len(events):
             raise ValueError("recorded_at must give one time per event")
 
+        lock = self._conflict_locks[hash(conflict) % len(self._conflict_locks)]
+        async with lock:
+            return await self._append(conflict, events, expected_version, recorded_at)
+
+    async def _append(
+        self,
+        conflict: str,
+        events: Sequence[Event],
+        expected_version: int | None,
+        recorded_at: Sequence[datetime] | None,
+    ) -> AppendResult:
+        state: ConflictState | None = None
         with storage_errors():
             for attempt in range(_MAX_ATTEMPTS):
                 fresh = attempt > 0
@@ -204,7 +219,9 @@ class EventStore:
                 for listener in self.on_append:
                     listener(conflict, stored[-1].position)
                 return AppendResult(stored, True)
-        raise ConcurrencyError(conflict, state.version, state.version)
+        # Other processes kept winning the compare-and-set for this conflict.
+        current = state.version if state is not None else 0
+        raise ConcurrencyError(conflict, current, current + 1)
 
     def _decide(
         self,

@@ -31,7 +31,14 @@ from projections.changes import Changes
 from projections.tables import PROJECTION_KEYS
 from projections.writer import changes_as_json
 
-__all__ = ["IdTakenError", "PostgresWriter", "SqliteWriter", "Writer", "postgresql_append_args"]
+__all__ = [
+    "IdTakenError",
+    "PostgresWriter",
+    "SqliteWriter",
+    "Writer",
+    "keep_session",
+    "postgresql_append_args",
+]
 
 POSTGRESQL_APPEND = "SELECT ceasefire_append($1, $2, $3::jsonb, $4::jsonb, $5)"
 
@@ -71,6 +78,12 @@ def postgresql_append_args(
     return conflict, expected, events_json, changes_as_json(changes), checkpoint
 
 
+async def keep_session(connection: Any) -> None:
+    """asyncpg resets a connection on every release (``RESET ALL``, ``UNLISTEN *``…): a
+    second round trip per call. These pools only run plain statements and never change session
+    state, so there is nothing to reset."""
+
+
 class PostgresWriter:
     """Appends through a small asyncpg pool of its own: acquiring from it costs a few
     microseconds, where a checkout through SQLAlchemy's pool and its adapter costs far more,
@@ -93,6 +106,7 @@ class PostgresWriter:
                     min_size=1,
                     max_size=self._pool_size,
                     server_settings={"application_name": "ceasefire-writer"},
+                    reset=keep_session,
                 )
         return self._pool
 

@@ -78,15 +78,35 @@ async def test_a_second_store_sees_the_first_stores_writes(
 
 
 async def test_concurrent_appends_with_the_same_expected_version_exactly_one_wins(
-    store: EventStore, conflict: str
+    store: EventStore, database_url: str, conflict: str
 ) -> None:
+    """Eight stores (as eight processes would be): the database's compare-and-set, not the
+    in-process queue, decides the winner."""
+    from events.database import create_engine
+
     await store.append([signed(conflict)])
-    attempts = [store.append([alleged(conflict)], expected_version=1) for _ in range(8)]
-    results = await asyncio.gather(*attempts, return_exceptions=True)
+    writers = [EventStore(create_engine(database_url)) for _ in range(8)]
+    try:
+        results = await asyncio.gather(
+            *(w.append([alleged(conflict)], expected_version=1) for w in writers),
+            return_exceptions=True,
+        )
+    finally:
+        for writer in writers:
+            await writer.close()
     wins = [r for r in results if not isinstance(r, BaseException)]
     losses = [r for r in results if isinstance(r, ConcurrencyError)]
     assert len(wins) == 1 and len(losses) == 7
+    assert all(loss.actual == 2 for loss in losses)
     assert [e.version for e in await store.read_stream(conflict)] == [1, 2]
+
+
+async def test_appends_to_one_conflict_from_one_process_queue_instead_of_failing(
+    store: EventStore, conflict: str
+) -> None:
+    await store.append([signed(conflict)])
+    results = await asyncio.gather(*(store.append([alleged(conflict)]) for _ in range(20)))
+    assert sorted(r.events[0].version for r in results) == list(range(2, 22))
 
 
 @pytest.mark.parametrize(
