@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.keys import ApiKey, Role, find_key
+from app.keys import ApiKey, KeyCache, Role, find_key
 from app.problems import ProblemError
 from app.settings import Settings
 from events.store import EventStore, storage_errors
@@ -56,6 +56,7 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 
 def require(role: Role) -> Callable[..., Awaitable[ApiKey | None]]:
     async def dependency(
+        request: Request,
         store: StoreDep,
         settings: SettingsDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -69,9 +70,14 @@ def require(role: Role) -> Callable[..., Awaitable[ApiKey | None]]:
                 "an API key is required: Authorization: Bearer <key>",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        with storage_errors():
-            async with store.engine.connect() as conn:
-                key = await find_key(conn, credentials.credentials)
+        cache: KeyCache = request.app.state.key_cache
+        key = cache.get(credentials.credentials)
+        if key is None:
+            with storage_errors():
+                async with store.engine.connect() as conn:
+                    key = await find_key(conn, credentials.credentials)
+            if key is not None and key.revoked_at is None:
+                cache.put(credentials.credentials, key)
         if key is None or key.revoked_at is not None:
             raise ProblemError(
                 401,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -20,7 +21,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.tables import UtcDateTime, metadata
 
-__all__ = ["ROLES", "ApiKey", "Role", "create_key", "find_key", "list_keys", "revoke_key"]
+__all__ = [
+    "ROLES",
+    "ApiKey",
+    "KeyCache",
+    "Role",
+    "create_key",
+    "find_key",
+    "list_keys",
+    "revoke_key",
+]
 
 Role = Literal["reader", "writer", "admin"]
 ROLES: dict[Role, int] = {"reader": 0, "writer": 1, "admin": 2}
@@ -49,6 +59,36 @@ class ApiKey:
 
     def allows(self, role: Role) -> bool:
         return self.revoked_at is None and ROLES[self.role] >= ROLES[role]
+
+
+class KeyCache:
+    """Keys found recently, by the hash of their secret, for ``ttl`` seconds: a write then costs
+    no key lookup in the database. The price is that a revocation made by another process takes
+    up to ``ttl`` to be seen here (``CEASEFIRE_KEY_CACHE_SECONDS``; 0 turns the cache off).
+    Unknown secrets are never cached, so a wrong key is always looked up."""
+
+    def __init__(self, ttl: float, max_size: int = 1024) -> None:
+        self._ttl = ttl
+        self._max_size = max_size
+        self._keys: dict[bytes, tuple[float, ApiKey]] = {}
+
+    def get(self, secret: str) -> ApiKey | None:
+        if self._ttl <= 0:
+            return None
+        hit = self._keys.get(_hash(secret))
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, secret: str, key: ApiKey) -> None:
+        if self._ttl <= 0:
+            return
+        if len(self._keys) >= self._max_size:
+            self._keys.clear()
+        self._keys[_hash(secret)] = (time.monotonic() + self._ttl, key)
+
+    def forget(self, key_id: UUID) -> None:
+        self._keys = {h: hit for h, hit in self._keys.items() if hit[1].id != key_id}
 
 
 def _hash(secret: str) -> bytes:

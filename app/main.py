@@ -11,6 +11,7 @@ from starlette.types import ASGIApp
 from app import problems
 from app.api import admin, conflicts, events, health, stream, webhooks
 from app.conditional import ConditionalReads
+from app.keys import KeyCache
 from app.limits import BodyLimit
 from app.settings import Settings, get_settings
 from app.shutdown import ending_on_signal
@@ -62,6 +63,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.key_cache = KeyCache(settings.key_cache_seconds)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(events.router)
