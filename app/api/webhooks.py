@@ -61,7 +61,9 @@ class WebhookIn(BaseModel):
         description="Event types to deliver; any type of the log may be subscribed to.",
     )
     conflicts: list[ConflictSlug] | None = Field(
-        default=None, description="Deliver only these conflicts' events (default: all)."
+        default=None,
+        min_length=1,
+        description="Deliver only these conflicts' events (default: all).",
     )
     description: Description | None = None
 
@@ -76,7 +78,7 @@ class WebhookPatch(BaseModel):
 
     url: Url | None = None
     event_types: list[str] | None = Field(default=None, min_length=1)
-    conflicts: list[ConflictSlug] | None = None
+    conflicts: list[ConflictSlug] | None = Field(default=None, min_length=1)
     description: Description | None = None
     enabled: bool | None = None
 

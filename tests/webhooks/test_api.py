@@ -135,6 +135,7 @@ async def test_unknown_ids_and_bad_bodies(api: Api, receiver: Receiver) -> None:
         {"url": receiver.url(), "event_types": ["violation.denied"]},
         {"url": receiver.url(), "event_types": []},
         {"url": receiver.url(), "conflicts": ["Not A Slug"]},
+        {"url": receiver.url(), "conflicts": []},
         {"url": ""},
         {},
     ):
