@@ -38,6 +38,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/status.py
 	$(PY) bench/replay.py
 	$(PY) bench/polling.py
+	$(PY) bench/webhooks.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache

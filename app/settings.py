@@ -82,20 +82,10 @@ class Settings(BaseSettings):
     #: appends by other processes while clients wait.
     sqlite_notify_poll: timedelta = Field(default=timedelta(milliseconds=250), gt=timedelta(0))
 
-    @field_validator("stream_heartbeat", "sqlite_notify_poll", mode="before")
-    @classmethod
-    def _seconds(cls, value: Any) -> Any:
-        """Seconds as a number (``"0.5"``) or an ISO 8601 duration (``PT15S``)."""
-        return _number_or_text(value.strip()) if isinstance(value, str) else value
-
-    @field_validator("database_url")
-    @classmethod
-    def _supported(cls, value: str) -> str:
-        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
-        return value
-
     @field_validator(
+        "contested_window",
+        "stream_heartbeat",
+        "sqlite_notify_poll",
         "webhook_connect_timeout",
         "webhook_timeout",
         "webhook_disable_after",
@@ -105,9 +95,16 @@ class Settings(BaseSettings):
         mode="before",
     )
     @classmethod
-    def _webhook_seconds(cls, value: Any) -> Any:
-        """Seconds as a number (``"0.5"``) or an ISO 8601 duration (``P5D``)."""
+    def _seconds(cls, value: Any) -> Any:
+        """Every duration: seconds as a number (``"0.5"``) or an ISO 8601 duration (``P5D``)."""
         return _number_or_text(value.strip()) if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
 
     @field_validator("webhook_retry_schedule", "webhook_allowed_subnets", mode="before")
     @classmethod

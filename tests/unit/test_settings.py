@@ -1,0 +1,41 @@
+"""Settings read from the environment: every duration in seconds or ISO 8601, bad values fail
+at start-up."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from app.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("604800", timedelta(days=7)), ("P3D", timedelta(days=3)), ("1.5", timedelta(seconds=1.5))],
+)
+def test_durations_in_seconds_or_iso_8601(
+    monkeypatch: pytest.MonkeyPatch, text: str, expected: timedelta
+) -> None:
+    monkeypatch.setenv("CEASEFIRE_CONTESTED_WINDOW", text)
+    monkeypatch.setenv("CEASEFIRE_WEBHOOK_LEASE", text)
+    monkeypatch.setenv("CEASEFIRE_WEBHOOK_TIMEOUT", "1")
+    settings = Settings()
+    assert settings.contested_window == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CEASEFIRE_CONTESTED_WINDOW", "0"),
+        ("CEASEFIRE_CONTESTED_WINDOW", "a week"),
+        ("CEASEFIRE_DATABASE_URL", "mysql://localhost/db"),
+        ("CEASEFIRE_SQLITE_SYNCHRONOUS", "OFF"),
+        ("CEASEFIRE_MAX_BODY_BYTES", "10"),
+    ],
+)
+def test_bad_values_fail_fast(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        Settings()
