@@ -4,16 +4,15 @@ verify come from ``app.operate``."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 from uuid import UUID
 
 import typer
 
+from app.commands import settings_or_exit, with_store
 from app.keys import ApiKey
 from app.operate import operate_cli
-from app.settings import Settings, get_settings
 from events.store import EventStore
 
 __all__ = ["main"]
@@ -27,39 +26,13 @@ keys_cli = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=T
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(operate_cli)  # replay, export, import, verify: app/operate.py
 
-T = TypeVar("T")
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except Exception as error:  # a bad CEASEFIRE_* value: say which, without a traceback
-        typer.echo(f"error: invalid settings: {error}", err=True)
-        raise typer.Exit(2) from None
-
-
-def _with_store(settings: Settings, work: Callable[[EventStore], Awaitable[T]]) -> T:
-    from events.database import create_engine
-
-    async def run() -> T:
-        engine = create_engine(
-            settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
-        )
-        store = EventStore(engine, sqlite_synchronous=settings.sqlite_synchronous)
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
-
 
 @cli.command()
 def migrate() -> None:
     """Bring the database schema to the latest version (alembic upgrade head)."""
     from app.migrate import upgrade
 
-    settings = _settings()
+    settings = settings_or_exit()
     upgrade(settings.database_url)
     typer.echo("database is at the latest schema version")
 
@@ -79,7 +52,7 @@ def serve(
     from app.main import create_app
     from app.migrate import upgrade
 
-    settings = _settings()
+    settings = settings_or_exit()
     if not no_migrate:
         upgrade(settings.database_url)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
@@ -98,7 +71,7 @@ def worker(
     already; run more for more throughput (PostgreSQL: they share the work safely)."""
     from app.webhooks.worker import run_worker
 
-    settings = _settings()
+    settings = settings_or_exit()
     if concurrency is not None:
         settings = settings.model_copy(update={"webhook_concurrency": concurrency})
     asyncio.run(run_worker(settings))
@@ -111,10 +84,9 @@ def load(
     """Append the events of an NDJSON file: all of them, or none if any line is bad."""
     from app.loader import load_lines
 
-    settings = _settings()
     with file.open(encoding="utf-8") as handle:
         lines = handle.readlines()
-    report = _with_store(settings, lambda store: load_lines(store, lines))
+    report = with_store(lambda store: load_lines(store, lines))
     if report.bad:
         for bad in report.bad:
             typer.echo(f"{file}:{bad.number}: {bad.reason}", err=True)
@@ -134,13 +106,12 @@ def keys_create(
     if role not in ROLES:
         typer.echo(f"error: --role must be one of {', '.join(ROLES)}", err=True)
         raise typer.Exit(2)
-    settings = _settings()
 
     async def work(store: EventStore) -> tuple[ApiKey, str]:
         async with store.engine.begin() as conn:
             return await create_key(conn, name=name, role=role)
 
-    key, secret = _with_store(settings, work)
+    key, secret = with_store(work)
     typer.echo(secret)
     typer.echo(f"created {role} key {key.id} ({name}); the secret is not shown again", err=True)
 
@@ -150,13 +121,11 @@ def keys_list() -> None:
     """List keys (never their secrets)."""
     from app.keys import list_keys
 
-    settings = _settings()
-
     async def work(store: EventStore) -> list[ApiKey]:
         async with store.engine.connect() as conn:
             return await list_keys(conn)
 
-    for key in _with_store(settings, work):
+    for key in with_store(work):
         revoked = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
         typer.echo(f"{key.id}  {key.role:<6}  {key.prefix}…  {key.name}  {revoked}")
 
@@ -165,16 +134,14 @@ def keys_list() -> None:
 def keys_revoke(
     key_id: Annotated[UUID, typer.Argument(help="The key's id (see keys list).")],
 ) -> None:
-    """Revoke a key: it stops working at once."""
+    """Revoke a key: running servers refuse it within CEASEFIRE_KEY_CACHE_SECONDS."""
     from app.keys import revoke_key
-
-    settings = _settings()
 
     async def work(store: EventStore) -> bool:
         async with store.engine.begin() as conn:
             return await revoke_key(conn, key_id)
 
-    if not _with_store(settings, work):
+    if not with_store(work):
         typer.echo(f"error: no active key {key_id}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {key_id}")

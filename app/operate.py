@@ -6,54 +6,18 @@ the database of ``CEASEFIRE_DATABASE_URL`` while the service keeps running.
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 
-from events.errors import ProjectionJobRunningError, StorageUnavailableError
+from app.commands import with_store
 from events.store import EventStore
 
 __all__ = ["operate_cli"]
 
 operate_cli = typer.Typer()
-
-T = TypeVar("T")
-
-
-def _run(work: Callable[[EventStore], Awaitable[T]]) -> T:
-    """Run ``work`` against the configured database; known failures become a message and a
-    non-zero exit instead of a traceback."""
-    from app.settings import get_settings
-    from events.database import create_engine
-
-    try:
-        settings = get_settings()
-    except Exception as error:  # a bad CEASEFIRE_* value: say which, without a traceback
-        typer.echo(f"error: invalid settings: {error}", err=True)
-        raise typer.Exit(2) from None
-
-    async def run() -> T:
-        engine = create_engine(
-            settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
-        )
-        store = EventStore(engine, sqlite_synchronous=settings.sqlite_synchronous)
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(run())
-    except ProjectionJobRunningError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
-    except StorageUnavailableError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
 
 
 @operate_cli.command()
@@ -81,7 +45,7 @@ def replay(
         raise typer.Exit(2) from None
     try:
         with progress_reporter("replay") as report:
-            stats = _run(
+            stats = with_store(
                 lambda store: run_replay(store, projection, batch_size=batch_size, progress=report)
             )
     except KeyboardInterrupt:
@@ -114,7 +78,7 @@ def export(
         return count
 
     try:
-        count = _run(work)
+        count = with_store(work)
     except BrokenPipeError:  # `ceasefire export | head`: the reader left, nothing is wrong
         raise typer.Exit(0) from None
     typer.echo(f"exported {count:,} event(s)", err=True)
@@ -130,7 +94,7 @@ def import_(
     events already stored (same id, same content) are skipped, so importing twice is safe."""
     from app.importer import import_file
 
-    report = _run(lambda store: import_file(store, file))
+    report = with_store(lambda store: import_file(store, file))
     if report.bad:
         for bad in report.bad:
             typer.echo(f"{file}:{bad.number}: {bad.reason}", err=True)
@@ -161,7 +125,7 @@ def verify(
             return chain, [], f"{type(error).__name__}: {error}"
         return chain, differences, None
 
-    chain, differences, rebuild_error = _run(work)
+    chain, differences, rebuild_error = with_store(work)
     findings = 0
     typer.echo(
         f"chain: {chain.events:,} events, head at position {chain.head_position}, "
