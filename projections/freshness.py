@@ -17,12 +17,12 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.errors import UnknownConflictError
 from events.tables import log_head, streams
-from projections.tables import agreements, allegations, missions
+from projections.tables import agreements, allegations, known_at_condition, missions
 
 __all__ = ["log_position", "next_change", "snapshot", "stream_position"]
 
@@ -53,15 +53,6 @@ async def log_position(conn: AsyncConnection) -> int:
     return int((await conn.execute(select(log_head.c.position))).scalar_one())
 
 
-def _known(table: Table, known_at: datetime | None) -> ColumnElement[bool]:
-    if known_at is None:
-        return table.c.known_until.is_(None)
-    return and_(
-        table.c.known_from <= known_at,
-        or_(table.c.known_until.is_(None), table.c.known_until > known_at),
-    )
-
-
 async def next_change(
     conn: AsyncConnection,
     *,
@@ -77,7 +68,7 @@ async def next_change(
     nothing visible changes; never one later than a real change."""
 
     def earliest(table: Table, column: str, *extra: ColumnElement[bool]) -> ScalarSelect[Any]:
-        conditions = [table.c[column] > after, _known(table, known_at), *extra]
+        conditions = [table.c[column] > after, known_at_condition(table, known_at), *extra]
         if conflict is not None:
             conditions.append(table.c.conflict == conflict)
         return select(func.min(table.c[column])).where(*conditions).scalar_subquery()

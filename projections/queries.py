@@ -15,14 +15,14 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.errors import UnknownConflictError
 from events.tables import events, streams
 from projections.fold import AgreementState, latest_signed
 from projections.inline import agreement_from_row
-from projections.tables import agreements, allegations, missions
+from projections.tables import agreements, allegations, known_at_condition, missions
 from projections.views import (
     AgreementAllegations,
     AgreementView,
@@ -37,15 +37,6 @@ from projections.views import (
 )
 
 __all__ = ["conflict_head", "list_conflicts", "read_allegations", "read_status"]
-
-
-def _known(table: Table, known_at: datetime | None) -> ColumnElement[bool]:
-    if known_at is None:
-        return table.c.known_until.is_(None)
-    return and_(
-        table.c.known_from <= known_at,
-        or_(table.c.known_until.is_(None), table.c.known_until > known_at),
-    )
 
 
 async def conflict_head(
@@ -79,7 +70,7 @@ async def _agreements(
     rows = (
         await conn.execute(
             select(agreements).where(
-                agreements.c.conflict == conflict, _known(agreements, known_at)
+                agreements.c.conflict == conflict, known_at_condition(agreements, known_at)
             )
         )
     ).mappings()
@@ -107,7 +98,7 @@ async def _counts(
             allegations.c.agreement_id == agreement.agreement_id,
             allegations.c.occurred_at <= as_of,
             allegations.c.retracted.is_(False),
-            _known(allegations, known_at),
+            known_at_condition(allegations, known_at),
         )
         .group_by(allegations.c.alleged_by, allegations.c.accused)
     )
@@ -138,7 +129,7 @@ async def read_status(
             .where(
                 missions.c.conflict == conflict,
                 missions.c.dispatched_at <= as_of,
-                _known(missions, known_at),
+                known_at_condition(missions, known_at),
             )
             .order_by(missions.c.dispatched_at, missions.c.version)
         )
@@ -190,7 +181,7 @@ async def read_allegations(
             allegations.c.conflict == conflict,
             allegations.c.occurred_at <= as_of,
             allegations.c.retracted.is_(False),
-            _known(allegations, known_at),
+            known_at_condition(allegations, known_at),
         )
         .order_by(allegations.c.occurred_at, allegations.c.version)
     )

@@ -10,11 +10,32 @@ log said at any moment with an indexed lookup instead of a replay.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text, Uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ColumnElement,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    Uuid,
+    and_,
+    or_,
+)
 
 from events.tables import UtcDateTime, metadata
 
-__all__ = ["PROJECTION_KEYS", "agreements", "allegations", "corrections", "missions"]
+__all__ = [
+    "PROJECTION_KEYS",
+    "agreements",
+    "allegations",
+    "corrections",
+    "known_at_condition",
+    "missions",
+]
 
 agreements = Table(
     "proj_agreements",
@@ -107,3 +128,13 @@ PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
     "proj_missions": ("conflict", "mission_id"),
     "proj_corrections": ("event_id",),
 }
+
+
+def known_at_condition(table: Table, known_at: datetime | None) -> ColumnElement[bool]:
+    """The row versions the log held at ``known_at`` (None: the current ones)."""
+    if known_at is None:
+        return table.c.known_until.is_(None)
+    return and_(
+        table.c.known_from <= known_at,
+        or_(table.c.known_until.is_(None), table.c.known_until > known_at),
+    )

@@ -7,7 +7,7 @@ the queries gather its inputs with indexed lookups, so its cost does not grow wi
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +28,21 @@ __all__ = [
 ]
 
 ConflictState = Literal["none", "pending", "collapsed", "contested", "holding"]
+
+
+AsOf = Annotated[
+    datetime | None,
+    Field(
+        description="The time asked for (by occurred_at); null when none was: the state now "
+        "(the response's Date header says when it was read)."
+    ),
+]
+KnownAt = Annotated[
+    datetime | None,
+    Field(
+        description="The recording time asked for (by recorded_at); null: what the log says now."
+    ),
+]
 
 
 class View(BaseModel):
@@ -90,15 +105,8 @@ class StatusView(View):
     )
     version: int = Field(description="The conflict's stream version this status reflects.")
     position: int = Field(description="The global log position this status reflects.")
-    as_of: datetime | None = Field(
-        default=None,
-        description="The time asked for (by occurred_at); null when none was: the state now "
-        "(the response's Date header says when it was read).",
-    )
-    known_at: datetime | None = Field(
-        default=None,
-        description="The recording time asked for (by recorded_at); null: what the log says now.",
-    )
+    as_of: AsOf = None
+    known_at: KnownAt = None
 
 
 class AllegationView(View):
@@ -132,15 +140,8 @@ class AllegationsView(View):
     agreements: list[AgreementAllegations]
     version: int
     position: int
-    as_of: datetime | None = Field(
-        default=None,
-        description="The time asked for (by occurred_at); null when none was: the state now "
-        "(the response's Date header says when it was read).",
-    )
-    known_at: datetime | None = Field(
-        default=None,
-        description="The recording time asked for (by recorded_at); null: what the log says now.",
-    )
+    as_of: AsOf = None
+    known_at: KnownAt = None
 
 
 class ConflictSummary(View):
