@@ -298,9 +298,10 @@ async def test_a_slow_receiver_times_out(
         await api.record(signed(conflict))
         await api.record(alleged(conflict))
         [delivery] = await eventually(lambda: api.deliveries(hook["id"], status="succeeded"))
-        first, second = delivery["attempts"]
+        # A starved machine may time out a retry too; the first must, the last must not.
+        first, *_, last = delivery["attempts"]
         assert first["status_code"] is None and "timed out" in first["error"]
-        assert second["status_code"] == 200
+        assert last["status_code"] == 200
 
 
 async def test_any_event_type_can_be_subscribed_to(
