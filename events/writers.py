@@ -7,19 +7,21 @@ None, when the stream is no longer at the expected version: the compare-and-set 
 - PostgreSQL: one call of the ``ceasefire_append`` function (migration 0001) on the raw asyncpg
   connection: one round trip, one implicit transaction, no SQLAlchemy statement overhead on the
   hot path.
-- SQLite: the whole transaction runs in one dedicated writer thread with its own ``sqlite3``
-  connection. Going through aiosqlite costs a thread hop per statement (about ten per append);
-  here it is one hop per append. The thread also serialises this process's writers, so they
-  queue instead of spinning on SQLite's busy lock.
+- SQLite: raw ``sqlite3`` connections of the writer's own. Going through aiosqlite costs a
+  thread hop per statement (about ten per append). With ``synchronous=NORMAL`` the transaction
+  runs on the caller's thread, no hop at all, unless another connection holds the write lock;
+  then, and always with ``synchronous=FULL``, it runs in one writer thread, which waits for
+  the lock and serialises this process's writers (see ``SqliteWriter``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -45,6 +47,14 @@ POSTGRESQL_APPEND = "SELECT ceasefire_append($1, $2, $3::jsonb, $4::jsonb, $5)"
 
 class IdTakenError(Exception):
     """An event id of this append is stored already (the unique index refused it)."""
+
+
+class _Busy(Exception):
+    """SQLite answered busy to the inline connection: nothing was written."""
+
+
+#: SQLite's answers that another connection holds a lock (primary codes: the low byte).
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class Writer(Protocol):
@@ -134,6 +144,8 @@ class PostgresWriter:
 def _sqlite_value(value: Any) -> Any:
     """Values as SQLAlchemy's SQLite types store them, so rows written here and rows written
     through SQLAlchemy (replay, reads) compare and sort the same."""
+    if type(value) in _AS_THEY_ARE:  # most values: one set lookup, no isinstance chain
+        return value
     if isinstance(value, datetime):
         # isoformat, not strftime: glibc's %Y does not pad years before 1000 to four digits.
         return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
@@ -142,26 +154,77 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
+_AS_THEY_ARE = frozenset({str, int, float, bool, bytes, type(None)})
+
+
 class SqliteWriter:
-    def __init__(self, path: str, *, synchronous: str, checkpoint: str) -> None:
+    """Appends on SQLite through connections of its own (raw ``sqlite3``, no SQLAlchemy).
+
+    With ``synchronous=NORMAL`` an append runs on the caller's thread (the event loop): in WAL
+    mode such a commit writes the WAL but never waits for the disk, so the whole transaction
+    takes less time than the hop to a thread and back (a wake-up each way, the loop's
+    self-pipe), which was the largest single cost of an append. Two things could make that
+    block the loop, and neither may:
+
+    - another connection holding the write lock: the inline connection has no busy timeout,
+      so SQLite answers busy at once and the append goes to the writer thread instead, which
+      waits for the lock as every append used to;
+    - SQLite's automatic checkpoint, which runs inside the commit that crosses its threshold
+      and syncs the files (milliseconds, every hundred appends or so): the inline connection
+      has it off, and the writer thread runs a passive checkpoint on its own connection once
+      about ``checkpoint_rows`` rows have been written since the last one. Durability is
+      NORMAL's either way: the WAL is synced at checkpoints, not at commits.
+
+    With ``synchronous=FULL`` every commit waits for the disk: all of it runs in the thread.
+    """
+
+    def __init__(
+        self, path: str, *, synchronous: str, checkpoint: str, checkpoint_rows: int = 500
+    ) -> None:
         self._path = path
         self._synchronous = synchronous
         self._checkpoint = checkpoint
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-        self._conn: sqlite3.Connection | None = None
+        self._conn: sqlite3.Connection | None = None  # the writer thread's
+        self._inline_allowed = synchronous.upper() != "FULL"
+        self._inline: sqlite3.Connection | None = None  # the caller's, never waits for a lock
+        #: Appends queued on or running in the thread: while there are any, the inline
+        #: connection would only be told busy, and an append should queue behind them anyway.
+        self._queued = 0
+        self._checkpoint_rows = checkpoint_rows
+        self._rows_since_checkpoint = 0
+        self._checkpointing: Future[None] | None = None
+        #: Checkpoints the writer thread has run (tests watch it).
+        self.checkpoints = 0
 
     async def write(
         self, conflict: str, expected: int, rows: list[dict[str, Any]], changes: Changes
     ) -> int | None:
+        if self._inline_allowed and not self._queued:
+            try:
+                first = self._write_inline(conflict, expected, rows, changes)
+            except _Busy:
+                pass
+            else:
+                if first is not None:
+                    self._written(len(rows) + len(changes.closes) + len(changes.inserts) + 3)
+                return first
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, self._write, conflict, expected, rows, changes
-        )
+        self._queued += 1
+        try:
+            return await loop.run_in_executor(
+                self._executor, self._write, conflict, expected, rows, changes
+            )
+        finally:
+            self._queued -= 1
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._close)
         self._executor.shutdown(wait=True)
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -177,17 +240,69 @@ class SqliteWriter:
             self._conn = conn
         return self._conn
 
+    def _inline_connection(self) -> sqlite3.Connection:
+        if self._inline is None:
+            conn = sqlite3.connect(
+                self._path, timeout=0, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA busy_timeout=0")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # the writer thread checkpoints
+            self._inline = conn
+        return self._inline
+
+    def _write_inline(
+        self, conflict: str, expected: int, rows: list[dict[str, Any]], changes: Changes
+    ) -> int | None:
+        """The append on the caller's thread; ``_Busy`` (nothing written) when another
+        connection holds the lock, or when SQLite answers busy at any later step."""
+        try:
+            return self._transaction(self._inline_connection(), conflict, expected, rows, changes)
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF in _BUSY:
+                raise _Busy from error
+            raise
+
+    def _written(self, rows: int) -> None:
+        """Count rows the inline connection wrote; start a checkpoint in the writer thread
+        when enough have piled up in the WAL and none is running."""
+        self._rows_since_checkpoint += rows
+        if self._rows_since_checkpoint < self._checkpoint_rows:
+            return
+        if self._checkpointing is not None and not self._checkpointing.done():
+            return
+        self._rows_since_checkpoint = 0
+        self._checkpointing = self._executor.submit(self._checkpoint_wal)
+
+    def _checkpoint_wal(self) -> None:
+        # PASSIVE: copies what it can without waiting for readers or writers. A failure is
+        # not the append's (it has committed); the next checkpoint tries again.
+        with contextlib.suppress(sqlite3.Error):
+            self._connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self.checkpoints += 1
+
     def _write(
         self, conflict: str, expected: int, rows: list[dict[str, Any]], changes: Changes
     ) -> int | None:
-        conn = self._connection()
+        return self._transaction(self._connection(), conflict, expected, rows, changes)
+
+    def _transaction(
+        self,
+        conn: sqlite3.Connection,
+        conflict: str,
+        expected: int,
+        rows: list[dict[str, Any]],
+        changes: Changes,
+    ) -> int | None:
         conn.execute("BEGIN IMMEDIATE")
         try:
             first = self._write_in_transaction(conn, conflict, expected, rows, changes)
+            conn.execute("COMMIT" if first is not None else "ROLLBACK")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT" if first is not None else "ROLLBACK")
         return first
 
     def _write_in_transaction(
