@@ -13,8 +13,8 @@ Global order: every append locks the single ``log_head`` row, takes its position
 releases it only at commit, so positions commit in position order. A reader paging
 ``after=position`` therefore never sees position N+1 before N is visible: nothing is skipped.
 On PostgreSQL the whole write is one call of the ``ceasefire_append`` function (one round trip,
-one implicit transaction); on SQLite it is one ``BEGIN IMMEDIATE`` transaction run by a writer
-thread (``events.writers``).
+one implicit transaction); on SQLite it is one ``BEGIN IMMEDIATE`` transaction on a raw
+``sqlite3`` connection (``events.writers``).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from events.envelope import (
     content_hash,
     recorded_adapter,
     to_recorded,
+    with_position,
 )
 from events.errors import (
     ConcurrencyError,
@@ -212,9 +213,7 @@ class EventStore:
                     if attempt > 2:
                         await asyncio.sleep(random.uniform(0, 0.002 * attempt))
                     continue
-                stored = [
-                    e.model_copy(update={"position": first + i}) for i, e in enumerate(recorded)
-                ]
+                stored = [with_position(e, first + i) for i, e in enumerate(recorded)]
                 self._remember(next_state)
                 for listener in self.on_append:
                     listener(conflict, stored[-1].position)
