@@ -13,6 +13,7 @@ from app.api import admin, conflicts, events, health, stream, webhooks
 from app.conditional import ConditionalReads
 from app.keys import KeyCache
 from app.limits import BodyLimit
+from app.problems import AnsweredErrors
 from app.settings import Settings, get_settings
 from app.shutdown import ending_on_signal
 from app.webhooks.worker import running as webhooks_running
@@ -75,6 +76,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
-    """The whole app, wrapped in the body-size guard (which must sit outside FastAPI)."""
+    """The whole app, wrapped in the body-size guard (which must sit outside FastAPI) and in
+    the guard that keeps a connection open after an answered 500."""
     settings = settings or get_settings()
-    return BodyLimit(create_fastapi(settings), settings.max_body_bytes)
+    return AnsweredErrors(BodyLimit(create_fastapi(settings), settings.max_body_bytes))

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from events.errors import (
     ConcurrencyError,
@@ -26,7 +27,17 @@ from events.errors import (
     UnknownConflictError,
 )
 
-__all__ = ["PROBLEM_JSON", "Problem", "ProblemError", "install", "problem_response"]
+__all__ = [
+    "PROBLEM_JSON",
+    "AnsweredErrors",
+    "Problem",
+    "ProblemError",
+    "install",
+    "problem_response",
+]
+
+# Set in the request's scope once the catch-all handler has answered an unexpected error.
+_ANSWERED = "ceasefire.error_answered"
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("ceasefire.api")
@@ -199,6 +210,27 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        request.scope[_ANSWERED] = True
         return problem_response(
             request, 500, "internal-error", "an unexpected error occurred; it has been logged"
         )
+
+
+class AnsweredErrors:
+    """Keeps the connection open after an unexpected error has been answered with its problem.
+
+    Starlette sends the catch-all handler's 500 and then re-raises the exception for the server
+    to log; uvicorn, seeing an exception after a response, closes the connection, and a client
+    reusing it for its next request gets a reset instead of an answer. The error is logged
+    already, so here it ends. An exception with no answer sent (one raised while a response
+    was streaming) still reaches the server, which must cut that connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except Exception:
+            if not scope.get(_ANSWERED):
+                raise

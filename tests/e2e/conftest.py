@@ -86,6 +86,10 @@ def start_server(database_url: str, **settings: str) -> Iterator[Server]:
             "--log-level",
             "warning",
             "--no-access-log",
+            # uvicorn closes a connection idle for 5 s; a test that pauses longer on a loaded
+            # machine would then race the close (httpx.ReadError) instead of testing us.
+            "--timeout-keep-alive",
+            "120",
         ],
         env=env,
         stdout=log,
