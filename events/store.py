@@ -20,6 +20,7 @@ one implicit transaction); on SQLite it is one ``BEGIN IMMEDIATE`` transaction o
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 import sqlite3
@@ -52,7 +53,7 @@ from events.errors import (
 )
 from events.tables import events as events_table
 from events.tables import log_head, streams
-from events.types import SCHEMA_VERSIONS, Event, data_of
+from events.types import SCHEMA_VERSIONS, Event, Source, data_of
 from events.upcasting import upcast
 from events.writers import IdTakenError, PostgresWriter, SqliteWriter, Writer
 from projections.changes import Changes
@@ -418,7 +419,7 @@ class EventStore:
 
 
 def event_row(event: Recorded) -> dict[str, Any]:
-    source_json = canonical_json(event.source.model_dump(mode="json", exclude_none=True))
+    source_json = _source_json(event.source)
     data_json = canonical_json(data_of(event))
     return {
         "id": event.id,
@@ -451,3 +452,10 @@ def _same_content(stored: Recorded, event: Event) -> bool:
         and stored.source == event.source
         and data_of(stored) == data_of(event)
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _source_json(source: Source) -> str:
+    """Cached: a log has few sources, each repeated on many events, and sources are frozen
+    (equal sources give equal JSON)."""
+    return canonical_json(source.model_dump(mode="json", exclude_none=True))

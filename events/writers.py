@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import sqlite3
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -43,6 +45,9 @@ __all__ = [
 ]
 
 POSTGRESQL_APPEND = "SELECT ceasefire_append($1, $2, $3::jsonb, $4::jsonb, $5)"
+
+#: ``json.dumps(..., ensure_ascii=False)`` builds a new encoder on every call; this is built once.
+_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 class IdTakenError(Exception):
@@ -69,7 +74,7 @@ def postgresql_append_args(
     conflict: str, expected: int, rows: list[dict[str, Any]], changes: Changes, checkpoint: str
 ) -> tuple[str, int, str, str, str]:
     """The arguments of one ``ceasefire_append`` call."""
-    events_json = json.dumps(
+    events_json = _json(
         [
             {
                 "id": str(row["id"]),
@@ -82,8 +87,7 @@ def postgresql_append_args(
                 "content_hash": row["content_hash"].hex(),
             }
             for row in rows
-        ],
-        ensure_ascii=False,
+        ]
     )
     return conflict, expected, events_json, changes_as_json(changes), checkpoint
 
@@ -147,14 +151,21 @@ def _sqlite_value(value: Any) -> Any:
     if type(value) in _AS_THEY_ARE:  # most values: one set lookup, no isinstance chain
         return value
     if isinstance(value, datetime):
-        # isoformat, not strftime: glibc's %Y does not pad years before 1000 to four digits.
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return _sqlite_instant(value)
     if isinstance(value, UUID):
         return value.hex
     return value
 
 
 _AS_THEY_ARE = frozenset({str, int, float, bool, bytes, type(None)})
+
+
+@functools.lru_cache(maxsize=256)
+def _sqlite_instant(value: datetime) -> str:
+    """Cached: an append writes each of its instants two or three times (the event's row and
+    the projection's)."""
+    # isoformat, not strftime: glibc's %Y does not pad years before 1000 to four digits.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class SqliteWriter:
@@ -313,14 +324,25 @@ class SqliteWriter:
         rows: list[dict[str, Any]],
         changes: Changes,
     ) -> int | None:
-        current = conn.execute(
-            "SELECT version FROM streams WHERE conflict = ?", (conflict,)
-        ).fetchone()
-        if (current[0] if current else 0) != expected:
-            return None
         head = conn.execute("SELECT position, hash FROM log_head WHERE id = 1").fetchone()
         position, previous = int(head[0]), bytes(head[1])
         first = position + 1
+        # The compare-and-set of the stream's version, in one statement as in
+        # ceasefire_append: no row changed means another writer got there first.
+        last = position + len(rows)
+        if expected == 0:
+            moved = conn.execute(
+                "INSERT INTO streams (conflict, version, position) VALUES (?, ?, ?) "
+                "ON CONFLICT (conflict) DO NOTHING",
+                (conflict, len(rows), last),
+            )
+        else:
+            moved = conn.execute(
+                "UPDATE streams SET version = ?, position = ? WHERE conflict = ? AND version = ?",
+                (expected + len(rows), last, conflict, expected),
+            )
+        if moved.rowcount != 1:
+            return None
         params = []
         for row in rows:
             position += 1
@@ -350,12 +372,6 @@ class SqliteWriter:
         except sqlite3.IntegrityError as error:
             raise IdTakenError from error
         conn.execute(
-            "INSERT INTO streams (conflict, version, position) VALUES (?, ?, ?) "
-            "ON CONFLICT (conflict) DO UPDATE SET version = excluded.version, "
-            "position = excluded.position",
-            (conflict, expected + len(rows), position),
-        )
-        conn.execute(
             "UPDATE log_head SET position = ?, hash = ? WHERE id = 1", (position, previous)
         )
         _apply_sqlite_changes(conn, changes)
@@ -377,11 +393,17 @@ def _apply_sqlite_changes(conn: sqlite3.Connection, changes: Changes) -> None:
             (_sqlite_value(close.known_until), *(_sqlite_value(close.key[k]) for k in key)),
         )
     for table, group in _grouped(changes.inserts):
-        columns = list(group[0])
+        columns = tuple(group[0])
+        values = itemgetter(*columns)
         conn.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            [tuple(_sqlite_value(row[c]) for c in columns) for row in group],
+            _insert_statement(table, columns),
+            [tuple(map(_sqlite_value, values(row))) for row in group],
         )
+
+
+@functools.cache
+def _insert_statement(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
 def _grouped(

@@ -4,6 +4,7 @@ WAL is still checkpointed (the inline connection has SQLite's automatic checkpoi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import uuid
@@ -108,3 +109,29 @@ async def test_appends_with_either_durability_setting(sqlite_url: str, synchrono
         assert positions == list(range(positions[0], positions[0] + 5))
     finally:
         await store.close()
+
+
+async def test_a_stale_expected_version_writes_nothing(sqlite_url: str) -> None:
+    writer = SqliteWriter(_path(sqlite_url), synchronous="NORMAL", checkpoint=CHECKPOINT)
+    conflict = f"test-{uuid.uuid4().hex[:12]}"
+
+    def rows(version: int) -> list[dict[str, object]]:
+        event = to_recorded(
+            alleged(conflict), version=version, position=0, recorded_at=NOW, schema_version=1
+        )
+        return [event_row(event)]
+
+    try:
+        assert await writer.write(conflict, 0, rows(1), Changes()) is not None
+        assert await writer.write(conflict, 0, rows(1), Changes()) is None  # a new stream? no
+        assert await writer.write(conflict, 2, rows(3), Changes()) is None  # ahead of it
+        assert await writer.write(conflict, 1, rows(2), Changes()) is not None
+    finally:
+        await writer.close()
+    with contextlib.closing(sqlite3.connect(_path(sqlite_url))) as conn:
+        assert conn.execute(
+            "SELECT version FROM streams WHERE conflict = ?", (conflict,)
+        ).fetchall() == [(2,)]
+        assert conn.execute(
+            "SELECT version FROM events WHERE conflict = ? ORDER BY version", (conflict,)
+        ).fetchall() == [(1,), (2,)]
