@@ -88,8 +88,10 @@ async def test_failing_the_first_three_attempts_the_fourth_arrives_with_the_same
 async def test_a_receiver_down_for_a_while_gets_the_whole_backlog_once_back(
     database_url: str, admin_key: str, receiver: Receiver, conflict: str
 ) -> None:
+    # About 20 s of attempts: enough that a loaded machine cannot exhaust them before the
+    # receiver is back, and the first ones close together so the test does not wait long.
     settings = fast_settings(
-        database_url, webhook_retry_schedule=[0, 0.1, 0.2, 0.3, 0.5, 0.5, 1, 1, 1, 1, 1, 1]
+        database_url, webhook_retry_schedule=[0, 0.1, 0.2, 0.3, 0.5, 0.5, 1, 1, 1, 1, 1, 1, 4, 4, 4]
     )
     async with running_api(settings, admin_key) as api:
         hook = await api.subscribe(receiver.url(), conflicts=[conflict])
@@ -124,7 +126,8 @@ async def _count(found: Any, expected: int) -> bool:
 async def test_rotation_sends_both_signatures_until_the_old_secret_expires(
     database_url: str, admin_key: str, receiver: Receiver, conflict: str
 ) -> None:
-    settings = fast_settings(database_url, webhook_secret_overlap=1.5)
+    # The first delivery must land inside the overlap, on a loaded machine too: 5 s.
+    settings = fast_settings(database_url, webhook_secret_overlap=5)
     async with running_api(settings, admin_key) as api:
         hook = await api.subscribe(receiver.url(), conflicts=[conflict])
         old = hook["secret"]
