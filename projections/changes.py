@@ -68,15 +68,26 @@ class Changes:
         self.closes.append(Close(table, key, known_until))
 
     def _index(self) -> None:
-        for table, row in self.inserts[self._indexed :]:
+        # _name inlined: in a replay batch this runs once for nearly every row inserted.
+        inserts, index, getters = self.inserts, self._open, _KEY_GETTERS
+        for position in range(self._indexed, len(inserts)):
+            table, row = inserts[position]
             if row.get("known_until") is not None:
                 continue
-            name = _name(table, row)
+            getter = getters.get(table)
+            try:
+                name = (table, getter(row)) if getter is not None else None
+            except KeyError:
+                name = None
             if name is None:
                 self._unindexed.add(table)
+                continue
+            stack = index.get(name)
+            if stack is None:
+                index[name] = [row]
             else:
-                self._open.setdefault(name, []).append(row)
-        self._indexed = len(self.inserts)
+                stack.append(row)
+        self._indexed = len(inserts)
 
     def insert(self, table: str, row: Row) -> None:
         self.inserts.append((table, row))

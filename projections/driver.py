@@ -133,7 +133,7 @@ class RawConnection:
     async def head(self) -> int:
         return int(await self.fetchval("SELECT position FROM log_head"))
 
-    async def event_rows(self, after: int, upto: int, limit: int) -> list[tuple[Any, ...]]:
+    async def event_rows(self, after: int, upto: int, limit: int) -> list[Sequence[Any]]:
         """Event rows ``after < position <= upto`` in position order, at most ``limit``, with
         the values SQLAlchemy would give (``EVENT_COLUMNS``)."""
         rows = await self.fetch(
@@ -145,7 +145,7 @@ class RawConnection:
         )
         return self.convert(rows, self._event_processors)
 
-    async def events_by_id(self, ids: Sequence[Any]) -> list[tuple[Any, ...]]:
+    async def events_by_id(self, ids: Sequence[Any]) -> list[Sequence[Any]]:
         """The event rows with these ids (any order; missing ids are absent), one query."""
         if not ids:
             return []
@@ -199,11 +199,11 @@ class RawConnection:
     @staticmethod
     def convert(
         rows: Sequence[Sequence[Any]], processors: Sequence[Processor]
-    ) -> list[tuple[Any, ...]]:
+    ) -> list[Sequence[Any]]:
         active = [(i, p) for i, p in enumerate(processors) if p is not None]
-        if not active:
-            return [tuple(r) for r in rows]
-        out = []
+        if not active:  # PostgreSQL: asyncpg's records index and unpack like tuples
+            return list(rows)
+        out: list[Sequence[Any]] = []
         for row in rows:
             values = list(row)
             for i, process in active:

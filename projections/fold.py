@@ -34,6 +34,7 @@ from events.types import (
     Event,
     EventCorrected,
     MissionDispatched,
+    Source,
     ViolationAlleged,
     data_of,
 )
@@ -77,8 +78,15 @@ class AgreementState:
 
     def party(self, name: str) -> str | None:
         """The agreement's own spelling of a party, matched without regard to case."""
+        # Parties are distinct without regard to case (``AgreementSignedData`` refuses others),
+        # so a name spelled exactly as one of them is that one: the common case, in one step.
+        if name in self.parties:
+            return name
         folded = name.casefold()
-        return next((p for p in self.parties if p.casefold() == folded), None)
+        for party in self.parties:
+            if party.casefold() == folded:
+                return party
+        return None
 
     def row(self, conflict: str, known_from: datetime) -> Row:
         return {
@@ -113,12 +121,18 @@ class ConflictState:
 
 def target_of(event: Event) -> UUID | None:
     """The earlier event a retraction or a correction names; None for other events."""
+    if event.type not in _NAMING_TYPES:  # the type string first: isinstance on a pydantic
+        return None  # model class goes through ABCMeta, and this runs for every event folded
     match event:
         case AllegationRetracted(data=data):
             return data.allegation_id
         case EventCorrected(data=data):
             return data.event_id
     return None
+
+
+#: The types of the events that name an earlier one.
+_NAMING_TYPES = frozenset({"allegation.retracted", "event.corrected"})
 
 
 def references(state: ConflictState, event: Event) -> tuple[UUID, ...]:
@@ -164,8 +178,17 @@ def agreement_in_effect(
 
 
 def latest_signed(agreements: Iterable[AgreementState], at: datetime) -> AgreementState | None:
-    signed = [a for a in agreements if a.signed_at <= at]
-    return max(signed, key=lambda a: (a.signed_at, a.version), default=None)
+    # A loop rather than max() over a filtered list: it runs for every allegation folded, over
+    # a conflict's few agreements. Ties on signed_at go to the later version, as max() would.
+    latest: AgreementState | None = None
+    for agreement in agreements:
+        if agreement.signed_at <= at and (
+            latest is None
+            or agreement.signed_at > latest.signed_at
+            or (agreement.signed_at == latest.signed_at and agreement.version > latest.version)
+        ):
+            latest = agreement
+    return latest
 
 
 def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> None:
@@ -295,14 +318,24 @@ def _target(state: ConflictState, event_id: UUID, lookup: Lookup) -> Recorded:
 
 
 def apply(
-    state: ConflictState, event: Recorded, lookup: Lookup = no_lookup
+    state: ConflictState,
+    event: Recorded,
+    lookup: Lookup = no_lookup,
+    *,
+    into: Changes | None = None,
 ) -> tuple[ConflictState, Changes]:
     """Fold one recorded event (already checked) into the next state and its row changes.
-    ``lookup`` must find what ``references(state, event)`` names."""
-    changes = Changes()
+    ``lookup`` must find what ``references(state, event)`` names.
+
+    Given ``into``, the row changes are added to it and it is returned: what ``merge`` of this
+    event's own changes would make of it (no event closes a row it inserts itself), without a
+    ``Changes`` per event, for callers that fold thousands of events into one batch."""
+    changes = Changes() if into is None else into
     known_from = event.recorded_at
     conflict = state.conflict
-    match event:
+    match event:  # the commonest first: each case is an isinstance check through ABCMeta
+        case ViolationAlleged():
+            changes.insert("proj_allegations", _allegation_row(state, event, known_from))
         case AgreementSigned(data=data):
             agreement = AgreementState(
                 agreement_id=data.agreement_id,
@@ -329,8 +362,6 @@ def apply(
             changes.close("proj_agreements", key, known_from)
             changes.insert("proj_agreements", agreement.row(conflict, known_from))
             state = replace(state, agreements={**state.agreements, data.agreement_id: agreement})
-        case ViolationAlleged():
-            changes.insert("proj_allegations", _allegation_row(state, event, known_from))
         case MissionDispatched(data=data):
             changes.insert("proj_missions", _mission_row(conflict, event, known_from))
             state = replace(state, missions=state.missions | {data.mission_id})
@@ -362,7 +393,20 @@ def apply(
                 },
             )
             state = replace(state, revisions={**state.revisions, target.id: event.id})
-    return replace(state, version=event.version), changes
+    return _at_version(state, event.version), changes
+
+
+def _at_version(state: ConflictState, version: int) -> ConflictState:
+    """``replace(state, version=version)``, which every event folded makes, without the cost of
+    ``dataclasses.replace`` looking the fields up each time (a unit test holds the two equal)."""
+    return ConflictState(
+        conflict=state.conflict,
+        version=version,
+        agreements=state.agreements,
+        missions=state.missions,
+        revisions=state.revisions,
+        retracted=state.retracted,
+    )
 
 
 def _apply_correction(
@@ -429,7 +473,7 @@ def _allegation_row(
         "casualties_claimed": (
             None if data.casualties_claimed is None else data.casualties_claimed.model_dump_json()
         ),
-        "source": event.source.model_dump_json(exclude_none=True),
+        "source": _source_json(event.source),
         "retracted": retracted,
         "known_from": known_from,
         "known_until": None,
@@ -447,10 +491,30 @@ def _mission_row(conflict: str, event: RecordedMissionDispatched, known_from: da
         "expected_arrival": data.expected_arrival,
         "dispatched_at": event.occurred_at,
         "version": event.version,
-        "source": event.source.model_dump_json(exclude_none=True),
+        "source": _source_json(event.source),
         "known_from": known_from,
         "known_until": None,
     }
+
+
+#: The JSON of the last few ``Source`` objects seen, by identity (see ``_source_json``).
+_SOURCE_JSON: dict[int, tuple[Source, str]] = {}
+_SOURCE_JSON_SIZE = 1024
+
+
+def _source_json(source: Source) -> str:
+    """``source.model_dump_json(exclude_none=True)``, remembered for the very same object: a
+    decoder of the log hands out one ``Source`` per distinct stored text (a log has few), so a
+    replay dumps each once instead of once per event. The object is kept with its JSON, so its
+    id cannot be reused while the entry exists."""
+    entry = _SOURCE_JSON.get(id(source))
+    if entry is not None and entry[0] is source:
+        return entry[1]
+    text = source.model_dump_json(exclude_none=True)
+    if len(_SOURCE_JSON) >= _SOURCE_JSON_SIZE:
+        _SOURCE_JSON.clear()
+    _SOURCE_JSON[id(source)] = (source, text)
+    return text
 
 
 def _required(state: ConflictState, event_id: UUID, lookup: Lookup) -> Recorded:

@@ -28,19 +28,20 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
-from events.codec import RowDecoder
 from events.envelope import Recorded
 from events.store import EventStore
 from events.tables import metadata, projection_checkpoints
 from projections.changes import Changes
+from projections.decoding import TrustedRowDecoder
 from projections.driver import RawConnection, raw_connection
-from projections.fold import ConflictState
+from projections.fold import ConflictState, apply, references
+from projections.gc_pause import gc_paused
 from projections.inline import CHECKPOINT
 from projections.jobs import Job, finish_job, heartbeat_every, start_job
-from projections.references import fold_batch
 from projections.scratch import Scratch, drop_leftovers
 from projections.tables import PROJECTION_KEYS
 
@@ -126,7 +127,7 @@ class Replayer:
         self.targets = targets
         self.position = 0
         self.states: dict[str, ConflictState] = {}
-        self._decoder = RowDecoder()
+        self._decoder = TrustedRowDecoder()
         self._writer = BulkWriter(conn, targets)
         self._saved: tuple[int, dict[str, ConflictState]] = (0, {})
 
@@ -137,10 +138,31 @@ class Replayer:
         self.position, states = self._saved
         self.states = dict(states)
 
-    async def fold(self, rows: Sequence[tuple[Any, ...]]) -> Changes:
-        """Fold event rows (``EVENT_COLUMNS``, in position order) into row changes."""
-        decode = self._decoder.decode
-        changes = await fold_batch(self.states, [decode(row) for row in rows], self._fetch)
+    async def fold(self, rows: Sequence[Sequence[Any]]) -> Changes:
+        """Fold event rows (``EVENT_COLUMNS``, in position order) into row changes.
+
+        What ``projections.references.fold_batch`` does, with every event folded straight
+        into the batch's changes (``apply(into=)``) instead of into changes of its own that
+        are then merged: the same result, without two objects per event. The synchronous
+        stretches run with the cyclic collector paused (``gc_paused`` says why)."""
+        states = self.states
+        wanted: set[UUID] = set()
+        with gc_paused():
+            decode = self._decoder.decode
+            batch = [decode(row) for row in rows]
+            for event in batch:
+                state = states.get(event.conflict) or ConflictState(event.conflict)
+                wanted.update(references(state, event))
+            wanted.difference_update(event.id for event in batch)
+        seen: dict[UUID, Recorded] = dict(await self._fetch(wanted)) if wanted else {}
+        changes = Changes()
+        with gc_paused():
+            lookup = seen.get
+            for event in batch:
+                conflict = event.conflict
+                state = states.get(conflict) or ConflictState(conflict)
+                states[conflict], _ = apply(state, event, lookup, into=changes)
+                seen[event.id] = event
         if rows:
             self.position = int(rows[-1][0])
         return changes
@@ -171,7 +193,7 @@ class Replayer:
             return await self._run_plain(upto, batch_size, in_transaction, on_batch)
         reader = self.reader
         folded = 0
-        reading: asyncio.Future[list[tuple[Any, ...]]] | None = None
+        reading: asyncio.Future[list[Sequence[Any]]] | None = None
         writing: asyncio.Future[None] | None = None
         try:
             if self.position < upto:
@@ -241,9 +263,23 @@ class BulkWriter:
             processors = self._processors[key] = self.conn.bind_processors(
                 metadata.tables[table], columns
             )
+        if not any(processors):  # PostgreSQL: the values go to COPY as they are
+            return rows
         return self.conn.convert(rows, processors)
 
     async def write(self, changes: Changes) -> None:
+        with gc_paused():  # see gc_pause: thousands of tuples, none of them in a cycle
+            closes, inserts = self._statements(changes)
+        for statement, params in closes:
+            await self.conn.executemany(statement, params)
+        for table, columns, values in inserts:
+            await self.conn.insert_rows(table, columns, values)
+
+    def _statements(
+        self, changes: Changes
+    ) -> tuple[list[tuple[str, Any]], list[tuple[str, tuple[str, ...], Any]]]:
+        """The closes as (UPDATE statement, parameters) and the inserts as (table, columns,
+        rows), per table, with the values converted for the driver."""
         closes: dict[str, list[tuple[Any, ...]]] = {}
         close_columns: dict[str, tuple[str, ...]] = {}
         for close in changes.closes:
@@ -252,27 +288,45 @@ class BulkWriter:
             columns = ("known_until", *close.key)
             close_columns[close.table] = columns
             closes.setdefault(close.table, []).append((close.known_until, *close.key.values()))
+        updates = []
         for table, params in closes.items():
             columns = close_columns[table]
             where = " AND ".join(f'"{c}" = ${i}' for i, c in enumerate(columns[1:], start=2))
-            await self.conn.executemany(
-                f'UPDATE "{self.targets[table]}" SET known_until = $1 '
-                f"WHERE known_until IS NULL AND {where}",
-                self._convert(table, columns, params),
+            updates.append(
+                (
+                    f'UPDATE "{self.targets[table]}" SET known_until = $1 '
+                    f"WHERE known_until IS NULL AND {where}",
+                    self._convert(table, columns, params),
+                )
             )
         inserts: dict[str, list[dict[str, Any]]] = {}
         for table, row in changes.inserts:
             if table in self.targets:
                 inserts.setdefault(table, []).append(row)
+        copies = []
         for table, rows in inserts.items():
-            groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-            for row in rows:
-                columns = tuple(row)
-                groups.setdefault(columns, []).append(tuple(row.values()))
-            for columns, values in groups.items():
-                await self.conn.insert_rows(
-                    self.targets[table], columns, self._convert(table, columns, values)
-                )
+            for columns, values in _by_columns(rows).items():
+                copies.append((self.targets[table], columns, self._convert(table, columns, values)))
+        return updates, copies
+
+
+def _by_columns(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[tuple[Any, ...]]]:
+    """The rows' values grouped by their columns. A fold writes every row of a table with the
+    same columns, so that case takes one ``itemgetter`` pass; others are grouped row by row."""
+    columns = tuple(rows[0])
+    width = len(columns)
+    if all(len(row) == width for row in rows):
+        values = itemgetter(*columns)
+        try:
+            if width == 1:
+                return {columns: [(values(row),) for row in rows]}
+            return {columns: [values(row) for row in rows]}
+        except KeyError:
+            pass  # a row with another column: group them one by one
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(tuple(row.values()))
+    return groups
 
 
 async def replay(

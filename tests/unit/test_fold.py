@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 
 from events.envelope import Recorded, to_recorded
 from events.errors import DomainRuleError
-from events.types import SCHEMA_VERSIONS, Event
+from events.types import SCHEMA_VERSIONS, Event, Source
 from projections.changes import Changes
-from projections.fold import ConflictState, agreement_in_effect, apply, check
+from projections.fold import (
+    AgreementState,
+    ConflictState,
+    _at_version,
+    _source_json,
+    agreement_in_effect,
+    apply,
+    check,
+    latest_signed,
+)
 from projections.views import derive_state
-from tests.factories import alleged, collapsed, seed_events, signed
+from tests.factories import (
+    alleged,
+    collapsed,
+    corrected,
+    dispatched,
+    retracted,
+    seed_events,
+    signed,
+)
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 WINDOW = timedelta(days=7)
@@ -157,3 +176,127 @@ def test_key_cache_keeps_found_keys_for_its_time_only() -> None:
     off = KeyCache(ttl=0)
     off.put("secret", key)
     assert off.get("secret") is None
+
+
+def _recorded(events: list[Event]) -> list[Recorded]:
+    out: list[Recorded] = []
+    for version, event in enumerate(events, start=1):
+        out.append(
+            to_recorded(
+                event,
+                version=version,
+                position=version,
+                recorded_at=NOW + timedelta(seconds=version),
+                schema_version=SCHEMA_VERSIONS[event.type],
+            )
+        )
+    return out
+
+
+def test_folding_into_one_changes_equals_merging_each_events_own() -> None:
+    conflict = "into"
+    claim = alleged(conflict, occurred_at="2022-09-14T17:00:00Z")
+    other = alleged(conflict, occurred_at="2022-09-14T18:00:00Z")
+    mission = dispatched(conflict)
+    events = _recorded(
+        [
+            signed(conflict, occurred_at="2022-09-14T16:00:00Z"),
+            claim,
+            other,
+            mission,
+            retracted(conflict, claim.id),
+            corrected(
+                conflict,
+                other.id,
+                "violation.alleged",
+                {"alleged_by": "Armenia", "accused": "Azerbaijan", "incidents": 2},
+            ),
+            corrected(
+                conflict,
+                other.id,
+                "violation.alleged",
+                {"alleged_by": "Armenia", "accused": "Azerbaijan", "incidents": 3},
+            ),
+            corrected(
+                conflict,
+                mission.id,
+                "mission.dispatched",
+                {"mission_id": "m-1", "organization": "OSCE"},
+            ),
+            signed(conflict, "cf-2", occurred_at="2022-09-15T16:00:00Z"),
+            collapsed(conflict, "cf-2", occurred_at="2022-09-16T00:00:00Z"),
+        ]
+    )
+    seen = {event.id: event for event in events}
+    merged, into = Changes(), Changes()
+    state_merged = state_into = ConflictState(conflict)
+    for event in events:
+        state_merged, more = apply(state_merged, event, seen.get)
+        merged.merge(more)
+        state_into, same = apply(state_into, event, seen.get, into=into)
+        assert same is into
+    assert state_into == state_merged
+    assert into.closes == merged.closes
+    assert into.inserts == merged.inserts
+
+
+def test_the_next_state_keeps_every_field_but_the_version() -> None:
+    state = ConflictState(
+        "every-field",
+        version=3,
+        agreements={"cf-1": _agreement()},
+        missions=frozenset({"m-1"}),
+        revisions={uuid4(): uuid4()},
+        retracted=frozenset({uuid4()}),
+    )
+    following = _at_version(state, 4)
+    assert following == replace(state, version=4)
+    for f in fields(ConflictState):
+        if f.name != "version":
+            assert getattr(following, f.name) is getattr(state, f.name)
+
+
+def _agreement(**changes: object) -> AgreementState:
+    base = AgreementState(
+        agreement_id="cf-1",
+        parties=("Armenia", "Azerbaijan"),
+        mediators=(),
+        kind="ceasefire",
+        terms=None,
+        signed_at=at("2022-09-14T16:00:00Z"),
+        effective_at=at("2022-09-14T16:00:00Z"),
+        collapsed_at=None,
+        collapse_reason=None,
+        version=1,
+        event_id=uuid4(),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_the_latest_signed_agreement_breaks_ties_by_version_as_before() -> None:
+    first = _agreement(agreement_id="a", version=1)
+    second = _agreement(agreement_id="b", version=2)
+    later = _agreement(agreement_id="c", version=3, signed_at=at("2022-09-20T00:00:00Z"))
+    for order in ([first, second], [second, first]):
+        assert latest_signed(order, at("2022-09-15T00:00:00Z")) is second
+    assert latest_signed([first, later], at("2022-09-21T00:00:00Z")) is later
+    assert latest_signed([later], at("2022-09-15T00:00:00Z")) is None
+    same = _agreement(agreement_id="d", version=1)
+    assert latest_signed([first, same], at("2022-09-15T00:00:00Z")) is first  # max(): the first
+
+
+def test_a_party_is_found_exactly_or_without_regard_to_case() -> None:
+    agreement = _agreement(parties=("Armenia", "Azerbaijan"))
+    assert agreement.party("Armenia") == "Armenia"
+    assert agreement.party("aZERBAIJAN") == "Azerbaijan"
+    assert agreement.party("Russia") is None
+
+
+def test_a_source_is_dumped_as_pydantic_does_and_remembered_by_identity() -> None:
+    source = Source(name="Ministry", url=None)
+    assert (
+        _source_json(source) == source.model_dump_json(exclude_none=True) == '{"name":"Ministry"}'
+    )
+    assert _source_json(source) is _source_json(source)
+    other = Source(name="Other", url="https://example.org/x")
+    assert _source_json(other) == other.model_dump_json(exclude_none=True)

@@ -1,0 +1,173 @@
+"""The replay's trusted decoder gives exactly what ``decode_row`` gives for rows of the log, and
+still refuses rows that do not parse (no database: rows are built as the store writes them)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from pydantic import ValidationError
+
+from events.envelope import to_recorded
+from events.store import decode_row, event_row
+from events.types import SCHEMA_VERSIONS, Event
+from projections.decoding import TrustedRowDecoder, trusted_schema
+from tests.factories import (
+    alleged,
+    collapsed,
+    corrected,
+    dispatched,
+    retracted,
+    seed_events,
+    signed,
+)
+
+RECORDED = datetime(2022, 10, 1, 12, 0, 0, 654321, tzinfo=UTC)
+
+
+def _row(event: Event, position: int, **override: Any) -> SimpleNamespace:
+    recorded = to_recorded(
+        event,
+        version=position,
+        position=position,
+        recorded_at=RECORDED + timedelta(seconds=position),
+        schema_version=SCHEMA_VERSIONS[event.type],
+    )
+    row = event_row(recorded)
+    row.pop("content_hash")
+    return SimpleNamespace(**{**row, "conflict": event.conflict, "position": position, **override})
+
+
+def _tuple(row: SimpleNamespace) -> tuple[Any, ...]:
+    return (
+        row.position,
+        row.id,
+        row.conflict,
+        row.version,
+        row.type,
+        row.schema_version,
+        row.occurred_at,
+        row.recorded_at,
+        row.source,
+        row.data,
+    )
+
+
+def _events() -> list[Event]:
+    """Every type, with every optional field of its data set (and left out)."""
+    conflict = "decoding"
+    claim = alleged(
+        conflict,
+        agreement_id="cf-2",
+        casualties_claimed={"low": 1, "best": 2, "high": 3},
+        location="x",
+        description="y",
+        incidents=3,
+    )
+    return [
+        *seed_events(conflict),
+        signed(
+            conflict,
+            "cf-2",
+            mediators=["Russia"],
+            terms="t",
+            kind="armistice",
+            effective_at="2022-09-15T01:02:03.000004+02:00",
+        ),
+        collapsed(conflict, "cf-2"),
+        alleged(conflict),
+        claim,
+        dispatched(conflict),
+        _event_with(
+            dispatched(conflict, "m-2"),
+            head="Head",
+            purpose="p",
+            expected_arrival="2022-09-16T00:00:00-05:00",
+        ),
+        retracted(conflict, claim.id),
+        retracted(conflict, claim.id, reason=None),
+        corrected(conflict, claim.id, "violation.alleged", {"alleged_by": "A", "accused": "B"}),
+    ]
+
+
+def _event_with(event: Event, **data: Any) -> Event:
+    return type(event).model_validate(
+        {**event.model_dump(mode="json"), "data": {**event.data.model_dump(mode="json"), **data}}
+    )
+
+
+@pytest.mark.parametrize("index", range(len(_events())))
+def test_trusted_decoding_equals_decode_row(index: int) -> None:
+    row = _row(_events()[index], index + 1)
+    decoded = TrustedRowDecoder().decode(_tuple(row))
+    expected = decode_row(row)
+    assert decoded == expected
+    assert type(decoded) is type(expected)
+    assert type(decoded.data) is type(expected.data)
+    assert decoded.data.model_fields_set == expected.data.model_fields_set
+    assert decoded.model_dump() == expected.model_dump()
+    assert decoded.data.model_dump_json() == expected.data.model_dump_json()
+    for name, value in expected.data:
+        if isinstance(value, datetime):  # the same tzinfo, not just the same instant
+            assert getattr(decoded.data, name).tzinfo is value.tzinfo is UTC
+
+
+def test_an_old_schema_version_is_still_upcast() -> None:
+    claim = alleged("decoding")
+    data = json.loads(_row(claim, 1).data) | {"casualties_claimed": 4}
+    row = _row(claim, 1, schema_version=1, data=json.dumps(data))
+    decoded = TrustedRowDecoder().decode(_tuple(row))
+    assert decoded == decode_row(row)
+    assert decoded.schema_version == 2
+    assert decoded.data.casualties_claimed.model_dump() == {"low": 4, "best": 4, "high": 4}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"data": '{"alleged_by": "Armenia"}'},
+        {"data": '{"alleged_by": "Armenia", "accused": "Azerbaijan", "extra": 1}'},
+        {"data": "{not json"},
+        {"source": '{"name": ""}'},
+        {"type": "violation.imagined"},
+    ],
+)
+def test_a_row_that_does_not_parse_is_refused(override: dict[str, Any]) -> None:
+    row = _row(alleged("decoding"), 1, id=uuid4(), **override)
+    with pytest.raises((ValidationError, ValueError, KeyError)):
+        TrustedRowDecoder().decode(_tuple(row))
+
+
+def test_the_trusted_schema_drops_checks_but_keeps_the_utc_conversion() -> None:
+    def check(value: object) -> object:
+        return value
+
+    datetime_schema = {"type": "datetime"}
+    schema = {
+        "type": "function-after",
+        "function": {"type": "no-info", "function": check},
+        "schema": {
+            "type": "list",
+            "items_schema": {
+                "type": "function-after",
+                "function": {"type": "no-info", "function": check},
+                "schema": {
+                    "type": "function-before",
+                    "function": {"type": "no-info", "function": check},
+                    "schema": datetime_schema,
+                },
+            },
+        },
+    }
+    assert trusted_schema(schema) == {
+        "type": "list",
+        "items_schema": {
+            "type": "function-after",
+            "function": {"type": "no-info", "function": check},
+            "schema": datetime_schema,
+        },
+    }
