@@ -22,6 +22,8 @@ __all__ = [
     "SettingsDep",
     "StoreDep",
     "WriterKey",
+    "authorize",
+    "reader_key",
     "require",
 ]
 
@@ -54,42 +56,58 @@ ConnDep = Annotated[AsyncConnection, Depends(get_conn)]
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cfk_…`")
 
 
+async def authorize(
+    request: Request, role: Role, credentials: HTTPAuthorizationCredentials | None
+) -> ApiKey | None:
+    """The key a request may act with in ``role`` (None: a reader with no key, where none is
+    required); 401 or 403 as a problem otherwise."""
+    settings: Settings = request.app.state.settings
+    if role == "reader" and not settings.require_read_key and credentials is None:
+        return None
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ProblemError(
+            401,
+            "unauthorized",
+            "an API key is required: Authorization: Bearer <key>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    cache: KeyCache = request.app.state.key_cache
+    key = cache.get(credentials.credentials)
+    if key is None:
+        store: EventStore = request.app.state.store
+        with storage_errors():
+            async with store.engine.connect() as conn:
+                key = await find_key(conn, credentials.credentials)
+        if key is not None and key.revoked_at is None:
+            cache.put(credentials.credentials, key)
+    if key is None or key.revoked_at is not None:
+        raise ProblemError(
+            401,
+            "unauthorized",
+            "the API key is unknown or revoked",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    if not key.allows(role):
+        raise ProblemError(403, "forbidden", f"this route needs a key with the {role} role")
+    return key
+
+
 def require(role: Role) -> Callable[..., Awaitable[ApiKey | None]]:
+    # The app's state is read from the request, not through StoreDep and SettingsDep: each
+    # sub-dependency costs FastAPI a solving pass on every request of every route.
     async def dependency(
         request: Request,
-        store: StoreDep,
-        settings: SettingsDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> ApiKey | None:
-        if role == "reader" and not settings.require_read_key and credentials is None:
-            return None
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise ProblemError(
-                401,
-                "unauthorized",
-                "an API key is required: Authorization: Bearer <key>",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        cache: KeyCache = request.app.state.key_cache
-        key = cache.get(credentials.credentials)
-        if key is None:
-            with storage_errors():
-                async with store.engine.connect() as conn:
-                    key = await find_key(conn, credentials.credentials)
-            if key is not None and key.revoked_at is None:
-                cache.put(credentials.credentials, key)
-        if key is None or key.revoked_at is not None:
-            raise ProblemError(
-                401,
-                "unauthorized",
-                "the API key is unknown or revoked",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
-        if not key.allows(role):
-            raise ProblemError(403, "forbidden", f"this route needs a key with the {role} role")
-        return key
+        return await authorize(request, role, credentials)
 
     return dependency
+
+
+async def reader_key(request: Request) -> ApiKey | None:
+    """What ``ReaderKey`` resolves to, for a handler that reads the request itself
+    (``app.direct``): the same credentials, the same checks, the same problems."""
+    return await authorize(request, "reader", await _bearer(request))
 
 
 async def require_json(request: Request) -> None:

@@ -7,23 +7,33 @@ long-poll with ``Prefer: wait=N``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import TypeAdapter, ValidationError
 
 from app import reads
 from app.api.events import _PROBLEMS
-from app.conditional import ConditionalDep, IfNoneMatch, Prefer, conditional_responses
-from app.deps import ReaderKey, SettingsDep, StoreDep
+from app.conditional import (
+    ConditionalDep,
+    ConditionalReads,
+    IfNoneMatch,
+    Prefer,
+    conditional_responses,
+)
+from app.deps import ReaderKey, SettingsDep, StoreDep, reader_key
+from app.direct import DirectRoute, answered_directly
 from app.problems import Problem
+from app.settings import Settings
 from events.types import ConflictSlug, Instant
 from projections.timeline import TimelineView
 from projections.views import AllegationsView, ConflictSummary, StatusView
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["conflicts"])
+router = APIRouter(tags=["conflicts"], route_class=DirectRoute)
 
 AsOf = Annotated[
     Instant | None,
@@ -71,27 +81,15 @@ async def get_conflicts(
     )
 
 
-@router.get(
-    "/v1/conflicts/{conflict}/status",
-    operation_id="get_status",
-    response_model=StatusView,
-    responses=_documented("The conflict's status.", _READ_PROBLEMS),
-    summary="Is the ceasefire holding, since when, and who accuses whom",
-)
-async def get_status(
+async def _status(
     request: Request,
-    conflict: Conflict,
-    store: StoreDep,
-    settings: SettingsDep,
-    conditional: ConditionalDep,
-    _key: ReaderKey,
-    as_of: AsOf = None,
-    known_at: KnownAt = None,
-    if_none_match: IfNoneMatch = None,
-    _prefer: Prefer = None,
+    conflict: str,
+    as_of: datetime | None,
+    known_at: datetime | None,
+    if_none_match: str | None,
 ) -> Response:
-    """Poll it cheaply: send the last ETag in If-None-Match (304 while it is current) and,
-    to be told of a change as it happens, `Prefer: wait=60`."""
+    conditional: ConditionalReads = request.app.state.conditional
+    settings: Settings = request.app.state.settings
     return await conditional.respond(
         request,
         kind="s",
@@ -100,7 +98,7 @@ async def get_status(
         head=partial(reads.conflict_head, conditional.heads, conflict),
         compute=partial(
             reads.status,
-            store,
+            request.app.state.store,
             conflict,
             as_of=as_of,
             known_at=known_at,
@@ -108,6 +106,45 @@ async def get_status(
         ),
         if_none_match=if_none_match,
     )
+
+
+_slug: TypeAdapter[str] = TypeAdapter(ConflictSlug)
+_instant: TypeAdapter[datetime | None] = TypeAdapter(Instant | None)
+
+
+async def _status_directly(request: Request) -> Response | None:
+    """``get_status`` without FastAPI's solving (``app.direct``): the most polled route."""
+    try:
+        conflict = _slug.validate_python(request.path_params["conflict"])
+        query = request.query_params
+        as_of = _instant.validate_python(query.get("as_of"))
+        known_at = _instant.validate_python(query.get("known_at"))
+    except ValidationError:
+        return None  # FastAPI answers: its 422, its way
+    await reader_key(request)
+    return await _status(request, conflict, as_of, known_at, request.headers.get("if-none-match"))
+
+
+@router.get(
+    "/v1/conflicts/{conflict}/status",
+    operation_id="get_status",
+    response_model=StatusView,
+    responses=_documented("The conflict's status.", _READ_PROBLEMS),
+    summary="Is the ceasefire holding, since when, and who accuses whom",
+)
+@answered_directly(_status_directly)
+async def get_status(
+    request: Request,
+    conflict: Conflict,
+    _key: ReaderKey,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    if_none_match: IfNoneMatch = None,
+    _prefer: Prefer = None,
+) -> Response:
+    """Poll it cheaply: send the last ETag in If-None-Match (304 while it is current) and,
+    to be told of a change as it happens, `Prefer: wait=60`."""
+    return await _status(request, conflict, as_of, known_at, if_none_match)
 
 
 @router.get(
