@@ -6,7 +6,10 @@ seen by the next read (read-your-writes), and a notification of it may still be 
 
 - PostgreSQL: one round trip, in autocommit, on a small asyncpg pool of its own (at most
   ``pool_size`` connections; through SQLAlchemy's pool the same lookup costs three round trips,
-  BEGIN, SELECT, ROLLBACK, and a checkout several times dearer than asyncpg's).
+  BEGIN, SELECT, ROLLBACK, and a checkout several times dearer than asyncpg's). Concurrent
+  lookups of the same head are coalesced (``SingleFlight``): a request shares only a lookup
+  that starts after it arrived, so what it is answered is never older than its arrival, and
+  polls that arrive together cost one round trip instead of one each.
 - SQLite: a point lookup on a tiny table, run synchronously on a read-only connection of its
   own. In WAL mode a reader never waits for the writer, and the lookup takes microseconds,
   far less than the hop to aiosqlite's thread (and back) would; if SQLite ever answers busy,
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 from urllib.parse import quote
 
@@ -28,11 +32,62 @@ from events.store import storage_errors
 from events.tables import log_head, streams
 from events.writers import keep_session
 
-__all__ = ["Heads"]
+__all__ = ["Heads", "SingleFlight"]
 
 _LOG = "SELECT position FROM log_head WHERE id = 1"
 _STREAM_PG = "SELECT position FROM streams WHERE conflict = $1"
 _STREAM_SQLITE = "SELECT position FROM streams WHERE conflict = ?"
+
+
+class SingleFlight:
+    """Coalesces concurrent lookups of one key without ever answering from an old one.
+
+    Per key, at most one lookup runs, and at most one more waits to start. A caller joins the
+    waiting one (creating it if there is none); it starts when the running one ends (at once,
+    when none runs). So every caller a lookup answers had arrived before that lookup started:
+    a write acknowledged before a caller arrived is seen by the lookup that answers it. What
+    is saved: N callers arriving while a lookup runs share the next one, one round trip
+    instead of N. What it costs: a caller may wait for the rest of the running lookup first.
+    """
+
+    def __init__(self) -> None:
+        self._running: set[Hashable] = set()
+        self._waiting: dict[Hashable, tuple[asyncio.Future[Any], Callable[[], Awaitable[Any]]]]
+        self._waiting = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, key: Hashable, lookup: Callable[[], Awaitable[Any]]) -> Any:
+        """The result of a ``lookup()`` of ``key`` that started after this call did."""
+        waiting = self._waiting.get(key)
+        if waiting is None:
+            waiting = (asyncio.get_running_loop().create_future(), lookup)
+            self._waiting[key] = waiting
+            if key not in self._running:
+                self._start(key)
+        return await asyncio.shield(waiting[0])
+
+    def _start(self, key: Hashable) -> None:
+        # From here on, a caller of this key waits for the next lookup, not this one.
+        future, lookup = self._waiting.pop(key)
+        self._running.add(key)
+        task = asyncio.ensure_future(self._drive(key, future, lookup))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _drive(
+        self, key: Hashable, future: asyncio.Future[Any], lookup: Callable[[], Awaitable[Any]]
+    ) -> None:
+        try:
+            future.set_result(await lookup())
+        except Exception as error:
+            future.set_exception(error)
+            future.exception()  # retrieved: the callers re-raise it; nobody else must log it
+        finally:
+            if not future.done():  # the lookup itself was cancelled: the loop is closing
+                future.cancel()
+            self._running.discard(key)
+            if key in self._waiting:
+                self._start(key)
 
 
 class Heads:
@@ -43,16 +98,22 @@ class Heads:
         self._pool: Any = None
         self._pool_lock = asyncio.Lock()
         self._sqlite: sqlite3.Connection | None = None
+        self._flights = SingleFlight()
 
     async def log(self) -> int:
         """The position of the newest event in the log (0 when empty)."""
-        found = await self._one(_LOG, ())
+        found = await self._lookup(_LOG, ())
         return 0 if found is None else int(found)
 
     async def stream(self, conflict: str) -> int | None:
         """The position of the conflict's newest event; None when it has none."""
-        found = await self._one(_STREAM_PG if self._postgresql else _STREAM_SQLITE, (conflict,))
+        found = await self._lookup(_STREAM_PG if self._postgresql else _STREAM_SQLITE, (conflict,))
         return None if found is None else int(found)
+
+    async def _lookup(self, sql: str, args: tuple[Any, ...]) -> Any:
+        if self._postgresql:  # a round trip: worth sharing
+            return await self._flights.run((sql, args), lambda: self._one(sql, args))
+        return await self._one(sql, args)  # microseconds, and no await on the way
 
     async def close(self) -> None:
         if self._pool is not None:
