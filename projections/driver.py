@@ -5,7 +5,8 @@ statement and type processing would cost more than the fold itself. This module 
 driver connection under SQLAlchemy's (asyncpg or aiosqlite) behind one small interface:
 keyset batches of event rows, bulk inserts (``COPY`` on PostgreSQL, ``executemany`` on SQLite),
 and transactions that take the append lock. Values are converted with SQLAlchemy's own bind and
-result processors for each column, so what lands in the tables is exactly what the live path
+result processors for each column (or, for instants on SQLite, faster ones checked equal to them:
+``projections.sqlite_values``), so what lands in the tables is exactly what the live path
 writes through SQLAlchemy.
 """
 
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events.database import dialect_of
 from events.store import storage_errors
 from events.tables import events
+from projections.sqlite_values import faster_bind, faster_result
 
 __all__ = ["EVENT_COLUMNS", "RawConnection", "raw_connection"]
 
@@ -170,18 +172,29 @@ class RawConnection:
         ``UtcDateTime`` and ``Uuid`` processors would make of them."""
         if self.dialect == "postgresql":
             return [None] * len(columns)
-        return [
-            table.c[c].type.dialect_impl(self._sa_dialect).result_processor(self._sa_dialect, None)
-            for c in columns
-        ]
+        dialect = self._sa_dialect
+        processors: list[Processor] = []
+        for c in columns:
+            impl = table.c[c].type.dialect_impl(dialect)
+            processors.append(
+                faster_result(
+                    table.c[c].type,
+                    impl.result_processor(dialect, None),
+                    impl.bind_processor(dialect),
+                )
+            )
+        return processors
 
     def bind_processors(self, table: Table, columns: Sequence[str]) -> list[Processor]:
         """Converters from Python values to what the driver takes. On PostgreSQL the values the
         fold makes (aware datetimes, UUIDs, booleans) go to ``COPY`` as they are."""
         if self.dialect == "postgresql":
             return [None] * len(columns)
+        dialect = self._sa_dialect
         return [
-            table.c[c].type.dialect_impl(self._sa_dialect).bind_processor(self._sa_dialect)
+            faster_bind(
+                table.c[c].type, table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
+            )
             for c in columns
         ]
 

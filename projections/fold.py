@@ -41,6 +41,7 @@ from events.types import (
 from projections.changes import Changes, Row
 
 __all__ = [
+    "NAMING_TYPES",
     "AgreementState",
     "ConflictState",
     "Lookup",
@@ -121,7 +122,7 @@ class ConflictState:
 
 def target_of(event: Event) -> UUID | None:
     """The earlier event a retraction or a correction names; None for other events."""
-    if event.type not in _NAMING_TYPES:  # the type string first: isinstance on a pydantic
+    if event.type not in NAMING_TYPES:  # the type string first: isinstance on a pydantic
         return None  # model class goes through ABCMeta, and this runs for every event folded
     match event:
         case AllegationRetracted(data=data):
@@ -131,8 +132,8 @@ def target_of(event: Event) -> UUID | None:
     return None
 
 
-#: The types of the events that name an earlier one.
-_NAMING_TYPES = frozenset({"allegation.retracted", "event.corrected"})
+#: The types of the events that name an earlier one (see ``references``).
+NAMING_TYPES = frozenset({"allegation.retracted", "event.corrected"})
 
 
 def references(state: ConflictState, event: Event) -> tuple[UUID, ...]:
@@ -397,16 +398,25 @@ def apply(
 
 
 def _at_version(state: ConflictState, version: int) -> ConflictState:
-    """``replace(state, version=version)``, which every event folded makes, without the cost of
-    ``dataclasses.replace`` looking the fields up each time (a unit test holds the two equal)."""
-    return ConflictState(
-        conflict=state.conflict,
-        version=version,
-        agreements=state.agreements,
-        missions=state.missions,
-        revisions=state.revisions,
-        retracted=state.retracted,
-    )
+    """``replace(state, version=version)``, which every event folded makes, at less than half
+    the cost of even a plain constructor call: a frozen dataclass's ``__init__`` sets each
+    field through ``object.__setattr__``, these slot setters do it directly. A unit test holds
+    it equal to ``replace`` and checks it carries every field."""
+    following: ConflictState = _new_state(ConflictState)
+    _set_conflict(following, state.conflict)
+    _set_version(following, version)
+    _set_agreements(following, state.agreements)
+    _set_missions(following, state.missions)
+    _set_revisions(following, state.revisions)
+    _set_retracted(following, state.retracted)
+    return following
+
+
+_new_state = object.__new__
+_set_conflict, _set_version, _set_agreements, _set_missions, _set_revisions, _set_retracted = (
+    getattr(ConflictState, name).__set__
+    for name in ("conflict", "version", "agreements", "missions", "revisions", "retracted")
+)
 
 
 def _apply_correction(

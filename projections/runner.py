@@ -36,9 +36,9 @@ from events.envelope import Recorded
 from events.store import EventStore
 from events.tables import metadata, projection_checkpoints
 from projections.changes import Changes
-from projections.decoding import TrustedRowDecoder
+from projections.decoding import ReplayDecoder
 from projections.driver import RawConnection, raw_connection
-from projections.fold import ConflictState, apply, references
+from projections.fold import NAMING_TYPES, ConflictState, apply, references
 from projections.gc_pause import gc_paused
 from projections.inline import CHECKPOINT
 from projections.jobs import Job, finish_job, heartbeat_every, start_job
@@ -127,7 +127,7 @@ class Replayer:
         self.targets = targets
         self.position = 0
         self.states: dict[str, ConflictState] = {}
-        self._decoder = TrustedRowDecoder()
+        self._decoder = ReplayDecoder()
         self._writer = BulkWriter(conn, targets)
         self._saved: tuple[int, dict[str, ConflictState]] = (0, {})
 
@@ -151,8 +151,9 @@ class Replayer:
             decode = self._decoder.decode
             batch = [decode(row) for row in rows]
             for event in batch:
-                state = states.get(event.conflict) or ConflictState(event.conflict)
-                wanted.update(references(state, event))
+                if event.type in NAMING_TYPES:  # the others name nothing
+                    state = states.get(event.conflict) or ConflictState(event.conflict)
+                    wanted.update(references(state, event))
             wanted.difference_update(event.id for event in batch)
         seen: dict[UUID, Recorded] = dict(await self._fetch(wanted)) if wanted else {}
         changes = Changes()
