@@ -4,17 +4,15 @@ database: rows are built as the store writes them)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
 import pytest
 from pydantic import ValidationError
 
-from events.envelope import to_recorded
-from events.store import decode_row, event_row
-from events.types import SCHEMA_VERSIONS, Event
+from events.store import decode_row
+from events.types import Event
 from projections.decoding import ReplayDecoder
 from tests.factories import (
     alleged,
@@ -25,36 +23,7 @@ from tests.factories import (
     seed_events,
     signed,
 )
-
-RECORDED = datetime(2022, 10, 1, 12, 0, 0, 654321, tzinfo=UTC)
-
-
-def _row(event: Event, position: int, **override: Any) -> SimpleNamespace:
-    recorded = to_recorded(
-        event,
-        version=position,
-        position=position,
-        recorded_at=RECORDED + timedelta(seconds=position),
-        schema_version=SCHEMA_VERSIONS[event.type],
-    )
-    row = event_row(recorded)
-    row.pop("content_hash")
-    return SimpleNamespace(**{**row, "conflict": event.conflict, "position": position, **override})
-
-
-def _tuple(row: SimpleNamespace) -> tuple[Any, ...]:
-    return (
-        row.position,
-        row.id,
-        row.conflict,
-        row.version,
-        row.type,
-        row.schema_version,
-        row.occurred_at,
-        row.recorded_at,
-        row.source,
-        row.data,
-    )
+from tests.rows import as_tuple, stored_row
 
 
 def _events() -> list[Event]:
@@ -102,8 +71,8 @@ def _event_with(event: Event, **data: Any) -> Event:
 
 @pytest.mark.parametrize("index", range(len(_events())))
 def test_replay_decoding_equals_decode_row(index: int) -> None:
-    row = _row(_events()[index], index + 1)
-    decoded = ReplayDecoder().decode(_tuple(row))
+    row = stored_row(_events()[index], index + 1)
+    decoded = ReplayDecoder().decode(as_tuple(row))
     expected = decode_row(row)
     assert decoded == expected
     assert type(decoded) is type(expected)
@@ -118,9 +87,9 @@ def test_replay_decoding_equals_decode_row(index: int) -> None:
 
 def test_an_old_schema_version_is_still_upcast() -> None:
     claim = alleged("decoding")
-    data = json.loads(_row(claim, 1).data) | {"casualties_claimed": 4}
-    row = _row(claim, 1, schema_version=1, data=json.dumps(data))
-    decoded = ReplayDecoder().decode(_tuple(row))
+    data = json.loads(stored_row(claim, 1).data) | {"casualties_claimed": 4}
+    row = stored_row(claim, 1, schema_version=1, data=json.dumps(data))
+    decoded = ReplayDecoder().decode(as_tuple(row))
     assert decoded == decode_row(row)
     assert decoded.schema_version == 2
     assert decoded.data.casualties_claimed.model_dump() == {"low": 4, "best": 4, "high": 4}  # type: ignore[union-attr]
@@ -139,8 +108,8 @@ def test_an_old_schema_version_is_still_upcast() -> None:
     ],
 )
 def test_a_row_decode_row_refuses_is_refused(override: dict[str, Any]) -> None:
-    row = _row(alleged("decoding"), 1, id=uuid4(), **override)
+    row = stored_row(alleged("decoding"), 1, id=uuid4(), **override)
     with pytest.raises((ValidationError, ValueError, KeyError)):
-        ReplayDecoder().decode(_tuple(row))
+        ReplayDecoder().decode(as_tuple(row))
     with pytest.raises((ValidationError, ValueError, KeyError)):
         decode_row(row)

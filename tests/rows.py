@@ -1,0 +1,45 @@
+"""Event rows built as the store writes them, without a database: what the decoders read."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from events.envelope import to_recorded
+from events.store import event_row
+from events.types import SCHEMA_VERSIONS, Event
+
+__all__ = ["RECORDED", "as_tuple", "stored_row"]
+
+RECORDED = datetime(2022, 10, 1, 12, 0, 0, 654321, tzinfo=UTC)
+
+
+def stored_row(event: Event, position: int, **override: Any) -> SimpleNamespace:
+    """The ``events`` row of ``event`` at ``position`` (recorded a second apart), overridden."""
+    recorded = to_recorded(
+        event,
+        version=position,
+        position=position,
+        recorded_at=RECORDED + timedelta(seconds=position),
+        schema_version=SCHEMA_VERSIONS[event.type],
+    )
+    row = event_row(recorded)
+    row.pop("content_hash")
+    return SimpleNamespace(**{**row, "conflict": event.conflict, "position": position, **override})
+
+
+def as_tuple(row: SimpleNamespace) -> tuple[Any, ...]:
+    """The row's columns in the order the bulk decoders read them."""
+    return (
+        row.position,
+        row.id,
+        row.conflict,
+        row.version,
+        row.type,
+        row.schema_version,
+        row.occurred_at,
+        row.recorded_at,
+        row.source,
+        row.data,
+    )
