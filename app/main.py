@@ -62,13 +62,23 @@ def create_fastapi(settings: Settings) -> FastAPI:
         description="An append-only log of what happens around ceasefires, folded into views: "
         "is this ceasefire holding right now, since when, and who accuses whom how often.",
         lifespan=lifespan,
+        openapi_tags=[
+            {"name": "health", "description": "Liveness and readiness."},
+            {"name": "events", "description": "The log: append, read, follow live."},
+            {"name": "conflicts", "description": "Views folded from the log, at any time."},
+            {"name": "webhooks", "description": "Signed deliveries of new events."},
+            {"name": "admin", "description": "Projections and their rebuilds."},
+        ],
     )
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
     problems.install(app)
+    # The polled reads first: this FastAPI matches a request against each included router in
+    # turn, at tens of microseconds a router, a fifth of a status poll's time when it came third.
+    # The OpenAPI document lists its tags in the order below, whatever the routes' order.
+    app.include_router(conflicts.router)
     app.include_router(health.router)
     app.include_router(events.router)
-    app.include_router(conflicts.router)
     app.include_router(stream.router)
     app.include_router(webhooks.router)
     app.include_router(admin.router)
