@@ -33,7 +33,9 @@ from events.errors import DomainRuleError
 from events.export import ExportedEvent
 from events.store import EventStore
 from events.types import SCHEMA_VERSIONS, Event
-from projections.fold import ConflictState, apply, check, references
+from projections.fold import apply
+from projections.rules import check
+from projections.state import ConflictState, references
 
 __all__ = ["ImportReport", "import_file"]
 

@@ -20,7 +20,9 @@ from events.envelope import Recorded, to_recorded
 from events.errors import DomainRuleError, DuplicateEventError
 from events.store import EventStore
 from events.types import SCHEMA_VERSIONS, Event, event_adapter
-from projections.fold import ConflictState, apply, check, references
+from projections.fold import apply
+from projections.rules import check
+from projections.state import ConflictState, references
 
 __all__ = ["BadLine", "LoadReport", "load_lines", "parse_lines"]
 

@@ -57,8 +57,10 @@ from events.types import SCHEMA_VERSIONS, Event, Source, data_of
 from events.upcasting import upcast
 from events.writers import IdTakenError, PostgresWriter, SqliteWriter, Writer
 from projections.changes import Changes
-from projections.fold import ConflictState, apply, check, references
+from projections.fold import apply
 from projections.inline import CHECKPOINT, load_state
+from projections.rules import check
+from projections.state import ConflictState, references
 
 __all__ = ["AppendResult", "EventStore", "decode_row", "storage_errors"]
 

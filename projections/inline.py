@@ -12,7 +12,7 @@ from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.tables import streams
-from projections.fold import AgreementState, ConflictState
+from projections.state import AgreementState, ConflictState
 from projections.tables import agreements, allegations, corrections, missions
 
 __all__ = ["CHECKPOINT", "agreement_from_row", "load_state"]

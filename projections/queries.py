@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.errors import UnknownConflictError
 from events.tables import events, streams
-from projections.fold import AgreementState, latest_signed
 from projections.inline import agreement_from_row
+from projections.state import AgreementState, latest_signed
 from projections.tables import agreements, allegations, known_at_condition, missions
 from projections.views import (
     AgreementAllegations,

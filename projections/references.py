@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from events.envelope import Recorded
 from events.tables import events as events_table
 from projections.changes import Changes
-from projections.fold import ConflictState, apply, references
+from projections.fold import apply
+from projections.state import ConflictState, references
 
 __all__ = ["Fetch", "fold_batch", "stored_events"]
 

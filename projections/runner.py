@@ -38,11 +38,12 @@ from events.tables import metadata, projection_checkpoints
 from projections.changes import Changes
 from projections.decoding import ReplayDecoder
 from projections.driver import RawConnection, raw_connection
-from projections.fold import NAMING_TYPES, ConflictState, apply, references
+from projections.fold import apply
 from projections.gc_pause import gc_paused
 from projections.inline import CHECKPOINT
 from projections.jobs import Job, finish_job, heartbeat_every, start_job
 from projections.scratch import Scratch, drop_leftovers
+from projections.state import NAMING_TYPES, ConflictState, references
 from projections.tables import PROJECTION_KEYS
 
 __all__ = [

@@ -26,10 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from events.envelope import Recorded
 from events.tables import events
 from events.types import AllegationRetracted, EventCorrected, data_of
-from projections.fold import AgreementState, latest_signed
 from projections.freshness import stream_position
 from projections.inline import agreement_from_row
 from projections.queries import conflict_head
+from projections.state import AgreementState, latest_signed
 from projections.tables import agreements, allegations
 from projections.views import ConflictState, View, derive_state
 

@@ -12,16 +12,9 @@ from events.envelope import Recorded, to_recorded
 from events.errors import DomainRuleError
 from events.types import SCHEMA_VERSIONS, Event, Source
 from projections.changes import Changes
-from projections.fold import (
-    AgreementState,
-    ConflictState,
-    _at_version,
-    _source_json,
-    agreement_in_effect,
-    apply,
-    check,
-    latest_signed,
-)
+from projections.fold import _at_version, _source_json, apply
+from projections.rules import check
+from projections.state import AgreementState, ConflictState, agreement_in_effect, latest_signed
 from projections.views import derive_state
 from tests.factories import (
     alleged,

@@ -12,8 +12,10 @@ from events.envelope import Recorded, to_recorded
 from events.errors import DomainRuleError
 from events.types import SCHEMA_VERSIONS, Event
 from projections.changes import Changes
-from projections.fold import ConflictState, apply, check, current_version, references
+from projections.fold import apply
 from projections.references import fold_batch
+from projections.rules import check
+from projections.state import ConflictState, current_version, references
 from tests.factories import alleged, corrected, dispatched, retracted, signed
 
 C = "test-fold"
