@@ -1,5 +1,6 @@
-"""The replay's decoder gives exactly what ``decode_row`` gives, and refuses what it refuses (no
-database: rows are built as the store writes them)."""
+"""The replay's decoder gives exactly what ``decode_row`` gives; both bulk decoders (the replay's
+and ``RowDecoder``) upcast and refuse as it does (no database: rows are built as the store
+writes them)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
+from events.codec import RowDecoder
 from events.store import decode_row
 from events.types import Event
 from projections.decoding import ReplayDecoder
@@ -85,11 +87,15 @@ def test_replay_decoding_equals_decode_row(index: int) -> None:
             assert getattr(decoded.data, name).tzinfo is value.tzinfo is UTC
 
 
-def test_an_old_schema_version_is_still_upcast() -> None:
+DECODERS = [RowDecoder, ReplayDecoder]
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_an_old_schema_version_is_still_upcast(decoder: type[RowDecoder]) -> None:
     claim = alleged("decoding")
     data = json.loads(stored_row(claim, 1).data) | {"casualties_claimed": 4}
     row = stored_row(claim, 1, schema_version=1, data=json.dumps(data))
-    decoded = ReplayDecoder().decode(as_tuple(row))
+    decoded = decoder().decode(as_tuple(row))
     assert decoded == decode_row(row)
     assert decoded.schema_version == 2
     assert decoded.data.casualties_claimed.model_dump() == {"low": 4, "best": 4, "high": 4}  # type: ignore[union-attr]
@@ -107,9 +113,12 @@ def test_an_old_schema_version_is_still_upcast() -> None:
         {"type": "violation.imagined"},
     ],
 )
-def test_a_row_decode_row_refuses_is_refused(override: dict[str, Any]) -> None:
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_a_row_decode_row_refuses_is_refused(
+    decoder: type[RowDecoder], override: dict[str, Any]
+) -> None:
     row = stored_row(alleged("decoding"), 1, id=uuid4(), **override)
     with pytest.raises((ValidationError, ValueError, KeyError)):
-        ReplayDecoder().decode(as_tuple(row))
+        decoder().decode(as_tuple(row))
     with pytest.raises((ValidationError, ValueError, KeyError)):
         decode_row(row)
