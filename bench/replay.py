@@ -40,6 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import asyncpg_dsn, fresh_database, sqlite_path
+from events.codec import EVENT_COLUMNS
 from events.envelope import GENESIS_HASH, canonical_json, chain_hash, content_hash
 
 CONFLICTS = 1000
@@ -50,19 +51,7 @@ SOURCES = [
     {"name": "CSTO monitoring desk"},
 ]
 T0 = datetime(2022, 9, 14, 16, 0, tzinfo=UTC)
-COLUMNS = (
-    "position",
-    "id",
-    "conflict",
-    "version",
-    "type",
-    "schema_version",
-    "occurred_at",
-    "recorded_at",
-    "source",
-    "data",
-    "hash",
-)
+COLUMNS = (*EVENT_COLUMNS, "hash")
 
 
 def _rss_kb(field: str = "VmHWM") -> int:

@@ -20,16 +20,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from events.codec import RowDecoder
+from events.codec import RowDecoder, columns_of
 from events.envelope import GENESIS_HASH, chain_hash, content_hash
 from events.store import EventStore, storage_errors
 from events.tables import log_head
 
-__all__ = ["ChainReport", "verify_chain"]
+__all__ = ["ChainReport", "stored_content_hash", "verify_chain"]
 
 _KEEP = 20  # findings of each kind kept for the report (all are counted)
 
@@ -57,6 +58,21 @@ class ChainReport:
         return not (self.broken_count or self.gaps or self.undecodable or self.head_problem)
 
 
+def stored_content_hash(row: Any) -> bytes:
+    """The content hash of a stored ``events`` row, recomputed from its columns as stored."""
+    return content_hash(
+        event_id=str(row.id),
+        type=row.type,
+        conflict=row.conflict,
+        version=row.version,
+        schema_version=row.schema_version,
+        occurred_at=row.occurred_at,
+        recorded_at=row.recorded_at,
+        source_json=row.source,
+        data_json=row.data,
+    )
+
+
 async def verify_chain(
     store: EventStore,
     *,
@@ -77,38 +93,14 @@ async def verify_chain(
             if row.position != expected_position:
                 report.gaps.append((expected_position - 1, row.position))
             expected_position = row.position + 1
-            content = content_hash(
-                event_id=str(row.id),
-                type=row.type,
-                conflict=row.conflict,
-                version=row.version,
-                schema_version=row.schema_version,
-                occurred_at=row.occurred_at,
-                recorded_at=row.recorded_at,
-                source_json=row.source,
-                data_json=row.data,
-            )
             stored = bytes(row.hash)
-            if chain_hash(stored_previous, content) != stored:
+            if chain_hash(stored_previous, stored_content_hash(row)) != stored:
                 report.broken_count += 1
                 if len(report.broken) < _KEEP:
                     report.broken.append(row.position)
             stored_previous = stored
             try:
-                decoder.decode(
-                    (
-                        row.position,
-                        row.id,
-                        row.conflict,
-                        row.version,
-                        row.type,
-                        row.schema_version,
-                        row.occurred_at,
-                        row.recorded_at,
-                        row.source,
-                        row.data,
-                    )
-                )
+                decoder.decode(columns_of(row))
             except (ValueError, KeyError) as error:
                 if len(report.undecodable) < _KEEP:
                     report.undecodable.append((row.position, _first_line(error)))

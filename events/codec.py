@@ -24,7 +24,26 @@ from events.envelope import Recorded, construct
 from events.types import SCHEMA_VERSIONS, Source
 from events.upcasting import upcast
 
-__all__ = ["RowDecoder"]
+__all__ = ["EVENT_COLUMNS", "RowDecoder", "columns_of"]
+
+#: The columns of ``events`` a bulk decoder reads (the replay, verification), in this order.
+EVENT_COLUMNS = (
+    "position",
+    "id",
+    "conflict",
+    "version",
+    "type",
+    "schema_version",
+    "occurred_at",
+    "recorded_at",
+    "source",
+    "data",
+)
+
+
+def columns_of(row: Any) -> tuple[Any, ...]:
+    """A row with named columns (a SQLAlchemy ``Row``) laid out as ``EVENT_COLUMNS``."""
+    return tuple(getattr(row, name) for name in EVENT_COLUMNS)
 
 
 def _recorded_classes() -> dict[str, type[BaseModel]]:
@@ -39,8 +58,7 @@ def _recorded_classes() -> dict[str, type[BaseModel]]:
 
 
 class RowDecoder:
-    """Decode rows laid out as ``projections.driver.EVENT_COLUMNS``: (position, id, conflict,
-    version, type, schema_version, occurred_at, recorded_at, source, data)."""
+    """Decode rows laid out as ``EVENT_COLUMNS``."""
 
     def __init__(self, source_cache_size: int = 10_000) -> None:
         self._classes = _recorded_classes()

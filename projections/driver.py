@@ -21,26 +21,14 @@ from typing import Any
 from sqlalchemy import Column, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from events.codec import EVENT_COLUMNS
 from events.database import dialect_of
 from events.store import storage_errors
 from events.tables import events
 from projections.sqlite_values import faster_bind, faster_result
 
-__all__ = ["EVENT_COLUMNS", "RawConnection", "raw_connection"]
+__all__ = ["RawConnection", "raw_connection"]
 
-#: The columns of ``events`` a replay reads, in this order.
-EVENT_COLUMNS = (
-    "position",
-    "id",
-    "conflict",
-    "version",
-    "type",
-    "schema_version",
-    "occurred_at",
-    "recorded_at",
-    "source",
-    "data",
-)
 
 Processor = Callable[[Any], Any] | None
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
+from events.codec import columns_of
 from events.envelope import to_recorded
 from events.store import event_row
 from events.types import SCHEMA_VERSIONS, Event
@@ -31,15 +32,4 @@ def stored_row(event: Event, position: int, **override: Any) -> SimpleNamespace:
 
 def as_tuple(row: SimpleNamespace) -> tuple[Any, ...]:
     """The row's columns in the order the bulk decoders read them."""
-    return (
-        row.position,
-        row.id,
-        row.conflict,
-        row.version,
-        row.type,
-        row.schema_version,
-        row.occurred_at,
-        row.recorded_at,
-        row.source,
-        row.data,
-    )
+    return columns_of(row)

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from events.chain import verify_chain
-from events.envelope import GENESIS_HASH, chain_hash, content_hash
+from events.chain import stored_content_hash, verify_chain
+from events.envelope import GENESIS_HASH, chain_hash
 from events.store import EventStore
 from events.tables import events
 from projections.tables import allegations
@@ -51,18 +51,7 @@ async def test_the_chain_the_database_computed_is_the_one_python_recomputes(
     previous = GENESIS_HASH
     async for rows in fresh_store.iter_rows(batch_size=3):
         for row in rows:
-            content = content_hash(
-                event_id=str(row.id),
-                type=row.type,
-                conflict=row.conflict,
-                version=row.version,
-                schema_version=row.schema_version,
-                occurred_at=row.occurred_at,
-                recorded_at=row.recorded_at,
-                source_json=row.source,
-                data_json=row.data,
-            )
-            previous = chain_hash(previous, content)
+            previous = chain_hash(previous, stored_content_hash(row))
             assert bytes(row.hash) == previous, row.position
     report = await verify_chain(fresh_store, batch_size=2)
     assert report.ok and report.events == 7
