@@ -56,6 +56,7 @@ __all__ = [
     "fresh_database",
     "load",
     "profile",
+    "seed_database",
     "signed",
     "stop_profile",
     "timed",
@@ -161,6 +162,35 @@ def alleged(conflict: str, i: int) -> Event:
 
 
 # -- timing and tables -----------------------------------------------------------------------
+
+
+SEED = REPO / "tests" / "fixtures" / "armenia-azerbaijan-2022-09.ndjson"
+
+
+async def seed_database(url: str, allegations: int, *, writer_key: bool = False) -> str | None:
+    """Load the seed article's timeline plus ``allegations`` more under its current agreement
+    into the (migrated) database at ``url``; with ``writer_key``, the secret of a new writer
+    key."""
+    from app.keys import create_key
+    from app.loader import load_lines
+    from events.database import create_engine
+    from events.store import EventStore
+
+    engine = create_engine(url)
+    store = EventStore(engine)
+    try:
+        report = await load_lines(store, SEED.read_text().splitlines())
+        if report.bad:
+            raise RuntimeError(f"the seed did not load: {report.bad}")
+        for i in range(allegations):
+            await store.append([alleged("armenia-azerbaijan", i)])
+        if not writer_key:
+            return None
+        async with engine.begin() as conn:
+            _, secret = await create_key(conn, name="bench", role="writer")
+        return secret
+    finally:
+        await store.close()
 
 
 def timed(count: int, seconds: float) -> float:

@@ -46,31 +46,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
-from bench.harness import REPO, Server, Table, alleged, alleged_json, fresh_database, load
-from events.database import create_engine
-from events.store import EventStore
+from bench.harness import Server, Table, alleged_json, fresh_database, load, seed_database
 
 CONFLICT = "armenia-azerbaijan"
-SEED = REPO / "tests" / "fixtures" / "armenia-azerbaijan-2022-09.ndjson"
 STATUS = f"/v1/conflicts/{CONFLICT}/status"
-
-
-async def _prepare(url: str, allegations: int) -> str:
-    """The seed plus allegations; a writer key."""
-    from app.keys import create_key
-    from app.loader import load_lines
-
-    engine = create_engine(url)
-    store = EventStore(engine)
-    report = await load_lines(store, SEED.read_text().splitlines())
-    if report.bad:
-        raise RuntimeError(f"the seed did not load: {report.bad}")
-    for i in range(allegations):
-        await store.append([alleged(CONFLICT, i)])
-    async with engine.begin() as conn:
-        _, secret = await create_key(conn, name="bench", role="writer")
-    await store.close()
-    return secret
 
 
 def cpu_seconds(pid: int) -> float:
@@ -183,7 +162,7 @@ def run_database(
         print(f"   round {round_ + 1}  {name}: {result.rate:,.0f} requests/s", file=sys.stderr)
 
     with fresh_database(kind) as url, tempfile.TemporaryDirectory() as tmp:
-        key = asyncio.run(_prepare(url, args.allegations))
+        key = asyncio.run(seed_database(url, args.allegations, writer_key=True))
         constant = Path(tmp) / "status.json"
         env = {
             "CEASEFIRE_DATABASE_URL": url,

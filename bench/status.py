@@ -28,26 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
-from bench.harness import REPO, Server, Table, alleged, fresh_database, load
-from events.database import create_engine
-from events.store import EventStore
+from bench.harness import Server, Table, fresh_database, load, seed_database
 
 CONFLICT = "armenia-azerbaijan"
-SEED = REPO / "tests" / "fixtures" / "armenia-azerbaijan-2022-09.ndjson"
 AS_OF = "2022-09-24T00:00:00Z"
-
-
-async def _prepare(url: str, allegations: int) -> None:
-    from app.loader import load_lines
-
-    engine = create_engine(url)
-    store = EventStore(engine)
-    report = await load_lines(store, SEED.read_text().splitlines())
-    if report.bad:
-        raise RuntimeError(f"the seed did not load: {report.bad}")
-    for i in range(allegations):
-        await store.append([alleged(CONFLICT, i)])
-    await store.close()
 
 
 def run_database(kind: str, table: Table, round_: int, args: argparse.Namespace) -> None:
@@ -65,7 +49,7 @@ def run_database(kind: str, table: Table, round_: int, args: argparse.Namespace)
     if args.profile:
         profile = str(Path(args.profile) / f"status-{kind}-round{round_ + 1}.{args.profile_format}")
     with fresh_database(kind) as url, tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(_prepare(url, args.allegations))
+        asyncio.run(seed_database(url, args.allegations))
         constant = Path(tmp) / "status.json"
         env = {"CEASEFIRE_DATABASE_URL": url, "CEASEFIRE_BENCH_CONSTANT": str(constant)}
         with Server("app.main:create_app", factory=True, env=env, profile_to=profile) as ours:
