@@ -10,7 +10,7 @@ from uuid import UUID
 
 import typer
 
-from app.commands import settings_or_exit, with_store
+from app.commands import settings_or_exit, with_services, with_store
 from app.keys import ApiKey
 from app.operate import operate_cli
 from events.store import EventStore
@@ -86,7 +86,7 @@ def load(
 
     with file.open(encoding="utf-8") as handle:
         lines = handle.readlines()
-    report = with_store(lambda store: load_lines(store, lines))
+    report = with_services(lambda built: load_lines(built.appender, lines))
     if report.bad:
         for bad in report.bad:
             typer.echo(f"{file}:{bad.number}: {bad.reason}", err=True)

@@ -1,6 +1,6 @@
 """What every ``ceasefire`` command shares: its settings (or a clean exit saying which value is
-bad) and an event store for the duration of the command (with known failures turned into a
-message and exit code 1 instead of a traceback)."""
+bad) and the process's services (``app.composition``) for the duration of the command (with
+known failures turned into a message and exit code 1 instead of a traceback)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from typing import TypeVar
 
 import typer
 
+from app.composition import Services, services
 from app.settings import Settings, get_settings
 from events.errors import ProjectionJobRunningError, StorageUnavailableError
 from events.store import EventStore
 
-__all__ = ["settings_or_exit", "with_store"]
+__all__ = ["settings_or_exit", "with_services", "with_store"]
 
 T = TypeVar("T")
 
@@ -28,20 +29,17 @@ def settings_or_exit() -> Settings:
 
 
 def with_store(work: Callable[[EventStore], Awaitable[T]]) -> T:
-    """Run ``work`` against the configured database and close the store after it."""
-    from events.database import create_engine
+    """Run ``work`` against the configured database's store and close it after."""
+    return with_services(lambda built: work(built.store))
 
+
+def with_services(work: Callable[[Services], Awaitable[T]]) -> T:
+    """Run ``work`` with the configured services and close them after."""
     settings = settings_or_exit()
 
     async def run() -> T:
-        engine = create_engine(
-            settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
-        )
-        store = EventStore(engine, sqlite_synchronous=settings.sqlite_synchronous)
-        try:
-            return await work(store)
-        finally:
-            await store.close()
+        async with services(settings) as built:
+            return await work(built)
 
     try:
         return asyncio.run(run())

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.appending import Appender
 from app.keys import ApiKey, KeyCache, Role, find_key
 from app.problems import ProblemError
 from app.settings import Settings
@@ -16,6 +17,7 @@ from events.store import EventStore, storage_errors
 
 __all__ = [
     "AdminKey",
+    "AppenderDep",
     "ConnDep",
     "JsonContent",
     "ReaderKey",
@@ -40,6 +42,11 @@ async def get_store(request: Request) -> EventStore:
     return store
 
 
+async def get_appender(request: Request) -> Appender:
+    appender: Appender = request.app.state.appender
+    return appender
+
+
 async def get_conn(
     store: Annotated[EventStore, Depends(get_store)],
 ) -> AsyncIterator[AsyncConnection]:
@@ -51,6 +58,7 @@ async def get_conn(
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[EventStore, Depends(get_store)]
+AppenderDep = Annotated[Appender, Depends(get_appender)]
 ConnDep = Annotated[AsyncConnection, Depends(get_conn)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cfk_…`")

@@ -27,15 +27,13 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from app.appending import Appender, decide, same_content
 from app.loader import BadLine
 from events.envelope import Recorded, to_recorded
 from events.errors import DomainRuleError
 from events.export import ExportedEvent
-from events.rules import check
 from events.state import ConflictState, references
-from events.store import EventStore
 from events.types import SCHEMA_VERSIONS, Event
-from projections.fold import apply
 
 __all__ = ["ImportReport", "import_file"]
 
@@ -80,8 +78,8 @@ def _lines(handle: BinaryIO) -> Iterator[tuple[int, int, bytes]]:
 class _Check:
     """Pass 1: what is new, what is stored already, and whether the new events fold."""
 
-    def __init__(self, store: EventStore, handle: BinaryIO) -> None:
-        self.store = store
+    def __init__(self, appender: Appender, handle: BinaryIO) -> None:
+        self.appender = appender
         self.handle = handle
         self.report = ImportReport()
         self.offsets: dict[UUID, int] = {}  # every id of the file -> its first line's offset
@@ -125,11 +123,11 @@ class _Check:
     async def _check(self, chunk: list[tuple[int, ExportedEvent, Event]]) -> None:
         if not chunk:
             return
-        stored = await self.store.stored_events([event.id for _, _, event in chunk])
+        stored = await self.appender.store.stored_events([event.id for _, _, event in chunk])
         for number, exported, event in chunk:
             previous = stored.get(event.id)
             if previous is not None:
-                if not EventStore.same_content(previous, event):
+                if not same_content(previous, event):
                     self.report.bad.append(
                         BadLine(number, f"event {event.id} is stored already, differently")
                     )
@@ -140,15 +138,16 @@ class _Check:
             await self._fold(number, exported, event)
 
     async def _fold(self, number: int, exported: ExportedEvent, event: Event) -> None:
-        state = self.states.get(event.conflict) or await self.store.current_state(event.conflict)
+        conflict = event.conflict
+        state = self.states.get(conflict) or await self.appender.current_state(conflict)
         seen = await self._lookup(references(state, event))
+        at = exported.recorded_at
         try:
-            check(state, event, seen.get)
+            decision = decide(state, [event], now=at, recorded_at=[at], referenced=seen)
         except DomainRuleError as error:
             self.report.bad.append(BadLine(number, f"{error.rule}: {error.detail}"))
             return
-        record = _recorded(event, state.version + 1, exported.recorded_at)
-        self.states[event.conflict], _ = apply(state, record, seen.get)
+        self.states[conflict] = decision.state
 
     async def _lookup(self, ids: tuple[UUID, ...]) -> dict[UUID, Recorded]:
         """The events a retraction or a correction names: from the file when they are new
@@ -163,7 +162,7 @@ class _Check:
             else:
                 from_log.append(event_id)
         if from_log:
-            found.update(await self.store.stored_events(from_log))
+            found.update(await self.appender.store.stored_events(from_log))
         return found
 
 
@@ -177,10 +176,10 @@ def _recorded(event: Event, version: int, recorded_at: datetime) -> Recorded:
     )
 
 
-async def import_file(store: EventStore, path: Path, *, batch_size: int = _CHUNK) -> ImportReport:
+async def import_file(appender: Appender, path: Path, *, batch_size: int = _CHUNK) -> ImportReport:
     """Import the export at ``path``; see the module's docstring for the rules."""
     with path.open("rb") as handle:
-        report, skip_lines = await _Check(store, handle).run()
+        report, skip_lines = await _Check(appender, handle).run()
         if report.bad:
             report.skipped = 0
             return report
@@ -189,7 +188,7 @@ async def import_file(store: EventStore, path: Path, *, batch_size: int = _CHUNK
 
         async def flush() -> None:
             if run:
-                await store.append([e for e, _ in run], recorded_at=[r for _, r in run])
+                await appender.append([e for e, _ in run], recorded_at=[r for _, r in run])
                 report.imported += len(run)
                 run.clear()
 

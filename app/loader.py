@@ -16,13 +16,11 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from events.envelope import Recorded, to_recorded
+from app.appending import Appender, decide, same_content
+from events.envelope import Recorded
 from events.errors import DomainRuleError, DuplicateEventError
-from events.rules import check
 from events.state import ConflictState, references
-from events.store import EventStore
-from events.types import SCHEMA_VERSIONS, Event, event_adapter
-from projections.fold import apply
+from events.types import Event, event_adapter
 
 __all__ = ["BadLine", "LoadReport", "load_lines", "parse_lines"]
 
@@ -61,32 +59,32 @@ def parse_lines(lines: Iterable[str]) -> tuple[list[tuple[int, Event]], list[Bad
     return events, bad
 
 
-async def load_lines(store: EventStore, lines: Iterable[str]) -> LoadReport:
+async def load_lines(appender: Appender, lines: Iterable[str]) -> LoadReport:
     report = LoadReport()
     events, report.bad = parse_lines(lines)
     if report.bad:
         return report
     pending = []
     for number, event in events:
-        stored = await store.stored_event(event.id)
+        stored = await appender.store.stored_event(event.id)
         if stored is None:
             pending.append((number, event))
             continue
-        if not store.same_content(stored, event):
+        if not same_content(stored, event):
             report.bad.append(BadLine(number, str(DuplicateEventError(str(event.id)))))
         report.skipped += 1
-    report.bad.extend(await _dry_run(store, pending))
+    report.bad.extend(await _dry_run(appender, pending))
     if report.bad:
         report.skipped = 0
         return report
     for _, event in pending:
-        result = await store.append([event])
+        result = await appender.append([event])
         report.appended += int(result.created)
         report.skipped += int(not result.created)
     return report
 
 
-async def _dry_run(store: EventStore, events: list[tuple[int, Event]]) -> list[BadLine]:
+async def _dry_run(appender: Appender, events: list[tuple[int, Event]]) -> list[BadLine]:
     """Fold the file over the conflicts' current state without writing, to find every line a
     real append would refuse."""
     states: dict[str, ConflictState] = {}
@@ -94,22 +92,15 @@ async def _dry_run(store: EventStore, events: list[tuple[int, Event]]) -> list[B
     placeholder = datetime.now().astimezone()
     seen: dict[UUID, Recorded] = {}  # what retractions and corrections may name
     for number, event in events:
-        state = states.get(event.conflict) or await store.current_state(event.conflict)
+        state = states.get(event.conflict) or await appender.current_state(event.conflict)
         missing = set(references(state, event)) - seen.keys()
         if missing:
-            seen.update(await store.stored_events(missing))
+            seen.update(await appender.store.stored_events(missing))
         try:
-            check(state, event, seen.get)
+            decision = decide(state, [event], now=placeholder, referenced=seen)
         except DomainRuleError as error:
             bad.append(BadLine(number, f"{error.rule}: {error.detail}"))
             continue
-        record = to_recorded(
-            event,
-            version=state.version + 1,
-            position=0,
-            recorded_at=placeholder,
-            schema_version=SCHEMA_VERSIONS[event.type],
-        )
-        states[event.conflict], _ = apply(state, record, seen.get)
-        seen[record.id] = record
+        states[event.conflict] = decision.state
+        seen[event.id] = decision.recorded[0]
     return bad

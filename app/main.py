@@ -10,6 +10,7 @@ from starlette.types import ASGIApp
 
 from app import problems
 from app.api import admin, conflicts, events, health, stream, webhooks
+from app.composition import build
 from app.conditional import ConditionalReads
 from app.keys import KeyCache
 from app.limits import BodyLimit
@@ -17,10 +18,8 @@ from app.problems import AnsweredErrors
 from app.settings import Settings, get_settings
 from app.shutdown import ending_on_signal
 from app.webhooks.worker import running as webhooks_running
-from events.database import create_engine
 from events.heads import Heads
 from events.notifications import AppendNotifier, start_listener
-from events.store import EventStore
 
 __all__ = ["create_app"]
 
@@ -28,12 +27,9 @@ __all__ = ["create_app"]
 def create_fastapi(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(
-            settings.database_url,
-            sqlite_synchronous=settings.sqlite_synchronous,
-            pool_size=settings.pool_size,
-        )
-        app.state.store = EventStore(engine, sqlite_synchronous=settings.sqlite_synchronous)
+        built = build(settings)
+        engine = built.store.engine
+        app.state.store, app.state.appender = built.store, built.appender
         notifier = AppendNotifier()
         app.state.store.on_append.append(notifier.publish)
         app.state.conditional = ConditionalReads(

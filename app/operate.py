@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from app.commands import with_store
+from app.commands import with_services, with_store
 from events.store import EventStore
 
 __all__ = ["operate_cli"]
@@ -94,7 +94,7 @@ def import_(
     events already stored (same id, same content) are skipped, so importing twice is safe."""
     from app.importer import import_file
 
-    report = with_store(lambda store: import_file(store, file))
+    report = with_services(lambda built: import_file(built.appender, file))
     if report.bad:
         for bad in report.bad:
             typer.echo(f"{file}:{bad.number}: {bad.reason}", err=True)

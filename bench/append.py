@@ -42,6 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.appending import Appender
 from bench.harness import (
     Server,
     Table,
@@ -84,17 +85,18 @@ async def _store_append(
     append, and checks that it sees every position once, in order (the no-skip guarantee)."""
     engine = create_engine(url, sqlite_synchronous=synchronous, pool_size=max(10, writers))
     store = EventStore(engine, sqlite_synchronous=synchronous)
+    appender = Appender(store)
     tag = uuid.uuid4().hex[:8]
     conflicts = (
         [f"bench-{tag}"] * writers if shared else [f"bench-{tag}-{w}" for w in range(writers)]
     )
     for conflict in dict.fromkeys(conflicts):
-        await store.append([signed(conflict)])
+        await appender.append([signed(conflict)])
 
     async def warm_up(conflict: str, w: int) -> None:
         for i in range(5):
             with contextlib.suppress(ConcurrencyError):
-                await store.append([alleged(conflict, w * 10 + i)])
+                await appender.append([alleged(conflict, w * 10 + i)])
 
     # Concurrently, so the pool holds as many connections as there are writers before timing.
     await asyncio.gather(*(warm_up(c, w) for w, c in enumerate(conflicts)))
@@ -105,7 +107,7 @@ async def _store_append(
         nonlocal gave_up
         for i in range(per_writer):
             try:
-                await store.append([alleged(conflict, (w + 1) * 100_000 + i)])
+                await appender.append([alleged(conflict, (w + 1) * 100_000 + i)])
             except ConcurrencyError:  # the store ran out of retries: count it, go on
                 gave_up += 1
 

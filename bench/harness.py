@@ -171,6 +171,7 @@ async def seed_database(url: str, allegations: int, *, writer_key: bool = False)
     """Load the seed article's timeline plus ``allegations`` more under its current agreement
     into the (migrated) database at ``url``; with ``writer_key``, the secret of a new writer
     key."""
+    from app.appending import Appender
     from app.keys import create_key
     from app.loader import load_lines
     from events.database import create_engine
@@ -178,12 +179,13 @@ async def seed_database(url: str, allegations: int, *, writer_key: bool = False)
 
     engine = create_engine(url)
     store = EventStore(engine)
+    appender = Appender(store)
     try:
-        report = await load_lines(store, SEED.read_text().splitlines())
+        report = await load_lines(appender, SEED.read_text().splitlines())
         if report.bad:
             raise RuntimeError(f"the seed did not load: {report.bad}")
         for i in range(allegations):
-            await store.append([alleged("armenia-azerbaijan", i)])
+            await appender.append([alleged("armenia-azerbaijan", i)])
         if not writer_key:
             return None
         async with engine.begin() as conn:

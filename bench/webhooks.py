@@ -32,6 +32,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.appending import Appender
 from app.settings import Settings
 from app.webhooks.cloudevents import event_body
 from app.webhooks.sender import WebhookSender
@@ -58,11 +59,12 @@ async def webhook_round(
         webhook_allowed_subnets=["127.0.0.0/8"],
     )
     store = EventStore(create_engine(url), sqlite_synchronous=settings.sqlite_synchronous)
+    appender = Appender(store)
     sender = WebhookSender(settings)
     worker = WebhookWorker(store, settings, sender)
     try:
         for conflict in CONFLICTS:
-            await store.append([signed(conflict)])
+            await appender.append([signed(conflict)])
         async with write_transaction(store.engine) as conn:
             for i in range(endpoints):
                 await create_subscription(
@@ -79,7 +81,7 @@ async def webhook_round(
             appended: dict[str, float] = {}
             started = time.time()
             for i in range(events):
-                result = await store.append([alleged(CONFLICTS[i % len(CONFLICTS)], i)])
+                result = await appender.append([alleged(CONFLICTS[i % len(CONFLICTS)], i)])
                 appended[str(result.events[0].id)] = time.time()
                 if rate:
                     await asyncio.sleep(max(0.0, started + (i + 1) / rate - time.time()))

@@ -1,13 +1,9 @@
-"""The event store: append with optimistic concurrency and idempotency, read in global order.
+"""The log: write events with a compare-and-set of their stream's version, read in global order.
 
-How an append works, on both databases:
-
-1. Take the conflict's state (cached in-process, keyed by the stream version it reflects).
-2. Check the domain rules and fold the new events into row changes, in Python.
-3. Write everything in one transaction that first compare-and-sets the stream's version from
-   the version the state reflects. If another writer got there first nothing is written, the
-   state is reloaded and the append tried again (or, when the writer gave ``expected_version``,
-   answered with ``ConcurrencyError``).
+The store knows rows, not rules: what may be appended (state, rules, fold, retries, the state
+cache, idempotency) is the append service's, ``app.appending``. A write takes the events' rows
+and the work the layer above does in the same transaction (``events.writers.InTransaction``:
+the projection rows), and either commits all of it or, when the stream has moved on, nothing.
 
 Global order: every append locks the single ``log_head`` row, takes its positions from it and
 releases it only at commit, so positions commit in position order. A reader paging
@@ -19,16 +15,11 @@ one implicit transaction); on SQLite it is one ``BEGIN IMMEDIATE`` transaction o
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
-import random
 import sqlite3
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -37,45 +28,16 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.database import dialect_of
-from events.envelope import (
-    Recorded,
-    canonical_json,
-    content_hash,
-    recorded_adapter,
-    to_recorded,
-    with_position,
-)
-from events.errors import (
-    ConcurrencyError,
-    DomainRuleError,
-    DuplicateEventError,
-    StorageUnavailableError,
-)
-from events.rules import check
-from events.state import ConflictState, references
+from events.envelope import Recorded, canonical_json, content_hash, recorded_adapter
+from events.errors import StorageUnavailableError
+from events.sqlite_writer import SqliteWriter
 from events.tables import events as events_table
 from events.tables import log_head, streams
-from events.types import SCHEMA_VERSIONS, Event, Source, data_of
+from events.types import SCHEMA_VERSIONS, Source, data_of
 from events.upcasting import upcast
-from events.writers import IdTakenError, PostgresWriter, SqliteWriter, Writer
-from projections.changes import Changes
-from projections.fold import apply
-from projections.inline import CHECKPOINT, load_state
+from events.writers import InTransaction, PostgresWriter, Writer
 
-__all__ = ["AppendResult", "EventStore", "decode_row", "storage_errors"]
-
-_MAX_ATTEMPTS = 50
-
-
-@dataclass(frozen=True, slots=True)
-class AppendResult:
-    events: list[Recorded]
-    #: False when every event was already stored with the same content (an idempotent retry).
-    created: bool
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["EventStore", "decode_row", "event_row", "storage_errors"]
 
 
 def decode_row(row: Row[Any] | Any) -> Recorded:
@@ -107,29 +69,14 @@ def storage_errors() -> Iterator[None]:
 
 
 class EventStore:
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        *,
-        clock: Callable[[], datetime] = _now,
-        state_cache_size: int = 4096,
-        sqlite_synchronous: str = "NORMAL",
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, *, sqlite_synchronous: str = "NORMAL") -> None:
         self.engine = engine
         self.dialect = dialect_of(engine)
-        self._clock = clock
-        self._states: OrderedDict[str, ConflictState] = OrderedDict()
-        self._state_cache_size = state_cache_size
         self._writer: Writer
         if self.dialect == "postgresql":
-            self._writer = PostgresWriter(engine, CHECKPOINT)
+            self._writer = PostgresWriter(engine)
         else:
-            self._writer = SqliteWriter(
-                str(engine.url.database), synchronous=sqlite_synchronous, checkpoint=CHECKPOINT
-            )
-        # Appends to one conflict from this process queue here instead of racing each other's
-        # compare-and-set (and retrying); striped, so the memory is fixed however many conflicts.
-        self._conflict_locks = [asyncio.Lock() for _ in range(64)]
+            self._writer = SqliteWriter(str(engine.url.database), synchronous=sqlite_synchronous)
         #: Called after each append commits, with the conflict and the last position written.
         #: In-process waiters (long-poll, streams) hang off this; other processes use the
         #: database's own notifications.
@@ -142,177 +89,20 @@ class EventStore:
 
     # -- appending ---------------------------------------------------------------------------
 
-    async def append(
-        self,
-        events: Sequence[Event],
-        *,
-        expected_version: int | None = None,
-        recorded_at: Sequence[datetime] | None = None,
-    ) -> AppendResult:
-        """Append events to one conflict's stream, atomically: all of them or none.
-
-        ``expected_version`` is the version the writer last saw (0 for a new conflict); when
-        given and the stream has moved on, ``ConcurrencyError``. ``recorded_at`` is for imports
-        only, which keep the recording times of the log they come from.
-        """
-        if not events:
-            raise ValueError("append needs at least one event")
-        conflict = events[0].conflict
-        if any(e.conflict != conflict for e in events):
-            raise DomainRuleError(
-                "one-conflict-per-append", "all events of one append must share a conflict"
-            )
-        if len({e.id for e in events}) != len(events):
-            raise DomainRuleError("duplicate-id-in-batch", "event ids in one append must differ")
-        if recorded_at is not None and len(recorded_at) != len(events):
-            raise ValueError("recorded_at must give one time per event")
-
-        lock = self._conflict_locks[hash(conflict) % len(self._conflict_locks)]
-        async with lock:
-            return await self._append(conflict, events, expected_version, recorded_at)
-
-    async def _append(
-        self,
-        conflict: str,
-        events: Sequence[Event],
-        expected_version: int | None,
-        recorded_at: Sequence[datetime] | None,
-    ) -> AppendResult:
-        state: ConflictState | None = None
-        with storage_errors():
-            for attempt in range(_MAX_ATTEMPTS):
-                fresh = attempt > 0
-                state = await self._state(conflict, fresh=fresh)
-                if expected_version is not None and expected_version != state.version:
-                    if not fresh:
-                        continue  # the cache may be stale: look again before refusing
-                    replay = await self._replayed(events)
-                    if replay is not None:
-                        return replay
-                    raise ConcurrencyError(conflict, expected_version, state.version)
-                referenced = await self._referenced(state, events)
-                try:
-                    recorded, changes, next_state = self._decide(
-                        state, events, recorded_at, referenced
-                    )
-                except DomainRuleError:
-                    replay = await self._replayed(events)
-                    if replay is not None:
-                        return replay
-                    if not fresh:
-                        continue
-                    raise
-                try:
-                    first = await self._write(conflict, state.version, recorded, changes)
-                except IdTakenError:
-                    replay = await self._replayed(events)
-                    if replay is not None:
-                        return replay
-                    # Another writer stored one of these ids between our look and our write.
-                    self._forget(conflict)
-                    continue
-                if first is None:
-                    self._forget(conflict)
-                    if attempt > 2:
-                        await asyncio.sleep(random.uniform(0, 0.002 * attempt))
-                    continue
-                stored = [with_position(e, first + i) for i, e in enumerate(recorded)]
-                self._remember(next_state)
-                for listener in self.on_append:
-                    listener(conflict, stored[-1].position)
-                return AppendResult(stored, True)
-        # Other processes kept winning the compare-and-set for this conflict.
-        current = state.version if state is not None else 0
-        raise ConcurrencyError(conflict, current, current + 1)
-
-    def _decide(
-        self,
-        state: ConflictState,
-        events: Sequence[Event],
-        recorded_at: Sequence[datetime] | None,
-        referenced: dict[UUID, Recorded] | None = None,
-    ) -> tuple[list[Recorded], Changes, ConflictState]:
-        now = self._clock()
-        changes = Changes()
-        recorded: list[Recorded] = []
-        # What the fold may look up: the stored events this append names, then each event of
-        # the append once it is recorded (never a later one: a target must come first).
-        seen = dict(referenced or {})
-        for i, event in enumerate(events):
-            check(state, event, seen.get)
-            record = to_recorded(
-                event,
-                version=state.version + 1,
-                position=0,  # known only once the write has taken its place in the log
-                recorded_at=recorded_at[i] if recorded_at is not None else now,
-                schema_version=SCHEMA_VERSIONS[event.type],
-            )
-            state, more = apply(state, record, seen.get)
-            changes.merge(more)
-            recorded.append(record)
-            seen[record.id] = record
-        return recorded, changes, state
-
-    async def _referenced(
-        self, state: ConflictState, events: Sequence[Event]
-    ) -> dict[UUID, Recorded]:
-        """The stored events that retractions and corrections in ``events`` name (and their
-        latest corrections), in one query; none for an append of other events."""
-        ids = {i for e in events for i in references(state, e)} - {e.id for e in events}
-        return await self.stored_events(ids) if ids else {}
-
-    async def _write(
-        self, conflict: str, expected: int, recorded: list[Recorded], changes: Changes
+    async def write(
+        self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
     ) -> int | None:
-        """Write events, changes and checkpoint in one transaction; the first position, or
-        None when the stream is no longer at ``expected``."""
-        return await self._writer.write(
-            conflict, expected, [event_row(e) for e in recorded], changes
-        )
-
-    async def _replayed(self, events: Sequence[Event]) -> AppendResult | None:
-        """The stored events when every one of ``events`` is stored already with the same
-        content (an idempotent retry); ``DuplicateEventError`` when any id is stored with other
-        content; None when none is stored."""
-        ids = [e.id for e in events]
-        async with self.engine.connect() as conn:
-            result = await conn.execute(
-                select(events_table)
-                .where(events_table.c.id.in_(ids))
-                .order_by(events_table.c.position)
-            )
-            stored = {r.id: decode_row(r) for r in result}
-        if not stored:
-            return None
-        for event in events:
-            previous = stored.get(event.id)
-            if previous is None or not _same_content(previous, event):
-                raise DuplicateEventError(str(event.id if previous else next(iter(stored))))
-        return AppendResult([stored[e.id] for e in events], False)
-
-    # -- the state cache ---------------------------------------------------------------------
-
-    async def _state(self, conflict: str, *, fresh: bool) -> ConflictState:
-        if not fresh and conflict in self._states:
-            self._states.move_to_end(conflict)
-            return self._states[conflict]
-        async with self.engine.connect() as conn:
-            state = await load_state(conn, conflict)
-        self._remember(state)
-        return state
-
-    def _remember(self, state: ConflictState) -> None:
-        self._states[state.conflict] = state
-        self._states.move_to_end(state.conflict)
-        while len(self._states) > self._state_cache_size:
-            self._states.popitem(last=False)
-
-    def _forget(self, conflict: str) -> None:
-        self._states.pop(conflict, None)
-
-    def forget_all(self) -> None:
-        """Drop every cached state; after a projection swap, say."""
-        self._states.clear()
+        """Write the events' rows (``event_row``) and ``work`` in one transaction that first
+        compare-and-sets the stream's version from ``expected``; the first position, or None
+        (nothing written) when the stream is no longer at ``expected``. ``IdTakenError`` when
+        an event id is stored already. The ``on_append`` listeners hear of each write."""
+        with storage_errors():
+            first = await self._writer.write(conflict, expected, rows, work)
+        if first is not None:
+            last = first + len(rows) - 1
+            for listener in self.on_append:
+                listener(conflict, last)
+        return first
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -409,16 +199,6 @@ class EventStore:
                 )
                 return {row.id: decode_row(row) for row in rows}
 
-    async def current_state(self, conflict: str) -> ConflictState:
-        """The conflict's state as stored now (for dry runs; appends use the cache)."""
-        with storage_errors():
-            return await self._state(conflict, fresh=True)
-
-    @staticmethod
-    def same_content(stored: Recorded, event: Event) -> bool:
-        """Whether ``event`` is the stored event sent again: the test idempotency rests on."""
-        return _same_content(stored, event)
-
 
 def event_row(event: Recorded) -> dict[str, Any]:
     source_json = _source_json(event.source)
@@ -444,16 +224,6 @@ def event_row(event: Recorded) -> dict[str, Any]:
             data_json=data_json,
         ),
     }
-
-
-def _same_content(stored: Recorded, event: Event) -> bool:
-    return (
-        stored.type == event.type
-        and stored.conflict == event.conflict
-        and stored.occurred_at == event.occurred_at
-        and stored.source == event.source
-        and data_of(stored) == data_of(event)
-    )
 
 
 @functools.lru_cache(maxsize=1024)

@@ -6,7 +6,7 @@ driver connection under SQLAlchemy's (asyncpg or aiosqlite) behind one small int
 keyset batches of event rows, bulk inserts (``COPY`` on PostgreSQL, ``executemany`` on SQLite),
 and transactions that take the append lock. Values are converted with SQLAlchemy's own bind and
 result processors for each column (or, for instants on SQLite, faster ones checked equal to them:
-``projections.sqlite_values``), so what lands in the tables is exactly what the live path
+``events.sqlite_values``), so what lands in the tables is exactly what the live path
 writes through SQLAlchemy.
 """
 
@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.codec import EVENT_COLUMNS
 from events.database import dialect_of
+from events.sqlite_values import faster_bind, faster_result
 from events.store import storage_errors
 from events.tables import events
-from projections.sqlite_values import faster_bind, faster_result
 
 __all__ = ["RawConnection", "raw_connection"]
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.envelope import Recorded
 from events.state import ConflictState, references
+from events.store import decode_row
 from events.tables import events as events_table
 from projections.changes import Changes
 from projections.fold import apply
@@ -50,7 +51,5 @@ async def fold_batch(
 
 async def stored_events(conn: AsyncConnection, ids: Collection[UUID]) -> dict[UUID, Recorded]:
     """The events with these ids, from the log (one query)."""
-    from events.store import decode_row  # the store imports the fold: import it late
-
     rows = await conn.execute(select(events_table).where(events_table.c.id.in_(list(ids))))
     return {row.id: decode_row(row) for row in rows}

@@ -363,7 +363,6 @@ async def replay(
         raise
     done = stats.events
     await finish_job(store.engine, job.id, "succeeded", done=done, total=done)
-    store.forget_all()
     return stats
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.envelope import Recorded
 from events.state import AgreementState, latest_signed
+from events.store import decode_row
 from events.tables import events
 from events.types import AllegationRetracted, EventCorrected, data_of
 from projections.freshness import stream_position
@@ -197,8 +198,6 @@ async def read_timeline(
 ) -> tuple[TimelineView, int]:
     """The story as the log told it at ``known_at`` (now when None), and the position of the
     conflict's newest event (the view's validator)."""
-    from events.store import decode_row  # the store imports the fold: import it late
-
     head = await stream_position(conn, conflict)
     version, position = await conflict_head(conn, conflict, known_at)
     statement = select(events).where(events.c.conflict == conflict, events.c.position <= head)

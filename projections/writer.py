@@ -1,62 +1,76 @@
-"""Applying row changes to the projection tables through SQLAlchemy.
+"""The projection rows an append writes in its own transaction: the read model's side of the
+store's ``events.writers.InTransaction``.
 
-SQLite's append path and the replay on both databases use this. PostgreSQL's append path hands
-the same changes, as JSON, to the ``ceasefire_append`` function instead (one round trip); see
-``changes_as_json``.
+``ProjectionRows`` carries the row changes the fold computed and the checkpoint they bring up to
+the append. PostgreSQL's append hands them, as JSON, to the ``ceasefire_append`` function (one
+round trip; ``changes_as_json``); SQLite's runs the statements on the writer's own connection
+(``write_sqlite``). The replay writes its batches through ``projections.runner.BulkWriter``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections import defaultdict
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, and_, bindparam, update
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from events.tables import metadata
+from events.sqlite_values import sqlite_value
 from projections.changes import Changes, Row
+from projections.inline import CHECKPOINT
 from projections.tables import PROJECTION_KEYS
 
-__all__ = ["apply_changes", "changes_as_json"]
+__all__ = ["ProjectionRows", "changes_as_json"]
 
 
-def _table(name: str, rename: dict[str, str] | None) -> Table:
-    return metadata.tables[(rename or {}).get(name, name)]
+@dataclass(frozen=True, slots=True)
+class ProjectionRows:
+    """The inline projections' row changes of one append, and their checkpoint."""
 
+    changes: Changes
+    checkpoint: str = CHECKPOINT
 
-async def apply_changes(
-    conn: AsyncConnection, changes: Changes, *, rename: dict[str, str] | None = None
-) -> None:
-    """Closes first, then inserts, one executemany per table (see ``Changes.close`` for why
-    that order is always right). ``rename`` maps a live table name to another table of the
-    same shape, for rebuilding into scratch tables."""
-    closes: dict[str, list[Row]] = defaultdict(list)
-    for close in changes.closes:
-        closes[close.table].append(
-            {**{f"k_{k}": v for k, v in close.key.items()}, "k_known_until": close.known_until}
-        )
-    for name, params in closes.items():
-        table = _table(name, rename)
-        key = PROJECTION_KEYS[name]
-        statement = (
-            update(table)
-            .where(
-                and_(
-                    table.c.known_until.is_(None),
-                    *(table.c[k] == bindparam(f"k_{k}") for k in key),
-                )
+    def __len__(self) -> int:
+        return len(self.changes.closes) + len(self.changes.inserts)
+
+    def as_json(self) -> str:
+        return changes_as_json(self.changes)
+
+    def write_sqlite(self, conn: sqlite3.Connection) -> None:
+        """Closes, then inserts (see ``Changes.close``); table and column names come from our
+        own code (``PROJECTION_KEYS`` and the fold's rows), never from input."""
+        for close in self.changes.closes:
+            key = PROJECTION_KEYS[close.table]
+            where = " AND ".join(f"{k} = ?" for k in key)
+            conn.execute(
+                f"UPDATE {close.table} SET known_until = ? WHERE known_until IS NULL AND {where}",
+                (sqlite_value(close.known_until), *(sqlite_value(close.key[k]) for k in key)),
             )
-            .values(known_until=bindparam("k_known_until"))
-        )
-        await conn.execute(statement, params)
-    inserts: dict[str, list[Row]] = defaultdict(list)
-    for name, row in changes.inserts:
-        inserts[name].append(row)
-    for name, rows in inserts.items():
-        await conn.execute(_table(name, rename).insert(), rows)
+        for table, group in _grouped(self.changes.inserts):
+            columns = tuple(group[0])
+            values = itemgetter(*columns)
+            conn.executemany(
+                _insert_statement(table, columns),
+                [tuple(map(sqlite_value, values(row))) for row in group],
+            )
+
+
+@functools.cache
+def _insert_statement(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+def _grouped(inserts: Iterable[tuple[str, Row]]) -> list[tuple[str, list[Row]]]:
+    groups: dict[str, list[Row]] = {}
+    for table, row in inserts:
+        if table not in PROJECTION_KEYS:
+            raise ValueError(f"not a projection table: {table}")
+        groups.setdefault(table, []).append(row)
+    return list(groups.items())
 
 
 def _json_value(value: Any) -> Any:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from app.appending import Appender
 from app.migrate import upgrade
 from events.database import create_engine
 from events.store import EventStore
@@ -114,6 +115,17 @@ async def fresh_store(fresh_database_url: str) -> AsyncIterator[EventStore]:
     store = EventStore(create_engine(fresh_database_url))
     yield store
     await store.close()
+
+
+@pytest.fixture
+def appender(store: EventStore) -> Appender:
+    """The append service over ``store``."""
+    return Appender(store)
+
+
+@pytest.fixture
+def fresh_appender(fresh_store: EventStore) -> Appender:
+    return Appender(fresh_store)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from fastapi import APIRouter, FastAPI, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from app.api.events import _PROBLEMS
+from app.appending import Appender
 from app.deps import AdminKey, ConnDep, StoreDep
 from app.problems import Problem, ProblemError
 from events.store import EventStore
@@ -129,16 +130,19 @@ async def rebuild_projection(
         )
     job = await start_job(store.engine, "rebuild", [name])
     tasks: set[asyncio.Task[None]] = request.app.state.rebuilds
-    task = asyncio.create_task(_rebuild(store, name, job), name=f"rebuild {name} {job.id}")
+    task = asyncio.create_task(
+        _rebuild(store, request.app.state.appender, name, job), name=f"rebuild {name} {job.id}"
+    )
     tasks.add(task)
     task.add_done_callback(tasks.discard)
     response.headers["Location"] = f"/v1/admin/jobs/{job.id}"
     return JobView.of(job)
 
 
-async def _rebuild(store: EventStore, name: str, job: Job) -> None:
+async def _rebuild(store: EventStore, appender: Appender, name: str, job: Job) -> None:
     try:
         await replay(store, [name], job=job)
+        appender.forget_all()  # the states cached for appends came from the old tables
     except asyncio.CancelledError:
         raise
     except Exception:  # recorded in the job row by replay(); the log keeps the traceback

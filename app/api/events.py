@@ -17,7 +17,7 @@ from app.conditional import (
     Validator,
     conditional_responses,
 )
-from app.deps import JsonContent, ReaderKey, StoreDep, WriterKey
+from app.deps import AppenderDep, JsonContent, ReaderKey, StoreDep, WriterKey
 from app.problems import Problem
 from events.envelope import Recorded
 from events.errors import UnknownConflictError
@@ -122,7 +122,7 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
 )
 async def append_event(
     body: Annotated[EventIn, Body()],
-    store: StoreDep,
+    appender: AppenderDep,
     _key: WriterKey,
     _json: JsonContent,
     response: Response,
@@ -130,7 +130,7 @@ async def append_event(
     """Append one event to its conflict's stream. Sending the same event (same ``id``, same
     content) again returns the stored one with 200 and writes nothing."""
     event: Event = event_adapter.validate_python(body.model_dump(exclude={"expected_version"}))
-    result = await store.append([event], expected_version=body.expected_version)
+    result = await appender.append([event], expected_version=body.expected_version)
     stored = result.events[0]
     if not result.created:
         response.status_code = 200

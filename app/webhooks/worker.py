@@ -364,16 +364,9 @@ async def running(store: EventStore, settings: Settings) -> AsyncIterator[Webhoo
 
 async def run_worker(settings: Settings, *, ready: Callable[[str], None] | None = None) -> None:
     """``ceasefire worker``: run one worker until SIGINT or SIGTERM."""
-    from events.database import create_engine
+    from app.composition import build
 
-    store = EventStore(
-        create_engine(
-            settings.database_url,
-            sqlite_synchronous=settings.sqlite_synchronous,
-            pool_size=settings.pool_size,
-        ),
-        sqlite_synchronous=settings.sqlite_synchronous,
-    )
+    store = build(settings).store
     sender = WebhookSender(settings)
     worker = WebhookWorker(store, settings, sender)
     stopping = asyncio.Event()

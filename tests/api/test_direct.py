@@ -18,6 +18,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from app.api import conflicts
+from app.appending import Appender
 from app.direct import DirectRoute, answered_directly, direct_answer
 from app.keys import create_key
 from app.main import create_fastapi
@@ -74,9 +75,11 @@ async def _reader_key(database_url: str) -> str:
 
 
 @pytest.mark.parametrize("client", [False], indirect=True)
-async def test_status_answers_match(client: httpx.AsyncClient, store: EventStore) -> None:
+async def test_status_answers_match(
+    client: httpx.AsyncClient, store: EventStore, appender: Appender
+) -> None:
     conflict = f"test-{uuid.uuid4().hex[:12]}"
-    await store.append([signed(conflict), alleged(conflict)])
+    await appender.append([signed(conflict), alleged(conflict)])
     path = STATUS.format(conflict=conflict)
     ok = await _both(client, path)
     assert ok.status_code == 200
@@ -95,17 +98,17 @@ async def test_status_answers_match(client: httpx.AsyncClient, store: EventStore
         assert (await _both(client, path, params={"known_at": bad})).status_code == 422
     assert (await _both(client, STATUS.format(conflict="Not_A_Slug"))).status_code == 422
     assert (await _both(client, STATUS.format(conflict=f"{conflict}-none"))).status_code == 404
-    await store.append([alleged(conflict)])
+    await appender.append([alleged(conflict)])
     moved = await _both(client, path, headers={"If-None-Match": tag})
     assert moved.status_code == 200 and moved.headers["etag"] != tag
 
 
 @pytest.mark.parametrize("client", [True], indirect=True)
 async def test_status_keys_match(
-    client: httpx.AsyncClient, store: EventStore, database_url: str
+    client: httpx.AsyncClient, store: EventStore, database_url: str, appender: Appender
 ) -> None:
     conflict = f"test-{uuid.uuid4().hex[:12]}"
-    await store.append([signed(conflict)])
+    await appender.append([signed(conflict)])
     path = STATUS.format(conflict=conflict)
     assert (await _both(client, path)).status_code == 401
     assert (await _both(client, path, params={"as_of": "bad"})).status_code == 401

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app.appending import Appender
 from events.errors import DomainRuleError
 from events.state import ConflictState
 from events.store import EventStore
@@ -27,8 +28,9 @@ def at(text: str) -> datetime:
 
 async def seed_as_recorded(store: EventStore, conflict: str) -> list[Any]:
     """The seed, each event recorded when it occurred (as an import of that history would)."""
+    appender = Appender(store)
     events = seed_events(conflict)
-    result = await store.append(events, recorded_at=[e.occurred_at for e in events])
+    result = await appender.append(events, recorded_at=[e.occurred_at for e in events])
     return result.events
 
 
@@ -47,13 +49,13 @@ async def made(
 
 
 async def test_a_retraction_counts_from_when_it_is_recorded(
-    store: EventStore, conflict: str
+    store: EventStore, conflict: str, appender: Appender
 ) -> None:
     seed = await seed_as_recorded(store, conflict)
     azerbaijan = next(
         e for e in seed if e.type == "violation.alleged" and e.data.alleged_by == "Azerbaijan"
     )
-    await store.append(
+    await appender.append(
         [retracted(conflict, azerbaijan.id, retracted_by="Azerbaijan")],
         recorded_at=[at("2022-09-25T12:00:00Z")],
     )
@@ -77,14 +79,14 @@ async def test_a_retraction_counts_from_when_it_is_recorded(
 
 
 async def test_a_correction_shows_from_when_it_is_recorded(
-    store: EventStore, conflict: str
+    store: EventStore, conflict: str, appender: Appender
 ) -> None:
     seed = await seed_as_recorded(store, conflict)
     armenia = next(
         e for e in seed if e.type == "violation.alleged" and e.data.alleged_by == "Armenia"
     )
     new = {**armenia.data.model_dump(mode="json", exclude_none=True), "incidents": 2}
-    await store.append(
+    await appender.append(
         [corrected(conflict, armenia.id, "violation.alleged", new)],
         recorded_at=[at("2022-09-25T12:00:00Z")],
     )
@@ -101,32 +103,34 @@ async def test_a_correction_shows_from_when_it_is_recorded(
     assert item.occurred_at == armenia.occurred_at  # it keeps its place in time
 
 
-async def test_rules_are_checked_against_the_stored_log(store: EventStore, conflict: str) -> None:
-    await store.append([signed(conflict)])
-    allegation = (await store.append([alleged(conflict)])).events[0]
+async def test_rules_are_checked_against_the_stored_log(
+    store: EventStore, conflict: str, appender: Appender
+) -> None:
+    await appender.append([signed(conflict)])
+    allegation = (await appender.append([alleged(conflict)])).events[0]
     with pytest.raises(DomainRuleError) as caught:
-        await store.append([retracted(conflict, allegation.id, retracted_by="Azerbaijan")])
+        await appender.append([retracted(conflict, allegation.id, retracted_by="Azerbaijan")])
     assert caught.value.rule == "not-the-alleging-party"
     other = f"{conflict}-x"
-    await store.append([signed(other)])
+    await appender.append([signed(other)])
     with pytest.raises(DomainRuleError) as caught:
-        await store.append([retracted(other, allegation.id)])
+        await appender.append([retracted(other, allegation.id)])
     assert caught.value.rule == "unknown-event"
     retraction = retracted(conflict, allegation.id)
-    first = await store.append([retraction])
-    again = await store.append([retraction])  # an idempotent retry, not "already retracted"
+    first = await appender.append([retraction])
+    again = await appender.append([retraction])  # an idempotent retry, not "already retracted"
     assert first.created and not again.created
     with pytest.raises(DomainRuleError) as caught:
-        await store.append([retracted(conflict, allegation.id)])
+        await appender.append([retracted(conflict, allegation.id)])
     assert caught.value.rule == "already-retracted"
 
 
 async def test_an_append_can_name_an_event_of_the_same_append(
-    store: EventStore, conflict: str
+    store: EventStore, conflict: str, appender: Appender
 ) -> None:
     allegation = alleged(conflict)
     base = {"alleged_by": "Armenia", "accused": "Azerbaijan"}
-    await store.append(
+    await appender.append(
         [
             signed(conflict),
             allegation,
@@ -148,6 +152,7 @@ async def fold_of_the_log(store: EventStore, conflict: str) -> ConflictState:
 
 
 async def history(store: EventStore, conflict: str) -> None:
+    appender = Appender(store)
     seed = await seed_as_recorded(store, conflict)
     by_type = {e.type: e for e in seed}
     allegations = [e for e in seed if e.type == "violation.alleged"]
@@ -155,7 +160,7 @@ async def history(store: EventStore, conflict: str) -> None:
     collapse = by_type["agreement.collapsed"]
     mission = by_type["mission.dispatched"]
     data = agreement.data.model_dump(mode="json", exclude_none=True)
-    await store.append(
+    await appender.append(
         [
             retracted(conflict, allegations[0].id, retracted_by="Azerbaijan"),
             corrected(
@@ -180,14 +185,14 @@ async def history(store: EventStore, conflict: str) -> None:
         ],
         recorded_at=[at(f"2022-09-2{d}T00:00:00Z") for d in range(5, 10)],
     )
-    await store.append([dispatched(conflict, mission_id="later")])
+    await appender.append([dispatched(conflict, mission_id="later")])
 
 
 async def test_the_state_loaded_from_the_tables_is_the_state_the_fold_makes(
     store: EventStore, conflict: str
 ) -> None:
     await history(store, conflict)
-    loaded = await store.current_state(conflict)
+    loaded = await Appender(store).current_state(conflict)
     assert loaded == await fold_of_the_log(store, conflict)
     assert loaded.retracted and loaded.revisions
 
@@ -209,4 +214,5 @@ async def test_replay_rebuilds_the_same_rows(fresh_store: EventStore, conflict: 
     assert before["proj_corrections"]
     await replay(fresh_store)
     assert await projection_rows(fresh_store) == before
-    assert await fresh_store.current_state(conflict) == await fold_of_the_log(fresh_store, conflict)
+    loaded = await Appender(fresh_store).current_state(conflict)
+    assert loaded == await fold_of_the_log(fresh_store, conflict)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from app.appending import Appender
 from app.importer import import_file
 from events.chain import verify_chain
 from events.database import create_engine
@@ -35,19 +36,20 @@ MOMENTS = [datetime(2022, 9, d, 12, tzinfo=UTC) for d in (10, 13, 14, 16, 20, 24
 
 
 async def _history(store: EventStore) -> list[str]:
+    appender = Appender(store)
     conflicts = ["armenia-azerbaijan", "second-front", "third-front"]
     for event in seed_events():
-        await store.append([event])
+        await appender.append([event])
     for conflict in conflicts[1:]:
         for event in seed_events(conflict):
-            await store.append([event])
+            await appender.append([event])
         claim = alleged(
             conflict,
             occurred_at="2022-09-24T06:00:00Z",
             casualties_claimed={"low": 2, "best": 3, "high": 7},
         )
-        await store.append([claim])
-        await store.append(
+        await appender.append([claim])
+        await appender.append(
             [
                 corrected(
                     conflict,
@@ -62,11 +64,11 @@ async def _history(store: EventStore) -> list[str]:
             ]
         )
         other = alleged(conflict, occurred_at="2022-09-24T07:00:00Z")
-        await store.append([other])
-        await store.append([retracted(conflict, other.id)])
-        await store.append([dispatched(conflict, "m-2", occurred_at="2022-09-26T00:00:00Z")])
-    await store.append([signed("third-front", "cf-2", occurred_at="2022-09-27T00:00:00Z")])
-    await store.append([collapsed("third-front", "cf-2", occurred_at="2022-09-28T00:00:00Z")])
+        await appender.append([other])
+        await appender.append([retracted(conflict, other.id)])
+        await appender.append([dispatched(conflict, "m-2", occurred_at="2022-09-26T00:00:00Z")])
+    await appender.append([signed("third-front", "cf-2", occurred_at="2022-09-27T00:00:00Z")])
+    await appender.append([collapsed("third-front", "cf-2", occurred_at="2022-09-28T00:00:00Z")])
     return conflicts
 
 
@@ -127,7 +129,7 @@ async def test_export_then_import_into_the_other_database_gives_the_same_views(
     try:
         conflicts = await _history(source)
         exported = await _export(source, tmp_path / "log.ndjson")
-        report = await import_file(target, tmp_path / "log.ndjson")
+        report = await import_file(Appender(target), tmp_path / "log.ndjson")
         assert report.bad == [] and report.imported == len(exported) and report.skipped == 0
 
         assert await _views(target, conflicts) == await _views(source, conflicts)
@@ -135,7 +137,7 @@ async def test_export_then_import_into_the_other_database_gives_the_same_views(
         assert [line async for line in export_lines(target)] == exported  # hashes too
         assert (await verify_chain(target)).ok
 
-        again = await import_file(target, tmp_path / "log.ndjson")
+        again = await import_file(Appender(target), tmp_path / "log.ndjson")
         assert (again.imported, again.skipped) == (0, len(exported))
         assert await target.head() == len(exported)
     finally:
@@ -167,7 +169,7 @@ async def test_an_import_keeps_ids_and_recording_times(
     for i, event in enumerate(seed_events(conflict)):
         lines.append(_line(event.model_dump(mode="json"), i + 1, recorded + timedelta(hours=i)))
     (tmp_path / "in.ndjson").write_text("\n".join(lines) + "\n")
-    report = await import_file(store, tmp_path / "in.ndjson")
+    report = await import_file(Appender(store), tmp_path / "in.ndjson")
     assert report.bad == [] and report.imported == len(lines)
     stored = await store.read_stream(conflict)
     assert [str(e.id) for e in stored] == [json.loads(line)["id"] for line in lines]
@@ -175,10 +177,10 @@ async def test_an_import_keeps_ids_and_recording_times(
 
 
 async def test_bad_lines_are_reported_by_number_and_nothing_is_written(
-    store: EventStore, conflict: str, tmp_path: Path
+    store: EventStore, conflict: str, tmp_path: Path, appender: Appender
 ) -> None:
     stored = signed(conflict)
-    await store.append([stored])
+    await appender.append([stored])
     head = await store.head()
     good = [_line(e.model_dump(mode="json"), i + 1) for i, e in enumerate(seed_events(conflict))]
     clash = stored.model_dump(mode="json") | {
@@ -197,7 +199,7 @@ async def test_bad_lines_are_reported_by_number_and_nothing_is_written(
         good[2],
     ]
     (tmp_path / "bad.ndjson").write_text("\n".join(lines) + "\n")
-    report = await import_file(store, tmp_path / "bad.ndjson")
+    report = await import_file(Appender(store), tmp_path / "bad.ndjson")
     assert [bad.number for bad in report.bad] == [2, 4, 5, 6]
     assert "unknown-agreement" in report.bad[2].reason
     assert "stored already, differently" in report.bad[3].reason
@@ -212,7 +214,7 @@ async def test_an_old_schema_version_is_upcast_on_import(
     claim["data"]["casualties_claimed"] = 12  # schema version 1: one number
     lines = [_line(agreement, 1), _line(claim, 2, schema_version=1)]
     (tmp_path / "v1.ndjson").write_text("\n".join(lines) + "\n")
-    report = await import_file(store, tmp_path / "v1.ndjson")
+    report = await import_file(Appender(store), tmp_path / "v1.ndjson")
     assert report.bad == []
     stored = (await store.read_stream(conflict))[1]
     assert stored.schema_version == 2

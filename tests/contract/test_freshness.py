@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from app import reads
+from app.appending import Appender
 from events.store import EventStore
 from tests.factories import alleged, dispatched, signed
 
@@ -14,12 +15,12 @@ WINDOW = timedelta(seconds=30)
 
 
 async def test_a_contested_view_of_now_is_good_until_the_window_runs_out(
-    store: EventStore, conflict: str
+    store: EventStore, conflict: str, appender: Appender
 ) -> None:
     now = datetime.now(UTC)
-    await store.append([signed(conflict, occurred_at=now - timedelta(days=1))])
+    await appender.append([signed(conflict, occurred_at=now - timedelta(days=1))])
     allegation = alleged(conflict, occurred_at=now - timedelta(seconds=10))
-    appended = await store.append([allegation])
+    appended = await appender.append([allegation])
     view = await reads.status(store, conflict, as_of=None, known_at=None, window=WINDOW)
     body = json.loads(view.body)
     assert body["state"] == "contested" and body["as_of"] is None
@@ -28,11 +29,11 @@ async def test_a_contested_view_of_now_is_good_until_the_window_runs_out(
 
 
 async def test_the_earliest_event_dated_later_bounds_a_view_of_now(
-    store: EventStore, conflict: str
+    store: EventStore, conflict: str, appender: Appender
 ) -> None:
     now = datetime.now(UTC)
     soon, later = now + timedelta(hours=1), now + timedelta(hours=2)
-    await store.append(
+    await appender.append(
         [
             signed(conflict, occurred_at=now - timedelta(days=1)),
             signed(conflict, agreement_id="cf-2", occurred_at=later),
@@ -47,8 +48,10 @@ async def test_the_earliest_event_dated_later_bounds_a_view_of_now(
     assert listing.validator.until is not None and listing.validator.until <= soon
 
 
-async def test_a_view_of_a_given_time_has_no_instant(store: EventStore, conflict: str) -> None:
-    await store.append([signed(conflict), alleged(conflict)])
+async def test_a_view_of_a_given_time_has_no_instant(
+    store: EventStore, conflict: str, appender: Appender
+) -> None:
+    await appender.append([signed(conflict), alleged(conflict)])
     at = datetime(2022, 9, 24, tzinfo=UTC)
     status = await reads.status(store, conflict, as_of=at, known_at=None, window=WINDOW)
     assert status.validator.until is None

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 
+from app.appending import Appender, decide
 from events.store import EventStore, event_row
 from events.writers import postgresql_append_args
+from projections.writer import ProjectionRows
 from tests.factories import alleged, signed
 
 
@@ -38,11 +41,11 @@ async def _read_until(
 
 
 async def test_concurrent_writers_never_leave_a_reader_a_gap(
-    store: EventStore, database_url: str
+    store: EventStore, database_url: str, appender: Appender
 ) -> None:
     conflicts = [f"order-{uuid.uuid4().hex[:8]}" for _ in range(4)]
     for conflict in conflicts:
-        await store.append([signed(conflict)])
+        await appender.append([signed(conflict)])
     start = await store.head()
     stop = asyncio.Event()
     seen: list[int] = [start]
@@ -51,10 +54,10 @@ async def test_concurrent_writers_never_leave_a_reader_a_gap(
 
     from events.database import create_engine
 
-    writers = [EventStore(create_engine(database_url)) for _ in range(8)]
+    writers = [Appender(EventStore(create_engine(database_url))) for _ in range(8)]
     acknowledged: list[int] = []
 
-    async def write(writer: EventStore, n: int) -> None:
+    async def write(writer: Appender, n: int) -> None:
         for i in range(n):
             result = await writer.append([alleged(conflicts[i % len(conflicts)])])
             acknowledged.append(result.events[0].position)
@@ -65,7 +68,7 @@ async def test_concurrent_writers_never_leave_a_reader_a_gap(
         stop.set()
         await reader
         for writer in writers:
-            await writer.close()
+            await writer.store.close()
     assert gaps == []
     assert len(seen) == len(set(seen)), "an event was seen twice"
     assert set(acknowledged) <= set(seen), "an acknowledged event was never seen"
@@ -75,18 +78,21 @@ async def test_concurrent_writers_never_leave_a_reader_a_gap(
 
 
 async def test_a_transaction_held_open_holds_back_every_later_position(
-    store: EventStore, db_kind: str, database_url: str, conflict: str
+    store: EventStore, db_kind: str, database_url: str, conflict: str, appender: Appender
 ) -> None:
     """The known PostgreSQL trap: a writer that takes its position early and commits late.
     Here a raw connection runs the append function inside a transaction it keeps open; writers
     after it must wait, and a reader must see nothing past it until it commits."""
     if db_kind != "postgresql":
         pytest.skip("SQLite has one writer at a time by construction; this is PostgreSQL's trap")
-    await store.append([signed(conflict)])
-    state = await store.current_state(conflict)
-    recorded, changes, _ = store._decide(state, [alleged(conflict)], None)
+    await appender.append([signed(conflict)])
+    state = await appender.current_state(conflict)
+    decision = decide(state, [alleged(conflict)], now=datetime.now(UTC))
     args = postgresql_append_args(
-        conflict, state.version, [event_row(e) for e in recorded], changes, "ceasefire"
+        conflict,
+        state.version,
+        [event_row(e) for e in decision.recorded],
+        ProjectionRows(decision.changes),
     )
 
     raw_url = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
@@ -101,7 +107,7 @@ async def test_a_transaction_held_open_holds_back_every_later_position(
         assert first == before + 1
 
         other = f"{conflict}-b"
-        later = asyncio.create_task(store.append([signed(other)]))
+        later = asyncio.create_task(appender.append([signed(other)]))
         await asyncio.sleep(0.3)
         assert not later.done(), "a later writer committed while an earlier position was open"
         assert [e.position for e in await store.read_all(after=before - 1)] == [before]

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from app.appending import Appender
 from events.errors import StorageUnavailableError
 from events.heads import Heads
 from events.store import EventStore
@@ -43,14 +44,16 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
-async def test_a_caller_arriving_after_an_append_sees_it(store: EventStore, conflict: str) -> None:
-    await store.append([signed(conflict)])
+async def test_a_caller_arriving_after_an_append_sees_it(
+    store: EventStore, conflict: str, appender: Appender
+) -> None:
+    await appender.append([signed(conflict)])
     heads = HeldHeads(store)
     try:
         early = asyncio.ensure_future(heads.stream(conflict))
         await heads.read.wait()  # the early lookup has read the head, and is held
 
-        await store.append([alleged(conflict)])  # acknowledged: later reads must see it
+        await appender.append([alleged(conflict)])  # acknowledged: later reads must see it
         late = asyncio.ensure_future(heads.stream(conflict))
         await _settle()
         heads.release.set()
@@ -63,14 +66,14 @@ async def test_a_caller_arriving_after_an_append_sees_it(store: EventStore, conf
 
 
 async def test_callers_arriving_during_a_lookup_share_the_next_one(
-    store: EventStore, conflict: str
+    store: EventStore, conflict: str, appender: Appender
 ) -> None:
-    await store.append([signed(conflict)])
+    await appender.append([signed(conflict)])
     heads = HeldHeads(store)
     try:
         first = asyncio.ensure_future(heads.stream(conflict))
         await heads.read.wait()
-        await store.append([alleged(conflict)])
+        await appender.append([alleged(conflict)])
         waiting = [asyncio.ensure_future(heads.stream(conflict)) for _ in range(5)]
         await _settle()
         heads.release.set()
@@ -105,9 +108,9 @@ class FailingHeads(Heads):
 
 
 async def test_a_failed_lookup_fails_its_callers_and_not_the_next(
-    store: EventStore, conflict: str
+    store: EventStore, conflict: str, appender: Appender
 ) -> None:
-    await store.append([signed(conflict)])
+    await appender.append([signed(conflict)])
     heads = FailingHeads(store)
     try:
         failing = asyncio.ensure_future(heads.stream(conflict))

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.appending import Appender
 from events.errors import UnknownConflictError
 from events.store import EventStore
 from projections.queries import read_allegations, read_status
@@ -26,9 +27,9 @@ async def status(store: EventStore, conflict: str, as_of: str) -> StatusView:
 
 
 @pytest.fixture
-async def seeded(store: EventStore, conflict: str) -> str:
+async def seeded(store: EventStore, conflict: str, appender: Appender) -> str:
     for event in seed_events(conflict):
-        await store.append([event])
+        await appender.append([event])
     return conflict
 
 
@@ -64,9 +65,11 @@ async def test_seed_states_over_time(
     assert (await status(store, seeded, as_of)).state == state
 
 
-async def test_counts_list_every_party_even_at_zero(store: EventStore, conflict: str) -> None:
-    await store.append([signed(conflict, parties=("A", "B", "C"))])
-    await store.append([alleged(conflict, alleged_by="A", accused="B", incidents=2)])
+async def test_counts_list_every_party_even_at_zero(
+    store: EventStore, conflict: str, appender: Appender
+) -> None:
+    await appender.append([signed(conflict, parties=("A", "B", "C"))])
+    await appender.append([alleged(conflict, alleged_by="A", accused="B", incidents=2)])
     view = await status(store, conflict, "2022-09-24T00:00:00Z")
     assert set(view.allegations) == {"A", "B", "C"}
     assert view.allegations["C"].made == 0

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
+from app.appending import Appender
 from events.errors import ProjectionJobRunningError
 from events.store import EventStore
 from projections.driver import raw_connection
@@ -27,12 +28,13 @@ from tests.logtools import dump_projections, index_names, scratch_tables
 
 
 async def _history(store: EventStore, conflicts: int = 3) -> None:
+    appender = Appender(store)
     for n in range(conflicts):
         conflict = f"replay-{n}"
         for event in seed_events(conflict):
-            await store.append([event])
-        await store.append([signed(conflict, "cf-9", occurred_at="2022-10-01T00:00:00Z")])
-        await store.append(
+            await appender.append([event])
+        await appender.append([signed(conflict, "cf-9", occurred_at="2022-10-01T00:00:00Z")])
+        await appender.append(
             [
                 alleged(
                     conflict,
@@ -68,6 +70,7 @@ async def test_replay_of_one_projection_leaves_the_others_alone(fresh_store: Eve
 
 async def test_events_appended_during_the_rebuild_are_caught_up_once(
     fresh_store: EventStore,
+    fresh_appender: Appender,
 ) -> None:
     """Stop the rebuild between its unlocked pass and the locked catch-up, append there, then
     let it finish: the new events are folded exactly once, under the lock."""
@@ -77,10 +80,10 @@ async def test_events_appended_during_the_rebuild_are_caught_up_once(
         await scratch.create(conn)
         replayer = Replayer(conn, scratch.rename)
         await replayer.run(await conn.head(), batch_size=3)
-        await fresh_store.append(
+        await fresh_appender.append(
             [alleged("replay-0", occurred_at="2022-10-03T12:00:00Z", incidents=4)]
         )
-        await fresh_store.append([dispatched("replay-0", "m-10")])
+        await fresh_appender.append([dispatched("replay-0", "m-10")])
         live = await dump_projections(fresh_store.engine)
         caught_up, _ = await _catch_up_and_swap(conn, replayer, scratch, PROJECTIONS, 3)
     assert caught_up == 2
@@ -88,7 +91,9 @@ async def test_events_appended_during_the_rebuild_are_caught_up_once(
     assert await scratch_tables(fresh_store.engine) == []
 
 
-async def test_appends_go_on_while_a_replay_runs(fresh_store: EventStore) -> None:
+async def test_appends_go_on_while_a_replay_runs(
+    fresh_store: EventStore, fresh_appender: Appender
+) -> None:
     await _history(fresh_store, conflicts=2)
     started = asyncio.Event()
 
@@ -96,7 +101,9 @@ async def test_appends_go_on_while_a_replay_runs(fresh_store: EventStore) -> Non
         await started.wait()
         at = datetime(2022, 10, 3, 13, tzinfo=UTC)
         for i in range(20):
-            await fresh_store.append([alleged("replay-1", occurred_at=at + timedelta(minutes=i))])
+            await fresh_appender.append(
+                [alleged("replay-1", occurred_at=at + timedelta(minutes=i))]
+            )
         return 20
 
     task = asyncio.create_task(writer())
@@ -109,10 +116,12 @@ async def test_appends_go_on_while_a_replay_runs(fresh_store: EventStore) -> Non
     assert len(ids) == len(set(ids))  # every allegation once: none lost, none applied twice
 
 
-async def test_appends_after_a_swap_land_in_the_new_tables(fresh_store: EventStore) -> None:
+async def test_appends_after_a_swap_land_in_the_new_tables(
+    fresh_store: EventStore, fresh_appender: Appender
+) -> None:
     await _history(fresh_store, conflicts=1)
     await replay(fresh_store)
-    await fresh_store.append([alleged("replay-0", occurred_at="2022-10-03T18:00:00Z")])
+    await fresh_appender.append([alleged("replay-0", occurred_at="2022-10-03T18:00:00Z")])
     async with fresh_store.engine.connect() as conn:
         status = await read_status(
             conn,

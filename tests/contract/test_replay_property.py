@@ -11,6 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.appending import Appender
 from events.database import create_engine
 from events.errors import DomainRuleError
 from events.store import EventStore
@@ -105,6 +106,7 @@ def _event(conflict: str, step: tuple[Any, ...], made: list[Event]) -> Event | N
 
 
 async def _append(store: EventStore, history: list[tuple[int, tuple[Any, ...]]]) -> None:
+    appender = Appender(store)
     prefix = uuid.uuid4().hex[:8]
     made: dict[str, list[Event]] = {}
     opening = [(n, ("sign", 0, 0, 0)) for n in (0, 1)]  # most steps need an agreement
@@ -114,7 +116,7 @@ async def _append(store: EventStore, history: list[tuple[int, tuple[Any, ...]]])
         if event is None:
             continue
         try:
-            await store.append([event])
+            await appender.append([event])
         except DomainRuleError:
             continue
         made[conflict].append(event)

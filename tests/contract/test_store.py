@@ -6,16 +6,17 @@ import asyncio
 
 import pytest
 
+from app.appending import Appender
 from events.errors import ConcurrencyError, DomainRuleError, DuplicateEventError
 from events.store import EventStore
 from tests.factories import alleged, collapsed, dispatched, signed
 
 
 async def test_append_assigns_contiguous_versions_and_increasing_positions(
-    store: EventStore, conflict: str
+    store: EventStore, conflict: str, appender: Appender
 ) -> None:
-    first = await store.append([signed(conflict)])
-    second = await store.append([alleged(conflict), dispatched(conflict)])
+    first = await appender.append([signed(conflict)])
+    second = await appender.append([alleged(conflict), dispatched(conflict)])
     versions = [e.version for e in first.events + second.events]
     positions = [e.position for e in first.events + second.events]
     assert versions == [1, 2, 3]
@@ -24,68 +25,75 @@ async def test_append_assigns_contiguous_versions_and_increasing_positions(
     assert [e.id for e in stored] == [e.id for e in first.events + second.events]
 
 
-async def test_same_event_twice_is_stored_once(store: EventStore, conflict: str) -> None:
+async def test_same_event_twice_is_stored_once(
+    store: EventStore, conflict: str, appender: Appender
+) -> None:
     event = signed(conflict)
-    first = await store.append([event])
-    again = await store.append([event])
+    first = await appender.append([event])
+    again = await appender.append([event])
     assert first.created and not again.created
     assert again.events[0].position == first.events[0].position
     assert [e.id for e in await store.read_stream(conflict)] == [event.id]
 
 
-async def test_same_id_with_other_content_is_refused(store: EventStore, conflict: str) -> None:
+async def test_same_id_with_other_content_is_refused(
+    store: EventStore, conflict: str, appender: Appender
+) -> None:
     event = signed(conflict)
-    await store.append([event])
+    await appender.append([event])
     other = signed(conflict, agreement_id="cf-2").model_copy(update={"id": event.id})
     with pytest.raises(DuplicateEventError):
-        await store.append([other])
+        await appender.append([other])
     assert len(await store.read_stream(conflict)) == 1
 
 
 async def test_idempotent_retry_wins_over_a_stale_expected_version(
-    store: EventStore, conflict: str
+    store: EventStore, conflict: str, appender: Appender
 ) -> None:
     event = signed(conflict)
-    await store.append([event], expected_version=0)
-    again = await store.append([event], expected_version=0)
+    await appender.append([event], expected_version=0)
+    again = await appender.append([event], expected_version=0)
     assert not again.created
 
 
-async def test_expected_version_mismatch_writes_nothing(store: EventStore, conflict: str) -> None:
-    await store.append([signed(conflict)])
+async def test_expected_version_mismatch_writes_nothing(
+    store: EventStore, conflict: str, appender: Appender
+) -> None:
+    await appender.append([signed(conflict)])
     with pytest.raises(ConcurrencyError) as caught:
-        await store.append([alleged(conflict)], expected_version=0)
+        await appender.append([alleged(conflict)], expected_version=0)
     assert caught.value.actual == 1
     assert len(await store.read_stream(conflict)) == 1
 
 
 async def test_a_second_store_sees_the_first_stores_writes(
-    store: EventStore, database_url: str, conflict: str
+    store: EventStore, database_url: str, conflict: str, appender: Appender
 ) -> None:
     """The state cache must never let a stale process write on top of a newer stream."""
     from events.database import create_engine
 
-    other = EventStore(create_engine(database_url))
+    other_store = EventStore(create_engine(database_url))
+    other = Appender(other_store)
     try:
-        await store.append([signed(conflict)])
+        await appender.append([signed(conflict)])
         await other.append([alleged(conflict)])
-        await store.append([collapsed(conflict)])  # cached at version 1; the stream is at 2
+        await appender.append([collapsed(conflict)])  # cached at version 1; the stream is at 2
         with pytest.raises(ConcurrencyError):
             await other.append([dispatched(conflict)], expected_version=2)
         assert [e.version for e in await store.read_stream(conflict)] == [1, 2, 3]
     finally:
-        await other.close()
+        await other_store.close()
 
 
 async def test_concurrent_appends_with_the_same_expected_version_exactly_one_wins(
-    store: EventStore, database_url: str, conflict: str
+    store: EventStore, database_url: str, conflict: str, appender: Appender
 ) -> None:
     """Eight stores (as eight processes would be): the database's compare-and-set, not the
     in-process queue, decides the winner."""
     from events.database import create_engine
 
-    await store.append([signed(conflict)])
-    writers = [EventStore(create_engine(database_url)) for _ in range(8)]
+    await appender.append([signed(conflict)])
+    writers = [Appender(EventStore(create_engine(database_url))) for _ in range(8)]
     try:
         results = await asyncio.gather(
             *(w.append([alleged(conflict)], expected_version=1) for w in writers),
@@ -93,7 +101,7 @@ async def test_concurrent_appends_with_the_same_expected_version_exactly_one_win
         )
     finally:
         for writer in writers:
-            await writer.close()
+            await writer.store.close()
     wins = [r for r in results if not isinstance(r, BaseException)]
     losses = [r for r in results if isinstance(r, ConcurrencyError)]
     assert len(wins) == 1 and len(losses) == 7
@@ -102,10 +110,10 @@ async def test_concurrent_appends_with_the_same_expected_version_exactly_one_win
 
 
 async def test_appends_to_one_conflict_from_one_process_queue_instead_of_failing(
-    store: EventStore, conflict: str
+    store: EventStore, conflict: str, appender: Appender
 ) -> None:
-    await store.append([signed(conflict)])
-    results = await asyncio.gather(*(store.append([alleged(conflict)]) for _ in range(20)))
+    await appender.append([signed(conflict)])
+    results = await asyncio.gather(*(appender.append([alleged(conflict)]) for _ in range(20)))
     assert sorted(r.events[0].version for r in results) == list(range(2, 22))
 
 
@@ -125,10 +133,10 @@ async def test_appends_to_one_conflict_from_one_process_queue_instead_of_failing
     ],
 )
 async def test_domain_rules_refuse_the_whole_append(
-    store: EventStore, conflict: str, events: object, rule: str
+    store: EventStore, conflict: str, events: object, rule: str, appender: Appender
 ) -> None:
     with pytest.raises(DomainRuleError) as caught:
-        await store.append(events(conflict))  # type: ignore[operator]
+        await appender.append(events(conflict))  # type: ignore[operator]
     assert caught.value.rule == rule
     assert await store.read_stream(conflict) == []
     assert await store.stream_head(conflict) is None

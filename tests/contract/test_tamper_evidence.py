@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from app.appending import Appender
 from events.chain import stored_content_hash, verify_chain
 from events.envelope import GENESIS_HASH, chain_hash
 from events.store import EventStore
@@ -18,9 +19,10 @@ from tests.logtools import scratch_tables, tamper
 
 
 async def _seed(store: EventStore, conflict: str = "tamper") -> None:
+    appender = Appender(store)
     for event in seed_events(conflict):
-        await store.append([event])
-    await store.append([alleged(conflict, occurred_at="2022-09-24T00:00:00Z")])
+        await appender.append([event])
+    await appender.append([alleged(conflict, occurred_at="2022-09-24T00:00:00Z")])
 
 
 async def test_the_database_refuses_to_update_or_delete_events(

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from app.appending import Appender
 from events.database import create_engine
 from events.envelope import to_recorded
+from events.sqlite_writer import SqliteWriter
 from events.store import EventStore, event_row
-from events.writers import SqliteWriter
 from projections.changes import Changes
-from projections.inline import CHECKPOINT
+from projections.writer import ProjectionRows
 from tests.conftest import make_database
 from tests.factories import alleged, signed
 
@@ -30,9 +31,9 @@ def sqlite_url(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-async def sqlite_store(sqlite_url: str) -> AsyncIterator[EventStore]:
+async def sqlite_appender(sqlite_url: str) -> AsyncIterator[Appender]:
     store = EventStore(create_engine(sqlite_url))
-    yield store
+    yield Appender(store)
     await store.close()
 
 
@@ -48,14 +49,14 @@ def _size(url: str) -> int:
 
 
 async def test_an_append_waits_for_another_connections_lock_without_blocking_the_loop(
-    sqlite_store: EventStore, sqlite_url: str
+    sqlite_appender: Appender, sqlite_url: str
 ) -> None:
     conflict = f"test-{uuid.uuid4().hex[:12]}"
-    await sqlite_store.append([signed(conflict)])
+    await sqlite_appender.append([signed(conflict)])
     other = sqlite3.connect(_path(sqlite_url), isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process's writer, say
     try:
-        append = asyncio.ensure_future(sqlite_store.append([alleged(conflict)]))
+        append = asyncio.ensure_future(sqlite_appender.append([alleged(conflict)]))
         ticks = 0
         for _ in range(20):  # the loop keeps turning while the append waits for the lock
             await asyncio.sleep(0.01)
@@ -67,30 +68,41 @@ async def test_an_append_waits_for_another_connections_lock_without_blocking_the
     result = await append
     assert result.created and result.events[0].version == 2
     # The writer thread has the queue while it works; once it is empty, appends run inline.
-    again = await sqlite_store.append([alleged(conflict)])
+    again = await sqlite_appender.append([alleged(conflict)])
     assert again.events[0].version == 3
-    assert [e.version for e in await sqlite_store.read_stream(conflict)] == [1, 2, 3]
+    assert [e.version for e in await sqlite_appender.store.read_stream(conflict)] == [1, 2, 3]
 
 
 async def test_the_writer_thread_checkpoints_the_wal(sqlite_url: str) -> None:
-    writer = SqliteWriter(
-        _path(sqlite_url), synchronous="NORMAL", checkpoint=CHECKPOINT, checkpoint_rows=10
-    )
-    size_before = _size(sqlite_url)
+    appends = 50
+    nothing_more = ProjectionRows(Changes())
+    # An append of one event and no projection rows counts 1 + 0 + 3 rows (the event, the
+    # stream, the head, the checkpoint): exactly one checkpoint starts, after the last append,
+    # so it runs beside no write and copies every frame the WAL holds by then. (A threshold
+    # reached earlier would start it mid-way, and a check of the file then depends on timing.)
+    writer = SqliteWriter(_path(sqlite_url), synchronous="NORMAL", checkpoint_rows=4 * appends)
     conflict = f"test-{uuid.uuid4().hex[:12]}"
     try:
-        for version in range(1, 51):
+        for version in range(1, appends + 1):
             event = to_recorded(
                 alleged(conflict), version=version, position=0, recorded_at=NOW, schema_version=1
             )
-            assert await writer.write(conflict, version - 1, [event_row(event)], Changes())
-        for _ in range(3000):  # the thread runs them beside the appends: wait for one
+            assert await writer.write(conflict, version - 1, [event_row(event)], nothing_more)
+        for _ in range(3000):  # the thread runs it after the appends: wait for it
             if writer.checkpoints:
                 break
             await asyncio.sleep(0.01)
-        assert writer.checkpoints >= 1
-        # It copied the appended pages from the WAL into the database file.
-        assert _size(sqlite_url) > size_before
+        assert writer.checkpoints == 1
+        # It copied the appended pages from the WAL into the database file: read the file
+        # alone (immutable: SQLite looks at no WAL), before any connection closes (the last
+        # one to close would checkpoint by itself).
+        with contextlib.closing(
+            sqlite3.connect(f"file:{_path(sqlite_url)}?immutable=1", uri=True)
+        ) as alone:
+            (in_file,) = alone.execute(
+                "SELECT count(*) FROM events WHERE conflict = ?", (conflict,)
+            ).fetchone()
+        assert in_file == appends
     finally:
         await writer.close()
 
@@ -100,10 +112,11 @@ async def test_appends_with_either_durability_setting(sqlite_url: str, synchrono
     store = EventStore(
         create_engine(sqlite_url, sqlite_synchronous=synchronous), sqlite_synchronous=synchronous
     )
+    appender = Appender(store)
     try:
         conflict = f"test-{uuid.uuid4().hex[:12]}"
-        await store.append([signed(conflict)])
-        results = [await store.append([alleged(conflict)]) for _ in range(5)]
+        await appender.append([signed(conflict)])
+        results = [await appender.append([alleged(conflict)]) for _ in range(5)]
         assert [r.events[0].version for r in results] == [2, 3, 4, 5, 6]
         positions = [r.events[0].position for r in results]
         assert positions == list(range(positions[0], positions[0] + 5))
@@ -112,7 +125,7 @@ async def test_appends_with_either_durability_setting(sqlite_url: str, synchrono
 
 
 async def test_a_stale_expected_version_writes_nothing(sqlite_url: str) -> None:
-    writer = SqliteWriter(_path(sqlite_url), synchronous="NORMAL", checkpoint=CHECKPOINT)
+    writer = SqliteWriter(_path(sqlite_url), synchronous="NORMAL")
     conflict = f"test-{uuid.uuid4().hex[:12]}"
 
     def rows(version: int) -> list[dict[str, object]]:
@@ -121,11 +134,12 @@ async def test_a_stale_expected_version_writes_nothing(sqlite_url: str) -> None:
         )
         return [event_row(event)]
 
+    nothing_more = ProjectionRows(Changes())
     try:
-        assert await writer.write(conflict, 0, rows(1), Changes()) is not None
-        assert await writer.write(conflict, 0, rows(1), Changes()) is None  # a new stream? no
-        assert await writer.write(conflict, 2, rows(3), Changes()) is None  # ahead of it
-        assert await writer.write(conflict, 1, rows(2), Changes()) is not None
+        assert await writer.write(conflict, 0, rows(1), nothing_more) is not None
+        assert await writer.write(conflict, 0, rows(1), nothing_more) is None  # a new stream? no
+        assert await writer.write(conflict, 2, rows(3), nothing_more) is None  # ahead of it
+        assert await writer.write(conflict, 1, rows(2), nothing_more) is not None
     finally:
         await writer.close()
     with contextlib.closing(sqlite3.connect(_path(sqlite_url))) as conn:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.appending import Appender
 from events.database import create_engine
 from events.store import EventStore
 from projections.jobs import finish_job, start_job
@@ -44,9 +45,10 @@ async def _served(url: str, key: str | None = None) -> AsyncIterator[httpx.Async
 
 async def _seed(url: str) -> Keys:
     store = EventStore(create_engine(url))
+    appender = Appender(store)
     try:
         for event in seed_events():
-            await store.append([event])
+            await appender.append([event])
     finally:
         await store.close()
     return await make_keys(url)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from app.appending import Appender
 from events.database import create_engine
 from events.store import EventStore
 from tests.conftest import make_database
@@ -39,16 +40,17 @@ def _ceasefire(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 async def _seed(url: str, extra: int = 0) -> None:
     store = EventStore(create_engine(url))
+    appender = Appender(store)
     try:
         for event in seed_events():
-            await store.append([event])
+            await appender.append([event])
         at = datetime(2022, 9, 23, 4, tzinfo=UTC)
         for start in range(0, extra, 100):
             batch = [
                 alleged("armenia-azerbaijan", occurred_at=at + timedelta(seconds=start + i))
                 for i in range(min(100, extra - start))
             ]
-            await store.append(batch)
+            await appender.append(batch)
     finally:
         await store.close()
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from app.appending import Appender
 from app.webhooks.dispatcher import dispatch_once, dispatch_pending
 from app.webhooks.queue import claim_due, dispatch_batch, read_checkpoint
 from app.webhooks.store import (
@@ -53,21 +54,23 @@ async def _count(store: EventStore) -> int:
 
 async def test_without_subscriptions_the_dispatcher_reads_and_writes_nothing(
     fresh_store: EventStore,
+    fresh_appender: Appender,
 ) -> None:
-    await fresh_store.append([signed("quiet"), alleged("quiet")])
+    await fresh_appender.append([signed("quiet"), alleged("quiet")])
     assert await dispatch_pending(fresh_store, batch=10, clock=lambda: NOW) == (0, 0)
     assert await _checkpoint(fresh_store) == 0
 
 
 async def test_a_subscription_gets_the_events_after_it_only_each_once(
     fresh_store: EventStore,
+    fresh_appender: Appender,
 ) -> None:
-    await fresh_store.append([signed("a"), alleged("a")])  # before: not for it
+    await fresh_appender.append([signed("a"), alleged("a")])  # before: not for it
     sub = await _subscribe(fresh_store)
     assert sub.from_position == 2
-    later = await fresh_store.append([alleged("a", incidents=2), dispatched("a")])
+    later = await fresh_appender.append([alleged("a", incidents=2), dispatched("a")])
     for i in range(25):
-        await fresh_store.append([alleged("a", incidents=3 + i)])
+        await fresh_appender.append([alleged("a", incidents=3 + i)])
 
     assert await dispatch_pending(fresh_store, batch=7, clock=lambda: NOW) == (27, 26)
     assert await _checkpoint(fresh_store) == await fresh_store.head()
@@ -80,20 +83,23 @@ async def test_a_subscription_gets_the_events_after_it_only_each_once(
     assert len(positions) == len(set(positions)) == 26
 
 
-async def test_filters_choose_types_and_conflicts(fresh_store: EventStore) -> None:
+async def test_filters_choose_types_and_conflicts(
+    fresh_store: EventStore, fresh_appender: Appender
+) -> None:
     await _subscribe(fresh_store, conflicts=["b"])
     await _subscribe(fresh_store, event_types=["agreement.signed", "mission.dispatched"])
     for conflict in ("a", "b"):
-        await fresh_store.append([signed(conflict), alleged(conflict), dispatched(conflict)])
+        await fresh_appender.append([signed(conflict), alleged(conflict), dispatched(conflict)])
     # b's allegation for the first; both agreements and both missions for the second.
     assert await dispatch_pending(fresh_store, batch=100, clock=lambda: NOW) == (6, 5)
 
 
 async def test_two_dispatchers_racing_for_one_page_make_its_deliveries_once(
     fresh_store: EventStore,
+    fresh_appender: Appender,
 ) -> None:
     await _subscribe(fresh_store)
-    await fresh_store.append([signed("race"), alleged("race")])
+    await fresh_appender.append([signed("race"), alleged("race")])
     page = await fresh_store.read_all(after=0)
     async with write_transaction(fresh_store.engine) as conn:
         assert await dispatch_batch(conn, page, after=0, now=NOW) == 1
@@ -105,11 +111,12 @@ async def test_two_dispatchers_racing_for_one_page_make_its_deliveries_once(
 
 async def test_a_disabled_endpoint_still_gets_its_deliveries_queued_but_not_claimed(
     fresh_store: EventStore,
+    fresh_appender: Appender,
 ) -> None:
     sub = await _subscribe(fresh_store)
     async with write_transaction(fresh_store.engine) as conn:
         await update_subscription(conn, sub.id, {"enabled": False}, NOW)
-    await fresh_store.append([signed("off"), alleged("off")])
+    await fresh_appender.append([signed("off"), alleged("off")])
     await dispatch_pending(fresh_store, batch=10, clock=lambda: NOW)
     assert await _count(fresh_store) == 1
     async with write_transaction(fresh_store.engine) as conn:

@@ -20,6 +20,7 @@ from uuid import UUID
 import pytest
 from sqlalchemy import select
 
+from app.appending import Appender
 from app.webhooks.store import create_subscription, write_transaction
 from app.webhooks.tables import attempts, deliveries
 from events.store import EventStore
@@ -125,13 +126,13 @@ async def attempt_rows(
 
 
 async def test_a_worker_killed_mid_batch_loses_nothing(
-    fresh_store: EventStore, fresh_database_url: str, receiver: Receiver
+    fresh_store: EventStore, fresh_database_url: str, receiver: Receiver, fresh_appender: Appender
 ) -> None:
     """Appends keep coming while the worker dispatches and sends; it is killed with SIGKILL
     in the middle of that; more appends arrive while no worker runs; a new worker delivers
     every one of them. A duplicate is allowed only where an attempt's outcome was lost."""
     conflict = "kill-nine"
-    await fresh_store.append([signed(conflict)])
+    await fresh_appender.append([signed(conflict)])
     await subscribe(fresh_store, receiver.url())
     receiver.responders["/hook"] = lambda _r, _n: Reply(204, delay=0.005)
     settings = {
@@ -144,7 +145,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing(
 
     async def append(count: int) -> None:
         for i in range(count):
-            result = await fresh_store.append([alleged(conflict, incidents=i + 1)])
+            result = await fresh_appender.append([alleged(conflict, incidents=i + 1)])
             appended.append(str(result.events[0].id))
             await asyncio.sleep(0.003)
 
@@ -174,15 +175,15 @@ async def _all_succeeded(store: EventStore, expected: int) -> bool:
 
 
 async def test_a_worker_killed_mid_send_is_taken_over_when_its_lease_expires(
-    fresh_store: EventStore, fresh_database_url: str, receiver: Receiver
+    fresh_store: EventStore, fresh_database_url: str, receiver: Receiver, fresh_appender: Appender
 ) -> None:
     conflict = "mid-send"
-    await fresh_store.append([signed(conflict)])
+    await fresh_appender.append([signed(conflict)])
     await subscribe(fresh_store, receiver.url())
     receiver.responders["/hook"] = lambda _r, n: Reply(204, delay=0.8 if n == 1 else 0)
     settings = {"webhook_lease": "1.5", "webhook_timeout": "1"}
     async with worker_process(fresh_database_url, **settings) as first:
-        await fresh_store.append([alleged(conflict)])
+        await fresh_appender.append([alleged(conflict)])
         await eventually(lambda: receiver.at())  # the receiver holds the answer back 0.8 s
         first.send_signal(signal.SIGKILL)
         await first.wait()
@@ -201,12 +202,16 @@ async def test_a_worker_killed_mid_send_is_taken_over_when_its_lease_expires(
 
 
 async def test_two_workers_on_postgresql_never_send_the_same_attempt_twice(
-    db_kind: str, fresh_store: EventStore, fresh_database_url: str, receiver: Receiver
+    db_kind: str,
+    fresh_store: EventStore,
+    fresh_database_url: str,
+    receiver: Receiver,
+    fresh_appender: Appender,
 ) -> None:
     if db_kind != "postgresql":
         pytest.skip("several workers share the work with FOR UPDATE SKIP LOCKED: PostgreSQL")
     conflict = "two-workers"
-    await fresh_store.append([signed(conflict)])
+    await fresh_appender.append([signed(conflict)])
     for path in ("/a", "/b"):
         await subscribe(fresh_store, receiver.url(path))
         # Every delivery fails once, then succeeds: two attempts each, each exactly once.
@@ -217,7 +222,7 @@ async def test_two_workers_on_postgresql_never_send_the_same_attempt_twice(
         worker_process(fresh_database_url, **settings),
     ):
         for i in range(80):
-            await fresh_store.append([alleged(conflict, incidents=i + 1)])
+            await fresh_appender.append([alleged(conflict, incidents=i + 1)])
         await eventually(lambda: _all_succeeded(fresh_store, 160), within=60)
 
     by_id = Counter(r.message_id for r in receiver.received)

@@ -1,4 +1,5 @@
-"""Faster SQLite conversions of ``UtcDateTime`` values, for the replay's bulk reads and writes.
+"""SQLite's values as SQLAlchemy's types store them, converted fast: the one converter of the
+raw-``sqlite3`` append path (``sqlite_value``) and of the replay's bulk reads and writes.
 
 SQLite stores an instant as naive UTC text. SQLAlchemy converts each value in two steps
 (``UtcDateTime`` to a naive UTC datetime, then the dialect's ``DATETIME`` to text, through a
@@ -14,15 +15,17 @@ differs, e.g. after a change of the storage format.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy.types import TypeEngine
 
 from events.tables import UtcDateTime
 
-__all__ = ["faster_bind", "faster_result"]
+__all__ = ["faster_bind", "faster_result", "sqlite_value", "text_to_utc", "utc_to_text"]
 
 Processor = Callable[[Any], Any] | None
 
@@ -42,6 +45,25 @@ def utc_to_text(value: datetime) -> str:
         raise ValueError("naive datetime given to the store")
     # isoformat of a UTC datetime ends in "+00:00": cut rather than copy it without tzinfo
     return value.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
+
+
+def sqlite_value(value: Any) -> Any:
+    """A value as SQLAlchemy's SQLite types store it, so rows written through raw ``sqlite3``
+    (the append path) and through SQLAlchemy (replay, reads) compare and sort the same."""
+    if type(value) in _AS_THEY_ARE:  # most values: one set lookup, no isinstance chain
+        return value
+    if isinstance(value, datetime):
+        return _cached_utc_to_text(value)
+    if isinstance(value, UUID):
+        return value.hex
+    return value
+
+
+_AS_THEY_ARE = frozenset({str, int, float, bool, bytes, type(None)})
+
+#: Cached: an append writes each of its instants two or three times (the event's row and the
+#: projections').
+_cached_utc_to_text = functools.lru_cache(maxsize=256)(utc_to_text)
 
 
 def text_to_utc(value: str) -> datetime:
