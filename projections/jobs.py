@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from uuid import UUID, uuid4
 
-from sqlalchemy import BigInteger, Column, String, Table, Text, Uuid, select, update
+from sqlalchemy import BigInteger, Column, Index, String, Table, Text, Uuid, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -61,6 +61,15 @@ projection_jobs = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime, nullable=True),
+    # Only one job runs at a time: the database says so, not a check in Python.
+    Index(
+        "ux_projection_jobs_one_running",
+        "state",
+        unique=True,
+        sqlite_where=text("state = 'running'"),
+        postgresql_where=text("state = 'running'"),
+    ),
+    Index("ix_projection_jobs_created", "created_at"),
 )
 
 
