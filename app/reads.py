@@ -182,6 +182,7 @@ async def feed(
                 published=ends,
                 category="agreement.expired",
                 content=f"Agreement {agreement.agreement_id} reached its end, {ends.isoformat()}.",
+                occurred_at=ends,
             )
         )
     entries.sort(key=lambda e: e.occurred_at, reverse=True)
