@@ -42,7 +42,7 @@ def expiry_id(conflict: str, agreement_id: str, ends: datetime) -> str:
 
 
 def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def atom_feed(
