@@ -9,10 +9,12 @@ with uvicorn[standard]). Debian's ``chromium`` package is the browser; ``.ci/run
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -120,7 +122,8 @@ def open_browser() -> Iterator[Browser]:
     """A fresh headless Chromium (its own profile, no network of its own) and its one page."""
     binary = chromium()
     port = free_port()
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+    # ignore_cleanup_errors: a helper process of chromium's may still be writing as it ends.
+    with tempfile.TemporaryDirectory(prefix="chromium-", ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen(
             [
                 binary,
@@ -140,6 +143,7 @@ def open_browser() -> Iterator[Browser]:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its helper processes in a group of their own, ended with it
         )
         try:
             page = _page_socket(port, process)
@@ -149,12 +153,19 @@ def open_browser() -> Iterator[Browser]:
                     browser.send(f"{domain}.enable")
                 yield browser
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _end(process)
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    """End the browser and every helper process it started (its own process group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _page_socket(port: int, process: subprocess.Popen[bytes]) -> str:
