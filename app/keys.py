@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -65,18 +66,22 @@ class KeyCache:
     """Keys found recently, by the hash of their secret, for ``ttl`` seconds: a write then costs
     no key lookup in the database. The price is that a revocation made by another process takes
     up to ``ttl`` to be seen here (``CEASEFIRE_KEY_CACHE_SECONDS``; 0 turns the cache off).
-    Unknown secrets are never cached, so a wrong key is always looked up."""
+    Unknown secrets are never cached, so a wrong key is always looked up. ``clock`` (seconds,
+    monotonic) is for tests."""
 
-    def __init__(self, ttl: float, max_size: int = 1024) -> None:
+    def __init__(
+        self, ttl: float, max_size: int = 1024, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._ttl = ttl
         self._max_size = max_size
+        self._clock = clock
         self._keys: dict[bytes, tuple[float, ApiKey]] = {}
 
     def get(self, secret: str) -> ApiKey | None:
         if self._ttl <= 0:
             return None
         hit = self._keys.get(_hash(secret))
-        if hit is None or hit[0] < time.monotonic():
+        if hit is None or hit[0] < self._clock():
             return None
         return hit[1]
 
@@ -85,7 +90,7 @@ class KeyCache:
             return
         if len(self._keys) >= self._max_size:
             self._keys.clear()
-        self._keys[_hash(secret)] = (time.monotonic() + self._ttl, key)
+        self._keys[_hash(secret)] = (self._clock() + self._ttl, key)
 
     def forget(self, key_id: UUID) -> None:
         self._keys = {h: hit for h, hit in self._keys.items() if hit[1].id != key_id}

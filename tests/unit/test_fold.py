@@ -153,24 +153,6 @@ def test_event_validation() -> None:
         signed("Not A Slug")
 
 
-def test_key_cache_keeps_found_keys_for_its_time_only() -> None:
-    import time
-    from uuid import uuid4
-
-    from app.keys import ApiKey, KeyCache
-
-    key = ApiKey(uuid4(), "k", "writer", "cfk_x", NOW, None)
-    cache = KeyCache(ttl=0.05)
-    assert cache.get("secret") is None
-    cache.put("secret", key)
-    assert cache.get("secret") is key and cache.get("other") is None
-    time.sleep(0.06)
-    assert cache.get("secret") is None
-    off = KeyCache(ttl=0)
-    off.put("secret", key)
-    assert off.get("secret") is None
-
-
 def _recorded(events: list[Event]) -> list[Recorded]:
     out: list[Recorded] = []
     for version, event in enumerate(events, start=1):
