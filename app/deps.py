@@ -25,7 +25,6 @@ __all__ = [
     "StoreDep",
     "WriterKey",
     "authorize",
-    "reader_key",
     "require",
 ]
 
@@ -110,12 +109,6 @@ def require(role: Role) -> Callable[..., Awaitable[ApiKey | None]]:
         return await authorize(request, role, credentials)
 
     return dependency
-
-
-async def reader_key(request: Request) -> ApiKey | None:
-    """What ``ReaderKey`` resolves to, for a handler that reads the request itself
-    (``app.direct``): the same credentials, the same checks, the same problems."""
-    return await authorize(request, "reader", await _bearer(request))
 
 
 async def require_json(request: Request) -> None:

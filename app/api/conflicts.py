@@ -12,7 +12,6 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import TypeAdapter, ValidationError
 
 from app import reads
 from app.api.events import _PROBLEMS
@@ -23,7 +22,7 @@ from app.conditional import (
     Prefer,
     conditional_responses,
 )
-from app.deps import ReaderKey, SettingsDep, StoreDep, reader_key
+from app.deps import ReaderKey, SettingsDep, StoreDep
 from app.direct import DirectRoute, answered_directly
 from app.problems import Problem
 from app.settings import Settings
@@ -108,23 +107,6 @@ async def _status(
     )
 
 
-_slug: TypeAdapter[str] = TypeAdapter(ConflictSlug)
-_instant: TypeAdapter[datetime | None] = TypeAdapter(Instant | None)
-
-
-async def _status_directly(request: Request) -> Response | None:
-    """``get_status`` without FastAPI's solving (``app.direct``): the most polled route."""
-    try:
-        conflict = _slug.validate_python(request.path_params["conflict"])
-        query = request.query_params
-        as_of = _instant.validate_python(query.get("as_of"))
-        known_at = _instant.validate_python(query.get("known_at"))
-    except ValidationError:
-        return None  # FastAPI answers: its 422, its way
-    await reader_key(request)
-    return await _status(request, conflict, as_of, known_at, request.headers.get("if-none-match"))
-
-
 @router.get(
     "/v1/conflicts/{conflict}/status",
     operation_id="get_status",
@@ -132,7 +114,7 @@ async def _status_directly(request: Request) -> Response | None:
     responses=_documented("The conflict's status.", _READ_PROBLEMS),
     summary="Is the ceasefire holding, since when, and who accuses whom",
 )
-@answered_directly(_status_directly)
+@answered_directly
 async def get_status(
     request: Request,
     conflict: Conflict,

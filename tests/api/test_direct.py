@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
+import fastapi.routing
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Cookie, Depends, FastAPI, Header, Path, Request, Response
 from fastapi.routing import APIRoute
 
 from app.api import conflicts
 from app.appending import Appender
-from app.direct import DirectRoute, answered_directly, direct_answer
+from app.direct import DirectRoute, UnsupportedDirectRoute, answered_directly
 from app.keys import create_key
 from app.main import create_fastapi
 from app.settings import Settings
@@ -120,13 +121,96 @@ async def test_status_keys_match(
     assert (await _both(client, path, headers=reader, params={"as_of": "x"})).status_code == 422
 
 
-def test_only_marked_endpoints_of_a_direct_route_are_answered_directly() -> None:
-    async def endpoint() -> None: ...
+def _counting_solver(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the requests FastAPI solves itself (a spy: the solving still happens)."""
+    solved: list[int] = []
+    original = fastapi.routing.solve_dependencies
 
-    async def direct(_: Any) -> None:
-        return None
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        solved.append(1)
+        return await original(*args, **kwargs)
 
-    assert direct_answer(endpoint) is None
-    assert direct_answer(answered_directly(direct)(endpoint)) is direct
-    route = DirectRoute("/x", endpoint)
-    assert route.get_route_handler() is not None
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counting)
+    return solved
+
+
+async def _get(app: FastAPI, path: str, **kwargs: Any) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        return await client.get(path, **kwargs)
+
+
+_CALLERS: list[str] = []
+
+
+async def caller(request: Request) -> str:
+    """A dependency of the endpoint below (at module level, where FastAPI resolves it)."""
+    _CALLERS.append("dependency")
+    return request.headers.get("x-caller", "anonymous")
+
+
+async def test_a_marked_endpoint_is_answered_without_fastapis_solving(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every declared parameter reaches the endpoint on the direct path, read from the same
+    declaration (a parameter added later is read too); a value that does not validate goes to
+    FastAPI, which answers its 422."""
+    solved = _counting_solver(monkeypatch)
+    seen = _CALLERS
+    seen.clear()
+    router = APIRouter(route_class=DirectRoute)
+
+    @router.get("/things/{thing}")
+    @answered_directly
+    async def thing(
+        request: Request,
+        thing: Annotated[int, Path()],
+        who: Annotated[str, Depends(caller)],
+        n: int = 1,
+        tag: Annotated[str | None, Header(alias="X-Tag")] = None,
+    ) -> Response:
+        return Response(f"{thing} {n} {tag} {who} {request.url.path}")
+
+    app = FastAPI()
+    app.include_router(router)
+    answer = await _get(
+        app, "/things/7", params={"n": "5"}, headers={"X-Tag": "t", "X-Caller": "c"}
+    )
+    assert (answer.status_code, answer.text) == (200, "7 5 t c /things/7")
+    assert solved == [] and seen == ["dependency"]
+    assert (await _get(app, "/things/7")).text == "7 1 None anonymous /things/7"
+    assert solved == []
+    refused = await _get(app, "/things/7", params={"n": "many"})
+    assert refused.status_code == 422 and solved == [1]
+
+
+def sync_dependency() -> str:
+    return "x"
+
+
+def test_a_route_it_cannot_read_refuses_to_start() -> None:
+    """A marked endpoint declaring what the direct path cannot read fails when the route is
+    built (at start-up), instead of being answered without it."""
+    router = APIRouter(route_class=DirectRoute)
+
+    async def cookie(session: Annotated[str | None, Cookie()] = None) -> Response:
+        return Response(session)
+
+    async def with_sync(value: Annotated[str, Depends(sync_dependency)]) -> Response:
+        return Response(value)
+
+    async def serialised() -> dict[str, str]:
+        return {}
+
+    for endpoint, reason in (
+        (cookie, "declares cookies"),
+        (with_sync, "'value' is not an async function"),
+        (serialised, "does not return a Response"),
+    ):
+        with pytest.raises(UnsupportedDirectRoute, match=reason):
+            router.get("/refused")(answered_directly(endpoint))
+
+    async def unmarked(session: Annotated[str | None, Cookie()] = None) -> Response:
+        return Response(session)
+
+    router.get("/plain")(unmarked)  # FastAPI solves it, as any route
