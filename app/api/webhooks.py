@@ -6,29 +6,37 @@ in the answer to a rotation. Nothing else returns it, and no log line contains i
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.deps import AdminKey, SettingsDep, StoreDep
+from app.api.webhook_models import (
+    Delivery,
+    DeliveryPage,
+    PingResult,
+    Recovered,
+    SecretRotated,
+    Webhook,
+    WebhookCreated,
+    WebhookIn,
+    WebhookList,
+    WebhookPatch,
+)
+from app.deps import AdminKey, ConnDep, SettingsDep, StoreDep
 from app.problems import Problem, ProblemError
 from app.settings import Settings
 from app.webhooks import store as webhook_store
 from app.webhooks.cloudevents import ping_body
 from app.webhooks.ssrf import AddressPolicy, UnsafeUrlError, check_url
-from app.webhooks.store import (
-    AttemptRecord,
-    DeliveryRecord,
-    DeliveryStatus,
-    Subscription,
-    write_transaction,
-)
+from app.webhooks.store import Subscription, write_transaction
 from app.webhooks.worker import Webhooks, message_id
-from events.store import storage_errors
-from events.types import EVENT_TYPES, ConflictSlug
+from events.store import EventStore, storage_errors
 
 __all__ = ["router"]
 
@@ -39,165 +47,13 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     for code in (400, 401, 403, 404, 413, 422, 503)
 }
 
-Url = Annotated[str, Field(min_length=1, max_length=2000, examples=["https://example.org/hook"])]
-Description = Annotated[str, Field(max_length=500)]
 
-
-def _known_types(value: list[str] | None) -> list[str] | None:
-    if value is not None:
-        unknown = sorted(set(value) - set(EVENT_TYPES))
-        if unknown:
-            raise ValueError(f"unknown event types {unknown}; known: {list(EVENT_TYPES)}")
-    return value
-
-
-class WebhookIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    url: Url
-    event_types: list[str] = Field(
-        default=["violation.alleged"],
-        min_length=1,
-        description="Event types to deliver; any type of the log may be subscribed to.",
-    )
-    conflicts: list[ConflictSlug] | None = Field(
-        default=None,
-        min_length=1,
-        description="Deliver only these conflicts' events (default: all).",
-    )
-    description: Description | None = None
-
-    _types = field_validator("event_types")(_known_types)
-
-
-class WebhookPatch(BaseModel):
-    """Only the fields given change. ``enabled: true`` re-enables a disabled endpoint and
-    makes its pending deliveries due now; ``conflicts: null`` removes the filter."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    url: Url | None = None
-    event_types: list[str] | None = Field(default=None, min_length=1)
-    conflicts: list[ConflictSlug] | None = Field(default=None, min_length=1)
-    description: Description | None = None
-    enabled: bool | None = None
-
-    _types = field_validator("event_types")(_known_types)
-
-
-class Webhook(BaseModel):
-    id: UUID
-    url: str
-    event_types: list[str]
-    conflicts: list[str] | None
-    description: str | None
-    enabled: bool
-    disabled_reason: str | None = Field(description="Why the endpoint was disabled, if it is.")
-    disabled_at: datetime | None
-    previous_secret_expires_at: datetime | None = Field(
-        description="Until when the secret before the last rotation still signs deliveries."
-    )
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, sub: Subscription) -> Webhook:
-        return cls(
-            id=sub.id,
-            url=sub.url,
-            event_types=list(sub.event_types),
-            conflicts=None if sub.conflicts is None else list(sub.conflicts),
-            description=sub.description,
-            enabled=sub.enabled,
-            disabled_reason=sub.disabled_reason,
-            disabled_at=sub.disabled_at,
-            previous_secret_expires_at=sub.previous_secret_expires_at,
-            created_at=sub.created_at,
-            updated_at=sub.updated_at,
-        )
-
-
-class WebhookCreated(Webhook):
-    secret: str = Field(description="The signing secret (whsec_…): shown here only, once.")
-
-
-class WebhookList(BaseModel):
-    webhooks: list[Webhook]
-
-
-class SecretRotated(BaseModel):
-    id: UUID
-    secret: str = Field(description="The new signing secret: shown here only, once.")
-    previous_secret_expires_at: datetime
-
-
-class PingResult(BaseModel):
-    delivered: bool = Field(description="True when the endpoint answered 2xx in time.")
-    message_id: str
-    status_code: int | None
-    latency_ms: float
-    error: str | None
-
-
-class Attempt(BaseModel):
-    number: int
-    at: datetime
-    status_code: int | None
-    latency_ms: float | None
-    error: str | None
-    response: str | None = Field(description="The start of the endpoint's answer (64 KiB at most).")
-
-    @classmethod
-    def of(cls, attempt: AttemptRecord) -> Attempt:
-        return cls(
-            number=attempt.number,
-            at=attempt.started_at,
-            status_code=attempt.status_code,
-            latency_ms=attempt.latency_ms,
-            error=attempt.error,
-            response=attempt.response_body,
-        )
-
-
-class Delivery(BaseModel):
-    id: UUID
-    message_id: str = Field(description="The webhook-id header of every attempt.")
-    event_id: UUID
-    event_type: str
-    conflict: str
-    position: int
-    status: DeliveryStatus
-    attempts: list[Attempt]
-    next_attempt_at: datetime | None
-    created_at: datetime
-    completed_at: datetime | None
-
-    @classmethod
-    def of(cls, delivery: DeliveryRecord) -> Delivery:
-        return cls(
-            id=delivery.id,
-            message_id=message_id(delivery.id),
-            event_id=delivery.event_id,
-            event_type=delivery.event_type,
-            conflict=delivery.conflict,
-            position=delivery.position,
-            status=delivery.status,
-            attempts=[Attempt.of(a) for a in delivery.attempts],
-            next_attempt_at=delivery.next_attempt_at,
-            created_at=delivery.created_at,
-            completed_at=delivery.completed_at,
-        )
-
-
-class DeliveryPage(BaseModel):
-    deliveries: list[Delivery]
-    next_before: int | None = Field(
-        description="Pass as `before` for the next (older) page; null on the last page."
-    )
-
-
-class Recovered(BaseModel):
-    requeued: int
+@asynccontextmanager
+async def _writing(store: EventStore) -> AsyncIterator[AsyncConnection]:
+    """One write transaction of the webhook tables, with connection failures answered 503."""
+    with storage_errors():
+        async with write_transaction(store.engine) as conn:
+            yield conn
 
 
 def _webhooks(request: Request) -> Webhooks:
@@ -224,10 +80,8 @@ def _not_found(webhook_id: UUID) -> ProblemError:
     return ProblemError(404, "unknown-webhook", f"no webhook {webhook_id}")
 
 
-async def _subscription(store: StoreDep, webhook_id: UUID) -> Subscription:
-    with storage_errors():
-        async with store.engine.connect() as conn:
-            sub = await webhook_store.get_subscription(conn, webhook_id)
+async def _subscription(conn: AsyncConnection, webhook_id: UUID) -> Subscription:
+    sub = await webhook_store.get_subscription(conn, webhook_id)
     if sub is None:
         raise _not_found(webhook_id)
     return sub
@@ -247,16 +101,15 @@ async def create_webhook(
     """The endpoint receives the events recorded from now on that match its filters, signed
     with the secret in this answer (the only time it is shown)."""
     await _check_url(body.url, settings)
-    with storage_errors():
-        async with write_transaction(store.engine) as conn:
-            sub = await webhook_store.create_subscription(
-                conn,
-                url=body.url,
-                event_types=body.event_types,
-                conflicts=body.conflicts,
-                description=body.description,
-                now=_now(),
-            )
+    async with _writing(store) as conn:
+        sub = await webhook_store.create_subscription(
+            conn,
+            url=body.url,
+            event_types=body.event_types,
+            conflicts=body.conflicts,
+            description=body.description,
+            now=_now(),
+        )
     return WebhookCreated(**Webhook.of(sub).model_dump(), secret=sub.secret)
 
 
@@ -267,10 +120,8 @@ async def create_webhook(
     responses=_PROBLEMS,
     summary="List subscriptions",
 )
-async def list_webhooks(store: StoreDep, _key: AdminKey) -> WebhookList:
-    with storage_errors():
-        async with store.engine.connect() as conn:
-            subs = await webhook_store.list_subscriptions(conn)
+async def list_webhooks(conn: ConnDep, _key: AdminKey) -> WebhookList:
+    subs = await webhook_store.list_subscriptions(conn)
     return WebhookList(webhooks=[Webhook.of(s) for s in subs])
 
 
@@ -281,8 +132,8 @@ async def list_webhooks(store: StoreDep, _key: AdminKey) -> WebhookList:
     responses=_PROBLEMS,
     summary="One subscription",
 )
-async def get_webhook(webhook_id: UUID, store: StoreDep, _key: AdminKey) -> Webhook:
-    return Webhook.of(await _subscription(store, webhook_id))
+async def get_webhook(webhook_id: UUID, conn: ConnDep, _key: AdminKey) -> Webhook:
+    return Webhook.of(await _subscription(conn, webhook_id))
 
 
 @router.patch(
@@ -311,9 +162,8 @@ async def update_webhook(
         )
     if "url" in changes:
         await _check_url(changes["url"], settings)
-    with storage_errors():
-        async with write_transaction(store.engine) as conn:
-            sub = await webhook_store.update_subscription(conn, webhook_id, changes, _now())
+    async with _writing(store) as conn:
+        sub = await webhook_store.update_subscription(conn, webhook_id, changes, _now())
     if sub is None:
         raise _not_found(webhook_id)
     if changes.get("enabled"):
@@ -330,9 +180,8 @@ async def update_webhook(
     summary="Delete a subscription and its delivery log",
 )
 async def delete_webhook(webhook_id: UUID, store: StoreDep, _key: AdminKey) -> Response:
-    with storage_errors():
-        async with write_transaction(store.engine) as conn:
-            deleted = await webhook_store.delete_subscription(conn, webhook_id)
+    async with _writing(store) as conn:
+        deleted = await webhook_store.delete_subscription(conn, webhook_id)
     if not deleted:
         raise _not_found(webhook_id)
     return Response(status_code=204)
@@ -350,11 +199,10 @@ async def rotate_webhook_secret(
 ) -> SecretRotated:
     """A new secret, shown once. The previous one stays valid for the overlap (24 hours by
     default): meanwhile each delivery carries two signatures, one per secret."""
-    with storage_errors():
-        async with write_transaction(store.engine) as conn:
-            sub = await webhook_store.rotate_secret(
-                conn, webhook_id, _now(), settings.webhook_secret_overlap
-            )
+    async with _writing(store) as conn:
+        sub = await webhook_store.rotate_secret(
+            conn, webhook_id, _now(), settings.webhook_secret_overlap
+        )
     if sub is None or sub.previous_secret_expires_at is None:
         raise _not_found(webhook_id)
     return SecretRotated(
@@ -370,11 +218,11 @@ async def rotate_webhook_secret(
     summary="Send a test event now",
 )
 async def ping_webhook(
-    webhook_id: UUID, store: StoreDep, request: Request, _key: AdminKey
+    webhook_id: UUID, conn: ConnDep, request: Request, _key: AdminKey
 ) -> PingResult:
     """Sends a signed ``webhook.ping`` CloudEvent at once (even to a disabled endpoint) and
     answers with the outcome. Pings are not stored and not retried."""
-    sub = await _subscription(store, webhook_id)
+    sub = await _subscription(conn, webhook_id)
     ping_id = message_id(uuid4())
     outcome = await _webhooks(request).sender.send(
         sub.url, ping_id, ping_body(sub.id), sub.live_secrets(_now())
@@ -397,7 +245,7 @@ async def ping_webhook(
 )
 async def list_webhook_deliveries(
     webhook_id: UUID,
-    store: StoreDep,
+    conn: ConnDep,
     _key: AdminKey,
     status: Annotated[Literal["pending", "succeeded", "failed"] | None, Query()] = None,
     before: Annotated[
@@ -405,12 +253,10 @@ async def list_webhook_deliveries(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> DeliveryPage:
-    await _subscription(store, webhook_id)
-    with storage_errors():
-        async with store.engine.connect() as conn:
-            page = await webhook_store.list_deliveries(
-                conn, webhook_id, status=status, before=before, limit=limit
-            )
+    await _subscription(conn, webhook_id)
+    page = await webhook_store.list_deliveries(
+        conn, webhook_id, status=status, before=before, limit=limit
+    )
     return DeliveryPage(
         deliveries=[Delivery.of(d) for d in page],
         next_before=page[-1].position if len(page) == limit else None,
@@ -425,11 +271,9 @@ async def list_webhook_deliveries(
     summary="One delivery with its attempts",
 )
 async def get_webhook_delivery(
-    webhook_id: UUID, delivery_id: UUID, store: StoreDep, _key: AdminKey
+    webhook_id: UUID, delivery_id: UUID, conn: ConnDep, _key: AdminKey
 ) -> Delivery:
-    with storage_errors():
-        async with store.engine.connect() as conn:
-            delivery = await webhook_store.get_delivery(conn, webhook_id, delivery_id)
+    delivery = await webhook_store.get_delivery(conn, webhook_id, delivery_id)
     if delivery is None:
         raise ProblemError(404, "unknown-delivery", f"no delivery {delivery_id} of {webhook_id}")
     return Delivery.of(delivery)
@@ -449,10 +293,9 @@ async def retry_webhook_delivery(
     """Queues one more attempt, due now, with the same ``webhook-id``. A disabled endpoint's
     delivery waits until the endpoint is re-enabled."""
     now = _now()
-    with storage_errors():
-        async with write_transaction(store.engine) as conn:
-            found = await webhook_store.requeue_delivery(conn, webhook_id, delivery_id, now)
-            delivery = await webhook_store.get_delivery(conn, webhook_id, delivery_id)
+    async with _writing(store) as conn:
+        found = await webhook_store.requeue_delivery(conn, webhook_id, delivery_id, now)
+        delivery = await webhook_store.get_delivery(conn, webhook_id, delivery_id)
     if not found or delivery is None:
         raise ProblemError(404, "unknown-delivery", f"no delivery {delivery_id} of {webhook_id}")
     _webhooks(request).wake()
@@ -474,9 +317,8 @@ async def recover_webhook_deliveries(
     request: Request,
     _key: AdminKey,
 ) -> Recovered:
-    await _subscription(store, webhook_id)
-    with storage_errors():
-        async with write_transaction(store.engine) as conn:
-            count = await webhook_store.recover_failed(conn, webhook_id, since, _now())
+    async with _writing(store) as conn:
+        await _subscription(conn, webhook_id)
+        count = await webhook_store.recover_failed(conn, webhook_id, since, _now())
     _webhooks(request).wake()
     return Recovered(requeued=count)
