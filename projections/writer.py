@@ -4,7 +4,7 @@ store's ``events.writers.InTransaction``.
 ``ProjectionRows`` carries the row changes the fold computed and the checkpoint they bring up to
 the append. PostgreSQL's append hands them, as JSON, to the ``ceasefire_append`` function (one
 round trip; ``changes_as_json``); SQLite's runs the statements on the writer's own connection
-(``write_sqlite``). The replay writes its batches through ``projections.runner.BulkWriter``.
+(``write_sqlite``). The replay writes its batches through ``projections.bulk.BulkWriter``.
 """
 
 from __future__ import annotations

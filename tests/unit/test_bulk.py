@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from projections.runner import _by_columns
+from projections.bulk import _by_columns
 
 
 def test_rows_of_one_shape_are_read_in_the_first_rows_column_order() -> None:
