@@ -1,5 +1,9 @@
-"""SQLite's writer: appends run on the caller's thread, yet never block it on a lock, and the
-WAL is still checkpointed (the inline connection has SQLite's automatic checkpoint off)."""
+"""The writers behind ``EventStore.write``.
+
+On both databases: a write is all or nothing with the work it carries (the projection rows), a
+stale expected version or a stored id writes nothing, positions are contiguous. On SQLite, too:
+appends run on the caller's thread, yet never block it on a lock, and the WAL is still
+checkpointed (the inline connection has SQLite's automatic checkpoint off)."""
 
 from __future__ import annotations
 
@@ -11,15 +15,22 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from app.appending import Appender
+from app.appending import Appender, decide
 from events.database import create_engine
 from events.envelope import to_recorded
 from events.sqlite_writer import SqliteWriter
+from events.state import ConflictState
 from events.store import EventStore, event_row
+from events.tables import projection_checkpoints
+from events.writers import IdTakenError
 from projections.changes import Changes
+from projections.inline import CHECKPOINT
+from projections.tables import agreements as proj_agreements
 from projections.writer import ProjectionRows
 from tests.conftest import make_database
 from tests.factories import alleged, signed
@@ -124,28 +135,84 @@ async def test_appends_with_either_durability_setting(sqlite_url: str, synchrono
         await store.close()
 
 
-async def test_a_stale_expected_version_writes_nothing(sqlite_url: str) -> None:
-    writer = SqliteWriter(_path(sqlite_url), synchronous="NORMAL")
-    conflict = f"test-{uuid.uuid4().hex[:12]}"
+# The writer contract, on both databases (``store``: each database's writer behind
+# ``EventStore.write``).
 
-    def rows(version: int) -> list[dict[str, object]]:
-        event = to_recorded(
-            alleged(conflict), version=version, position=0, recorded_at=NOW, schema_version=1
+
+def _rows(conflict: str, version: int, count: int = 1) -> list[dict[str, Any]]:
+    return [
+        event_row(
+            to_recorded(
+                alleged(conflict),
+                version=version + i,
+                position=0,
+                recorded_at=NOW,
+                schema_version=1,
+            )
         )
-        return [event_row(event)]
+        for i in range(count)
+    ]
 
-    nothing_more = ProjectionRows(Changes())
-    try:
-        assert await writer.write(conflict, 0, rows(1), nothing_more) is not None
-        assert await writer.write(conflict, 0, rows(1), nothing_more) is None  # a new stream? no
-        assert await writer.write(conflict, 2, rows(3), nothing_more) is None  # ahead of it
-        assert await writer.write(conflict, 1, rows(2), nothing_more) is not None
-    finally:
-        await writer.close()
-    with contextlib.closing(sqlite3.connect(_path(sqlite_url))) as conn:
-        assert conn.execute(
-            "SELECT version FROM streams WHERE conflict = ?", (conflict,)
-        ).fetchall() == [(2,)]
-        assert conn.execute(
-            "SELECT version FROM events WHERE conflict = ? ORDER BY version", (conflict,)
-        ).fetchall() == [(1,), (2,)]
+
+NOTHING_MORE = ProjectionRows(Changes())
+
+
+async def test_a_stale_expected_version_writes_nothing(store: EventStore, conflict: str) -> None:
+    assert await store.write(conflict, 0, _rows(conflict, 1), NOTHING_MORE) is not None
+    assert await store.write(conflict, 0, _rows(conflict, 1), NOTHING_MORE) is None  # new? no
+    assert await store.write(conflict, 2, _rows(conflict, 3), NOTHING_MORE) is None  # ahead
+    assert await store.write(conflict, 1, _rows(conflict, 2), NOTHING_MORE) is not None
+    assert [e.version for e in await store.read_stream(conflict)] == [1, 2]
+    head = await store.stream_head(conflict)
+    assert head is not None and head[0] == 2
+
+
+async def test_a_write_takes_contiguous_positions_and_moves_the_heads(
+    store: EventStore, conflict: str
+) -> None:
+    first = await store.write(conflict, 0, _rows(conflict, 1, count=3), NOTHING_MORE)
+    assert first is not None
+    stored = await store.read_stream(conflict)
+    assert [(e.version, e.position) for e in stored] == [(1, first), (2, first + 1), (3, first + 2)]
+    assert await store.stream_head(conflict) == (3, first + 2)
+    assert await store.head() >= first + 2
+
+
+async def test_the_work_commits_with_the_events_or_not_at_all(
+    store: EventStore, conflict: str
+) -> None:
+    decided = decide(ConflictState(conflict), [signed(conflict)], now=NOW)
+    rows = [event_row(e) for e in decided.recorded]
+    first = await store.write(conflict, 0, rows, ProjectionRows(decided.changes))
+    assert first is not None
+    other = decide(ConflictState(conflict), [signed(conflict, "cf-2")], now=NOW)
+    lost = await store.write(
+        conflict, 0, [event_row(e) for e in other.recorded], ProjectionRows(other.changes)
+    )
+    assert lost is None  # the compare-and-set lost: its projection rows are not written either
+    async with store.engine.connect() as conn:
+        agreements = (
+            await conn.execute(
+                select(proj_agreements.c.agreement_id).where(proj_agreements.c.conflict == conflict)
+            )
+        ).scalars()
+        checkpoint = (
+            await conn.execute(
+                select(projection_checkpoints.c.position).where(
+                    projection_checkpoints.c.name == CHECKPOINT
+                )
+            )
+        ).scalar_one()
+    assert list(agreements) == [decided.recorded[0].data.agreement_id]
+    assert checkpoint >= first
+
+
+async def test_an_id_stored_already_is_refused_and_nothing_written(
+    store: EventStore, conflict: str
+) -> None:
+    rows = _rows(conflict, 1)
+    assert await store.write(conflict, 0, rows, NOTHING_MORE) is not None
+    with pytest.raises(IdTakenError):
+        await store.write(f"{conflict}-again", 0, rows, NOTHING_MORE)
+    assert await store.stream_head(f"{conflict}-again") is None
+    assert [e.id for e in await store.read_stream(conflict)] == [rows[0]["id"]]
