@@ -136,7 +136,8 @@ def keys_list() -> None:
 def keys_revoke(
     key_id: Annotated[UUID, typer.Argument(help="The key's id (see keys list).")],
 ) -> None:
-    """Revoke a key: running servers refuse it within CEASEFIRE_KEY_CACHE_SECONDS."""
+    """Revoke a key: running servers refuse it at once on PostgreSQL (they are notified), within
+    CEASEFIRE_KEY_CACHE_SECONDS on SQLite."""
     from app.keys import revoke_key
 
     async def work(store: EventStore) -> bool:
