@@ -98,6 +98,10 @@ class EventPage(BaseModel):
         description="Pass as `after` to read on: the position of the last event returned, or "
         "the given `after` when none was."
     )
+    has_more: bool = Field(
+        description="True when more events follow this page (read on with `after=next_after`); "
+        "false at the end of the log as the page saw it."
+    )
 
 
 class LogHeadView(BaseModel):
@@ -157,8 +161,12 @@ async def _page(
 ) -> Representation:
     """The page as of ``head``: none of the events committed after it, so the body is
     exactly what the tag (``head``) says."""
-    events = await store.read_all(after=after, limit=limit, conflict=conflict, until=head)
-    page = EventPage(events=events, next_after=events[-1].position if events else after)
+    events = await store.read_all(after=after, limit=limit + 1, conflict=conflict, until=head)
+    more = len(events) > limit
+    del events[limit:]
+    page = EventPage(
+        events=events, next_after=events[-1].position if events else after, has_more=more
+    )
     return Representation(page.model_dump_json().encode(), Validator(head))
 
 
