@@ -21,8 +21,9 @@ from app.pages.feed import FeedEntry, atom_feed, expiry_id
 from app.pages.text import STATE_WORDS, duration, next_wording
 from events.errors import UnknownConflictError
 from events.heads import Heads
+from events.positions import log_position
 from events.store import EventStore, storage_errors
-from projections.freshness import log_position, next_change, snapshot, stream_position
+from projections.freshness import next_change, snapshot, stream_position
 from projections.queries import list_conflicts, read_allegations, read_status
 from projections.timeline import TimelineEntry, read_timeline
 from projections.views import StatusView

@@ -24,12 +24,11 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.errors import StorageUnavailableError
+from events.positions import log_position, stream_head
 from events.store import storage_errors
-from events.tables import log_head, streams
 from events.writers import keep_session
 
 __all__ = ["Heads", "SingleFlight"]
@@ -169,10 +168,8 @@ class Heads:
         return self._sqlite
 
     async def _slow(self, args: tuple[Any, ...]) -> Any:
-        statement = (
-            select(streams.c.position).where(streams.c.conflict == args[0])
-            if args
-            else select(log_head.c.position)
-        )
         async with self._engine.connect() as conn:
-            return (await conn.execute(statement)).scalar_one_or_none()
+            if not args:
+                return await log_position(conn)
+            head = await stream_head(conn, args[0])
+            return None if head is None else head[1]

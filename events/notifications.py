@@ -35,7 +35,8 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from events.tables import log_head, streams
+from events.positions import log_position
+from events.tables import streams
 
 __all__ = [
     "CHANNEL",
@@ -251,7 +252,7 @@ class SqlitePoller:
 
     async def start(self) -> None:
         async with self._engine.connect() as conn:
-            seen = int((await conn.execute(select(log_head.c.position))).scalar_one())
+            seen = await log_position(conn)
         self._task = asyncio.create_task(self._run(seen), name="ceasefire-poller")
 
     async def stop(self) -> None:

@@ -30,9 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events.database import dialect_of
 from events.envelope import Recorded, canonical_json, content_hash, recorded_adapter
 from events.errors import StorageUnavailableError
+from events.positions import log_position, stream_head
 from events.sqlite_writer import SqliteWriter
 from events.tables import events as events_table
-from events.tables import log_head, streams
 from events.types import SCHEMA_VERSIONS, Source, data_of
 from events.upcasting import upcast
 from events.writers import InTransaction, PostgresWriter, Writer
@@ -167,20 +167,13 @@ class EventStore:
         """The position of the newest event (0 for an empty log)."""
         with storage_errors():
             async with self.engine.connect() as conn:
-                return int((await conn.execute(select(log_head.c.position))).scalar_one())
+                return await log_position(conn)
 
     async def stream_head(self, conflict: str) -> tuple[int, int] | None:
         """``(version, position)`` of a conflict's newest event, None for an unknown conflict."""
         with storage_errors():
             async with self.engine.connect() as conn:
-                row = (
-                    await conn.execute(
-                        select(streams.c.version, streams.c.position).where(
-                            streams.c.conflict == conflict
-                        )
-                    )
-                ).one_or_none()
-        return None if row is None else (int(row.version), int(row.position))
+                return await stream_head(conn, conflict)
 
     async def stored_event(self, event_id: UUID) -> Recorded | None:
         with storage_errors():

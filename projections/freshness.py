@@ -21,10 +21,10 @@ from sqlalchemy import ColumnElement, ScalarSelect, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.errors import UnknownConflictError
-from events.tables import log_head, streams
+from events.positions import stream_head
 from projections.tables import agreements, allegations, known_at_condition, missions
 
-__all__ = ["log_position", "next_change", "snapshot", "stream_position"]
+__all__ = ["next_change", "snapshot", "stream_position"]
 
 
 @asynccontextmanager
@@ -40,17 +40,10 @@ async def snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 async def stream_position(conn: AsyncConnection, conflict: str) -> int:
     """The position of the conflict's newest event; ``UnknownConflictError`` for none."""
-    position = (
-        await conn.execute(select(streams.c.position).where(streams.c.conflict == conflict))
-    ).scalar_one_or_none()
-    if position is None:
+    head = await stream_head(conn, conflict)
+    if head is None:
         raise UnknownConflictError(conflict)
-    return int(position)
-
-
-async def log_position(conn: AsyncConnection) -> int:
-    """The position of the newest event in the whole log (0 when empty)."""
-    return int((await conn.execute(select(log_head.c.position))).scalar_one())
+    return head[1]
 
 
 async def next_change(

@@ -11,8 +11,8 @@ import json
 from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from events.positions import stream_head
 from events.state import AgreementState, ConflictState
-from events.tables import streams
 from projections.tables import agreements, allegations, corrections, missions
 
 __all__ = ["CHECKPOINT", "agreement_from_row", "load_state"]
@@ -38,11 +38,10 @@ def agreement_from_row(row: RowMapping) -> AgreementState:
 
 
 async def load_state(conn: AsyncConnection, conflict: str) -> ConflictState:
-    version = (
-        await conn.execute(select(streams.c.version).where(streams.c.conflict == conflict))
-    ).scalar_one_or_none()
-    if version is None:
+    head = await stream_head(conn, conflict)
+    if head is None:
         return ConflictState(conflict=conflict)
+    version = head[0]
     agreement_rows = (
         await conn.execute(
             select(agreements).where(

@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.database import WRITE
 from events.errors import ProjectionJobRunningError
-from events.tables import UtcDateTime, log_head, metadata, projection_checkpoints
+from events.positions import log_position
+from events.tables import UtcDateTime, metadata, projection_checkpoints
 
 __all__ = [
     "STALE_AFTER",
@@ -246,7 +247,7 @@ class Positions:
 async def projection_positions(conn: AsyncConnection) -> Positions:
     from projections.inline import CHECKPOINT  # the inline projections' one checkpoint
 
-    head = (await conn.execute(select(log_head.c.position))).scalar_one()
+    head = await log_position(conn)
     position = (
         await conn.execute(
             select(projection_checkpoints.c.position).where(

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.errors import UnknownConflictError
+from events.positions import stream_head
 from events.state import AgreementState, latest_signed
 from events.tables import events, streams
 from projections.inline import agreement_from_row
@@ -44,15 +45,11 @@ async def conflict_head(
 ) -> tuple[int, int]:
     """``(version, position)`` of the conflict's newest event known at ``known_at``.
     ``UnknownConflictError`` when the conflict has no events at all."""
-    row = (
-        await conn.execute(
-            select(streams.c.version, streams.c.position).where(streams.c.conflict == conflict)
-        )
-    ).one_or_none()
-    if row is None:
+    head = await stream_head(conn, conflict)
+    if head is None:
         raise UnknownConflictError(conflict)
     if known_at is None:
-        return int(row.version), int(row.position)
+        return head
     known = (
         await conn.execute(
             select(events.c.version, events.c.position)

@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from markupsafe import Markup
 
 from app.pages.chart import allegations_chart
+from events.positions import log_position
 from events.store import EventStore, storage_errors
-from projections.freshness import log_position, snapshot
+from projections.freshness import snapshot
 from projections.queries import list_conflicts, read_status
 from projections.timeline import TimelineEntry, read_timeline
 from projections.views import StatusView
