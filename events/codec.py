@@ -1,15 +1,22 @@
-"""Decoding stored event rows in bulk: the replay's and the verification's ``decode_row``.
+"""Decoding stored event rows: the one decoder of the feed, the replay and verification.
 
-``events.store.decode_row`` validates the whole recorded event through the discriminated union:
-right for reading a page of the feed, but at ~40 µs an event it costs more than the rest of a
-replay together. ``RowDecoder`` gives the same model (tests hold the two equal) for a fraction:
+Validating the whole recorded event through the discriminated union costs ~40 µs an event,
+more than the rest of a replay together. ``RowDecoder`` gives the same model (a unit test holds
+the two equal, refusals and upcasting included) for a fraction:
 
-- the parts that came from a writer are validated as ``decode_row`` does: ``data`` straight
-  from its stored JSON by the type's data model (upcast first when its schema version is old),
-  ``source`` once per distinct stored text (a log has few sources, each repeated often);
+- the parts that came from a writer are validated as the union would: ``data`` straight from
+  its stored JSON by its type's data model (upcast first when its schema version is old),
+  through the model's own core validator (``__pydantic_validator__``: what
+  ``model_validate_json`` calls, without its Python wrapper, which costs about as much as the
+  validation itself for the small objects of this log), and ``source`` once per distinct
+  stored text (a log has few sources, each repeated often);
 - the parts the store wrote itself in typed columns (position, version, conflict, the times)
   are taken as they are, the way pydantic's ``model_construct`` does, without its per-field
   alias handling.
+
+(Skipping the checks for rows the log already holds was tried: pydantic-core reuses a model
+class's own prebuilt validator for any schema naming that class, so a schema without the
+checks still runs them.)
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any, get_args
 
 from pydantic import BaseModel
+from pydantic_core import SchemaValidator
 
 from events.envelope import Recorded, construct
 from events.types import SCHEMA_VERSIONS, Source
@@ -66,6 +74,10 @@ class RowDecoder:
             t: cls.model_fields["data"].annotation  # type: ignore[misc]
             for t, cls in self._classes.items()
         }
+        self._validators: dict[str, SchemaValidator] = {
+            t: model.__pydantic_validator__  # type: ignore[misc]
+            for t, model in self._data_models.items()
+        }
         self._fields = {t: frozenset(cls.model_fields) for t, cls in self._classes.items()}
         self._sources: dict[str, Source] = {}
         self._source_cache_size = source_cache_size
@@ -79,10 +91,12 @@ class RowDecoder:
         return source
 
     def data(self, type_: str, schema_version: int, text: str) -> BaseModel:
-        model = self._data_models[type_]
         if schema_version == SCHEMA_VERSIONS[type_]:
-            return model.model_validate_json(text)
-        return model.model_validate(upcast(type_, schema_version, json.loads(text)))
+            model: BaseModel = self._validators[type_].validate_json(text)
+            return model
+        return self._data_models[type_].model_validate(
+            upcast(type_, schema_version, json.loads(text))
+        )
 
     def decode(self, row: Sequence[Any]) -> Recorded:
         """One row as the current event model; raises ``ValueError`` (pydantic's

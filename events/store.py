@@ -16,7 +16,6 @@ one implicit transaction); on SQLite it is one ``BEGIN IMMEDIATE`` transaction o
 from __future__ import annotations
 
 import functools
-import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,35 +26,26 @@ from sqlalchemy import Row, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from events.codec import RowDecoder, columns_of
 from events.database import dialect_of
-from events.envelope import Recorded, canonical_json, content_hash, recorded_adapter
+from events.envelope import Recorded, canonical_json, content_hash
 from events.errors import StorageUnavailableError
 from events.positions import log_position, stream_head
 from events.sqlite_writer import SqliteWriter
 from events.tables import events as events_table
-from events.types import SCHEMA_VERSIONS, Source, data_of
-from events.upcasting import upcast
+from events.types import Source, data_of
 from events.writers import InTransaction, PostgresWriter, Writer
 
 __all__ = ["EventStore", "decode_row", "event_row", "storage_errors"]
 
 
+_DECODER = RowDecoder()
+
+
 def decode_row(row: Row[Any] | Any) -> Recorded:
-    """One ``events`` row as the current event model, upcast from its stored schema version."""
-    return recorded_adapter.validate_python(
-        {
-            "id": row.id,
-            "type": row.type,
-            "conflict": row.conflict,
-            "occurred_at": row.occurred_at,
-            "source": json.loads(row.source),
-            "data": upcast(row.type, row.schema_version, json.loads(row.data)),
-            "version": row.version,
-            "position": row.position,
-            "recorded_at": row.recorded_at,
-            "schema_version": SCHEMA_VERSIONS.get(row.type, row.schema_version),
-        }
-    )
+    """One ``events`` row as the current event model, upcast from its stored schema version
+    (``events.codec.RowDecoder``, the one decoder)."""
+    return _DECODER.decode(columns_of(row))
 
 
 @contextmanager

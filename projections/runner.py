@@ -31,13 +31,13 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from events.codec import RowDecoder
 from events.envelope import Recorded
 from events.state import ConflictState
 from events.store import EventStore
 from events.tables import projection_checkpoints
 from projections.bulk import BulkWriter
 from projections.changes import Changes
-from projections.decoding import ReplayDecoder
 from projections.driver import RawConnection, raw_connection
 from projections.gc_pause import gc_paused
 from projections.inline import CHECKPOINT
@@ -127,7 +127,7 @@ class Replayer:
         self.targets = targets
         self.position = 0
         self.states: dict[str, ConflictState] = {}
-        self._decoder = ReplayDecoder()
+        self._decoder = RowDecoder()
         self._writer = BulkWriter(conn, targets)
         self._saved: tuple[int, dict[str, ConflictState]] = (0, {})
 

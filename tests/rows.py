@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 from events.codec import columns_of
-from events.envelope import to_recorded
+from events.envelope import Recorded, recorded_adapter, to_recorded
 from events.store import event_row
 from events.types import SCHEMA_VERSIONS, Event
+from events.upcasting import upcast
 
-__all__ = ["RECORDED", "as_tuple", "stored_row"]
+__all__ = ["RECORDED", "as_tuple", "stored_row", "validated"]
 
 RECORDED = datetime(2022, 10, 1, 12, 0, 0, 654321, tzinfo=UTC)
 
@@ -33,3 +35,22 @@ def stored_row(event: Event, position: int, **override: Any) -> SimpleNamespace:
 def as_tuple(row: SimpleNamespace) -> tuple[Any, ...]:
     """The row's columns in the order the bulk decoders read them."""
     return columns_of(row)
+
+
+def validated(row: Any) -> Recorded:
+    """The oracle the decoder is held to: the whole recorded event validated through the
+    discriminated union, every field, as a client's event is."""
+    return recorded_adapter.validate_python(
+        {
+            "id": row.id,
+            "type": row.type,
+            "conflict": row.conflict,
+            "occurred_at": row.occurred_at,
+            "source": json.loads(row.source),
+            "data": upcast(row.type, row.schema_version, json.loads(row.data)),
+            "version": row.version,
+            "position": row.position,
+            "recorded_at": row.recorded_at,
+            "schema_version": SCHEMA_VERSIONS.get(row.type, row.schema_version),
+        }
+    )
