@@ -19,6 +19,7 @@ from app.problems import AnsweredErrors
 from app.settings import Settings, get_settings
 from app.shutdown import ending_on_signal
 from app.webhooks.worker import running as webhooks_running
+from app.webhooks.worker import webhooks_of
 from events.heads import Heads
 from events.notifications import AppendNotifier, start_listener
 
@@ -35,19 +36,21 @@ def create_fastapi(settings: Settings) -> FastAPI:
         app.state.store.on_append.append(notifier.publish)
         app.state.conditional = ConditionalReads(
             notifier,
-            Heads(engine),
+            Heads(engine, pool_size=built.budget.heads),
             cache_size=settings.representation_cache,
             salt_from=f"{app.version}|{settings.contested_window.total_seconds()}",
         )
+        webhooks = webhooks_of(built.store, settings)
+        # The process's one listening connection, for every channel it listens on.
+        channels = {KEYS_CHANNEL: app.state.key_cache.on_revoked}
+        if webhooks.worker is not None:
+            channels.update(webhooks.worker.channels())
         listener = await start_listener(
-            engine,
-            notifier,
-            sqlite_poll=settings.sqlite_notify_poll,
-            channels={KEYS_CHANNEL: app.state.key_cache.on_revoked},
+            engine, notifier, sqlite_poll=settings.sqlite_notify_poll, channels=channels
         )
         try:
             async with (
-                webhooks_running(app.state.store, settings) as app.state.webhooks,
+                webhooks_running(webhooks) as app.state.webhooks,
                 admin.jobs_running(app),
             ):
                 with ending_on_signal(notifier.close):

@@ -37,8 +37,9 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
-    #: Connections per process on PostgreSQL.
-    pool_size: int = Field(default=10, ge=1, le=200)
+    #: PostgreSQL connections per process, all of them (``app.composition.connection_budget``
+    #: shares them out: the listener, the append writer, the head lookups, SQLAlchemy's pool).
+    pool_size: int = Field(default=20, ge=4, le=200)
 
     # -- webhooks (app/webhooks) -------------------------------------------------------------
     #: The delay before each delivery attempt, the first counted from the event's dispatch;

@@ -34,8 +34,10 @@ def create_engine(
     *,
     sqlite_synchronous: str = "NORMAL",
     pool_size: int = 10,
+    max_overflow: int | None = None,
     echo: bool = False,
 ) -> AsyncEngine:
+    """``max_overflow``: connections beyond ``pool_size`` (PostgreSQL; default as many again)."""
     if url.startswith("sqlite"):
         engine = create_async_engine(
             url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
@@ -47,7 +49,7 @@ def create_engine(
             url,
             echo=echo,
             pool_size=pool_size,
-            max_overflow=pool_size,
+            max_overflow=pool_size if max_overflow is None else max_overflow,
             pool_pre_ping=False,
             connect_args={"server_settings": {"application_name": "ceasefire"}},
         )

@@ -59,12 +59,18 @@ def storage_errors() -> Iterator[None]:
 
 
 class EventStore:
-    def __init__(self, engine: AsyncEngine, *, sqlite_synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        sqlite_synchronous: str = "NORMAL",
+        writer_pool_size: int = 10,
+    ) -> None:
         self.engine = engine
         self.dialect = dialect_of(engine)
         self._writer: Writer
         if self.dialect == "postgresql":
-            self._writer = PostgresWriter(engine)
+            self._writer = PostgresWriter(engine, pool_size=writer_pool_size)
         else:
             self._writer = SqliteWriter(str(engine.url.database), synchronous=sqlite_synchronous)
         #: Called after each append commits, with the conflict and the last position written.

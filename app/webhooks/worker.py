@@ -34,7 +34,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
@@ -55,6 +54,7 @@ from app.webhooks.sender import WebhookSender
 from app.webhooks.store import write_transaction
 from events.envelope import format_instant
 from events.errors import StorageUnavailableError
+from events.notifications import CHANNEL, AppendNotifier, ChannelHandler, start_listener
 from events.store import EventStore, storage_errors
 
 __all__ = ["WebhookWorker", "Webhooks", "message_id", "run_worker", "running"]
@@ -62,7 +62,7 @@ __all__ = ["WebhookWorker", "Webhooks", "message_id", "run_worker", "running"]
 log = logging.getLogger("ceasefire.webhooks")
 
 #: The PostgreSQL channel ``ceasefire_append`` notifies on every append.
-EVENTS_CHANNEL = "ceasefire_events"
+EVENTS_CHANNEL = CHANNEL
 
 
 def _now() -> datetime:
@@ -114,6 +114,15 @@ class WebhookWorker:
         self._dispatch_wake.set()
         self._deliver_wake.set()
 
+    def channels(self) -> dict[str, ChannelHandler]:
+        """What wakes this worker from other processes (PostgreSQL): appends, and deliveries a
+        dispatcher made. The process's one listening connection (``events.notifications``)
+        listens for them; a None payload (notifications may have been missed) wakes it too."""
+        return {
+            EVENTS_CHANNEL: lambda _payload: self._dispatch_wake.set(),
+            NOTIFY_CHANNEL: lambda _payload: self._deliver_wake.set(),
+        }
+
     # -- life cycle --------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -123,10 +132,6 @@ class WebhookWorker:
             asyncio.create_task(self._dispatch_loop(), name=f"webhook-dispatch {self.name}"),
             asyncio.create_task(self._deliver_loop(), name=f"webhook-deliver {self.name}"),
         ]
-        if self.store.dialect == "postgresql":
-            self._tasks.append(
-                asyncio.create_task(self._listen_loop(), name=f"webhook-listen {self.name}")
-            )
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop looking for work; let attempts in flight finish for up to ``grace`` seconds.
@@ -219,43 +224,6 @@ class WebhookWorker:
         if due is None:
             return poll
         return max(0.0, min(poll, (due - self._clock()).total_seconds()))
-
-    async def _listen_loop(self) -> None:
-        """PostgreSQL: wake on appends and dispatches made by other processes."""
-        while True:
-            try:
-                await self._listen()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # lost the connection: polling covers it meanwhile
-                log.warning("webhook LISTEN connection lost (%r); reconnecting", error)
-            await asyncio.sleep(self._poll)
-
-    async def _listen(self) -> None:
-        """Hold one connection LISTENing until it closes."""
-        closed = asyncio.Event()
-
-        def on_events(*_args: object) -> None:
-            self._dispatch_wake.set()
-
-        def on_deliveries(*_args: object) -> None:
-            self._deliver_wake.set()
-
-        def on_closed(*_args: object) -> None:
-            closed.set()
-
-        async with self.store.engine.connect() as conn:
-            driver: Any = (await conn.get_raw_connection()).driver_connection
-            driver.add_termination_listener(on_closed)
-            await driver.add_listener(EVENTS_CHANNEL, on_events)
-            await driver.add_listener(NOTIFY_CHANNEL, on_deliveries)
-            try:
-                await closed.wait()
-            finally:
-                if not driver.is_closed():
-                    await driver.remove_listener(EVENTS_CHANNEL, on_events)
-                    await driver.remove_listener(NOTIFY_CHANNEL, on_deliveries)
-                driver.remove_termination_listener(on_closed)
 
     # -- one attempt -------------------------------------------------------------------------
 
@@ -354,24 +322,30 @@ class Webhooks:
             self.worker.wake()
 
 
-@asynccontextmanager
-async def running(store: EventStore, settings: Settings) -> AsyncIterator[Webhooks]:
-    """The webhook machinery of ``ceasefire serve``: a sender and, unless
+def webhooks_of(store: EventStore, settings: Settings) -> Webhooks:
+    """The webhook machinery of ``ceasefire serve``, not started: a sender and, unless
     ``CEASEFIRE_WEBHOOK_WORKER=false``, one worker in-process."""
     sender = WebhookSender(settings)
     worker = WebhookWorker(store, settings, sender) if settings.webhook_worker else None
-    if worker is not None:
-        worker.start()
+    return Webhooks(sender, worker)
+
+
+@asynccontextmanager
+async def running(webhooks: Webhooks) -> AsyncIterator[Webhooks]:
+    """Run ``webhooks`` (``webhooks_of``) while the context lasts."""
+    if webhooks.worker is not None:
+        webhooks.worker.start()
     try:
-        yield Webhooks(sender, worker)
+        yield webhooks
     finally:
-        if worker is not None:
-            await worker.stop()
-        await sender.close()
+        if webhooks.worker is not None:
+            await webhooks.worker.stop()
+        await webhooks.sender.close()
 
 
 async def run_worker(settings: Settings, *, ready: Callable[[str], None] | None = None) -> None:
-    """``ceasefire worker``: run one worker until SIGINT or SIGTERM."""
+    """``ceasefire worker``: run one worker until SIGINT or SIGTERM, woken on PostgreSQL by the
+    process's one listening connection."""
     from app.composition import build
 
     store = build(settings).store
@@ -381,12 +355,19 @@ async def run_worker(settings: Settings, *, ready: Callable[[str], None] | None 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
+    listener = await start_listener(
+        store.engine,
+        AppendNotifier(),  # no one waits on it here: the worker's channels are what it serves
+        sqlite_poll=settings.sqlite_notify_poll,
+        channels=worker.channels(),
+    )
     try:
         worker.start()
         (ready or _announce)(worker.name)
         await stopping.wait()
     finally:
         await worker.stop()
+        await listener.stop()
         await sender.close()
         await store.close()
 
