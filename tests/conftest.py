@@ -128,6 +128,19 @@ def fresh_appender(fresh_store: EventStore) -> Appender:
     return Appender(fresh_store)
 
 
+async def make_key(database_url: str, role: str, name: str = "test") -> str:
+    """A new API key with ``role`` in that database; its secret."""
+    from app.keys import create_key
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            _, secret = await create_key(conn, name=name, role=role)  # type: ignore[arg-type]  # a Role
+    finally:
+        await engine.dispose()
+    return secret
+
+
 @pytest.fixture
 def conflict() -> str:
     """A conflict slug no other test uses."""

@@ -14,10 +14,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.composition import connection_budget
-from app.keys import create_key
 from app.main import create_fastapi
 from app.settings import Settings
-from events.database import create_engine
+from tests.conftest import make_key
 from tests.factories import alleged, signed
 
 POOL_SIZE = 8
@@ -30,22 +29,12 @@ def test_the_budget_adds_up_to_the_setting() -> None:
         assert sum(parts) == budget.total == pool_size and min(parts) >= 1
 
 
-async def _writer_key(url: str) -> str:
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as conn:
-            _, secret = await create_key(conn, name="budget", role="writer")
-    finally:
-        await engine.dispose()
-    return secret
-
-
 async def test_a_process_never_holds_more_connections_than_its_budget(
     db_kind: str, fresh_database_url: str
 ) -> None:
     if db_kind != "postgresql":
         pytest.skip("a connection budget is PostgreSQL's (SQLite has files, not connections)")
-    key = await _writer_key(fresh_database_url)
+    key = await make_key(fresh_database_url, "writer")
     url = make_url(fresh_database_url)
     counter = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(False))
     counting = (

@@ -21,11 +21,10 @@ from fastapi.routing import APIRoute
 from app.api import conflicts
 from app.appending import Appender
 from app.direct import DirectRoute, UnsupportedDirectRoute, answered_directly
-from app.keys import create_key
 from app.main import create_fastapi
 from app.settings import Settings
-from events.database import create_engine
 from events.store import EventStore
+from tests.conftest import make_key
 from tests.factories import alleged, signed
 
 STATUS = "/v1/conflicts/{conflict}/status"
@@ -63,16 +62,6 @@ async def _both(client: httpx.AsyncClient, path: str, **kwargs: Any) -> httpx.Re
     else:
         assert direct.content == solved.content
     return direct
-
-
-async def _reader_key(database_url: str) -> str:
-    engine = create_engine(database_url)
-    try:
-        async with engine.begin() as conn:
-            _, secret = await create_key(conn, name=f"test-{uuid.uuid4().hex[:6]}", role="reader")
-    finally:
-        await engine.dispose()
-    return secret
 
 
 @pytest.mark.parametrize("client", [False], indirect=True)
@@ -116,7 +105,7 @@ async def test_status_keys_match(
     bearer = {"Authorization": "Bearer cfk_unknown"}
     assert (await _both(client, path, headers=bearer)).status_code == 401
     assert (await _both(client, path, headers={"Authorization": "Basic eDp5"})).status_code == 401
-    reader = {"Authorization": f"Bearer {await _reader_key(database_url)}"}
+    reader = {"Authorization": f"Bearer {await make_key(database_url, 'reader')}"}
     assert (await _both(client, path, headers=reader)).status_code == 200
     assert (await _both(client, path, headers=reader, params={"as_of": "x"})).status_code == 422
 

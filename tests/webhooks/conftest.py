@@ -22,14 +22,12 @@ from typing import Any
 import httpx
 import pytest
 
-from app.keys import create_key
 from app.limits import BodyLimit
 from app.main import create_fastapi
 from app.settings import Settings
 from app.webhooks import sender as sender_module
-from events.database import create_engine
 from events.store import EventStore
-from tests.conftest import make_database
+from tests.conftest import make_database, make_key
 from tests.webhooks.receiver import LoopbackOnlyBackend, Receiver
 
 #: Loopback is what the receiver listens on; the tests let it through the guard.
@@ -73,13 +71,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="session")
 async def admin_key(database_url: str) -> str:
-    engine = create_engine(database_url)
-    try:
-        async with engine.begin() as conn:
-            _, secret = await create_key(conn, name="webhook tests", role="admin")
-    finally:
-        await engine.dispose()
-    return secret
+    return await make_key(database_url, "admin", "webhook tests")
 
 
 @dataclass
