@@ -9,7 +9,7 @@ DROP would cascade to every delivery (foreign keys are on): nothing to do there.
 Existing secrets stay as they are (clear); ``ceasefire webhooks reseal`` seals them.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-11-28
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
