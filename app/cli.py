@@ -13,6 +13,7 @@ import typer
 from app.commands import settings_or_exit, with_services, with_store
 from app.keys import ApiKey
 from app.operate import operate_cli
+from app.webhooks.commands import webhooks_cli
 from events.store import EventStore
 
 __all__ = ["main"]
@@ -25,6 +26,7 @@ cli = typer.Typer(
 keys_cli = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(operate_cli)  # replay, export, import, verify: app/operate.py
+cli.add_typer(webhooks_cli, name="webhooks")  # new-key, reseal: app/webhooks/commands.py
 
 
 @cli.command()
