@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Container, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -30,7 +31,7 @@ from events.envelope import Recorded, to_recorded, with_position
 from events.errors import ConcurrencyError, DomainRuleError, DuplicateEventError
 from events.rules import check
 from events.state import ConflictState, references
-from events.store import EventStore, event_row, storage_errors
+from events.store import EventStore, WriteBatch, event_row, storage_errors
 from events.types import SCHEMA_VERSIONS, Event, data_of
 from events.writers import IdTakenError
 from projections.changes import Changes
@@ -38,7 +39,7 @@ from projections.fold import apply
 from projections.inline import load_state
 from projections.writer import ProjectionRows
 
-__all__ = ["AppendResult", "Appender", "Decision", "decide", "same_content"]
+__all__ = ["AppendResult", "Appender", "Decision", "Ingesting", "decide", "same_content"]
 
 _MAX_ATTEMPTS = 50
 
@@ -236,6 +237,20 @@ class Appender:
                 raise DuplicateEventError(str(event.id if previous else first_stored.id))
         return AppendResult([stored[e.id] for e in events], False)
 
+    @asynccontextmanager
+    async def ingesting(self, keep: Container[UUID] = ()) -> AsyncIterator[Ingesting]:
+        """Appends (``Ingesting.append``) in one transaction (``EventStore.batch``): all of them
+        or none, whatever other writers do meanwhile. ``keep``: the ids of events of the batch
+        that later ones of it may name (a retraction, a correction), the only ones it keeps."""
+        ingesting = Ingesting(self, keep)
+        try:
+            async with self.store.batch() as batch:
+                ingesting.batch = batch
+                yield ingesting
+        finally:
+            for conflict in ingesting.states:
+                self._forget(conflict)
+
     # -- the state cache ---------------------------------------------------------------------
 
     async def current_state(self, conflict: str) -> ConflictState:
@@ -264,3 +279,50 @@ class Appender:
     def forget_all(self) -> None:
         """Drop every cached state; after a projection swap, say."""
         self._states.clear()
+
+
+class Ingesting:
+    """The appends of ``Appender.ingesting``, each decided on the state the ones before it left
+    (the states are read once per conflict, under the batch's write lock)."""
+
+    def __init__(self, appender: Appender, keep: Container[UUID]) -> None:
+        self.appender = appender
+        self.batch: WriteBatch | None = None
+        self.states: dict[str, ConflictState] = {}
+        self._keep = keep
+        self._kept: dict[UUID, Recorded] = {}
+
+    async def append(
+        self, events: Sequence[Event], recorded_at: Sequence[datetime] | None = None
+    ) -> list[Recorded]:
+        """Append events of one conflict; ``DomainRuleError`` for a rule broken, and
+        ``ConcurrencyError`` when another writer moved the stream first: either way the
+        batch writes nothing."""
+        assert self.batch is not None
+        conflict = events[0].conflict
+        if any(e.conflict != conflict for e in events):
+            raise DomainRuleError(
+                "one-conflict-per-append", "all events of one append must share a conflict"
+            )
+        state = self.states.get(conflict) or await self.appender.current_state(conflict)
+        named = {i for e in events for i in references(state, e)} - {e.id for e in events}
+        referenced = {i: self._kept[i] for i in named if i in self._kept}
+        if len(referenced) < len(named):
+            referenced.update(await self.appender.store.stored_events(named - referenced.keys()))
+        decision = decide(
+            state,
+            events,
+            now=self.appender._clock(),
+            recorded_at=recorded_at,
+            referenced=referenced,
+        )
+        rows = [event_row(e) for e in decision.recorded]
+        first = await self.batch.write(
+            conflict, state.version, rows, ProjectionRows(decision.changes)
+        )
+        if first is None:
+            raise ConcurrencyError(conflict, state.version, state.version + 1)
+        self.states[conflict] = decision.state
+        stored = [with_position(e, first + i) for i, e in enumerate(decision.recorded)]
+        self._kept.update((e.id, e) for e in stored if e.id in self._keep)
+        return stored

@@ -10,7 +10,8 @@ The new events are then folded, in file order, over each conflict's current stat
 the domain rules would refuse. Any bad line: each is reported by number and nothing is written.
 
 Pass 2 reads the file again and appends the new events, a conflict's consecutive run at a time,
-keeping their ids, occurred_at and recorded_at (versions and positions are the target log's).
+in one transaction (``app.ingest``: the write path ``load`` shares), keeping their ids,
+occurred_at and recorded_at (versions and positions are the target log's).
 
 Memory: the file is read twice rather than held. Pass 1 keeps the conflicts' small states and,
 per event id, where its line starts, so that a retraction or a correction can read the event
@@ -30,6 +31,7 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from app.appending import Appender, decide, same_content
+from app.ingest import BATCH, retrying, runs_of, write_all
 from app.loader import BadLine
 from events.chain import stored_hash_at
 from events.envelope import Recorded, to_recorded
@@ -39,8 +41,6 @@ from events.state import ConflictState, references
 from events.types import SCHEMA_VERSIONS, Event
 
 __all__ = ["ImportReport", "import_file"]
-
-_CHUNK = 500
 
 
 @dataclass(slots=True)
@@ -90,6 +90,8 @@ class _Check:
         self.skip_lines: set[int] = set()
         self.states: dict[str, ConflictState] = {}
         self.chain: ExportChain | None = None
+        #: The ids the file's new events name (retractions, corrections).
+        self.named: set[UUID] = set()
 
     def _event_at(self, offset: int) -> tuple[ExportedEvent, Event]:
         here = self.handle.tell()
@@ -98,7 +100,7 @@ class _Check:
         self.handle.seek(here)
         return parsed
 
-    async def run(self) -> tuple[ImportReport, set[int]]:
+    async def run(self) -> tuple[ImportReport, set[int], set[UUID]]:
         chunk: list[tuple[int, ExportedEvent, Event]] = []
         for number, offset, raw in _lines(self.handle):
             try:
@@ -130,12 +132,12 @@ class _Check:
                 continue
             self.offsets[event.id] = offset
             chunk.append((number, exported, event))
-            if len(chunk) >= _CHUNK:
+            if len(chunk) >= BATCH:
                 await self._check(chunk)
                 chunk = []
         await self._check(chunk)
         self.report.bad.sort(key=lambda bad: bad.number)
-        return self.report, self.skip_lines
+        return self.report, self.skip_lines, self.named
 
     async def _check(self, chunk: list[tuple[int, ExportedEvent, Event]]) -> None:
         if not chunk:
@@ -157,7 +159,9 @@ class _Check:
     async def _fold(self, number: int, exported: ExportedEvent, event: Event) -> None:
         conflict = event.conflict
         state = self.states.get(conflict) or await self.appender.current_state(conflict)
-        seen = await self._lookup(references(state, event))
+        names = references(state, event)
+        self.named.update(names)
+        seen = await self._lookup(names)
         at = exported.recorded_at
         try:
             decision = decide(state, [event], now=at, recorded_at=[at], referenced=seen)
@@ -193,28 +197,25 @@ def _recorded(event: Event, version: int, recorded_at: datetime) -> Recorded:
     )
 
 
-async def import_file(appender: Appender, path: Path, *, batch_size: int = _CHUNK) -> ImportReport:
+async def import_file(appender: Appender, path: Path, *, batch_size: int = BATCH) -> ImportReport:
     """Import the export at ``path``; see the module's docstring for the rules."""
     with path.open("rb") as handle:
-        report, skip_lines = await _Check(appender, handle).run()
-        if report.bad:
-            report.skipped = 0
-            return report
-        handle.seek(0)
-        run: list[tuple[Event, datetime]] = []
+        return await retrying(lambda: _import(appender, handle, batch_size))
 
-        async def flush() -> None:
-            if run:
-                await appender.append([e for e, _ in run], recorded_at=[r for _, r in run])
-                report.imported += len(run)
-                run.clear()
 
+async def _import(appender: Appender, handle: BinaryIO, batch_size: int) -> ImportReport:
+    handle.seek(0)
+    report, skip_lines, named = await _Check(appender, handle).run()
+    if report.bad:
+        report.skipped = 0
+        return report
+    handle.seek(0)
+
+    def entries() -> Iterator[tuple[Event, datetime | None]]:
         for number, _, raw in _lines(handle):
-            if number in skip_lines:
-                continue
-            exported, event = _parse(raw)
-            if run and (run[0][0].conflict != event.conflict or len(run) >= batch_size):
-                await flush()
-            run.append((event, exported.recorded_at))
-        await flush()
+            if number not in skip_lines:
+                exported, event = _parse(raw)
+                yield event, exported.recorded_at
+
+    report.imported = await write_all(appender, runs_of(entries(), batch_size), keep=named)
     return report

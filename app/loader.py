@@ -2,7 +2,8 @@
 
 Every line is parsed and validated first, then the whole file is checked against the domain
 rules in memory, starting from the conflicts' current state; a bad line is reported by number
-and nothing is written. Only then are the events appended, one conflict's run at a time.
+and nothing is written. Only then are the events appended, in one transaction
+(``app.ingest``: the write path ``import`` shares).
 Events already stored with the same content are skipped, so loading a file twice is harmless.
 """
 
@@ -17,6 +18,7 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from app.appending import Appender, decide, same_content
+from app.ingest import BATCH, retrying, runs_of, write_all
 from events.envelope import Recorded
 from events.errors import DomainRuleError, DuplicateEventError
 from events.state import ConflictState, references
@@ -60,40 +62,52 @@ def parse_lines(lines: Iterable[str]) -> tuple[list[tuple[int, Event]], list[Bad
 
 
 async def load_lines(appender: Appender, lines: Iterable[str]) -> LoadReport:
+    """Load the events of ``lines``: all of them or, when any line is bad, none."""
+    events, bad = parse_lines(lines)
+    if bad:
+        return LoadReport(bad=bad)
+    return await retrying(lambda: _load(appender, events))
+
+
+async def _load(appender: Appender, events: list[tuple[int, Event]]) -> LoadReport:
     report = LoadReport()
-    events, report.bad = parse_lines(lines)
-    if report.bad:
-        return report
     pending = []
-    for number, event in events:
-        stored = await appender.store.stored_event(event.id)
-        if stored is None:
-            pending.append((number, event))
-            continue
-        if not same_content(stored, event):
-            report.bad.append(BadLine(number, str(DuplicateEventError(str(event.id)))))
-        report.skipped += 1
-    report.bad.extend(await _dry_run(appender, pending))
+    for start in range(0, len(events), BATCH):  # one query per batch of lines, not per line
+        chunk = events[start : start + BATCH]
+        found = await appender.store.stored_events([event.id for _, event in chunk])
+        for number, event in chunk:
+            stored = found.get(event.id)
+            if stored is None:
+                pending.append((number, event))
+                continue
+            if not same_content(stored, event):
+                report.bad.append(BadLine(number, str(DuplicateEventError(str(event.id)))))
+            report.skipped += 1
+    bad, named = await _dry_run(appender, pending)
+    report.bad.extend(bad)
     if report.bad:
         report.skipped = 0
         return report
-    for _, event in pending:
-        result = await appender.append([event])
-        report.appended += int(result.created)
-        report.skipped += int(not result.created)
+    runs = runs_of((event, None) for _, event in pending)
+    report.appended = await write_all(appender, runs, keep=named)
     return report
 
 
-async def _dry_run(appender: Appender, events: list[tuple[int, Event]]) -> list[BadLine]:
+async def _dry_run(
+    appender: Appender, events: list[tuple[int, Event]]
+) -> tuple[list[BadLine], set[UUID]]:
     """Fold the file over the conflicts' current state without writing, to find every line a
-    real append would refuse."""
+    real append would refuse; and the ids the file's events name."""
     states: dict[str, ConflictState] = {}
     bad: list[BadLine] = []
     placeholder = datetime.now().astimezone()
     seen: dict[UUID, Recorded] = {}  # what retractions and corrections may name
+    named: set[UUID] = set()
     for number, event in events:
         state = states.get(event.conflict) or await appender.current_state(event.conflict)
-        missing = set(references(state, event)) - seen.keys()
+        names = references(state, event)
+        named.update(names)
+        missing = set(names) - seen.keys()
         if missing:
             seen.update(await appender.store.stored_events(missing))
         try:
@@ -103,4 +117,4 @@ async def _dry_run(appender: Appender, events: list[tuple[int, Event]]) -> list[
             continue
         states[event.conflict] = decision.state
         seen[event.id] = decision.recorded[0]
-    return bad
+    return bad, named

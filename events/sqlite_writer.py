@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from typing import Any
 
 from events.envelope import chain_hash
 from events.sqlite_values import sqlite_value
-from events.writers import IdTakenError, InTransaction
+from events.writers import Batch, IdTakenError, InTransaction
 
 __all__ = ["SqliteWriter"]
 
@@ -88,6 +90,32 @@ class SqliteWriter:
         finally:
             self._queued -= 1
 
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[Batch]:
+        """A connection and a thread of the batch's own: the transaction holds SQLite's write
+        lock from its start to its end, while the writer's own connections answer other
+        appends (they wait for the lock meanwhile, up to their busy timeout)."""
+        loop = asyncio.get_running_loop()
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-batch")
+
+        def run(call: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+            return loop.run_in_executor(executor, call, *args)
+
+        try:
+            conn = await run(self._open, 30)
+            try:
+                await run(conn.execute, "BEGIN IMMEDIATE")
+                try:
+                    yield _SqliteBatch(self, conn, run)
+                except BaseException:
+                    await run(conn.execute, "ROLLBACK")
+                    raise
+                await run(conn.execute, "COMMIT")
+            finally:
+                await run(conn.close)
+        finally:
+            executor.shutdown(wait=False)
+
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._close)
@@ -101,13 +129,18 @@ class SqliteWriter:
             self._conn.close()
             self._conn = None
 
+    def _open(self, timeout: float) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        return conn
+
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self._synchronous}")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._conn = conn
+            self._conn = self._open(30)
         return self._conn
 
     def _inline_connection(self) -> sqlite3.Connection:
@@ -237,5 +270,25 @@ class SqliteWriter:
         conn.execute(
             "UPDATE projection_checkpoints SET position = ? WHERE name = ?",
             (position, work.checkpoint),
+        )
+        return first
+
+
+class _SqliteBatch:
+    def __init__(
+        self,
+        writer: SqliteWriter,
+        conn: sqlite3.Connection,
+        run: Callable[..., Awaitable[Any]],
+    ) -> None:
+        self._writer = writer
+        self._conn = conn
+        self._run = run
+
+    async def write(
+        self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
+    ) -> int | None:
+        first: int | None = await self._run(
+            self._writer._write_in_transaction, self._conn, conflict, expected, rows, work
         )
         return first

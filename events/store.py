@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -34,9 +34,9 @@ from events.positions import log_position, stream_head
 from events.sqlite_writer import SqliteWriter
 from events.tables import events as events_table
 from events.types import Source, data_of
-from events.writers import InTransaction, PostgresWriter, Writer
+from events.writers import Batch, InTransaction, PostgresWriter, Writer
 
-__all__ = ["EventStore", "decode_row", "event_row", "storage_errors"]
+__all__ = ["EventStore", "WriteBatch", "decode_row", "event_row", "storage_errors"]
 
 
 _DECODER = RowDecoder()
@@ -99,6 +99,21 @@ class EventStore:
             for listener in self.on_append:
                 listener(conflict, last)
         return first
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[WriteBatch]:
+        """Writes (``WriteBatch.write``, as ``write``) in one transaction: all commit when the
+        context ends, none when it ends with an exception. It holds the log's write lock
+        meanwhile (other appends wait): for ``load`` and ``import``, which must leave all of a
+        file or none of it whatever other writers do. The ``on_append`` listeners hear of each
+        stream written once it has committed."""
+        last: dict[str, int] = {}
+        with storage_errors():
+            async with self._writer.batch() as batch:
+                yield WriteBatch(batch, last)
+        for conflict, position in last.items():
+            for listener in self.on_append:
+                listener(conflict, position)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -187,6 +202,24 @@ class EventStore:
                     select(events_table).where(events_table.c.id.in_(list(ids)))
                 )
                 return {row.id: decode_row(row) for row in rows}
+
+
+class WriteBatch:
+    """The writes of ``EventStore.batch``."""
+
+    def __init__(self, batch: Batch, last: dict[str, int]) -> None:
+        self._batch = batch
+        self._last = last
+
+    async def write(
+        self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
+    ) -> int | None:
+        """As ``EventStore.write``, in the batch's transaction."""
+        with storage_errors():
+            first = await self._batch.write(conflict, expected, rows, work)
+        if first is not None:
+            self._last[conflict] = first + len(rows) - 1
+        return first
 
 
 def event_row(event: Recorded) -> dict[str, Any]:

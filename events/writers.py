@@ -17,11 +17,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = [
+    "Batch",
     "IdTakenError",
     "InTransaction",
     "PostgresWriter",
@@ -63,10 +66,24 @@ class InTransaction(Protocol):
         ...
 
 
+class Batch(Protocol):
+    """Writes inside one transaction that commits when the batch ends (``Writer.batch``)."""
+
+    async def write(
+        self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
+    ) -> int | None: ...
+
+
 class Writer(Protocol):
     async def write(
         self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
     ) -> int | None: ...
+
+    def batch(self) -> AbstractAsyncContextManager[Batch]:
+        """Several writes in one transaction: all of them commit when the context ends, none
+        if it ends with an exception. It holds the log's write lock from its first write (on
+        SQLite from its start) to its end: other appends wait meanwhile."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -127,19 +144,48 @@ class PostgresWriter:
     async def write(
         self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
     ) -> int | None:
+        pool = self._pool or await self._acquire_pool()
+        return await _append(pool, conflict, expected, rows, work)
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[Batch]:
         import asyncpg
 
-        args = postgresql_append_args(conflict, expected, rows, work)
         pool = self._pool or await self._acquire_pool()
         try:
-            first = int(await pool.fetchval(POSTGRESQL_APPEND, *args))
-        except asyncpg.UniqueViolationError as error:
-            raise IdTakenError from error
+            async with pool.acquire() as conn, conn.transaction():
+                yield _PostgresBatch(conn)
         except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
             raise ConnectionError(str(error)) from error
-        return first if first > 0 else None
 
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+
+class _PostgresBatch:
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def write(
+        self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
+    ) -> int | None:
+        return await _append(self._conn, conflict, expected, rows, work)
+
+
+async def _append(
+    on: Any, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
+) -> int | None:
+    """One ``ceasefire_append`` call on ``on`` (a pool: its own transaction; a connection in a
+    transaction: part of it)."""
+    import asyncpg
+
+    args = postgresql_append_args(conflict, expected, rows, work)
+    try:
+        first = int(await on.fetchval(POSTGRESQL_APPEND, *args))
+    except asyncpg.UniqueViolationError as error:
+        raise IdTakenError from error
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
+        raise ConnectionError(str(error)) from error
+    return first if first > 0 else None

@@ -1,0 +1,77 @@
+"""Writing a checked file into the log: the one write path of ``load`` (NDJSON events,
+``app.loader``) and ``import`` (an export, ``app.importer``).
+
+Each format's reader first checks the whole file without writing (pass 1: parsing, what is
+stored already, the domain rules folded over the conflicts' current state, and for an export its
+hash chain) and names the events later lines of the file refer to. Then ``write_all`` appends
+the new events, a conflict's consecutive run at a time in batches, all inside ONE transaction
+(``Appender.ingesting``): a file is written whole or not at all, whatever other writers do.
+Meanwhile the transaction holds the log's write lock, so other appends wait for the file (on
+SQLite up to their busy timeout, 30 s: a larger file makes them fail with 503 and retry).
+
+When another writer got to a conflict of the file between the check and the write, the write
+is refused (``ConcurrencyError``) and nothing is written: ``retrying`` runs both passes again,
+so the check sees what that writer wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Container, Iterable, Iterator
+from datetime import datetime
+from typing import TypeVar
+from uuid import UUID
+
+from app.appending import Appender
+from events.errors import ConcurrencyError
+from events.types import Event
+
+__all__ = ["BATCH", "Run", "retrying", "runs_of", "write_all"]
+
+#: Events appended per write (a conflict's run is cut into batches of at most this many).
+BATCH = 500
+
+#: Consecutive events of one conflict, with their recording times (an import keeps the
+#: export's) or None (a load records them now).
+Run = tuple[list[Event], list[datetime] | None]
+
+T = TypeVar("T")
+
+
+def runs_of(entries: Iterable[tuple[Event, datetime | None]], batch: int = BATCH) -> Iterator[Run]:
+    """``entries`` cut into runs of one conflict, at most ``batch`` events each."""
+    events: list[Event] = []
+    times: list[datetime | None] = []
+    for event, recorded_at in entries:
+        if events and (events[0].conflict != event.conflict or len(events) >= batch):
+            yield _run(events, times)
+            events, times = [], []
+        events.append(event)
+        times.append(recorded_at)
+    if events:
+        yield _run(events, times)
+
+
+def _run(events: list[Event], times: list[datetime | None]) -> Run:
+    known = [t for t in times if t is not None]
+    return events, (known if len(known) == len(times) else None)
+
+
+async def write_all(appender: Appender, runs: Iterable[Run], keep: Container[UUID]) -> int:
+    """Append every run in one transaction; how many events. ``keep``: the ids of the file's
+    events that later ones name."""
+    written = 0
+    async with appender.ingesting(keep) as ingesting:
+        for events, recorded_at in runs:
+            written += len(await ingesting.append(events, recorded_at))
+    return written
+
+
+async def retrying(attempt: Callable[[], Awaitable[T]], tries: int = 3) -> T:
+    """``attempt()`` (check, then write), again when another writer got in between."""
+    for remaining in range(tries - 1, -1, -1):
+        try:
+            return await attempt()
+        except ConcurrencyError:
+            if not remaining:
+                raise
+    raise AssertionError("unreachable")
