@@ -104,16 +104,17 @@ class RowDecoder:
         decode."""
         position, id_, conflict, version, type_, _, occurred_at, recorded_at, source, data = row
         cls = self._classes[type_]
+        # In the models' field order, which their JSON follows (``_check_constructible``).
         values = {
+            "version": version,
+            "position": position,
+            "recorded_at": recorded_at,
+            "schema_version": SCHEMA_VERSIONS[type_],
             "id": id_,
             "conflict": conflict,
             "occurred_at": occurred_at,
             "source": self.source(source),
             "type": type_,
             "data": self.data(type_, row[5], data),
-            "version": version,
-            "position": position,
-            "recorded_at": recorded_at,
-            "schema_version": SCHEMA_VERSIONS[type_],
         }
         return construct(cls, values, self._fields[type_])  # type: ignore[return-value]

@@ -82,6 +82,7 @@ def test_decoding_equals_validating_the_whole_event(index: int) -> None:
     assert type(decoded.data) is type(expected.data)
     assert decoded.data.model_fields_set == expected.data.model_fields_set
     assert decoded.model_dump() == expected.model_dump()
+    assert decoded.model_dump_json() == expected.model_dump_json()  # keys in the same order
     assert decoded.data.model_dump_json() == expected.data.model_dump_json()
     for name, value in expected.data:
         if isinstance(value, datetime):  # the same tzinfo, not just the same instant
