@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from app import problems
+from app import openapi, problems
 from app.api import admin, conflicts, events, health, stream, webhooks
 from app.conditional import ConditionalReads
 from app.keys import KeyCache
@@ -73,6 +73,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
     problems.install(app)
+    openapi.install(app, settings)
     # The polled reads first, then appends: this FastAPI matches a request against each included
     # router in turn, at tens of microseconds a router (a fifth of a status poll's time when its
     # router came third). The OpenAPI document lists its tags in openapi_tags' order.

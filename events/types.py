@@ -31,6 +31,7 @@ from pydantic import (
 __all__ = [
     "CORRECTABLE_DATA",
     "EVENT_TYPES",
+    "NO_NUL",
     "SCHEMA_VERSIONS",
     "AgreementCollapsed",
     "AgreementCollapsedData",
@@ -72,13 +73,6 @@ def _utc(value: datetime) -> datetime:
     return utc
 
 
-def _no_nul(value: str) -> str:
-    """PostgreSQL text cannot hold NUL: refuse it on every database, so both behave alike."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
 _DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -93,12 +87,17 @@ def _rfc3339_only(value: Any) -> Any:
 Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only), AfterValidator(_utc)]
 ConflictSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+#: Text without NUL: PostgreSQL text cannot hold it, so it is refused on every database alike
+#: (a pattern, so the OpenAPI schema says so too).
+NO_NUL = r"^[^\x00]*$"
+_NAME = r"^[^ \t\n\r\f\v\x00](?:[^\x00]*[^ \t\n\r\f\v\x00])?$"
+#: A name neither starts nor ends with white space (it is refused, not trimmed), so what the
+#: schema accepts is what is stored.
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_no_nul),
+    StringConstraints(min_length=1, max_length=200, pattern=_NAME),
 ]
-Text = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_no_nul)]
+Text = Annotated[str, StringConstraints(max_length=10_000, pattern=NO_NUL)]
 AgreementKind = Literal["ceasefire", "humanitarian_truce", "cessation_of_hostilities", "armistice"]
 
 
@@ -117,7 +116,12 @@ class Source(Frozen):
 
 class AgreementSignedData(Frozen):
     agreement_id: Slug
-    parties: tuple[Name, ...] = Field(min_length=2, max_length=50)
+    parties: tuple[Name, ...] = Field(
+        min_length=2,
+        max_length=50,
+        json_schema_extra={"uniqueItems": True},
+        description="The parties bound by it, each named once (names are compared ignoring case).",
+    )
     mediators: tuple[Name, ...] = ()
     effective_at: Instant | None = None
     kind: AgreementKind = "ceasefire"
@@ -140,9 +144,9 @@ class CasualtyRange(Frozen):
     estimate. (Schema version 1 of ``violation.alleged`` had a single number; see
     ``events.upcasting``.)"""
 
-    low: int = Field(ge=0)
-    best: int = Field(ge=0)
-    high: int = Field(ge=0)
+    low: int = Field(ge=0, le=2**63 - 1, strict=True)
+    best: int = Field(ge=0, le=2**63 - 1, strict=True)
+    high: int = Field(ge=0, le=2**63 - 1, strict=True)
 
     @model_validator(mode="after")
     def _ordered(self) -> CasualtyRange:
@@ -157,7 +161,7 @@ class ViolationAllegedData(Frozen):
     agreement_id: Slug | None = None
     location: Text | None = None
     description: Text | None = None
-    incidents: int = Field(default=1, ge=1, le=1_000_000)
+    incidents: int = Field(default=1, ge=1, le=1_000_000, strict=True)
     casualties_claimed: CasualtyRange | None = None
 
     @model_validator(mode="after")

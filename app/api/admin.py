@@ -13,15 +13,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from app.api.events import _PROBLEMS
 from app.deps import AdminKey, ConnDep, StoreDep
-from app.problems import Problem, ProblemError
+from app.problems import ProblemError, problem_responses
 from events.store import EventStore
 from projections.jobs import Job, get_job, last_rebuilt, projection_positions, start_job
 from projections.runner import PROJECTIONS, replay
@@ -73,14 +72,14 @@ class JobView(BaseModel):
         )
 
 
-_ADMIN_PROBLEMS: dict[int | str, dict[str, Any]] = _PROBLEMS | {404: {"model": Problem}}
+_ADMIN_PROBLEMS = problem_responses(401, 403, 503)
 
 
 @router.get(
     "/v1/admin/projections",
     operation_id="list_projections",
     response_model=list[ProjectionView],
-    responses=_PROBLEMS,
+    responses=_ADMIN_PROBLEMS,
     summary="Each projection's checkpoint, lag behind the log and last rebuild",
 )
 async def list_projections(conn: ConnDep, _key: AdminKey) -> list[ProjectionView]:
@@ -111,7 +110,14 @@ async def list_projections(conn: ConnDep, _key: AdminKey) -> list[ProjectionView
     operation_id="rebuild_projection",
     status_code=202,
     response_model=JobView,
-    responses=_ADMIN_PROBLEMS,
+    responses=_ADMIN_PROBLEMS
+    | problem_responses(
+        422,
+        specific={
+            404: "No projection of this name (`/problems/unknown-projection`).",
+            409: "A projection job is running already (`/problems/job-running`).",
+        },
+    ),
     summary="Start rebuilding a projection from the log (blue/green); poll the job",
 )
 async def rebuild_projection(
@@ -149,7 +155,8 @@ async def _rebuild(store: EventStore, name: str, job: Job) -> None:
     "/v1/admin/jobs/{job_id}",
     operation_id="get_job",
     response_model=JobView,
-    responses=_ADMIN_PROBLEMS,
+    responses=_ADMIN_PROBLEMS
+    | problem_responses(422, specific={404: "No job of this id (`/problems/unknown-job`)."}),
     summary="A projection job: its state and progress",
 )
 async def read_job(

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from app import reads
-from app.api.events import _PROBLEMS
+from app.api.events import CONFLICT_READ_PROBLEMS, READ_PROBLEMS
 from app.conditional import (
     ConditionalDep,
     ConditionalReads,
@@ -25,7 +25,7 @@ from app.conditional import (
 )
 from app.deps import ReaderKey, SettingsDep, StoreDep, reader_key
 from app.direct import DirectRoute, answered_directly
-from app.problems import Problem
+from app.openapi import OPEN_READ
 from app.settings import Settings
 from events.types import ConflictSlug, Instant
 from projections.timeline import TimelineView
@@ -44,9 +44,6 @@ KnownAt = Annotated[
     Query(description="What the log said at this time, by recorded_at (default: now)."),
 ]
 Conflict = Annotated[ConflictSlug, Path(description="The conflict's slug.")]
-_READ_PROBLEMS: dict[int | str, dict[str, Any]] = _PROBLEMS | {
-    404: {"model": Problem, "content": {"application/problem+json": {}}}
-}
 
 
 def _documented(description: str, problems: dict[int | str, Any]) -> dict[int | str, Any]:
@@ -57,8 +54,9 @@ def _documented(description: str, problems: dict[int | str, Any]) -> dict[int | 
     "/v1/conflicts",
     operation_id="list_conflicts",
     response_model=list[ConflictSummary],
-    responses=_documented("Every conflict with its state now.", _PROBLEMS),
+    responses=_documented("Every conflict with its state now.", READ_PROBLEMS),
     summary="Every conflict with its current state",
+    openapi_extra=OPEN_READ,
 )
 async def get_conflicts(
     request: Request,
@@ -129,8 +127,9 @@ async def _status_directly(request: Request) -> Response | None:
     "/v1/conflicts/{conflict}/status",
     operation_id="get_status",
     response_model=StatusView,
-    responses=_documented("The conflict's status.", _READ_PROBLEMS),
+    responses=_documented("The conflict's status.", CONFLICT_READ_PROBLEMS),
     summary="Is the ceasefire holding, since when, and who accuses whom",
+    openapi_extra=OPEN_READ,
 )
 @answered_directly(_status_directly)
 async def get_status(
@@ -151,8 +150,9 @@ async def get_status(
     "/v1/conflicts/{conflict}/allegations",
     operation_id="get_allegations",
     response_model=AllegationsView,
-    responses=_documented("The conflict's allegations.", _READ_PROBLEMS),
+    responses=_documented("The conflict's allegations.", CONFLICT_READ_PROBLEMS),
     summary="Allegations per party, per agreement and over the whole conflict",
+    openapi_extra=OPEN_READ,
 )
 async def get_allegations(
     request: Request,
@@ -180,8 +180,9 @@ async def get_allegations(
     "/v1/conflicts/{conflict}/timeline",
     operation_id="get_timeline",
     response_model=TimelineView,
-    responses=_documented("The conflict's story.", _READ_PROBLEMS),
+    responses=_documented("The conflict's story.", CONFLICT_READ_PROBLEMS),
     summary="The conflict's story in order of occurrence, each event with the state it led to",
+    openapi_extra=OPEN_READ,
 )
 async def get_timeline(
     request: Request,

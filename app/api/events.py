@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
@@ -18,7 +18,8 @@ from app.conditional import (
     conditional_responses,
 )
 from app.deps import JsonContent, ReaderKey, StoreDep, WriterKey
-from app.problems import Problem
+from app.openapi import OPEN_READ
+from app.problems import problem_responses
 from events.envelope import Recorded
 from events.errors import UnknownConflictError
 from events.store import EventStore
@@ -34,7 +35,7 @@ from events.types import (
     event_adapter,
 )
 
-__all__ = ["router"]
+__all__ = ["CONFLICT_READ_PROBLEMS", "READ_PROBLEMS", "router"]
 
 router = APIRouter(tags=["events"])
 
@@ -43,33 +44,39 @@ class _Appendable(BaseModel):
     expected_version: int | None = Field(
         default=None,
         ge=0,
+        le=2**63 - 1,
+        strict=True,
         description="The conflict's version the writer last saw (0: the conflict is new). "
         "When the conflict has moved on, nothing is written and the answer is 409.",
     )
 
 
+# Each event type as a writer sends it: ``type`` required (it picks the schema), beside the
+# optional ``expected_version``.
+
+
 class AgreementSignedIn(AgreementSigned, _Appendable):
-    pass
+    type: Literal["agreement.signed"]
 
 
 class AgreementCollapsedIn(AgreementCollapsed, _Appendable):
-    pass
+    type: Literal["agreement.collapsed"]
 
 
 class ViolationAllegedIn(ViolationAlleged, _Appendable):
-    pass
+    type: Literal["violation.alleged"]
 
 
 class MissionDispatchedIn(MissionDispatched, _Appendable):
-    pass
+    type: Literal["mission.dispatched"]
 
 
 class AllegationRetractedIn(AllegationRetracted, _Appendable):
-    pass
+    type: Literal["allegation.retracted"]
 
 
 class EventCorrectedIn(EventCorrected, _Appendable):
-    pass
+    type: Literal["event.corrected"]
 
 
 EventIn = Annotated[
@@ -103,10 +110,10 @@ class EventPage(BaseModel):
 After = Annotated[int, Query(ge=0, le=2**63 - 1, description="Return events after this position.")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many events.")]
 
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 403, 409, 413, 415, 422, 503)
-}
+_UNKNOWN_CONFLICT = {404: "The conflict has no events (`/problems/unknown-conflict`)."}
+#: A read's problems: a bad key (or none, with CEASEFIRE_REQUIRE_READ_KEY), a bad parameter.
+READ_PROBLEMS = problem_responses(401, 422, 503)
+CONFLICT_READ_PROBLEMS = problem_responses(401, 422, 503, specific=_UNKNOWN_CONFLICT)
 
 
 @router.post(
@@ -115,7 +122,22 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     status_code=201,
     response_model=Appended,
     responses={
-        **_PROBLEMS,
+        **problem_responses(
+            400,
+            401,
+            403,
+            413,
+            415,
+            422,
+            503,
+            specific={
+                409: "`expected_version` is not the conflict's version "
+                "(`/problems/version-conflict`), or an event with this `id` and other content "
+                "is stored (`/problems/idempotency-conflict`).",
+                422: "The event does not fit the schema (`/problems/validation-error`) or "
+                "breaks a rule of the domain (`/problems/domain-rule`, with `rule`).",
+            },
+        ),
         200: {"model": Appended, "description": "Already stored: nothing written."},
     },
     summary="Record an event",
@@ -157,8 +179,9 @@ async def _page(
     "/v1/events",
     operation_id="list_events",
     response_model=EventPage,
-    responses={**_PROBLEMS, **conditional_responses("A page of the log.")},
+    responses={**READ_PROBLEMS, **conditional_responses("A page of the log.")},
     summary="Page through the log in global order",
+    openapi_extra=OPEN_READ,
 )
 async def list_events(
     request: Request,
@@ -194,11 +217,11 @@ async def list_events(
     operation_id="list_conflict_events",
     response_model=EventPage,
     responses={
-        **_PROBLEMS,
-        404: {"model": Problem, "content": {"application/problem+json": {}}},
+        **CONFLICT_READ_PROBLEMS,
         **conditional_responses("A page of the conflict's events."),
     },
     summary="Page through one conflict's events",
+    openapi_extra=OPEN_READ,
 )
 async def list_conflict_events(
     request: Request,

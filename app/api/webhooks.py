@@ -11,10 +11,11 @@ from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
+from pydantic.json_schema import SkipJsonSchema
 
-from app.deps import AdminKey, SettingsDep, StoreDep
-from app.problems import Problem, ProblemError
+from app.deps import AdminKey, JsonContent, SettingsDep, StoreDep
+from app.problems import ProblemError, problem_responses
 from app.settings import Settings
 from app.webhooks import store as webhook_store
 from app.webhooks.cloudevents import ping_body
@@ -28,61 +29,81 @@ from app.webhooks.store import (
 )
 from app.webhooks.worker import Webhooks, message_id
 from events.store import storage_errors
-from events.types import EVENT_TYPES, ConflictSlug
+from events.types import NO_NUL, ConflictSlug, EventType
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["webhooks"])
 
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 403, 404, 413, 422, 503)
-}
+#: Every webhook route's problems: the admin key, a bad id or parameter, the database.
+_PROBLEMS = problem_responses(401, 403, 422, 503)
+_UNKNOWN = {404: "No webhook of this id (`/problems/unknown-webhook`)."}
+_ONE = _PROBLEMS | problem_responses(specific=_UNKNOWN)
+_UNSAFE_URL = (
+    "The request does not fit the schema (`/problems/validation-error`), or the URL may not be "
+    "called (`/problems/unsafe-webhook-url`)."
+)
+_BODY = problem_responses(400, 413, 415)
+_CREATE = _PROBLEMS | _BODY | problem_responses(specific={422: _UNSAFE_URL})
+_UPDATE = _ONE | _BODY | problem_responses(specific={422: _UNSAFE_URL})
+_DELIVERY = _PROBLEMS | problem_responses(
+    specific={404: "No such webhook, or no such delivery of it (`/problems/unknown-delivery`)."}
+)
 
-Url = Annotated[str, Field(min_length=1, max_length=2000, examples=["https://example.org/hook"])]
-Description = Annotated[str, Field(max_length=500)]
-
-
-def _known_types(value: list[str] | None) -> list[str] | None:
-    if value is not None:
-        unknown = sorted(set(value) - set(EVENT_TYPES))
-        if unknown:
-            raise ValueError(f"unknown event types {unknown}; known: {list(EVENT_TYPES)}")
-    return value
+Url = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=2000,
+        pattern=NO_NUL,
+        description="Where deliveries are POSTed: https (http only where the server allows it), "
+        "to a public address (or one of CEASEFIRE_WEBHOOK_ALLOWED_SUBNETS).",
+        examples=["https://example.org/hook"],
+    ),
+]
+Description = Annotated[
+    str, Field(max_length=500, pattern=NO_NUL, description="A note for people.")
+]
+EventTypes = Annotated[
+    list[EventType],
+    Field(min_length=1, description="Event types to deliver; any type of the log."),
+]
+Conflicts = Annotated[
+    list[ConflictSlug],
+    Field(min_length=1, description="Deliver only these conflicts' events."),
+]
 
 
 class WebhookIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: Url
-    event_types: list[str] = Field(
-        default=["violation.alleged"],
-        min_length=1,
-        description="Event types to deliver; any type of the log may be subscribed to.",
-    )
-    conflicts: list[ConflictSlug] | None = Field(
-        default=None,
-        min_length=1,
-        description="Deliver only these conflicts' events (default: all).",
-    )
+    event_types: EventTypes = ["violation.alleged"]
+    conflicts: Conflicts | None = Field(default=None, description="Default: all conflicts.")
     description: Description | None = None
 
-    _types = field_validator("event_types")(_known_types)
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
 
 
 class WebhookPatch(BaseModel):
     """Only the fields given change. ``enabled: true`` re-enables a disabled endpoint and
-    makes its pending deliveries due now; ``conflicts: null`` removes the filter."""
+    makes its pending deliveries due now; ``conflicts: null`` removes the filter and
+    ``description: null`` the note. ``url``, ``event_types`` and ``enabled`` may not be null."""
 
     model_config = ConfigDict(extra="forbid")
 
-    url: Url | None = None
-    event_types: list[str] | None = Field(default=None, min_length=1)
-    conflicts: list[ConflictSlug] | None = Field(default=None, min_length=1)
+    # None is their "absent": the schema leaves it out, and update_webhook refuses a null.
+    url: Url | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_no_default)
+    event_types: EventTypes | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_no_default
+    )
+    conflicts: Conflicts | None = Field(default=None, description="null: all conflicts.")
     description: Description | None = None
-    enabled: bool | None = None
-
-    _types = field_validator("event_types")(_known_types)
+    enabled: StrictBool | SkipJsonSchema[None] = Field(
+        default=None, description="false disables; true re-enables.", json_schema_extra=_no_default
+    )
 
 
 class Webhook(BaseModel):
@@ -238,11 +259,15 @@ async def _subscription(store: StoreDep, webhook_id: UUID) -> Subscription:
     operation_id="create_webhook",
     status_code=201,
     response_model=WebhookCreated,
-    responses=_PROBLEMS,
+    responses=_CREATE,
     summary="Subscribe an endpoint",
 )
 async def create_webhook(
-    body: Annotated[WebhookIn, Body()], store: StoreDep, settings: SettingsDep, _key: AdminKey
+    body: Annotated[WebhookIn, Body()],
+    store: StoreDep,
+    settings: SettingsDep,
+    _key: AdminKey,
+    _json: JsonContent,
 ) -> WebhookCreated:
     """The endpoint receives the events recorded from now on that match its filters, signed
     with the secret in this answer (the only time it is shown)."""
@@ -278,7 +303,7 @@ async def list_webhooks(store: StoreDep, _key: AdminKey) -> WebhookList:
     "/v1/webhooks/{webhook_id}",
     operation_id="get_webhook",
     response_model=Webhook,
-    responses=_PROBLEMS,
+    responses=_ONE,
     summary="One subscription",
 )
 async def get_webhook(webhook_id: UUID, store: StoreDep, _key: AdminKey) -> Webhook:
@@ -289,7 +314,7 @@ async def get_webhook(webhook_id: UUID, store: StoreDep, _key: AdminKey) -> Webh
     "/v1/webhooks/{webhook_id}",
     operation_id="update_webhook",
     response_model=Webhook,
-    responses=_PROBLEMS,
+    responses=_UPDATE,
     summary="Change a subscription's URL or filters, disable or re-enable it",
 )
 async def update_webhook(
@@ -299,6 +324,7 @@ async def update_webhook(
     settings: SettingsDep,
     request: Request,
     _key: AdminKey,
+    _json: JsonContent,
 ) -> Webhook:
     changes = body.model_dump(exclude_unset=True)
     nulls = [n for n in ("url", "event_types", "enabled") if n in changes and changes[n] is None]
@@ -326,7 +352,7 @@ async def update_webhook(
     operation_id="delete_webhook",
     status_code=204,
     response_class=Response,
-    responses=_PROBLEMS,
+    responses=_ONE,
     summary="Delete a subscription and its delivery log",
 )
 async def delete_webhook(webhook_id: UUID, store: StoreDep, _key: AdminKey) -> Response:
@@ -342,7 +368,7 @@ async def delete_webhook(webhook_id: UUID, store: StoreDep, _key: AdminKey) -> R
     "/v1/webhooks/{webhook_id}/rotate-secret",
     operation_id="rotate_webhook_secret",
     response_model=SecretRotated,
-    responses=_PROBLEMS,
+    responses=_ONE,
     summary="Replace the signing secret",
 )
 async def rotate_webhook_secret(
@@ -366,7 +392,7 @@ async def rotate_webhook_secret(
     "/v1/webhooks/{webhook_id}/ping",
     operation_id="ping_webhook",
     response_model=PingResult,
-    responses=_PROBLEMS,
+    responses=_ONE,
     summary="Send a test event now",
 )
 async def ping_webhook(
@@ -392,7 +418,7 @@ async def ping_webhook(
     "/v1/webhooks/{webhook_id}/deliveries",
     operation_id="list_webhook_deliveries",
     response_model=DeliveryPage,
-    responses=_PROBLEMS,
+    responses=_ONE,
     summary="The delivery log, newest event first",
 )
 async def list_webhook_deliveries(
@@ -421,7 +447,7 @@ async def list_webhook_deliveries(
     "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}",
     operation_id="get_webhook_delivery",
     response_model=Delivery,
-    responses=_PROBLEMS,
+    responses=_DELIVERY,
     summary="One delivery with its attempts",
 )
 async def get_webhook_delivery(
@@ -440,7 +466,7 @@ async def get_webhook_delivery(
     operation_id="retry_webhook_delivery",
     status_code=202,
     response_model=Delivery,
-    responses=_PROBLEMS,
+    responses=_DELIVERY,
     summary="Send a delivery again now",
 )
 async def retry_webhook_delivery(
@@ -464,7 +490,7 @@ async def retry_webhook_delivery(
     operation_id="recover_webhook_deliveries",
     status_code=202,
     response_model=Recovered,
-    responses=_PROBLEMS,
+    responses=_ONE,
     summary="Re-queue every failed delivery since a time",
 )
 async def recover_webhook_deliveries(
