@@ -4,6 +4,7 @@ cannot say from the routes alone.
 - The ``Problem`` schema in the components: routes declare their problems as
   ``application/problem+json`` (``app.problems.problem_responses``), which FastAPI would
   otherwise file under ``application/json``.
+- ``event.corrected``'s ``data`` follows the schema of the type it corrects.
 - Reads are declared with optional auth (``OPEN_READ``); with ``CEASEFIRE_REQUIRE_READ_KEY``
   the document says they need a key, as the server then does.
 
@@ -19,12 +20,44 @@ from fastapi import FastAPI
 
 from app.problems import problem_schema
 from app.settings import Settings
+from events.types import CORRECTABLE_DATA
 
-__all__ = ["OPEN_READ", "install"]
+__all__ = ["OPEN_READ", "install", "links"]
 
 #: ``openapi_extra`` of a read: FastAPI lists the bearer scheme from the key dependency, and
 #: this adds the empty requirement beside it, which is OpenAPI's way to say "optional".
 OPEN_READ: dict[str, Any] = {"security": [{}]}
+
+
+def links(parameter: str, value: str, *operation_ids: str) -> dict[str, Any]:
+    """OpenAPI links from a response to the operations that take one of its values as
+    ``parameter``: a client (or a fuzzer's stateful phase) can follow them."""
+    return {
+        operation_id: {"operationId": operation_id, "parameters": {parameter: value}}
+        for operation_id in operation_ids
+    }
+
+
+def _corrections_by_type(schemas: dict[str, Any]) -> None:
+    """``event.corrected`` carries the whole new ``data`` of the type it names: say which
+    schema that data follows for each ``event_type`` (the server checks exactly that)."""
+    schema = schemas["EventCorrectedData"]
+    shape = {k: schema.pop(k) for k in ("type", "properties", "required", "additionalProperties")}
+    schema["oneOf"] = [
+        {
+            **shape,
+            "title": f"EventCorrectedData ({event_type})",
+            "properties": {
+                **shape["properties"],
+                "event_type": {
+                    "const": event_type,
+                    "description": "The type of the event corrected.",
+                },
+                "data": {"$ref": f"#/components/schemas/{model.__name__}"},
+            },
+        }
+        for event_type, model in CORRECTABLE_DATA.items()
+    ]
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -33,7 +66,9 @@ def install(app: FastAPI, settings: Settings) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = generate()
-            document.setdefault("components", {}).setdefault("schemas", {}).update(problem_schema())
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(problem_schema())
+            _corrections_by_type(schemas)
             if settings.require_read_key:
                 for path in document["paths"].values():
                     for operation in path.values():

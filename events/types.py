@@ -31,6 +31,7 @@ from pydantic import (
 __all__ = [
     "CORRECTABLE_DATA",
     "EVENT_TYPES",
+    "MAX_SAFE_INTEGER",
     "NO_NUL",
     "SCHEMA_VERSIONS",
     "AgreementCollapsed",
@@ -57,6 +58,11 @@ __all__ = [
     "event_adapter",
 ]
 
+
+#: The largest integer every JSON client holds exactly (2**53 - 1, JavaScript's
+#: MAX_SAFE_INTEGER): the bound of every count, version and position a client sends, so the
+#: OpenAPI document states it exactly too (a larger bound is rounded as a double).
+MAX_SAFE_INTEGER = 2**53 - 1
 
 #: asyncpg sends these two as -infinity and infinity: refused on every database alike.
 _INFINITIES = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
@@ -144,9 +150,9 @@ class CasualtyRange(Frozen):
     estimate. (Schema version 1 of ``violation.alleged`` had a single number; see
     ``events.upcasting``.)"""
 
-    low: int = Field(ge=0, le=2**63 - 1, strict=True)
-    best: int = Field(ge=0, le=2**63 - 1, strict=True)
-    high: int = Field(ge=0, le=2**63 - 1, strict=True)
+    low: int = Field(ge=0, le=MAX_SAFE_INTEGER, strict=True)
+    best: int = Field(ge=0, le=MAX_SAFE_INTEGER, strict=True)
+    high: int = Field(ge=0, le=MAX_SAFE_INTEGER, strict=True)
 
     @model_validator(mode="after")
     def _ordered(self) -> CasualtyRange:

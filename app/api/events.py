@@ -18,12 +18,13 @@ from app.conditional import (
     conditional_responses,
 )
 from app.deps import JsonContent, ReaderKey, StoreDep, WriterKey
-from app.openapi import OPEN_READ
+from app.openapi import OPEN_READ, links
 from app.problems import problem_responses
 from events.envelope import Recorded
 from events.errors import UnknownConflictError
 from events.store import EventStore
 from events.types import (
+    MAX_SAFE_INTEGER,
     AgreementCollapsed,
     AgreementSigned,
     AllegationRetracted,
@@ -44,7 +45,7 @@ class _Appendable(BaseModel):
     expected_version: int | None = Field(
         default=None,
         ge=0,
-        le=2**63 - 1,
+        le=MAX_SAFE_INTEGER,
         strict=True,
         description="The conflict's version the writer last saw (0: the conflict is new). "
         "When the conflict has moved on, nothing is written and the answer is 409.",
@@ -106,14 +107,26 @@ class EventPage(BaseModel):
     )
 
 
-#: Positions are 64-bit integers on both databases: a larger ``after`` is a 422, not a driver error.
-After = Annotated[int, Query(ge=0, le=2**63 - 1, description="Return events after this position.")]
+#: Positions are 64-bit integers on both databases; clients hold them exactly up to 2**53 - 1.
+After = Annotated[
+    int, Query(ge=0, le=MAX_SAFE_INTEGER, description="Return events after this position.")
+]
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many events.")]
 
 _UNKNOWN_CONFLICT = {404: "The conflict has no events (`/problems/unknown-conflict`)."}
 #: A read's problems: a bad key (or none, with CEASEFIRE_REQUIRE_READ_KEY), a bad parameter.
 READ_PROBLEMS = problem_responses(401, 422, 503)
 CONFLICT_READ_PROBLEMS = problem_responses(401, 422, 503, specific=_UNKNOWN_CONFLICT)
+
+
+_APPENDED_LINKS = links(
+    "conflict",
+    "$response.body#/conflict",
+    "get_status",
+    "get_allegations",
+    "get_timeline",
+    "list_conflict_events",
+)
 
 
 @router.post(
@@ -139,6 +152,7 @@ CONFLICT_READ_PROBLEMS = problem_responses(401, 422, 503, specific=_UNKNOWN_CONF
             },
         ),
         200: {"model": Appended, "description": "Already stored: nothing written."},
+        201: {"description": "Recorded.", "links": _APPENDED_LINKS},
     },
     summary="Record an event",
 )

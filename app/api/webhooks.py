@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 from pydantic.json_schema import SkipJsonSchema
 
 from app.deps import AdminKey, JsonContent, SettingsDep, StoreDep
+from app.openapi import links
 from app.problems import ProblemError, problem_responses
 from app.settings import Settings
 from app.webhooks import store as webhook_store
@@ -29,7 +30,7 @@ from app.webhooks.store import (
 )
 from app.webhooks.worker import Webhooks, message_id
 from events.store import storage_errors
-from events.types import NO_NUL, ConflictSlug, EventType
+from events.types import MAX_SAFE_INTEGER, NO_NUL, ConflictSlug, EventType
 
 __all__ = ["router"]
 
@@ -234,7 +235,7 @@ async def _check_url(url: str, settings: Settings) -> None:
     try:
         await check_url(
             url,
-            AddressPolicy(settings.webhook_allowed_subnets),
+            AddressPolicy(settings.webhook_allowed_subnets, settings.webhook_public_addresses),
             allow_http=settings.webhook_allow_http,
         )
     except UnsafeUrlError as error:
@@ -259,7 +260,23 @@ async def _subscription(store: StoreDep, webhook_id: UUID) -> Subscription:
     operation_id="create_webhook",
     status_code=201,
     response_model=WebhookCreated,
-    responses=_CREATE,
+    responses=_CREATE
+    | {
+        201: {
+            "description": "Subscribed; the secret is in this answer only.",
+            "links": links(
+                "webhook_id",
+                "$response.body#/id",
+                "get_webhook",
+                "update_webhook",
+                "delete_webhook",
+                "rotate_webhook_secret",
+                "ping_webhook",
+                "list_webhook_deliveries",
+                "recover_webhook_deliveries",
+            ),
+        }
+    },
     summary="Subscribe an endpoint",
 )
 async def create_webhook(
@@ -418,7 +435,22 @@ async def ping_webhook(
     "/v1/webhooks/{webhook_id}/deliveries",
     operation_id="list_webhook_deliveries",
     response_model=DeliveryPage,
-    responses=_ONE,
+    responses=_ONE
+    | {
+        200: {
+            "description": "A page of deliveries.",
+            "links": {
+                operation_id: {
+                    "operationId": operation_id,
+                    "parameters": {
+                        "webhook_id": "$request.path.webhook_id",
+                        "delivery_id": "$response.body#/deliveries/0/id",
+                    },
+                }
+                for operation_id in ("get_webhook_delivery", "retry_webhook_delivery")
+            },
+        }
+    },
     summary="The delivery log, newest event first",
 )
 async def list_webhook_deliveries(
@@ -427,7 +459,8 @@ async def list_webhook_deliveries(
     _key: AdminKey,
     status: Annotated[Literal["pending", "succeeded", "failed"] | None, Query()] = None,
     before: Annotated[
-        int | None, Query(ge=1, le=2**63 - 1, description="Deliveries of events before this.")
+        int | None,
+        Query(ge=1, le=MAX_SAFE_INTEGER, description="Deliveries of events before this."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> DeliveryPage:

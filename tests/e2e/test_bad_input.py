@@ -579,7 +579,7 @@ async def test_the_ends_of_time_are_answered(
         {"limit": "ten"},
         {"limit": 1.5},
         {"after": -1},
-        {"after": 2**63},
+        {"after": 2**53},
         {"after": 10**30},
         {"after": "x"},
         {"after": ""},
@@ -595,9 +595,9 @@ async def test_bad_pages(
 
 
 async def test_the_largest_position_is_a_valid_after(client: httpx.AsyncClient) -> None:
-    response = await client.get("/v1/events", params={"after": 2**63 - 1, "limit": 1000})
+    response = await client.get("/v1/events", params={"after": 2**53 - 1, "limit": 1000})
     assert response.status_code == 200
-    assert response.json() == {"events": [], "next_after": 2**63 - 1}
+    assert response.json() == {"events": [], "next_after": 2**53 - 1}
 
 
 @pytest.mark.parametrize(
