@@ -116,6 +116,7 @@ class Validator:
 class Representation:
     body: bytes
     validator: Validator
+    media_type: str = "application/json"
 
 
 _TAG = re.compile(
@@ -315,7 +316,7 @@ class ConditionalReads:
     def _ok(self, kind: str, representation: Representation) -> Response:
         return Response(
             representation.body,
-            media_type="application/json",
+            media_type=representation.media_type,
             headers={
                 "ETag": format_tag(kind, representation.validator, self.salt),
                 "Cache-Control": "no-cache",
