@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from app import openapi, problems
+from app import docs, openapi, problems
 from app.api import admin, conflicts, embeds, events, health, stream, webhooks
 from app.conditional import ConditionalReads
 from app.keys import KeyCache
@@ -63,6 +63,9 @@ def create_fastapi(settings: Settings) -> FastAPI:
         description="An append-only log of what happens around ceasefires, folded into views: "
         "is this ceasefire holding right now, since when, and who accuses whom how often.",
         lifespan=lifespan,
+        # Served by app.docs from installed files, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "health", "description": "Liveness and readiness."},
             {"name": "events", "description": "The log: append, read, follow live."},
@@ -87,6 +90,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.include_router(embeds.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
+    docs.install(app)
     return app
 
 

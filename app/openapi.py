@@ -4,6 +4,7 @@ cannot say from the routes alone.
 - The ``Problem`` schema in the components: routes declare their problems as
   ``application/problem+json`` (``app.problems.problem_responses``), which FastAPI would
   otherwise file under ``application/json``.
+- Fields without a description of their own get their term's (``app.glossary``).
 - ``event.corrected``'s ``data`` follows the schema of the type it corrects.
 - Reads are declared with optional auth (``OPEN_READ``); with ``CEASEFIRE_REQUIRE_READ_KEY``
   the document says they need a key, as the server then does.
@@ -18,6 +19,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.glossary import describe
 from app.problems import problem_schema
 from app.settings import Settings
 from events.types import CORRECTABLE_DATA
@@ -69,6 +71,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             schemas.update(problem_schema())
             _corrections_by_type(schemas)
+            describe(schemas)
             if settings.require_read_key:
                 for path in document["paths"].values():
                     for operation in path.values():

@@ -1,8 +1,9 @@
 """RFC 9457 problem details: every error the API returns, mapped in one place.
 
 Each problem has a stable ``type`` URI (relative, resolved against the API's base) that a
-client can switch on; ``docs/problems.md`` lists them. Nothing here ever echoes a driver message
-or a stack trace: unexpected exceptions become a bare ``internal-error`` and are logged.
+client can switch on; ``app/docs/problems.md`` lists them and ``/problems/<name>`` serves each
+(``app.docs``). Nothing here ever echoes a driver message or a stack trace: unexpected
+exceptions become a bare ``internal-error`` and are logged.
 """
 
 from __future__ import annotations

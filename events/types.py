@@ -121,6 +121,9 @@ class Source(Frozen):
 
 
 class AgreementSignedData(Frozen):
+    """An agreement between two or more parties: what was signed, by whom, and from when it
+    binds."""
+
     agreement_id: Slug
     parties: tuple[Name, ...] = Field(
         min_length=2,
@@ -141,6 +144,8 @@ class AgreementSignedData(Frozen):
 
 
 class AgreementCollapsedData(Frozen):
+    """An agreement that no longer holds, and why."""
+
     agreement_id: Slug
     reason: Text | None = None
 
@@ -162,6 +167,8 @@ class CasualtyRange(Frozen):
 
 
 class ViolationAllegedData(Frozen):
+    """One party accuses another of breaking an agreement: a claim, counted per party."""
+
     alleged_by: Name
     accused: Name
     agreement_id: Slug | None = None
@@ -178,6 +185,8 @@ class ViolationAllegedData(Frozen):
 
 
 class MissionDispatchedData(Frozen):
+    """A monitoring or observer mission sent to the conflict."""
+
     mission_id: Slug
     organization: Name
     head: Name | None = None

@@ -52,6 +52,8 @@ class TimelineNote(View):
 
 
 class TimelineEntry(View):
+    """One event of the story, with the state of the conflict it led to."""
+
     id: UUID
     type: Literal[
         "agreement.signed", "agreement.collapsed", "violation.alleged", "mission.dispatched"
@@ -79,6 +81,8 @@ class TimelineEntry(View):
 
 
 class TimelineView(View):
+    """The conflict's story in order of occurrence."""
+
     conflict: str
     entries: list[TimelineEntry]
     version: int = Field(description="The conflict's stream version this story reflects.")

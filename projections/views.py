@@ -50,6 +50,8 @@ class View(BaseModel):
 
 
 class AgreementView(View):
+    """An agreement as the log tells it at the time asked for."""
+
     agreement_id: str
     parties: list[str]
     mediators: list[str]
@@ -76,6 +78,8 @@ class AgreementView(View):
 
 
 class PartyCounts(View):
+    """One party's allegations, made and received."""
+
     made: int = 0
     received: int = 0
     incidents_made: int = 0
@@ -83,6 +87,8 @@ class PartyCounts(View):
 
 
 class MissionView(View):
+    """A mission dispatched to the conflict."""
+
     mission_id: str
     organization: str
     head: str | None = None
@@ -92,6 +98,8 @@ class MissionView(View):
 
 
 class StatusView(View):
+    """Is the ceasefire holding: the conflict's state, its agreement, who accuses whom."""
+
     conflict: str
     state: ConflictState
     agreement: AgreementView | None
@@ -110,6 +118,8 @@ class StatusView(View):
 
 
 class AllegationView(View):
+    """One allegation, counted (retracted ones are not listed)."""
+
     id: UUID
     agreement_id: str
     agreement_implicit: bool = Field(
@@ -128,6 +138,8 @@ class AllegationView(View):
 
 
 class AgreementAllegations(View):
+    """The allegations filed under one agreement, with per-party counts."""
+
     agreement_id: str
     parties: list[str]
     counts: dict[str, PartyCounts]
@@ -135,6 +147,8 @@ class AgreementAllegations(View):
 
 
 class AllegationsView(View):
+    """Allegations per party: per agreement and over the whole conflict."""
+
     conflict: str
     totals: dict[str, PartyCounts] = Field(description="Per party, over the whole conflict.")
     agreements: list[AgreementAllegations]
@@ -145,6 +159,8 @@ class AllegationsView(View):
 
 
 class ConflictSummary(View):
+    """A conflict and its state now."""
+
     conflict: str
     state: ConflictState
     agreement_id: str | None

@@ -32,6 +32,8 @@ log = logging.getLogger("ceasefire.admin")
 
 
 class ProjectionView(BaseModel):
+    """A projection: how far it has folded the log, and its last rebuild."""
+
     name: str
     table: str
     checkpoint: str = Field(description="The checkpoint this projection advances with.")
@@ -45,6 +47,8 @@ class ProjectionView(BaseModel):
 
 
 class JobView(BaseModel):
+    """A projection job (a rebuild) and its progress."""
+
     id: UUID
     kind: str
     projections: list[str]
@@ -54,7 +58,7 @@ class JobView(BaseModel):
     error: str | None = None
     created_at: datetime
     updated_at: datetime
-    finished_at: datetime | None = None
+    finished_at: datetime | None = Field(default=None, description="When it ended, if it has.")
 
     @classmethod
     def of(cls, job: Job) -> JobView:
@@ -83,6 +87,7 @@ _ADMIN_PROBLEMS = problem_responses(401, 403, 503)
     summary="Each projection's checkpoint, lag behind the log and last rebuild",
 )
 async def list_projections(conn: ConnDep, _key: AdminKey) -> list[ProjectionView]:
+    """How far each projection has folded the log (its lag), and when it was last rebuilt."""
     positions = await projection_positions(conn)
     rebuilt = await last_rebuilt(conn)
     running = positions.running
@@ -127,6 +132,9 @@ async def rebuild_projection(
     store: StoreDep,
     _key: AdminKey,
 ) -> JobView:
+    """Rebuilds the projection from the log into new tables beside the live ones, then swaps
+    them in; reads keep being served meanwhile. Answers at once with the job (202, `Location`
+    its URL). One projection job runs at a time."""
     if name not in PROJECTIONS:
         raise ProblemError(
             404,
@@ -162,6 +170,7 @@ async def _rebuild(store: EventStore, name: str, job: Job) -> None:
 async def read_job(
     job_id: Annotated[UUID, Path(description="The job's id.")], conn: ConnDep, _key: AdminKey
 ) -> JobView:
+    """The job's state (running, succeeded, failed, cancelled, abandoned) and progress."""
     job = await get_job(conn, job_id)
     if job is None:
         raise ProblemError(404, "unknown-job", f"no job {job_id}")

@@ -11,11 +11,11 @@ from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from app import reads
-from app.api.events import CONFLICT_READ_PROBLEMS, READ_PROBLEMS
+from app.api.events import CONFLICT_READ_PROBLEMS, READ_PROBLEMS, Conflict
 from app.conditional import (
     ConditionalDep,
     ConditionalReads,
@@ -43,7 +43,6 @@ KnownAt = Annotated[
     Instant | None,
     Query(description="What the log said at this time, by recorded_at (default: now)."),
 ]
-Conflict = Annotated[ConflictSlug, Path(description="The conflict's slug.")]
 
 
 def _documented(description: str, problems: dict[int | str, Any]) -> dict[int | str, Any]:
@@ -165,6 +164,9 @@ async def get_allegations(
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
+    """Per party: allegations made and received, and the incidents they count, under each
+    agreement and over the whole conflict; each allegation listed with its source. Retracted
+    allegations are not counted from the moment the retraction was recorded."""
     return await conditional.respond(
         request,
         kind="a",

@@ -12,8 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from app import reads
-from app.api.conflicts import Conflict
-from app.api.events import CONFLICT_READ_PROBLEMS
+from app.api.events import CONFLICT_READ_PROBLEMS, Conflict
 from app.conditional import ConditionalDep, IfNoneMatch, Prefer, conditional_responses
 from app.deps import ReaderKey, SettingsDep, StoreDep
 from app.openapi import OPEN_READ

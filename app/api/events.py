@@ -36,7 +36,7 @@ from events.types import (
     event_adapter,
 )
 
-__all__ = ["CONFLICT_READ_PROBLEMS", "READ_PROBLEMS", "router"]
+__all__ = ["CONFLICT_READ_PROBLEMS", "READ_PROBLEMS", "Conflict", "router"]
 
 router = APIRouter(tags=["events"])
 
@@ -57,26 +57,38 @@ class _Appendable(BaseModel):
 
 
 class AgreementSignedIn(AgreementSigned, _Appendable):
+    """`agreement.signed`, as a writer sends it."""
+
     type: Literal["agreement.signed"]
 
 
 class AgreementCollapsedIn(AgreementCollapsed, _Appendable):
+    """`agreement.collapsed`, as a writer sends it."""
+
     type: Literal["agreement.collapsed"]
 
 
 class ViolationAllegedIn(ViolationAlleged, _Appendable):
+    """`violation.alleged`, as a writer sends it."""
+
     type: Literal["violation.alleged"]
 
 
 class MissionDispatchedIn(MissionDispatched, _Appendable):
+    """`mission.dispatched`, as a writer sends it."""
+
     type: Literal["mission.dispatched"]
 
 
 class AllegationRetractedIn(AllegationRetracted, _Appendable):
+    """`allegation.retracted`, as a writer sends it."""
+
     type: Literal["allegation.retracted"]
 
 
 class EventCorrectedIn(EventCorrected, _Appendable):
+    """`event.corrected`, as a writer sends it."""
+
     type: Literal["event.corrected"]
 
 
@@ -92,6 +104,8 @@ EventIn = Annotated[
 
 
 class Appended(BaseModel):
+    """Where the log put the event."""
+
     id: UUID
     conflict: str
     version: int
@@ -100,6 +114,8 @@ class Appended(BaseModel):
 
 
 class EventPage(BaseModel):
+    """A page of the log, in position order."""
+
     events: list[Recorded]
     next_after: int = Field(
         description="Pass as `after` to read on: the position of the last event returned, or "
@@ -107,6 +123,7 @@ class EventPage(BaseModel):
     )
 
 
+Conflict = Annotated[ConflictSlug, Path(description="The conflict's slug.")]
 #: Positions are 64-bit integers on both databases; clients hold them exactly up to 2**53 - 1.
 After = Annotated[
     int, Query(ge=0, le=MAX_SAFE_INTEGER, description="Return events after this position.")
@@ -239,7 +256,7 @@ async def list_events(
 )
 async def list_conflict_events(
     request: Request,
-    conflict: Annotated[ConflictSlug, Path()],
+    conflict: Conflict,
     store: StoreDep,
     conditional: ConditionalDep,
     _key: ReaderKey,

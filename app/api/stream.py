@@ -106,6 +106,9 @@ async def stream_events(
         ),
     ] = None,
 ) -> EventStreamResponse:
+    """Every event after the resume point, then each new one as it is committed, in position
+    order. Reconnect with `Last-Event-ID` (browsers' `EventSource` does it by itself) to get
+    every later event exactly once. Filters (`conflict`, `types`) apply to both."""
     wanted = _types(types)
     head = await conditional.heads.log()
     start = _resume_point(last_event_id, after, head)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 from pydantic.json_schema import SkipJsonSchema
 
@@ -76,12 +76,18 @@ Conflicts = Annotated[
 
 
 class WebhookIn(BaseModel):
+    """A new subscription: where to deliver, which events."""
+
     model_config = ConfigDict(extra="forbid")
 
     url: Url
     event_types: EventTypes = ["violation.alleged"]
     conflicts: Conflicts | None = Field(default=None, description="Default: all conflicts.")
     description: Description | None = None
+
+
+WebhookId = Annotated[UUID, Path(description="The subscription's id.")]
+DeliveryId = Annotated[UUID, Path(description="The delivery's id.")]
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -108,6 +114,8 @@ class WebhookPatch(BaseModel):
 
 
 class Webhook(BaseModel):
+    """A subscription (its secret is never shown again after creation)."""
+
     id: UUID
     url: str
     event_types: list[str]
@@ -140,20 +148,28 @@ class Webhook(BaseModel):
 
 
 class WebhookCreated(Webhook):
+    """The new subscription, with its signing secret (shown this once)."""
+
     secret: str = Field(description="The signing secret (whsec_…): shown here only, once.")
 
 
 class WebhookList(BaseModel):
+    """Every subscription."""
+
     webhooks: list[Webhook]
 
 
 class SecretRotated(BaseModel):
+    """The new signing secret (shown this once)."""
+
     id: UUID
     secret: str = Field(description="The new signing secret: shown here only, once.")
     previous_secret_expires_at: datetime
 
 
 class PingResult(BaseModel):
+    """The outcome of one signed test delivery."""
+
     delivered: bool = Field(description="True when the endpoint answered 2xx in time.")
     message_id: str
     status_code: int | None
@@ -162,6 +178,8 @@ class PingResult(BaseModel):
 
 
 class Attempt(BaseModel):
+    """One attempt to deliver."""
+
     number: int
     at: datetime
     status_code: int | None
@@ -182,6 +200,8 @@ class Attempt(BaseModel):
 
 
 class Delivery(BaseModel):
+    """One event's delivery to one subscription, with its attempts."""
+
     id: UUID
     message_id: str = Field(description="The webhook-id header of every attempt.")
     event_id: UUID
@@ -212,6 +232,8 @@ class Delivery(BaseModel):
 
 
 class DeliveryPage(BaseModel):
+    """A page of a subscription's deliveries."""
+
     deliveries: list[Delivery]
     next_before: int | None = Field(
         description="Pass as `before` for the next (older) page; null on the last page."
@@ -219,6 +241,8 @@ class DeliveryPage(BaseModel):
 
 
 class Recovered(BaseModel):
+    """How many failed deliveries were queued again."""
+
     requeued: int
 
 
@@ -310,6 +334,7 @@ async def create_webhook(
     summary="List subscriptions",
 )
 async def list_webhooks(store: StoreDep, _key: AdminKey) -> WebhookList:
+    """Every subscription with its filters and state, oldest first. Secrets are not shown."""
     with storage_errors():
         async with store.engine.connect() as conn:
             subs = await webhook_store.list_subscriptions(conn)
@@ -323,7 +348,8 @@ async def list_webhooks(store: StoreDep, _key: AdminKey) -> WebhookList:
     responses=_ONE,
     summary="One subscription",
 )
-async def get_webhook(webhook_id: UUID, store: StoreDep, _key: AdminKey) -> Webhook:
+async def get_webhook(webhook_id: WebhookId, store: StoreDep, _key: AdminKey) -> Webhook:
+    """One subscription with its filters and state. Its secret is not shown."""
     return Webhook.of(await _subscription(store, webhook_id))
 
 
@@ -335,7 +361,7 @@ async def get_webhook(webhook_id: UUID, store: StoreDep, _key: AdminKey) -> Webh
     summary="Change a subscription's URL or filters, disable or re-enable it",
 )
 async def update_webhook(
-    webhook_id: UUID,
+    webhook_id: WebhookId,
     body: Annotated[WebhookPatch, Body()],
     store: StoreDep,
     settings: SettingsDep,
@@ -343,6 +369,8 @@ async def update_webhook(
     _key: AdminKey,
     _json: JsonContent,
 ) -> Webhook:
+    """Only the fields sent change. A new URL is checked as at creation. `enabled: true`
+    re-enables a disabled endpoint and makes its pending deliveries due now."""
     changes = body.model_dump(exclude_unset=True)
     nulls = [n for n in ("url", "event_types", "enabled") if n in changes and changes[n] is None]
     if nulls:
@@ -372,7 +400,8 @@ async def update_webhook(
     responses=_ONE,
     summary="Delete a subscription and its delivery log",
 )
-async def delete_webhook(webhook_id: UUID, store: StoreDep, _key: AdminKey) -> Response:
+async def delete_webhook(webhook_id: WebhookId, store: StoreDep, _key: AdminKey) -> Response:
+    """The subscription and its delivery log are deleted; nothing more is sent to it."""
     with storage_errors():
         async with write_transaction(store.engine) as conn:
             deleted = await webhook_store.delete_subscription(conn, webhook_id)
@@ -389,7 +418,7 @@ async def delete_webhook(webhook_id: UUID, store: StoreDep, _key: AdminKey) -> R
     summary="Replace the signing secret",
 )
 async def rotate_webhook_secret(
-    webhook_id: UUID, store: StoreDep, settings: SettingsDep, _key: AdminKey
+    webhook_id: WebhookId, store: StoreDep, settings: SettingsDep, _key: AdminKey
 ) -> SecretRotated:
     """A new secret, shown once. The previous one stays valid for the overlap (24 hours by
     default): meanwhile each delivery carries two signatures, one per secret."""
@@ -413,7 +442,7 @@ async def rotate_webhook_secret(
     summary="Send a test event now",
 )
 async def ping_webhook(
-    webhook_id: UUID, store: StoreDep, request: Request, _key: AdminKey
+    webhook_id: WebhookId, store: StoreDep, request: Request, _key: AdminKey
 ) -> PingResult:
     """Sends a signed ``webhook.ping`` CloudEvent at once (even to a disabled endpoint) and
     answers with the outcome. Pings are not stored and not retried."""
@@ -454,16 +483,20 @@ async def ping_webhook(
     summary="The delivery log, newest event first",
 )
 async def list_webhook_deliveries(
-    webhook_id: UUID,
+    webhook_id: WebhookId,
     store: StoreDep,
     _key: AdminKey,
-    status: Annotated[Literal["pending", "succeeded", "failed"] | None, Query()] = None,
+    status: Annotated[
+        Literal["pending", "succeeded", "failed"] | None,
+        Query(description="Only deliveries in this state."),
+    ] = None,
     before: Annotated[
         int | None,
         Query(ge=1, le=MAX_SAFE_INTEGER, description="Deliveries of events before this."),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many deliveries.")] = 50,
 ) -> DeliveryPage:
+    """Newest event first, each with its attempts; page back with `before=next_before`."""
     await _subscription(store, webhook_id)
     with storage_errors():
         async with store.engine.connect() as conn:
@@ -484,8 +517,9 @@ async def list_webhook_deliveries(
     summary="One delivery with its attempts",
 )
 async def get_webhook_delivery(
-    webhook_id: UUID, delivery_id: UUID, store: StoreDep, _key: AdminKey
+    webhook_id: WebhookId, delivery_id: DeliveryId, store: StoreDep, _key: AdminKey
 ) -> Delivery:
+    """One delivery: its event, its state, every attempt with the endpoint's answer."""
     with storage_errors():
         async with store.engine.connect() as conn:
             delivery = await webhook_store.get_delivery(conn, webhook_id, delivery_id)
@@ -503,7 +537,11 @@ async def get_webhook_delivery(
     summary="Send a delivery again now",
 )
 async def retry_webhook_delivery(
-    webhook_id: UUID, delivery_id: UUID, store: StoreDep, request: Request, _key: AdminKey
+    webhook_id: WebhookId,
+    delivery_id: DeliveryId,
+    store: StoreDep,
+    request: Request,
+    _key: AdminKey,
 ) -> Delivery:
     """Queues one more attempt, due now, with the same ``webhook-id``. A disabled endpoint's
     delivery waits until the endpoint is re-enabled."""
@@ -527,12 +565,14 @@ async def retry_webhook_delivery(
     summary="Re-queue every failed delivery since a time",
 )
 async def recover_webhook_deliveries(
-    webhook_id: UUID,
+    webhook_id: WebhookId,
     since: Annotated[AwareDatetime, Query(description="RFC 3339, with an offset.")],
     store: StoreDep,
     request: Request,
     _key: AdminKey,
 ) -> Recovered:
+    """Every delivery of this subscription that failed for good since `since` is queued
+    again, due now, with its original `webhook-id` (receivers deduplicate on it)."""
     await _subscription(store, webhook_id)
     with storage_errors():
         async with write_transaction(store.engine) as conn:
