@@ -6,6 +6,7 @@ cannot say from the routes alone.
   otherwise file under ``application/json``.
 - Fields without a description of their own get their term's (``app.glossary``).
 - ``event.corrected``'s ``data`` follows the schema of the type it corrects.
+- An example for each request body and 2xx response (``docs/examples.json`` beside it).
 - Reads are declared with optional auth (``OPEN_READ``); with ``CEASEFIRE_REQUIRE_READ_KEY``
   the document says they need a key, as the server then does.
 
@@ -15,6 +16,8 @@ and fuzzed against a real server in ``tests/e2e/test_schemathesis.py``.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -62,6 +65,25 @@ def _corrections_by_type(schemas: dict[str, Any]) -> None:
     ]
 
 
+#: Request and response examples by operation id: bodies recorded from the seed article's
+#: events (tests/api/test_openapi.py checks each against its schema).
+EXAMPLES = Path(__file__).parent / "docs" / "examples.json"
+
+
+def _examples(document: dict[str, Any]) -> None:
+    examples = json.loads(EXAMPLES.read_text(encoding="utf-8"))
+    for path in document["paths"].values():
+        for operation in path.values():
+            operation_id = operation.get("operationId")
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is not None and operation_id in examples["requests"]:
+                body["examples"] = examples["requests"][operation_id]
+            for status, example in examples["responses"].get(operation_id, {}).items():
+                content = operation["responses"][status].get("content", {})
+                for media in content.values():
+                    media["example"] = example
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     generate = app.openapi
 
@@ -72,6 +94,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             schemas.update(problem_schema())
             _corrections_by_type(schemas)
             describe(schemas)
+            _examples(document)
             if settings.require_read_key:
                 for path in document["paths"].values():
                     for operation in path.values():

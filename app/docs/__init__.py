@@ -21,7 +21,7 @@ from typing import Annotated
 from fastapi import FastAPI
 from fastapi import Path as PathParam
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from markdown_it import MarkdownIt
 
@@ -84,8 +84,28 @@ def _page(title: str, body: str) -> HTMLResponse:
     )
 
 
+#: ReDoc's side menu always shows Redocly's logo, fetched from their CDN: the one outside
+#: request the docs would make. Its copy served here shows our favicon instead.
+_REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+@cache
+def _redoc_script() -> bytes:
+    script = (files("fastapi_offline") / "static" / "redoc.standalone.js").read_bytes()
+    return script.replace(_REDOC_LOGO, f"{_ASSETS}/favicon.png".encode())
+
+
 def install(app: FastAPI) -> None:
     """Add the docs pages; the app must be made with ``docs_url=None, redoc_url=None``."""
+
+    @app.get(f"{_ASSETS}/redoc.standalone.js", include_in_schema=False)
+    async def redoc_script() -> Response:
+        return Response(
+            _redoc_script(),
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
     assets = files("fastapi_offline") / "static"
     app.mount(_ASSETS, StaticFiles(directory=str(assets)), name="docs-assets")
     openapi_url = app.openapi_url or "/openapi.json"
