@@ -10,7 +10,7 @@ from uuid import UUID
 
 import typer
 
-from app.commands import settings_or_exit, with_store
+from app.commands import check_database, database_failure, settings_or_exit, with_store
 from app.keys import ApiKey
 from app.operate import operate_cli
 from events.store import EventStore
@@ -21,8 +21,13 @@ cli = typer.Typer(
     help="Ceasefire status service: an event log of ceasefires and the views folded from it.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain help: the rich one labels every flag <bool>, as if it took a value.
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
 )
-keys_cli = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+keys_cli = typer.Typer(
+    help="API keys: create, list, revoke.", no_args_is_help=True, rich_markup_mode=None
+)
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(operate_cli)  # replay, export, import, verify: app/operate.py
 
@@ -57,6 +62,7 @@ def serve(
     settings = settings_or_exit()
     if not no_migrate:
         migrate(settings)
+    check_database(settings)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
@@ -155,7 +161,16 @@ def keys_revoke(
 
 
 def main() -> None:
-    cli()
+    """The ``ceasefire`` command. A database it cannot use (unreachable, missing, refusing)
+    is one line naming the setting, exit code 1; any other error keeps its traceback."""
+    try:
+        cli()
+    except Exception as error:
+        line = database_failure(error, settings_or_exit())
+        if line is None:
+            raise
+        typer.echo(line, err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":
