@@ -63,7 +63,8 @@ def serve(
     if not no_migrate:
         migrate(settings)
     check_database(settings)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # access_log off: app.telemetry logs each request once, with its request id.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
 
 
 @cli.command()
@@ -77,9 +78,11 @@ def worker(
 ) -> None:
     """Deliver webhooks until stopped (Ctrl-C or SIGTERM). `ceasefire serve` runs one worker
     already; run more for more throughput (PostgreSQL: they share the work safely)."""
+    from app.logs import configure_logging
     from app.webhooks.worker import run_worker
 
     settings = settings_or_exit()
+    configure_logging(settings.log_format)
     if concurrency is not None:
         settings = settings.model_copy(update={"webhook_concurrency": concurrency})
     asyncio.run(run_worker(settings))
