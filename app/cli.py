@@ -13,6 +13,7 @@ import typer
 from app.commands import check_database, database_failure, settings_or_exit, with_store
 from app.keys import ApiKey
 from app.operate import operate_cli
+from app.webhooks.commands import webhooks_cli
 from events.store import EventStore
 
 __all__ = ["main"]
@@ -30,6 +31,7 @@ keys_cli = typer.Typer(
 )
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(operate_cli)  # replay, export, import, verify: app/operate.py
+cli.add_typer(webhooks_cli, name="webhooks")  # new-key, reseal: app/webhooks/commands.py
 
 
 @cli.command()
@@ -150,7 +152,8 @@ def keys_list() -> None:
 def keys_revoke(
     key_id: Annotated[UUID, typer.Argument(help="The key's id (see keys list).")],
 ) -> None:
-    """Revoke a key: running servers refuse it within CEASEFIRE_KEY_CACHE_SECONDS."""
+    """Revoke a key: running servers refuse it at once on PostgreSQL (they are notified), within
+    CEASEFIRE_KEY_CACHE_SECONDS on SQLite."""
     from app.keys import revoke_key
 
     async def work(store: EventStore) -> bool:
