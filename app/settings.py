@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     #: Connections per process on PostgreSQL.
     pool_size: int = Field(default=10, ge=1, le=200)
+    #: Log lines as plain text, or as one JSON object a line (``json``).
+    log_format: Literal["text", "json"] = "text"
 
     # -- webhooks (app/webhooks) -------------------------------------------------------------
     #: The delay before each delivery attempt, the first counted from the event's dispatch;
