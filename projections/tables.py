@@ -36,6 +36,7 @@ __all__ = [
     "corrections",
     "extensions",
     "known_at_condition",
+    "mission_ends",
     "missions",
 ]
 
@@ -134,12 +135,26 @@ missions = Table(
     Column("source", Text, nullable=False),
     Column("known_from", UtcDateTime, nullable=False),
     Column("known_until", UtcDateTime, nullable=True),
-    # 0005: the agreement it monitors; when and why it ended.
+    # 0005: the agreement it monitors.
     Column("agreement_id", String(64), nullable=True),
-    Column("ended_at", UtcDateTime, nullable=True),
-    Column("end_reason", Text, nullable=True),
 )
 Index("ix_proj_missions_key", missions.c.conflict, missions.c.mission_id)
+
+#: Each ``mission.ended`` (0005): a mission is active from its dispatch until its end.
+mission_ends = Table(
+    "proj_mission_ends",
+    metadata,
+    Column("event_id", Uuid, nullable=False),
+    Column("conflict", String(64), nullable=False),
+    Column("mission_id", String(64), nullable=False),
+    Column("ended_at", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("known_from", UtcDateTime, nullable=False),
+    Column("known_until", UtcDateTime, nullable=True),
+)
+Index("ix_proj_mission_ends_key", mission_ends.c.event_id)
+Index("ix_proj_mission_ends_conflict", mission_ends.c.conflict, mission_ends.c.mission_id)
 
 #: Which correction each corrected event carries: the current version names the latest one.
 #: The fold's state is loaded from here (``ConflictState.revisions``).
@@ -167,6 +182,7 @@ PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
     "proj_missions": ("conflict", "mission_id"),
     "proj_corrections": ("event_id",),
     "proj_extensions": ("event_id",),
+    "proj_mission_ends": ("event_id",),
 }
 
 

@@ -9,7 +9,7 @@ missions linked to an agreement and ended, and allegations filed when a view is 
   so the order in which events were recorded cannot change it. ``accused_key`` (the accused,
   casefolded, matched against parties), ``retracted_at`` and ``denied_at``/``denied_by`` (when
   the retraction and the denial occurred, so a view of an earlier time does not see them).
-- ``proj_missions``: ``agreement_id``, ``ended_at``, ``end_reason``.
+- ``proj_missions``: ``agreement_id``; ``proj_mission_ends`` (new): each ``mission.ended``.
 
 Existing rows are brought to the new meaning here (the log is not touched): implicit filings
 lose their agreement id, ``accused_key`` is filled in with Python's casefold, and each retracted
@@ -59,9 +59,7 @@ def upgrade() -> None:
         sa.Column("known_until", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_proj_extensions_key", "proj_extensions", ["event_id"])
-    op.create_index(
-        "ix_proj_extensions_conflict", "proj_extensions", ["conflict", "agreement_id"]
-    )
+    op.create_index("ix_proj_extensions_conflict", "proj_extensions", ["conflict", "agreement_id"])
 
     with op.batch_alter_table("proj_allegations") as batch:
         batch.alter_column("agreement_id", existing_type=sa.String(64), nullable=True)
@@ -75,15 +73,30 @@ def upgrade() -> None:
 
     with op.batch_alter_table("proj_missions") as batch:
         batch.add_column(sa.Column("agreement_id", sa.String(64), nullable=True))
-        batch.add_column(sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("end_reason", sa.Text, nullable=True))
+    op.create_table(
+        "proj_mission_ends",
+        sa.Column("event_id", sa.Uuid, nullable=False),
+        sa.Column("conflict", sa.String(64), nullable=False),
+        sa.Column("mission_id", sa.String(64), nullable=False),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.Text, nullable=True),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("known_from", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("known_until", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_proj_mission_ends_key", "proj_mission_ends", ["event_id"])
+    op.create_index(
+        "ix_proj_mission_ends_conflict", "proj_mission_ends", ["conflict", "mission_id"]
+    )
 
     _existing_rows()
 
 
 def _existing_rows() -> None:
     bind = op.get_bind()
-    bind.execute(sa.text("UPDATE proj_allegations SET agreement_id = NULL WHERE agreement_implicit"))
+    bind.execute(
+        sa.text("UPDATE proj_allegations SET agreement_id = NULL WHERE agreement_implicit")
+    )
     for (accused,) in bind.execute(sa.text("SELECT DISTINCT accused FROM proj_allegations")).all():
         bind.execute(
             sa.text("UPDATE proj_allegations SET accused_key = :key WHERE accused = :accused"),
@@ -104,9 +117,8 @@ def _existing_rows() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("proj_mission_ends")
     with op.batch_alter_table("proj_missions") as batch:
-        batch.drop_column("end_reason")
-        batch.drop_column("ended_at")
         batch.drop_column("agreement_id")
     op.drop_index("ix_proj_allegations_time", "proj_allegations")
     with op.batch_alter_table("proj_allegations") as batch:
