@@ -218,7 +218,10 @@ def conflict_standing(
 def _spell_start(national: Iterable[AgreementState], at: datetime) -> datetime:
     """The start of the unbroken stretch, up to ``at``, in which some national agreement was
     in effect (``at`` itself is in it)."""
-    spans = sorted((start, end) for a in national for start, end in a.periods() if start <= at)
+    spans = sorted(
+        ((start, end) for a in national for start, end in a.periods() if start <= at),
+        key=lambda span: span[0],
+    )
     for start, end in _merged(spans):
         if start <= at and (end is None or at < end):
             return start

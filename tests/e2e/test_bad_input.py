@@ -463,6 +463,7 @@ async def test_sql_looking_strings_are_stored_verbatim(
                 conflict,
                 alleged_by=party_a,
                 accused=party_b,
+                agreement_id="cf-1",  # it occurred after the collapse: named, it counts there
                 location=text,
                 description=text,
             ),
