@@ -13,7 +13,7 @@ replay once per batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -36,7 +36,6 @@ __all__ = [
     "Lookup",
     "current_version",
     "known_agreement",
-    "latest_signed",
     "no_lookup",
     "references",
     "target_of",
@@ -94,10 +93,11 @@ class AgreementState:
         return self.scope_level == "national"
 
     @property
-    def rank(self) -> tuple[int, datetime, int]:
+    def rank(self) -> tuple[int, datetime, str]:
         """Which of several agreements in effect an allegation naming none belongs to: the
-        broadest scope first, then the latest signed (then the later recorded)."""
-        return (-SCOPE_RANK[self.scope_level], self.signed_at, self.version)
+        broadest scope first, then the latest signed. Ties go by agreement id, never by the
+        order of recording, so any order of recording gives the same filing."""
+        return (-SCOPE_RANK[self.scope_level], self.signed_at, self.agreement_id)
 
     def end_at(self, at: datetime) -> datetime | None:
         """The end as known at ``at``: as signed, moved by every extension that occurred by
@@ -232,20 +232,6 @@ def current_version(state: ConflictState, event_id: UUID, lookup: Lookup) -> Rec
 def with_data(event: Recorded, data: Mapping[str, object]) -> Recorded:
     """``event`` carrying ``data`` (a correction's) in place of its own."""
     return event.model_copy(update={"data": CORRECTABLE_DATA[event.type].model_validate(data)})
-
-
-def latest_signed(agreements: Iterable[AgreementState], at: datetime) -> AgreementState | None:
-    # A loop rather than max() over a filtered list: it runs for every allegation folded, over
-    # a conflict's few agreements. Ties on signed_at go to the later version, as max() would.
-    latest: AgreementState | None = None
-    for agreement in agreements:
-        if agreement.signed_at <= at and (
-            latest is None
-            or agreement.signed_at > latest.signed_at
-            or (agreement.signed_at == latest.signed_at and agreement.version > latest.version)
-        ):
-            latest = agreement
-    return latest
 
 
 def known_agreement(state: ConflictState, agreement_id: str) -> AgreementState:

@@ -343,7 +343,7 @@ async def read_allegations(
     filing = Filing(known.values())
     visible = sorted(
         (a for a in known.values() if a.signed_at <= as_of),
-        key=lambda a: (a.signed_at, a.version),
+        key=lambda a: (a.signed_at, a.agreement_id),
     )
     by_id = {a.agreement_id: a for a in visible}
     monitors = await _monitors(conn, conflict, as_of, known_at)

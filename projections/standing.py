@@ -167,7 +167,7 @@ def conflict_standing(
     occurred, newest first, back to the start of the current spell in effect at least (only
     needed to say since when a contested conflict is contested)."""
     signed = sorted(
-        (a for a in agreements if a.signed_at <= at), key=lambda a: (a.signed_at, a.version)
+        (a for a in agreements if a.signed_at <= at), key=lambda a: (a.signed_at, a.agreement_id)
     )
     standings = [
         AgreementStanding(a, agreement_state(a, at, last_contesting.get(a.agreement_id), window))
@@ -201,7 +201,7 @@ def conflict_standing(
         return ConflictStanding("holding", since, current, newest_first)
     last_end = max(
         ((s, e) for s in ended if (e := s.agreement.ended_at(at)) is not None),
-        key=lambda pair: (pair[1], pair[0].agreement.signed_at, pair[0].agreement.version),
+        key=lambda pair: (pair[1], pair[0].agreement.signed_at, pair[0].agreement.agreement_id),
         default=None,
     )
     if pending:

@@ -1,6 +1,6 @@
 """Time travel and corrections against a real server: the seed imported with its recording
-times plus a retraction that occurred and was recorded on 25 September, asked by both clocks; corrections and
-retractions through the API; the timeline."""
+times plus a retraction that occurred and was recorded on 25 September, asked by both clocks;
+corrections and retractions through the API; the timeline."""
 
 from __future__ import annotations
 

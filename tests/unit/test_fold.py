@@ -11,11 +11,11 @@ import pytest
 from events.envelope import Recorded, to_recorded
 from events.errors import DomainRuleError
 from events.rules import check
-from events.state import AgreementState, ConflictState, latest_signed
+from events.state import AgreementState, ConflictState
 from events.types import SCHEMA_VERSIONS, Event, Source
 from projections.changes import Changes
 from projections.fold import _at_version, _source_json, apply
-from projections.standing import Filing, agreement_state, conflict_standing
+from projections.standing import Filing, conflict_standing
 from tests.factories import (
     alleged,
     collapsed,
@@ -284,18 +284,6 @@ def _agreement(**changes: object) -> AgreementState:
         event_id=uuid4(),
     )
     return replace(base, **changes)  # type: ignore[arg-type]
-
-
-def test_the_latest_signed_agreement_breaks_ties_by_version_as_before() -> None:
-    first = _agreement(agreement_id="a", version=1)
-    second = _agreement(agreement_id="b", version=2)
-    later = _agreement(agreement_id="c", version=3, signed_at=at("2022-09-20T00:00:00Z"))
-    for order in ([first, second], [second, first]):
-        assert latest_signed(order, at("2022-09-15T00:00:00Z")) is second
-    assert latest_signed([first, later], at("2022-09-21T00:00:00Z")) is later
-    assert latest_signed([later], at("2022-09-15T00:00:00Z")) is None
-    same = _agreement(agreement_id="d", version=1)
-    assert latest_signed([first, same], at("2022-09-15T00:00:00Z")) is first  # max(): the first
 
 
 def test_a_party_is_found_exactly_or_without_regard_to_case() -> None:
