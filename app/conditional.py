@@ -106,6 +106,7 @@ class Validator:
 class Representation:
     body: bytes
     validator: Validator
+    media_type: str = "application/json"
 
 
 _TAG = re.compile(
@@ -305,7 +306,7 @@ class ConditionalReads:
     def _ok(self, kind: str, representation: Representation) -> Response:
         return Response(
             representation.body,
-            media_type="application/json",
+            media_type=representation.media_type,
             headers={
                 "ETag": format_tag(kind, representation.validator, self.salt),
                 "Cache-Control": "no-cache",
