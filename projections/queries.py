@@ -440,7 +440,11 @@ async def read_allegations(
 
 
 async def list_conflicts(
-    conn: AsyncConnection, *, as_of: datetime, known_at: datetime | None, window: timedelta
+    conn: AsyncConnection,
+    *,
+    as_of: datetime,
+    known_at: datetime | None = None,
+    window: timedelta,
 ) -> list[ConflictSummary]:
     names = (await conn.execute(select(streams.c.conflict).order_by(streams.c.conflict))).scalars()
     summaries = []
