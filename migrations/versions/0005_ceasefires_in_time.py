@@ -16,7 +16,7 @@ lose their agreement id, ``accused_key`` is filled in with Python's casefold, an
 allegation gets the occurred_at of its retraction, read from the log.
 
 Revision ID: 0005
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-28
 """
 
@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

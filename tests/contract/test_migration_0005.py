@@ -190,7 +190,7 @@ def test_a_log_written_before_0005_migrates_answers_replays_and_verifies(
     fresh_database_url: str,
 ) -> None:
     url = fresh_database_url
-    command.downgrade(alembic_config(url), "0006")  # the head before 0005
+    command.downgrade(alembic_config(url), "0007")  # the head before 0005
     asyncio.run(_write_the_old_release(url))
     upgrade(url)
     asyncio.run(_check_the_new_release(url))
