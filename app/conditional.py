@@ -222,6 +222,8 @@ class ConditionalReads:
         self.heads = heads
         self.salt = hashlib.sha256(salt_from.encode()).hexdigest()[:8]
         self._cache = _Cache(cache_size)
+        #: Requests held by ``Prefer: wait`` right now (``/metrics``).
+        self.waiting = 0
 
     async def respond(
         self,
@@ -247,7 +249,11 @@ class ConditionalReads:
         if not wait:
             return self._not_modified(matched, kind, None)
         applied = min(wait, MAX_WAIT)
-        moved = await self._wait(request, channel, matched, head, applied)
+        self.waiting += 1
+        try:
+            moved = await self._wait(request, channel, matched, head, applied)
+        finally:
+            self.waiting -= 1
         if moved is None:
             return self._not_modified(matched, kind, applied)
         representation = await self._cache.get(key, moved, datetime.now(UTC), compute)
