@@ -62,6 +62,19 @@ FIELDS: dict[str, str] = {
     "dispatched_at": "When it was dispatched (its event's occurred_at).",
     "missions": "Monitoring missions dispatched, in order.",
     "retracted_by": "The party that withdrew it.",
+    "denied_by": "The party that denies it: the one accused.",
+    "statement": "What the denying party said, in words.",
+    "declared_by": "The party declaring a ceasefire of its own (unilateral).",
+    "toward": "The parties it is declared toward, if named.",
+    "expires_at": "When a fixed-term agreement ends (null: no fixed end).",
+    "extensions": "Each extension of its term, in order.",
+    "scope": "Where it applies: national (the default) sets the conflict's state; regional "
+    "and local ones have a state of their own.",
+    "level": "national, regional or local.",
+    "area": "The region or place, for a regional or local scope.",
+    "since": "When the state took its current value (null for none).",
+    "outside_agreements": "Allegations that belong to no agreement: none was in effect for "
+    "the accused.",
     "event_id": "The id of the event it concerns.",
     "event_type": "The type of the event it concerns.",
     # Views

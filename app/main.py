@@ -114,5 +114,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     configure_logging(settings.log_format)
     fastapi = create_fastapi(settings)
     return RequestTelemetry(
-        AnsweredErrors(BodyLimit(fastapi, settings.max_body_bytes)), fastapi.state.metrics
+        AnsweredErrors(BodyLimit(fastapi, settings.max_body_bytes)),
+        fastapi.state.metrics,
+        log_requests=settings.log_requests,
     )

@@ -5,6 +5,7 @@ cannot say from the routes alone.
   ``application/problem+json`` (``app.problems.problem_responses``), which FastAPI would
   otherwise file under ``application/json``.
 - Fields without a description of their own get their term's (``app.glossary``).
+- Stored events may carry ``key_id`` (admin readers only).
 - ``event.corrected``'s ``data`` follows the schema of the type it corrects.
 - An example for each request body and 2xx response (``docs/examples.json`` beside it).
 - Reads are declared with optional auth (``OPEN_READ``); with ``CEASEFIRE_REQUIRE_READ_KEY``
@@ -84,6 +85,18 @@ def _examples(document: dict[str, Any]) -> None:
                     media["example"] = example
 
 
+def _audited_events(schemas: dict[str, Any]) -> None:
+    """An admin reading the log sees, on each stored event, the key that appended it
+    (``app.api.events``): a member the event models do not have, so it is declared here."""
+    for name, schema in schemas.items():
+        if name.startswith("Recorded"):
+            schema["properties"]["key_id"] = {
+                "anyOf": [{"type": "string"}, {"type": "null"}],
+                "description": "Only when an admin key reads: the id of the API key that "
+                "appended the event (null when none was recorded).",
+            }
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     generate = app.openapi
 
@@ -93,6 +106,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             schemas.update(problem_schema())
             _corrections_by_type(schemas)
+            _audited_events(schemas)
             describe(schemas)
             _examples(document)
             if settings.require_read_key:

@@ -36,7 +36,7 @@ ceasefire_long_polls_waiting 3.0
             "description": "Every metric of this process, in the Prometheus text format "
             "(version 0.0.4); the names are listed in the README.",
             "content": {"text/plain": {"schema": {"type": "string"}, "example": _EXAMPLE}},
-        }
+        },
     },
     summary="Metrics for Prometheus: appends, reads, long-polls, streams, webhooks, lag, pool",
     openapi_extra=OPEN_READ,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import schemathesis
@@ -55,11 +56,23 @@ def _is_name(value: Any) -> bool:
     return isinstance(value, str) and len(value) <= 200 and bool(_NAME.match(value))
 
 
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return instant.astimezone(UTC) if instant.tzinfo is not None else None
+    except (ValueError, OverflowError):
+        return None
+
+
 def _within_rules(data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` changed where it breaks one of the three rules that span fields, which JSON
-    Schema cannot state and the schema's descriptions do: parties distinct ignoring case,
-    ``accused`` not ``alleged_by``, casualties ``low <= best <= high``. Only values that are
-    valid on their own are changed, so a request made invalid on purpose stays invalid."""
+    """``data`` changed where it breaks one of the rules that span fields, which JSON Schema
+    cannot state and the schema's descriptions do: parties (and a declaration's ``declared_by``
+    and ``toward``) distinct ignoring case, ``accused`` not ``alleged_by``, casualties
+    ``low <= best <= high``, ``expires_at`` after ``effective_at``, an area for a regional or
+    local scope. Only values that are valid on their own are changed, so a request made
+    invalid on purpose stays invalid."""
     data = dict(data)
     parties = data.get("parties")
     if isinstance(parties, list) and all(_is_name(p) for p in parties):
@@ -85,6 +98,26 @@ def _within_rules(data: dict[str, Any]) -> dict[str, Any]:
         if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             low, best, high = sorted(values)  # type: ignore[type-var]
             data["casualties_claimed"] = {**casualties, "low": low, "best": best, "high": high}
+    declared_by, toward = data.get("declared_by"), data.get("toward")
+    if _is_name(declared_by) and isinstance(toward, list) and all(_is_name(p) for p in toward):
+        named = {str(declared_by).casefold()}
+        kept = []
+        for number, party in enumerate(toward):
+            name = party if party.casefold() not in named else f"party {number}"
+            named.add(name.casefold())
+            kept.append(name)
+        data["toward"] = kept
+    effective_at, expires_at = _instant(data.get("effective_at")), _instant(data.get("expires_at"))
+    if effective_at is not None and expires_at is not None and expires_at <= effective_at:
+        data["expires_at"] = data["effective_at"]
+        data["effective_at"] = None
+    scope = data.get("scope")
+    if (
+        isinstance(scope, dict)
+        and scope.get("level") in ("regional", "local")
+        and scope.get("area") is None
+    ):
+        data["scope"] = {**scope, "area": "the border region"}
     corrected = data.get("data")
     if isinstance(corrected, dict):
         data["data"] = _within_rules(corrected)
