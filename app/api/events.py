@@ -32,12 +32,16 @@ from events.errors import (
 from events.store import EventStore, storage_errors
 from events.types import (
     AgreementCollapsed,
+    AgreementExtended,
     AgreementSigned,
+    AllegationDenied,
     AllegationRetracted,
+    CeasefireDeclared,
     ConflictSlug,
     Event,
     EventCorrected,
     MissionDispatched,
+    MissionEnded,
     ViolationAlleged,
     event_adapter,
 )
@@ -80,13 +84,33 @@ class EventCorrectedIn(EventCorrected, _Appendable):
     pass
 
 
+class CeasefireDeclaredIn(CeasefireDeclared, _Appendable):
+    pass
+
+
+class AgreementExtendedIn(AgreementExtended, _Appendable):
+    pass
+
+
+class AllegationDeniedIn(AllegationDenied, _Appendable):
+    pass
+
+
+class MissionEndedIn(MissionEnded, _Appendable):
+    pass
+
+
 EventIn = Annotated[
     AgreementSignedIn
     | AgreementCollapsedIn
     | ViolationAllegedIn
     | MissionDispatchedIn
     | AllegationRetractedIn
-    | EventCorrectedIn,
+    | EventCorrectedIn
+    | CeasefireDeclaredIn
+    | AgreementExtendedIn
+    | AllegationDeniedIn
+    | MissionEndedIn,
     Field(discriminator="type"),
 ]
 
