@@ -57,8 +57,8 @@ def _documented(description: str, problems: dict[int | str, Any]) -> dict[int | 
     "/v1/conflicts",
     operation_id="list_conflicts",
     response_model=list[ConflictSummary],
-    responses=_documented("Every conflict with its state now.", _PROBLEMS),
-    summary="Every conflict with its current state",
+    responses=_documented("Every conflict with its state at as_of.", _PROBLEMS),
+    summary="Every conflict with its state (now, or at as_of)",
 )
 async def get_conflicts(
     request: Request,
@@ -66,17 +66,26 @@ async def get_conflicts(
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
-    """Tagged with the whole log's position: any append anywhere changes the tag."""
+    """Tagged with the whole log's position: any append anywhere changes the tag. A conflict
+    of which nothing was recorded by known_at is not listed."""
     return await conditional.respond(
         request,
         kind="c",
-        key=("conflicts",),
+        key=("conflicts", as_of, known_at),
         channel=None,
         head=partial(reads.log_head, conditional.heads),
-        compute=partial(reads.conflicts, store, window=settings.contested_window),
+        compute=partial(
+            reads.conflicts,
+            store,
+            as_of=as_of,
+            known_at=known_at,
+            window=settings.contested_window,
+        ),
         if_none_match=if_none_match,
     )
 
@@ -190,22 +199,29 @@ async def get_timeline(
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
+    as_of: AsOf = None,
     known_at: KnownAt = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
-    """Agreements, collapses, allegations and missions in order of occurred_at, each with the
-    state of the conflict at that moment; retractions and corrections appear as notes on the
-    events they changed (with the original data beside the corrected). ``known_at``: the story
+    """Agreements and declarations, extensions, collapses, allegations, denials, missions and
+    their ends in order of occurred_at, each with the state of the conflict at that moment;
+    retractions and corrections appear as notes on the events they changed (with the original
+    data beside the corrected). ``as_of``: only what occurred by then. ``known_at``: the story
     as the log told it then."""
     return await conditional.respond(
         request,
         kind="t",
-        key=("timeline", conflict, known_at),
+        key=("timeline", conflict, as_of, known_at),
         channel=conflict,
         head=partial(reads.conflict_head, conditional.heads, conflict),
         compute=partial(
-            reads.timeline, store, conflict, known_at=known_at, window=settings.contested_window
+            reads.timeline,
+            store,
+            conflict,
+            as_of=as_of,
+            known_at=known_at,
+            window=settings.contested_window,
         ),
         if_none_match=if_none_match,
     )

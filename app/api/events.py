@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from typing import Annotated, Any
@@ -19,8 +20,10 @@ from app.conditional import (
     conditional_responses,
 )
 from app.deps import JsonContent, ReaderKey, StoreDep, WriterKey
+from app.keys import ApiKey
 from app.metrics import Metrics
 from app.problems import Problem
+from events.audit import appended_by
 from events.chain import read_log_head as read_log_head_row
 from events.envelope import Recorded
 from events.errors import (
@@ -32,12 +35,16 @@ from events.errors import (
 from events.store import EventStore, storage_errors
 from events.types import (
     AgreementCollapsed,
+    AgreementExtended,
     AgreementSigned,
+    AllegationDenied,
     AllegationRetracted,
+    CeasefireDeclared,
     ConflictSlug,
     Event,
     EventCorrected,
     MissionDispatched,
+    MissionEnded,
     ViolationAlleged,
     event_adapter,
 )
@@ -80,13 +87,33 @@ class EventCorrectedIn(EventCorrected, _Appendable):
     pass
 
 
+class CeasefireDeclaredIn(CeasefireDeclared, _Appendable):
+    pass
+
+
+class AgreementExtendedIn(AgreementExtended, _Appendable):
+    pass
+
+
+class AllegationDeniedIn(AllegationDenied, _Appendable):
+    pass
+
+
+class MissionEndedIn(MissionEnded, _Appendable):
+    pass
+
+
 EventIn = Annotated[
     AgreementSignedIn
     | AgreementCollapsedIn
     | ViolationAllegedIn
     | MissionDispatchedIn
     | AllegationRetractedIn
-    | EventCorrectedIn,
+    | EventCorrectedIn
+    | CeasefireDeclaredIn
+    | AgreementExtendedIn
+    | AllegationDeniedIn
+    | MissionEndedIn,
     Field(discriminator="type"),
 ]
 
@@ -176,17 +203,34 @@ async def append_event(
 
 
 async def _page(
-    store: EventStore, head: int, *, after: int, limit: int, conflict: str | None = None
+    store: EventStore,
+    head: int,
+    *,
+    after: int,
+    limit: int,
+    conflict: str | None = None,
+    audited: bool = False,
 ) -> Representation:
     """The page as of ``head``: none of the events committed after it, so the body is
-    exactly what the tag (``head``) says."""
+    exactly what the tag (``head``) says. ``audited`` (an admin asks): each event also says
+    ``key_id``, the id of the key that appended it."""
     events = await store.read_all(after=after, limit=limit + 1, conflict=conflict, until=head)
     more = len(events) > limit
     del events[limit:]
     page = EventPage(
         events=events, next_after=events[-1].position if events else after, has_more=more
     )
-    return Representation(page.model_dump_json().encode(), Validator(head))
+    if not audited:
+        return Representation(page.model_dump_json().encode(), Validator(head))
+    authors = await appended_by(store, [e.id for e in events])
+    body = page.model_dump(mode="json")
+    for event, shown in zip(events, body["events"], strict=True):
+        shown["key_id"] = authors.get(event.id)
+    return Representation(json.dumps(body, separators=(",", ":")).encode(), Validator(head))
+
+
+def _audited(key: ApiKey | None) -> bool:
+    return key is not None and key.allows("admin")
 
 
 @router.get(
@@ -200,7 +244,7 @@ async def list_events(
     request: Request,
     store: StoreDep,
     conditional: ConditionalDep,
-    _key: ReaderKey,
+    key: ReaderKey,
     after: After = 0,
     limit: Limit = 100,
     if_none_match: IfNoneMatch = None,
@@ -209,15 +253,19 @@ async def list_events(
     """Every committed event exactly once, in position order: a consumer that pages with
     ``after=next_after`` never skips one, even while writers commit concurrently. Tagged with
     the log's head: with its ETag and ``Prefer: wait=N`` the request waits for the next
-    append anywhere."""
+    append anywhere. Asked with an admin key, each event also says ``key_id``: the id of the
+    API key that appended it (``cli``: an operator's command; null: recorded before keys
+    were)."""
+    audited = _audited(key)
 
     async def compute() -> Representation:
-        return await _page(store, await conditional.heads.log(), after=after, limit=limit)
+        head = await conditional.heads.log()
+        return await _page(store, head, after=after, limit=limit, audited=audited)
 
     return await conditional.respond(
         request,
-        kind="e",
-        key=("events", after, limit),
+        kind="ea" if audited else "e",
+        key=("events", after, limit, audited),
         channel=None,
         head=conditional.heads.log,
         compute=compute,
@@ -279,14 +327,16 @@ async def list_conflict_events(
     conflict: Annotated[ConflictSlug, Path()],
     store: StoreDep,
     conditional: ConditionalDep,
-    _key: ReaderKey,
+    key: ReaderKey,
     after: After = 0,
     limit: Limit = 100,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
     """Tagged with the conflict's newest position: with its ETag and ``Prefer: wait=N`` the
-    request waits for the conflict's next event."""
+    request waits for the conflict's next event. With an admin key, each event also says
+    ``key_id``, as in ``GET /v1/events``."""
+    audited = _audited(key)
 
     async def head() -> int:
         stream = await conditional.heads.stream(conflict)
@@ -295,12 +345,14 @@ async def list_conflict_events(
         return stream
 
     async def compute() -> Representation:
-        return await _page(store, await head(), after=after, limit=limit, conflict=conflict)
+        return await _page(
+            store, await head(), after=after, limit=limit, conflict=conflict, audited=audited
+        )
 
     return await conditional.respond(
         request,
-        kind="ce",
-        key=("conflict-events", conflict, after, limit),
+        kind="cea" if audited else "ce",
+        key=("conflict-events", conflict, after, limit, audited),
         channel=conflict,
         head=head,
         compute=compute,
