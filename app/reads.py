@@ -77,6 +77,7 @@ async def _status_now(
             after=now,
             known_at=known_at,
             also=[None if last is None else last + window],
+            window=window,
         )
     return view, until
 
@@ -220,6 +221,7 @@ async def conflicts(
                         for s in summaries
                         if s.last_allegation_at is not None
                     ],
+                    window=window,
                 )
     return Representation(_bytes(list(summaries)), Validator(position, until))
 
