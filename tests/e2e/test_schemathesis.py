@@ -28,7 +28,7 @@ ROOT = Path(__file__).parents[2]
 EXAMPLES = int(os.environ.get("CEASEFIRE_FUZZ_EXAMPLES", "10"))
 
 
-def test_the_api_holds_to_its_openapi_document(fresh_database_url: str) -> None:
+def test_the_api_holds_to_its_openapi_document(fresh_database_url: str, tmp_path: Path) -> None:
     keys = asyncio.run(make_keys(fresh_database_url))
     receiver = Receiver(host="127.0.0.2").start()
     try:
@@ -67,9 +67,13 @@ def test_the_api_holds_to_its_openapi_document(fresh_database_url: str) -> None:
                     "--request-timeout",
                     "30",
                 ],
-                cwd=ROOT,
+                # Its crash cache (.schemathesis/) goes to the test's directory, not the tree.
+                cwd=tmp_path,
                 env={
                     **os.environ,
+                    "PYTHONPATH": os.pathsep.join(
+                        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
+                    ),
                     "SCHEMATHESIS_HOOKS": "tests.e2e.fuzz.hooks",
                     "CEASEFIRE_FUZZ_RECEIVER": receiver.url(),
                 },
