@@ -67,9 +67,19 @@ Prefer = Annotated[
     ),
 ]
 
-_ETAG = {"description": 'Strong validator of this representation, e.g. `"s42.ab12cd34"`.'}
-_CACHE_CONTROL = {"description": "`no-cache`: store it, but revalidate before each use."}
-_APPLIED = {"description": "`wait=N`: the request waited (up to N seconds) as asked."}
+_STRING = {"type": "string"}
+_ETAG = {
+    "description": 'Strong validator of this representation, e.g. `"s42.ab12cd34"`.',
+    "schema": _STRING,
+}
+_CACHE_CONTROL = {
+    "description": "`no-cache`: store it, but revalidate before each use.",
+    "schema": _STRING,
+}
+_APPLIED = {
+    "description": "`wait=N`: the request waited (up to N seconds) as asked.",
+    "schema": _STRING,
+}
 CONDITIONAL_HEADERS: dict[str, Any] = {
     "ETag": _ETAG,
     "Cache-Control": _CACHE_CONTROL,
@@ -222,6 +232,8 @@ class ConditionalReads:
         self.heads = heads
         self.salt = hashlib.sha256(salt_from.encode()).hexdigest()[:8]
         self._cache = _Cache(cache_size)
+        #: Requests held by ``Prefer: wait`` right now (``/metrics``).
+        self.waiting = 0
 
     async def respond(
         self,
@@ -247,7 +259,11 @@ class ConditionalReads:
         if not wait:
             return self._not_modified(matched, kind, None)
         applied = min(wait, MAX_WAIT)
-        moved = await self._wait(request, channel, matched, head, applied)
+        self.waiting += 1
+        try:
+            moved = await self._wait(request, channel, matched, head, applied)
+        finally:
+            self.waiting -= 1
         if moved is None:
             return self._not_modified(matched, kind, applied)
         representation = await self._cache.get(key, moved, datetime.now(UTC), compute)

@@ -8,16 +8,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from app import problems
-from app.api import admin, conflicts, embeds, events, health, keys, stream, webhooks
+from app import docs, openapi, problems
+from app.api import admin, conflicts, embeds, events, health, keys, metrics, stream, webhooks
 from app.composition import build
 from app.conditional import ConditionalReads
 from app.keys import KEYS_CHANNEL, KeyCache
 from app.limits import BodyLimit
+from app.logs import configure_logging
+from app.metrics import Metrics
 from app.pages import routes as pages
 from app.problems import AnsweredErrors
 from app.settings import Settings, get_settings
 from app.shutdown import ending_on_signal
+from app.telemetry import RequestTelemetry
 from app.webhooks.worker import running as webhooks_running
 from app.webhooks.worker import webhooks_of
 from events.heads import Heads
@@ -45,6 +48,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
         channels = {KEYS_CHANNEL: app.state.key_cache.on_revoked}
         if webhooks.worker is not None:
             channels.update(webhooks.worker.channels())
+        app.state.metrics.follow(waiting=lambda: app.state.conditional.waiting)
         listener = await start_listener(
             engine, notifier, sqlite_poll=settings.sqlite_notify_poll, channels=channels
         )
@@ -67,6 +71,9 @@ def create_fastapi(settings: Settings) -> FastAPI:
         description="An append-only log of what happens around ceasefires, folded into views: "
         "is this ceasefire holding right now, since when, and who accuses whom how often.",
         lifespan=lifespan,
+        # Served by app.docs from installed files, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "health", "description": "Liveness and readiness."},
             {"name": "events", "description": "The log: append, read, follow live."},
@@ -76,8 +83,10 @@ def create_fastapi(settings: Settings) -> FastAPI:
         ],
     )
     app.state.settings = settings
+    app.state.metrics = Metrics()
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
     problems.install(app)
+    openapi.install(app, settings)
     # The polled reads first, then appends: this FastAPI matches a request against each included
     # router in turn, at tens of microseconds a router (a fifth of a status poll's time when its
     # router came third). The OpenAPI document lists its tags in openapi_tags' order.
@@ -89,13 +98,22 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(keys.router)
     app.include_router(embeds.router)
+    app.include_router(metrics.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
+    docs.install(app)
     return app
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
-    """The whole app, wrapped in the body-size guard (which must sit outside FastAPI) and in
-    the guard that keeps a connection open after an answered 500."""
+    """The whole app, wrapped in the body-size guard (which must sit outside FastAPI), in
+    the guard that keeps a connection open after an answered 500, and outermost in the
+    request id, log line and HTTP metrics of every request."""
     settings = settings or get_settings()
-    return AnsweredErrors(BodyLimit(create_fastapi(settings), settings.max_body_bytes))
+    configure_logging(settings.log_format)
+    fastapi = create_fastapi(settings)
+    return RequestTelemetry(
+        AnsweredErrors(BodyLimit(fastapi, settings.max_body_bytes)),
+        fastapi.state.metrics,
+        log_requests=settings.log_requests,
+    )

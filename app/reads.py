@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.conditional import Representation, Validator
 from app.pages.badge import badge_svg
-from app.pages.data import since_of
 from app.pages.feed import FeedEntry, atom_feed, expiry_id
 from app.pages.text import STATE_WORDS, duration, next_wording
 from events.errors import UnknownConflictError
@@ -25,7 +24,7 @@ from events.positions import log_position
 from events.store import EventStore, storage_errors
 from projections.freshness import next_change, snapshot, stream_position
 from projections.queries import list_conflicts, read_allegations, read_status
-from projections.timeline import TimelineEntry, read_timeline
+from projections.timeline import read_timeline
 from projections.views import StatusView
 
 __all__ = [
@@ -79,6 +78,7 @@ async def _status_now(
             after=now,
             known_at=known_at,
             also=[None if last is None else last + window],
+            window=window,
         )
     return view, until
 
@@ -103,16 +103,6 @@ async def status(
     return Representation(_bytes(view), Validator(position, until))
 
 
-async def _story(
-    conn: AsyncConnection, conflict: str, window: timedelta, status: StatusView
-) -> list[TimelineEntry]:
-    """The conflict's story, read only where the status view cannot say ``since`` itself."""
-    if "since" in type(status).model_fields:
-        return []
-    view, _ = await read_timeline(conn, conflict, known_at=None, window=window)
-    return [e for e in view.entries if e.occurred_at <= (status.as_of or datetime.now(UTC))]
-
-
 def _earliest(*moments: datetime | None) -> datetime | None:
     present = [m for m in moments if m is not None]
     return min(present) if present else None
@@ -128,7 +118,7 @@ async def badge(store: EventStore, conflict: str, *, window: timedelta) -> Repre
             view, until = await _status_now(
                 conn, conflict, as_of=None, known_at=None, window=window, now=now
             )
-            since = since_of(view, await _story(conn, conflict, window, view), window)
+            since = view.since
     message = STATE_WORDS.get(view.state, view.state)
     if since is not None:
         message += f" {duration(now - since)}"
@@ -151,7 +141,7 @@ async def feed(
         async with snapshot(store.engine) as conn:
             position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
-            story, _ = await read_timeline(conn, conflict, known_at=None, window=window)
+            story, _ = await read_timeline(conn, conflict, as_of=now, known_at=None, window=window)
             view, until = await _status_now(
                 conn, conflict, as_of=None, known_at=None, window=window, now=now
             )
@@ -206,30 +196,48 @@ async def allegations(
     return Representation(_bytes(view), Validator(position, until))
 
 
-async def conflicts(store: EventStore, *, window: timedelta) -> Representation:
+async def conflicts(
+    store: EventStore,
+    *,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+    window: timedelta,
+) -> Representation:
     with storage_errors():
         async with snapshot(store.engine) as conn:
             position = await log_position(conn)
             now = datetime.now(UTC)
-            summaries = await list_conflicts(conn, as_of=now, window=window)
-            until = await next_change(
-                conn,
-                conflict=None,
-                after=now,
-                known_at=None,
-                also=[
-                    s.last_allegation_at + window
-                    for s in summaries
-                    if s.last_allegation_at is not None
-                ],
+            summaries = await list_conflicts(
+                conn, as_of=as_of or now, known_at=known_at, window=window
             )
+            until = None
+            if as_of is None:
+                until = await next_change(
+                    conn,
+                    conflict=None,
+                    after=now,
+                    known_at=known_at,
+                    also=[
+                        s.last_allegation_at + window
+                        for s in summaries
+                        if s.last_allegation_at is not None
+                    ],
+                    window=window,
+                )
     return Representation(_bytes(list(summaries)), Validator(position, until))
 
 
 async def timeline(
-    store: EventStore, conflict: str, *, known_at: datetime | None, window: timedelta
+    store: EventStore,
+    conflict: str,
+    *,
+    as_of: datetime | None = None,
+    known_at: datetime | None,
+    window: timedelta,
 ) -> Representation:
     with storage_errors():
         async with snapshot(store.engine) as conn:
-            view, position = await read_timeline(conn, conflict, known_at=known_at, window=window)
+            view, position = await read_timeline(
+                conn, conflict, as_of=as_of, known_at=known_at, window=window
+            )
     return Representation(_bytes(view), Validator(position))

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     #: PostgreSQL connections per process, all of them (``app.composition.connection_budget``
     #: shares them out: the listener, the append writer, the head lookups, SQLAlchemy's pool).
     pool_size: int = Field(default=20, ge=4, le=200)
+    #: Log lines as plain text, or as one JSON object a line (``json``).
+    log_format: Literal["text", "json"] = "text"
+    #: One log line per request; false turns them off (the X-Request-ID header stays), as
+    #: uvicorn's --no-access-log does for its own: a stderr nobody reads would fill and block.
+    log_requests: bool = True
 
     # -- webhooks (app/webhooks) -------------------------------------------------------------
     #: The delay before each delivery attempt, the first counted from the event's dispatch;
@@ -56,6 +61,9 @@ class Settings(BaseSettings):
     webhook_allow_http: bool = False
     #: Subnets deliveries may reach although they are not public (e.g. ``10.1.0.0/16``).
     webhook_allowed_subnets: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    #: False: deliveries reach only ``webhook_allowed_subnets``, and URLs must name an address
+    #: (host names are refused unresolved): for closed networks and fuzzing runs.
+    webhook_public_addresses: bool = True
     #: Time to connect (and resolve), then the whole attempt's limit, response included.
     webhook_connect_timeout: timedelta = timedelta(seconds=5)
     webhook_timeout: timedelta = timedelta(seconds=15)

@@ -18,12 +18,16 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from events.types import (
     AgreementCollapsed,
+    AgreementExtended,
     AgreementSigned,
+    AllegationDenied,
     AllegationRetracted,
+    CeasefireDeclared,
     Event,
     EventCorrected,
     Frozen,
     MissionDispatched,
+    MissionEnded,
     ViolationAlleged,
 )
 
@@ -75,13 +79,33 @@ class RecordedEventCorrected(EventCorrected, RecordMeta):
     pass
 
 
+class RecordedCeasefireDeclared(CeasefireDeclared, RecordMeta):
+    pass
+
+
+class RecordedAgreementExtended(AgreementExtended, RecordMeta):
+    pass
+
+
+class RecordedAllegationDenied(AllegationDenied, RecordMeta):
+    pass
+
+
+class RecordedMissionEnded(MissionEnded, RecordMeta):
+    pass
+
+
 Recorded = Annotated[
     RecordedAgreementSigned
     | RecordedAgreementCollapsed
     | RecordedViolationAlleged
     | RecordedMissionDispatched
     | RecordedAllegationRetracted
-    | RecordedEventCorrected,
+    | RecordedEventCorrected
+    | RecordedCeasefireDeclared
+    | RecordedAgreementExtended
+    | RecordedAllegationDenied
+    | RecordedMissionEnded,
     Field(discriminator="type"),
 ]
 recorded_adapter: TypeAdapter[Recorded] = TypeAdapter(Recorded)
@@ -116,14 +140,17 @@ def content_hash(
     recorded_at: datetime,
     source_json: str,
     data_json: str,
+    key_id: str | None = None,
 ) -> bytes:
     """SHA-256 over the canonical content of one stored event: every field a reader sees
-    except its position, which the chain itself pins down."""
+    except its position, which the chain itself pins down. ``key_id`` (who appended it) enters
+    only when there is one, so events recorded before keys were recorded keep their hashes."""
     # canonical_json of {"id": event_id, "type": type, ...}, spelled out in its sorted key
     # order: this runs on every append (tests hold the two equal).
+    key = "" if key_id is None else f'"key_id":{_canonical(key_id)},'
     canonical = (
         f'{{"conflict":{_canonical(conflict)},"data":{_canonical(data_json)},'
-        f'"id":{_canonical(event_id)},"occurred_at":"{format_instant(occurred_at)}",'
+        f'"id":{_canonical(event_id)},{key}"occurred_at":"{format_instant(occurred_at)}",'
         f'"recorded_at":"{format_instant(recorded_at)}","schema_version":{_canonical(schema_version)},'
         f'"source":{_canonical(source_json)},"type":{_canonical(type)},"version":{_canonical(version)}}}'
     )

@@ -31,15 +31,24 @@ from pydantic import (
 __all__ = [
     "CORRECTABLE_DATA",
     "EVENT_TYPES",
+    "MAX_SAFE_INTEGER",
+    "NO_NUL",
     "SCHEMA_VERSIONS",
+    "SCOPE_RANK",
     "AgreementCollapsed",
     "AgreementCollapsedData",
+    "AgreementExtended",
+    "AgreementExtendedData",
     "AgreementKind",
     "AgreementSigned",
     "AgreementSignedData",
+    "AllegationDenied",
+    "AllegationDeniedData",
     "AllegationRetracted",
     "AllegationRetractedData",
     "CasualtyRange",
+    "CeasefireDeclared",
+    "CeasefireDeclaredData",
     "ConflictSlug",
     "CorrectableType",
     "Event",
@@ -49,6 +58,10 @@ __all__ = [
     "Instant",
     "MissionDispatched",
     "MissionDispatchedData",
+    "MissionEnded",
+    "MissionEndedData",
+    "Scope",
+    "ScopeLevel",
     "Slug",
     "Source",
     "ViolationAlleged",
@@ -56,6 +69,11 @@ __all__ = [
     "event_adapter",
 ]
 
+
+#: The largest integer every JSON client holds exactly (2**53 - 1, JavaScript's
+#: MAX_SAFE_INTEGER): the bound of every count, version and position a client sends, so the
+#: OpenAPI document states it exactly too (a larger bound is rounded as a double).
+MAX_SAFE_INTEGER = 2**53 - 1
 
 #: asyncpg sends these two as -infinity and infinity: refused on every database alike.
 _INFINITIES = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
@@ -72,13 +90,6 @@ def _utc(value: datetime) -> datetime:
     return utc
 
 
-def _no_nul(value: str) -> str:
-    """PostgreSQL text cannot hold NUL: refuse it on every database, so both behave alike."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
 _DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -93,12 +104,17 @@ def _rfc3339_only(value: Any) -> Any:
 Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only), AfterValidator(_utc)]
 ConflictSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+#: Text without NUL: PostgreSQL text cannot hold it, so it is refused on every database alike
+#: (a pattern, so the OpenAPI schema says so too).
+NO_NUL = r"^[^\x00]*$"
+_NAME = r"^[^ \t\n\r\f\v\x00](?:[^\x00]*[^ \t\n\r\f\v\x00])?$"
+#: A name neither starts nor ends with white space (it is refused, not trimmed), so what the
+#: schema accepts is what is stored.
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_no_nul),
+    StringConstraints(min_length=1, max_length=200, pattern=_NAME),
 ]
-Text = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_no_nul)]
+Text = Annotated[str, StringConstraints(max_length=10_000, pattern=NO_NUL)]
 AgreementKind = Literal["ceasefire", "humanitarian_truce", "cessation_of_hostilities", "armistice"]
 
 
@@ -115,11 +131,50 @@ class Source(Frozen):
     ) = None
 
 
+ScopeLevel = Literal["national", "regional", "local"]
+
+#: Broadest first: an allegation naming no agreement goes to the broadest one in effect.
+SCOPE_RANK: dict[str, int] = {"national": 0, "regional": 1, "local": 2}
+
+
+class Scope(Frozen):
+    """Where an agreement applies. Only national ones set the conflict's state; regional and
+    local ones have a state of their own."""
+
+    level: ScopeLevel = "national"
+    area: Name | None = Field(
+        default=None, description="The region or place; required for regional and local."
+    )
+
+    @model_validator(mode="after")
+    def _area_when_not_national(self) -> Scope:
+        if self.level != "national" and self.area is None:
+            raise ValueError(f"a {self.level} scope needs an area")
+        return self
+
+
+def _ends_after_start(effective_at: datetime | None, expires_at: datetime | None) -> None:
+    if effective_at is not None and expires_at is not None and expires_at <= effective_at:
+        raise ValueError("expires_at must be later than effective_at")
+
+
 class AgreementSignedData(Frozen):
+    """An agreement between two or more parties: what was signed, by whom, and from when it
+    binds."""
+
     agreement_id: Slug
-    parties: tuple[Name, ...] = Field(min_length=2, max_length=50)
+    parties: tuple[Name, ...] = Field(
+        min_length=2,
+        max_length=50,
+        json_schema_extra={"uniqueItems": True},
+        description="The parties bound by it, each named once (names are compared ignoring case).",
+    )
     mediators: tuple[Name, ...] = ()
     effective_at: Instant | None = None
+    expires_at: Instant | None = Field(
+        default=None, description="The end of a fixed term (later than effective_at)."
+    )
+    scope: Scope | None = Field(default=None, description="Where it applies (default national).")
     kind: AgreementKind = "ceasefire"
     terms: Text | None = None
 
@@ -127,10 +182,43 @@ class AgreementSignedData(Frozen):
     def _distinct_parties(self) -> AgreementSignedData:
         if len({p.casefold() for p in self.parties}) != len(self.parties):
             raise ValueError("parties must be distinct")
+        _ends_after_start(self.effective_at, self.expires_at)
         return self
 
 
+class CeasefireDeclaredData(Frozen):
+    """A unilateral ceasefire: one side declares it, toward the others. Its parties are the
+    declarer and those it is declared toward; it is listed and counted like an agreement."""
+
+    agreement_id: Slug
+    declared_by: Name
+    toward: tuple[Name, ...] = Field(default=(), max_length=50)
+    effective_at: Instant | None = None
+    expires_at: Instant | None = None
+    scope: Scope | None = None
+    kind: AgreementKind = "ceasefire"
+    terms: Text | None = None
+
+    @model_validator(mode="after")
+    def _distinct_parties(self) -> CeasefireDeclaredData:
+        names = [self.declared_by, *self.toward]
+        if len({p.casefold() for p in names}) != len(names):
+            raise ValueError("declared_by and toward must be distinct")
+        _ends_after_start(self.effective_at, self.expires_at)
+        return self
+
+
+class AgreementExtendedData(Frozen):
+    """A fixed term moved to a later end, from the extension's own occurred_at on."""
+
+    agreement_id: Slug
+    expires_at: Instant = Field(description="The new end: later than the current one.")
+    reason: Text | None = None
+
+
 class AgreementCollapsedData(Frozen):
+    """An agreement that no longer holds, and why."""
+
     agreement_id: Slug
     reason: Text | None = None
 
@@ -140,9 +228,9 @@ class CasualtyRange(Frozen):
     estimate. (Schema version 1 of ``violation.alleged`` had a single number; see
     ``events.upcasting``.)"""
 
-    low: int = Field(ge=0)
-    best: int = Field(ge=0)
-    high: int = Field(ge=0)
+    low: int = Field(ge=0, le=MAX_SAFE_INTEGER, strict=True)
+    best: int = Field(ge=0, le=MAX_SAFE_INTEGER, strict=True)
+    high: int = Field(ge=0, le=MAX_SAFE_INTEGER, strict=True)
 
     @model_validator(mode="after")
     def _ordered(self) -> CasualtyRange:
@@ -152,12 +240,14 @@ class CasualtyRange(Frozen):
 
 
 class ViolationAllegedData(Frozen):
+    """One party accuses another of breaking an agreement: a claim, counted per party."""
+
     alleged_by: Name
     accused: Name
     agreement_id: Slug | None = None
     location: Text | None = None
     description: Text | None = None
-    incidents: int = Field(default=1, ge=1, le=1_000_000)
+    incidents: int = Field(default=1, ge=1, le=1_000_000, strict=True)
     casualties_claimed: CasualtyRange | None = None
 
     @model_validator(mode="after")
@@ -168,11 +258,29 @@ class ViolationAllegedData(Frozen):
 
 
 class MissionDispatchedData(Frozen):
+    """A monitoring or observer mission sent to the conflict."""
+
     mission_id: Slug
+    agreement_id: Slug | None = Field(default=None, description="The agreement it monitors.")
     organization: Name
     head: Name | None = None
     purpose: Text | None = None
     expected_arrival: Instant | None = None
+
+
+class MissionEndedData(Frozen):
+    """A mission that has left or stopped its work."""
+
+    mission_id: Slug
+    reason: Text | None = None
+
+
+class AllegationDeniedData(Frozen):
+    """The accused party denies an allegation: it still counts, marked denied."""
+
+    allegation_id: UUID = Field(description="The id of the violation.alleged event denied.")
+    denied_by: Name = Field(description="The party denying it: the one accused.")
+    statement: Text | None = None
 
 
 class AllegationRetractedData(Frozen):
@@ -185,7 +293,11 @@ class AllegationRetractedData(Frozen):
 
 
 CorrectableType = Literal[
-    "agreement.signed", "agreement.collapsed", "violation.alleged", "mission.dispatched"
+    "agreement.signed",
+    "agreement.collapsed",
+    "violation.alleged",
+    "mission.dispatched",
+    "ceasefire.declared",
 ]
 
 #: The data model of every event type a correction may supersede.
@@ -194,6 +306,7 @@ CORRECTABLE_DATA: dict[str, type[Frozen]] = {
     "agreement.collapsed": AgreementCollapsedData,
     "violation.alleged": ViolationAllegedData,
     "mission.dispatched": MissionDispatchedData,
+    "ceasefire.declared": CeasefireDeclaredData,
 }
 
 
@@ -261,6 +374,26 @@ class MissionDispatched(EventBase):
     data: MissionDispatchedData
 
 
+class CeasefireDeclared(EventBase):
+    type: Literal["ceasefire.declared"] = "ceasefire.declared"
+    data: CeasefireDeclaredData
+
+
+class AgreementExtended(EventBase):
+    type: Literal["agreement.extended"] = "agreement.extended"
+    data: AgreementExtendedData
+
+
+class AllegationDenied(EventBase):
+    type: Literal["allegation.denied"] = "allegation.denied"
+    data: AllegationDeniedData
+
+
+class MissionEnded(EventBase):
+    type: Literal["mission.ended"] = "mission.ended"
+    data: MissionEndedData
+
+
 class AllegationRetracted(EventBase):
     type: Literal["allegation.retracted"] = "allegation.retracted"
     data: AllegationRetractedData
@@ -277,7 +410,11 @@ Event = Annotated[
     | ViolationAlleged
     | MissionDispatched
     | AllegationRetracted
-    | EventCorrected,
+    | EventCorrected
+    | CeasefireDeclared
+    | AgreementExtended
+    | AllegationDenied
+    | MissionEnded,
     Field(discriminator="type"),
 ]
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
@@ -289,6 +426,10 @@ EventType = Literal[
     "mission.dispatched",
     "allegation.retracted",
     "event.corrected",
+    "ceasefire.declared",
+    "agreement.extended",
+    "allegation.denied",
+    "mission.ended",
 ]
 EVENT_TYPES: tuple[str, ...] = (
     "agreement.signed",
@@ -297,6 +438,10 @@ EVENT_TYPES: tuple[str, ...] = (
     "mission.dispatched",
     "allegation.retracted",
     "event.corrected",
+    "ceasefire.declared",
+    "agreement.extended",
+    "allegation.denied",
+    "mission.ended",
 )
 
 #: The schema version new events of each type are written with. Older stored versions are

@@ -149,13 +149,12 @@ class PostgresWriter:
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[Batch]:
-        import asyncpg
 
         pool = self._pool or await self._acquire_pool()
         try:
             async with pool.acquire() as conn, conn.transaction():
                 yield _PostgresBatch(conn)
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
+        except _connection_errors() as error:
             raise ConnectionError(str(error)) from error
 
     async def close(self) -> None:
@@ -186,6 +185,22 @@ async def _append(
         first = int(await on.fetchval(POSTGRESQL_APPEND, *args))
     except asyncpg.UniqueViolationError as error:
         raise IdTakenError from error
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
+    except _connection_errors() as error:
         raise ConnectionError(str(error)) from error
     return first if first > 0 else None
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    """What asyncpg raises when the database is away (asyncpg is imported late)."""
+    import asyncpg
+
+    return (
+        OSError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        # The server going down: "terminating connection due to administrator command"
+        # (a restart), a crash, "the database system is starting up".
+        asyncpg.OperatorInterventionError,
+        # A connection the outage broke mid-operation, handed out again by the pool.
+        asyncpg.InternalClientError,
+    )

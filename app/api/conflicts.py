@@ -11,10 +11,10 @@ from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app import reads
-from app.api.events import _PROBLEMS
+from app.api.events import CONFLICT_READ_PROBLEMS, READ_PROBLEMS, Conflict
 from app.conditional import (
     ConditionalDep,
     ConditionalReads,
@@ -24,9 +24,9 @@ from app.conditional import (
 )
 from app.deps import ReaderKey, SettingsDep, StoreDep
 from app.direct import DirectRoute, answered_directly
-from app.problems import Problem
+from app.openapi import OPEN_READ
 from app.settings import Settings
-from events.types import ConflictSlug, Instant
+from events.types import Instant
 from projections.timeline import TimelineView
 from projections.views import AllegationsView, ConflictSummary, StatusView
 
@@ -42,10 +42,6 @@ KnownAt = Annotated[
     Instant | None,
     Query(description="What the log said at this time, by recorded_at (default: now)."),
 ]
-Conflict = Annotated[ConflictSlug, Path(description="The conflict's slug.")]
-_READ_PROBLEMS: dict[int | str, dict[str, Any]] = _PROBLEMS | {
-    404: {"model": Problem, "content": {"application/problem+json": {}}}
-}
 
 
 def _documented(description: str, problems: dict[int | str, Any]) -> dict[int | str, Any]:
@@ -56,8 +52,9 @@ def _documented(description: str, problems: dict[int | str, Any]) -> dict[int | 
     "/v1/conflicts",
     operation_id="list_conflicts",
     response_model=list[ConflictSummary],
-    responses=_documented("Every conflict with its state now.", _PROBLEMS),
-    summary="Every conflict with its current state",
+    responses=_documented("Every conflict with its state at as_of.", READ_PROBLEMS),
+    summary="Every conflict with its state (now, or at as_of)",
+    openapi_extra=OPEN_READ,
 )
 async def get_conflicts(
     request: Request,
@@ -65,17 +62,26 @@ async def get_conflicts(
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
-    """Tagged with the whole log's position: any append anywhere changes the tag."""
+    """Tagged with the whole log's position: any append anywhere changes the tag. A conflict
+    of which nothing was recorded by known_at is not listed."""
     return await conditional.respond(
         request,
         kind="c",
-        key=("conflicts",),
+        key=("conflicts", as_of, known_at),
         channel=None,
         head=partial(reads.log_head, conditional.heads),
-        compute=partial(reads.conflicts, store, window=settings.contested_window),
+        compute=partial(
+            reads.conflicts,
+            store,
+            as_of=as_of,
+            known_at=known_at,
+            window=settings.contested_window,
+        ),
         if_none_match=if_none_match,
     )
 
@@ -111,8 +117,9 @@ async def _status(
     "/v1/conflicts/{conflict}/status",
     operation_id="get_status",
     response_model=StatusView,
-    responses=_documented("The conflict's status.", _READ_PROBLEMS),
+    responses=_documented("The conflict's status.", CONFLICT_READ_PROBLEMS),
     summary="Is the ceasefire holding, since when, and who accuses whom",
+    openapi_extra=OPEN_READ,
 )
 @answered_directly
 async def get_status(
@@ -133,8 +140,9 @@ async def get_status(
     "/v1/conflicts/{conflict}/allegations",
     operation_id="get_allegations",
     response_model=AllegationsView,
-    responses=_documented("The conflict's allegations.", _READ_PROBLEMS),
+    responses=_documented("The conflict's allegations.", CONFLICT_READ_PROBLEMS),
     summary="Allegations per party, per agreement and over the whole conflict",
+    openapi_extra=OPEN_READ,
 )
 async def get_allegations(
     request: Request,
@@ -147,6 +155,9 @@ async def get_allegations(
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
+    """Per party: allegations made and received, and the incidents they count, under each
+    agreement and over the whole conflict; each allegation listed with its source. Retracted
+    allegations are not counted from the moment the retraction was recorded."""
     return await conditional.respond(
         request,
         kind="a",
@@ -162,8 +173,9 @@ async def get_allegations(
     "/v1/conflicts/{conflict}/timeline",
     operation_id="get_timeline",
     response_model=TimelineView,
-    responses=_documented("The conflict's story.", _READ_PROBLEMS),
+    responses=_documented("The conflict's story.", CONFLICT_READ_PROBLEMS),
     summary="The conflict's story in order of occurrence, each event with the state it led to",
+    openapi_extra=OPEN_READ,
 )
 async def get_timeline(
     request: Request,
@@ -172,22 +184,29 @@ async def get_timeline(
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
+    as_of: AsOf = None,
     known_at: KnownAt = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
-    """Agreements, collapses, allegations and missions in order of occurred_at, each with the
-    state of the conflict at that moment; retractions and corrections appear as notes on the
-    events they changed (with the original data beside the corrected). ``known_at``: the story
+    """Agreements and declarations, extensions, collapses, allegations, denials, missions and
+    their ends in order of occurred_at, each with the state of the conflict at that moment;
+    retractions and corrections appear as notes on the events they changed (with the original
+    data beside the corrected). ``as_of``: only what occurred by then. ``known_at``: the story
     as the log told it then."""
     return await conditional.respond(
         request,
         kind="t",
-        key=("timeline", conflict, known_at),
+        key=("timeline", conflict, as_of, known_at),
         channel=conflict,
         head=partial(reads.conflict_head, conditional.heads, conflict),
         compute=partial(
-            reads.timeline, store, conflict, known_at=known_at, window=settings.contested_window
+            reads.timeline,
+            store,
+            conflict,
+            as_of=as_of,
+            known_at=known_at,
+            window=settings.contested_window,
         ),
         if_none_match=if_none_match,
     )

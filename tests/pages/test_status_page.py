@@ -8,11 +8,9 @@ Runs once (on SQLite): it tests the page, not the storage. Set
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,8 +19,8 @@ import httpx
 import pytest
 
 from events.types import AgreementSignedData
-from tests.conftest import SEED, make_database
-from tests.e2e.conftest import Keys, Server, make_keys, start_server
+from tests.conftest import SEED
+from tests.e2e.conftest import Keys, Server
 from tests.pages.browser import Browser, open_browser
 
 pytestmark = pytest.mark.slow
@@ -31,16 +29,6 @@ DOCS = Path(__file__).parents[2] / "docs" / "screenshots"
 SEED_CONFLICT = "armenia-azerbaijan"
 TRUCE_CONFLICT = "example-truce"
 FIXED_TERMS = "expires_at" in AgreementSignedData.model_fields
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Keys]]:
-    databases = make_database("sqlite", tmp_path_factory.mktemp("page"))
-    url = next(databases)
-    keys = asyncio.run(make_keys(url))
-    with start_server(url) as server:
-        yield server, keys
-    databases.close()
 
 
 def post(server: Server, keys: Keys, body: dict[str, Any]) -> None:
@@ -109,6 +97,20 @@ def test_the_status_page_in_a_browser(site: tuple[Server, Keys]) -> None:
             countdown = text(browser, TRUCE_CONFLICT, "[data-countdown]")
             assert countdown.startswith(("(in 2 d 22:", "(in 2 d 23:")), countdown
         desktop = browser.screenshot()
+
+        # By keyboard: the skip link first, then the time picker; a timeline opens with Enter.
+        browser.press("Tab", 9)
+        assert browser.evaluate("document.activeElement.className") == "skip"
+        browser.press("Tab", 9)
+        assert browser.evaluate("document.activeElement.id") == "as_of"
+        browser.evaluate("document.querySelector('#armenia-azerbaijan summary').focus()")
+        browser.press("Enter", 13)
+        assert browser.evaluate("document.querySelector('#armenia-azerbaijan details').open")
+        # Every field has its label; the page says its language.
+        assert browser.evaluate(
+            "[...document.querySelectorAll('input')].every((i) => i.labels.length === 1)"
+        )
+        assert browser.evaluate("document.documentElement.lang") == "en"
 
         # The time picker: 24 September 2022, when Azerbaijan's allegation made it contested.
         browser.evaluate(
