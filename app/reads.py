@@ -12,11 +12,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.conditional import Representation, Validator
 from events.errors import UnknownConflictError
 from events.heads import Heads
-from events.store import EventStore, storage_errors
+from events.store import storage_errors
 from projections.freshness import log_position, next_change, snapshot, stream_position
 from projections.queries import list_conflicts, read_allegations, read_status
 from projections.timeline import read_timeline
@@ -50,7 +51,7 @@ async def log_head(heads: Heads) -> int:
 
 
 async def status(
-    store: EventStore,
+    engine: AsyncEngine,
     conflict: str,
     *,
     as_of: datetime | None,
@@ -58,7 +59,7 @@ async def status(
     window: timedelta,
 ) -> Representation:
     with storage_errors():
-        async with snapshot(store.engine) as conn:
+        async with snapshot(engine) as conn:
             position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
             view = await read_status(
@@ -79,10 +80,10 @@ async def status(
 
 
 async def allegations(
-    store: EventStore, conflict: str, *, as_of: datetime | None, known_at: datetime | None
+    engine: AsyncEngine, conflict: str, *, as_of: datetime | None, known_at: datetime | None
 ) -> Representation:
     with storage_errors():
-        async with snapshot(store.engine) as conn:
+        async with snapshot(engine) as conn:
             position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
             view = await read_allegations(conn, conflict, as_of=as_of or now, known_at=known_at)
@@ -93,9 +94,9 @@ async def allegations(
     return Representation(_bytes(view), Validator(position, until))
 
 
-async def conflicts(store: EventStore, *, window: timedelta) -> Representation:
+async def conflicts(engine: AsyncEngine, *, window: timedelta) -> Representation:
     with storage_errors():
-        async with snapshot(store.engine) as conn:
+        async with snapshot(engine) as conn:
             position = await log_position(conn)
             now = datetime.now(UTC)
             summaries = await list_conflicts(conn, as_of=now, window=window)
@@ -114,9 +115,9 @@ async def conflicts(store: EventStore, *, window: timedelta) -> Representation:
 
 
 async def timeline(
-    store: EventStore, conflict: str, *, known_at: datetime | None, window: timedelta
+    engine: AsyncEngine, conflict: str, *, known_at: datetime | None, window: timedelta
 ) -> Representation:
     with storage_errors():
-        async with snapshot(store.engine) as conn:
+        async with snapshot(engine) as conn:
             view, position = await read_timeline(conn, conflict, known_at=known_at, window=window)
     return Representation(_bytes(view), Validator(position))

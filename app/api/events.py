@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from app.conditional import (
     ConditionalDep,
     IfNoneMatch,
+    MinPosition,
     Prefer,
     Representation,
     Validator,
@@ -21,7 +22,8 @@ from app.deps import JsonContent, ReaderKey, StoreDep, WriterKey
 from app.problems import Problem
 from events.envelope import Recorded
 from events.errors import UnknownConflictError
-from events.store import EventStore
+from events.routing import ReadDatabase
+from events.store import read_events
 from events.types import (
     AgreementCollapsed,
     AgreementSigned,
@@ -144,11 +146,13 @@ async def append_event(
 
 
 async def _page(
-    store: EventStore, head: int, *, after: int, limit: int, conflict: str | None = None
+    database: ReadDatabase, head: int, *, after: int, limit: int, conflict: str | None = None
 ) -> Representation:
     """The page as of ``head``: none of the events committed after it, so the body is
     exactly what the tag (``head``) says."""
-    events = await store.read_all(after=after, limit=limit, conflict=conflict, until=head)
+    events = await read_events(
+        database.engine, after=after, limit=limit, conflict=conflict, until=head
+    )
     page = EventPage(events=events, next_after=events[-1].position if events else after)
     return Representation(page.model_dump_json().encode(), Validator(head))
 
@@ -162,11 +166,11 @@ async def _page(
 )
 async def list_events(
     request: Request,
-    store: StoreDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
     after: After = 0,
     limit: Limit = 100,
+    min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
@@ -175,17 +179,21 @@ async def list_events(
     the log's head: with its ETag and ``Prefer: wait=N`` the request waits for the next
     append anywhere."""
 
-    async def compute() -> Representation:
-        return await _page(store, await conditional.heads.log(), after=after, limit=limit)
+    async def head(database: ReadDatabase) -> int:
+        return await database.heads.log()
+
+    async def compute(database: ReadDatabase) -> Representation:
+        return await _page(database, await head(database), after=after, limit=limit)
 
     return await conditional.respond(
         request,
         kind="e",
         key=("events", after, limit),
         channel=None,
-        head=conditional.heads.log,
+        head=head,
         compute=compute,
         if_none_match=if_none_match,
+        min_position=min_position,
     )
 
 
@@ -203,25 +211,27 @@ async def list_events(
 async def list_conflict_events(
     request: Request,
     conflict: Annotated[ConflictSlug, Path()],
-    store: StoreDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
     after: After = 0,
     limit: Limit = 100,
+    min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
     """Tagged with the conflict's newest position: with its ETag and ``Prefer: wait=N`` the
     request waits for the conflict's next event."""
 
-    async def head() -> int:
-        stream = await conditional.heads.stream(conflict)
+    async def head(database: ReadDatabase) -> int:
+        stream = await database.heads.stream(conflict)
         if stream is None:
             raise UnknownConflictError(conflict)
         return stream
 
-    async def compute() -> Representation:
-        return await _page(store, await head(), after=after, limit=limit, conflict=conflict)
+    async def compute(database: ReadDatabase) -> Representation:
+        return await _page(
+            database, await head(database), after=after, limit=limit, conflict=conflict
+        )
 
     return await conditional.respond(
         request,
@@ -231,4 +241,5 @@ async def list_conflict_events(
         head=head,
         compute=compute,
         if_none_match=if_none_match,
+        min_position=min_position,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -23,11 +24,12 @@ from fastapi.responses import StreamingResponse
 
 from app.api.events import After
 from app.conditional import ConditionalDep
-from app.deps import ReaderKey, SettingsDep, StoreDep
+from app.deps import ReaderKey, SettingsDep
 from app.problems import ProblemError
-from events.heads import Heads
+from events.envelope import Recorded
 from events.notifications import AppendNotifier
-from events.store import EventStore
+from events.routing import ReadDatabase, ReadRouter
+from events.store import read_events
 from events.types import EVENT_TYPES, ConflictSlug
 
 __all__ = ["router"]
@@ -87,7 +89,6 @@ _EXAMPLE = (
     summary="Follow the log live (Server-Sent Events), resumable with Last-Event-ID",
 )
 async def stream_events(
-    store: StoreDep,
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
@@ -111,7 +112,7 @@ async def stream_events(
     ] = None,
 ) -> EventStreamResponse:
     wanted = _types(types)
-    head = await conditional.heads.log()
+    head = await conditional.router.primary.heads.log()
     start = _resume_point(last_event_id, after, head)
     notices: list[str] = []
     limit = settings.stream_replay_limit
@@ -150,8 +151,7 @@ async def stream_events(
         start = oldest
     return EventStreamResponse(
         _follow(
-            store,
-            conditional.heads,
+            conditional.router,
             conditional.notifier,
             start,
             conflict,
@@ -198,9 +198,21 @@ def _message(event: str, position: int, data: Any) -> str:
     return f"id: {position}\nevent: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
+async def _read(
+    database: ReadDatabase,
+    *,
+    after: int,
+    until: int,
+    conflict: str | None,
+    types: Sequence[str] | None,
+) -> list[Recorded]:
+    return await read_events(
+        database.engine, after=after, until=until, limit=PAGE, conflict=conflict, types=types
+    )
+
+
 async def _follow(
-    store: EventStore,
-    heads: Heads,
+    router: ReadRouter,
     notifier: AppendNotifier,
     after: int,
     conflict: str | None,
@@ -209,7 +221,9 @@ async def _follow(
     notices: list[str],
 ) -> AsyncIterator[str]:
     """Every event after ``after``, then each new one as it commits. ``scanned``: every event
-    up to it was looked at (sent, or filtered out)."""
+    up to it was looked at (sent, or filtered out). The head is looked at on the primary, whose
+    notifications wake the stream; the events are read where the log has reached it (a hot
+    standby that has replayed that far, or the primary), so none is ever skipped."""
     yield "retry: 3000\n\n"
     for notice in notices:
         yield notice
@@ -217,11 +231,12 @@ async def _follow(
     last_sent = time.monotonic()
     while not notifier.closed:
         with notifier.subscribe(conflict, scanned) as subscription:  # before reading: no gap
-            head = await heads.log()
+            head = await router.primary.heads.log()
             page = []
             if head > scanned:
-                page = await store.read_all(
-                    after=scanned, until=head, limit=PAGE, conflict=conflict, types=types
+                page = await router.read(
+                    head,
+                    partial(_read, after=scanned, until=head, conflict=conflict, types=types),
                 )
             for event in page:
                 yield (

@@ -160,8 +160,9 @@ async def test_export_filters_by_position_and_conflict(
 
 
 async def test_an_import_keeps_ids_and_recording_times(
-    store: EventStore, conflict: str, tmp_path: Path
+    fresh_store: EventStore, conflict: str, tmp_path: Path
 ) -> None:
+    store = fresh_store  # times of 2022: into a log with nothing recorded later
     lines = []
     recorded = datetime(2022, 9, 15, 8, 30, 0, 123456, tzinfo=UTC)
     for i, event in enumerate(seed_events(conflict)):
@@ -172,6 +173,25 @@ async def test_an_import_keeps_ids_and_recording_times(
     stored = await store.read_stream(conflict)
     assert [str(e.id) for e in stored] == [json.loads(line)["id"] for line in lines]
     assert [e.recorded_at for e in stored] == [recorded + timedelta(hours=i) for i in range(6)]
+
+
+async def test_an_import_never_adds_events_recorded_before_the_logs_newest(
+    store: EventStore, conflict: str, tmp_path: Path
+) -> None:
+    """What the log said at a past ``known_at`` never changes (caches keep such views for
+    good): an event recorded at or before the newest one stored is a bad line."""
+    await store.append([signed(conflict)])
+    newest = (await store.read_stream(conflict))[-1].recorded_at
+    claim = alleged(conflict).model_dump(mode="json")
+    for recorded_at in (newest - timedelta(days=1), newest):
+        (tmp_path / "old.ndjson").write_text(_line(claim, 2, recorded_at) + "\n")
+        report = await import_file(store, tmp_path / "old.ndjson")
+        assert [bad.number for bad in report.bad] == [1], report
+        assert "not after the log's newest event" in report.bad[0].reason
+    assert len(await store.read_stream(conflict)) == 1
+    (tmp_path / "new.ndjson").write_text(_line(claim, 2, newest + timedelta(seconds=1)) + "\n")
+    report = await import_file(store, tmp_path / "new.ndjson")
+    assert report.bad == [] and report.imported == 1
 
 
 async def test_bad_lines_are_reported_by_number_and_nothing_is_written(
