@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +26,7 @@ import pytest
 from app.keys import create_key
 from events.database import create_engine
 
-__all__ = ["Keys", "Server", "make_keys", "start_server"]
+__all__ = ["Keys", "Server", "make_keys", "start_server", "start_servers"]
 
 _STARTUP_SECONDS = 20.0
 
@@ -63,17 +63,50 @@ def free_port() -> int:
 
 
 @contextmanager
-def start_server(database_url: str, **settings: str) -> Iterator[Server]:
+def start_server(database_url: str, *, workers: int = 0, **settings: str) -> Iterator[Server]:
     """Run ``uvicorn app.main:create_app --factory`` against ``database_url`` (already
     migrated) with extra ``CEASEFIRE_*`` settings given as keyword arguments
-    (``require_read_key="true"``); yield once ``/healthz`` answers; stop it after."""
+    (``require_read_key="true"``); yield once ``/healthz`` answers; stop it after.
+    ``workers``: run ``ceasefire serve --workers N`` instead (N processes on one port)."""
+    with start_servers(database_url, [workers], **settings) as [server]:
+        yield server
+
+
+@contextmanager
+def start_servers(
+    database_url: str, workers: Sequence[int], **settings: str
+) -> Iterator[list[Server]]:
+    """Several servers as ``start_server`` runs one (``workers[i]`` as its ``workers``),
+    started at the same time: on a loaded machine each takes seconds to import."""
+    servers: list[Server] = []
+    try:
+        for count in workers:
+            servers.append(_launch(database_url, count, settings))
+        for server in servers:
+            _wait_healthy(server)
+        yield servers
+    finally:
+        for server in servers:
+            server.process.terminate()
+        for server in servers:
+            try:
+                server.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()
+            os.unlink(server.log_path)
+
+
+def _launch(database_url: str, workers: int, settings: dict[str, str]) -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CEASEFIRE_")}
     env["CEASEFIRE_DATABASE_URL"] = database_url
     env.update({f"CEASEFIRE_{name.upper()}": value for name, value in settings.items()})
     port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(
-        [
+    if workers:
+        command = [sys.executable, "-m", "app.cli", "serve", "--no-migrate"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    else:
+        command = [
             sys.executable,
             "-m",
             "uvicorn",
@@ -90,24 +123,10 @@ def start_server(database_url: str, **settings: str) -> Iterator[Server]:
             # machine would then race the close (httpx.ReadError) instead of testing us.
             "--timeout-keep-alive",
             "120",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    server = Server(f"http://127.0.0.1:{port}", database_url, process, log.name)
-    try:
-        _wait_healthy(server)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        os.unlink(log.name)
+        ]
+    with tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False) as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return Server(f"http://127.0.0.1:{port}", database_url, process, log.name)
 
 
 def _wait_healthy(server: Server) -> None:

@@ -77,7 +77,9 @@ async def paused_replay() -> AsyncIterator[None]:
     conn = await asyncpg.connect(STANDBY, timeout=5)
     try:
         await conn.execute("SELECT pg_wal_replay_pause()")
-        while await conn.fetchval("SELECT pg_get_wal_replay_pause_state()") != "paused":
+        while True:  # paused once the record being replayed is done
+            if await conn.fetchval("SELECT pg_get_wal_replay_pause_state()") == "paused":
+                break
             await asyncio.sleep(0.01)
         yield
     finally:
