@@ -147,6 +147,7 @@ class Validator:
 class Representation:
     body: bytes
     validator: Validator
+    media_type: str = "application/json"
 
 
 _TAG = re.compile(
@@ -465,7 +466,7 @@ class ConditionalReads:
     def _ok(self, kind: str, representation: Representation) -> Response:
         return Response(
             representation.body,
-            media_type="application/json",
+            media_type=representation.media_type,
             headers={"ETag": format_tag(kind, representation.validator, self.salt)},
         )
 

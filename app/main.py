@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
 from app import problems
-from app.api import admin, conflicts, events, health, stream, webhooks
+from app.api import admin, conflicts, embeds, events, health, stream, webhooks
 from app.conditional import CachePolicy, ConditionalReads
 from app.keys import KeyCache
 from app.limits import BodyLimit
+from app.pages import routes as pages
 from app.problems import AnsweredErrors
 from app.settings import Settings, get_settings
 from app.shutdown import ending_on_signal
@@ -101,6 +102,9 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(admin.router)
+    app.include_router(embeds.router)
+    app.include_router(pages.router)
+    app.mount("/static", pages.static_files(), name="static")
     return app
 
 
