@@ -39,6 +39,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/replay.py
 	$(PY) bench/polling.py
 	$(PY) bench/webhooks.py
+	$(PY) bench/scale.py
 
 ## A PostgreSQL hot standby of the local cluster on 127.0.0.1:5433 (streaming replication), for the
 ## read-replica tests and bench/scale.py; `.ci/replica.sh stop|status|destroy` for the rest.

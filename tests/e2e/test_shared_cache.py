@@ -1,5 +1,5 @@
 """A real shared cache in front of the server: nginx ``proxy_cache`` from Debian's packages, on
-loopback, with a configuration of this test's own (docs/scaling.md has the same one).
+loopback, with a configuration of its own (tests/e2e/nginx.py, which bench/scale.py uses too).
 
 Anonymous status reads carry ``public, max-age`` (``CEASEFIRE_CACHE_MAX_AGE``): within it nginx
 answers from its store without asking the server; after it nginx revalidates with the stored
@@ -9,85 +9,21 @@ the cache on the first revalidation after it, never later."""
 from __future__ import annotations
 
 import asyncio
-import getpass
 import os
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import Keys, Server, free_port, start_server
+from tests.e2e.conftest import Keys, Server, start_server
+from tests.e2e.nginx import Nginx, nginx_binary, running_nginx
 from tests.e2e.replica import tag_position
 from tests.e2e.test_polling import agreement, allegation, post
 
 pytestmark = pytest.mark.slow
 
 MAX_AGE = 2
-
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-# The worker writes the cache in this test's own directory: it runs as the test's user.
-user {user};
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    log_format cache '$request_uri $upstream_cache_status $upstream_status';
-    access_log {dir}/access.log cache;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    proxy_cache_path {dir}/cache levels=1:2 keys_zone=ceasefire:1m;
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass {origin};
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_cache ceasefire;
-            # Expired entries are revalidated with their ETag (If-None-Match), not refetched.
-            proxy_cache_revalidate on;
-            # One request per key goes to the origin at a time; the others wait for it.
-            proxy_cache_lock on;
-            add_header X-Cache-Status $upstream_cache_status always;
-        }}
-    }}
-}}
-"""
-
-
-@dataclass(frozen=True)
-class Nginx:
-    base_url: str
-    directory: Path
-
-    def upstream_statuses(self, path: str) -> list[tuple[str, str]]:
-        """(cache status, origin status) of each request nginx logged for ``path``."""
-        lines = (self.directory / "access.log").read_text().splitlines()
-        return [
-            (parts[1], parts[2]) for parts in (line.split() for line in lines) if parts[0] == path
-        ]
-
-
-def _nginx_binary() -> str:
-    found = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
-    )
-    if found is None:
-        reason = "nginx is not installed (apt-get install nginx; .ci/run installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -102,36 +38,14 @@ def origin(database_url: str, db_kind: str) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def nginx(origin: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
-    binary = _nginx_binary()
-    directory = tmp_path_factory.mktemp("nginx")
-    port = free_port()
-    (directory / "nginx.conf").write_text(
-        NGINX_CONF.format(dir=directory, port=port, origin=origin.base_url, user=getpass.getuser())
-    )
-    process = subprocess.Popen(
-        [binary, "-p", str(directory), "-e", str(directory / "error.log"), "-c", "nginx.conf"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_listening(port, process, directory)
-        yield Nginx(f"http://127.0.0.1:{port}", directory)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _wait_listening(port: int, process: subprocess.Popen[bytes], directory: Path) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"nginx exited: {(directory / 'error.log').read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    pytest.fail("nginx did not listen")
+    if nginx_binary() is None:
+        reason = "nginx is not installed (apt-get install nginx; .ci/run installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    host_port = origin.base_url.removeprefix("http://")
+    with running_nginx(host_port, tmp_path_factory.mktemp("nginx")) as running:
+        yield running
 
 
 @pytest.fixture
