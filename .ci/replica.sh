@@ -87,9 +87,8 @@ host all all 127.0.0.1/32 trust
 EOF
 }
 
-start() {
-  local bin
-  bin="$(bindir)"
+launch() {
+  local bin="$1"
   if running; then
     echo "replica: already running on 127.0.0.1:$PORT"
   else
@@ -104,7 +103,19 @@ start() {
     fi
     sleep 0.1
   done
-  echo "replica: not streaming after 30 s; see $LOG" >&2
+  return 1
+}
+
+start() {
+  local bin
+  bin="$(bindir)"
+  launch "$bin" && return 0
+  # A standby that cannot stream (its files from another cluster, WAL it needs gone): made anew.
+  echo "replica: not streaming after 30 s; making it anew (see $LOG)" >&2
+  stop
+  rm -rf "$DIR"
+  launch "$bin" && return 0
+  echo "replica: not streaming; see $LOG" >&2
   return 1
 }
 
