@@ -309,6 +309,7 @@ class ConditionalReads:
         self._immutable_after = immutable_after
         #: A view pinned to a ``known_at`` before this cannot change (it only ever grows).
         self._settled_before: datetime | None = None
+        self._settled_looked_at = float("-inf")
 
     async def respond(
         self,
@@ -391,18 +392,25 @@ class ConditionalReads:
     async def _settled(self, database: ReadDatabase, known_at: datetime) -> bool:
         """Whether nothing can be recorded any more at or before ``known_at``: it is earlier
         than the newest event's ``recorded_at`` by ``immutable_after``. Imports never add
-        events recorded before the log's newest (``app.importer``)."""
+        events recorded before the log's newest (``app.importer``). The newest is looked up at
+        most once a second; when it cannot be, the answer is no (never wrongly immutable)."""
         if self._settled_before is not None and known_at < self._settled_before:
             return True
-        with storage_errors():
-            async with database.engine.connect() as conn:
-                newest = await newest_recorded_at(conn)
+        if time.monotonic() - self._settled_looked_at < 1.0:
+            return False
+        self._settled_looked_at = time.monotonic()
+        try:
+            with storage_errors():
+                async with database.engine.connect() as conn:
+                    newest = await newest_recorded_at(conn)
+        except StorageUnavailableError:
+            return False
         if newest is None:
             return False
         settled = newest - self._immutable_after
         if self._settled_before is None or settled > self._settled_before:
             self._settled_before = settled
-        return known_at < settled
+        return known_at < self._settled_before
 
     def _held(self, header: str | None, kind: str) -> int:
         """The latest position among the client's tags of this kind (0: none)."""

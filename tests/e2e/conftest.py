@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -63,25 +63,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def start_server(database_url: str, *, workers: int = 0, **settings: str) -> Iterator[Server]:
+def start_server(database_url: str, **settings: str) -> Iterator[Server]:
     """Run ``uvicorn app.main:create_app --factory`` against ``database_url`` (already
     migrated) with extra ``CEASEFIRE_*`` settings given as keyword arguments
-    (``require_read_key="true"``); yield once ``/healthz`` answers; stop it after.
-    ``workers``: run ``ceasefire serve --workers N`` instead (N processes on one port)."""
-    with start_servers(database_url, [workers], **settings) as [server]:
+    (``require_read_key="true"``); yield once ``/healthz`` answers; stop it after."""
+    with start_servers(database_url, 1, **settings) as [server]:
         yield server
 
 
 @contextmanager
-def start_servers(
-    database_url: str, workers: Sequence[int], **settings: str
-) -> Iterator[list[Server]]:
-    """Several servers as ``start_server`` runs one (``workers[i]`` as its ``workers``),
-    started at the same time: on a loaded machine each takes seconds to import."""
+def start_servers(database_url: str, count: int, **settings: str) -> Iterator[list[Server]]:
+    """``count`` servers as ``start_server`` runs one, started at the same time: on a loaded
+    machine each takes seconds to import."""
     servers: list[Server] = []
     try:
-        for count in workers:
-            servers.append(_launch(database_url, count, settings))
+        for _ in range(count):
+            servers.append(_launch(database_url, settings))
         for server in servers:
             _wait_healthy(server)
         yield servers
@@ -97,33 +94,29 @@ def start_servers(
             os.unlink(server.log_path)
 
 
-def _launch(database_url: str, workers: int, settings: dict[str, str]) -> Server:
+def _launch(database_url: str, settings: dict[str, str]) -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CEASEFIRE_")}
     env["CEASEFIRE_DATABASE_URL"] = database_url
     env.update({f"CEASEFIRE_{name.upper()}": value for name, value in settings.items()})
     port = free_port()
-    if workers:
-        command = [sys.executable, "-m", "app.cli", "serve", "--no-migrate"]
-        command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    else:
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            # uvicorn closes a connection idle for 5 s; a test that pauses longer on a loaded
-            # machine would then race the close (httpx.ReadError) instead of testing us.
-            "--timeout-keep-alive",
-            "120",
-        ]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "app.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        # uvicorn closes a connection idle for 5 s; a test that pauses longer on a loaded
+        # machine would then race the close (httpx.ReadError) instead of testing us.
+        "--timeout-keep-alive",
+        "120",
+    ]
     with tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False) as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     return Server(f"http://127.0.0.1:{port}", database_url, process, log.name)
