@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
 from app import problems
-from app.api import admin, conflicts, embeds, events, health, stream, webhooks
+from app.api import admin, conflicts, embeds, events, health, keys, stream, webhooks
 from app.conditional import CachePolicy, ConditionalReads
-from app.keys import KeyCache
+from app.keys import KEYS_CHANNEL, KeyCache
 from app.limits import BodyLimit
 from app.pages import routes as pages
 from app.problems import AnsweredErrors
@@ -62,7 +62,12 @@ def create_fastapi(settings: Settings) -> FastAPI:
             policy=CachePolicy(settings.cache_max_age, settings.cache_stale_while_revalidate),
             immutable_after=settings.cache_immutable_after,
         )
-        listener = await start_listener(engine, notifier, sqlite_poll=settings.sqlite_notify_poll)
+        listener = await start_listener(
+            engine,
+            notifier,
+            sqlite_poll=settings.sqlite_notify_poll,
+            channels={KEYS_CHANNEL: app.state.key_cache.on_revoked},
+        )
         try:
             async with (
                 webhooks_running(app.state.store, settings) as app.state.webhooks,
@@ -87,7 +92,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
             {"name": "events", "description": "The log: append, read, follow live."},
             {"name": "conflicts", "description": "Views folded from the log, at any time."},
             {"name": "webhooks", "description": "Signed deliveries of new events."},
-            {"name": "admin", "description": "Projections and their rebuilds."},
+            {"name": "admin", "description": "Projections and their rebuilds; API keys."},
         ],
     )
     app.state.settings = settings
@@ -102,6 +107,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(admin.router)
+    app.include_router(keys.router)
     app.include_router(embeds.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")

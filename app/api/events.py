@@ -20,10 +20,11 @@ from app.conditional import (
 )
 from app.deps import JsonContent, ReaderKey, StoreDep, WriterKey
 from app.problems import Problem
+from events.chain import read_log_head as read_log_head_row
 from events.envelope import Recorded
 from events.errors import UnknownConflictError
 from events.routing import ReadDatabase
-from events.store import read_events
+from events.store import read_events, storage_errors
 from events.types import (
     AgreementCollapsed,
     AgreementSigned,
@@ -99,6 +100,18 @@ class EventPage(BaseModel):
         description="Pass as `after` to read on: the position of the last event returned, or "
         "the given `after` when none was."
     )
+    has_more: bool = Field(
+        description="True when more events follow this page (read on with `after=next_after`); "
+        "false at the end of the log as the page saw it."
+    )
+
+
+class LogHeadView(BaseModel):
+    position: int = Field(description="The newest event's position (0: the log is empty).")
+    hash: str = Field(
+        description="Its chain hash, hex: sha256 over every event up to it. Keep the pair "
+        "elsewhere; `ceasefire verify --expect POSITION:HASH` proves the log still extends it."
+    )
 
 
 #: Positions are 64-bit integers on both databases: a larger ``after`` is a 422, not a driver error.
@@ -151,9 +164,13 @@ async def _page(
     """The page as of ``head``: none of the events committed after it, so the body is
     exactly what the tag (``head``) says."""
     events = await read_events(
-        database.engine, after=after, limit=limit, conflict=conflict, until=head
+        database.engine, after=after, limit=limit + 1, conflict=conflict, until=head
     )
-    page = EventPage(events=events, next_after=events[-1].position if events else after)
+    more = len(events) > limit
+    del events[limit:]
+    page = EventPage(
+        events=events, next_after=events[-1].position if events else after, has_more=more
+    )
     return Representation(page.model_dump_json().encode(), Validator(head))
 
 
@@ -194,6 +211,46 @@ async def list_events(
         compute=compute,
         if_none_match=if_none_match,
         min_position=min_position,
+    )
+
+
+@router.get(
+    "/v1/log/head",
+    operation_id="read_log_head",
+    response_model=LogHeadView,
+    responses={**_PROBLEMS, **conditional_responses("The log's head.")},
+    summary="The log's newest position and chain hash, to pin the history",
+)
+async def read_log_head(
+    request: Request,
+    conditional: ConditionalDep,
+    _key: ReaderKey,
+    if_none_match: IfNoneMatch = None,
+    _prefer: Prefer = None,
+) -> Response:
+    """Whoever notes this pair can later prove that nobody, not even someone with full
+    access to the database, rewrote the log up to it (`ceasefire verify --expect`). As cheap
+    as the other conditional reads: the ETag is the position, a 304 costs one indexed lookup,
+    and `Prefer: wait=N` waits for the next append."""
+
+    async def head(database: ReadDatabase) -> int:
+        return await database.heads.log()
+
+    async def compute(database: ReadDatabase) -> Representation:
+        with storage_errors():
+            async with database.engine.connect() as conn:
+                head = await read_log_head_row(conn)
+        view = LogHeadView(position=head.position, hash=head.hash.hex())
+        return Representation(view.model_dump_json().encode(), Validator(head.position))
+
+    return await conditional.respond(
+        request,
+        kind="lh",
+        key=("log-head",),
+        channel=None,
+        head=head,
+        compute=compute,
+        if_none_match=if_none_match,
     )
 
 
