@@ -34,7 +34,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Query, Request, Response
 from pydantic import Field, TypeAdapter
 
-from events.errors import StorageUnavailableError
+from events.errors import StorageUnavailableError, UnknownConflictError
 from events.notifications import AppendNotifier
 from events.routing import ReadDatabase, ReadRouter
 from events.store import storage_errors
@@ -361,8 +361,13 @@ class ConditionalReads:
         compute: Compute,
         if_none_match: str | None,
     ) -> Response:
-        position = await head(database)
         held = self._held(if_none_match, kind)
+        try:
+            position = await head(database)
+        except UnknownConflictError:
+            if database.is_primary or not held:
+                raise
+            position = 0  # a standby that has not replayed the conflict the client has seen
         if held > position and not database.is_primary:
             # The client saw a later state (from the primary, or a standby further on): never
             # answer it an older one. Wait for this standby, or read the primary.

@@ -80,7 +80,8 @@ def start_servers(database_url: str, count: int, **settings: str) -> Iterator[li
         for _ in range(count):
             servers.append(_launch(database_url, settings))
         for server in servers:
-            _wait_healthy(server)
+            # Started together, they share the machine's cores while they import.
+            _wait_healthy(server, _STARTUP_SECONDS * count)
         yield servers
     finally:
         for server in servers:
@@ -122,8 +123,8 @@ def _launch(database_url: str, settings: dict[str, str]) -> Server:
     return Server(f"http://127.0.0.1:{port}", database_url, process, log.name)
 
 
-def _wait_healthy(server: Server) -> None:
-    deadline = time.monotonic() + _STARTUP_SECONDS
+def _wait_healthy(server: Server, seconds: float = _STARTUP_SECONDS) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             pytest.fail(f"the server exited with {server.process.returncode}:\n{server.log()}")
@@ -133,7 +134,7 @@ def _wait_healthy(server: Server) -> None:
         except httpx.TransportError:
             pass
         time.sleep(0.05)
-    pytest.fail(f"the server did not answer /healthz in {_STARTUP_SECONDS}s:\n{server.log()}")
+    pytest.fail(f"the server did not answer /healthz in {seconds}s:\n{server.log()}")
 
 
 async def make_keys(database_url: str) -> Keys:
