@@ -310,6 +310,8 @@ class ConditionalReads:
         #: A view pinned to a ``known_at`` before this cannot change (it only ever grows).
         self._settled_before: datetime | None = None
         self._settled_looked_at = float("-inf")
+        #: Requests held by ``Prefer: wait`` right now (``/metrics``).
+        self.waiting = 0
 
     async def respond(
         self,
@@ -382,7 +384,11 @@ class ConditionalReads:
         if not wait:
             return self._not_modified(matched, kind, None)
         applied = min(wait, MAX_WAIT)
-        moved = await self._wait(request, channel, matched, head, applied)
+        self.waiting += 1
+        try:
+            moved = await self._wait(request, channel, matched, head, applied)
+        finally:
+            self.waiting -= 1
         if moved is None:
             return self._not_modified(matched, kind, applied)
         # Woken by the primary's notification: read where the log has reached that position.

@@ -10,14 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
 from app import problems
-from app.api import admin, conflicts, embeds, events, health, keys, stream, webhooks
+from app.api import admin, conflicts, embeds, events, health, keys, metrics, stream, webhooks
 from app.conditional import CachePolicy, ConditionalReads
 from app.keys import KEYS_CHANNEL, KeyCache
 from app.limits import BodyLimit
+from app.logs import configure_logging
+from app.metrics import Metrics
 from app.pages import routes as pages
 from app.problems import AnsweredErrors
 from app.settings import Settings, get_settings
 from app.shutdown import ending_on_signal
+from app.telemetry import RequestTelemetry
 from app.webhooks.worker import running as webhooks_running
 from events.database import create_engine
 from events.heads import Heads
@@ -62,6 +65,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
             policy=CachePolicy(settings.cache_max_age, settings.cache_stale_while_revalidate),
             immutable_after=settings.cache_immutable_after,
         )
+        app.state.metrics.follow(waiting=lambda: app.state.conditional.waiting)
         listener = await start_listener(
             engine,
             notifier,
@@ -96,6 +100,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
         ],
     )
     app.state.settings = settings
+    app.state.metrics = Metrics()
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
     problems.install(app)
     # The polled reads first, then appends: this FastAPI matches a request against each included
@@ -109,13 +114,21 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(keys.router)
     app.include_router(embeds.router)
+    app.include_router(metrics.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
     return app
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
-    """The whole app, wrapped in the body-size guard (which must sit outside FastAPI) and in
-    the guard that keeps a connection open after an answered 500."""
+    """The whole app, wrapped in the body-size guard (which must sit outside FastAPI), in
+    the guard that keeps a connection open after an answered 500, and outermost in the
+    request id, log line and HTTP metrics of every request."""
     settings = settings or get_settings()
-    return AnsweredErrors(BodyLimit(create_fastapi(settings), settings.max_body_bytes))
+    configure_logging(settings.log_format)
+    fastapi = create_fastapi(settings)
+    return RequestTelemetry(
+        AnsweredErrors(BodyLimit(fastapi, settings.max_body_bytes)),
+        fastapi.state.metrics,
+        log_requests=settings.log_requests,
+    )

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     #: Connections per process on PostgreSQL.
     pool_size: int = Field(default=10, ge=1, le=200)
+    #: Log lines as plain text, or as one JSON object a line (``json``).
+    log_format: Literal["text", "json"] = "text"
+    #: One log line per request; false turns them off (the X-Request-ID header stays), as
+    #: uvicorn's --no-access-log does for its own: a stderr nobody reads would fill and block.
+    log_requests: bool = True
 
     # -- scaling out (docs/scaling.md) -------------------------------------------------------
     #: PostgreSQL hot standbys for reads (views, the feed, streams, long-polls), comma-separated

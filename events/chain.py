@@ -130,6 +130,7 @@ def stored_content_hash(row: Any) -> bytes:
         recorded_at=row.recorded_at,
         source_json=row.source,
         data_json=row.data,
+        key_id=row.key_id,
     )
 
 

@@ -45,6 +45,9 @@ class ExportedEvent(Frozen):
     source: dict[str, Any]
     data: dict[str, Any]
     hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    #: The id of the API key that appended it (``cli``: an operator's command); absent for
+    #: events recorded before keys were recorded.
+    key_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
     def content_hash(self) -> bytes:
         """The content hash of the stored event this line says it is (``events.envelope``)."""
@@ -58,6 +61,7 @@ class ExportedEvent(Frozen):
             recorded_at=self.recorded_at,
             source_json=canonical_json(self.source),
             data_json=canonical_json(self.data),
+            key_id=self.key_id,
         )
 
     def event(self) -> Event:
@@ -142,23 +146,22 @@ class ExportChain:
 
 def export_line(row: Row[Any] | Any) -> str:
     """One stored ``events`` row as an export line (without the newline)."""
-    return json.dumps(
-        {
-            "position": row.position,
-            "id": str(row.id),
-            "conflict": row.conflict,
-            "version": row.version,
-            "type": row.type,
-            "schema_version": row.schema_version,
-            "occurred_at": format_instant(row.occurred_at),
-            "recorded_at": format_instant(row.recorded_at),
-            "source": json.loads(row.source),
-            "data": json.loads(row.data),
-            "hash": bytes(row.hash).hex(),
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    line: dict[str, Any] = {
+        "position": row.position,
+        "id": str(row.id),
+        "conflict": row.conflict,
+        "version": row.version,
+        "type": row.type,
+        "schema_version": row.schema_version,
+        "occurred_at": format_instant(row.occurred_at),
+        "recorded_at": format_instant(row.recorded_at),
+        "source": json.loads(row.source),
+        "data": json.loads(row.data),
+        "hash": bytes(row.hash).hex(),
+    }
+    if row.key_id is not None:
+        line["key_id"] = row.key_id
+    return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
 
 
 async def export_lines(

@@ -19,12 +19,13 @@ from collections.abc import AsyncIterator, Sequence
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app.api.events import After
 from app.conditional import ConditionalDep
 from app.deps import ReaderKey, SettingsDep
+from app.metrics import Metrics
 from app.problems import ProblemError
 from events.envelope import Recorded
 from events.notifications import AppendNotifier
@@ -89,6 +90,7 @@ _EXAMPLE = (
     summary="Follow the log live (Server-Sent Events), resumable with Last-Event-ID",
 )
 async def stream_events(
+    request: Request,
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
@@ -150,17 +152,30 @@ async def stream_events(
         )
         start = oldest
     return EventStreamResponse(
-        _follow(
-            conditional.router,
-            conditional.notifier,
-            start,
-            conflict,
-            wanted,
-            settings.stream_heartbeat.total_seconds(),
-            notices,
+        _counted(
+            request.app.state.metrics,
+            _follow(
+                conditional.router,
+                conditional.notifier,
+                start,
+                conflict,
+                wanted,
+                settings.stream_heartbeat.total_seconds(),
+                notices,
+            ),
         ),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+async def _counted(metrics: Metrics, messages: AsyncIterator[str]) -> AsyncIterator[str]:
+    """The stream's messages, counted in ``ceasefire_streams_open`` while it is open."""
+    metrics.streams.inc()
+    try:
+        async for message in messages:
+            yield message
+    finally:
+        metrics.streams.dec()
 
 
 def _types(values: list[str] | None) -> list[str] | None:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.webhooks.sealing import SecretBox
@@ -30,12 +30,14 @@ from events.tables import log_head, projection_checkpoints
 __all__ = [
     "CHECKPOINT",
     "AttemptRecord",
+    "DeliveryFigures",
     "DeliveryRecord",
     "DeliveryStatus",
     "Subscription",
     "checkpoint_locked",
     "create_subscription",
     "delete_subscription",
+    "delivery_figures",
     "get_delivery",
     "get_subscription",
     "is_postgresql",
@@ -429,3 +431,57 @@ async def recover_failed(
         .values(status="pending", next_attempt_at=now, completed_at=None)
     )
     return int(result.rowcount)
+
+
+@dataclass(frozen=True)
+class DeliveryFigures:
+    """What ``/metrics`` shows of the delivery log (``app.metrics``)."""
+
+    by_status: dict[str, int]
+    attempts_succeeded: int
+    attempts_failed: int
+    #: Pending deliveries whose next attempt is due.
+    due: int
+    oldest_pending: datetime | None
+    log_head: int
+    #: The dispatcher's checkpoint: events up to it have their deliveries.
+    dispatched: int
+
+
+async def delivery_figures(conn: AsyncConnection, now: datetime) -> DeliveryFigures:
+    by_status = {
+        str(status): int(n)
+        for status, n in await conn.execute(
+            select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
+        )
+    }
+    ok = and_(attempts.c.status_code >= 200, attempts.c.status_code < 300)
+    succeeded, total = (
+        await conn.execute(select(func.count().filter(ok), func.count()).select_from(attempts))
+    ).one()
+    pending = deliveries.c.status == "pending"
+    due, oldest = (
+        await conn.execute(
+            select(
+                func.count().filter(deliveries.c.next_attempt_at <= now),
+                func.min(deliveries.c.created_at),
+            ).where(pending)
+        )
+    ).one()
+    head = (await conn.execute(select(log_head.c.position))).scalar_one()
+    dispatched = (
+        await conn.execute(
+            select(projection_checkpoints.c.position).where(
+                projection_checkpoints.c.name == CHECKPOINT
+            )
+        )
+    ).scalar_one_or_none()
+    return DeliveryFigures(
+        by_status=by_status,
+        attempts_succeeded=int(succeeded),
+        attempts_failed=int(total) - int(succeeded),
+        due=int(due),
+        oldest_pending=oldest,
+        log_head=int(head),
+        dispatched=int(dispatched or 0),
+    )

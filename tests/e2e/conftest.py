@@ -98,6 +98,9 @@ def start_servers(database_url: str, count: int, **settings: str) -> Iterator[li
 def _launch(database_url: str, settings: dict[str, str]) -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CEASEFIRE_")}
     env["CEASEFIRE_DATABASE_URL"] = database_url
+    # A line per request would only slow the suite's busiest servers; the tests of the lines
+    # (tests/pages/test_request_log.py) turn them on.
+    env["CEASEFIRE_LOG_REQUESTS"] = "false"
     env.update({f"CEASEFIRE_{name.upper()}": value for name, value in settings.items()})
     port = free_port()
     command = [
