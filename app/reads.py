@@ -205,30 +205,47 @@ async def allegations(
     return Representation(_bytes(view), Validator(position, until))
 
 
-async def conflicts(engine: AsyncEngine, *, window: timedelta) -> Representation:
+async def conflicts(
+    engine: AsyncEngine,
+    *,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+    window: timedelta,
+) -> Representation:
     with storage_errors():
         async with snapshot(engine) as conn:
             position = await log_position(conn)
             now = datetime.now(UTC)
-            summaries = await list_conflicts(conn, as_of=now, window=window)
-            until = await next_change(
-                conn,
-                conflict=None,
-                after=now,
-                known_at=None,
-                also=[
-                    s.last_allegation_at + window
-                    for s in summaries
-                    if s.last_allegation_at is not None
-                ],
+            summaries = await list_conflicts(
+                conn, as_of=as_of or now, known_at=known_at, window=window
             )
+            until = None
+            if as_of is None:
+                until = await next_change(
+                    conn,
+                    conflict=None,
+                    after=now,
+                    known_at=known_at,
+                    also=[
+                        s.last_allegation_at + window
+                        for s in summaries
+                        if s.last_allegation_at is not None
+                    ],
+                )
     return Representation(_bytes(list(summaries)), Validator(position, until))
 
 
 async def timeline(
-    engine: AsyncEngine, conflict: str, *, known_at: datetime | None, window: timedelta
+    engine: AsyncEngine,
+    conflict: str,
+    *,
+    as_of: datetime | None = None,
+    known_at: datetime | None,
+    window: timedelta,
 ) -> Representation:
     with storage_errors():
         async with snapshot(engine) as conn:
-            view, position = await read_timeline(conn, conflict, known_at=known_at, window=window)
+            view, position = await read_timeline(
+                conn, conflict, as_of=as_of, known_at=known_at, window=window
+            )
     return Representation(_bytes(view), Validator(position))

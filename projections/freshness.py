@@ -22,7 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.errors import UnknownConflictError
 from events.tables import events, log_head, streams
-from projections.tables import agreements, allegations, known_at_condition, missions
+from projections.tables import (
+    agreements,
+    allegations,
+    extensions,
+    known_at_condition,
+    mission_ends,
+    missions,
+)
 
 __all__ = ["log_position", "newest_recorded_at", "next_change", "snapshot", "stream_position"]
 
@@ -74,8 +81,9 @@ async def next_change(
     also: Iterable[datetime | None] = (),
 ) -> datetime | None:
     """The earliest instant after ``after`` at which a view of the conflict (every conflict
-    when None) as of *now* may change with no new event: a signing, an effective_at, a
-    collapse, an allegation or a mission dated later than ``after``, or any of ``also`` (the
+    when None) as of *now* may change with no new event: a signing, an effective_at, an end,
+    an extension, a collapse, an allegation, its retraction or denial, a mission's dispatch or
+    end dated later than ``after``, or any of ``also`` (the
     end of a contested window, say). None when nothing is due. It may name an instant at which
     nothing visible changes; never one later than a real change."""
 
@@ -91,8 +99,14 @@ async def next_change(
                 earliest(agreements, "signed_at"),
                 earliest(agreements, "effective_at"),
                 earliest(agreements, "collapsed_at"),
-                earliest(allegations, "occurred_at", allegations.c.retracted.is_(False)),
+                earliest(agreements, "expires_at"),
+                earliest(extensions, "occurred_at"),
+                earliest(extensions, "expires_at"),
+                earliest(allegations, "occurred_at"),
+                earliest(allegations, "retracted_at"),
+                earliest(allegations, "denied_at"),
                 earliest(missions, "dispatched_at"),
+                earliest(mission_ends, "ended_at"),
             )
         )
     ).one()

@@ -59,28 +59,34 @@ def _documented(description: str, problems: dict[int | str, Any]) -> dict[int | 
     "/v1/conflicts",
     operation_id="list_conflicts",
     response_model=list[ConflictSummary],
-    responses=_documented("Every conflict with its state now.", _PROBLEMS),
-    summary="Every conflict with its current state",
+    responses=_documented("Every conflict with its state at as_of.", _PROBLEMS),
+    summary="Every conflict with its state (now, or at as_of)",
 )
 async def get_conflicts(
     request: Request,
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
     min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
-    """Tagged with the whole log's position: any append anywhere changes the tag."""
+    """Tagged with the whole log's position: any append anywhere changes the tag. A conflict
+    of which nothing was recorded by known_at is not listed."""
     return await conditional.respond(
         request,
         kind="c",
-        key=("conflicts",),
+        key=("conflicts", as_of, known_at),
         channel=None,
         head=lambda db: reads.log_head(db.heads),
-        compute=lambda db: reads.conflicts(db.engine, window=settings.contested_window),
+        compute=lambda db: reads.conflicts(
+            db.engine, as_of=as_of, known_at=known_at, window=settings.contested_window
+        ),
         if_none_match=if_none_match,
         min_position=min_position,
+        pinned=known_at if as_of is not None else None,
     )
 
 
@@ -196,24 +202,31 @@ async def get_timeline(
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
+    as_of: AsOf = None,
     known_at: KnownAt = None,
     min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
-    """Agreements, collapses, allegations and missions in order of occurred_at, each with the
-    state of the conflict at that moment; retractions and corrections appear as notes on the
-    events they changed (with the original data beside the corrected). ``known_at``: the story
+    """Agreements and declarations, extensions, collapses, allegations, denials, missions and
+    their ends in order of occurred_at, each with the state of the conflict at that moment;
+    retractions and corrections appear as notes on the events they changed (with the original
+    data beside the corrected). ``as_of``: only what occurred by then. ``known_at``: the story
     as the log told it then."""
     return await conditional.respond(
         request,
         kind="t",
-        key=("timeline", conflict, known_at),
+        key=("timeline", conflict, as_of, known_at),
         channel=conflict,
         head=lambda db: reads.conflict_head(db.heads, conflict),
         compute=lambda db: reads.timeline(
-            db.engine, conflict, known_at=known_at, window=settings.contested_window
+            db.engine,
+            conflict,
+            as_of=as_of,
+            known_at=known_at,
+            window=settings.contested_window,
         ),
         if_none_match=if_none_match,
         min_position=min_position,
+        pinned=known_at if as_of is not None else None,
     )

@@ -34,12 +34,16 @@ from events.routing import ReadDatabase
 from events.store import read_events, storage_errors
 from events.types import (
     AgreementCollapsed,
+    AgreementExtended,
     AgreementSigned,
+    AllegationDenied,
     AllegationRetracted,
+    CeasefireDeclared,
     ConflictSlug,
     Event,
     EventCorrected,
     MissionDispatched,
+    MissionEnded,
     ViolationAlleged,
     event_adapter,
 )
@@ -82,13 +86,33 @@ class EventCorrectedIn(EventCorrected, _Appendable):
     pass
 
 
+class CeasefireDeclaredIn(CeasefireDeclared, _Appendable):
+    pass
+
+
+class AgreementExtendedIn(AgreementExtended, _Appendable):
+    pass
+
+
+class AllegationDeniedIn(AllegationDenied, _Appendable):
+    pass
+
+
+class MissionEndedIn(MissionEnded, _Appendable):
+    pass
+
+
 EventIn = Annotated[
     AgreementSignedIn
     | AgreementCollapsedIn
     | ViolationAllegedIn
     | MissionDispatchedIn
     | AllegationRetractedIn
-    | EventCorrectedIn,
+    | EventCorrectedIn
+    | CeasefireDeclaredIn
+    | AgreementExtendedIn
+    | AllegationDeniedIn
+    | MissionEndedIn,
     Field(discriminator="type"),
 ]
 
