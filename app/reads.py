@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.conditional import Representation, Validator
 from app.pages.badge import badge_svg
-from app.pages.data import since_of
 from app.pages.feed import FeedEntry, atom_feed, expiry_id
 from app.pages.text import STATE_WORDS, duration, next_wording
 from events.errors import UnknownConflictError
@@ -24,7 +23,7 @@ from events.heads import Heads
 from events.store import storage_errors
 from projections.freshness import log_position, next_change, snapshot, stream_position
 from projections.queries import list_conflicts, read_allegations, read_status
-from projections.timeline import TimelineEntry, read_timeline
+from projections.timeline import read_timeline
 from projections.views import StatusView
 
 __all__ = [
@@ -78,6 +77,7 @@ async def _status_now(
             after=now,
             known_at=known_at,
             also=[None if last is None else last + window],
+            window=window,
         )
     return view, until
 
@@ -102,16 +102,6 @@ async def status(
     return Representation(_bytes(view), Validator(position, until))
 
 
-async def _story(
-    conn: AsyncConnection, conflict: str, window: timedelta, status: StatusView
-) -> list[TimelineEntry]:
-    """The conflict's story, read only where the status view cannot say ``since`` itself."""
-    if "since" in type(status).model_fields:
-        return []
-    view, _ = await read_timeline(conn, conflict, known_at=None, window=window)
-    return [e for e in view.entries if e.occurred_at <= (status.as_of or datetime.now(UTC))]
-
-
 def _earliest(*moments: datetime | None) -> datetime | None:
     present = [m for m in moments if m is not None]
     return min(present) if present else None
@@ -127,7 +117,7 @@ async def badge(engine: AsyncEngine, conflict: str, *, window: timedelta) -> Rep
             view, until = await _status_now(
                 conn, conflict, as_of=None, known_at=None, window=window, now=now
             )
-            since = since_of(view, await _story(conn, conflict, window, view), window)
+            since = view.since
     message = STATE_WORDS.get(view.state, view.state)
     if since is not None:
         message += f" {duration(now - since)}"
@@ -150,7 +140,7 @@ async def feed(
         async with snapshot(engine) as conn:
             position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
-            story, _ = await read_timeline(conn, conflict, known_at=None, window=window)
+            story, _ = await read_timeline(conn, conflict, as_of=now, known_at=None, window=window)
             view, until = await _status_now(
                 conn, conflict, as_of=None, known_at=None, window=window, now=now
             )
@@ -231,6 +221,7 @@ async def conflicts(
                         for s in summaries
                         if s.last_allegation_at is not None
                     ],
+                    window=window,
                 )
     return Representation(_bytes(list(summaries)), Validator(position, until))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, ScalarSelect, Table, func, select
@@ -79,16 +79,21 @@ async def next_change(
     after: datetime,
     known_at: datetime | None,
     also: Iterable[datetime | None] = (),
+    window: timedelta | None = None,
 ) -> datetime | None:
     """The earliest instant after ``after`` at which a view of the conflict (every conflict
     when None) as of *now* may change with no new event: a signing, an effective_at, an end,
     an extension, a collapse, an allegation, its retraction or denial, a mission's dispatch or
     end dated later than ``after``, or any of ``also`` (the
-    end of a contested window, say). None when nothing is due. It may name an instant at which
-    nothing visible changes; never one later than a real change."""
+    end of a contested window, say). Given the contested ``window``, also the earliest end of
+    the window after any allegation (whichever agreement it contests). None when nothing is
+    due. It may name an instant at which nothing visible changes; never one later than a real
+    change."""
 
-    def earliest(table: Table, column: str, *extra: ColumnElement[bool]) -> ScalarSelect[Any]:
-        conditions = [table.c[column] > after, known_at_condition(table, known_at), *extra]
+    def earliest(
+        table: Table, column: str, *extra: ColumnElement[bool], since: datetime = after
+    ) -> ScalarSelect[Any]:
+        conditions = [table.c[column] > since, known_at_condition(table, known_at), *extra]
         if conflict is not None:
             conditions.append(table.c.conflict == conflict)
         return select(func.min(table.c[column])).where(*conditions).scalar_subquery()
@@ -107,8 +112,11 @@ async def next_change(
                 earliest(allegations, "denied_at"),
                 earliest(missions, "dispatched_at"),
                 earliest(mission_ends, "ended_at"),
+                earliest(allegations, "occurred_at", since=after - (window or timedelta(0))),
             )
         )
     ).one()
-    candidates = [c for c in (*row, *also) if c is not None and c > after]
+    *due, recent = row
+    window_ends = [] if window is None or recent is None else [recent + window]
+    candidates = [c for c in (*due, *also, *window_ends) if c is not None and c > after]
     return min(candidates, default=None)

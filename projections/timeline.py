@@ -170,7 +170,10 @@ def build_timeline(
                 if as_of is None or event.occurred_at <= as_of:
                     notes.setdefault(retraction.allegation_id, []).append(_note(event))
             case EventCorrected(data=correction):
-                notes.setdefault(correction.event_id, []).append(_note(event))
+                # A correction fixes what was said: its data applies to every as_of, but the
+                # note (dated when it was made) shows only from then.
+                if as_of is None or event.occurred_at <= as_of:
+                    notes.setdefault(correction.event_id, []).append(_note(event))
                 corrected[correction.event_id] = correction.data
             case _:
                 originals.append(event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from typing import Annotated, Any
@@ -20,8 +21,10 @@ from app.conditional import (
     conditional_responses,
 )
 from app.deps import JsonContent, ReaderKey, StoreDep, WriterKey
+from app.keys import ApiKey
 from app.metrics import Metrics
 from app.problems import Problem
+from events.audit import appended_by
 from events.chain import read_log_head as read_log_head_row
 from events.envelope import Recorded
 from events.errors import (
@@ -202,10 +205,17 @@ async def append_event(
 
 
 async def _page(
-    database: ReadDatabase, head: int, *, after: int, limit: int, conflict: str | None = None
+    database: ReadDatabase,
+    head: int,
+    *,
+    after: int,
+    limit: int,
+    conflict: str | None = None,
+    audited: bool = False,
 ) -> Representation:
     """The page as of ``head``: none of the events committed after it, so the body is
-    exactly what the tag (``head``) says."""
+    exactly what the tag (``head``) says. ``audited`` (an admin asks): each event also says
+    ``key_id``, the id of the key that appended it."""
     events = await read_events(
         database.engine, after=after, limit=limit + 1, conflict=conflict, until=head
     )
@@ -214,7 +224,17 @@ async def _page(
     page = EventPage(
         events=events, next_after=events[-1].position if events else after, has_more=more
     )
-    return Representation(page.model_dump_json().encode(), Validator(head))
+    if not audited:
+        return Representation(page.model_dump_json().encode(), Validator(head))
+    authors = await appended_by(database.engine, [e.id for e in events])
+    body = page.model_dump(mode="json")
+    for event, shown in zip(events, body["events"], strict=True):
+        shown["key_id"] = authors.get(event.id)
+    return Representation(json.dumps(body, separators=(",", ":")).encode(), Validator(head))
+
+
+def _audited(key: ApiKey | None) -> bool:
+    return key is not None and key.allows("admin")
 
 
 @router.get(
@@ -227,7 +247,7 @@ async def _page(
 async def list_events(
     request: Request,
     conditional: ConditionalDep,
-    _key: ReaderKey,
+    key: ReaderKey,
     after: After = 0,
     limit: Limit = 100,
     min_position: MinPosition = None,
@@ -237,18 +257,23 @@ async def list_events(
     """Every committed event exactly once, in position order: a consumer that pages with
     ``after=next_after`` never skips one, even while writers commit concurrently. Tagged with
     the log's head: with its ETag and ``Prefer: wait=N`` the request waits for the next
-    append anywhere."""
+    append anywhere. Asked with an admin key, each event also says ``key_id``: the id of the
+    API key that appended it (``cli``: an operator's command; null: recorded before keys
+    were)."""
+    audited = _audited(key)
 
     async def head(database: ReadDatabase) -> int:
         return await database.heads.log()
 
     async def compute(database: ReadDatabase) -> Representation:
-        return await _page(database, await head(database), after=after, limit=limit)
+        return await _page(
+            database, await head(database), after=after, limit=limit, audited=audited
+        )
 
     return await conditional.respond(
         request,
-        kind="e",
-        key=("events", after, limit),
+        kind="ea" if audited else "e",
+        key=("events", after, limit, audited),
         channel=None,
         head=head,
         compute=compute,
@@ -312,7 +337,7 @@ async def list_conflict_events(
     request: Request,
     conflict: Annotated[ConflictSlug, Path()],
     conditional: ConditionalDep,
-    _key: ReaderKey,
+    key: ReaderKey,
     after: After = 0,
     limit: Limit = 100,
     min_position: MinPosition = None,
@@ -320,7 +345,9 @@ async def list_conflict_events(
     _prefer: Prefer = None,
 ) -> Response:
     """Tagged with the conflict's newest position: with its ETag and ``Prefer: wait=N`` the
-    request waits for the conflict's next event."""
+    request waits for the conflict's next event. With an admin key, each event also says
+    ``key_id``, as in ``GET /v1/events``."""
+    audited = _audited(key)
 
     async def head(database: ReadDatabase) -> int:
         stream = await database.heads.stream(conflict)
@@ -330,13 +357,18 @@ async def list_conflict_events(
 
     async def compute(database: ReadDatabase) -> Representation:
         return await _page(
-            database, await head(database), after=after, limit=limit, conflict=conflict
+            database,
+            await head(database),
+            after=after,
+            limit=limit,
+            conflict=conflict,
+            audited=audited,
         )
 
     return await conditional.respond(
         request,
-        kind="ce",
-        key=("conflict-events", conflict, after, limit),
+        kind="cea" if audited else "ce",
+        key=("conflict-events", conflict, after, limit, audited),
         channel=conflict,
         head=head,
         compute=compute,
