@@ -96,19 +96,31 @@ def min_position_of(text: str | None) -> int | None:
     return _min_position.validate_python(None if text is None else text, strict=False)
 
 
-_ETAG = {"description": 'Strong validator of this representation, e.g. `"s42.ab12cd34"`.'}
+_STRING = {"type": "string"}
+_ETAG = {
+    "description": 'Strong validator of this representation, e.g. `"s42.ab12cd34"`.',
+    "schema": _STRING,
+}
 _CACHE_CONTROL = {
     "description": "Anonymous reads: `public, max-age=N, stale-while-revalidate=M` as "
     "configured, or `no-cache` (store it, but revalidate before each use); `public, "
     "max-age=31536000, immutable` for a view pinned in `as_of` and `known_at` to a settled "
-    "past. Reads with a key: `private, no-cache`."
+    "past. Reads with a key: `private, no-cache`.",
+    "schema": _STRING,
 }
-_VARY = {"description": "`Authorization`: answers to a key are that key's alone."}
+_VARY = {
+    "description": "`Authorization`: answers to a key are that key's alone.",
+    "schema": _STRING,
+}
 _LOG_POSITION = {
     "description": "With `min_position`: the log position the database that answered had "
-    "reached (at least `min_position`); the answer reflects every event up to it."
+    "reached (at least `min_position`); the answer reflects every event up to it.",
+    "schema": {"type": "integer"},
 }
-_APPLIED = {"description": "`wait=N`: the request waited (up to N seconds) as asked."}
+_APPLIED = {
+    "description": "`wait=N`: the request waited (up to N seconds) as asked.",
+    "schema": _STRING,
+}
 CONDITIONAL_HEADERS: dict[str, Any] = {
     "ETag": _ETAG,
     "Cache-Control": _CACHE_CONTROL,
