@@ -22,7 +22,14 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-__all__ = ["paused_replay", "require_standby", "standby_url", "stopped", "tag_position"]
+__all__ = [
+    "paused_replay",
+    "replayed",
+    "require_standby",
+    "standby_url",
+    "stopped",
+    "tag_position",
+]
 
 STANDBY = os.environ.get("CEASEFIRE_TEST_REPLICA", "postgresql://postgres@127.0.0.1:5433/postgres")
 SCRIPT = Path(__file__).parents[2] / ".ci" / "replica.sh"
@@ -69,6 +76,20 @@ async def standby_url(primary_url: str) -> str:
             if time.monotonic() > deadline:
                 raise AssertionError(f"the standby never replayed {name}") from error
         await asyncio.sleep(0.05)
+
+
+async def replayed(standby: str, position: int) -> None:
+    """Until the standby database (``standby_url``'s answer) has replayed the log to
+    ``position``."""
+    dsn = standby.replace("postgresql+asyncpg://", "postgresql://", 1)
+    deadline = time.monotonic() + _READY_SECONDS
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        while await conn.fetchval("SELECT position FROM log_head") < position:
+            assert time.monotonic() < deadline, f"the standby never replayed {position}"
+            await asyncio.sleep(0.01)
+    finally:
+        await conn.close()
 
 
 @asynccontextmanager

@@ -19,7 +19,14 @@ import pytest
 
 from tests.conftest import make_database
 from tests.e2e.conftest import Keys, Server, make_keys, problem_of, start_server
-from tests.e2e.replica import paused_replay, require_standby, standby_url, stopped, tag_position
+from tests.e2e.replica import (
+    paused_replay,
+    replayed,
+    require_standby,
+    standby_url,
+    stopped,
+    tag_position,
+)
 from tests.e2e.test_polling import agreement, allegation, post
 from tests.e2e.test_stream import stream
 
@@ -37,9 +44,13 @@ def primary_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-async def replicated(primary_url: str) -> AsyncIterator[tuple[Server, Keys]]:
+async def read_url(primary_url: str) -> str:
+    return await standby_url(primary_url)
+
+
+@pytest.fixture(scope="module")
+async def replicated(primary_url: str, read_url: str) -> AsyncIterator[tuple[Server, Keys]]:
     """A server on the primary whose reads go to the standby (short waits, to keep it quick)."""
-    read_url = await standby_url(primary_url)
     keys = await make_keys(primary_url)
     with start_server(
         primary_url, read_database_url=read_url, replica_catch_up="0.3", replica_retry="0.3"
@@ -61,7 +72,7 @@ async def until(condition: Callable[[], Awaitable[bool]]) -> None:
 
 
 async def test_read_your_writes_with_min_position(
-    http: httpx.AsyncClient, replicated: tuple[Server, Keys], conflict: str
+    http: httpx.AsyncClient, replicated: tuple[Server, Keys], read_url: str, conflict: str
 ) -> None:
     keys = replicated[1]
     url = f"/v1/conflicts/{conflict}/status"
@@ -70,6 +81,7 @@ async def test_read_your_writes_with_min_position(
     assert first.status_code == 200, first.text
     assert tag_position(first.headers["etag"]) == signed["position"]
     assert int(first.headers["log-position"]) >= signed["position"]
+    await replayed(read_url, signed["position"])  # the lag below starts after the agreement
     async with paused_replay():
         alleged = await post(http, keys, allegation(conflict))
         lagging = await http.get(url)
@@ -170,7 +182,7 @@ async def test_long_polls_and_streams_wake_on_an_append_to_the_primary(
 
 
 async def test_a_stopped_standby_sends_reads_to_the_primary_until_it_is_back(
-    http: httpx.AsyncClient, replicated: tuple[Server, Keys], conflict: str
+    http: httpx.AsyncClient, replicated: tuple[Server, Keys], read_url: str, conflict: str
 ) -> None:
     keys = replicated[1]
     url = f"/v1/conflicts/{conflict}/status"
@@ -185,6 +197,7 @@ async def test_a_stopped_standby_sends_reads_to_the_primary_until_it_is_back(
         assert feed.status_code == 200
         assert feed.json()["events"][-1]["position"] == alleged["position"]
 
+    await replayed(read_url, alleged["position"])  # back, and as far as the primary was
     async with paused_replay():
         later = await post(http, keys, allegation(conflict))
 
