@@ -7,7 +7,10 @@ refused, at the first line where it shows), and validate as an event of today's 
 schema versions are upcast on the way in. An event already stored under its id is skipped when
 its content is the same and is a bad line when it differs (likewise an id twice in the file).
 The new events are then folded, in file order, over each conflict's current state, to find any
-the domain rules would refuse. Any bad line: each is reported by number and nothing is written.
+the domain rules would refuse. An event recorded at or before the target log's newest event is
+refused too: an import adds later history, it never changes what the log said at a past time
+(a view pinned in ``known_at`` stays what it was, which is what lets caches keep it for good,
+docs/scaling.md). Any bad line: each is reported by number and nothing is written.
 
 Pass 2 reads the file again and appends the new events, a conflict's consecutive run at a time,
 in one transaction (``app.ingest``: the write path ``load`` shares), keeping their ids,
@@ -38,7 +41,9 @@ from events.envelope import Recorded, to_recorded
 from events.errors import DomainRuleError
 from events.export import ExportChain, ExportedEvent
 from events.state import ConflictState, references
+from events.store import storage_errors
 from events.types import SCHEMA_VERSIONS, Event
+from projections.freshness import newest_recorded_at
 
 __all__ = ["ImportReport", "import_file"]
 
@@ -92,6 +97,8 @@ class _Check:
         self.chain: ExportChain | None = None
         #: The ids the file's new events name (retractions, corrections).
         self.named: set[UUID] = set()
+        #: New events must be recorded after this (the log's newest event; None: empty log).
+        self.newest: datetime | None = None
 
     def _event_at(self, offset: int) -> tuple[ExportedEvent, Event]:
         here = self.handle.tell()
@@ -101,6 +108,9 @@ class _Check:
         return parsed
 
     async def run(self) -> tuple[ImportReport, set[int], set[UUID]]:
+        with storage_errors():
+            async with self.appender.store.engine.connect() as conn:
+                self.newest = await newest_recorded_at(conn)
         chunk: list[tuple[int, ExportedEvent, Event]] = []
         for number, offset, raw in _lines(self.handle):
             try:
@@ -157,6 +167,16 @@ class _Check:
             await self._fold(number, exported, event)
 
     async def _fold(self, number: int, exported: ExportedEvent, event: Event) -> None:
+        if self.newest is not None and exported.recorded_at <= self.newest:
+            self.report.bad.append(
+                BadLine(
+                    number,
+                    f"recorded_at {exported.recorded_at.isoformat()} is not after the log's "
+                    f"newest event ({self.newest.isoformat()}): an import may not change what "
+                    "the log said at a past time",
+                )
+            )
+            return
         conflict = event.conflict
         state = self.states.get(conflict) or await self.appender.current_state(conflict)
         names = references(state, event)

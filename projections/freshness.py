@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.errors import UnknownConflictError
 from events.positions import stream_head
+from events.tables import events, log_head
 from projections.tables import (
     agreements,
     allegations,
@@ -31,7 +32,7 @@ from projections.tables import (
     missions,
 )
 
-__all__ = ["next_change", "snapshot", "stream_position"]
+__all__ = ["newest_recorded_at", "next_change", "snapshot", "stream_position"]
 
 
 @asynccontextmanager
@@ -51,6 +52,18 @@ async def stream_position(conn: AsyncConnection, conflict: str) -> int:
     if head is None:
         raise UnknownConflictError(conflict)
     return head[1]
+
+
+async def newest_recorded_at(conn: AsyncConnection) -> datetime | None:
+    """When the log learned its newest event (None for an empty log): what the log said at an
+    earlier ``known_at`` is settled, up to how far appends' clocks may trail each other."""
+    return (
+        await conn.execute(
+            select(events.c.recorded_at).where(
+                events.c.position == select(log_head.c.position).scalar_subquery()
+            )
+        )
+    ).scalar_one_or_none()
 
 
 async def next_change(

@@ -1,14 +1,14 @@
 """``/v1/conflicts``: each conflict's state, its status at a time, its allegations, its story.
 
 Every route here is a conditional read (``app.conditional``): a strong ETag from the log
-position it reflects, ``Cache-Control: no-cache``, 304 for a current ``If-None-Match``, and
-long-poll with ``Prefer: wait=N``.
+position it reflects, a ``Cache-Control`` shared caches can use, 304 for a current
+``If-None-Match``, long-poll with ``Prefer: wait=N``, and read-your-writes with
+``min_position`` (the position an append answered) when reads go to hot standbys.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -19,10 +19,11 @@ from app.conditional import (
     ConditionalDep,
     ConditionalReads,
     IfNoneMatch,
+    MinPosition,
     Prefer,
     conditional_responses,
 )
-from app.deps import ReaderKey, SettingsDep, StoreDep
+from app.deps import ReaderKey, SettingsDep
 from app.direct import DirectRoute, answered_directly
 from app.openapi import OPEN_READ
 from app.settings import Settings
@@ -58,12 +59,12 @@ def _documented(description: str, problems: dict[int | str, Any]) -> dict[int | 
 )
 async def get_conflicts(
     request: Request,
-    store: StoreDep,
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
     as_of: AsOf = None,
     known_at: KnownAt = None,
+    min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
@@ -74,15 +75,13 @@ async def get_conflicts(
         kind="c",
         key=("conflicts", as_of, known_at),
         channel=None,
-        head=partial(reads.log_head, conditional.heads),
-        compute=partial(
-            reads.conflicts,
-            store,
-            as_of=as_of,
-            known_at=known_at,
-            window=settings.contested_window,
+        head=lambda db: reads.log_head(db.heads),
+        compute=lambda db: reads.conflicts(
+            db.engine, as_of=as_of, known_at=known_at, window=settings.contested_window
         ),
         if_none_match=if_none_match,
+        min_position=min_position,
+        pinned=known_at if as_of is not None else None,
     )
 
 
@@ -92,6 +91,7 @@ async def _status(
     as_of: datetime | None,
     known_at: datetime | None,
     if_none_match: str | None,
+    min_position: int | None,
 ) -> Response:
     conditional: ConditionalReads = request.app.state.conditional
     settings: Settings = request.app.state.settings
@@ -100,16 +100,13 @@ async def _status(
         kind="s",
         key=("status", conflict, as_of, known_at),
         channel=conflict,
-        head=partial(reads.conflict_head, conditional.heads, conflict),
-        compute=partial(
-            reads.status,
-            request.app.state.store,
-            conflict,
-            as_of=as_of,
-            known_at=known_at,
-            window=settings.contested_window,
+        head=lambda db: reads.conflict_head(db.heads, conflict),
+        compute=lambda db: reads.status(
+            db.engine, conflict, as_of=as_of, known_at=known_at, window=settings.contested_window
         ),
         if_none_match=if_none_match,
+        min_position=min_position,
+        pinned=known_at if as_of is not None else None,
     )
 
 
@@ -128,12 +125,13 @@ async def get_status(
     _key: ReaderKey,
     as_of: AsOf = None,
     known_at: KnownAt = None,
+    min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
     """Poll it cheaply: send the last ETag in If-None-Match (304 while it is current) and,
     to be told of a change as it happens, `Prefer: wait=60`."""
-    return await _status(request, conflict, as_of, known_at, if_none_match)
+    return await _status(request, conflict, as_of, known_at, if_none_match, min_position)
 
 
 @router.get(
@@ -147,11 +145,11 @@ async def get_status(
 async def get_allegations(
     request: Request,
     conflict: Conflict,
-    store: StoreDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
     as_of: AsOf = None,
     known_at: KnownAt = None,
+    min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
@@ -163,9 +161,11 @@ async def get_allegations(
         kind="a",
         key=("allegations", conflict, as_of, known_at),
         channel=conflict,
-        head=partial(reads.conflict_head, conditional.heads, conflict),
-        compute=partial(reads.allegations, store, conflict, as_of=as_of, known_at=known_at),
+        head=lambda db: reads.conflict_head(db.heads, conflict),
+        compute=lambda db: reads.allegations(db.engine, conflict, as_of=as_of, known_at=known_at),
         if_none_match=if_none_match,
+        min_position=min_position,
+        pinned=known_at if as_of is not None else None,
     )
 
 
@@ -180,12 +180,12 @@ async def get_allegations(
 async def get_timeline(
     request: Request,
     conflict: Conflict,
-    store: StoreDep,
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
     as_of: AsOf = None,
     known_at: KnownAt = None,
+    min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
@@ -199,14 +199,15 @@ async def get_timeline(
         kind="t",
         key=("timeline", conflict, as_of, known_at),
         channel=conflict,
-        head=partial(reads.conflict_head, conditional.heads, conflict),
-        compute=partial(
-            reads.timeline,
-            store,
+        head=lambda db: reads.conflict_head(db.heads, conflict),
+        compute=lambda db: reads.timeline(
+            db.engine,
             conflict,
             as_of=as_of,
             known_at=known_at,
             window=settings.contested_window,
         ),
         if_none_match=if_none_match,
+        min_position=min_position,
+        pinned=known_at if as_of is not None else None,
     )
