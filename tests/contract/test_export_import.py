@@ -193,7 +193,7 @@ async def test_an_import_never_adds_events_recorded_before_the_logs_newest(
     async def imported(recorded_at: datetime) -> ImportReport:
         lines = chained_lines([*stored, _line(claim, 3, recorded_at)])
         (tmp_path / "in.ndjson").write_text("\n".join(lines) + "\n")
-        return await import_file(fresh_store, tmp_path / "in.ndjson")
+        return await import_file(Appender(fresh_store), tmp_path / "in.ndjson")
 
     first = await imported(newest + timedelta(hours=1))  # the whole file: a log of three
     assert first.bad == [] and first.imported == 3
@@ -203,13 +203,13 @@ async def test_an_import_never_adds_events_recorded_before_the_logs_newest(
     for recorded_at in (newest - timedelta(minutes=30), newest):
         lines = chained_lines([*stored, _line(claim, 4, recorded_at)])
         (tmp_path / "in.ndjson").write_text("\n".join(lines) + "\n")
-        report = await import_file(fresh_store, tmp_path / "in.ndjson")
+        report = await import_file(Appender(fresh_store), tmp_path / "in.ndjson")
         assert [bad.number for bad in report.bad] == [4], report
         assert "not after the log's newest event" in report.bad[0].reason
     assert len(await fresh_store.read_stream(conflict)) == 3
     lines = chained_lines([*stored, _line(claim, 4, newest + timedelta(seconds=1))])
     (tmp_path / "in.ndjson").write_text("\n".join(lines) + "\n")
-    report = await import_file(fresh_store, tmp_path / "in.ndjson")
+    report = await import_file(Appender(fresh_store), tmp_path / "in.ndjson")
     assert report.bad == [] and report.imported == 1
 
 
