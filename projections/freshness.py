@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, ScalarSelect, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.errors import UnknownConflictError
-from events.tables import log_head, streams
+from events.tables import events, log_head, streams
 from projections.tables import (
     agreements,
     allegations,
@@ -31,7 +31,7 @@ from projections.tables import (
     missions,
 )
 
-__all__ = ["log_position", "next_change", "snapshot", "stream_position"]
+__all__ = ["log_position", "newest_recorded_at", "next_change", "snapshot", "stream_position"]
 
 
 @asynccontextmanager
@@ -60,6 +60,18 @@ async def log_position(conn: AsyncConnection) -> int:
     return int((await conn.execute(select(log_head.c.position))).scalar_one())
 
 
+async def newest_recorded_at(conn: AsyncConnection) -> datetime | None:
+    """When the log learned its newest event (None for an empty log): what the log said at an
+    earlier ``known_at`` is settled, up to how far appends' clocks may trail each other."""
+    return (
+        await conn.execute(
+            select(events.c.recorded_at).where(
+                events.c.position == select(log_head.c.position).scalar_subquery()
+            )
+        )
+    ).scalar_one_or_none()
+
+
 async def next_change(
     conn: AsyncConnection,
     *,
@@ -67,16 +79,21 @@ async def next_change(
     after: datetime,
     known_at: datetime | None,
     also: Iterable[datetime | None] = (),
+    window: timedelta | None = None,
 ) -> datetime | None:
     """The earliest instant after ``after`` at which a view of the conflict (every conflict
     when None) as of *now* may change with no new event: a signing, an effective_at, an end,
     an extension, a collapse, an allegation, its retraction or denial, a mission's dispatch or
     end dated later than ``after``, or any of ``also`` (the
-    end of a contested window, say). None when nothing is due. It may name an instant at which
-    nothing visible changes; never one later than a real change."""
+    end of a contested window, say). Given the contested ``window``, also the earliest end of
+    the window after any allegation (whichever agreement it contests). None when nothing is
+    due. It may name an instant at which nothing visible changes; never one later than a real
+    change."""
 
-    def earliest(table: Table, column: str, *extra: ColumnElement[bool]) -> ScalarSelect[Any]:
-        conditions = [table.c[column] > after, known_at_condition(table, known_at), *extra]
+    def earliest(
+        table: Table, column: str, *extra: ColumnElement[bool], since: datetime = after
+    ) -> ScalarSelect[Any]:
+        conditions = [table.c[column] > since, known_at_condition(table, known_at), *extra]
         if conflict is not None:
             conditions.append(table.c.conflict == conflict)
         return select(func.min(table.c[column])).where(*conditions).scalar_subquery()
@@ -95,8 +112,11 @@ async def next_change(
                 earliest(allegations, "denied_at"),
                 earliest(missions, "dispatched_at"),
                 earliest(mission_ends, "ended_at"),
+                earliest(allegations, "occurred_at", since=after - (window or timedelta(0))),
             )
         )
     ).one()
-    candidates = [c for c in (*row, *also) if c is not None and c > after]
+    *due, recent = row
+    window_ends = [] if window is None or recent is None else [recent + window]
+    candidates = [c for c in (*due, *also, *window_ends) if c is not None and c > after]
     return min(candidates, default=None)

@@ -65,6 +65,8 @@ EntryType = Literal[
 
 
 class TimelineEntry(View):
+    """One event of the story, with the state of the conflict it led to."""
+
     id: UUID
     type: EntryType
     occurred_at: datetime
@@ -90,6 +92,8 @@ class TimelineEntry(View):
 
 
 class TimelineView(View):
+    """The conflict's story in order of occurrence."""
+
     conflict: str
     entries: list[TimelineEntry]
     version: int = Field(description="The conflict's stream version this story reflects.")
@@ -170,7 +174,10 @@ def build_timeline(
                 if as_of is None or event.occurred_at <= as_of:
                     notes.setdefault(retraction.allegation_id, []).append(_note(event))
             case EventCorrected(data=correction):
-                notes.setdefault(correction.event_id, []).append(_note(event))
+                # A correction fixes what was said: its data applies to every as_of, but the
+                # note (dated when it was made) shows only from then.
+                if as_of is None or event.occurred_at <= as_of:
+                    notes.setdefault(correction.event_id, []).append(_note(event))
                 corrected[correction.event_id] = correction.data
             case _:
                 originals.append(event)
