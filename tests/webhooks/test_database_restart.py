@@ -21,7 +21,7 @@ from sqlalchemy import select
 from app.migrate import upgrade
 from app.webhooks.store import create_subscription, write_transaction
 from app.webhooks.tables import attempts, deliveries
-from app.webhooks.worker import running
+from app.webhooks.worker import running, webhooks_of
 from events.database import create_engine
 from events.store import EventStore
 from events.tables import events as events_table
@@ -65,7 +65,7 @@ async def test_a_postgresql_restart_mid_load_gives_503s_and_loses_nothing(
                 )
             load = Load()
             with start_server(pg.url, webhook_worker="false") as server:
-                async with running(worker_store, settings):
+                async with running(webhooks_of(worker_store, settings)):
                     async with writing(server.base_url, keys, load, died=False):
                         await eventually(lambda: len(load.acked) >= 24 and len(receiver.at()) >= 5)
                         pg.stop("fast")
