@@ -1,0 +1,425 @@
+"""``/v1/events``: append an event; page through the log in global order."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from app.conditional import (
+    ConditionalDep,
+    IfNoneMatch,
+    Prefer,
+    Representation,
+    Validator,
+    conditional_responses,
+)
+from app.deps import JsonContent, ReaderKey, StoreDep, WriterKey
+from app.keys import ApiKey
+from app.metrics import Metrics
+from app.openapi import OPEN_READ, links
+from app.problems import problem_responses
+from events.audit import appended_by
+from events.chain import read_log_head as read_log_head_row
+from events.envelope import Recorded
+from events.errors import (
+    ConcurrencyError,
+    DomainRuleError,
+    DuplicateEventError,
+    UnknownConflictError,
+)
+from events.store import EventStore, storage_errors
+from events.types import (
+    MAX_SAFE_INTEGER,
+    AgreementCollapsed,
+    AgreementExtended,
+    AgreementSigned,
+    AllegationDenied,
+    AllegationRetracted,
+    CeasefireDeclared,
+    ConflictSlug,
+    Event,
+    EventCorrected,
+    MissionDispatched,
+    MissionEnded,
+    ViolationAlleged,
+    event_adapter,
+)
+
+__all__ = ["CONFLICT_READ_PROBLEMS", "READ_PROBLEMS", "Conflict", "router"]
+
+router = APIRouter(tags=["events"])
+
+
+class _Appendable(BaseModel):
+    expected_version: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_SAFE_INTEGER,
+        strict=True,
+        description="The conflict's version the writer last saw (0: the conflict is new). "
+        "When the conflict has moved on, nothing is written and the answer is 409.",
+    )
+
+
+# Each event type as a writer sends it: ``type`` required (it picks the schema), beside the
+# optional ``expected_version``.
+
+
+class AgreementSignedIn(AgreementSigned, _Appendable):
+    """`agreement.signed`, as a writer sends it."""
+
+    type: Literal["agreement.signed"]
+
+
+class AgreementCollapsedIn(AgreementCollapsed, _Appendable):
+    """`agreement.collapsed`, as a writer sends it."""
+
+    type: Literal["agreement.collapsed"]
+
+
+class ViolationAllegedIn(ViolationAlleged, _Appendable):
+    """`violation.alleged`, as a writer sends it."""
+
+    type: Literal["violation.alleged"]
+
+
+class MissionDispatchedIn(MissionDispatched, _Appendable):
+    """`mission.dispatched`, as a writer sends it."""
+
+    type: Literal["mission.dispatched"]
+
+
+class AllegationRetractedIn(AllegationRetracted, _Appendable):
+    """`allegation.retracted`, as a writer sends it."""
+
+    type: Literal["allegation.retracted"]
+
+
+class EventCorrectedIn(EventCorrected, _Appendable):
+    """`event.corrected`, as a writer sends it."""
+
+    type: Literal["event.corrected"]
+
+
+class CeasefireDeclaredIn(CeasefireDeclared, _Appendable):
+    """`ceasefire.declared`, as a writer sends it."""
+
+    type: Literal["ceasefire.declared"]
+
+
+class AgreementExtendedIn(AgreementExtended, _Appendable):
+    """`agreement.extended`, as a writer sends it."""
+
+    type: Literal["agreement.extended"]
+
+
+class AllegationDeniedIn(AllegationDenied, _Appendable):
+    """`allegation.denied`, as a writer sends it."""
+
+    type: Literal["allegation.denied"]
+
+
+class MissionEndedIn(MissionEnded, _Appendable):
+    """`mission.ended`, as a writer sends it."""
+
+    type: Literal["mission.ended"]
+
+
+EventIn = Annotated[
+    AgreementSignedIn
+    | AgreementCollapsedIn
+    | ViolationAllegedIn
+    | MissionDispatchedIn
+    | AllegationRetractedIn
+    | EventCorrectedIn
+    | CeasefireDeclaredIn
+    | AgreementExtendedIn
+    | AllegationDeniedIn
+    | MissionEndedIn,
+    Field(discriminator="type"),
+]
+
+
+class Appended(BaseModel):
+    """Where the log put the event."""
+
+    id: UUID
+    conflict: str
+    version: int
+    position: int
+    recorded_at: datetime
+
+
+class EventPage(BaseModel):
+    """A page of the log, in position order."""
+
+    events: list[Recorded]
+    next_after: int = Field(
+        description="Pass as `after` to read on: the position of the last event returned, or "
+        "the given `after` when none was."
+    )
+    has_more: bool = Field(
+        description="True when more events follow this page (read on with `after=next_after`); "
+        "false at the end of the log as the page saw it."
+    )
+
+
+class LogHeadView(BaseModel):
+    """The log's head: the pair that pins its whole history."""
+
+    position: int = Field(description="The newest event's position (0: the log is empty).")
+    hash: str = Field(
+        description="Its chain hash, hex: sha256 over every event up to it. Keep the pair "
+        "elsewhere; `ceasefire verify --expect POSITION:HASH` proves the log still extends it."
+    )
+
+
+Conflict = Annotated[ConflictSlug, Path(description="The conflict's slug.")]
+#: Positions are 64-bit integers on both databases; clients hold them exactly up to 2**53 - 1.
+After = Annotated[
+    int, Query(ge=0, le=MAX_SAFE_INTEGER, description="Return events after this position.")
+]
+Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many events.")]
+
+_UNKNOWN_CONFLICT = {404: "The conflict has no events (`/problems/unknown-conflict`)."}
+#: A read's problems: a bad key (or none, with CEASEFIRE_REQUIRE_READ_KEY), a bad parameter.
+READ_PROBLEMS = problem_responses(401, 422, 503)
+CONFLICT_READ_PROBLEMS = problem_responses(401, 422, 503, specific=_UNKNOWN_CONFLICT)
+
+
+_APPENDED_LINKS = links(
+    "conflict",
+    "$response.body#/conflict",
+    "get_status",
+    "get_allegations",
+    "get_timeline",
+    "list_conflict_events",
+)
+
+
+@router.post(
+    "/v1/events",
+    operation_id="append_event",
+    status_code=201,
+    response_model=Appended,
+    responses={
+        **problem_responses(
+            400,
+            401,
+            403,
+            413,
+            415,
+            422,
+            503,
+            specific={
+                409: "`expected_version` is not the conflict's version "
+                "(`/problems/version-conflict`), or an event with this `id` and other content "
+                "is stored (`/problems/idempotency-conflict`).",
+                422: "The event does not fit the schema (`/problems/validation-error`) or "
+                "breaks a rule of the domain (`/problems/domain-rule`, with `rule`).",
+            },
+        ),
+        200: {"model": Appended, "description": "Already stored: nothing written."},
+        201: {"description": "Recorded.", "links": _APPENDED_LINKS},
+    },
+    summary="Record an event",
+)
+async def append_event(
+    request: Request,
+    body: Annotated[EventIn, Body()],
+    store: StoreDep,
+    _key: WriterKey,
+    _json: JsonContent,
+    response: Response,
+) -> Appended:
+    """Append one event to its conflict's stream. Sending the same event (same ``id``, same
+    content) again returns the stored one with 200 and writes nothing."""
+    event: Event = event_adapter.validate_python(body.model_dump(exclude={"expected_version"}))
+    metrics: Metrics = request.app.state.metrics
+    outcome = "failed"
+    started = time.perf_counter()
+    try:
+        result = await store.append([event], expected_version=body.expected_version)
+        outcome = "created" if result.created else "duplicate"
+    except (ConcurrencyError, DomainRuleError, DuplicateEventError):
+        outcome = "refused"
+        raise
+    finally:
+        metrics.appends.labels(event.type, outcome).inc()
+        metrics.append_seconds.labels(outcome).observe(time.perf_counter() - started)
+    stored = result.events[0]
+    if not result.created:
+        response.status_code = 200
+    return Appended(
+        id=stored.id,
+        conflict=stored.conflict,
+        version=stored.version,
+        position=stored.position,
+        recorded_at=stored.recorded_at,
+    )
+
+
+async def _page(
+    store: EventStore,
+    head: int,
+    *,
+    after: int,
+    limit: int,
+    conflict: str | None = None,
+    audited: bool = False,
+) -> Representation:
+    """The page as of ``head``: none of the events committed after it, so the body is
+    exactly what the tag (``head``) says. ``audited`` (an admin asks): each event also says
+    ``key_id``, the id of the key that appended it."""
+    events = await store.read_all(after=after, limit=limit + 1, conflict=conflict, until=head)
+    more = len(events) > limit
+    del events[limit:]
+    page = EventPage(
+        events=events, next_after=events[-1].position if events else after, has_more=more
+    )
+    if not audited:
+        return Representation(page.model_dump_json().encode(), Validator(head))
+    authors = await appended_by(store, [e.id for e in events])
+    body = page.model_dump(mode="json")
+    for event, shown in zip(events, body["events"], strict=True):
+        shown["key_id"] = authors.get(event.id)
+    return Representation(json.dumps(body, separators=(",", ":")).encode(), Validator(head))
+
+
+def _audited(key: ApiKey | None) -> bool:
+    return key is not None and key.allows("admin")
+
+
+@router.get(
+    "/v1/events",
+    operation_id="list_events",
+    response_model=EventPage,
+    responses={**READ_PROBLEMS, **conditional_responses("A page of the log.")},
+    summary="Page through the log in global order",
+    openapi_extra=OPEN_READ,
+)
+async def list_events(
+    request: Request,
+    store: StoreDep,
+    conditional: ConditionalDep,
+    key: ReaderKey,
+    after: After = 0,
+    limit: Limit = 100,
+    if_none_match: IfNoneMatch = None,
+    _prefer: Prefer = None,
+) -> Response:
+    """Every committed event exactly once, in position order: a consumer that pages with
+    ``after=next_after`` never skips one, even while writers commit concurrently. Tagged with
+    the log's head: with its ETag and ``Prefer: wait=N`` the request waits for the next
+    append anywhere. Asked with an admin key, each event also says ``key_id``: the id of the
+    API key that appended it (``cli``: an operator's command; null: recorded before keys
+    were)."""
+    audited = _audited(key)
+
+    async def compute() -> Representation:
+        head = await conditional.heads.log()
+        return await _page(store, head, after=after, limit=limit, audited=audited)
+
+    return await conditional.respond(
+        request,
+        kind="ea" if audited else "e",
+        key=("events", after, limit, audited),
+        channel=None,
+        head=conditional.heads.log,
+        compute=compute,
+        if_none_match=if_none_match,
+    )
+
+
+@router.get(
+    "/v1/log/head",
+    operation_id="read_log_head",
+    response_model=LogHeadView,
+    responses={**READ_PROBLEMS, **conditional_responses("The log's head.")},
+    summary="The log's newest position and chain hash, to pin the history",
+    openapi_extra=OPEN_READ,
+)
+async def read_log_head(
+    request: Request,
+    store: StoreDep,
+    conditional: ConditionalDep,
+    _key: ReaderKey,
+    if_none_match: IfNoneMatch = None,
+    _prefer: Prefer = None,
+) -> Response:
+    """Whoever notes this pair can later prove that nobody, not even someone with full
+    access to the database, rewrote the log up to it (`ceasefire verify --expect`). As cheap
+    as the other conditional reads: the ETag is the position, a 304 costs one indexed lookup,
+    and `Prefer: wait=N` waits for the next append."""
+
+    async def compute() -> Representation:
+        with storage_errors():
+            async with store.engine.connect() as conn:
+                head = await read_log_head_row(conn)
+        view = LogHeadView(position=head.position, hash=head.hash.hex())
+        return Representation(view.model_dump_json().encode(), Validator(head.position))
+
+    return await conditional.respond(
+        request,
+        kind="lh",
+        key=("log-head",),
+        channel=None,
+        head=conditional.heads.log,
+        compute=compute,
+        if_none_match=if_none_match,
+    )
+
+
+@router.get(
+    "/v1/conflicts/{conflict}/events",
+    operation_id="list_conflict_events",
+    response_model=EventPage,
+    responses={
+        **CONFLICT_READ_PROBLEMS,
+        **conditional_responses("A page of the conflict's events."),
+    },
+    summary="Page through one conflict's events",
+    openapi_extra=OPEN_READ,
+)
+async def list_conflict_events(
+    request: Request,
+    conflict: Conflict,
+    store: StoreDep,
+    conditional: ConditionalDep,
+    key: ReaderKey,
+    after: After = 0,
+    limit: Limit = 100,
+    if_none_match: IfNoneMatch = None,
+    _prefer: Prefer = None,
+) -> Response:
+    """Tagged with the conflict's newest position: with its ETag and ``Prefer: wait=N`` the
+    request waits for the conflict's next event. With an admin key, each event also says
+    ``key_id``, as in ``GET /v1/events``."""
+    audited = _audited(key)
+
+    async def head() -> int:
+        stream = await conditional.heads.stream(conflict)
+        if stream is None:
+            raise UnknownConflictError(conflict)
+        return stream
+
+    async def compute() -> Representation:
+        return await _page(
+            store, await head(), after=after, limit=limit, conflict=conflict, audited=audited
+        )
+
+    return await conditional.respond(
+        request,
+        kind="cea" if audited else "ce",
+        key=("conflict-events", conflict, after, limit, audited),
+        channel=conflict,
+        head=head,
+        compute=compute,
+        if_none_match=if_none_match,
+    )

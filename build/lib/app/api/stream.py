@@ -1,0 +1,256 @@
+"""``/v1/stream``: the log as Server-Sent Events, live, resumable with ``Last-Event-ID``.
+
+Each event is one message: ``id:`` its position, ``event:`` its type, ``data:`` the event as
+``/v1/events`` shows it. Positions commit in order, so resuming after the last id received
+gives every later event exactly once, whichever process wrote it and whether or not it was
+written while the client was away. An idle stream sends a comment line every
+``CEASEFIRE_STREAM_HEARTBEAT`` (15 s). A resume from further back than
+``CEASEFIRE_STREAM_REPLAY_LIMIT`` events (when set) is told in-band, never by silence.
+
+Waiting for the next append holds no database connection: the stream waits on the process's
+``AppendNotifier`` and reads the log when woken.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from app.api.events import After
+from app.conditional import ConditionalDep
+from app.deps import ReaderKey, SettingsDep, StoreDep
+from app.metrics import Metrics
+from app.openapi import OPEN_READ
+from app.problems import ProblemError, problem_responses
+from events.heads import Heads
+from events.notifications import AppendNotifier
+from events.store import EventStore
+from events.types import EVENT_TYPES, ConflictSlug
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["events"])
+
+#: Events read from the log per query while catching up.
+PAGE = 500
+
+
+class EventStreamResponse(StreamingResponse):
+    media_type = "text/event-stream"
+
+
+_EXAMPLE = (
+    "retry: 3000\n\n"
+    "id: 7\nevent: violation.alleged\n"
+    'data: {"id": "0b6c…", "type": "violation.alleged", "position": 7, …}\n\n'
+    ": heartbeat\n\n"
+)
+
+
+@router.get(
+    "/v1/stream",
+    operation_id="stream_events",
+    response_class=EventStreamResponse,
+    responses={
+        **problem_responses(
+            401,
+            422,
+            503,
+            specific={
+                400: "Last-Event-ID is not a position (`/problems/invalid-last-event-id`).",
+                422: "An unknown event type, or a query parameter out of range "
+                "(`/problems/validation-error`).",
+            },
+        ),
+        200: {
+            "description": "An endless text/event-stream. Each event: `id:` its position, "
+            "`event:` its type, `data:` the event JSON. A comment line (`: heartbeat`) when "
+            "idle. In-band notices: `event: position-too-old` (the resume point is further "
+            "back than the replay limit: the stream resumes at the limit, its `id:`, and "
+            "`data` says which positions to page through /v1/events for) and "
+            "`event: position-unknown` (the resume point is past the log's head).",
+            "content": {"text/event-stream": {"schema": {"type": "string"}, "example": _EXAMPLE}},
+            "headers": {
+                "Cache-Control": {"description": "`no-cache`.", "schema": {"type": "string"}},
+            },
+        },
+    },
+    summary="Follow the log live (Server-Sent Events), resumable with Last-Event-ID",
+    openapi_extra=OPEN_READ,
+)
+async def stream_events(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    conditional: ConditionalDep,
+    _key: ReaderKey,
+    conflict: Annotated[
+        ConflictSlug | None, Query(description="Only this conflict's events.")
+    ] = None,
+    types: Annotated[
+        list[str] | None,
+        Query(description="Only these event types (repeat it, or separate them by commas)."),
+    ] = None,
+    after: Annotated[
+        After | None,
+        Query(description="Start after this position (default: from now on; Last-Event-ID wins)."),
+    ] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            description="The id of the last event received: resume right after it.",
+        ),
+    ] = None,
+) -> EventStreamResponse:
+    """Every event after the resume point, then each new one as it is committed, in position
+    order. Reconnect with `Last-Event-ID` (browsers' `EventSource` does it by itself) to get
+    every later event exactly once. Filters (`conflict`, `types`) apply to both."""
+    wanted = _types(types)
+    head = await conditional.heads.log()
+    start = _resume_point(last_event_id, after, head)
+    notices: list[str] = []
+    limit = settings.stream_replay_limit
+    if start > head:
+        notices.append(
+            _message(
+                "position-unknown",
+                head,
+                {
+                    "type": "/problems/position-unknown",
+                    "detail": f"position {start} is past the log's head ({head}); resuming at "
+                    "the head",
+                    "last_event_id": start,
+                    "resumed_after": head,
+                },
+            )
+        )
+        start = head
+    elif limit is not None and head - start > limit:
+        oldest = head - limit
+        notices.append(
+            _message(
+                "position-too-old",
+                oldest,
+                {
+                    "type": "/problems/position-too-old",
+                    "detail": f"position {start} is more than {limit} events behind the head; "
+                    f"resuming after {oldest}: page through /v1/events?after={start} for the "
+                    "events in between",
+                    "last_event_id": start,
+                    "resumed_after": oldest,
+                    "replay_limit": limit,
+                },
+            )
+        )
+        start = oldest
+    return EventStreamResponse(
+        _counted(
+            request.app.state.metrics,
+            _follow(
+                store,
+                conditional.heads,
+                conditional.notifier,
+                start,
+                conflict,
+                wanted,
+                settings.stream_heartbeat.total_seconds(),
+                notices,
+            ),
+        ),
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _counted(metrics: Metrics, messages: AsyncIterator[str]) -> AsyncIterator[str]:
+    """The stream's messages, counted in ``ceasefire_streams_open`` while it is open."""
+    metrics.streams.inc()
+    try:
+        async for message in messages:
+            yield message
+    finally:
+        metrics.streams.dec()
+
+
+def _types(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    wanted = [t.strip() for value in values for t in value.split(",") if t.strip()]
+    unknown = [t for t in wanted if t not in EVENT_TYPES]
+    if unknown:
+        raise ProblemError(
+            422,
+            "validation-error",
+            f"unknown event type(s): {', '.join(unknown)}",
+            errors=[
+                {"loc": ["query", "types"], "msg": f"not an event type: {t}", "type": "enum"}
+                for t in unknown
+            ],
+        )
+    return wanted or None
+
+
+def _resume_point(last_event_id: str | None, after: int | None, head: int) -> int:
+    if last_event_id is not None:
+        text = last_event_id.strip()
+        if not text.isdigit() or len(text) > 19:
+            raise ProblemError(
+                400,
+                "invalid-last-event-id",
+                "Last-Event-ID must be a position this stream sent (a non-negative integer)",
+            )
+        return int(text)
+    return head if after is None else after
+
+
+def _message(event: str, position: int, data: Any) -> str:
+    return f"id: {position}\nevent: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+async def _follow(
+    store: EventStore,
+    heads: Heads,
+    notifier: AppendNotifier,
+    after: int,
+    conflict: str | None,
+    types: Sequence[str] | None,
+    heartbeat: float,
+    notices: list[str],
+) -> AsyncIterator[str]:
+    """Every event after ``after``, then each new one as it commits. ``scanned``: every event
+    up to it was looked at (sent, or filtered out)."""
+    yield "retry: 3000\n\n"
+    for notice in notices:
+        yield notice
+    scanned = after
+    last_sent = time.monotonic()
+    while not notifier.closed:
+        with notifier.subscribe(conflict, scanned) as subscription:  # before reading: no gap
+            head = await heads.log()
+            page = []
+            if head > scanned:
+                page = await store.read_all(
+                    after=scanned, until=head, limit=PAGE, conflict=conflict, types=types
+                )
+            for event in page:
+                yield (
+                    f"id: {event.position}\nevent: {event.type}\n"
+                    f"data: {event.model_dump_json()}\n\n"
+                )
+            if page:
+                last_sent = time.monotonic()
+            if len(page) == PAGE:
+                scanned = page[-1].position
+                continue
+            scanned = max(scanned, head)
+            idle = heartbeat - (time.monotonic() - last_sent)
+            if idle <= 0:
+                yield ": heartbeat\n\n"
+                last_sent = time.monotonic()
+                continue
+            await subscription.wait(idle)

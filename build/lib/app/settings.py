@@ -1,0 +1,197 @@
+"""Every setting, in one place: read from ``CEASEFIRE_*`` environment variables, validated at
+start-up so a bad value fails fast instead of at the first request that needs it."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.webhooks.sealing import SecretBox
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CEASEFIRE_", extra="ignore", frozen=True)
+
+    #: A SQLAlchemy URL: ``sqlite+aiosqlite:///path.db`` or ``postgresql+asyncpg://...``.
+    database_url: str = "sqlite+aiosqlite:///./ceasefire.db"
+    #: PostgreSQL: the role that owns the tables and runs the migrations, when the service
+    #: runs as another (``database_url``'s user), which is then granted reading and appending
+    #: only: it cannot rewrite the log. Unset: one URL does both (the embedded/dev default).
+    migration_database_url: str | None = None
+    #: SQLite only. NORMAL (default, with WAL): a commit survives a crash of the process but
+    #: the last commits may be lost on power loss. FULL: every commit is synced to disk.
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    #: An allegation within this window before T makes an in-effect agreement "contested".
+    contested_window: timedelta = timedelta(days=7)
+    #: When true, reads need a key too (any role); by default reads are open.
+    require_read_key: bool = False
+    #: How long a key found in the database is trusted without looking again, in seconds; on
+    #: SQLite a revocation by another process takes up to this long to be seen (PostgreSQL
+    #: notifies every process at once; 0: look every time).
+    key_cache_seconds: float = Field(default=1.0, ge=0, le=60)
+    #: Largest request body accepted, in bytes.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    #: Connections per process on PostgreSQL.
+    pool_size: int = Field(default=10, ge=1, le=200)
+    #: Log lines as plain text, or as one JSON object a line (``json``).
+    log_format: Literal["text", "json"] = "text"
+    #: One log line per request; false turns them off (the X-Request-ID header stays), as
+    #: uvicorn's --no-access-log does for its own: a stderr nobody reads would fill and block.
+    log_requests: bool = True
+
+    # -- webhooks (app/webhooks) -------------------------------------------------------------
+    #: The delay before each delivery attempt, the first counted from the event's dispatch;
+    #: its length is the number of attempts. Seconds or ISO 8601 durations, comma-separated
+    #: or a JSON list.
+    webhook_retry_schedule: Annotated[tuple[timedelta, ...], NoDecode] = tuple(
+        timedelta(seconds=s) for s in (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+    )
+    #: Each retry delay is stretched by a random fraction up to this (0.1: up to +10%).
+    webhook_retry_jitter: float = Field(default=0.1, ge=0, le=1)
+    #: Allow ``http://`` webhook URLs (otherwise https only).
+    webhook_allow_http: bool = False
+    #: Subnets deliveries may reach although they are not public (e.g. ``10.1.0.0/16``).
+    webhook_allowed_subnets: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    #: False: deliveries reach only ``webhook_allowed_subnets``, and URLs must name an address
+    #: (host names are refused unresolved): for closed networks and fuzzing runs.
+    webhook_public_addresses: bool = True
+    #: Time to connect (and resolve), then the whole attempt's limit, response included.
+    webhook_connect_timeout: timedelta = timedelta(seconds=5)
+    webhook_timeout: timedelta = timedelta(seconds=15)
+    #: At most this much of a receiver's response is read and kept.
+    webhook_max_response_bytes: int = Field(default=64 * 1024, ge=0)
+    #: An endpoint whose every attempt has failed for this long is disabled.
+    webhook_disable_after: timedelta = timedelta(days=5)
+    #: After a rotation the previous secret keeps signing (beside the new one) this long.
+    webhook_secret_overlap: timedelta = timedelta(hours=24)
+    #: Fernet keys, comma-separated, that seal webhook secrets in the database: the first
+    #: seals, every one opens (``app/webhooks/sealing.py``). None: secrets stored in clear.
+    secret_key: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    #: How long a worker holds a claimed delivery; past it, another worker takes it over.
+    #: Must exceed ``webhook_timeout``, so a live worker never loses a delivery mid-send.
+    webhook_lease: timedelta = timedelta(seconds=60)
+    #: How often a worker looks for work it was not woken for (other processes' appends).
+    webhook_poll_interval: timedelta = timedelta(seconds=1)
+    #: Deliveries one worker sends at the same time.
+    webhook_concurrency: int = Field(default=16, ge=1, le=1000)
+    #: Events the dispatcher turns into deliveries per transaction.
+    webhook_dispatch_batch: int = Field(default=500, ge=1, le=10_000)
+    #: ``ceasefire serve`` runs one worker in-process; false leaves it to ``ceasefire worker``.
+    webhook_worker: bool = True
+
+    # -- polling and the live stream ---------------------------------------------------------
+    #: A comment line on an idle event stream this often, so proxies and clients see it alive.
+    stream_heartbeat: timedelta = Field(default=timedelta(seconds=15), gt=timedelta(0))
+    #: How far back (in events) a stream resumes from Last-Event-ID; None: from anywhere.
+    #: Further back is told in-band (event ``position-too-old``) and resumes at the limit.
+    stream_replay_limit: int | None = Field(default=None, ge=1)
+    #: How many recent representations (status, allegations…) each process keeps, keyed by
+    #: the log position they reflect; 0 keeps none (concurrent equal reads still share one).
+    representation_cache: int = Field(default=1024, ge=0)
+    #: SQLite only (it has no LISTEN/NOTIFY): how often one query per process looks for
+    #: appends by other processes while clients wait.
+    sqlite_notify_poll: timedelta = Field(default=timedelta(milliseconds=250), gt=timedelta(0))
+
+    @field_validator(
+        "contested_window",
+        "stream_heartbeat",
+        "sqlite_notify_poll",
+        "webhook_connect_timeout",
+        "webhook_timeout",
+        "webhook_disable_after",
+        "webhook_secret_overlap",
+        "webhook_lease",
+        "webhook_poll_interval",
+        mode="before",
+    )
+    @classmethod
+    def _seconds(cls, value: Any) -> Any:
+        """Every duration: seconds as a number (``"0.5"``) or an ISO 8601 duration (``P5D``)."""
+        return _number_or_text(value.strip()) if isinstance(value, str) else value
+
+    @field_validator("database_url", "migration_database_url")
+    @classmethod
+    def _supported(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(
+            ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+        ):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("webhook_retry_schedule", "webhook_allowed_subnets", mode="before")
+    @classmethod
+    def _list(cls, value: Any) -> Any:
+        """A JSON list or comma-separated values, from the environment."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [_number_or_text(p.strip()) for p in text.split(",") if p.strip()]
+        return value
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _keys(cls, value: Any) -> Any:
+        """Comma-separated Fernet keys; each checked now, so a bad one fails at start-up."""
+        if isinstance(value, str):
+            value = [k.strip() for k in value.split(",") if k.strip()]
+        keys = [k.get_secret_value() if isinstance(k, SecretStr) else k for k in value]
+        try:
+            SecretBox.from_keys(keys)
+        except (ValueError, TypeError):
+            raise ValueError(
+                "each key must be a Fernet key: 32 bytes in url-safe base64 "
+                "(python -c 'from app.webhooks.sealing import new_key; print(new_key())')"
+            ) from None
+        return value
+
+    def secret_box(self) -> SecretBox:
+        """What seals and opens webhook secrets at rest, from ``secret_key``."""
+        return SecretBox.from_keys([k.get_secret_value() for k in self.secret_key])
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule(cls, value: tuple[timedelta, ...]) -> tuple[timedelta, ...]:
+        if not value:
+            raise ValueError("needs at least one attempt")
+        if any(delay < timedelta(0) for delay in value):
+            raise ValueError("delays must not be negative")
+        return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_attempt(self) -> Settings:
+        if self.webhook_timeout <= timedelta(0) or self.webhook_connect_timeout <= timedelta(0):
+            raise ValueError("webhook timeouts must be positive")
+        if self.webhook_lease <= self.webhook_timeout:
+            raise ValueError("webhook_lease must be longer than webhook_timeout")
+        if self.webhook_poll_interval <= timedelta(0):
+            raise ValueError("webhook_poll_interval must be positive")
+        return self
+
+    @field_validator("contested_window")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive")
+        return value
+
+
+def _number_or_text(value: str) -> float | str:
+    """``"5"`` is five seconds; anything else (``PT5M``, ``10.0.0.0/8``) stays text."""
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,64 @@
+"""The body of a delivery: a CloudEvents 1.0 event in the structured JSON mode.
+
+``data`` is the event exactly as the API shows it (``GET /v1/events``), so a receiver can use
+the same parsing code for the feed and for webhooks. The CloudEvents ``id`` is the event's id
+(unique across the log, hence across ``source``), ``time`` is when the event occurred and
+``subject`` the conflict it belongs to.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from events.envelope import Recorded, format_instant, recorded_adapter
+
+__all__ = ["CONTENT_TYPE", "PING_TYPE", "SOURCE", "encode", "event_body", "ping_body"]
+
+CONTENT_TYPE = "application/cloudevents+json"
+#: The CloudEvents ``source``: a URI reference naming this service's event feed.
+SOURCE = "/v1/events"
+PING_TYPE = "webhook.ping"
+
+
+def _envelope(
+    *, id: str, type: str, time: datetime, subject: str | None, data: Any
+) -> dict[str, Any]:
+    envelope: dict[str, Any] = {"specversion": "1.0", "id": id, "source": SOURCE, "type": type}
+    if subject is not None:
+        envelope["subject"] = subject
+    envelope.update(time=format_instant(time), datacontenttype="application/json", data=data)
+    return envelope
+
+
+def encode(envelope: dict[str, Any]) -> bytes:
+    """The exact bytes sent and signed."""
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def event_body(event: Recorded) -> bytes:
+    return encode(
+        _envelope(
+            id=str(event.id),
+            type=event.type,
+            time=event.occurred_at,
+            subject=event.conflict,
+            data=recorded_adapter.dump_python(event, mode="json"),
+        )
+    )
+
+
+def ping_body(subscription_id: UUID) -> bytes:
+    """A test event, sent by ``POST /v1/webhooks/{id}/ping``; never stored in the log."""
+    now = datetime.now(UTC)
+    return encode(
+        _envelope(
+            id=str(uuid4()),
+            type=PING_TYPE,
+            time=now,
+            subject=None,
+            data={"webhook_id": str(subscription_id), "message": "ping"},
+        )
+    )

@@ -1,0 +1,403 @@
+"""The webhook worker: dispatches new events into deliveries, and sends the due ones.
+
+``ceasefire serve`` runs one in-process; ``ceasefire worker`` runs more as separate processes.
+Each worker runs three loops (and, on PostgreSQL, a LISTEN connection that wakes them):
+
+- dispatch: woken by ``store.on_append`` in-process, by PostgreSQL's ``ceasefire_events``
+  notifications across processes, and by a poll as the fallback; see ``dispatcher``.
+- deliver: claims due deliveries (``queue.claim_due``: ``FOR UPDATE SKIP LOCKED`` and a lease
+  on PostgreSQL, so several workers never send the same attempt; on SQLite one transaction
+  holding the database), sends up to ``webhook_concurrency`` at once, and hands each outcome
+  to the recorder. It sleeps until the earliest due retry, a wake-up, or the poll interval.
+- record: writes the outcomes gathered meanwhile in one transaction (``recorder``; an outcome
+  that cannot be stored is isolated there). One writer per worker (an asyncio lock shared by
+  the dispatcher, the claims and the recorder): on SQLite, sixteen transactions racing for the
+  write lock spend their time in its busy-wait backoff.
+
+Every failed attempt is logged, one line (``ceasefire.webhooks``, WARNING): delivery,
+subscription, host, attempt, what went wrong and what happens next; never a secret.
+
+Ordering is best effort: deliveries are claimed oldest first, but sent concurrently and
+retried on their own schedules, so a receiver may see events out of order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+
+from app.settings import Settings
+from app.webhooks.cloudevents import event_body
+from app.webhooks.dispatcher import dispatch_pending
+from app.webhooks.queue import (
+    NOTIFY_CHANNEL,
+    Attempted,
+    Claim,
+    claim_due,
+    earliest_due,
+)
+from app.webhooks.recorder import Recorder, brief
+from app.webhooks.retry import Outcome, Verdict, decide
+from app.webhooks.sender import WebhookSender
+from app.webhooks.store import write_transaction
+from events.envelope import format_instant
+from events.errors import StorageUnavailableError
+from events.store import EventStore, storage_errors
+
+__all__ = ["WebhookWorker", "Webhooks", "message_id", "run_worker", "running"]
+
+log = logging.getLogger("ceasefire.webhooks")
+
+#: The PostgreSQL channel ``ceasefire_append`` notifies on every append.
+EVENTS_CHANNEL = "ceasefire_events"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def message_id(delivery_id: UUID) -> str:
+    """The ``webhook-id`` of a delivery: the same for every attempt of it, so receivers
+    dedupe on it."""
+    return f"msg_{delivery_id.hex}"
+
+
+class WebhookWorker:
+    def __init__(
+        self,
+        store: EventStore,
+        settings: Settings,
+        sender: WebhookSender,
+        *,
+        name: str | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.sender = sender
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:6]}"
+        self._clock = clock
+        self.box = settings.secret_box()
+        self._dispatch_wake = asyncio.Event()
+        self._deliver_wake = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._write_lock = asyncio.Lock()
+        self._poll = settings.webhook_poll_interval.total_seconds()
+        self.recorder = Recorder(
+            store.engine,
+            worker=self.name,
+            lock=self._write_lock,
+            disable_after=settings.webhook_disable_after,
+            retry_interval=self._poll,
+        )
+
+    # -- wake-ups ----------------------------------------------------------------------------
+
+    def _on_append(self, _conflict: str, _position: int) -> None:
+        self._dispatch_wake.set()
+
+    def wake(self) -> None:
+        """Look for work now (a delivery was re-queued, an endpoint re-enabled…)."""
+        self._dispatch_wake.set()
+        self._deliver_wake.set()
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.store.on_append.append(self._on_append)
+        self.recorder.start()
+        self._tasks = [
+            asyncio.create_task(self._dispatch_loop(), name=f"webhook-dispatch {self.name}"),
+            asyncio.create_task(self._deliver_loop(), name=f"webhook-deliver {self.name}"),
+        ]
+        if self.store.dialect == "postgresql":
+            self._tasks.append(
+                asyncio.create_task(self._listen_loop(), name=f"webhook-listen {self.name}")
+            )
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop looking for work; let attempts in flight finish for up to ``grace`` seconds.
+        An attempt cut off keeps its lease and is taken over when the lease expires."""
+        with contextlib.suppress(ValueError):
+            self.store.on_append.remove(self._on_append)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._in_flight:
+            _done, pending = await asyncio.wait(self._in_flight, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self.recorder.stop()
+
+    # -- loops -------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _wait(event: asyncio.Event, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(seconds, 0)):
+                await event.wait()
+        event.clear()
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            try:
+                _events, made = await dispatch_pending(
+                    self.store,
+                    batch=self.settings.webhook_dispatch_batch,
+                    clock=self._clock,
+                    lock=self._write_lock,
+                )
+                if made:
+                    self._deliver_wake.set()
+            except Exception as error:  # log it, keep trying
+                _log_failure("webhook dispatch", error)
+            await self._wait(self._dispatch_wake, self._poll)
+
+    async def _deliver_loop(self) -> None:
+        capacity = self.settings.webhook_concurrency
+        # Claim in batches: waiting for a quarter of the slots to free up costs little
+        # latency and saves a claim transaction per delivery under load.
+        batch = max(1, capacity // 4)
+        while True:
+            timeout = self._poll
+            try:
+                free = capacity - len(self._in_flight)
+                if free < batch and self._in_flight:
+                    await self._wait(self._deliver_wake, timeout)  # until a slot frees up
+                    continue
+                # Look (a read) before claiming (a write): an idle worker never takes
+                # SQLite's write lock, so it never makes an append wait.
+                wait = await self._until_next_due(timeout)
+                if wait > 0:
+                    await self._wait(self._deliver_wake, wait)
+                    continue
+                claims = await self._claim(free)
+                for claim in claims:
+                    task = asyncio.create_task(self._deliver(claim))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._finished)
+                if claims:
+                    continue  # there may be more due: claim again once slots free up
+            except Exception as error:
+                _log_failure("webhook claim", error)
+            await self._wait(self._deliver_wake, timeout)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._deliver_wake.set()
+
+    async def _claim(self, limit: int) -> list[Claim]:
+        with storage_errors():
+            async with self._write_lock, write_transaction(self.store.engine) as conn:
+                return await claim_due(
+                    conn,
+                    worker=self.name,
+                    limit=limit,
+                    now=self._clock(),
+                    lease=self.settings.webhook_lease,
+                )
+
+    async def _until_next_due(self, poll: float) -> float:
+        """Seconds until a delivery falls due (0: one is due now), at most ``poll``."""
+        with storage_errors():
+            async with self.store.engine.connect() as conn:
+                due = await earliest_due(conn)
+        if due is None:
+            return poll
+        return max(0.0, min(poll, (due - self._clock()).total_seconds()))
+
+    async def _listen_loop(self) -> None:
+        """PostgreSQL: wake on appends and dispatches made by other processes."""
+        while True:
+            try:
+                await self._listen()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # lost the connection: polling covers it meanwhile
+                log.warning("webhook LISTEN connection lost (%r); reconnecting", error)
+            await asyncio.sleep(self._poll)
+
+    async def _listen(self) -> None:
+        """Hold one connection LISTENing until it closes."""
+        closed = asyncio.Event()
+
+        def on_events(*_args: object) -> None:
+            self._dispatch_wake.set()
+
+        def on_deliveries(*_args: object) -> None:
+            self._deliver_wake.set()
+
+        def on_closed(*_args: object) -> None:
+            closed.set()
+
+        async with self.store.engine.connect() as conn:
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            driver.add_termination_listener(on_closed)
+            await driver.add_listener(EVENTS_CHANNEL, on_events)
+            await driver.add_listener(NOTIFY_CHANNEL, on_deliveries)
+            try:
+                await closed.wait()
+            finally:
+                if not driver.is_closed():
+                    await driver.remove_listener(EVENTS_CHANNEL, on_events)
+                    await driver.remove_listener(NOTIFY_CHANNEL, on_deliveries)
+                driver.remove_termination_listener(on_closed)
+
+    # -- one attempt -------------------------------------------------------------------------
+
+    async def _deliver(self, claim: Claim) -> None:
+        try:
+            await self.attempt(claim)
+        except Exception:  # never lose the loop over one delivery; the lease brings it back
+            log.exception("webhook delivery %s failed unexpectedly", claim.delivery_id)
+
+    async def attempt(self, claim: Claim) -> None:
+        """Send one claimed attempt and record what came of it."""
+        settings = self.settings
+        started_at = self._clock()
+        outcome = await self.sender.send(
+            claim.subscription.url,
+            message_id(claim.delivery_id),
+            event_body(claim.event),
+            claim.subscription.live_secrets(started_at, self.box),
+        )
+        finished_at = self._clock()
+        verdict = decide(
+            outcome,
+            attempts_made=claim.attempt,
+            schedule=settings.webhook_retry_schedule,
+            jitter=settings.webhook_retry_jitter,
+            now=finished_at,
+        )
+        attempted = Attempted(
+            claim=claim,
+            started_at=started_at,
+            finished_at=finished_at,
+            status_code=outcome.status_code,
+            latency_ms=outcome.latency_ms,
+            error=outcome.error,
+            response_body=outcome.response_body,
+            status=verdict.status,
+            next_attempt_at=verdict.next_attempt_at,
+            gone=outcome.gone,
+        )
+        if not outcome.ok:
+            _log_failed_attempt(claim, outcome, verdict)
+        if not await self.recorder.record(attempted):
+            log.warning(
+                "delivery %s: attempt %d not recorded (subscription deleted or lease lost)",
+                claim.delivery_id,
+                claim.attempt,
+            )
+
+
+def _log_failed_attempt(claim: Claim, outcome: Outcome, verdict: Verdict) -> None:
+    """The one log line of a failed attempt. Names the host, not the URL (whose path or query
+    may carry a token of the receiver's), and never a secret."""
+    if outcome.error is not None:
+        what = brief(ValueError(outcome.error)).removeprefix("ValueError: ")
+    else:
+        what = f"HTTP {outcome.status_code}"
+    if verdict.next_attempt_at is not None:
+        then = f"next attempt at {format_instant(verdict.next_attempt_at)}"
+    else:
+        then = "no attempt left: failed"
+    log.warning(
+        "webhook delivery %s (subscription %s, host %s) attempt %d failed: %s; %s",
+        claim.delivery_id,
+        claim.subscription.id,
+        _host(claim.subscription.url),
+        claim.attempt,
+        what,
+        then,
+    )
+
+
+def _host(url: str) -> str:
+    try:
+        return httpx.URL(url).host or "?"
+    except httpx.InvalidURL:
+        return "?"
+
+
+def _log_failure(what: str, error: Exception) -> None:
+    """The database away is an expected failure: one line. Anything else: the traceback."""
+    if isinstance(error, StorageUnavailableError):
+        log.warning("%s failed (%s); retrying", what, error)
+    else:
+        log.error("%s failed; retrying", what, exc_info=error)
+
+
+@dataclass(frozen=True, slots=True)
+class Webhooks:
+    """What the API's routes use: the sender (for pings) and the in-process worker, if any."""
+
+    sender: WebhookSender
+    worker: WebhookWorker | None
+
+    def wake(self) -> None:
+        if self.worker is not None:
+            self.worker.wake()
+
+
+@asynccontextmanager
+async def running(store: EventStore, settings: Settings) -> AsyncIterator[Webhooks]:
+    """The webhook machinery of ``ceasefire serve``: a sender and, unless
+    ``CEASEFIRE_WEBHOOK_WORKER=false``, one worker in-process."""
+    sender = WebhookSender(settings)
+    worker = WebhookWorker(store, settings, sender) if settings.webhook_worker else None
+    if worker is not None:
+        worker.start()
+    try:
+        yield Webhooks(sender, worker)
+    finally:
+        if worker is not None:
+            await worker.stop()
+        await sender.close()
+
+
+async def run_worker(settings: Settings, *, ready: Callable[[str], None] | None = None) -> None:
+    """``ceasefire worker``: run one worker until SIGINT or SIGTERM."""
+    from events.database import create_engine
+
+    store = EventStore(
+        create_engine(
+            settings.database_url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            pool_size=settings.pool_size,
+        ),
+        sqlite_synchronous=settings.sqlite_synchronous,
+    )
+    sender = WebhookSender(settings)
+    worker = WebhookWorker(store, settings, sender)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        worker.start()
+        (ready or _announce)(worker.name)
+        await stopping.wait()
+    finally:
+        await worker.stop()
+        await sender.close()
+        await store.close()
+
+
+def _announce(name: str) -> None:
+    print(f"webhook worker {name} started", file=sys.stderr, flush=True)

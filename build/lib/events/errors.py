@@ -1,0 +1,66 @@
+"""The store's and the domain's errors. Callers never see a driver exception.
+
+StoreError
+├── ConcurrencyError        the stream moved past the writer's expected_version
+├── DuplicateEventError     an event id is stored already with other content
+├── DomainRuleError         an event breaks a rule of the domain (``rule`` names which)
+├── UnknownConflictError    a read named a conflict with no events
+├── ProjectionJobRunningError  a rebuild or verification of the projections is running already
+└── StorageUnavailableError the database cannot be reached
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConcurrencyError",
+    "DomainRuleError",
+    "DuplicateEventError",
+    "ProjectionJobRunningError",
+    "StorageUnavailableError",
+    "StoreError",
+    "UnknownConflictError",
+]
+
+
+class StoreError(Exception):
+    pass
+
+
+class ConcurrencyError(StoreError):
+    def __init__(self, conflict: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"conflict {conflict!r} is at version {actual}, not the expected {expected}"
+        )
+        self.conflict = conflict
+        self.expected = expected
+        self.actual = actual
+
+
+class DuplicateEventError(StoreError):
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"event {event_id} is already stored with different content")
+        self.event_id = event_id
+
+
+class DomainRuleError(StoreError):
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(detail)
+        self.rule = rule
+        self.detail = detail
+
+
+class UnknownConflictError(StoreError):
+    def __init__(self, conflict: str) -> None:
+        super().__init__(f"no events are recorded for conflict {conflict!r}")
+        self.conflict = conflict
+
+
+class StorageUnavailableError(StoreError):
+    pass
+
+
+class ProjectionJobRunningError(StoreError):
+    def __init__(self, job_id: str, kind: str) -> None:
+        super().__init__(f"a projection {kind} is running already (job {job_id})")
+        self.job_id = job_id
+        self.kind = kind

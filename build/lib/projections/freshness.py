@@ -1,0 +1,110 @@
+"""How fresh a view is: the log position it reflects, and when it may change by itself.
+
+A view of a past instant (``as_of`` given) changes only when the log grows. A view of *now*
+also changes with the clock: an agreement becomes effective, the contested window after the
+last allegation runs out, an event dated in the future comes due. ``next_change`` finds the
+earliest such instant from the projection tables (a few indexed minimums), so a validator
+can say "unchanged until position P moves or until instant U", and a waiter can wake at U.
+
+``snapshot`` gives a connection whose reads all see one state of the database, so a view and
+the position it is tagged with always agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, ScalarSelect, Table, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from events.errors import UnknownConflictError
+from events.tables import log_head, streams
+from projections.tables import (
+    agreements,
+    allegations,
+    extensions,
+    known_at_condition,
+    mission_ends,
+    missions,
+)
+
+__all__ = ["log_position", "next_change", "snapshot", "stream_position"]
+
+
+@asynccontextmanager
+async def snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A read connection whose statements all see one snapshot. PostgreSQL: REPEATABLE READ
+    (its default, READ COMMITTED, takes a new snapshot per statement). SQLite in WAL mode: the
+    read transaction the first statement opens already is one."""
+    async with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+        yield conn
+
+
+async def stream_position(conn: AsyncConnection, conflict: str) -> int:
+    """The position of the conflict's newest event; ``UnknownConflictError`` for none."""
+    position = (
+        await conn.execute(select(streams.c.position).where(streams.c.conflict == conflict))
+    ).scalar_one_or_none()
+    if position is None:
+        raise UnknownConflictError(conflict)
+    return int(position)
+
+
+async def log_position(conn: AsyncConnection) -> int:
+    """The position of the newest event in the whole log (0 when empty)."""
+    return int((await conn.execute(select(log_head.c.position))).scalar_one())
+
+
+async def next_change(
+    conn: AsyncConnection,
+    *,
+    conflict: str | None,
+    after: datetime,
+    known_at: datetime | None,
+    also: Iterable[datetime | None] = (),
+    window: timedelta | None = None,
+) -> datetime | None:
+    """The earliest instant after ``after`` at which a view of the conflict (every conflict
+    when None) as of *now* may change with no new event: a signing, an effective_at, an end,
+    an extension, a collapse, an allegation, its retraction or denial, a mission's dispatch or
+    end dated later than ``after``, or any of ``also`` (the
+    end of a contested window, say). Given the contested ``window``, also the earliest end of
+    the window after any allegation (whichever agreement it contests). None when nothing is
+    due. It may name an instant at which nothing visible changes; never one later than a real
+    change."""
+
+    def earliest(
+        table: Table, column: str, *extra: ColumnElement[bool], since: datetime = after
+    ) -> ScalarSelect[Any]:
+        conditions = [table.c[column] > since, known_at_condition(table, known_at), *extra]
+        if conflict is not None:
+            conditions.append(table.c.conflict == conflict)
+        return select(func.min(table.c[column])).where(*conditions).scalar_subquery()
+
+    row = (
+        await conn.execute(
+            select(
+                earliest(agreements, "signed_at"),
+                earliest(agreements, "effective_at"),
+                earliest(agreements, "collapsed_at"),
+                earliest(agreements, "expires_at"),
+                earliest(extensions, "occurred_at"),
+                earliest(extensions, "expires_at"),
+                earliest(allegations, "occurred_at"),
+                earliest(allegations, "retracted_at"),
+                earliest(allegations, "denied_at"),
+                earliest(missions, "dispatched_at"),
+                earliest(mission_ends, "ended_at"),
+                earliest(allegations, "occurred_at", since=after - (window or timedelta(0))),
+            )
+        )
+    ).one()
+    *due, recent = row
+    window_ends = [] if window is None or recent is None else [recent + window]
+    candidates = [c for c in (*due, *also, *window_ends) if c is not None and c > after]
+    return min(candidates, default=None)

@@ -1,0 +1,196 @@
+"""The projection tables: the views the API reads.
+
+Each table is bitemporal on the recording axis. A row version is what the log said about one
+thing (an agreement, an allegation, a mission) from ``known_from`` (the ``recorded_at`` of the
+event that made it) until ``known_until`` (the ``recorded_at`` of the event that superseded it;
+NULL while current). Nothing is overwritten: a collapse, a retraction or a correction closes the
+current version and inserts the next one. That is what lets ``known_at`` queries ask what the
+log said at any moment with an indexed lookup instead of a replay.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ColumnElement,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    Uuid,
+    and_,
+    false,
+    or_,
+)
+
+from events.tables import UtcDateTime, metadata
+
+__all__ = [
+    "PROJECTION_KEYS",
+    "agreements",
+    "allegations",
+    "corrections",
+    "extensions",
+    "known_at_condition",
+    "mission_ends",
+    "missions",
+]
+
+agreements = Table(
+    "proj_agreements",
+    metadata,
+    Column("conflict", String(64), nullable=False),
+    Column("agreement_id", String(64), nullable=False),
+    Column("parties", Text, nullable=False),
+    Column("mediators", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("terms", Text, nullable=True),
+    Column("signed_at", UtcDateTime, nullable=False),
+    Column("effective_at", UtcDateTime, nullable=False),
+    Column("collapsed_at", UtcDateTime, nullable=True),
+    Column("collapse_reason", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("known_from", UtcDateTime, nullable=False),
+    Column("known_until", UtcDateTime, nullable=True),
+    # 0005: fixed terms, scope, unilateral declarations. expires_at is the end as signed;
+    # extensions are rows of proj_extensions, each from its own occurred_at.
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("scope_level", String(16), nullable=False, server_default="national"),
+    Column("scope_area", String(200), nullable=True),
+    Column("unilateral", Boolean, nullable=False, server_default=false()),
+    Column("declared_by", String(200), nullable=True),
+)
+Index("ix_proj_agreements_key", agreements.c.conflict, agreements.c.agreement_id)
+
+#: Each ``agreement.extended``: the agreement's end from the extension's occurred_at on.
+extensions = Table(
+    "proj_extensions",
+    metadata,
+    Column("event_id", Uuid, nullable=False),
+    Column("conflict", String(64), nullable=False),
+    Column("agreement_id", String(64), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("known_from", UtcDateTime, nullable=False),
+    Column("known_until", UtcDateTime, nullable=True),
+)
+Index("ix_proj_extensions_key", extensions.c.event_id)
+Index("ix_proj_extensions_conflict", extensions.c.conflict, extensions.c.agreement_id)
+
+allegations = Table(
+    "proj_allegations",
+    metadata,
+    Column("event_id", Uuid, nullable=False),
+    Column("conflict", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    # The agreement the writer named (0005: NULL when none; which agreement an allegation
+    # naming none belongs to is decided when a view is read, see projections.standing).
+    Column("agreement_id", String(64), nullable=True),
+    Column("agreement_implicit", Boolean, nullable=False),
+    Column("alleged_by", String(200), nullable=False),
+    Column("accused", String(200), nullable=False),
+    Column("incidents", Integer, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("location", Text, nullable=True),
+    Column("description", Text, nullable=True),
+    Column("casualties_claimed", Text, nullable=True),
+    Column("source", Text, nullable=False),
+    Column("retracted", Boolean, nullable=False),
+    Column("known_from", UtcDateTime, nullable=False),
+    Column("known_until", UtcDateTime, nullable=True),
+    # 0005: the accused as matched against parties (casefolded); when the retraction and the
+    # denial occurred, so a view at an earlier as_of does not see them.
+    Column("accused_key", String(200), nullable=False, server_default=""),
+    Column("retracted_at", UtcDateTime, nullable=True),
+    Column("denied_at", UtcDateTime, nullable=True),
+    Column("denied_by", String(200), nullable=True),
+)
+Index("ix_proj_allegations_key", allegations.c.event_id)
+Index("ix_proj_allegations_time", allegations.c.conflict, allegations.c.occurred_at)
+Index(
+    "ix_proj_allegations_agreement",
+    allegations.c.conflict,
+    allegations.c.agreement_id,
+    allegations.c.occurred_at,
+)
+
+missions = Table(
+    "proj_missions",
+    metadata,
+    Column("conflict", String(64), nullable=False),
+    Column("mission_id", String(64), nullable=False),
+    Column("organization", String(200), nullable=False),
+    Column("head", String(200), nullable=True),
+    Column("purpose", Text, nullable=True),
+    Column("expected_arrival", UtcDateTime, nullable=True),
+    Column("dispatched_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("known_from", UtcDateTime, nullable=False),
+    Column("known_until", UtcDateTime, nullable=True),
+    # 0005: the agreement it monitors.
+    Column("agreement_id", String(64), nullable=True),
+)
+Index("ix_proj_missions_key", missions.c.conflict, missions.c.mission_id)
+
+#: Each ``mission.ended`` (0005): a mission is active from its dispatch until its end.
+mission_ends = Table(
+    "proj_mission_ends",
+    metadata,
+    Column("event_id", Uuid, nullable=False),
+    Column("conflict", String(64), nullable=False),
+    Column("mission_id", String(64), nullable=False),
+    Column("ended_at", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("known_from", UtcDateTime, nullable=False),
+    Column("known_until", UtcDateTime, nullable=True),
+)
+Index("ix_proj_mission_ends_key", mission_ends.c.event_id)
+Index("ix_proj_mission_ends_conflict", mission_ends.c.conflict, mission_ends.c.mission_id)
+
+#: Which correction each corrected event carries: the current version names the latest one.
+#: The fold's state is loaded from here (``ConflictState.revisions``).
+corrections = Table(
+    "proj_corrections",
+    metadata,
+    Column("event_id", Uuid, nullable=False),
+    Column("conflict", String(64), nullable=False),
+    Column("correction_id", Uuid, nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("known_from", UtcDateTime, nullable=False),
+    Column("known_until", UtcDateTime, nullable=True),
+)
+Index("ix_proj_corrections_key", corrections.c.event_id)
+Index("ix_proj_corrections_conflict", corrections.c.conflict)
+
+#: The columns that name one thing in each table: a change closes the current row version
+#: matching these before it inserts the next one.
+PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
+    "proj_agreements": ("conflict", "agreement_id"),
+    "proj_allegations": ("event_id",),
+    "proj_missions": ("conflict", "mission_id"),
+    "proj_corrections": ("event_id",),
+    "proj_extensions": ("event_id",),
+    "proj_mission_ends": ("event_id",),
+}
+
+
+def known_at_condition(table: Table, known_at: datetime | None) -> ColumnElement[bool]:
+    """The row versions the log held at ``known_at`` (None: the current ones)."""
+    if known_at is None:
+        return table.c.known_until.is_(None)
+    return and_(
+        table.c.known_from <= known_at,
+        or_(table.c.known_until.is_(None), table.c.known_until > known_at),
+    )
