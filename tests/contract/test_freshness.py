@@ -77,5 +77,7 @@ async def test_a_fixed_term_and_a_contested_window_elsewhere_bound_a_view_of_now
     assert body["state"] == "contested" and body["agreement"]["agreement_id"] == "cf-2"
     assert body["last_allegation_at"] is None  # nothing under cf-2 itself
     assert status.validator.until == now - timedelta(seconds=5) + WINDOW
-    later = await reads.status(store.engine, conflict, as_of=None, known_at=None, window=WINDOW / 60)
+    later = await reads.status(
+        store.engine, conflict, as_of=None, known_at=None, window=WINDOW / 60
+    )
     assert later.validator.until == end  # the window is over: the fixed term ends next
