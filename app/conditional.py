@@ -67,9 +67,19 @@ Prefer = Annotated[
     ),
 ]
 
-_ETAG = {"description": 'Strong validator of this representation, e.g. `"s42.ab12cd34"`.'}
-_CACHE_CONTROL = {"description": "`no-cache`: store it, but revalidate before each use."}
-_APPLIED = {"description": "`wait=N`: the request waited (up to N seconds) as asked."}
+_STRING = {"type": "string"}
+_ETAG = {
+    "description": 'Strong validator of this representation, e.g. `"s42.ab12cd34"`.',
+    "schema": _STRING,
+}
+_CACHE_CONTROL = {
+    "description": "`no-cache`: store it, but revalidate before each use.",
+    "schema": _STRING,
+}
+_APPLIED = {
+    "description": "`wait=N`: the request waited (up to N seconds) as asked.",
+    "schema": _STRING,
+}
 CONDITIONAL_HEADERS: dict[str, Any] = {
     "ETag": _ETAG,
     "Cache-Control": _CACHE_CONTROL,

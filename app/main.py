@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from app import problems
+from app import docs, openapi, problems
 from app.api import admin, conflicts, embeds, events, health, keys, metrics, stream, webhooks
 from app.conditional import ConditionalReads
 from app.keys import KEYS_CHANNEL, KeyCache
@@ -72,6 +72,9 @@ def create_fastapi(settings: Settings) -> FastAPI:
         description="An append-only log of what happens around ceasefires, folded into views: "
         "is this ceasefire holding right now, since when, and who accuses whom how often.",
         lifespan=lifespan,
+        # Served by app.docs from installed files, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "health", "description": "Liveness and readiness."},
             {"name": "events", "description": "The log: append, read, follow live."},
@@ -84,6 +87,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
     problems.install(app)
+    openapi.install(app, settings)
     # The polled reads first, then appends: this FastAPI matches a request against each included
     # router in turn, at tens of microseconds a router (a fifth of a status poll's time when its
     # router came third). The OpenAPI document lists its tags in openapi_tags' order.
@@ -98,6 +102,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
+    docs.install(app)
     return app
 
 

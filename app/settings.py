@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     webhook_allow_http: bool = False
     #: Subnets deliveries may reach although they are not public (e.g. ``10.1.0.0/16``).
     webhook_allowed_subnets: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    #: False: deliveries reach only ``webhook_allowed_subnets``, and URLs must name an address
+    #: (host names are refused unresolved): for closed networks and fuzzing runs.
+    webhook_public_addresses: bool = True
     #: Time to connect (and resolve), then the whole attempt's limit, response included.
     webhook_connect_timeout: timedelta = timedelta(seconds=5)
     webhook_timeout: timedelta = timedelta(seconds=15)

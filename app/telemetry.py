@@ -68,11 +68,12 @@ class RequestTelemetry:
                 query = scope.get("query_string", b"")
                 target = scope["path"] + (f"?{query.decode('latin-1')}" if query else "")
                 log.info(
-                    "%s %s %d %.1f ms",
+                    "%s %s %d %.1f ms request_id=%s",
                     method,
                     target,
                     status,
                     elapsed * 1000,
+                    request_id.decode(),
                     extra={
                         "request_id": request_id.decode(),
                         "method": method,

@@ -11,11 +11,11 @@ from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from app import reads
-from app.api.events import _PROBLEMS
+from app.api.events import CONFLICT_READ_PROBLEMS, READ_PROBLEMS, Conflict
 from app.conditional import (
     ConditionalDep,
     ConditionalReads,
@@ -25,7 +25,7 @@ from app.conditional import (
 )
 from app.deps import ReaderKey, SettingsDep, StoreDep, reader_key
 from app.direct import DirectRoute, answered_directly
-from app.problems import Problem
+from app.openapi import OPEN_READ
 from app.settings import Settings
 from events.types import ConflictSlug, Instant
 from projections.timeline import TimelineView
@@ -43,10 +43,6 @@ KnownAt = Annotated[
     Instant | None,
     Query(description="What the log said at this time, by recorded_at (default: now)."),
 ]
-Conflict = Annotated[ConflictSlug, Path(description="The conflict's slug.")]
-_READ_PROBLEMS: dict[int | str, dict[str, Any]] = _PROBLEMS | {
-    404: {"model": Problem, "content": {"application/problem+json": {}}}
-}
 
 
 def _documented(description: str, problems: dict[int | str, Any]) -> dict[int | str, Any]:
@@ -57,8 +53,9 @@ def _documented(description: str, problems: dict[int | str, Any]) -> dict[int | 
     "/v1/conflicts",
     operation_id="list_conflicts",
     response_model=list[ConflictSummary],
-    responses=_documented("Every conflict with its state at as_of.", _PROBLEMS),
+    responses=_documented("Every conflict with its state at as_of.", READ_PROBLEMS),
     summary="Every conflict with its state (now, or at as_of)",
+    openapi_extra=OPEN_READ,
 )
 async def get_conflicts(
     request: Request,
@@ -138,8 +135,9 @@ async def _status_directly(request: Request) -> Response | None:
     "/v1/conflicts/{conflict}/status",
     operation_id="get_status",
     response_model=StatusView,
-    responses=_documented("The conflict's status.", _READ_PROBLEMS),
+    responses=_documented("The conflict's status.", CONFLICT_READ_PROBLEMS),
     summary="Is the ceasefire holding, since when, and who accuses whom",
+    openapi_extra=OPEN_READ,
 )
 @answered_directly(_status_directly)
 async def get_status(
@@ -160,8 +158,9 @@ async def get_status(
     "/v1/conflicts/{conflict}/allegations",
     operation_id="get_allegations",
     response_model=AllegationsView,
-    responses=_documented("The conflict's allegations.", _READ_PROBLEMS),
+    responses=_documented("The conflict's allegations.", CONFLICT_READ_PROBLEMS),
     summary="Allegations per party, per agreement and over the whole conflict",
+    openapi_extra=OPEN_READ,
 )
 async def get_allegations(
     request: Request,
@@ -174,6 +173,9 @@ async def get_allegations(
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
+    """Per party: allegations made and received, and the incidents they count, under each
+    agreement and over the whole conflict; each allegation listed with its source. Retracted
+    allegations are not counted from the moment the retraction was recorded."""
     return await conditional.respond(
         request,
         kind="a",
@@ -189,8 +191,9 @@ async def get_allegations(
     "/v1/conflicts/{conflict}/timeline",
     operation_id="get_timeline",
     response_model=TimelineView,
-    responses=_documented("The conflict's story.", _READ_PROBLEMS),
+    responses=_documented("The conflict's story.", CONFLICT_READ_PROBLEMS),
     summary="The conflict's story in order of occurrence, each event with the state it led to",
+    openapi_extra=OPEN_READ,
 )
 async def get_timeline(
     request: Request,

@@ -12,9 +12,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from app import reads
-from app.api.conflicts import _READ_PROBLEMS, Conflict
+from app.api.events import CONFLICT_READ_PROBLEMS, Conflict
 from app.conditional import ConditionalDep, IfNoneMatch, Prefer, conditional_responses
 from app.deps import ReaderKey, SettingsDep, StoreDep
+from app.openapi import OPEN_READ
 
 __all__ = ["router"]
 
@@ -22,8 +23,8 @@ router = APIRouter(tags=["conflicts"])
 
 
 def _responses(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
-    documented = {**_READ_PROBLEMS, **conditional_responses(description)}
-    documented[200] = {**documented[200], "content": {media_type: {}}}
+    documented = {**CONFLICT_READ_PROBLEMS, **conditional_responses(description)}
+    documented[200] = {**documented[200], "content": {media_type: {"schema": {"type": "string"}}}}
     return documented
 
 
@@ -33,6 +34,7 @@ def _responses(media_type: str, description: str) -> dict[int | str, dict[str, A
     response_class=Response,
     responses=_responses("image/svg+xml", "A badge: the state now and how long it has held."),
     summary="A badge for the conflict's state now and how long it has held",
+    openapi_extra=OPEN_READ,
 )
 async def get_badge(
     request: Request,
@@ -62,6 +64,7 @@ async def get_badge(
     response_class=Response,
     responses=_responses("application/atom+xml", "The conflict's story as an Atom feed."),
     summary="The conflict's agreements, collapses, expiries and allegations as an Atom feed",
+    openapi_extra=OPEN_READ,
 )
 async def get_feed(
     request: Request,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
@@ -22,7 +22,8 @@ from app.conditional import (
 from app.deps import JsonContent, ReaderKey, StoreDep, WriterKey
 from app.keys import ApiKey
 from app.metrics import Metrics
-from app.problems import Problem
+from app.openapi import OPEN_READ, links
+from app.problems import problem_responses
 from events.audit import appended_by
 from events.chain import read_log_head as read_log_head_row
 from events.envelope import Recorded
@@ -34,6 +35,7 @@ from events.errors import (
 )
 from events.store import EventStore, storage_errors
 from events.types import (
+    MAX_SAFE_INTEGER,
     AgreementCollapsed,
     AgreementExtended,
     AgreementSigned,
@@ -49,7 +51,7 @@ from events.types import (
     event_adapter,
 )
 
-__all__ = ["router"]
+__all__ = ["CONFLICT_READ_PROBLEMS", "READ_PROBLEMS", "Conflict", "router"]
 
 router = APIRouter(tags=["events"])
 
@@ -58,49 +60,75 @@ class _Appendable(BaseModel):
     expected_version: int | None = Field(
         default=None,
         ge=0,
+        le=MAX_SAFE_INTEGER,
+        strict=True,
         description="The conflict's version the writer last saw (0: the conflict is new). "
         "When the conflict has moved on, nothing is written and the answer is 409.",
     )
 
 
+# Each event type as a writer sends it: ``type`` required (it picks the schema), beside the
+# optional ``expected_version``.
+
+
 class AgreementSignedIn(AgreementSigned, _Appendable):
-    pass
+    """`agreement.signed`, as a writer sends it."""
+
+    type: Literal["agreement.signed"]
 
 
 class AgreementCollapsedIn(AgreementCollapsed, _Appendable):
-    pass
+    """`agreement.collapsed`, as a writer sends it."""
+
+    type: Literal["agreement.collapsed"]
 
 
 class ViolationAllegedIn(ViolationAlleged, _Appendable):
-    pass
+    """`violation.alleged`, as a writer sends it."""
+
+    type: Literal["violation.alleged"]
 
 
 class MissionDispatchedIn(MissionDispatched, _Appendable):
-    pass
+    """`mission.dispatched`, as a writer sends it."""
+
+    type: Literal["mission.dispatched"]
 
 
 class AllegationRetractedIn(AllegationRetracted, _Appendable):
-    pass
+    """`allegation.retracted`, as a writer sends it."""
+
+    type: Literal["allegation.retracted"]
 
 
 class EventCorrectedIn(EventCorrected, _Appendable):
-    pass
+    """`event.corrected`, as a writer sends it."""
+
+    type: Literal["event.corrected"]
 
 
 class CeasefireDeclaredIn(CeasefireDeclared, _Appendable):
-    pass
+    """`ceasefire.declared`, as a writer sends it."""
+
+    type: Literal["ceasefire.declared"]
 
 
 class AgreementExtendedIn(AgreementExtended, _Appendable):
-    pass
+    """`agreement.extended`, as a writer sends it."""
+
+    type: Literal["agreement.extended"]
 
 
 class AllegationDeniedIn(AllegationDenied, _Appendable):
-    pass
+    """`allegation.denied`, as a writer sends it."""
+
+    type: Literal["allegation.denied"]
 
 
 class MissionEndedIn(MissionEnded, _Appendable):
-    pass
+    """`mission.ended`, as a writer sends it."""
+
+    type: Literal["mission.ended"]
 
 
 EventIn = Annotated[
@@ -119,6 +147,8 @@ EventIn = Annotated[
 
 
 class Appended(BaseModel):
+    """Where the log put the event."""
+
     id: UUID
     conflict: str
     version: int
@@ -127,6 +157,8 @@ class Appended(BaseModel):
 
 
 class EventPage(BaseModel):
+    """A page of the log, in position order."""
+
     events: list[Recorded]
     next_after: int = Field(
         description="Pass as `after` to read on: the position of the last event returned, or "
@@ -139,6 +171,8 @@ class EventPage(BaseModel):
 
 
 class LogHeadView(BaseModel):
+    """The log's head: the pair that pins its whole history."""
+
     position: int = Field(description="The newest event's position (0: the log is empty).")
     hash: str = Field(
         description="Its chain hash, hex: sha256 over every event up to it. Keep the pair "
@@ -146,14 +180,27 @@ class LogHeadView(BaseModel):
     )
 
 
-#: Positions are 64-bit integers on both databases: a larger ``after`` is a 422, not a driver error.
-After = Annotated[int, Query(ge=0, le=2**63 - 1, description="Return events after this position.")]
+Conflict = Annotated[ConflictSlug, Path(description="The conflict's slug.")]
+#: Positions are 64-bit integers on both databases; clients hold them exactly up to 2**53 - 1.
+After = Annotated[
+    int, Query(ge=0, le=MAX_SAFE_INTEGER, description="Return events after this position.")
+]
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many events.")]
 
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 403, 409, 413, 415, 422, 503)
-}
+_UNKNOWN_CONFLICT = {404: "The conflict has no events (`/problems/unknown-conflict`)."}
+#: A read's problems: a bad key (or none, with CEASEFIRE_REQUIRE_READ_KEY), a bad parameter.
+READ_PROBLEMS = problem_responses(401, 422, 503)
+CONFLICT_READ_PROBLEMS = problem_responses(401, 422, 503, specific=_UNKNOWN_CONFLICT)
+
+
+_APPENDED_LINKS = links(
+    "conflict",
+    "$response.body#/conflict",
+    "get_status",
+    "get_allegations",
+    "get_timeline",
+    "list_conflict_events",
+)
 
 
 @router.post(
@@ -162,8 +209,24 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     status_code=201,
     response_model=Appended,
     responses={
-        **_PROBLEMS,
+        **problem_responses(
+            400,
+            401,
+            403,
+            413,
+            415,
+            422,
+            503,
+            specific={
+                409: "`expected_version` is not the conflict's version "
+                "(`/problems/version-conflict`), or an event with this `id` and other content "
+                "is stored (`/problems/idempotency-conflict`).",
+                422: "The event does not fit the schema (`/problems/validation-error`) or "
+                "breaks a rule of the domain (`/problems/domain-rule`, with `rule`).",
+            },
+        ),
         200: {"model": Appended, "description": "Already stored: nothing written."},
+        201: {"description": "Recorded.", "links": _APPENDED_LINKS},
     },
     summary="Record an event",
 )
@@ -237,8 +300,9 @@ def _audited(key: ApiKey | None) -> bool:
     "/v1/events",
     operation_id="list_events",
     response_model=EventPage,
-    responses={**_PROBLEMS, **conditional_responses("A page of the log.")},
+    responses={**READ_PROBLEMS, **conditional_responses("A page of the log.")},
     summary="Page through the log in global order",
+    openapi_extra=OPEN_READ,
 )
 async def list_events(
     request: Request,
@@ -277,8 +341,9 @@ async def list_events(
     "/v1/log/head",
     operation_id="read_log_head",
     response_model=LogHeadView,
-    responses={**_PROBLEMS, **conditional_responses("The log's head.")},
+    responses={**READ_PROBLEMS, **conditional_responses("The log's head.")},
     summary="The log's newest position and chain hash, to pin the history",
+    openapi_extra=OPEN_READ,
 )
 async def read_log_head(
     request: Request,
@@ -316,15 +381,15 @@ async def read_log_head(
     operation_id="list_conflict_events",
     response_model=EventPage,
     responses={
-        **_PROBLEMS,
-        404: {"model": Problem, "content": {"application/problem+json": {}}},
+        **CONFLICT_READ_PROBLEMS,
         **conditional_responses("A page of the conflict's events."),
     },
     summary="Page through one conflict's events",
+    openapi_extra=OPEN_READ,
 )
 async def list_conflict_events(
     request: Request,
-    conflict: Annotated[ConflictSlug, Path()],
+    conflict: Conflict,
     store: StoreDep,
     conditional: ConditionalDep,
     key: ReaderKey,

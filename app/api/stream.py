@@ -25,7 +25,8 @@ from app.api.events import After
 from app.conditional import ConditionalDep
 from app.deps import ReaderKey, SettingsDep, StoreDep
 from app.metrics import Metrics
-from app.problems import ProblemError
+from app.openapi import OPEN_READ
+from app.problems import ProblemError, problem_responses
 from events.heads import Heads
 from events.notifications import AppendNotifier
 from events.store import EventStore
@@ -56,22 +57,16 @@ _EXAMPLE = (
     operation_id="stream_events",
     response_class=EventStreamResponse,
     responses={
-        # Spelled out rather than with a model: FastAPI would list text/event-stream for them.
-        **{
-            code: {
-                "description": description,
-                "content": {
-                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-                },
-            }
-            for code, description in (
-                (400, "Last-Event-ID is not a position."),
-                (401, "A key is required (CEASEFIRE_REQUIRE_READ_KEY) and none was given."),
-                (403, "The key may not read."),
-                (422, "An unknown event type, or a query parameter out of range."),
-                (503, "The database is not reachable."),
-            )
-        },
+        **problem_responses(
+            401,
+            422,
+            503,
+            specific={
+                400: "Last-Event-ID is not a position (`/problems/invalid-last-event-id`).",
+                422: "An unknown event type, or a query parameter out of range "
+                "(`/problems/validation-error`).",
+            },
+        ),
         200: {
             "description": "An endless text/event-stream. Each event: `id:` its position, "
             "`event:` its type, `data:` the event JSON. A comment line (`: heartbeat`) when "
@@ -81,11 +76,12 @@ _EXAMPLE = (
             "`event: position-unknown` (the resume point is past the log's head).",
             "content": {"text/event-stream": {"schema": {"type": "string"}, "example": _EXAMPLE}},
             "headers": {
-                "Cache-Control": {"description": "`no-cache`."},
+                "Cache-Control": {"description": "`no-cache`.", "schema": {"type": "string"}},
             },
         },
     },
     summary="Follow the log live (Server-Sent Events), resumable with Last-Event-ID",
+    openapi_extra=OPEN_READ,
 )
 async def stream_events(
     request: Request,
@@ -112,6 +108,9 @@ async def stream_events(
         ),
     ] = None,
 ) -> EventStreamResponse:
+    """Every event after the resume point, then each new one as it is committed, in position
+    order. Reconnect with `Last-Event-ID` (browsers' `EventSource` does it by itself) to get
+    every later event exactly once. Filters (`conflict`, `types`) apply to both."""
     wanted = _types(types)
     head = await conditional.heads.log()
     start = _resume_point(last_event_id, after, head)

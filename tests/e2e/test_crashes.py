@@ -23,7 +23,7 @@ async def test_a_server_killed_mid_load_loses_no_acknowledged_event(
     load = Load()
     with start_server(fresh_database_url) as server:
         async with writing(server.base_url, keys, load, died=True):
-            await eventually(lambda: len(load.acked) >= 60)
+            await eventually(lambda: len(load.acked) >= 40)
             server.process.kill()
             server.process.wait()
     assert load.unexpected == [] and set(load.statuses) == {201}
