@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
 from app import docs, openapi, problems
 from app.api import admin, conflicts, embeds, events, health, keys, metrics, stream, webhooks
-from app.conditional import ConditionalReads
+from app.conditional import CachePolicy, ConditionalReads
 from app.keys import KEYS_CHANNEL, KeyCache
 from app.limits import BodyLimit
 from app.logs import configure_logging
@@ -24,9 +25,25 @@ from app.webhooks.worker import running as webhooks_running
 from events.database import create_engine
 from events.heads import Heads
 from events.notifications import AppendNotifier, start_listener
+from events.routing import ReadDatabase, ReadRouter
 from events.store import EventStore
 
 __all__ = ["create_app"]
+
+
+def read_router(engine: AsyncEngine, settings: Settings) -> ReadRouter:
+    """Reads go to the hot standbys of ``CEASEFIRE_READ_DATABASE_URL`` when there are any
+    (``events.routing``), to the primary's ``engine`` otherwise."""
+    replicas = []
+    for url in settings.read_database_url:
+        replica = create_engine(url, pool_size=settings.pool_size)
+        replicas.append(ReadDatabase(replica, Heads(replica), is_primary=False))
+    return ReadRouter(
+        ReadDatabase(engine, Heads(engine), is_primary=True),
+        replicas,
+        catch_up=settings.replica_catch_up.total_seconds(),
+        retry=settings.replica_retry.total_seconds(),
+    )
 
 
 def create_fastapi(settings: Settings) -> FastAPI:
@@ -42,9 +59,11 @@ def create_fastapi(settings: Settings) -> FastAPI:
         app.state.store.on_append.append(notifier.publish)
         app.state.conditional = ConditionalReads(
             notifier,
-            Heads(engine),
+            read_router(engine, settings),
             cache_size=settings.representation_cache,
             salt_from=f"{app.version}|{settings.contested_window.total_seconds()}",
+            policy=CachePolicy(settings.cache_max_age, settings.cache_stale_while_revalidate),
+            immutable_after=settings.cache_immutable_after,
         )
         app.state.metrics.follow(waiting=lambda: app.state.conditional.waiting)
         listener = await start_listener(
@@ -62,7 +81,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
                     yield
         finally:
             notifier.close()
-            await app.state.conditional.heads.close()
+            await app.state.conditional.router.close()
             await listener.stop()
             await app.state.store.close()
 

@@ -23,6 +23,7 @@ from events.errors import (
     ConcurrencyError,
     DomainRuleError,
     DuplicateEventError,
+    PositionNotReachedError,
     ProjectionJobRunningError,
     StorageUnavailableError,
     UnknownConflictError,
@@ -276,6 +277,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ProjectionJobRunningError)
     async def _job_running(request: Request, exc: ProjectionJobRunningError) -> JSONResponse:
         return problem_response(request, 409, "job-running", str(exc), job_id=exc.job_id)
+
+    @app.exception_handler(PositionNotReachedError)
+    async def _not_reached(request: Request, exc: PositionNotReachedError) -> JSONResponse:
+        return problem_response(
+            request,
+            409,
+            "position-not-reached",
+            str(exc),
+            min_position=exc.position,
+            log_position=exc.head,
+        )
 
     @app.exception_handler(DomainRuleError)
     async def _rule(request: Request, exc: DomainRuleError) -> JSONResponse:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.conditional import Representation, Validator
 from app.pages.badge import badge_svg
@@ -20,7 +20,7 @@ from app.pages.feed import FeedEntry, atom_feed, expiry_id
 from app.pages.text import STATE_WORDS, duration, next_wording
 from events.errors import UnknownConflictError
 from events.heads import Heads
-from events.store import EventStore, storage_errors
+from events.store import storage_errors
 from projections.freshness import log_position, next_change, snapshot, stream_position
 from projections.queries import list_conflicts, read_allegations, read_status
 from projections.timeline import read_timeline
@@ -83,7 +83,7 @@ async def _status_now(
 
 
 async def status(
-    store: EventStore,
+    engine: AsyncEngine,
     conflict: str,
     *,
     as_of: datetime | None,
@@ -91,7 +91,7 @@ async def status(
     window: timedelta,
 ) -> Representation:
     with storage_errors():
-        async with snapshot(store.engine) as conn:
+        async with snapshot(engine) as conn:
             position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
             view, until = await _status_now(
@@ -107,11 +107,11 @@ def _earliest(*moments: datetime | None) -> datetime | None:
     return min(present) if present else None
 
 
-async def badge(store: EventStore, conflict: str, *, window: timedelta) -> Representation:
+async def badge(engine: AsyncEngine, conflict: str, *, window: timedelta) -> Representation:
     """The conflict's state now and how long it has held, as a badge. Tagged until the state
     may change or the wording of its length does ("12 days" becomes "13 days")."""
     with storage_errors():
-        async with snapshot(store.engine) as conn:
+        async with snapshot(engine) as conn:
             position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
             view, until = await _status_now(
@@ -132,12 +132,12 @@ _FEED_SIZE = 200
 
 
 async def feed(
-    store: EventStore, conflict: str, *, window: timedelta, self_url: str, page_url: str
+    engine: AsyncEngine, conflict: str, *, window: timedelta, self_url: str, page_url: str
 ) -> Representation:
     """The conflict's latest entries as Atom, with expiries the log does not hold as events
     (an agreement reaching its end). Tagged until the next such end."""
     with storage_errors():
-        async with snapshot(store.engine) as conn:
+        async with snapshot(engine) as conn:
             position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
             story, _ = await read_timeline(conn, conflict, as_of=now, known_at=None, window=window)
@@ -181,10 +181,10 @@ async def feed(
 
 
 async def allegations(
-    store: EventStore, conflict: str, *, as_of: datetime | None, known_at: datetime | None
+    engine: AsyncEngine, conflict: str, *, as_of: datetime | None, known_at: datetime | None
 ) -> Representation:
     with storage_errors():
-        async with snapshot(store.engine) as conn:
+        async with snapshot(engine) as conn:
             position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
             view = await read_allegations(conn, conflict, as_of=as_of or now, known_at=known_at)
@@ -196,14 +196,14 @@ async def allegations(
 
 
 async def conflicts(
-    store: EventStore,
+    engine: AsyncEngine,
     *,
     as_of: datetime | None = None,
     known_at: datetime | None = None,
     window: timedelta,
 ) -> Representation:
     with storage_errors():
-        async with snapshot(store.engine) as conn:
+        async with snapshot(engine) as conn:
             position = await log_position(conn)
             now = datetime.now(UTC)
             summaries = await list_conflicts(
@@ -227,7 +227,7 @@ async def conflicts(
 
 
 async def timeline(
-    store: EventStore,
+    engine: AsyncEngine,
     conflict: str,
     *,
     as_of: datetime | None = None,
@@ -235,7 +235,7 @@ async def timeline(
     window: timedelta,
 ) -> Representation:
     with storage_errors():
-        async with snapshot(store.engine) as conn:
+        async with snapshot(engine) as conn:
             view, position = await read_timeline(
                 conn, conflict, as_of=as_of, known_at=known_at, window=window
             )

@@ -1,14 +1,14 @@
 """``/v1/conflicts``: each conflict's state, its status at a time, its allegations, its story.
 
 Every route here is a conditional read (``app.conditional``): a strong ETag from the log
-position it reflects, ``Cache-Control: no-cache``, 304 for a current ``If-None-Match``, and
-long-poll with ``Prefer: wait=N``.
+position it reflects, a ``Cache-Control`` shared caches can use, 304 for a current
+``If-None-Match``, long-poll with ``Prefer: wait=N``, and read-your-writes with
+``min_position`` (the position an append answered) when reads go to hot standbys.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -20,10 +20,12 @@ from app.conditional import (
     ConditionalDep,
     ConditionalReads,
     IfNoneMatch,
+    MinPosition,
     Prefer,
     conditional_responses,
+    min_position_of,
 )
-from app.deps import ReaderKey, SettingsDep, StoreDep, reader_key
+from app.deps import ReaderKey, SettingsDep, reader_key
 from app.direct import DirectRoute, answered_directly
 from app.openapi import OPEN_READ
 from app.settings import Settings
@@ -59,12 +61,12 @@ def _documented(description: str, problems: dict[int | str, Any]) -> dict[int | 
 )
 async def get_conflicts(
     request: Request,
-    store: StoreDep,
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
     as_of: AsOf = None,
     known_at: KnownAt = None,
+    min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
@@ -75,15 +77,13 @@ async def get_conflicts(
         kind="c",
         key=("conflicts", as_of, known_at),
         channel=None,
-        head=partial(reads.log_head, conditional.heads),
-        compute=partial(
-            reads.conflicts,
-            store,
-            as_of=as_of,
-            known_at=known_at,
-            window=settings.contested_window,
+        head=lambda db: reads.log_head(db.heads),
+        compute=lambda db: reads.conflicts(
+            db.engine, as_of=as_of, known_at=known_at, window=settings.contested_window
         ),
         if_none_match=if_none_match,
+        min_position=min_position,
+        pinned=known_at if as_of is not None else None,
     )
 
 
@@ -93,6 +93,7 @@ async def _status(
     as_of: datetime | None,
     known_at: datetime | None,
     if_none_match: str | None,
+    min_position: int | None,
 ) -> Response:
     conditional: ConditionalReads = request.app.state.conditional
     settings: Settings = request.app.state.settings
@@ -101,16 +102,13 @@ async def _status(
         kind="s",
         key=("status", conflict, as_of, known_at),
         channel=conflict,
-        head=partial(reads.conflict_head, conditional.heads, conflict),
-        compute=partial(
-            reads.status,
-            request.app.state.store,
-            conflict,
-            as_of=as_of,
-            known_at=known_at,
-            window=settings.contested_window,
+        head=lambda db: reads.conflict_head(db.heads, conflict),
+        compute=lambda db: reads.status(
+            db.engine, conflict, as_of=as_of, known_at=known_at, window=settings.contested_window
         ),
         if_none_match=if_none_match,
+        min_position=min_position,
+        pinned=known_at if as_of is not None else None,
     )
 
 
@@ -125,10 +123,13 @@ async def _status_directly(request: Request) -> Response | None:
         query = request.query_params
         as_of = _instant.validate_python(query.get("as_of"))
         known_at = _instant.validate_python(query.get("known_at"))
+        min_position = min_position_of(query.get("min_position"))
     except ValidationError:
         return None  # FastAPI answers: its 422, its way
     await reader_key(request)
-    return await _status(request, conflict, as_of, known_at, request.headers.get("if-none-match"))
+    return await _status(
+        request, conflict, as_of, known_at, request.headers.get("if-none-match"), min_position
+    )
 
 
 @router.get(
@@ -146,12 +147,13 @@ async def get_status(
     _key: ReaderKey,
     as_of: AsOf = None,
     known_at: KnownAt = None,
+    min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
     """Poll it cheaply: send the last ETag in If-None-Match (304 while it is current) and,
     to be told of a change as it happens, `Prefer: wait=60`."""
-    return await _status(request, conflict, as_of, known_at, if_none_match)
+    return await _status(request, conflict, as_of, known_at, if_none_match, min_position)
 
 
 @router.get(
@@ -165,11 +167,11 @@ async def get_status(
 async def get_allegations(
     request: Request,
     conflict: Conflict,
-    store: StoreDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
     as_of: AsOf = None,
     known_at: KnownAt = None,
+    min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
@@ -181,9 +183,11 @@ async def get_allegations(
         kind="a",
         key=("allegations", conflict, as_of, known_at),
         channel=conflict,
-        head=partial(reads.conflict_head, conditional.heads, conflict),
-        compute=partial(reads.allegations, store, conflict, as_of=as_of, known_at=known_at),
+        head=lambda db: reads.conflict_head(db.heads, conflict),
+        compute=lambda db: reads.allegations(db.engine, conflict, as_of=as_of, known_at=known_at),
         if_none_match=if_none_match,
+        min_position=min_position,
+        pinned=known_at if as_of is not None else None,
     )
 
 
@@ -198,12 +202,12 @@ async def get_allegations(
 async def get_timeline(
     request: Request,
     conflict: Conflict,
-    store: StoreDep,
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
     as_of: AsOf = None,
     known_at: KnownAt = None,
+    min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
@@ -217,14 +221,15 @@ async def get_timeline(
         kind="t",
         key=("timeline", conflict, as_of, known_at),
         channel=conflict,
-        head=partial(reads.conflict_head, conditional.heads, conflict),
-        compute=partial(
-            reads.timeline,
-            store,
+        head=lambda db: reads.conflict_head(db.heads, conflict),
+        compute=lambda db: reads.timeline(
+            db.engine,
             conflict,
             as_of=as_of,
             known_at=known_at,
             window=settings.contested_window,
         ),
         if_none_match=if_none_match,
+        min_position=min_position,
+        pinned=known_at if as_of is not None else None,
     )

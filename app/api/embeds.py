@@ -6,7 +6,6 @@ current ``If-None-Match``, long-poll with ``Prefer: wait=N``.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -14,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 from app import reads
 from app.api.events import CONFLICT_READ_PROBLEMS, Conflict
 from app.conditional import ConditionalDep, IfNoneMatch, Prefer, conditional_responses
-from app.deps import ReaderKey, SettingsDep, StoreDep
+from app.deps import ReaderKey, SettingsDep
 from app.openapi import OPEN_READ
 
 __all__ = ["router"]
@@ -39,7 +38,6 @@ def _responses(media_type: str, description: str) -> dict[int | str, dict[str, A
 async def get_badge(
     request: Request,
     conflict: Conflict,
-    store: StoreDep,
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
@@ -52,8 +50,8 @@ async def get_badge(
         kind="b",
         key=("badge", conflict),
         channel=conflict,
-        head=partial(reads.conflict_head, conditional.heads, conflict),
-        compute=partial(reads.badge, store, conflict, window=settings.contested_window),
+        head=lambda db: reads.conflict_head(db.heads, conflict),
+        compute=lambda db: reads.badge(db.engine, conflict, window=settings.contested_window),
         if_none_match=if_none_match,
     )
 
@@ -69,7 +67,6 @@ async def get_badge(
 async def get_feed(
     request: Request,
     conflict: Conflict,
-    store: StoreDep,
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
@@ -84,10 +81,9 @@ async def get_feed(
         kind="f",
         key=("feed", conflict, base),
         channel=conflict,
-        head=partial(reads.conflict_head, conditional.heads, conflict),
-        compute=partial(
-            reads.feed,
-            store,
+        head=lambda db: reads.conflict_head(db.heads, conflict),
+        compute=lambda db: reads.feed(
+            db.engine,
             conflict,
             window=settings.contested_window,
             self_url=f"{base}/v1/conflicts/{conflict}/feed.atom",

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from app.conditional import (
     ConditionalDep,
     IfNoneMatch,
+    MinPosition,
     Prefer,
     Representation,
     Validator,
@@ -33,7 +34,8 @@ from events.errors import (
     DuplicateEventError,
     UnknownConflictError,
 )
-from events.store import EventStore, storage_errors
+from events.routing import ReadDatabase
+from events.store import read_events, storage_errors
 from events.types import (
     MAX_SAFE_INTEGER,
     AgreementCollapsed,
@@ -266,7 +268,7 @@ async def append_event(
 
 
 async def _page(
-    store: EventStore,
+    database: ReadDatabase,
     head: int,
     *,
     after: int,
@@ -277,7 +279,9 @@ async def _page(
     """The page as of ``head``: none of the events committed after it, so the body is
     exactly what the tag (``head``) says. ``audited`` (an admin asks): each event also says
     ``key_id``, the id of the key that appended it."""
-    events = await store.read_all(after=after, limit=limit + 1, conflict=conflict, until=head)
+    events = await read_events(
+        database.engine, after=after, limit=limit + 1, conflict=conflict, until=head
+    )
     more = len(events) > limit
     del events[limit:]
     page = EventPage(
@@ -285,7 +289,7 @@ async def _page(
     )
     if not audited:
         return Representation(page.model_dump_json().encode(), Validator(head))
-    authors = await appended_by(store, [e.id for e in events])
+    authors = await appended_by(database.engine, [e.id for e in events])
     body = page.model_dump(mode="json")
     for event, shown in zip(events, body["events"], strict=True):
         shown["key_id"] = authors.get(event.id)
@@ -306,11 +310,11 @@ def _audited(key: ApiKey | None) -> bool:
 )
 async def list_events(
     request: Request,
-    store: StoreDep,
     conditional: ConditionalDep,
     key: ReaderKey,
     after: After = 0,
     limit: Limit = 100,
+    min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
@@ -322,18 +326,23 @@ async def list_events(
     were)."""
     audited = _audited(key)
 
-    async def compute() -> Representation:
-        head = await conditional.heads.log()
-        return await _page(store, head, after=after, limit=limit, audited=audited)
+    async def head(database: ReadDatabase) -> int:
+        return await database.heads.log()
+
+    async def compute(database: ReadDatabase) -> Representation:
+        return await _page(
+            database, await head(database), after=after, limit=limit, audited=audited
+        )
 
     return await conditional.respond(
         request,
         kind="ea" if audited else "e",
         key=("events", after, limit, audited),
         channel=None,
-        head=conditional.heads.log,
+        head=head,
         compute=compute,
         if_none_match=if_none_match,
+        min_position=min_position,
     )
 
 
@@ -347,7 +356,6 @@ async def list_events(
 )
 async def read_log_head(
     request: Request,
-    store: StoreDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
     if_none_match: IfNoneMatch = None,
@@ -358,9 +366,12 @@ async def read_log_head(
     as the other conditional reads: the ETag is the position, a 304 costs one indexed lookup,
     and `Prefer: wait=N` waits for the next append."""
 
-    async def compute() -> Representation:
+    async def head(database: ReadDatabase) -> int:
+        return await database.heads.log()
+
+    async def compute(database: ReadDatabase) -> Representation:
         with storage_errors():
-            async with store.engine.connect() as conn:
+            async with database.engine.connect() as conn:
                 head = await read_log_head_row(conn)
         view = LogHeadView(position=head.position, hash=head.hash.hex())
         return Representation(view.model_dump_json().encode(), Validator(head.position))
@@ -370,7 +381,7 @@ async def read_log_head(
         kind="lh",
         key=("log-head",),
         channel=None,
-        head=conditional.heads.log,
+        head=head,
         compute=compute,
         if_none_match=if_none_match,
     )
@@ -390,11 +401,11 @@ async def read_log_head(
 async def list_conflict_events(
     request: Request,
     conflict: Conflict,
-    store: StoreDep,
     conditional: ConditionalDep,
     key: ReaderKey,
     after: After = 0,
     limit: Limit = 100,
+    min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
@@ -403,15 +414,20 @@ async def list_conflict_events(
     ``key_id``, as in ``GET /v1/events``."""
     audited = _audited(key)
 
-    async def head() -> int:
-        stream = await conditional.heads.stream(conflict)
+    async def head(database: ReadDatabase) -> int:
+        stream = await database.heads.stream(conflict)
         if stream is None:
             raise UnknownConflictError(conflict)
         return stream
 
-    async def compute() -> Representation:
+    async def compute(database: ReadDatabase) -> Representation:
         return await _page(
-            store, await head(), after=after, limit=limit, conflict=conflict, audited=audited
+            database,
+            await head(database),
+            after=after,
+            limit=limit,
+            conflict=conflict,
+            audited=audited,
         )
 
     return await conditional.respond(
@@ -422,4 +438,5 @@ async def list_conflict_events(
         head=head,
         compute=compute,
         if_none_match=if_none_match,
+        min_position=min_position,
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -23,13 +24,14 @@ from fastapi.responses import StreamingResponse
 
 from app.api.events import After
 from app.conditional import ConditionalDep
-from app.deps import ReaderKey, SettingsDep, StoreDep
+from app.deps import ReaderKey, SettingsDep
 from app.metrics import Metrics
 from app.openapi import OPEN_READ
 from app.problems import ProblemError, problem_responses
-from events.heads import Heads
+from events.envelope import Recorded
 from events.notifications import AppendNotifier
-from events.store import EventStore
+from events.routing import ReadDatabase, ReadRouter
+from events.store import read_events
 from events.types import EVENT_TYPES, ConflictSlug
 
 __all__ = ["router"]
@@ -85,7 +87,6 @@ _EXAMPLE = (
 )
 async def stream_events(
     request: Request,
-    store: StoreDep,
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
@@ -112,7 +113,7 @@ async def stream_events(
     order. Reconnect with `Last-Event-ID` (browsers' `EventSource` does it by itself) to get
     every later event exactly once. Filters (`conflict`, `types`) apply to both."""
     wanted = _types(types)
-    head = await conditional.heads.log()
+    head = await conditional.router.primary.heads.log()
     start = _resume_point(last_event_id, after, head)
     notices: list[str] = []
     limit = settings.stream_replay_limit
@@ -153,8 +154,7 @@ async def stream_events(
         _counted(
             request.app.state.metrics,
             _follow(
-                store,
-                conditional.heads,
+                conditional.router,
                 conditional.notifier,
                 start,
                 conflict,
@@ -212,9 +212,21 @@ def _message(event: str, position: int, data: Any) -> str:
     return f"id: {position}\nevent: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
+async def _read(
+    database: ReadDatabase,
+    *,
+    after: int,
+    until: int,
+    conflict: str | None,
+    types: Sequence[str] | None,
+) -> list[Recorded]:
+    return await read_events(
+        database.engine, after=after, until=until, limit=PAGE, conflict=conflict, types=types
+    )
+
+
 async def _follow(
-    store: EventStore,
-    heads: Heads,
+    router: ReadRouter,
     notifier: AppendNotifier,
     after: int,
     conflict: str | None,
@@ -223,7 +235,9 @@ async def _follow(
     notices: list[str],
 ) -> AsyncIterator[str]:
     """Every event after ``after``, then each new one as it commits. ``scanned``: every event
-    up to it was looked at (sent, or filtered out)."""
+    up to it was looked at (sent, or filtered out). The head is looked at on the primary, whose
+    notifications wake the stream; the events are read where the log has reached it (a hot
+    standby that has replayed that far, or the primary), so none is ever skipped."""
     yield "retry: 3000\n\n"
     for notice in notices:
         yield notice
@@ -231,11 +245,12 @@ async def _follow(
     last_sent = time.monotonic()
     while not notifier.closed:
         with notifier.subscribe(conflict, scanned) as subscription:  # before reading: no gap
-            head = await heads.log()
+            head = await router.primary.heads.log()
             page = []
             if head > scanned:
-                page = await store.read_all(
-                    after=scanned, until=head, limit=PAGE, conflict=conflict, types=types
+                page = await router.read(
+                    head,
+                    partial(_read, after=scanned, until=head, conflict=conflict, types=types),
                 )
             for event in page:
                 yield (

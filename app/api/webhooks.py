@@ -18,17 +18,13 @@ from app.deps import AdminKey, JsonContent, SettingsDep, StoreDep
 from app.openapi import links
 from app.problems import ProblemError, problem_responses
 from app.settings import Settings
+from app.webhooks import deliveries as delivery_log
 from app.webhooks import store as webhook_store
 from app.webhooks.cloudevents import ping_body
+from app.webhooks.deliveries import AttemptRecord, DeliveryRecord
 from app.webhooks.sealing import SecretBox, SecretKeyError
 from app.webhooks.ssrf import AddressPolicy, UnsafeUrlError, check_url
-from app.webhooks.store import (
-    AttemptRecord,
-    DeliveryRecord,
-    DeliveryStatus,
-    Subscription,
-    write_transaction,
-)
+from app.webhooks.store import DeliveryStatus, Subscription, write_transaction
 from app.webhooks.worker import Webhooks, message_id
 from events.store import storage_errors
 from events.types import MAX_SAFE_INTEGER, NO_NUL, ConflictSlug, EventType
@@ -519,7 +515,7 @@ async def list_webhook_deliveries(
     await _subscription(store, webhook_id)
     with storage_errors():
         async with store.engine.connect() as conn:
-            page = await webhook_store.list_deliveries(
+            page = await delivery_log.list_deliveries(
                 conn, webhook_id, status=status, before=before, limit=limit
             )
     return DeliveryPage(
@@ -541,7 +537,7 @@ async def get_webhook_delivery(
     """One delivery: its event, its state, every attempt with the endpoint's answer."""
     with storage_errors():
         async with store.engine.connect() as conn:
-            delivery = await webhook_store.get_delivery(conn, webhook_id, delivery_id)
+            delivery = await delivery_log.get_delivery(conn, webhook_id, delivery_id)
     if delivery is None:
         raise ProblemError(404, "unknown-delivery", f"no delivery {delivery_id} of {webhook_id}")
     return Delivery.of(delivery)
@@ -567,8 +563,8 @@ async def retry_webhook_delivery(
     now = _now()
     with storage_errors():
         async with write_transaction(store.engine) as conn:
-            found = await webhook_store.requeue_delivery(conn, webhook_id, delivery_id, now)
-            delivery = await webhook_store.get_delivery(conn, webhook_id, delivery_id)
+            found = await delivery_log.requeue_delivery(conn, webhook_id, delivery_id, now)
+            delivery = await delivery_log.get_delivery(conn, webhook_id, delivery_id)
     if not found or delivery is None:
         raise ProblemError(404, "unknown-delivery", f"no delivery {delivery_id} of {webhook_id}")
     _webhooks(request).wake()
@@ -595,6 +591,6 @@ async def recover_webhook_deliveries(
     await _subscription(store, webhook_id)
     with storage_errors():
         async with write_transaction(store.engine) as conn:
-            count = await webhook_store.recover_failed(conn, webhook_id, since, _now())
+            count = await delivery_log.recover_failed(conn, webhook_id, since, _now())
     _webhooks(request).wake()
     return Recovered(requeued=count)

@@ -26,7 +26,7 @@ import pytest
 from app.keys import create_key
 from events.database import create_engine
 
-__all__ = ["Keys", "Server", "make_keys", "start_server"]
+__all__ = ["Keys", "Server", "make_keys", "start_server", "start_servers"]
 
 _STARTUP_SECONDS = 20.0
 
@@ -67,6 +67,35 @@ def start_server(database_url: str, **settings: str) -> Iterator[Server]:
     """Run ``uvicorn app.main:create_app --factory`` against ``database_url`` (already
     migrated) with extra ``CEASEFIRE_*`` settings given as keyword arguments
     (``require_read_key="true"``); yield once ``/healthz`` answers; stop it after."""
+    with start_servers(database_url, 1, **settings) as [server]:
+        yield server
+
+
+@contextmanager
+def start_servers(database_url: str, count: int, **settings: str) -> Iterator[list[Server]]:
+    """``count`` servers as ``start_server`` runs one, started at the same time: on a loaded
+    machine each takes seconds to import."""
+    servers: list[Server] = []
+    try:
+        for _ in range(count):
+            servers.append(_launch(database_url, settings))
+        for server in servers:
+            # Started together, they share the machine's cores while they import.
+            _wait_healthy(server, _STARTUP_SECONDS * count)
+        yield servers
+    finally:
+        for server in servers:
+            server.process.terminate()
+        for server in servers:
+            try:
+                server.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()
+            os.unlink(server.log_path)
+
+
+def _launch(database_url: str, settings: dict[str, str]) -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CEASEFIRE_")}
     env["CEASEFIRE_DATABASE_URL"] = database_url
     # A line per request would only slow the suite's busiest servers; the tests of the lines
@@ -74,47 +103,31 @@ def start_server(database_url: str, **settings: str) -> Iterator[Server]:
     env["CEASEFIRE_LOG_REQUESTS"] = "false"
     env.update({f"CEASEFIRE_{name.upper()}": value for name, value in settings.items()})
     port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            # uvicorn closes a connection idle for 5 s; a test that pauses longer on a loaded
-            # machine would then race the close (httpx.ReadError) instead of testing us.
-            "--timeout-keep-alive",
-            "120",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    server = Server(f"http://127.0.0.1:{port}", database_url, process, log.name)
-    try:
-        _wait_healthy(server)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        os.unlink(log.name)
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "app.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        # uvicorn closes a connection idle for 5 s; a test that pauses longer on a loaded
+        # machine would then race the close (httpx.ReadError) instead of testing us.
+        "--timeout-keep-alive",
+        "120",
+    ]
+    with tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False) as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return Server(f"http://127.0.0.1:{port}", database_url, process, log.name)
 
 
-def _wait_healthy(server: Server) -> None:
-    deadline = time.monotonic() + _STARTUP_SECONDS
+def _wait_healthy(server: Server, seconds: float = _STARTUP_SECONDS) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             pytest.fail(f"the server exited with {server.process.returncode}:\n{server.log()}")
@@ -124,7 +137,7 @@ def _wait_healthy(server: Server) -> None:
         except httpx.TransportError:
             pass
         time.sleep(0.05)
-    pytest.fail(f"the server did not answer /healthz in {_STARTUP_SECONDS}s:\n{server.log()}")
+    pytest.fail(f"the server did not answer /healthz in {seconds}s:\n{server.log()}")
 
 
 async def make_keys(database_url: str) -> Keys:
