@@ -1,1 +1,0 @@
-"""What people look at: the status page at ``/``, and the badge and feed a newsroom embeds."""

@@ -1,1 +1,0 @@
-"""Alembic migrations: the only place the schema is created, on SQLite and PostgreSQL alike."""
