@@ -84,3 +84,16 @@ async def test_a_fixed_term_and_a_contested_window_elsewhere_bound_a_view_of_now
         store.engine, conflict, as_of=None, known_at=None, window=WINDOW / 60
     )
     assert later.validator.until == end  # the window is over: the fixed term ends next
+
+
+async def test_an_allegation_near_the_last_instant_breaks_no_view(
+    store: EventStore, conflict: str, appender: Appender
+) -> None:
+    last = datetime(9999, 12, 31, 23, 59, 50, tzinfo=UTC)  # its window would end past it
+    await appender.append([signed(conflict), alleged(conflict, occurred_at=last)])
+    now = await reads.status(store.engine, conflict, as_of=None, known_at=None, window=WINDOW)
+    assert now.validator.until == last  # it comes due; its window's end is past any instant
+    at_the_end = await reads.status(
+        store.engine, conflict, as_of=last + timedelta(seconds=5), known_at=None, window=WINDOW
+    )
+    assert json.loads(at_the_end.body)["state"] == "contested"
