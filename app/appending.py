@@ -134,12 +134,14 @@ class Appender:
         *,
         expected_version: int | None = None,
         recorded_at: Sequence[datetime] | None = None,
+        key_id: str | None = None,
     ) -> AppendResult:
         """Append events to one conflict's stream, atomically: all of them or none.
 
         ``expected_version`` is the version the writer last saw (0 for a new conflict); when
-        given and the stream has moved on, ``ConcurrencyError``. ``recorded_at`` is for imports
-        only, which keep the recording times of the log they come from.
+        given and the stream has moved on, ``ConcurrencyError``. ``recorded_at`` keeps the
+        recording times of a log the events come from. ``key_id``: the id of the API key
+        appending (``events.audit``), recorded with every event.
         """
         if not events:
             raise ValueError("append needs at least one event")
@@ -155,7 +157,7 @@ class Appender:
 
         lock = self._conflict_locks[hash(conflict) % len(self._conflict_locks)]
         async with lock:
-            return await self._append(conflict, events, expected_version, recorded_at)
+            return await self._append(conflict, events, expected_version, recorded_at, key_id)
 
     async def _append(
         self,
@@ -163,6 +165,7 @@ class Appender:
         events: Sequence[Event],
         expected_version: int | None,
         recorded_at: Sequence[datetime] | None,
+        key_id: str | None,
     ) -> AppendResult:
         state: ConflictState | None = None
         with storage_errors():
@@ -191,7 +194,7 @@ class Appender:
                     if not fresh:
                         continue
                     raise
-                rows = [event_row(e) for e in decision.recorded]
+                rows = [event_row(e, key_id) for e in decision.recorded]
                 try:
                     first = await self.store.write(
                         conflict, state.version, rows, ProjectionRows(decision.changes)
@@ -293,12 +296,18 @@ class Ingesting:
         self._kept: dict[UUID, Recorded] = {}
 
     async def append(
-        self, events: Sequence[Event], recorded_at: Sequence[datetime] | None = None
+        self,
+        events: Sequence[Event],
+        recorded_at: Sequence[datetime] | None,
+        key_ids: Sequence[str | None],
     ) -> list[Recorded]:
-        """Append events of one conflict; ``DomainRuleError`` for a rule broken, and
-        ``ConcurrencyError`` when another writer moved the stream first: either way the
-        batch writes nothing."""
+        """Append events of one conflict, each recorded with its ``key_ids`` entry (the key
+        that appends it, or for an import the one its export records); ``DomainRuleError`` for
+        a rule broken, and ``ConcurrencyError`` when another writer moved the stream first:
+        either way the batch writes nothing."""
         assert self.batch is not None
+        if len(key_ids) != len(events):
+            raise ValueError("key_ids must give one key id per event")
         conflict = events[0].conflict
         if any(e.conflict != conflict for e in events):
             raise DomainRuleError(
@@ -316,7 +325,7 @@ class Ingesting:
             recorded_at=recorded_at,
             referenced=referenced,
         )
-        rows = [event_row(e) for e in decision.recorded]
+        rows = [event_row(e, k) for e, k in zip(decision.recorded, key_ids, strict=True)]
         first = await self.batch.write(
             conflict, state.version, rows, ProjectionRows(decision.changes)
         )

@@ -17,8 +17,10 @@ from app.commands import (
     with_services,
     with_store,
 )
+from app.composition import Services
 from app.keys import ApiKey
-from app.operate import operate_cli
+from app.loader import LoadReport
+from app.operate import OperatorKey, operate_cli, operator
 from app.webhooks.commands import webhooks_cli
 from events.store import EventStore
 
@@ -121,13 +123,19 @@ def worker(
 @cli.command()
 def load(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An NDJSON file.")],
+    key: OperatorKey = None,
 ) -> None:
-    """Append the events of an NDJSON file: all of them, or none if any line is bad."""
+    """Append the events of an NDJSON file: all of them, or none if any line is bad. Each
+    event records who appended it: the key given, or `cli`."""
     from app.loader import load_lines
 
     with file.open(encoding="utf-8") as handle:
         lines = handle.readlines()
-    report = with_services(lambda built: load_lines(built.appender, lines))
+
+    async def work(built: Services) -> LoadReport:
+        return await load_lines(built.appender, lines, key_id=await operator(built, key))
+
+    report = with_services(work)
     if report.bad:
         for bad in report.bad:
             typer.echo(f"{file}:{bad.number}: {bad.reason}", err=True)

@@ -14,7 +14,10 @@ docs/scaling.md). Any bad line: each is reported by number and nothing is writte
 
 Pass 2 reads the file again and appends the new events, a conflict's consecutive run at a time,
 in one transaction (``app.ingest``: the write path ``load`` shares), keeping their ids,
-occurred_at and recorded_at (versions and positions are the target log's).
+occurred_at, recorded_at and key_id (versions and positions are the target log's). The key id
+(``events.audit``: who appended the event at the source) is part of the event's content hash, so
+a log imported whole has the very hashes of the log it came from, and a head noted there is
+still extended here (``verify --expect``).
 
 Memory: the file is read twice rather than held. Pass 1 keeps the conflicts' small states and,
 per event id, where its line starts, so that a retraction or a correction can read the event
@@ -34,7 +37,7 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from app.appending import Appender, decide, same_content
-from app.ingest import BATCH, retrying, runs_of, write_all
+from app.ingest import BATCH, Entry, retrying, runs_of, write_all
 from app.loader import BadLine
 from events.chain import stored_hash_at
 from events.envelope import Recorded, to_recorded
@@ -231,11 +234,11 @@ async def _import(appender: Appender, handle: BinaryIO, batch_size: int) -> Impo
         return report
     handle.seek(0)
 
-    def entries() -> Iterator[tuple[Event, datetime | None]]:
+    def entries() -> Iterator[Entry]:
         for number, _, raw in _lines(handle):
             if number not in skip_lines:
                 exported, event = _parse(raw)
-                yield event, exported.recorded_at
+                yield event, exported.recorded_at, exported.key_id
 
     report.imported = await write_all(appender, runs_of(entries(), batch_size), keep=named)
     return report

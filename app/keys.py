@@ -31,6 +31,7 @@ __all__ = [
     "create_key",
     "find_key",
     "list_keys",
+    "operator_key_id",
     "revoke_key",
 ]
 
@@ -155,6 +156,15 @@ async def find_key(conn: AsyncConnection, secret: str) -> ApiKey | None:
         await conn.execute(select(api_keys).where(api_keys.c.hash == _hash(secret)))
     ).one_or_none()
     return None if row is None else _key(row)
+
+
+async def operator_key_id(conn: AsyncConnection, secret: str) -> str:
+    """The id of the active writer or admin key ``secret``, for an operator's command to
+    record as the author of what it appends; ``ValueError`` for any other."""
+    key = await find_key(conn, secret)
+    if key is None or not key.allows("writer"):
+        raise ValueError("not an active writer or admin key")
+    return str(key.id)
 
 
 async def list_keys(conn: AsyncConnection) -> list[ApiKey]:

@@ -5,6 +5,8 @@ rules in memory, starting from the conflicts' current state; a bad line is repor
 and nothing is written. Only then are the events appended, in one transaction
 (``app.ingest``: the write path ``import`` shares).
 Events already stored with the same content are skipped, so loading a file twice is harmless.
+Each event appended records who appended it (``events.audit``): the operator's key id, or
+``cli``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic import ValidationError
 
 from app.appending import Appender, decide, same_content
 from app.ingest import BATCH, retrying, runs_of, write_all
+from events.audit import CLI
 from events.envelope import Recorded
 from events.errors import DomainRuleError, DuplicateEventError
 from events.state import ConflictState, references
@@ -61,15 +64,16 @@ def parse_lines(lines: Iterable[str]) -> tuple[list[tuple[int, Event]], list[Bad
     return events, bad
 
 
-async def load_lines(appender: Appender, lines: Iterable[str]) -> LoadReport:
-    """Load the events of ``lines``: all of them or, when any line is bad, none."""
+async def load_lines(appender: Appender, lines: Iterable[str], *, key_id: str = CLI) -> LoadReport:
+    """Load the events of ``lines``: all of them or, when any line is bad, none. Each event
+    appended records ``key_id``: the operator's key id, or ``cli``."""
     events, bad = parse_lines(lines)
     if bad:
         return LoadReport(bad=bad)
-    return await retrying(lambda: _load(appender, events))
+    return await retrying(lambda: _load(appender, events, key_id))
 
 
-async def _load(appender: Appender, events: list[tuple[int, Event]]) -> LoadReport:
+async def _load(appender: Appender, events: list[tuple[int, Event]], key_id: str) -> LoadReport:
     report = LoadReport()
     pending = []
     for start in range(0, len(events), BATCH):  # one query per batch of lines, not per line
@@ -88,7 +92,7 @@ async def _load(appender: Appender, events: list[tuple[int, Event]]) -> LoadRepo
     if report.bad:
         report.skipped = 0
         return report
-    runs = runs_of((event, None) for _, event in pending)
+    runs = runs_of((event, None, key_id) for _, event in pending)
     report.appended = await write_all(appender, runs, keep=named)
     return report
 

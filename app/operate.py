@@ -13,12 +13,40 @@ from typing import Annotated
 import typer
 
 from app.commands import with_services, with_store
+from app.composition import Services
+from events.audit import CLI
 from events.store import EventStore
 from projections.runner import PROJECTIONS
 
-__all__ = ["operate_cli"]
+__all__ = ["OperatorKey", "operate_cli", "operator"]
 
 operate_cli = typer.Typer(rich_markup_mode=None)
+
+#: ``--key`` of ``load``: who the log records as having appended (``events.audit``).
+OperatorKey = Annotated[
+    str | None,
+    typer.Option(
+        "--key",
+        envvar="CEASEFIRE_OPERATOR_KEY",
+        show_default=False,
+        help="Your API key (writer or admin): its id is recorded with every event appended "
+        "(default: `cli`).",
+    ),
+]
+
+
+async def operator(built: Services, secret: str | None) -> str:
+    """The key id an operator's command records: the key's, or ``cli`` without one."""
+    if secret is None:
+        return CLI
+    from app.keys import operator_key_id
+
+    async with built.store.engine.connect() as conn:
+        try:
+            return await operator_key_id(conn, secret)
+        except ValueError as error:
+            typer.echo(f"error: --key: {error}", err=True)
+            raise typer.Exit(2) from None
 
 
 @operate_cli.command()
@@ -93,7 +121,8 @@ def import_(
     ],
 ) -> None:
     """Import an export: every line is checked first and nothing is written if any is bad;
-    events already stored (same id, same content) are skipped, so importing twice is safe."""
+    events already stored (same id, same content) are skipped, so importing twice is safe.
+    Each event keeps the key id its line records, so the log keeps its hashes."""
     from app.importer import import_file
 
     report = with_services(lambda built: import_file(built.appender, file))

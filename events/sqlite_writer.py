@@ -252,13 +252,14 @@ class SqliteWriter:
                     row["source"],
                     row["data"],
                     previous,
+                    row["key_id"],
                 )
             )
         try:
             conn.executemany(
                 "INSERT INTO events (position, id, conflict, version, type, schema_version, "
-                "occurred_at, recorded_at, source, data, hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "occurred_at, recorded_at, source, data, hash, key_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 params,
             )
         except sqlite3.IntegrityError as error:

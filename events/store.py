@@ -271,7 +271,8 @@ class WriteBatch:
         return first
 
 
-def event_row(event: Recorded) -> dict[str, Any]:
+def event_row(event: Recorded, key_id: str | None = None) -> dict[str, Any]:
+    """The row to store for ``event``, appended with the API key ``key_id`` (``events.audit``)."""
     source_json = _source_json(event.source)
     data_json = canonical_json(data_of(event))
     return {
@@ -283,6 +284,7 @@ def event_row(event: Recorded) -> dict[str, Any]:
         "recorded_at": event.recorded_at,
         "source": source_json,
         "data": data_json,
+        "key_id": key_id,
         "content_hash": content_hash(
             event_id=str(event.id),
             type=event.type,
@@ -293,6 +295,7 @@ def event_row(event: Recorded) -> dict[str, Any]:
             recorded_at=event.recorded_at,
             source_json=source_json,
             data_json=data_json,
+            key_id=key_id,
         ),
     }
 

@@ -103,6 +103,7 @@ def postgresql_append_args(
                 "source": row["source"],
                 "data": row["data"],
                 "content_hash": row["content_hash"].hex(),
+                "key_id": row["key_id"],
             }
             for row in rows
         ]

@@ -236,18 +236,23 @@ async def append_event(
     request: Request,
     body: Annotated[EventIn, Body()],
     appender: AppenderDep,
-    _key: WriterKey,
+    key: WriterKey,
     _json: JsonContent,
     response: Response,
 ) -> Appended:
     """Append one event to its conflict's stream. Sending the same event (same ``id``, same
-    content) again returns the stored one with 200 and writes nothing."""
+    content) again returns the stored one with 200 and writes nothing. The event records the
+    id of the key that appended it (``events.audit``)."""
     event: Event = event_adapter.validate_python(body.model_dump(exclude={"expected_version"}))
     metrics: Metrics = request.app.state.metrics
     outcome = "failed"
     started = time.perf_counter()
     try:
-        result = await appender.append([event], expected_version=body.expected_version)
+        result = await appender.append(
+            [event],
+            expected_version=body.expected_version,
+            key_id=None if key is None else str(key.id),
+        )
         outcome = "created" if result.created else "duplicate"
     except (ConcurrencyError, DomainRuleError, DuplicateEventError):
         outcome = "refused"

@@ -1,6 +1,7 @@
 """``import`` recomputes the chain of the file it is given: an export changed after the fact
-(content, recording time, hash, order, a line dropped) is refused at the first line where it
-shows, and nothing is written."""
+(content, recording time, author, hash, order, a line dropped) is refused at the first line
+where it shows, and nothing is written. What it imports keeps each line's key id, so the log
+imported whole is the very log exported: same positions, same hashes."""
 
 from __future__ import annotations
 
@@ -48,6 +49,20 @@ def _drop(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [*lines[:3], *lines[4:]]
 
 
+def _author(key_id: str | None) -> Edit:
+    """The last line (the one appended with a key) said to be someone else's, or no one's."""
+
+    def edit(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        last = {k: v for k, v in lines[-1].items() if k != "key_id"}
+        return [*lines[:-1], last if key_id is None else last | {"key_id": key_id}]
+
+    return edit
+
+
+#: The key id the last event of the exported log is appended with.
+_WRITER = "0b6f4a52-3c1e-4d55-9d1a-7f0e8c2b9a11"
+
+
 #: (edit, the first bad line, words its reason says)
 TAMPERING: dict[str, tuple[Edit, int, str]] = {
     "content": (_more_incidents, 5, "hash does not match"),
@@ -56,6 +71,11 @@ TAMPERING: dict[str, tuple[Edit, int, str]] = {
     "order": (_swap, 3, "position 3 is missing"),
     "order, renumbered": (_renumbered_swap, 3, "hash does not match"),
     "dropped": (_drop, 4, "position 4 is missing"),
+}
+_LAST = len(seed_events()) + 1
+TAMPERING |= {
+    "another author": (_author("cli"), _LAST, "hash does not match"),
+    "author removed": (_author(None), _LAST, "hash does not match"),
 }
 
 
@@ -71,8 +91,11 @@ async def test_a_changed_export_is_refused_and_nothing_written(
 ) -> None:
     for event in seed_events("verified"):
         await fresh_appender.append([event])
-    await fresh_appender.append([alleged("verified", occurred_at="2022-09-24T00:00:00Z")])
+    await fresh_appender.append(
+        [alleged("verified", occurred_at="2022-09-24T00:00:00Z")], key_id=_WRITER
+    )
     exported = [json.loads(line) async for line in export_lines(fresh_store)]
+    assert len(exported) == _LAST and exported[-1]["key_id"] == _WRITER
     target = EventStore(create_engine(target_url))
     try:
         for name, (edit, first_bad, words) in TAMPERING.items():
@@ -95,8 +118,6 @@ async def test_a_changed_export_is_refused_and_nothing_written(
         assert (await import_file(Appender(target), whole)).imported == 3
         continued = await import_file(Appender(target), later)
         assert continued.bad == [] and continued.imported == len(exported) - 3
-        assert [e.id for e in await target.read_all()] == [
-            e.id for e in await fresh_store.read_all()
-        ]
+        assert [json.loads(line) async for line in export_lines(target)] == exported
     finally:
         await target.close()
