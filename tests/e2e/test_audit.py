@@ -56,6 +56,16 @@ async def test_each_event_names_the_key_that_appended_it(
                 timeout=120,
             )
             assert done.returncode == 0, done.stderr
+            # A reader's key may not sign a load: refused before anything is written.
+            refused = await asyncio.to_thread(
+                subprocess.run,
+                [CEASEFIRE, "load", str(keyed), "--key", keys.reader],
+                env=_env(server.database_url),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert refused.returncode == 2 and "--key" in refused.stderr, refused.stderr
 
             expected = [writer_id, "cli", writer_id]
             page = f"/v1/conflicts/{conflict}/events"
