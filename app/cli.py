@@ -49,13 +49,16 @@ def serve(
     (CEASEFIRE_WEBHOOK_WORKER=false to leave delivery to `ceasefire worker`)."""
     import uvicorn
 
+    from app.edge import serving_options
     from app.main import create_app
     from app.migrate import upgrade
 
     settings = settings_or_exit()
     if not no_migrate:
         upgrade(settings.database_url)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_level="info", **serving_options(settings)
+    )
 
 
 @cli.command()

@@ -1,5 +1,6 @@
 """A pure ASGI guard on request bodies: over the limit is a 413 problem, and the body never
-reaches the app.
+reaches the app; a body that has not all arrived ``timeout`` seconds after the headers is a 408
+problem (``CEASEFIRE_BODY_TIMEOUT``), and the connection is closed.
 
 It checks ``Content-Length`` up front and counts the bytes of chunked bodies as they arrive,
 so a client cannot get around the limit by leaving the length out. It must wrap the whole app:
@@ -8,6 +9,8 @@ inside FastAPI, an error raised while the body is read would turn into a 400.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -34,10 +37,15 @@ async def _drain(receive: Receive, budget: int) -> None:
             return
 
 
+class _Gone(Exception):
+    """The client went away before its body was all read."""
+
+
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, *, timeout: float = 30.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,28 +58,34 @@ class BodyLimit:
             declared = None
         if declared is not None and declared > self.max_bytes:
             if declared <= DRAIN_BYTES and headers.get(b"expect") != b"100-continue":
-                await _drain(receive, DRAIN_BYTES)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.timeout):
+                        await _drain(receive, DRAIN_BYTES)
             await self._reject(scope, send)
             return
         # Bodies here are small (64 KiB by default): read the whole body first, refuse it whole
-        # if it is too large, and hand the app a replay of what was read.
-        chunks: list[bytes] = []
-        received = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break  # the client went away
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > self.max_bytes:
-                if message.get("more_body", False):
-                    await _drain(receive, DRAIN_BYTES - received)
-                await self._reject(scope, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        # if it is too large or too slow, and hand the app a replay of what was read.
+        try:
+            async with asyncio.timeout(self.timeout):
+                body = await self._read(receive)
+        except TimeoutError:
+            await self._answer(
+                send,
+                408,
+                {
+                    "type": "/problems/body-timeout",
+                    "title": "Request Timeout",
+                    "status": 408,
+                    "detail": f"the request body did not arrive within {self.timeout:g} s",
+                    "instance": scope.get("path", ""),
+                },
+            )
+            return
+        except _Gone:
+            return  # nobody to answer
+        if body is None:
+            await self._reject(scope, send)
+            return
         delivered = False
 
         async def replay() -> Message:
@@ -83,6 +97,25 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
+    async def _read(self, receive: Receive) -> bytes | None:
+        """The whole body; None when it is too large (what followed it is drained)."""
+        chunks: list[bytes] = []
+        received = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise _Gone
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
+                if message.get("more_body", False):
+                    await _drain(receive, DRAIN_BYTES - received)
+                return None
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        return b"".join(chunks)
+
     async def _reject(self, scope: Scope, send: Send) -> None:
         body: dict[str, Any] = {
             "type": "/problems/body-too-large",
@@ -91,11 +124,14 @@ class BodyLimit:
             "detail": f"the request body is over {self.max_bytes} bytes",
             "instance": scope.get("path", ""),
         }
+        await self._answer(send, 413, body)
+
+    async def _answer(self, send: Send, status: int, body: dict[str, Any]) -> None:
         payload = json.dumps(body).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", PROBLEM_JSON.encode()),
                     (b"content-length", str(len(payload)).encode()),

@@ -39,8 +39,9 @@ def create_fastapi(settings: Settings) -> FastAPI:
         app.state.conditional = ConditionalReads(
             notifier,
             Heads(engine),
-            cache_size=settings.representation_cache,
+            cache_bytes=settings.representation_cache_bytes,
             salt_from=f"{app.version}|{settings.contested_window.total_seconds()}",
+            max_waiting=settings.max_long_polls,
         )
         listener = await start_listener(engine, notifier, sqlite_poll=settings.sqlite_notify_poll)
         try:
@@ -89,4 +90,10 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     """The whole app, wrapped in the body-size guard (which must sit outside FastAPI) and in
     the guard that keeps a connection open after an answered 500."""
     settings = settings or get_settings()
-    return AnsweredErrors(BodyLimit(create_fastapi(settings), settings.max_body_bytes))
+    return AnsweredErrors(
+        BodyLimit(
+            create_fastapi(settings),
+            settings.max_body_bytes,
+            timeout=settings.body_timeout.total_seconds(),
+        )
+    )

@@ -9,7 +9,7 @@ way in the same round:
 
 - ``status 304``: ``GET …/status`` with the current ETag in If-None-Match;
 - ``status 200``: without it (the body comes from the per-position representation cache);
-- ``status 200, cache off``: the same with ``CEASEFIRE_REPRESENTATION_CACHE=0`` (each request
+- ``status 200, cache off``: the same with ``CEASEFIRE_REPRESENTATION_CACHE_BYTES=0`` (each request
   builds the view; equal reads in flight still share one build).
 
 **Long-poll**: ``--waiters`` clients (raw asyncio sockets, so the client is not what is
@@ -176,7 +176,7 @@ def run_database(
             tag = first.headers["etag"]
             measure("status 304 (If-None-Match)", ours.base_url + STATUS, {"If-None-Match": tag})
             measure("status 200", ours.base_url + STATUS)
-        cache_off = {**env, "CEASEFIRE_REPRESENTATION_CACHE": "0"}
+        cache_off = {**env, "CEASEFIRE_REPRESENTATION_CACHE_BYTES": "0"}
         with Server("app.main:create_app", factory=True, env=cache_off) as ours:
             measure("status 200, cache off", ours.base_url + STATUS)
         with Server("bench.bare_app:create_app", factory=True, env=env) as bare:

@@ -63,26 +63,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def start_server(database_url: str, **settings: str) -> Iterator[Server]:
+def start_server(database_url: str, *, serve: bool = False, **settings: str) -> Iterator[Server]:
     """Run ``uvicorn app.main:create_app --factory`` against ``database_url`` (already
     migrated) with extra ``CEASEFIRE_*`` settings given as keyword arguments
-    (``require_read_key="true"``); yield once ``/healthz`` answers; stop it after."""
+    (``require_read_key="true"``); yield once ``/healthz`` answers; stop it after.
+    ``serve=True`` runs ``ceasefire serve --no-migrate`` instead: the connection guard of
+    ``app.edge`` in place."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CEASEFIRE_")}
     env["CEASEFIRE_DATABASE_URL"] = database_url
     env.update({f"CEASEFIRE_{name.upper()}": value for name, value in settings.items()})
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(
-        [
+    address = ["--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "app.cli", "serve", "--no-migrate", *address]
+    if not serve:
+        command = [
             sys.executable,
             "-m",
             "uvicorn",
             "app.main:create_app",
             "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
+            *address,
             "--log-level",
             "warning",
             "--no-access-log",
@@ -90,7 +91,9 @@ def start_server(database_url: str, **settings: str) -> Iterator[Server]:
             # machine would then race the close (httpx.ReadError) instead of testing us.
             "--timeout-keep-alive",
             "120",
-        ],
+        ]
+    process = subprocess.Popen(
+        command,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
