@@ -1,6 +1,8 @@
 """A pure ASGI guard on request bodies: over the limit is a 413 problem, and the body never
 reaches the app; a body that has not all arrived ``timeout`` seconds after the headers is a 408
-problem (``CEASEFIRE_BODY_TIMEOUT``), and the connection is closed.
+problem (``CEASEFIRE_BODY_TIMEOUT``), and the connection is closed. A NUL character anywhere
+in the path, the query or a JSON body (``\u0000``) is a 422 problem: PostgreSQL text cannot
+hold one, so it is refused at the door on every database alike, whatever field it is in.
 
 It checks ``Content-Length`` up front and counts the bytes of chunked bodies as they arrive,
 so a client cannot get around the limit by leaving the length out. It must wrap the whole app:
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -35,6 +38,18 @@ async def _drain(receive: Receive, budget: int) -> None:
         budget -= len(message.get("body", b""))
         if not message.get("more_body", False):
             return
+
+
+#: ``\u0000`` in JSON text: the escape itself, not an escaped backslash followed by "u0000".
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _has_nul(scope: Scope, body: bytes = b"") -> bool:
+    path = scope.get("raw_path") or scope.get("path", "").encode()
+    query = scope.get("query_string", b"")
+    return any(b"\x00" in part or b"%00" in part for part in (path, query)) or (
+        b"\\u0000" in body and _JSON_NUL.search(body) is not None
+    )
 
 
 class _Gone(Exception):
@@ -85,6 +100,20 @@ class BodyLimit:
             return  # nobody to answer
         if body is None:
             await self._reject(scope, send)
+            return
+        if _has_nul(scope, body):
+            await self._answer(
+                send,
+                422,
+                {
+                    "type": "/problems/nul-character",
+                    "title": "Unprocessable Content",
+                    "status": 422,
+                    "detail": "the request holds a NUL character (\\u0000 or %00), which no "
+                    "text here may contain",
+                    "instance": scope.get("path", ""),
+                },
+            )
             return
         delivered = False
 

@@ -10,12 +10,15 @@ from starlette.types import ASGIApp
 
 from app import problems
 from app.api import admin, conflicts, events, health, stream, webhooks
+from app.capacity import Gauge
 from app.conditional import ConditionalReads
+from app.head import HeadAsGet
 from app.keys import KeyCache
 from app.limits import BodyLimit
 from app.problems import AnsweredErrors
 from app.settings import Settings, get_settings
 from app.shutdown import ending_on_signal
+from app.streaming import StreamHub
 from app.webhooks.worker import running as webhooks_running
 from events.database import create_engine
 from events.heads import Heads
@@ -43,6 +46,13 @@ def create_fastapi(settings: Settings) -> FastAPI:
             salt_from=f"{app.version}|{settings.contested_window.total_seconds()}",
             max_waiting=settings.max_long_polls,
         )
+        app.state.streams = StreamHub(
+            app.state.store,
+            app.state.conditional.heads,
+            notifier,
+            buffer_bytes=settings.stream_buffer_bytes,
+        )
+        app.state.stream_count = Gauge("streams", settings.max_streams)
         listener = await start_listener(engine, notifier, sqlite_poll=settings.sqlite_notify_poll)
         try:
             async with (
@@ -87,13 +97,16 @@ def create_fastapi(settings: Settings) -> FastAPI:
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
-    """The whole app, wrapped in the body-size guard (which must sit outside FastAPI) and in
-    the guard that keeps a connection open after an answered 500."""
+    """The whole app, wrapped in the body guard (size, deadline, NULs: it must sit outside
+    FastAPI), in HEAD-as-GET, and in the guard that keeps a connection open after an answered
+    500."""
     settings = settings or get_settings()
     return AnsweredErrors(
-        BodyLimit(
-            create_fastapi(settings),
-            settings.max_body_bytes,
-            timeout=settings.body_timeout.total_seconds(),
+        HeadAsGet(
+            BodyLimit(
+                create_fastapi(settings),
+                settings.max_body_bytes,
+                timeout=settings.body_timeout.total_seconds(),
+            )
         )
     )

@@ -38,7 +38,10 @@ def create_engine(
 ) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
+            url,
+            echo=echo,
+            hide_parameters=True,
+            connect_args={"timeout": 30, "check_same_thread": False},
         )
         _configure_sqlite(engine, sqlite_synchronous)
         return engine
@@ -46,6 +49,7 @@ def create_engine(
         return create_async_engine(
             url,
             echo=echo,
+            hide_parameters=True,
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=False,

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.deps import AdminKey, SettingsDep, StoreDep
 from app.problems import Problem, ProblemError
@@ -28,7 +28,7 @@ from app.webhooks.store import (
 )
 from app.webhooks.worker import Webhooks, message_id
 from events.store import storage_errors
-from events.types import EVENT_TYPES, ConflictSlug
+from events.types import EVENT_TYPES, ConflictSlug, Instant
 
 __all__ = ["router"]
 
@@ -469,7 +469,7 @@ async def retry_webhook_delivery(
 )
 async def recover_webhook_deliveries(
     webhook_id: UUID,
-    since: Annotated[AwareDatetime, Query(description="RFC 3339, with an offset.")],
+    since: Annotated[Instant, Query(description="RFC 3339, with an offset.")],
     store: StoreDep,
     request: Request,
     _key: AdminKey,

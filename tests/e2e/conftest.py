@@ -63,12 +63,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def start_server(database_url: str, *, serve: bool = False, **settings: str) -> Iterator[Server]:
+def start_server(
+    database_url: str, *, serve: bool = False, log_level: str = "warning", **settings: str
+) -> Iterator[Server]:
     """Run ``uvicorn app.main:create_app --factory`` against ``database_url`` (already
     migrated) with extra ``CEASEFIRE_*`` settings given as keyword arguments
     (``require_read_key="true"``); yield once ``/healthz`` answers; stop it after.
     ``serve=True`` runs ``ceasefire serve --no-migrate`` instead: the connection guard of
-    ``app.edge`` in place."""
+    ``app.edge`` in place, and uvicorn's log at ``info`` with its access log."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CEASEFIRE_")}
     env["CEASEFIRE_DATABASE_URL"] = database_url
     env.update({f"CEASEFIRE_{name.upper()}": value for name, value in settings.items()})
@@ -85,7 +87,7 @@ def start_server(database_url: str, *, serve: bool = False, **settings: str) -> 
             "--factory",
             *address,
             "--log-level",
-            "warning",
+            log_level,
             "--no-access-log",
             # uvicorn closes a connection idle for 5 s; a test that pauses longer on a loaded
             # machine would then race the close (httpx.ReadError) instead of testing us.
