@@ -59,6 +59,20 @@ def _cut(page: list[Recorded], budget: int) -> list[tuple[int, str]]:
     return messages
 
 
+class _Sizes:
+    """The largest message a reader has met: how many events its next read may ask for."""
+
+    def __init__(self) -> None:
+        self.largest = 4096  # a guess until it has read some
+
+    def limit(self, budget: int) -> int:
+        return max(1, min(PAGE, budget // self.largest))
+
+    def saw(self, messages: Sequence[tuple[int, str]]) -> None:
+        if messages:
+            self.largest = max(256, max(len(message) for _, message in messages))
+
+
 @dataclass(eq=False)
 class _Member:
     """A live stream's place in a feed: the messages after ``after`` not yet taken."""
@@ -96,6 +110,7 @@ class _Feed:
         self.key = key
         self.scanned = scanned  # every event up to here was handed to the members
         self.members: set[_Member] = set()
+        self.sizes = _Sizes()
         self.task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
@@ -118,18 +133,13 @@ class _Feed:
             with hub.notifier.subscribe(conflict, self.scanned) as subscription:
                 head = await hub.heads.log()
                 if head > self.scanned:
-                    page = await hub.store.read_all(
-                        after=self.scanned,
-                        until=head,
-                        limit=PAGE,
-                        conflict=conflict,
-                        types=types,
+                    messages, full = await hub._read(
+                        self.scanned, head, conflict, types, self.sizes
                     )
-                    messages = _cut(page, hub.buffer_bytes)
                     for member in list(self.members):
                         if not member.push(messages):
                             self.members.discard(member)
-                    if len(messages) < len(page) or len(page) == PAGE:
+                    if full:
                         self.scanned = messages[-1][0]
                         continue
                     self.scanned = head
@@ -147,6 +157,28 @@ class StreamHub:
         self.notifier = notifier
         self.buffer_bytes = buffer_bytes
         self.feeds: dict[_FilterKey, _Feed] = {}
+
+    async def _read(
+        self,
+        after: int,
+        head: int,
+        conflict: str | None,
+        types: Sequence[str] | None,
+        sizes: _Sizes,
+    ) -> tuple[list[tuple[int, str]], bool]:
+        """The messages of the events after ``after`` up to ``head``, as many as fit the
+        budget, and whether more may follow. As many events are asked as the sizes seen so
+        far say fit, so what a read holds for a moment stays near the budget too; the events
+        read are let go here: only the messages are held while a client takes them."""
+        if head <= after:
+            return [], False
+        limit = sizes.limit(self.buffer_bytes)
+        page = await self.store.read_all(
+            after=after, until=head, limit=limit, conflict=conflict, types=types
+        )
+        messages = _cut(page, self.buffer_bytes)
+        sizes.saw(messages)
+        return messages, len(messages) < len(page) or len(page) == limit
 
     def _join(self, key: _FilterKey, scanned: int) -> _Member | None:
         """A member of the filter's feed from ``scanned`` on; None when the feed has handed
@@ -180,18 +212,12 @@ class StreamHub:
         sent = after  # every event up to here was sent (or filtered out)
         last_sent = time.monotonic()
         member: _Member | None = None
+        sizes = _Sizes()
         try:
             while not self.notifier.closed:
                 if member is None:
                     head = await self.heads.log()
-                    messages: list[tuple[int, str]] = []
-                    full = False
-                    if head > sent:
-                        page = await self.store.read_all(
-                            after=sent, until=head, limit=PAGE, conflict=conflict, types=types
-                        )
-                        messages = _cut(page, self.buffer_bytes)
-                        full = len(messages) < len(page) or len(page) == PAGE
+                    messages, full = await self._read(sent, head, conflict, types, sizes)
                     for position, message in messages:
                         yield message
                         sent = position
