@@ -29,11 +29,13 @@ cli.add_typer(operate_cli)  # replay, export, import, verify: app/operate.py
 
 @cli.command()
 def migrate() -> None:
-    """Bring the database schema to the latest version (alembic upgrade head)."""
-    from app.migrate import upgrade
+    """Bring the database schema to the latest version (alembic upgrade head), as
+    CEASEFIRE_MIGRATION_DATABASE_URL's role when set (granting CEASEFIRE_DATABASE_URL's role
+    reading and appending only)."""
+    from app.migrate import migrate as run_migrations
 
     settings = settings_or_exit()
-    upgrade(settings.database_url)
+    run_migrations(settings)
     typer.echo("database is at the latest schema version")
 
 
@@ -51,11 +53,11 @@ def serve(
 
     from app.edge import serving_options
     from app.main import create_app
-    from app.migrate import upgrade
+    from app.migrate import migrate
 
     settings = settings_or_exit()
     if not no_migrate:
-        upgrade(settings.database_url)
+        migrate(settings)
     uvicorn.run(
         create_app(settings), host=host, port=port, log_level="info", **serving_options(settings)
     )

@@ -109,6 +109,7 @@ class Validator:
 class Representation:
     body: bytes
     validator: Validator
+    media_type: str = "application/json"
 
 
 # No fixed digit count for the instant: an event dated after 2286 makes it 17 digits, and
@@ -367,7 +368,7 @@ class ConditionalReads:
     def _ok(self, kind: str, representation: Representation) -> Response:
         return Response(
             representation.body,
-            media_type="application/json",
+            media_type=representation.media_type,
             headers={
                 "ETag": format_tag(kind, representation.validator, self.salt),
                 "Cache-Control": "no-cache",

@@ -31,11 +31,11 @@ from app.loader import BadLine
 from events.envelope import Recorded, to_recorded
 from events.errors import DomainRuleError
 from events.export import ExportedEvent
+from events.rules import check
+from events.state import ConflictState, references
 from events.store import EventStore
 from events.types import SCHEMA_VERSIONS, Event
 from projections.fold import apply
-from projections.rules import check
-from projections.state import ConflictState, references
 
 __all__ = ["ImportReport", "import_file"]
 

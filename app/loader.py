@@ -18,11 +18,11 @@ from pydantic import ValidationError
 
 from events.envelope import Recorded, to_recorded
 from events.errors import DomainRuleError, DuplicateEventError
+from events.rules import check
+from events.state import ConflictState, references
 from events.store import EventStore
 from events.types import SCHEMA_VERSIONS, Event, event_adapter
 from projections.fold import apply
-from projections.rules import check
-from projections.state import ConflictState, references
 
 __all__ = ["BadLine", "LoadReport", "load_lines", "parse_lines"]
 

@@ -9,12 +9,13 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from app import problems
-from app.api import admin, conflicts, events, health, stream, webhooks
+from app.api import admin, conflicts, embeds, events, health, stream, webhooks
 from app.capacity import Gauge
 from app.conditional import ConditionalReads
 from app.head import HeadAsGet
 from app.keys import KeyCache
 from app.limits import BodyLimit
+from app.pages import routes as pages
 from app.problems import AnsweredErrors
 from app.settings import Settings, get_settings
 from app.shutdown import ending_on_signal
@@ -93,6 +94,9 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(admin.router)
+    app.include_router(embeds.router)
+    app.include_router(pages.router)
+    app.mount("/static", pages.static_files(), name="static")
     return app
 
 

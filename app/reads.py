@@ -12,19 +12,27 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.conditional import Representation, Validator
+from app.pages.badge import badge_svg
+from app.pages.data import since_of
+from app.pages.feed import FeedEntry, atom_feed, expiry_id
+from app.pages.text import STATE_WORDS, duration, next_wording
 from events.errors import UnknownConflictError
 from events.heads import Heads
 from events.store import EventStore, storage_errors
 from projections.freshness import log_position, next_change, snapshot, stream_position
 from projections.queries import list_conflicts, read_allegations, read_status
-from projections.timeline import read_timeline
+from projections.timeline import TimelineEntry, read_timeline
+from projections.views import StatusView
 
 __all__ = [
     "allegations",
+    "badge",
     "conflict_head",
     "conflicts",
+    "feed",
     "log_head",
     "status",
     "timeline",
@@ -49,6 +57,31 @@ async def log_head(heads: Heads) -> int:
     return await heads.log()
 
 
+async def _status_now(
+    conn: AsyncConnection,
+    conflict: str,
+    *,
+    as_of: datetime | None,
+    known_at: datetime | None,
+    window: timedelta,
+    now: datetime,
+) -> tuple[StatusView, datetime | None]:
+    """The status at ``as_of`` (now when None) and, for a view of now, the instant from which
+    the clock alone may change it."""
+    view = await read_status(conn, conflict, as_of=as_of or now, known_at=known_at, window=window)
+    until = None
+    if as_of is None:
+        last = view.last_allegation_at
+        until = await next_change(
+            conn,
+            conflict=conflict,
+            after=now,
+            known_at=known_at,
+            also=[None if last is None else last + window],
+        )
+    return view, until
+
+
 async def status(
     store: EventStore,
     conflict: str,
@@ -61,21 +94,100 @@ async def status(
         async with snapshot(store.engine) as conn:
             position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
-            view = await read_status(
-                conn, conflict, as_of=as_of or now, known_at=known_at, window=window
+            view, until = await _status_now(
+                conn, conflict, as_of=as_of, known_at=known_at, window=window, now=now
             )
-            until = None
             if as_of is None:
-                last = view.last_allegation_at
-                until = await next_change(
-                    conn,
-                    conflict=conflict,
-                    after=now,
-                    known_at=known_at,
-                    also=[None if last is None else last + window],
-                )
                 view = view.model_copy(update={"as_of": None})
     return Representation(_bytes(view), Validator(position, until))
+
+
+async def _story(
+    conn: AsyncConnection, conflict: str, window: timedelta, status: StatusView
+) -> list[TimelineEntry]:
+    """The conflict's story, read only where the status view cannot say ``since`` itself."""
+    if "since" in type(status).model_fields:
+        return []
+    view, _ = await read_timeline(conn, conflict, known_at=None, window=window)
+    return [e for e in view.entries if e.occurred_at <= (status.as_of or datetime.now(UTC))]
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    present = [m for m in moments if m is not None]
+    return min(present) if present else None
+
+
+async def badge(store: EventStore, conflict: str, *, window: timedelta) -> Representation:
+    """The conflict's state now and how long it has held, as a badge. Tagged until the state
+    may change or the wording of its length does ("12 days" becomes "13 days")."""
+    with storage_errors():
+        async with snapshot(store.engine) as conn:
+            position = await stream_position(conn, conflict)
+            now = datetime.now(UTC)
+            view, until = await _status_now(
+                conn, conflict, as_of=None, known_at=None, window=window, now=now
+            )
+            since = since_of(view, await _story(conn, conflict, window, view), window)
+    message = STATE_WORDS.get(view.state, view.state)
+    if since is not None:
+        message += f" {duration(now - since)}"
+        until = _earliest(until, next_wording(since, now))
+    body = badge_svg("ceasefire", message, view.state).encode()
+    return Representation(body, Validator(position, until), "image/svg+xml")
+
+
+#: Timeline entries the feed carries: the agreements' story and the allegations.
+_FEED_SKIPS = ("mission.",)
+_FEED_SIZE = 200
+
+
+async def feed(
+    store: EventStore, conflict: str, *, window: timedelta, self_url: str, page_url: str
+) -> Representation:
+    """The conflict's latest entries as Atom, with expiries the log does not hold as events
+    (an agreement reaching its end). Tagged until the next such end."""
+    with storage_errors():
+        async with snapshot(store.engine) as conn:
+            position = await stream_position(conn, conflict)
+            now = datetime.now(UTC)
+            story, _ = await read_timeline(conn, conflict, known_at=None, window=window)
+            view, until = await _status_now(
+                conn, conflict, as_of=None, known_at=None, window=window, now=now
+            )
+    entries = [
+        FeedEntry(
+            id=f"urn:uuid:{e.id}",
+            title=e.summary,
+            updated=max([e.recorded_at, *(n.recorded_at for n in e.notes)]),
+            published=e.recorded_at,
+            category=e.type,
+            content=f"{e.summary} Occurred {e.occurred_at.isoformat()}; "
+            f"source: {e.source.get('name', 'unknown')}.",
+            occurred_at=e.occurred_at,
+        )
+        for e in story.entries
+        if e.occurred_at <= now and not e.type.startswith(_FEED_SKIPS)
+    ]
+    recorded = {"agreement.expired"} & {e.type for e in story.entries}
+    for agreement in [] if recorded else getattr(view, "agreements", None) or []:
+        ends = getattr(agreement, "expires_at", None)
+        collapsed = agreement.collapsed_at
+        if ends is None or ends > now or (collapsed is not None and collapsed <= ends):
+            continue
+        entries.append(
+            FeedEntry(
+                id=expiry_id(conflict, agreement.agreement_id, ends),
+                title=f"Agreement {agreement.agreement_id} expired.",
+                updated=ends,
+                published=ends,
+                category="agreement.expired",
+                content=f"Agreement {agreement.agreement_id} reached its end, {ends.isoformat()}.",
+                occurred_at=ends,
+            )
+        )
+    entries.sort(key=lambda e: e.occurred_at, reverse=True)
+    body = atom_feed(conflict, entries[:_FEED_SIZE], self_url=self_url, page_url=page_url)
+    return Representation(body, Validator(position, until), "application/atom+xml")
 
 
 async def allegations(

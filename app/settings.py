@@ -20,6 +20,10 @@ class Settings(BaseSettings):
 
     #: A SQLAlchemy URL: ``sqlite+aiosqlite:///path.db`` or ``postgresql+asyncpg://...``.
     database_url: str = "sqlite+aiosqlite:///./ceasefire.db"
+    #: PostgreSQL: the role that owns the tables and runs the migrations, when the service
+    #: runs as another (``database_url``'s user), which is then granted reading and appending
+    #: only: it cannot rewrite the log. Unset: one URL does both (the embedded/dev default).
+    migration_database_url: str | None = None
     #: SQLite only. NORMAL (default, with WAL): a commit survives a crash of the process but
     #: the last commits may be lost on power loss. FULL: every commit is synced to disk.
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
@@ -124,10 +128,12 @@ class Settings(BaseSettings):
         """Every duration: seconds as a number (``"0.5"``) or an ISO 8601 duration (``P5D``)."""
         return _number_or_text(value.strip()) if isinstance(value, str) else value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migration_database_url")
     @classmethod
-    def _supported(cls, value: str) -> str:
-        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+    def _supported(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(
+            ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+        ):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 

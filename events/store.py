@@ -51,6 +51,8 @@ from events.errors import (
     DuplicateEventError,
     StorageUnavailableError,
 )
+from events.rules import check
+from events.state import ConflictState, references
 from events.tables import events as events_table
 from events.tables import log_head, streams
 from events.types import SCHEMA_VERSIONS, Event, Source, data_of
@@ -59,8 +61,6 @@ from events.writers import IdTakenError, PostgresWriter, SqliteWriter, Writer
 from projections.changes import Changes
 from projections.fold import apply
 from projections.inline import CHECKPOINT, load_state
-from projections.rules import check
-from projections.state import ConflictState, references
 
 __all__ = ["AppendResult", "EventStore", "decode_row", "storage_errors"]
 

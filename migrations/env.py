@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -33,6 +34,19 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+    role = _service_role()
+    if role and connection.dialect.name == "postgresql":
+        # After every upgrade, so the tables later migrations add are granted too (0006).
+        connection.execute(text("SELECT ceasefire_grant_service(:role)"), {"role": role})
+
+
+def _service_role() -> str | None:
+    """The role the service runs as, when it is not the one migrating (PostgreSQL): from
+    ``app.migrate.upgrade`` or ``alembic -x service_role=NAME upgrade head``."""
+    role = config.attributes.get("service_role") or context.get_x_argument(as_dictionary=True).get(
+        "service_role"
+    )
+    return str(role) if role else None
 
 
 async def _run_async() -> None:

@@ -1,19 +1,29 @@
 """The pure fold of one conflict's events: the next state and the row changes each makes.
 
-``apply`` folds a recorded event (already checked by ``projections.rules.check``) into the next
+``apply`` folds a recorded event (already checked by ``events.rules.check``) into the next
 state and returns the row changes it makes to the projection tables. It is pure: the append
 path and the replay call the same function, so they cannot drift. The state it folds into,
 and the lookup through which it reads the events a retraction or a correction names, are in
-``projections.state``.
+``events.state``.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
 from events.envelope import Recorded, RecordedMissionDispatched, RecordedViolationAlleged
+from events.state import (
+    AgreementState,
+    ConflictState,
+    Lookup,
+    agreement_of,
+    current_version,
+    no_lookup,
+    with_data,
+)
 from events.types import (
     AgreementCollapsed,
     AgreementSigned,
@@ -24,15 +34,6 @@ from events.types import (
     ViolationAlleged,
 )
 from projections.changes import Changes, Row
-from projections.state import (
-    AgreementState,
-    ConflictState,
-    Lookup,
-    agreement_of,
-    current_version,
-    no_lookup,
-    with_data,
-)
 
 __all__ = ["apply"]
 
@@ -70,7 +71,7 @@ def apply(
                 version=event.version,
                 event_id=event.id,
             )
-            changes.insert("proj_agreements", agreement.row(conflict, known_from))
+            changes.insert("proj_agreements", _agreement_row(agreement, conflict, known_from))
             state = replace(state, agreements={**state.agreements, data.agreement_id: agreement})
         case AgreementCollapsed(data=data):
             agreement = replace(
@@ -80,7 +81,7 @@ def apply(
             )
             key = {"conflict": conflict, "agreement_id": data.agreement_id}
             changes.close("proj_agreements", key, known_from)
-            changes.insert("proj_agreements", agreement.row(conflict, known_from))
+            changes.insert("proj_agreements", _agreement_row(agreement, conflict, known_from))
             state = replace(state, agreements={**state.agreements, data.agreement_id: agreement})
         case MissionDispatched(data=data):
             changes.insert("proj_missions", _mission_row(conflict, event, known_from))
@@ -172,8 +173,27 @@ def _replace_agreement(
 ) -> ConflictState:
     key = {"conflict": state.conflict, "agreement_id": agreement.agreement_id}
     changes.close("proj_agreements", key, known_from)
-    changes.insert("proj_agreements", agreement.row(state.conflict, known_from))
+    changes.insert("proj_agreements", _agreement_row(agreement, state.conflict, known_from))
     return replace(state, agreements={**state.agreements, agreement.agreement_id: agreement})
+
+
+def _agreement_row(agreement: AgreementState, conflict: str, known_from: datetime) -> Row:
+    return {
+        "conflict": conflict,
+        "agreement_id": agreement.agreement_id,
+        "parties": json.dumps(list(agreement.parties), ensure_ascii=False),
+        "mediators": json.dumps(list(agreement.mediators), ensure_ascii=False),
+        "kind": agreement.kind,
+        "terms": agreement.terms,
+        "signed_at": agreement.signed_at,
+        "effective_at": agreement.effective_at,
+        "collapsed_at": agreement.collapsed_at,
+        "collapse_reason": agreement.collapse_reason,
+        "version": agreement.version,
+        "event_id": agreement.event_id,
+        "known_from": known_from,
+        "known_until": None,
+    }
 
 
 def _allegation_row(

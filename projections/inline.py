@@ -11,8 +11,8 @@ import json
 from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from events.state import AgreementState, ConflictState
 from events.tables import streams
-from projections.state import AgreementState, ConflictState
 from projections.tables import agreements, allegations, corrections, missions
 
 __all__ = ["CHECKPOINT", "agreement_from_row", "load_state"]

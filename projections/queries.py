@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.errors import UnknownConflictError
+from events.state import AgreementState, latest_signed
 from events.tables import events, streams
 from projections.inline import agreement_from_row
-from projections.state import AgreementState, latest_signed
 from projections.tables import agreements, allegations, known_at_condition, missions
 from projections.views import (
     AgreementAllegations,

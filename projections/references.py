@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.envelope import Recorded
+from events.state import ConflictState, references
 from events.tables import events as events_table
 from projections.changes import Changes
 from projections.fold import apply
-from projections.state import ConflictState, references
 
 __all__ = ["Fetch", "fold_batch", "stored_events"]
 

@@ -33,6 +33,7 @@ from typing import Any
 from uuid import UUID
 
 from events.envelope import Recorded
+from events.state import NAMING_TYPES, ConflictState, references
 from events.store import EventStore
 from events.tables import metadata, projection_checkpoints
 from projections.changes import Changes
@@ -43,7 +44,6 @@ from projections.gc_pause import gc_paused
 from projections.inline import CHECKPOINT
 from projections.jobs import Job, finish_job, heartbeat_every, start_job
 from projections.scratch import Scratch, drop_leftovers
-from projections.state import NAMING_TYPES, ConflictState, references
 from projections.tables import PROJECTION_KEYS
 
 __all__ = [

@@ -24,12 +24,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.envelope import Recorded
+from events.state import AgreementState, latest_signed
 from events.tables import events
 from events.types import AllegationRetracted, EventCorrected, data_of
 from projections.freshness import stream_position
 from projections.inline import agreement_from_row
 from projections.queries import conflict_head
-from projections.state import AgreementState, latest_signed
 from projections.tables import agreements, allegations
 from projections.views import ConflictState, View, derive_state
 

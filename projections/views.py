@@ -12,7 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from projections.state import AgreementState
+from events.state import AgreementState
 
 __all__ = [
     "AgreementAllegations",

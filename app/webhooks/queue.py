@@ -39,6 +39,7 @@ __all__ = [
     "first_wanted",
     "read_checkpoint",
     "record_attempts",
+    "storable",
 ]
 
 #: PostgreSQL channel the dispatcher notifies when it has made deliveries (workers LISTEN).
@@ -272,15 +273,17 @@ async def record_attempts(
     deleted, or the lease expired and another worker took the delivery over)."""
     if not outcomes:
         return []
-    mine = select(deliveries.c.id).where(
+    mine = select(deliveries.c.id, deliveries.c.lease_token).where(
         tuple_(deliveries.c.id, deliveries.c.lease_token).in_(
             [(o.claim.delivery_id, o.claim.token) for o in outcomes]
         )
     )
     if is_postgresql(conn):
         mine = mine.with_for_update()
-    ours = set((await conn.execute(mine)).scalars())
-    kept = [o for o in outcomes if o.claim.delivery_id in ours]
+    # Matched by (delivery, lease), not by delivery: a stale outcome of a delivery that another
+    # claim has taken over since is not this claim's, even in the same batch as that claim's.
+    ours = {(r.id, r.lease_token) for r in await conn.execute(mine)}
+    kept = [o for o in outcomes if (o.claim.delivery_id, o.claim.token) in ours]
     if kept:
         await conn.execute(
             update(deliveries)
@@ -311,15 +314,15 @@ async def record_attempts(
                     "started_at": o.started_at,
                     "status_code": o.status_code,
                     "latency_ms": o.latency_ms,
-                    "error": o.error,
-                    "response_body": o.response_body,
+                    "error": storable(o.error, ERROR_CHARS),
+                    "response_body": storable(o.response_body),
                     "worker": worker,
                 }
                 for o in kept
             ],
         )
         await _update_streaks(conn, kept, disable_after)
-    return [o.claim.delivery_id in ours for o in outcomes]
+    return [(o.claim.delivery_id, o.claim.token) in ours for o in outcomes]
 
 
 async def _update_streaks(
@@ -367,3 +370,19 @@ async def _update_streaks(
             .where(subscriptions.c.id.in_(cleared), subscriptions.c.failing_since.is_not(None))
             .values(failing_since=None)
         )
+
+
+#: The longest error text kept of an attempt (a receiver's answer has its own limit).
+ERROR_CHARS = 2000
+
+
+def storable(text: str | None, limit: int | None = None) -> str | None:
+    """Text a receiver had a hand in, made fit for a text column of either database: NUL (which
+    PostgreSQL refuses in ``text``) and lone surrogates (which no UTF-8 column takes) become
+    U+FFFD, and it is cut to ``limit`` characters if given."""
+    if text is None:
+        return None
+    cleaned = text.replace("\x00", "\ufffd")
+    if not cleaned.isascii():
+        cleaned = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in cleaned)
+    return cleaned if limit is None else cleaned[:limit]

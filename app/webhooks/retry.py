@@ -17,7 +17,7 @@ from email.utils import parsedate_to_datetime
 
 from app.webhooks.store import DeliveryStatus
 
-__all__ = ["Outcome", "Verdict", "decide", "parse_retry_after"]
+__all__ = ["RETRY_AFTER_CEILING", "Outcome", "Verdict", "decide", "parse_retry_after"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +66,26 @@ def decide(
     return Verdict("pending", now + delay)
 
 
+#: The longest ``Retry-After`` taken as given; any longer is read as this (``decide`` caps it
+#: by the schedule anyway). Keeps absurd values (``99999999999999999999``) out of date maths.
+RETRY_AFTER_CEILING = timedelta(days=365)
+
+
 def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """``Retry-After`` as seconds or as an HTTP date; None when absent or unreadable."""
+    """``Retry-After`` as seconds or as an HTTP date, at most ``RETRY_AFTER_CEILING``; None
+    when absent or unreadable. Never raises, whatever the receiver sent: only ASCII digits
+    count as seconds (``"²".isdigit()`` is true, ``int("²")`` raises)."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
+    if value.isascii() and value.isdigit():
+        if len(value) > 9:  # int() of thousands of digits raises; timedelta overflows sooner
+            return RETRY_AFTER_CEILING
+        return min(timedelta(seconds=int(value)), RETRY_AFTER_CEILING)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return min(max(when - now, timedelta(0)), RETRY_AFTER_CEILING)
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(when - now, timedelta(0))

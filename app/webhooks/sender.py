@@ -115,3 +115,7 @@ class WebhookSender:
             return Outcome(None, f"timed out: {type(error).__name__}", elapsed())
         except httpx.HTTPError as error:
             return Outcome(None, f"{type(error).__name__}: {error}", elapsed())
+        except (httpcore.ProtocolError, ValueError, UnicodeError, OSError) as error:
+            # What a receiver can provoke below httpx's own errors (a malformed answer the
+            # parser chokes on, a header that does not decode): its attempt failed, that is all.
+            return Outcome(None, f"{type(error).__name__}: {error}", elapsed())

@@ -10,9 +10,21 @@ on the private network. Two layers, both resolving the host and checking every a
   name that resolved to a public address at creation and to 127.0.0.1 now (DNS rebinding)
   is refused on the address actually connected to.
 
-Refused: loopback, private (RFC 1918, ULA), link-local, CGNAT (100.64/10), multicast, reserved
-and unspecified addresses, IPv4 and IPv6, including IPv4 embedded in IPv6 (mapped, 6to4,
-Teredo, NAT64). ``CEASEFIRE_WEBHOOK_ALLOWED_SUBNETS`` lists subnets let through anyway.
+What is refused is spelled out below (``DENIED_V4``, ``DENIED_V6``, ``METADATA``), from the
+IANA special-purpose address registries, instead of asking ``ipaddress``'s ``is_private`` /
+``is_global``: those tables change between Python versions (3.12 and 3.13 answer differently
+for several ranges, and none of them knows ``fec0::/10``), and a guard must not. Only address
+arithmetic (``address in network``) is used, which no version changes.
+
+- IPv4: the ranges of ``DENIED_V4``; every other address is public.
+- IPv6: only global unicast (``2000::/3``) may be reached, less the ranges of ``DENIED_V6``.
+  Forms that carry an IPv4 address are judged by it: IPv4-mapped ``::ffff:a.b.c.d``, NAT64
+  ``64:ff9b::/96`` and 6to4 ``2002::/16``. The deprecated forms (IPv4-compatible ``::/96``,
+  IPv4-translated ``::ffff:0:0:0/96``, Teredo ``2001::/32``, local-use NAT64
+  ``64:ff9b:1::/48``) are refused outright.
+- Cloud metadata addresses (``METADATA``, and any form embedding one) are refused even when
+  ``CEASEFIRE_WEBHOOK_ALLOWED_SUBNETS`` lists their subnet: that setting lets a receiver on
+  your own network through, never the instance's credentials endpoint.
 """
 
 from __future__ import annotations
@@ -28,6 +40,9 @@ import httpcore
 import httpx
 
 __all__ = [
+    "DENIED_V4",
+    "DENIED_V6",
+    "METADATA",
     "AddressPolicy",
     "GuardedNetworkBackend",
     "IPAddress",
@@ -35,6 +50,7 @@ __all__ = [
     "Resolver",
     "UnsafeUrlError",
     "check_url",
+    "embedded_ipv4",
     "resolve",
     "resolve_and_check",
 ]
@@ -44,46 +60,118 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: ``(host, port) -> addresses``; the system resolver by default, replaceable in tests.
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 
-_CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
+
+def _nets(*specs: tuple[str, str]) -> tuple[tuple[IPNetwork, str], ...]:
+    return tuple((ipaddress.ip_network(net), reason) for net, reason in specs)
+
+
+#: IPv4 ranges that are not publicly routable (IANA IPv4 Special-Purpose Address Registry).
+DENIED_V4 = _nets(
+    ("0.0.0.0/8", "an unspecified address (this network)"),
+    ("10.0.0.0/8", "a private address"),
+    ("100.64.0.0/10", "a CGNAT address (shared address space)"),
+    ("127.0.0.0/8", "a loopback address"),
+    ("169.254.0.0/16", "a link-local address"),
+    ("172.16.0.0/12", "a private address"),
+    ("192.0.0.0/24", "a reserved address (IETF protocol assignments)"),
+    ("192.0.2.0/24", "a documentation address"),
+    ("192.88.99.0/24", "a reserved address (6to4 relay anycast)"),
+    ("192.168.0.0/16", "a private address"),
+    ("198.18.0.0/15", "a reserved address (benchmarking)"),
+    ("198.51.100.0/24", "a documentation address"),
+    ("203.0.113.0/24", "a documentation address"),
+    ("224.0.0.0/4", "a multicast address"),
+    ("240.0.0.0/4", "a reserved address"),
+)
+
+#: IPv6 ranges refused outright; checked before the rule that only ``2000::/3`` is reachable,
+#: so each gets its own reason (IANA IPv6 Special-Purpose Address Registry).
+DENIED_V6 = _nets(
+    ("::/128", "an unspecified address"),
+    ("::1/128", "a loopback address"),
+    ("::ffff:0:0:0/96", "a reserved address (IPv4-translated)"),
+    ("::/96", "a reserved address (IPv4-compatible, deprecated)"),
+    ("64:ff9b:1::/48", "a private address (local-use NAT64)"),
+    ("100::/64", "a reserved address (discard-only)"),
+    ("2001::/32", "a reserved address (Teredo)"),
+    ("2001:2::/48", "a reserved address (benchmarking)"),
+    ("2001:10::/28", "a reserved address (ORCHID, deprecated)"),
+    ("2001:db8::/32", "a documentation address"),
+    ("3fff::/20", "a documentation address"),
+    ("5f00::/16", "a reserved address (segment routing)"),
+    ("fc00::/7", "a private address (unique local)"),
+    ("fe80::/10", "a link-local address"),
+    ("fec0::/10", "a site-local address (deprecated)"),
+    ("ff00::/8", "a multicast address"),
+)
+
+_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
+
+#: Cloud instance metadata and platform endpoints: refused whatever the allowed subnets say.
+METADATA: frozenset[IPAddress] = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean, Oracle...: metadata
+        "169.254.169.253",  # AWS: DNS
+        "169.254.169.123",  # AWS: time
+        "169.254.170.2",  # AWS ECS: task metadata and credentials
+        "169.254.170.23",  # AWS EKS: pod identity credentials
+        "169.254.0.23",  # Tencent Cloud: metadata
+        "100.100.100.200",  # Alibaba Cloud: metadata
+        "168.63.129.16",  # Azure: wire server (a public address)
+        "192.0.0.192",  # Oracle Cloud: legacy metadata
+        "fd00:ec2::254",  # AWS: metadata over IPv6
+        "fd00:ec2::253",  # AWS: DNS over IPv6
+        "fd00:ec2::123",  # AWS: time over IPv6
+        "fd00:ec2::23",  # AWS EKS: pod identity over IPv6
+    )
+)
 
 
 class UnsafeUrlError(ValueError):
     """The URL may not be called: wrong scheme, no host, or an address that is not public."""
 
 
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if address.sixtofour is not None:
-        return address.sixtofour
-    if address.teredo is not None:
-        return address.teredo[1]
-    if address in _NAT64:
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for, in the forms still in use: IPv4-mapped
+    (the low 32 bits), NAT64 well-known prefix (the low 32 bits), 6to4 (bits 16 to 47)."""
+    if address in _MAPPED or address in _NAT64:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address in _SIX_TO_FOUR:
+        return ipaddress.IPv4Address((int(address) >> 80) & 0xFFFFFFFF)
     return None
 
 
-def _why_forbidden(address: IPAddress) -> str | None:
+def _denied(address: IPAddress) -> str | None:
     """What kind of address ``address`` is when it may not be connected to ("a loopback
-    address"), or None for a public address."""
+    address"), or None for a public address. Metadata addresses are not special here."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return next((why for net, why in DENIED_V4 if address in net), None)
+    embedded = embedded_ipv4(address)
+    if embedded is not None:
+        reason = _denied(embedded)
+        return None if reason is None else f"{reason} ({embedded}, embedded in IPv6)"
+    for net, why in DENIED_V6:
+        if address in net:
+            return why
+    if address not in _GLOBAL_UNICAST:
+        return "not a global unicast address"
+    return None
+
+
+def _metadata(address: IPAddress) -> IPAddress | None:
+    """The metadata address ``address`` is or embeds, if any (an IPv6 zone is ignored)."""
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = _embedded_ipv4(address)
-        if embedded is not None:
-            reason = _why_forbidden(embedded)
-            return None if reason is None else f"{reason} ({embedded}, embedded in IPv6)"
-    for test, reason in (
-        (address.is_unspecified, "an unspecified address"),
-        (address.is_loopback, "a loopback address"),
-        (address.is_link_local, "a link-local address"),
-        (address.is_multicast, "a multicast address"),
-        (isinstance(address, ipaddress.IPv4Address) and address in _CGNAT, "a CGNAT address"),
-        (address.is_reserved, "a reserved address"),
-        (address.is_private, "a private address"),
-        (not address.is_global, "not a public address"),
-    ):
-        if test:
-            return reason
+        address = ipaddress.IPv6Address(int(address))
+    if address in METADATA:
+        return address
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = embedded_ipv4(address)
+        if embedded is not None and embedded in METADATA:
+            return embedded
     return None
 
 
@@ -95,9 +183,12 @@ class AddressPolicy:
 
     def refusal(self, address: IPAddress) -> str | None:
         """Why ``address`` is refused, or None when it may be connected to."""
+        metadata = _metadata(address)
+        if metadata is not None:
+            return f"a cloud metadata address ({metadata})"
         if any(address.version == net.version and address in net for net in self.allowed_subnets):
             return None
-        return _why_forbidden(address)
+        return _denied(address)
 
 
 async def resolve(host: str, port: int) -> list[IPAddress]:

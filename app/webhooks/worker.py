@@ -9,9 +9,13 @@ Each worker runs three loops (and, on PostgreSQL, a LISTEN connection that wakes
   on PostgreSQL, so several workers never send the same attempt; on SQLite one transaction
   holding the database), sends up to ``webhook_concurrency`` at once, and hands each outcome
   to the recorder. It sleeps until the earliest due retry, a wake-up, or the poll interval.
-- record: writes the outcomes gathered meanwhile in one transaction. One writer per worker
-  (an asyncio lock shared by the dispatcher, the claims and the recorder): on SQLite, sixteen
-  transactions racing for the write lock spend their time in its busy-wait backoff.
+- record: writes the outcomes gathered meanwhile in one transaction (``recorder``; an outcome
+  that cannot be stored is isolated there). One writer per worker (an asyncio lock shared by
+  the dispatcher, the claims and the recorder): on SQLite, sixteen transactions racing for the
+  write lock spend their time in its busy-wait backoff.
+
+Every failed attempt is logged, one line (``ceasefire.webhooks``, WARNING): delivery,
+subscription, host, attempt, what went wrong and what happens next; never a secret.
 
 Ordering is best effort: deliveries are claimed oldest first, but sent concurrently and
 retried on their own schedules, so a receiver may see events out of order.
@@ -33,6 +37,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+import httpx
+
 from app.settings import Settings
 from app.webhooks.cloudevents import event_body
 from app.webhooks.dispatcher import dispatch_pending
@@ -42,11 +48,12 @@ from app.webhooks.queue import (
     Claim,
     claim_due,
     earliest_due,
-    record_attempts,
 )
-from app.webhooks.retry import decide
+from app.webhooks.recorder import Recorder, brief
+from app.webhooks.retry import Outcome, Verdict, decide
 from app.webhooks.sender import WebhookSender
 from app.webhooks.store import write_transaction
+from events.envelope import format_instant
 from events.errors import StorageUnavailableError
 from events.store import EventStore, storage_errors
 
@@ -87,11 +94,15 @@ class WebhookWorker:
         self._deliver_wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
-        self._recorder: asyncio.Task[None] | None = None
-        self._outcomes: list[tuple[Attempted, asyncio.Future[bool]]] = []
-        self._record_wake = asyncio.Event()
         self._write_lock = asyncio.Lock()
         self._poll = settings.webhook_poll_interval.total_seconds()
+        self.recorder = Recorder(
+            store.engine,
+            worker=self.name,
+            lock=self._write_lock,
+            disable_after=settings.webhook_disable_after,
+            retry_interval=self._poll,
+        )
 
     # -- wake-ups ----------------------------------------------------------------------------
 
@@ -107,9 +118,7 @@ class WebhookWorker:
 
     def start(self) -> None:
         self.store.on_append.append(self._on_append)
-        self._recorder = asyncio.create_task(
-            self._record_loop(), name=f"webhook-record {self.name}"
-        )
+        self.recorder.start()
         self._tasks = [
             asyncio.create_task(self._dispatch_loop(), name=f"webhook-dispatch {self.name}"),
             asyncio.create_task(self._deliver_loop(), name=f"webhook-deliver {self.name}"),
@@ -132,9 +141,7 @@ class WebhookWorker:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        if self._recorder is not None:
-            self._recorder.cancel()
-            await asyncio.gather(self._recorder, return_exceptions=True)
+        await self.recorder.stop()
 
     # -- loops -------------------------------------------------------------------------------
 
@@ -288,42 +295,43 @@ class WebhookWorker:
             next_attempt_at=verdict.next_attempt_at,
             gone=outcome.gone,
         )
-        recorded: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._outcomes.append((attempted, recorded))
-        self._record_wake.set()
-        if not await recorded:
+        if not outcome.ok:
+            _log_failed_attempt(claim, outcome, verdict)
+        if not await self.recorder.record(attempted):
             log.warning(
                 "delivery %s: attempt %d not recorded (subscription deleted or lease lost)",
                 claim.delivery_id,
                 claim.attempt,
             )
 
-    async def _record_loop(self) -> None:
-        """Write the outcomes gathered since the last write, all in one transaction."""
-        while True:
-            await self._record_wake.wait()
-            self._record_wake.clear()
-            batch, self._outcomes = self._outcomes, []
-            if not batch:
-                continue
-            try:
-                with storage_errors():
-                    async with self._write_lock, write_transaction(self.store.engine) as conn:
-                        written = await record_attempts(
-                            conn,
-                            [attempted for attempted, _future in batch],
-                            worker=self.name,
-                            disable_after=self.settings.webhook_disable_after,
-                        )
-            except Exception as error:  # keep them, try again shortly: the leases keep them ours
-                _log_failure(f"recording {len(batch)} webhook attempts", error)
-                self._outcomes[:0] = batch
-                await asyncio.sleep(self._poll)
-                self._record_wake.set()
-                continue
-            for (_attempted, future), ok in zip(batch, written, strict=True):
-                if not future.done():
-                    future.set_result(ok)
+
+def _log_failed_attempt(claim: Claim, outcome: Outcome, verdict: Verdict) -> None:
+    """The one log line of a failed attempt. Names the host, not the URL (whose path or query
+    may carry a token of the receiver's), and never a secret."""
+    if outcome.error is not None:
+        what = brief(ValueError(outcome.error)).removeprefix("ValueError: ")
+    else:
+        what = f"HTTP {outcome.status_code}"
+    if verdict.next_attempt_at is not None:
+        then = f"next attempt at {format_instant(verdict.next_attempt_at)}"
+    else:
+        then = "no attempt left: failed"
+    log.warning(
+        "webhook delivery %s (subscription %s, host %s) attempt %d failed: %s; %s",
+        claim.delivery_id,
+        claim.subscription.id,
+        _host(claim.subscription.url),
+        claim.attempt,
+        what,
+        then,
+    )
+
+
+def _host(url: str) -> str:
+    try:
+        return httpx.URL(url).host or "?"
+    except httpx.InvalidURL:
+        return "?"
 
 
 def _log_failure(what: str, error: Exception) -> None:

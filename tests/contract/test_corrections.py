@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from events.errors import DomainRuleError
+from events.state import ConflictState
 from events.store import EventStore
 from projections.queries import read_allegations, read_status
 from projections.references import fold_batch
 from projections.runner import replay
-from projections.state import ConflictState
 from projections.tables import PROJECTION_KEYS
 from tests.factories import alleged, corrected, dispatched, retracted, seed_events, signed
 

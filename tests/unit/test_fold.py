@@ -10,11 +10,11 @@ import pytest
 
 from events.envelope import Recorded, to_recorded
 from events.errors import DomainRuleError
+from events.rules import check
+from events.state import AgreementState, ConflictState, agreement_in_effect, latest_signed
 from events.types import SCHEMA_VERSIONS, Event, Source
 from projections.changes import Changes
 from projections.fold import _at_version, _source_json, apply
-from projections.rules import check
-from projections.state import AgreementState, ConflictState, agreement_in_effect, latest_signed
 from projections.views import derive_state
 from tests.factories import (
     alleged,

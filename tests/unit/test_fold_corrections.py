@@ -10,12 +10,12 @@ import pytest
 
 from events.envelope import Recorded, to_recorded
 from events.errors import DomainRuleError
+from events.rules import check
+from events.state import ConflictState, current_version, references
 from events.types import SCHEMA_VERSIONS, Event
 from projections.changes import Changes
 from projections.fold import apply
 from projections.references import fold_batch
-from projections.rules import check
-from projections.state import ConflictState, current_version, references
 from tests.factories import alleged, corrected, dispatched, retracted, signed
 
 C = "test-fold"

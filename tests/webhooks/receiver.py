@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -43,6 +44,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     delay: float = 0.0
+    #: Answer nothing: reset the connection (RST) instead.
+    reset: bool = False
 
 
 #: ``(request, how many times this webhook-id reached this path, this one included) -> Reply``
@@ -68,6 +71,11 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.server.owner._record(request)
         if reply.delay:
             time.sleep(reply.delay)
+        if reply.reset:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)

@@ -162,7 +162,7 @@ async def test_private_and_loopback_urls_are_refused(strict_api: Api, url: str) 
     assert body["detail"].startswith("the URL is refused: ")
     assert any(
         kind in body["detail"]
-        for kind in ("loopback", "private", "link-local", "CGNAT", "unspecified")
+        for kind in ("loopback", "private", "metadata", "CGNAT", "unspecified")
     ), body["detail"]
     assert (await strict_api.http.get("/v1/webhooks")).status_code == 200
 

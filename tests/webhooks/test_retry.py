@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from app.webhooks.retry import Outcome, decide, parse_retry_after
+import pytest
+
+from app.webhooks.retry import RETRY_AFTER_CEILING, Outcome, decide, parse_retry_after
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 SCHEDULE = [timedelta(seconds=s) for s in (0, 5, 300, 1800)]
@@ -69,6 +71,27 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("Wed, 31 Dec 2025 00:00:00 GMT", NOW) == timedelta(0)
     assert parse_retry_after("soon", NOW) is None
     assert parse_retry_after(None, NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("99999999999999999999", RETRY_AFTER_CEILING),
+        ("9" * 5000, RETRY_AFTER_CEILING),  # more digits than int() will read
+        ("31536001", RETRY_AFTER_CEILING),
+        ("²", None),  # str.isdigit() says yes, int() says no
+        ("١٢٠", None),  # Arabic-Indic digits
+        ("-5", None),
+        ("1e9", None),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", RETRY_AFTER_CEILING),
+        ("Mon, 01 Jan 0001 00:00:00 GMT", timedelta(0)),
+        ("Thu, 01 Jan 99999 00:00:00 GMT", None),
+        ("Thu, 32 Jan 2026 00:00:00 GMT", None),
+        ("\x00", None),
+    ],
+)
+def test_absurd_retry_after_values_never_raise(value: str, expected: timedelta | None) -> None:
+    assert parse_retry_after(value, NOW) == expected
 
 
 def test_410_is_gone() -> None:

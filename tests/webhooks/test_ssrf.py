@@ -25,36 +25,98 @@ from tests.webhooks.receiver import LoopbackOnlyBackend, Receiver
 STRICT = AddressPolicy()
 LOOPBACK_ALLOWED = AddressPolicy((ipaddress.ip_network("127.0.0.0/8"),))
 
+#: (address, a word of the reason). The table is the guard's specification: each range of
+#: the deny list, its edges, and every form that embeds an IPv4 address.
 REFUSED = [
-    ("127.0.0.1", "loopback"),
-    ("127.255.0.9", "loopback"),
-    ("::1", "loopback"),
+    ("0.0.0.0", "unspecified"),
+    ("0.255.255.255", "unspecified"),
     ("10.0.0.1", "private"),
-    ("172.16.5.4", "private"),
-    ("192.168.1.1", "private"),
-    ("fc00::1", "private"),
-    ("fd12:3456::1", "private"),
-    ("169.254.169.254", "link-local"),
-    ("fe80::1", "link-local"),
+    ("10.255.255.255", "private"),
     ("100.64.0.1", "CGNAT"),
     ("100.127.255.254", "CGNAT"),
+    ("127.0.0.1", "loopback"),
+    ("127.255.0.9", "loopback"),
+    ("169.254.0.1", "link-local"),
+    ("172.16.5.4", "private"),
+    ("172.31.255.255", "private"),
+    ("192.0.0.8", "reserved"),
+    ("192.0.2.10", "documentation"),
+    ("192.88.99.1", "reserved"),
+    ("192.168.1.1", "private"),
+    ("198.18.0.1", "benchmarking"),
+    ("198.19.255.255", "benchmarking"),
+    ("198.51.100.7", "documentation"),
+    ("203.0.113.9", "documentation"),
     ("224.0.0.251", "multicast"),
-    ("ff02::1", "multicast"),
-    ("0.0.0.0", "unspecified"),
-    ("::", "unspecified"),
+    ("239.255.255.250", "multicast"),
     ("240.0.0.1", "reserved"),
-    ("255.255.255.255", ""),
-    ("192.0.2.10", ""),  # TEST-NET-1
-    ("198.18.0.1", ""),  # benchmarking
-    ("2001:db8::1", ""),  # documentation
-    ("::ffff:127.0.0.1", "loopback"),  # IPv4-mapped
-    ("::ffff:169.254.169.254", "link-local"),
-    ("2002:7f00:1::", "loopback"),  # 6to4 of 127.0.0.1
-    ("2002:a00:1::", "private"),  # 6to4 of 10.0.0.1
-    ("64:ff9b::a00:1", "private"),  # NAT64 of 10.0.0.1
-    ("2001:0:4136:e378:8000:63bf:80ff:fffe", ""),  # Teredo, client 127.0.0.1
+    ("255.255.255.255", "reserved"),
+    ("::", "unspecified"),
+    ("::1", "loopback"),
+    ("::7f00:1", "IPv4-compatible"),
+    ("::a9fe:a9fe", "IPv4-compatible"),
+    ("::ffff:127.0.0.1", "loopback address (127.0.0.1, embedded"),  # IPv4-mapped
+    ("::ffff:10.1.2.3", "private address (10.1.2.3, embedded"),
+    ("::ffff:0:7f00:1", "IPv4-translated"),
+    ("64:ff9b::a00:1", "private address (10.0.0.1, embedded"),  # NAT64 of 10.0.0.1
+    ("64:ff9b::7f00:1", "loopback address (127.0.0.1, embedded"),
+    ("64:ff9b:1::a00:1", "local-use NAT64"),
+    ("64:ff9b:1:ffff::1", "local-use NAT64"),
+    ("100::1", "discard-only"),
+    ("2001::1", "Teredo"),
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo"),  # client 127.0.0.1
+    ("2001:2::1", "benchmarking"),
+    ("2001:10::1", "ORCHID"),
+    ("2001:db8::1", "documentation"),
+    ("3fff::1", "documentation"),
+    ("2002:7f00:1::", "loopback address (127.0.0.1, embedded"),  # 6to4 of 127.0.0.1
+    ("2002:a00:1::", "private address (10.0.0.1, embedded"),  # 6to4 of 10.0.0.1
+    ("2002:c0a8:101::1", "private address (192.168.1.1, embedded"),
+    ("5f00::1", "segment routing"),
+    ("fc00::1", "unique local"),
+    ("fd12:3456::1", "unique local"),
+    ("fe80::1", "link-local"),
+    ("febf:ffff::1", "link-local"),
+    ("fec0::1", "site-local"),  # let through by Python's own tables
+    ("feff:ffff::1", "site-local"),
+    ("ff02::1", "multicast"),
+    ("ff0e::1", "multicast"),
+    ("4000::1", "not a global unicast"),
+    ("1000::1", "not a global unicast"),
+    ("e000::1", "not a global unicast"),
 ]
-PUBLIC = ["93.184.215.14", "1.1.1.1", "8.8.8.8", "2606:4700:4700::1111", "2a00:1450:4001::200e"]
+#: Cloud metadata endpoints, bare and embedded: refused, and refused even when allow-listed.
+METADATA_ADDRESSES = [
+    "169.254.169.254",
+    "169.254.170.2",
+    "100.100.100.200",
+    "168.63.129.16",
+    "fd00:ec2::254",
+    "fd00:ec2::254%eth0",
+    "::ffff:169.254.169.254",
+    "::ffff:100.100.100.200",
+    "64:ff9b::a9fe:a9fe",
+    "2002:a9fe:a9fe::1",
+]
+PUBLIC = [
+    "93.184.215.14",
+    "1.1.1.1",
+    "8.8.8.8",
+    "100.63.255.255",  # just below CGNAT
+    "100.128.0.0",  # just above it
+    "172.15.255.255",
+    "172.32.0.0",
+    "192.0.1.1",
+    "198.17.255.255",
+    "198.20.0.0",
+    "223.255.255.255",
+    "2606:4700:4700::1111",
+    "2a00:1450:4001::200e",
+    "2001:4860:4860::8888",
+    "::ffff:8.8.8.8",  # IPv4-mapped public
+    "64:ff9b::808:808",  # NAT64 of 8.8.8.8
+    "2002:808:808::1",  # 6to4 of 8.8.8.8
+]
 
 
 @pytest.mark.parametrize(("address", "kind"), REFUSED)
@@ -69,10 +131,29 @@ def test_public_addresses_pass(address: str) -> None:
     assert STRICT.refusal(ipaddress.ip_address(address)) is None
 
 
+@pytest.mark.parametrize("address", METADATA_ADDRESSES)
+def test_metadata_addresses_are_refused_even_when_their_subnet_is_allowed(address: str) -> None:
+    everything = AddressPolicy(
+        tuple(ipaddress.ip_network(n) for n in ("0.0.0.0/0", "::/0", "169.254.0.0/16"))
+    )
+    for policy in (STRICT, everything):
+        reason = policy.refusal(ipaddress.ip_address(address))
+        assert reason is not None and "metadata" in reason
+
+
+def test_the_verdicts_do_not_come_from_pythons_address_tables() -> None:
+    """Where ``ipaddress``'s own tables would let an address through, the guard does not."""
+    assert not ipaddress.ip_address("fec0::1").is_private  # Python's verdict: "public"
+    assert STRICT.refusal(ipaddress.ip_address("fec0::1")) is not None
+
+
 def test_allowed_subnets_let_through_only_themselves() -> None:
     assert LOOPBACK_ALLOWED.refusal(ipaddress.ip_address("127.0.0.1")) is None
     assert LOOPBACK_ALLOWED.refusal(ipaddress.ip_address("10.0.0.1")) is not None
     assert LOOPBACK_ALLOWED.refusal(ipaddress.ip_address("::1")) is not None
+    private = AddressPolicy((ipaddress.ip_network("fd00::/8"),))
+    assert private.refusal(ipaddress.ip_address("fd00:1::5")) is None
+    assert private.refusal(ipaddress.ip_address("fd00:ec2::254")) is not None
 
 
 def fake_resolver(answers: dict[str, list[list[str]]]):  # type: ignore[no-untyped-def]

@@ -13,7 +13,6 @@ replay once per batch.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +27,6 @@ from events.types import (
     EventCorrected,
     ViolationAlleged,
 )
-from projections.changes import Row
 
 __all__ = [
     "NAMING_TYPES",
@@ -81,24 +79,6 @@ class AgreementState:
             if party.casefold() == folded:
                 return party
         return None
-
-    def row(self, conflict: str, known_from: datetime) -> Row:
-        return {
-            "conflict": conflict,
-            "agreement_id": self.agreement_id,
-            "parties": json.dumps(list(self.parties), ensure_ascii=False),
-            "mediators": json.dumps(list(self.mediators), ensure_ascii=False),
-            "kind": self.kind,
-            "terms": self.terms,
-            "signed_at": self.signed_at,
-            "effective_at": self.effective_at,
-            "collapsed_at": self.collapsed_at,
-            "collapse_reason": self.collapse_reason,
-            "version": self.version,
-            "event_id": self.event_id,
-            "known_from": known_from,
-            "known_until": None,
-        }
 
 
 @dataclass(frozen=True, slots=True)

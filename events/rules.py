@@ -11,6 +11,15 @@ from uuid import UUID
 
 from events.envelope import Recorded
 from events.errors import DomainRuleError
+from events.state import (
+    ConflictState,
+    Lookup,
+    agreement_of,
+    current_version,
+    known_agreement,
+    no_lookup,
+    with_data,
+)
 from events.types import (
     CORRECTABLE_DATA,
     AgreementCollapsed,
@@ -21,15 +30,6 @@ from events.types import (
     MissionDispatched,
     ViolationAlleged,
     data_of,
-)
-from projections.state import (
-    ConflictState,
-    Lookup,
-    agreement_of,
-    current_version,
-    known_agreement,
-    no_lookup,
-    with_data,
 )
 
 __all__ = ["check"]

@@ -1,0 +1,94 @@
+"""Pieces a newsroom embeds: a conflict's badge (SVG) and its Atom feed.
+
+Both are conditional reads like every view (``app.conditional``): a strong ETag, 304 for a
+current ``If-None-Match``, long-poll with ``Prefer: wait=N``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from app import reads
+from app.api.conflicts import _READ_PROBLEMS, Conflict
+from app.conditional import ConditionalDep, IfNoneMatch, Prefer, conditional_responses
+from app.deps import ReaderKey, SettingsDep, StoreDep
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["conflicts"])
+
+
+def _responses(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
+    documented = {**_READ_PROBLEMS, **conditional_responses(description)}
+    documented[200] = {**documented[200], "content": {media_type: {}}}
+    return documented
+
+
+@router.get(
+    "/v1/conflicts/{conflict}/badge.svg",
+    operation_id="get_badge",
+    response_class=Response,
+    responses=_responses("image/svg+xml", "A badge: the state now and how long it has held."),
+    summary="A badge for the conflict's state now and how long it has held",
+)
+async def get_badge(
+    request: Request,
+    conflict: Conflict,
+    store: StoreDep,
+    settings: SettingsDep,
+    conditional: ConditionalDep,
+    _key: ReaderKey,
+    if_none_match: IfNoneMatch = None,
+    _prefer: Prefer = None,
+) -> Response:
+    """Shields-style SVG, e.g. `ceasefire | holding 12 days`, for a page or a README."""
+    return await conditional.respond(
+        request,
+        kind="b",
+        key=("badge", conflict),
+        channel=conflict,
+        head=partial(reads.conflict_head, conditional.heads, conflict),
+        compute=partial(reads.badge, store, conflict, window=settings.contested_window),
+        if_none_match=if_none_match,
+    )
+
+
+@router.get(
+    "/v1/conflicts/{conflict}/feed.atom",
+    operation_id="get_feed",
+    response_class=Response,
+    responses=_responses("application/atom+xml", "The conflict's story as an Atom feed."),
+    summary="The conflict's agreements, collapses, expiries and allegations as an Atom feed",
+)
+async def get_feed(
+    request: Request,
+    conflict: Conflict,
+    store: StoreDep,
+    settings: SettingsDep,
+    conditional: ConditionalDep,
+    _key: ReaderKey,
+    if_none_match: IfNoneMatch = None,
+    _prefer: Prefer = None,
+) -> Response:
+    """Newest first, the latest 200 entries. Each entry's id is stable (`urn:uuid:` of the
+    event); `updated` moves when a retraction or correction changes it."""
+    base = str(request.base_url).rstrip("/")
+    return await conditional.respond(
+        request,
+        kind="f",
+        key=("feed", conflict, base),
+        channel=conflict,
+        head=partial(reads.conflict_head, conditional.heads, conflict),
+        compute=partial(
+            reads.feed,
+            store,
+            conflict,
+            window=settings.contested_window,
+            self_url=f"{base}/v1/conflicts/{conflict}/feed.atom",
+            page_url=f"{base}/#{conflict}",
+        ),
+        if_none_match=if_none_match,
+    )

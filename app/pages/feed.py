@@ -1,0 +1,79 @@
+"""A conflict's story as an Atom feed (RFC 4287): agreements, collapses, allegations, expiries.
+
+Each entry's ``id`` is stable across servers and rebuilds: ``urn:uuid:`` of the event's own id
+(an expiry, which has no event, gets a UUID derived from its agreement and its end). An
+entry's ``updated`` is the latest time the log changed it: its recording, or a later
+retraction or correction of it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from xml.etree import ElementTree
+
+__all__ = ["FeedEntry", "atom_feed", "conflict_feed_id", "expiry_id"]
+
+_ATOM = "http://www.w3.org/2005/Atom"
+_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ceasefire-status")
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    id: str
+    title: str
+    updated: datetime
+    published: datetime
+    category: str
+    content: str
+    #: When it happened: the feed lists the newest first.
+    occurred_at: datetime
+
+
+def conflict_feed_id(conflict: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(_NAMESPACE, f'conflict/{conflict}')}"
+
+
+def expiry_id(conflict: str, agreement_id: str, ends: datetime) -> str:
+    key = f"expiry/{conflict}/{agreement_id}/{ends.astimezone(UTC).isoformat()}"
+    return f"urn:uuid:{uuid.uuid5(_NAMESPACE, key)}"
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def atom_feed(
+    conflict: str, entries: Iterable[FeedEntry], *, self_url: str, page_url: str
+) -> bytes:
+    """The feed document, entries newest first as given."""
+    ElementTree.register_namespace("", _ATOM)
+
+    def sub(parent: ElementTree.Element, tag: str, text: str | None = None, **attrs: str) -> None:
+        element = ElementTree.SubElement(parent, f"{{{_ATOM}}}{tag}", attrs)
+        element.text = text
+
+    listed = list(entries)
+    feed = ElementTree.Element(f"{{{_ATOM}}}feed")
+    sub(feed, "id", conflict_feed_id(conflict))
+    sub(feed, "title", f"{conflict}: ceasefire status")
+    sub(feed, "subtitle", "Agreements, collapses, expiries and allegations (claims, not facts).")
+    updated = max((e.updated for e in listed), default=datetime(1970, 1, 1, tzinfo=UTC))
+    sub(feed, "updated", _stamp(updated))
+    sub(feed, "link", rel="self", type="application/atom+xml", href=self_url)
+    sub(feed, "link", rel="alternate", type="text/html", href=page_url)
+    author = ElementTree.SubElement(feed, f"{{{_ATOM}}}author")
+    sub(author, "name", "Ceasefire Status Service")
+    for item in listed:
+        entry = ElementTree.SubElement(feed, f"{{{_ATOM}}}entry")
+        sub(entry, "id", item.id)
+        sub(entry, "title", item.title)
+        sub(entry, "updated", _stamp(item.updated))
+        sub(entry, "published", _stamp(item.published))
+        sub(entry, "category", term=item.category)
+        sub(entry, "link", rel="alternate", type="text/html", href=page_url)
+        sub(entry, "content", item.content, type="text")
+    body: bytes = ElementTree.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return body

@@ -1,0 +1,104 @@
+"""``/``: the status page, and ``/static``: the files it uses (served by the app: no CDN).
+
+The page is rendered on the server from the same views the API serves; its one script only
+follows ``/v1/stream`` to swap in a fresh render when an event lands, and ticks countdowns.
+Its Content-Security-Policy lets it load nothing from anywhere but this app.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from app.deps import ReaderKey, SettingsDep, StoreDep
+from app.pages.data import read_page
+from app.pages.text import STATE_WORDS, duration
+from app.problems import ProblemError
+
+__all__ = ["CONTENT_SECURITY_POLICY", "router", "static_files"]
+
+_HERE = Path(__file__).parent
+
+#: Nothing from elsewhere: scripts, styles, images, connections all from this origin only.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'self'"
+)
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=_HERE / "templates")
+
+
+def static_files() -> StaticFiles:
+    return StaticFiles(directory=_HERE / "static")
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC")
+
+
+def _local_input(value: datetime | None) -> str:
+    """The value a ``datetime-local`` input shows: UTC, without an offset."""
+    return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _countdown(left: timedelta) -> str:
+    days, rest = divmod(int(left.total_seconds()), 86400)
+    clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days} d {clock}" if days else clock
+
+
+templates.env.filters.update(
+    when=_when,
+    local_input=_local_input,
+    duration=duration,
+    countdown=_countdown,
+    state_words=lambda state: STATE_WORDS.get(state, state),
+)
+
+
+def _moment(name: str, text: str | None) -> datetime | None:
+    """A time from the picker (``datetime-local``: no offset, read as UTC) or from a link
+    (RFC 3339 with an offset); empty means now."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ProblemError(
+            422, "validation-error", f"{name} must be a date and time, e.g. 2022-09-24T00:00"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+Moment = Annotated[str | None, Query(description="A time: RFC 3339, or without offset (UTC).")]
+
+
+@router.get("/", response_class=HTMLResponse)
+async def status_page(
+    request: Request,
+    store: StoreDep,
+    settings: SettingsDep,
+    _key: ReaderKey,
+    as_of: Moment = None,
+    known_at: Moment = None,
+) -> HTMLResponse:
+    data = await read_page(
+        store,
+        as_of=_moment("as_of", as_of),
+        known_at=_moment("known_at", known_at),
+        window=settings.contested_window,
+    )
+    live = data.as_of is None and data.known_at is None
+    response = templates.TemplateResponse(request, "index.html", {"data": data, "live": live})
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["Cache-Control"] = "no-cache"
+    return response
