@@ -1,8 +1,9 @@
 """A pure ASGI guard on request bodies: over the limit is a 413 problem, and the body never
 reaches the app; a body that has not all arrived ``timeout`` seconds after the headers is a 408
 problem (``CEASEFIRE_BODY_TIMEOUT``), and the connection is closed. A NUL character anywhere
-in the path, the query or a JSON body (``\u0000``) is a 422 problem: PostgreSQL text cannot
-hold one, so it is refused at the door on every database alike, whatever field it is in.
+in the path, the query or a JSON body (``\u0000``) is a 422 validation problem naming where:
+PostgreSQL text cannot hold one, so it is refused at the door on every database alike,
+whatever field it is in.
 
 It checks ``Content-Length`` up front and counts the bytes of chunked bodies as they arrive,
 so a client cannot get around the limit by leaving the length out. It must wrap the whole app:
@@ -16,6 +17,7 @@ import contextlib
 import json
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -44,12 +46,38 @@ async def _drain(receive: Receive, budget: int) -> None:
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
-def _has_nul(scope: Scope, body: bytes = b"") -> bool:
+def _nul_places(scope: Scope, body: bytes = b"") -> list[list[str]]:
+    """Where the request holds a NUL: ``["path"]``, ``["query"]``, or the path of each JSON
+    string (or key) that does, under ``"body"``, as validation errors name their places."""
+    places: list[list[str]] = []
     path = scope.get("raw_path") or scope.get("path", "").encode()
+    if b"\x00" in path or b"%00" in path:
+        places.append(["path"])
     query = scope.get("query_string", b"")
-    return any(b"\x00" in part or b"%00" in part for part in (path, query)) or (
-        b"\\u0000" in body and _JSON_NUL.search(body) is not None
-    )
+    if b"\x00" in query or b"%00" in query:
+        pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+        names = dict.fromkeys(name for name, value in pairs if "\x00" in name + value)
+        places.extend(["query", name] for name in names)
+    if b"\\u0000" in body and _JSON_NUL.search(body) is not None:
+        try:
+            document = json.loads(body)
+        except ValueError:  # not JSON after all: the app says so
+            return places
+        places.extend(_strings_with_nul(document, ["body"]))
+    return places
+
+
+def _strings_with_nul(value: Any, at: list[str]) -> list[list[str]]:
+    if isinstance(value, str):
+        return [at] if "\x00" in value else []
+    if isinstance(value, dict):
+        found = [[*at, key] for key in value if "\x00" in key]
+        for key, item in value.items():
+            found.extend(_strings_with_nul(item, [*at, key]))
+        return found
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _strings_with_nul(item, [*at, str(i)])]
+    return []
 
 
 class _Gone(Exception):
@@ -101,18 +129,23 @@ class BodyLimit:
         if body is None:
             await self._reject(scope, send)
             return
-        if _has_nul(scope, body):
+        places = _nul_places(scope, body)
+        if places:
             await self._answer(
                 send,
                 422,
                 {
-                    "type": "/problems/nul-character",
+                    "type": "/problems/validation-error",
                     "title": "Unprocessable Content",
                     "status": 422,
-                    "detail": "the request holds a NUL character (\\u0000 or %00), which no "
-                    "text here may contain",
+                    "detail": "the request is not valid",
                     "instance": scope.get("path", ""),
+                    "errors": [
+                        {"loc": loc, "msg": "must not contain NUL characters", "type": "nul"}
+                        for loc in places
+                    ],
                 },
+                close=False,
             )
             return
         delivered = False
@@ -155,17 +188,16 @@ class BodyLimit:
         }
         await self._answer(send, 413, body)
 
-    async def _answer(self, send: Send, status: int, body: dict[str, Any]) -> None:
+    async def _answer(
+        self, send: Send, status: int, body: dict[str, Any], *, close: bool = True
+    ) -> None:
+        """The problem, closing the connection unless the whole body was read (``close``)."""
         payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(payload)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
+        headers = [
+            (b"content-type", PROBLEM_JSON.encode()),
+            (b"content-length", str(len(payload)).encode()),
+        ]
+        if close:
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})

@@ -43,9 +43,14 @@ class EventStreamResponse(StreamingResponse):
     media_type = "text/event-stream"
 
     def __init__(
-        self, content: AsyncIterator[str], *, headers: dict[str, str], release: Callable[[], None]
+        self,
+        content: AsyncIterator[str],
+        status_code: int = 200,  # read by FastAPI for the OpenAPI document
+        *,
+        headers: dict[str, str],
+        release: Callable[[], None],
     ) -> None:
-        super().__init__(content, headers=headers)
+        super().__init__(content, status_code, headers=headers)
         self._release = release
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -63,9 +63,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def start_server(
-    database_url: str, *, serve: bool = False, log_level: str = "warning", **settings: str
-) -> Iterator[Server]:
+def start_server(database_url: str, *, serve: bool = False, **settings: str) -> Iterator[Server]:
     """Run ``uvicorn app.main:create_app --factory`` against ``database_url`` (already
     migrated) with extra ``CEASEFIRE_*`` settings given as keyword arguments
     (``require_read_key="true"``); yield once ``/healthz`` answers; stop it after.
@@ -87,7 +85,7 @@ def start_server(
             "--factory",
             *address,
             "--log-level",
-            log_level,
+            "warning",
             "--no-access-log",
             # uvicorn closes a connection idle for 5 s; a test that pauses longer on a loaded
             # machine would then race the close (httpx.ReadError) instead of testing us.
