@@ -110,6 +110,8 @@ class Representation:
     body: bytes
     validator: Validator
     media_type: str = "application/json"
+    #: Headers the body comes with (a page's ``Link`` to the next).
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 # No fixed digit count for the instant: an event dated after 2286 makes it 17 digits, and
@@ -370,6 +372,7 @@ class ConditionalReads:
             representation.body,
             media_type=representation.media_type,
             headers={
+                **dict(representation.headers),
                 "ETag": format_tag(kind, representation.validator, self.salt),
                 "Cache-Control": "no-cache",
             },

@@ -219,9 +219,18 @@ async def read_allegations(
 
 
 async def list_conflicts(
-    conn: AsyncConnection, *, as_of: datetime, window: timedelta
+    conn: AsyncConnection,
+    *,
+    as_of: datetime,
+    window: timedelta,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[ConflictSummary]:
-    names = (await conn.execute(select(streams.c.conflict).order_by(streams.c.conflict))).scalars()
+    """The conflicts in slug order (after ``after``, at most ``limit`` of them)."""
+    listed = select(streams.c.conflict).order_by(streams.c.conflict).limit(limit)
+    if after is not None:
+        listed = listed.where(streams.c.conflict > after)
+    names = (await conn.execute(listed)).scalars()
     summaries = []
     for name in list(names):
         status = await read_status(conn, name, as_of=as_of, known_at=None, window=window)

@@ -84,6 +84,10 @@ class TimelineView(View):
     version: int = Field(description="The conflict's stream version this story reflects.")
     position: int = Field(description="The global log position this story reflects.")
     known_at: datetime | None = None
+    next_after: int | None = Field(
+        default=None,
+        description="Pass as `after` for the next page of entries; null on the last page.",
+    )
 
 
 def _summary(event: Recorded, data: Mapping[str, Any], retracted: bool) -> str:

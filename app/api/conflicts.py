@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from app import reads
 from app.api.events import _PROBLEMS
 from app.conditional import (
+    CONDITIONAL_HEADERS,
     ConditionalDep,
     ConditionalReads,
     IfNoneMatch,
@@ -53,12 +54,26 @@ def _documented(description: str, problems: dict[int | str, Any]) -> dict[int | 
     return {**problems, **conditional_responses(description)}
 
 
+_NEXT_LINK = {
+    "Link": {
+        "description": 'RFC 8288: `<…?after=slug&limit=N>; rel="next"` while more follow.',
+        "schema": {"type": "string"},
+    }
+}
+
+
 @router.get(
     "/v1/conflicts",
     operation_id="list_conflicts",
     response_model=list[ConflictSummary],
-    responses=_documented("Every conflict with its state now.", _PROBLEMS),
-    summary="Every conflict with its current state",
+    responses=_documented("A page of the conflicts with their state now.", _PROBLEMS)
+    | {
+        200: {
+            "description": "A page of the conflicts with their state now (slug order).",
+            "headers": {**CONDITIONAL_HEADERS, **_NEXT_LINK},
+        }
+    },
+    summary="Every conflict with its current state, a page at a time",
 )
 async def get_conflicts(
     request: Request,
@@ -66,17 +81,31 @@ async def get_conflicts(
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
+    after: Annotated[
+        ConflictSlug | None,
+        Query(description="The conflicts after this slug (default: from the first)."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many conflicts.")] = 100,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
-    """Tagged with the whole log's position: any append anywhere changes the tag."""
+    """Tagged with the whole log's position: any append anywhere changes the tag. In pages of
+    ``limit`` (and at most CEASEFIRE_MAX_PAGE_BYTES); the ``Link`` header names the next."""
     return await conditional.respond(
         request,
         kind="c",
-        key=("conflicts",),
+        key=("conflicts", after, limit),
         channel=None,
         head=partial(reads.log_head, conditional.heads),
-        compute=partial(reads.conflicts, store, window=settings.contested_window),
+        compute=partial(
+            reads.conflicts,
+            store,
+            window=settings.contested_window,
+            after=after,
+            limit=limit,
+            max_bytes=settings.max_page_bytes,
+            url=request.url,
+        ),
         if_none_match=if_none_match,
     )
 
@@ -191,21 +220,38 @@ async def get_timeline(
     conditional: ConditionalDep,
     _key: ReaderKey,
     known_at: KnownAt = None,
+    after: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=2**63 - 1,
+            description="The entries after the one at this position (`next_after`; 0: all).",
+        ),
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many entries.")] = 1000,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
     """Agreements, collapses, allegations and missions in order of occurred_at, each with the
     state of the conflict at that moment; retractions and corrections appear as notes on the
     events they changed (with the original data beside the corrected). ``known_at``: the story
-    as the log told it then."""
+    as the log told it then. In pages of ``limit`` entries (and at most
+    CEASEFIRE_MAX_PAGE_BYTES): pass ``next_after`` as ``after`` for the next."""
     return await conditional.respond(
         request,
         kind="t",
-        key=("timeline", conflict, known_at),
+        key=("timeline", conflict, known_at, after, limit),
         channel=conflict,
         head=partial(reads.conflict_head, conditional.heads, conflict),
         compute=partial(
-            reads.timeline, store, conflict, known_at=known_at, window=settings.contested_window
+            reads.timeline,
+            store,
+            conflict,
+            known_at=known_at,
+            window=settings.contested_window,
+            after=after,
+            limit=limit,
+            max_bytes=settings.max_page_bytes,
         ),
         if_none_match=if_none_match,
     )

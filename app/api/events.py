@@ -17,8 +17,9 @@ from app.conditional import (
     Validator,
     conditional_responses,
 )
-from app.deps import JsonContent, ReaderKey, StoreDep, WriterKey
+from app.deps import JsonContent, ReaderKey, SettingsDep, StoreDep, WriterKey
 from app.problems import Problem
+from app.reads import fitting
 from events.envelope import Recorded
 from events.errors import UnknownConflictError
 from events.store import EventStore
@@ -144,13 +145,23 @@ async def append_event(
 
 
 async def _page(
-    store: EventStore, head: int, *, after: int, limit: int, conflict: str | None = None
+    store: EventStore,
+    head: int,
+    *,
+    after: int,
+    limit: int,
+    max_bytes: int,
+    conflict: str | None = None,
 ) -> Representation:
     """The page as of ``head``: none of the events committed after it, so the body is
-    exactly what the tag (``head``) says."""
+    exactly what the tag (``head``) says; it ends early rather than pass ``max_bytes``
+    (``next_after`` says where the next begins)."""
     events = await store.read_all(after=after, limit=limit, conflict=conflict, until=head)
-    page = EventPage(events=events, next_after=events[-1].position if events else after)
-    return Representation(page.model_dump_json().encode(), Validator(head))
+    parts = [event.model_dump_json().encode() for event in events]
+    count = fitting(parts, max_bytes)
+    next_after = events[count - 1].position if count else after
+    body = b'{"events":[' + b",".join(parts[:count]) + b'],"next_after":%d}' % next_after
+    return Representation(body, Validator(head))
 
 
 @router.get(
@@ -163,6 +174,7 @@ async def _page(
 async def list_events(
     request: Request,
     store: StoreDep,
+    settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
     after: After = 0,
@@ -176,7 +188,13 @@ async def list_events(
     append anywhere."""
 
     async def compute() -> Representation:
-        return await _page(store, await conditional.heads.log(), after=after, limit=limit)
+        return await _page(
+            store,
+            await conditional.heads.log(),
+            after=after,
+            limit=limit,
+            max_bytes=settings.max_page_bytes,
+        )
 
     return await conditional.respond(
         request,
@@ -204,6 +222,7 @@ async def list_conflict_events(
     request: Request,
     conflict: Annotated[ConflictSlug, Path()],
     store: StoreDep,
+    settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
     after: After = 0,
@@ -221,7 +240,14 @@ async def list_conflict_events(
         return stream
 
     async def compute() -> Representation:
-        return await _page(store, await head(), after=after, limit=limit, conflict=conflict)
+        return await _page(
+            store,
+            await head(),
+            after=after,
+            limit=limit,
+            max_bytes=settings.max_page_bytes,
+            conflict=conflict,
+        )
 
     return await conditional.respond(
         request,

@@ -102,3 +102,40 @@ async def test_head_answers_every_read_like_get_without_a_body(
     assert stream.status_code == 200
     assert stream.headers["content-type"].startswith("text/event-stream")
     assert stream.content == b""
+
+
+async def test_the_timeline_comes_in_pages_like_the_feed(
+    client: httpx.AsyncClient, keys: Keys, conflict: str
+) -> None:
+    await post(client, keys, agreement(conflict))
+    for day in range(20, 25):
+        await post(client, keys, allegation(conflict, f"2022-09-{day}T00:00:00Z"))
+    url = f"/v1/conflicts/{conflict}/timeline"
+    whole = (await client.get(url)).json()
+    assert whole["next_after"] is None and len(whole["entries"]) == 6
+    entries: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        page = (await client.get(url, params={"after": after, "limit": 4})).json()
+        assert len(page["entries"]) <= 4
+        entries += page["entries"]
+        if page["next_after"] is None:
+            break
+        after = page["next_after"]
+    assert entries == whole["entries"]
+
+
+async def test_the_conflicts_come_in_pages_with_a_link_to_the_next(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    for _ in range(3):
+        await post(client, keys, agreement(f"test-{uuid.uuid4().hex[:12]}"))
+    seen: list[str] = []
+    url: str | None = "/v1/conflicts?limit=2"
+    while url is not None and len(seen) < 6:
+        response = await client.get(url)
+        page = [summary["conflict"] for summary in response.json()]
+        assert 0 < len(page) <= 2
+        seen += page
+        url = response.links.get("next", {}).get("url")
+    assert len(seen) == 6 and seen == sorted(seen) and len(set(seen)) == 6

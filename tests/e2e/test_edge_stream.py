@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from tests.factories import alleged, signed
 pytestmark = pytest.mark.slow
 
 BUFFER = 64 * 1024
+PAGE_BYTES = 256 * 1024
+CACHE_BYTES = 4 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +38,35 @@ def small(database_url: str) -> Iterator[Server]:
     with start_server(
         database_url,
         stream_buffer_bytes=str(BUFFER),
+        max_page_bytes=str(PAGE_BYTES),
+        representation_cache_bytes=str(CACHE_BYTES),
         max_streams="40",
         max_long_polls="2",
     ) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+async def heavy(database_url: str) -> str:
+    """A conflict of 500 events of about 9 KB each (4.5 MB): what a stream or a page reading
+    them at once would hold."""
+    conflict = f"heavy-{uuid.uuid4().hex[:12]}"
+    store = EventStore(create_engine(database_url))
+    try:
+        note = "n" * 9000
+        await store.append(
+            [signed(conflict)] + [alleged(conflict, description=note) for _ in range(499)]
+        )
+    finally:
+        await store.close()
+    return conflict
+
+
+def resident(server: Server) -> int:
+    """The server's resident memory, in bytes."""
+    status = Path(f"/proc/{server.process.pid}/status").read_text()
+    line = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
+    return int(line.split()[1]) * 1024
 
 
 @dataclass
@@ -112,18 +140,9 @@ async def test_a_browser_that_drops_before_any_event_reconnects_and_loses_nothin
 
 
 async def test_clients_that_stop_reading_hold_a_bounded_amount_of_memory(
-    small: Server, keys: Keys, conflict: str
+    small: Server, heavy: str
 ) -> None:
-    # 500 events of about 9 KB: a stream reading them in one page would pin ~4.5 MB of text
-    # (more as objects) for each client that stops reading.
-    store = EventStore(create_engine(small.database_url))
-    try:
-        note = "n" * 9000
-        await store.append(
-            [signed(conflict)] + [alleged(conflict, description=note) for _ in range(499)]
-        )
-    finally:
-        await store.close()
+    conflict = heavy
     address = urlsplit(small.base_url)
 
     async def stalled() -> socket.socket:
@@ -140,19 +159,13 @@ async def test_clients_that_stop_reading_hold_a_bounded_amount_of_memory(
             seen += await loop.sock_recv(sock, 4096)
         return sock
 
-    rss = Path(f"/proc/{small.process.pid}/status")
-
-    def resident() -> int:
-        line = next(x for x in rss.read_text().splitlines() if x.startswith("VmRSS:"))
-        return int(line.split()[1]) * 1024
-
     # A few first: what serving streams costs at all (connections to the database and their
     # caches) is not what is measured.
     warm = [await stalled() for _ in range(5)]
-    before = resident()
+    before = resident(small)
     clients = [await stalled() for _ in range(20)]
     try:
-        grown = resident() - before
+        grown = resident(small) - before
         async with httpx.AsyncClient(base_url=small.base_url, timeout=30) as http:
             assert (await http.get("/healthz")).status_code == 200  # not held up by them
         # Each pins at most its buffer (64 KiB) and a stream's own state: about 25 MB for the
@@ -162,6 +175,29 @@ async def test_clients_that_stop_reading_hold_a_bounded_amount_of_memory(
     finally:
         for sock in [*warm, *clients]:
             sock.close()
+
+
+async def test_pages_and_the_cache_of_them_are_bounded_in_bytes(small: Server, heavy: str) -> None:
+    """40 pages over large events, each its own cache entry: unbounded, each page was the
+    4.5 MB of the 500 events, every one of them kept (180 MB)."""
+    async with httpx.AsyncClient(base_url=small.base_url, timeout=30) as http:
+        url = f"/v1/conflicts/{heavy}/events"
+        first = await http.get(url, params={"limit": 1000})
+        page = first.json()
+        assert len(first.content) <= PAGE_BYTES + 10_000  # the page ends early ...
+        assert 0 < len(page["events"]) < 500
+        rest = await http.get(url, params={"after": page["next_after"], "limit": 1000})
+        assert rest.json()["events"][0]["position"] > page["next_after"]  # ... and goes on
+        before = resident(small)
+        positions = [e["position"] for e in page["events"]]
+        for after in positions[:40]:
+            response = await http.get(url, params={"after": after, "limit": 1000})
+            assert response.status_code == 200
+            assert len(response.content) <= PAGE_BYTES + 10_000
+        grown = resident(small) - before
+        assert (await http.get("/healthz")).status_code == 200
+    # 40 pages of at most 256 KiB, at most 4 MiB of them kept: ~10 MB in flight at most.
+    assert grown < 50 * 1024 * 1024, grown
 
 
 async def test_many_streams_get_one_append_and_the_server_answers_meanwhile(
