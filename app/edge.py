@@ -16,7 +16,8 @@ three bounds added where only the protocol can see them:
   for its headers (a half-sent request) is closed with a 408 to make room; when every
   connection is a live one, the newcomer is answered 503 with ``Retry-After``.
 
-The body's deadline is the ASGI guard's (``app.limits.BodyLimit``), which reads every body
+Under a plain uvicorn command line, ``--http app.edge:SettingsProtocol`` puts the same guard
+in place. The body's deadline is the ASGI guard's (``app.limits.BodyLimit``), which reads every body
 before the app sees it.
 """
 
@@ -24,16 +25,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.capacity import RETRY_AFTER_SECONDS
 from app.problems import PROBLEM_JSON
-from app.settings import Settings
+from app.settings import Settings, get_settings
 
-__all__ = ["edge_protocol", "problem_bytes", "serving_options"]
+__all__ = ["SettingsProtocol", "edge_protocol", "problem_bytes", "serving_options"]
 
 _REASONS = {
     408: b"Request Timeout",
@@ -95,7 +96,7 @@ class _Guarded(HttpToolsProtocol):
     header_timeout = 10.0
     max_connections = 1024
     #: The connections of this server still reading a request's headers, oldest first.
-    in_headers: dict[_Guarded, None]
+    in_headers: ClassVar[dict[_Guarded, None]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -209,6 +210,24 @@ def edge_protocol(settings: Settings) -> type[asyncio.Protocol]:
             "in_headers": {},
         },
     )
+
+
+class SettingsProtocol(_Guarded):
+    """The guard bounded by the environment's settings, for a plain uvicorn command line:
+    ``uvicorn app.main:create_app --factory --http app.edge:SettingsProtocol``."""
+
+    in_headers: ClassVar[dict[_Guarded, None]] = {}
+    _bounded = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        cls = type(self)
+        if not cls._bounded:
+            settings = get_settings()
+            cls.max_header_bytes = settings.max_header_bytes
+            cls.header_timeout = settings.header_timeout.total_seconds()
+            cls.max_connections = settings.max_connections
+            cls._bounded = True
+        super().__init__(*args, **kwargs)
 
 
 def serving_options(settings: Settings) -> dict[str, Any]:

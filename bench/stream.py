@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
-from bench.harness import Server, Table, alleged_json, fresh_database, seed_database
+from bench.harness import GUARDED, Server, Table, alleged_json, fresh_database, seed_database
 from bench.polling import cpu_seconds, settle
 
 CONFLICT = "armenia-azerbaijan"
@@ -107,7 +107,7 @@ def run_database(kind: str, table: Table, args: argparse.Namespace) -> None:
             "CEASEFIRE_MAX_STREAMS": str(max(args.clients, args.few) + 10),
         }
         for clients in (args.few, args.clients):
-            with Server("app.main:create_app", factory=True, env=env) as server:
+            with Server("app.main:create_app", factory=True, extra_args=GUARDED, env=env) as server:
                 figures = asyncio.run(fan_out(server, key, clients, args.appends))
             for i, f in enumerate(figures):
                 for name in ("p50", "p99", "max"):
