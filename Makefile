@@ -6,22 +6,34 @@ PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve demo test lint bench clean
+.PHONY: serve demo try-webhooks test lint bench clean
 
+# What serving needs (no test or lint tools): `make serve` and `make demo`. A .venv that
+# `make test` already filled up to date has it all.
+$(VENV)/.serving: pyproject.toml
+	if [ -f $(VENV)/.installed ] && [ $(VENV)/.installed -nt pyproject.toml ]; then touch $@; else \
+	  $(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q --upgrade pip && \
+	  $(PY) -m pip install -q -e . && touch $@; fi
+
+# Everything, the dev tools too: `make test`, `make lint`.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
-	touch $@
+	touch $@ $(VENV)/.serving
 
 ## Run the API on http://$(HOST):$(PORT), migrating the embedded SQLite database first.
-serve: $(VENV)/.installed
+serve: $(VENV)/.serving
 	$(VENV)/bin/ceasefire serve --host $(HOST) --port $(PORT)
 
-## Load the seed article's timeline as demo data (idempotent).
-demo: $(VENV)/.installed
+## The seed article's timeline as demo data, with the times it was reported (idempotent).
+demo: $(VENV)/.serving
 	$(VENV)/bin/ceasefire migrate
-	$(VENV)/bin/ceasefire load tests/fixtures/armenia-azerbaijan-2022-09.ndjson
+	$(VENV)/bin/ceasefire import tests/fixtures/armenia-azerbaijan-2022-09.recorded.ndjson
+
+## Webhooks on one machine: a service on 8010 and the example receiver on 8011, end to end.
+try-webhooks: $(VENV)/.installed
+	docs/examples/try_webhooks.sh
 
 ## Lint, type-check, then the whole suite on SQLite and PostgreSQL.
 test: $(VENV)/.installed lint

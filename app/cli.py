@@ -130,16 +130,22 @@ def keys_list() -> None:
         async with store.engine.connect() as conn:
             return await list_keys(conn)
 
+    rows = [("id", "role", "prefix", "name", "state")]
     for key in with_store(work):
         revoked = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
-        typer.echo(f"{key.id}  {key.role:<6}  {key.prefix}…  {key.name}  {revoked}")
+        rows.append((str(key.id), key.role, f"{key.prefix}…", key.name, revoked))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        typer.echo("  ".join([*cells, row[4]]))
 
 
 @keys_cli.command("revoke")
 def keys_revoke(
     key_id: Annotated[UUID, typer.Argument(help="The key's id (see keys list).")],
 ) -> None:
-    """Revoke a key: running servers refuse it within CEASEFIRE_KEY_CACHE_SECONDS."""
+    """Revoke a key: running servers refuse it at once on PostgreSQL (they are notified), within
+    CEASEFIRE_KEY_CACHE_SECONDS on SQLite."""
     from app.keys import revoke_key
 
     async def work(store: EventStore) -> bool:

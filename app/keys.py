@@ -16,12 +16,13 @@ from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID, uuid4
 
-from sqlalchemy import Column, LargeBinary, String, Table, Uuid, select, update
+from sqlalchemy import Column, LargeBinary, String, Table, Uuid, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.tables import UtcDateTime, metadata
 
 __all__ = [
+    "KEYS_CHANNEL",
     "ROLES",
     "ApiKey",
     "KeyCache",
@@ -31,6 +32,10 @@ __all__ = [
     "list_keys",
     "revoke_key",
 ]
+
+#: PostgreSQL: a revocation NOTIFYs the key's id here when it commits; every running server
+#: listens (``events.notifications``) and forgets the key at once.
+KEYS_CHANNEL = "ceasefire_keys"
 
 Role = Literal["reader", "writer", "admin"]
 ROLES: dict[Role, int] = {"reader": 0, "writer": 1, "admin": 2}
@@ -90,6 +95,14 @@ class KeyCache:
     def forget(self, key_id: UUID) -> None:
         self._keys = {h: hit for h, hit in self._keys.items() if hit[1].id != key_id}
 
+    def on_revoked(self, payload: str | None) -> None:
+        """A notification on ``KEYS_CHANNEL``: forget that key; None (notifications may have
+        been missed): forget every key."""
+        if payload is None:
+            self._keys = {}
+            return
+        self.forget(UUID(payload))
+
 
 def _hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
@@ -144,9 +157,18 @@ async def list_keys(conn: AsyncConnection) -> list[ApiKey]:
 
 
 async def revoke_key(conn: AsyncConnection, key_id: UUID) -> bool:
+    """Revoke an active key; False when there is none with that id. On PostgreSQL every
+    running server hears of it when the transaction commits (``KEYS_CHANNEL``); on SQLite
+    they stop trusting it within ``CEASEFIRE_KEY_CACHE_SECONDS``."""
     result = await conn.execute(
         update(api_keys)
         .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
         .values(revoked_at=datetime.now(UTC))
     )
-    return bool(result.rowcount)
+    if not result.rowcount:
+        return False
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            text("SELECT pg_notify(:channel, :key)"), {"channel": KEYS_CHANNEL, "key": str(key_id)}
+        )
+    return True

@@ -9,11 +9,11 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from app import problems
-from app.api import admin, conflicts, embeds, events, health, stream, webhooks
+from app.api import admin, conflicts, embeds, events, health, keys, stream, webhooks
 from app.capacity import Gauge
 from app.conditional import ConditionalReads
 from app.head import HeadAsGet
-from app.keys import KeyCache
+from app.keys import KEYS_CHANNEL, KeyCache
 from app.limits import BodyLimit
 from app.pages import routes as pages
 from app.problems import AnsweredErrors
@@ -54,7 +54,12 @@ def create_fastapi(settings: Settings) -> FastAPI:
             buffer_bytes=settings.stream_buffer_bytes,
         )
         app.state.stream_count = Gauge("streams", settings.max_streams)
-        listener = await start_listener(engine, notifier, sqlite_poll=settings.sqlite_notify_poll)
+        listener = await start_listener(
+            engine,
+            notifier,
+            sqlite_poll=settings.sqlite_notify_poll,
+            channels={KEYS_CHANNEL: app.state.key_cache.on_revoked},
+        )
         try:
             async with (
                 webhooks_running(app.state.store, settings) as app.state.webhooks,
@@ -79,7 +84,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
             {"name": "events", "description": "The log: append, read, follow live."},
             {"name": "conflicts", "description": "Views folded from the log, at any time."},
             {"name": "webhooks", "description": "Signed deliveries of new events."},
-            {"name": "admin", "description": "Projections and their rebuilds."},
+            {"name": "admin", "description": "Projections and their rebuilds; API keys."},
         ],
     )
     app.state.settings = settings
@@ -94,6 +99,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(webhooks.router)
     app.include_router(admin.router)
+    app.include_router(keys.router)
     app.include_router(embeds.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")

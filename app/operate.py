@@ -106,16 +106,30 @@ def import_(
 @operate_cli.command()
 def verify(
     batch_size: Annotated[int, typer.Option(min=1, help="Events read per batch.")] = 5000,
+    expect: Annotated[
+        str | None,
+        typer.Option(
+            metavar="POSITION:HASH",
+            help="A head noted earlier (GET /v1/log/head, or this command's chain line): "
+            "the log must still extend it, or someone rewrote it.",
+        ),
+    ] = None,
 ) -> None:
     """Recompute the hash chain (naming the first position where it breaks) and rebuild every
     projection aside to compare with the live one. Exits 1 on any finding."""
     from app.progress import progress_reporter
-    from events.chain import ChainReport, verify_chain
+    from events.chain import ChainReport, LogHead, verify_chain
     from projections.verify import Difference, verify_projections
+
+    try:
+        pinned = None if expect is None else LogHead.parse(expect)
+    except ValueError as error:
+        typer.echo(f"error: --expect: {error}", err=True)
+        raise typer.Exit(2) from None
 
     async def work(store: EventStore) -> tuple[ChainReport, list[Difference], str | None]:
         with progress_reporter("verify chain") as report:
-            chain = await verify_chain(store, batch_size=batch_size, progress=report)
+            chain = await verify_chain(store, batch_size=batch_size, progress=report, expect=pinned)
         try:
             with progress_reporter("verify projections") as report:
                 differences = await verify_projections(
@@ -144,6 +158,11 @@ def verify(
     if chain.head_problem:
         findings += 1
         typer.echo(f"log head: {chain.head_problem}")
+    if chain.pin_problem:
+        findings += 1
+        typer.echo(f"noted head {pinned}: {chain.pin_problem}")
+    elif pinned is not None:
+        typer.echo(f"the log still extends the noted head {pinned}")
     if rebuild_error is not None:
         findings += 1
         typer.echo(f"projections could not be rebuilt from the log: {rebuild_error}")

@@ -31,8 +31,9 @@ class Settings(BaseSettings):
     contested_window: timedelta = timedelta(days=7)
     #: When true, reads need a key too (any role); by default reads are open.
     require_read_key: bool = False
-    #: How long a key found in the database is trusted without looking again, in seconds; a
-    #: revocation by another process takes up to this long to be seen (0: look every time).
+    #: How long a key found in the database is trusted without looking again, in seconds; on
+    #: SQLite a revocation by another process takes up to this long to be seen (PostgreSQL
+    #: notifies every process at once; 0: look every time).
     key_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)

@@ -13,7 +13,10 @@ position order, streaming in keyset batches:
 - each event must still decode as today's model (upcasting included).
 
 The chain proves the log consistent with itself. Someone able to rewrite every hash after a
-change would go unnoticed; keep the head hash that ``verify`` prints somewhere else to pin it.
+change would go unnoticed, unless a head was noted before (``GET /v1/log/head`` or what
+``verify`` prints, kept somewhere else): ``verify_chain(expect=head)`` also checks that the
+stored hash at that position is still the one noted. With every link after it recomputed from
+the stored content, the log then still extends that head: nothing up to it was changed.
 """
 
 from __future__ import annotations
@@ -24,15 +27,50 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.codec import RowDecoder, columns_of
 from events.envelope import GENESIS_HASH, chain_hash, content_hash
 from events.store import EventStore, storage_errors
 from events.tables import log_head
 
-__all__ = ["ChainReport", "stored_content_hash", "verify_chain"]
+__all__ = [
+    "ChainReport",
+    "LogHead",
+    "read_log_head",
+    "stored_content_hash",
+    "verify_chain",
+]
 
 _KEEP = 20  # findings of each kind kept for the report (all are counted)
+
+
+@dataclass(frozen=True, slots=True)
+class LogHead:
+    """A position of the log and the chain hash of the event there: a head, once noted."""
+
+    position: int
+    hash: bytes
+
+    def __str__(self) -> str:
+        return f"{self.position}:{self.hash.hex()}"
+
+    @classmethod
+    def parse(cls, text: str) -> LogHead:
+        """``POSITION:HASH`` (hash in hex), as ``str`` spells it; ``ValueError`` otherwise."""
+        position, sep, hex_hash = text.strip().partition(":")
+        if not sep or not position.isdigit():
+            raise ValueError("expected POSITION:HASH, e.g. 42:9f86d0…")
+        digest = bytes.fromhex(hex_hash)
+        if len(digest) != len(GENESIS_HASH):
+            raise ValueError("the hash must be 64 hex digits")
+        return cls(int(position), digest)
+
+
+async def read_log_head(conn: AsyncConnection) -> LogHead:
+    """The log's head now: its newest position and chain hash (one row)."""
+    row = (await conn.execute(select(log_head.c.position, log_head.c.hash))).one()
+    return LogHead(int(row.position), bytes(row.hash))
 
 
 @dataclass(slots=True)
@@ -48,6 +86,8 @@ class ChainReport:
     #: (position, why) for events that no longer decode.
     undecodable: list[tuple[int, str]] = field(default_factory=list)
     head_problem: str | None = None
+    #: Why the log no longer extends the head it was asked to (``expect``), if it does not.
+    pin_problem: str | None = None
 
     @property
     def first_broken(self) -> int | None:
@@ -55,7 +95,13 @@ class ChainReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.broken_count or self.gaps or self.undecodable or self.head_problem)
+        return not (
+            self.broken_count
+            or self.gaps
+            or self.undecodable
+            or self.head_problem
+            or self.pin_problem
+        )
 
 
 def stored_content_hash(row: Any) -> bytes:
@@ -78,22 +124,32 @@ async def verify_chain(
     *,
     batch_size: int = 5000,
     progress: Callable[[int, int], None] | None = None,
+    expect: LogHead | None = None,
 ) -> ChainReport:
+    """``expect``: a head noted earlier, which the log must still extend."""
     report = ChainReport()
     decoder = RowDecoder()
     with storage_errors():
         async with store.engine.connect() as conn:
-            head = (await conn.execute(select(log_head.c.position, log_head.c.hash))).one()
+            head = await read_log_head(conn)
     stored_previous = GENESIS_HASH
     expected_position = 1
+    pin_seen = False
     async for rows in store.iter_rows(batch_size=batch_size):
         for row in rows:
-            if row.position > int(head.position):
+            if row.position > head.position:
                 break  # appended after we read the head: the next run checks it
             if row.position != expected_position:
                 report.gaps.append((expected_position - 1, row.position))
             expected_position = row.position + 1
             stored = bytes(row.hash)
+            if expect is not None and row.position == expect.position:
+                pin_seen = True
+                if stored != expect.hash:
+                    report.pin_problem = (
+                        f"the hash at position {expect.position} is {stored.hex()}, not the "
+                        f"{expect.hash.hex()} noted: the log up to there was rewritten"
+                    )
             if chain_hash(stored_previous, stored_content_hash(row)) != stored:
                 report.broken_count += 1
                 if len(report.broken) < _KEEP:
@@ -106,20 +162,30 @@ async def verify_chain(
                     report.undecodable.append((row.position, _first_line(error)))
             report.events += 1
         if progress is not None:
-            progress(min(rows[-1].position, int(head.position)), int(head.position))
-        if rows[-1].position >= int(head.position):
+            progress(min(rows[-1].position, head.position), head.position)
+        if rows[-1].position >= head.position:
             break
-    report.head_position = int(head.position)
-    report.head_hash = bytes(head.hash).hex()
+    report.head_position = head.position
+    report.head_hash = head.hash.hex()
     if expected_position - 1 != report.head_position:
         report.head_problem = (
             f"log_head is at position {report.head_position}, "
             f"the last stored event at {expected_position - 1}"
         )
-    elif stored_previous != bytes(head.hash):
+    elif stored_previous != head.hash:
         report.head_problem = (
             f"log_head's hash {report.head_hash} is not the hash of event {report.head_position}"
         )
+    if expect is not None:
+        if expect.position > report.head_position:
+            report.pin_problem = (
+                f"the log's head is at position {report.head_position}, before the noted "
+                f"position {expect.position}: events were removed"
+            )
+        elif expect.position == 0 and expect.hash != GENESIS_HASH:
+            report.pin_problem = "position 0's hash is always 64 zeros"
+        elif expect.position > 0 and not pin_seen:
+            report.pin_problem = f"no event at the noted position {expect.position}"
     return report
 
 

@@ -10,6 +10,13 @@ one pass, those whose stream moved past the position they know. Appends reach it
   SQLite, which has no notifications, one query of the ``streams`` table per process every
   ``poll`` while anyone waits.
 
+The same connection listens on any other channel the process asks for (``channels`` of
+``start_listener``: the keys' revocations, say), so a process holds one listening connection
+whatever it listens for. Each handler gets the payloads, and None whenever notifications may
+have been missed (the connection was lost), to forget what it may have missed. Those are
+PostgreSQL's only; on SQLite their senders fall back on whatever they do without them (the
+key cache's expiry).
+
 A notification is sent after its commit, so a woken waiter that reads finds the append. When
 the listener loses its connection (notifications may have been missed meanwhile) every waiter
 is woken with None, meaning "look at the head again".
@@ -20,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from functools import partial
 from typing import Any, Protocol
@@ -32,12 +40,16 @@ from events.tables import log_head, streams
 __all__ = [
     "CHANNEL",
     "AppendNotifier",
+    "ChannelHandler",
     "Listener",
     "PostgresListener",
     "SqlitePoller",
     "Subscription",
     "start_listener",
 ]
+
+#: Takes a channel's payloads; None: notifications may have been missed meanwhile.
+ChannelHandler = Callable[[str | None], None]
 
 #: The channel ``ceasefire_append`` notifies (migration 0001).
 CHANNEL = "ceasefire_events"
@@ -141,9 +153,17 @@ class PostgresListener:
     when it drops, and checked with a trivial query every ``keepalive`` so a silently dead
     connection is noticed."""
 
-    def __init__(self, dsn: str, notifier: AppendNotifier, *, keepalive: float = 30.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        notifier: AppendNotifier,
+        *,
+        keepalive: float = 30.0,
+        channels: Mapping[str, ChannelHandler] | None = None,
+    ) -> None:
         self._dsn = dsn
         self._notifier = notifier
+        self._channels = dict(channels or {})
         self._keepalive = keepalive
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
@@ -159,6 +179,11 @@ class PostgresListener:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+    def _reset(self) -> None:
+        self._notifier.reset()
+        for handler in self._channels.values():
+            _payload_to(handler, None, 0, "", None)
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         conflict, _, position = payload.rpartition(" ")
@@ -178,8 +203,10 @@ class PostgresListener:
                 lost = asyncio.Event()
                 conn.add_termination_listener(partial(_set, lost))
                 await conn.add_listener(CHANNEL, self._on_notify)
+                for channel, handler in self._channels.items():
+                    await conn.add_listener(channel, partial(_payload_to, handler))
                 self.connected.set()
-                self._notifier.reset()  # anything missed while not listening: look again
+                self._reset()  # anything missed while not listening: look again
                 delay = 0.1
                 while not lost.is_set():
                     with contextlib.suppress(TimeoutError):
@@ -194,13 +221,22 @@ class PostgresListener:
                 self.connected.clear()
                 if conn is not None and not conn.is_closed():
                     conn.terminate()
-            self._notifier.reset()
+            self._reset()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
 
 def _set(event: asyncio.Event, *_: object) -> None:
     event.set()
+
+
+def _payload_to(
+    handler: ChannelHandler, _conn: Any, _pid: int, _channel: str, payload: str | None
+) -> None:
+    try:
+        handler(payload)
+    except Exception:  # a bad payload must not stop the listener
+        log.exception("ignoring a notification the handler refused: %r", payload)
 
 
 class SqlitePoller:
@@ -247,13 +283,18 @@ class SqlitePoller:
 
 
 async def start_listener(
-    engine: AsyncEngine, notifier: AppendNotifier, *, sqlite_poll: timedelta
+    engine: AsyncEngine,
+    notifier: AppendNotifier,
+    *,
+    sqlite_poll: timedelta,
+    channels: Mapping[str, ChannelHandler] | None = None,
 ) -> Listener:
-    """The one listener this process needs for ``engine``'s database, started."""
+    """The one listener this process needs for ``engine``'s database, started. ``channels``:
+    more channels to listen on, each with the handler of its payloads (PostgreSQL only)."""
     listener: PostgresListener | SqlitePoller
     if engine.dialect.name == "postgresql":
         dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        listener = PostgresListener(dsn, notifier)
+        listener = PostgresListener(dsn, notifier, channels=channels)
     else:
         listener = SqlitePoller(engine, notifier, sqlite_poll.total_seconds())
     await listener.start()

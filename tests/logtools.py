@@ -4,6 +4,7 @@ changes made behind the service's back (the way someone with database access wou
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -19,6 +20,7 @@ __all__ = [
     "dump_projections",
     "dump_table",
     "index_names",
+    "rewrite",
     "scratch_tables",
     "tamper",
     "write_old_events",
@@ -151,6 +153,59 @@ async def tamper(
                 update(events).where(events.c.position == position).values(data=changed)
             )
             await conn.execute(text(sql))
+
+
+async def rewrite(
+    engine: AsyncEngine, position: int, change: Callable[[dict[str, Any]], dict[str, Any]]
+) -> None:
+    """Rewrite history as someone with full access to the database would: change the data of
+    the event at ``position`` (``tamper``), then recompute every chain hash from it on and the
+    log's head, so that the chain holds again."""
+    from events.chain import stored_content_hash
+
+    async with engine.connect() as conn:
+        data = (
+            await conn.execute(select(events.c.data).where(events.c.position == position))
+        ).scalar_one()
+    await tamper(engine, position, change(json.loads(data)))
+    async with engine.begin() as conn:
+        previous = (
+            await conn.execute(select(events.c.hash).where(events.c.position == position - 1))
+        ).scalar_one_or_none() or bytes(32)
+        rows = (
+            await conn.execute(
+                select(events).where(events.c.position >= position).order_by(events.c.position)
+            )
+        ).all()
+        hashes = []
+        for row in rows:
+            previous = chain_hash(bytes(previous), stored_content_hash(row))
+            hashes.append((row.position, previous))
+        await _without_append_only(conn)
+        for at, digest in hashes:
+            await conn.execute(update(events).where(events.c.position == at).values(hash=digest))
+        await conn.execute(update(log_head).values(hash=previous))
+        await _with_append_only(conn)
+
+
+async def _without_append_only(conn: Any) -> None:
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("ALTER TABLE events DISABLE TRIGGER events_append_only"))
+    else:
+        await conn.execute(text("DROP TRIGGER events_refuse_update"))
+
+
+async def _with_append_only(conn: Any) -> None:
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("ALTER TABLE events ENABLE TRIGGER events_append_only"))
+    else:
+        await conn.execute(text(_SQLITE_REFUSE_UPDATE))
+
+
+_SQLITE_REFUSE_UPDATE = (
+    "CREATE TRIGGER events_refuse_update BEFORE UPDATE ON events "
+    "BEGIN SELECT RAISE(ABORT, 'the events table is append-only: UPDATE refused'); END"
+)
 
 
 async def dump_table(engine: AsyncEngine, live: str, name: str) -> list[tuple[Any, ...]]:

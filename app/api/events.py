@@ -20,9 +20,10 @@ from app.conditional import (
 from app.deps import JsonContent, ReaderKey, SettingsDep, StoreDep, WriterKey
 from app.problems import Problem
 from app.reads import fitting
+from events.chain import read_log_head as read_log_head_row
 from events.envelope import Recorded
 from events.errors import UnknownConflictError
-from events.store import EventStore
+from events.store import EventStore, storage_errors
 from events.types import (
     AgreementCollapsed,
     AgreementSigned,
@@ -98,6 +99,18 @@ class EventPage(BaseModel):
         description="Pass as `after` to read on: the position of the last event returned, or "
         "the given `after` when none was."
     )
+    has_more: bool = Field(
+        description="True when more events follow this page (read on with `after=next_after`); "
+        "false at the end of the log as the page saw it."
+    )
+
+
+class LogHeadView(BaseModel):
+    position: int = Field(description="The newest event's position (0: the log is empty).")
+    hash: str = Field(
+        description="Its chain hash, hex: sha256 over every event up to it. Keep the pair "
+        "elsewhere; `ceasefire verify --expect POSITION:HASH` proves the log still extends it."
+    )
 
 
 #: Positions are 64-bit integers on both databases: a larger ``after`` is a 422, not a driver error.
@@ -156,11 +169,16 @@ async def _page(
     """The page as of ``head``: none of the events committed after it, so the body is
     exactly what the tag (``head``) says; it ends early rather than pass ``max_bytes``
     (``next_after`` says where the next begins)."""
-    events = await store.read_all(after=after, limit=limit, conflict=conflict, until=head)
-    parts = [event.model_dump_json().encode() for event in events]
+    events = await store.read_all(after=after, limit=limit + 1, conflict=conflict, until=head)
+    parts = [event.model_dump_json().encode() for event in events[:limit]]
     count = fitting(parts, max_bytes)
     next_after = events[count - 1].position if count else after
-    body = b'{"events":[' + b",".join(parts[:count]) + b'],"next_after":%d}' % next_after
+    more = b"true" if len(events) > count else b"false"
+    body = b'{"events":[%s],"next_after":%d,"has_more":%s}' % (
+        b",".join(parts[:count]),
+        next_after,
+        more,
+    )
     return Representation(body, Validator(head))
 
 
@@ -200,6 +218,44 @@ async def list_events(
         request,
         kind="e",
         key=("events", after, limit),
+        channel=None,
+        head=conditional.heads.log,
+        compute=compute,
+        if_none_match=if_none_match,
+    )
+
+
+@router.get(
+    "/v1/log/head",
+    operation_id="read_log_head",
+    response_model=LogHeadView,
+    responses={**_PROBLEMS, **conditional_responses("The log's head.")},
+    summary="The log's newest position and chain hash, to pin the history",
+)
+async def read_log_head(
+    request: Request,
+    store: StoreDep,
+    conditional: ConditionalDep,
+    _key: ReaderKey,
+    if_none_match: IfNoneMatch = None,
+    _prefer: Prefer = None,
+) -> Response:
+    """Whoever notes this pair can later prove that nobody, not even someone with full
+    access to the database, rewrote the log up to it (`ceasefire verify --expect`). As cheap
+    as the other conditional reads: the ETag is the position, a 304 costs one indexed lookup,
+    and `Prefer: wait=N` waits for the next append."""
+
+    async def compute() -> Representation:
+        with storage_errors():
+            async with store.engine.connect() as conn:
+                head = await read_log_head_row(conn)
+        view = LogHeadView(position=head.position, hash=head.hash.hex())
+        return Representation(view.model_dump_json().encode(), Validator(head.position))
+
+    return await conditional.respond(
+        request,
+        kind="lh",
+        key=("log-head",),
         channel=None,
         head=conditional.heads.log,
         compute=compute,

@@ -13,7 +13,11 @@ async def receive(request):
         event = webhook.verify(await request.body(), dict(request.headers))
     except WebhookVerificationError:
         return Response(status_code=400)
-    print(request.headers["webhook-id"], event["type"], event["subject"], event["data"]["data"])
+    # An event of the log has its conflict as subject and the event as data.data; a
+    # webhook.ping has no subject and data {"webhook_id", "message"}.
+    data = event["data"]
+    print(request.headers["webhook-id"], event["type"], event.get("subject", "-"),
+          data.get("data", data), flush=True)
     return Response(status_code=204)  # any 2xx within 15 s; dedupe on webhook-id
 
 

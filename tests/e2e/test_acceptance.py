@@ -203,10 +203,11 @@ def test_paging_returns_every_event_once_in_order(seeded: Seeded, path: str) -> 
         assert response.status_code == 200, response.text
         page = response.json()
         if not page["events"]:
-            assert page["next_after"] == after
+            assert page["next_after"] == after and page["has_more"] is False
             break
         assert len(page["events"]) <= 4
         seen.extend(page["events"])
+        assert page["has_more"] is (len(seen) < len(SEED_IDS)), page
         after = page["next_after"]
         assert after == page["events"][-1]["position"]
     assert [e["id"] for e in seen] == SEED_IDS
@@ -225,4 +226,4 @@ def test_paging_returns_every_event_once_in_order(seeded: Seeded, path: str) -> 
 def test_paging_from_the_end_returns_nothing(seeded: Seeded) -> None:
     response = seeded.http.get("/v1/events", params={"after": 10**6})
     assert response.status_code == 200
-    assert response.json() == {"events": [], "next_after": 10**6}
+    assert response.json() == {"events": [], "next_after": 10**6, "has_more": False}

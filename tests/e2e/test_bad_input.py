@@ -597,7 +597,7 @@ async def test_bad_pages(
 async def test_the_largest_position_is_a_valid_after(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/events", params={"after": 2**63 - 1, "limit": 1000})
     assert response.status_code == 200
-    assert response.json() == {"events": [], "next_after": 2**63 - 1}
+    assert response.json() == {"events": [], "next_after": 2**63 - 1, "has_more": False}
 
 
 @pytest.mark.parametrize(

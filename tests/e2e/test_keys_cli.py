@@ -16,6 +16,7 @@ def test_create_list_revoke(database_url: str) -> None:
     assert key_id is not None
 
     listed = _ceasefire(database_url, "keys", "list")
+    assert listed.stdout.splitlines()[0].split() == ["id", "role", "prefix", "name", "state"]
     line = next(line for line in listed.stdout.splitlines() if key_id[1] in line)
     assert "writer" in line and "active" in line and secret not in listed.stdout
 

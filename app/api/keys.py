@@ -1,0 +1,118 @@
+"""``/v1/admin/keys``: create, list and revoke API keys over HTTP, as ``ceasefire keys`` does.
+
+A revocation is refused at once by this process (its cache forgets the key) and, on
+PostgreSQL, by every other running process as soon as it commits (a notification on
+``app.keys.KEYS_CHANNEL``); on SQLite the others stop trusting the key within
+``CEASEFIRE_KEY_CACHE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Path, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.events import _PROBLEMS
+from app.deps import AdminKey, JsonContent, StoreDep
+from app.keys import ApiKey, KeyCache, Role, create_key, list_keys, revoke_key
+from app.problems import Problem, ProblemError
+from app.webhooks.store import write_transaction
+from events.store import storage_errors
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["admin"])
+
+_KEY_PROBLEMS: dict[int | str, dict[str, Any]] = _PROBLEMS | {
+    404: {"model": Problem, "content": {"application/problem+json": {}}}
+}
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, description="Who or what the key is for.")
+    role: Role = Field(description="reader, writer or admin.")
+
+
+class KeyView(BaseModel):
+    id: UUID
+    name: str
+    role: Role
+    prefix: str = Field(description="The secret's first characters, to recognise it by.")
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> KeyView:
+        return cls(
+            id=key.id,
+            name=key.name,
+            role=key.role,
+            prefix=key.prefix,
+            created_at=key.created_at,
+            revoked_at=key.revoked_at,
+        )
+
+
+class KeyCreated(KeyView):
+    secret: str = Field(description="The key itself: shown here once, stored only as a hash.")
+
+
+@router.post(
+    "/v1/admin/keys",
+    operation_id="create_key",
+    status_code=201,
+    response_model=KeyCreated,
+    responses=_KEY_PROBLEMS,
+    summary="Create an API key (its secret is in this answer only)",
+)
+async def create_api_key(
+    body: Annotated[KeyIn, Body()],
+    store: StoreDep,
+    _key: AdminKey,
+    _json: JsonContent,
+    response: Response,
+) -> KeyCreated:
+    with storage_errors():
+        async with write_transaction(store.engine) as conn:
+            key, secret = await create_key(conn, name=body.name, role=body.role)
+    response.headers["Location"] = f"/v1/admin/keys/{key.id}"
+    return KeyCreated(**KeyView.of(key).model_dump(), secret=secret)
+
+
+@router.get(
+    "/v1/admin/keys",
+    operation_id="list_keys",
+    response_model=list[KeyView],
+    responses=_KEY_PROBLEMS,
+    summary="Every API key, revoked ones included (never their secrets)",
+)
+async def list_api_keys(store: StoreDep, _key: AdminKey) -> list[KeyView]:
+    with storage_errors():
+        async with store.engine.connect() as conn:
+            return [KeyView.of(key) for key in await list_keys(conn)]
+
+
+@router.delete(
+    "/v1/admin/keys/{key_id}",
+    operation_id="revoke_key",
+    status_code=204,
+    response_class=Response,
+    responses=_KEY_PROBLEMS,
+    summary="Revoke an API key, on every running server",
+)
+async def revoke_api_key(
+    key_id: Annotated[UUID, Path()], request: Request, store: StoreDep, _key: AdminKey
+) -> Response:
+    with storage_errors():
+        async with write_transaction(store.engine) as conn:
+            revoked = await revoke_key(conn, key_id)
+    cache: KeyCache = request.app.state.key_cache
+    cache.forget(key_id)
+    if not revoked:
+        raise ProblemError(404, "unknown-key", f"no active key {key_id}")
+    return Response(status_code=204)
