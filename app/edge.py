@@ -100,7 +100,6 @@ class _Guarded(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.too_large = _answering(431, "headers-too-large", self._too_large_detail())
         self._header_bytes = 0  # raw bytes since the request's first, while in its headers
         self._header_size = 0  # the request line's and headers' bytes, as parsed
         self._deadline: asyncio.TimerHandle | None = None
@@ -178,7 +177,7 @@ class _Guarded(HttpToolsProtocol):
         size, self._header_size = self._header_size, 0
         refusal: ASGIApp | None = None
         if size > self.max_header_bytes:
-            refusal = self.too_large
+            refusal = _answering(431, "headers-too-large", self._too_large_detail())
         elif len(self.connections) > self.max_connections:
             refusal = _OVER_CAPACITY
         if refusal is None:

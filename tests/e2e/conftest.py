@@ -26,7 +26,7 @@ import pytest
 from app.keys import create_key
 from events.database import create_engine
 
-__all__ = ["Keys", "Server", "make_keys", "start_server"]
+__all__ = ["EDGE_LIMITS", "Keys", "Server", "make_keys", "start_server"]
 
 _STARTUP_SECONDS = 20.0
 
@@ -145,6 +145,34 @@ def server(database_url: str) -> Iterator[Server]:
     """One server per database kind for the whole session, on the shared test database."""
     with start_server(database_url) as running:
         yield running
+
+
+#: The limits of ``edge_server``, small enough for a test to pass them quickly.
+EDGE_LIMITS = {
+    "header_timeout": 1.5,
+    "body_timeout": 1.5,
+    "max_header_bytes": 16 * 1024,
+    "stream_buffer_bytes": 64 * 1024,
+    "max_page_bytes": 256 * 1024,
+    "representation_cache_bytes": 4 * 1024 * 1024,
+    "max_streams": 64,
+    "max_long_polls": 2,
+}
+
+
+@pytest.fixture(scope="session")
+def edge_server(database_url: str) -> Iterator[Server]:
+    """``ceasefire serve`` (its connection guard, its log) with the small ``EDGE_LIMITS``, for
+    the tests of hostile clients; webhooks to loopback may be created, and none is sent."""
+    with start_server(
+        database_url,
+        serve=True,
+        webhook_worker="false",
+        webhook_allow_http="true",
+        webhook_allowed_subnets="127.0.0.0/8",
+        **{name: str(value) for name, value in EDGE_LIMITS.items()},
+    ) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -4,26 +4,18 @@ in the log of ``ceasefire serve`` (its level, its access log)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
-from tests.e2e.conftest import Keys, Server, problem_of, start_server
+from tests.e2e.conftest import Keys, Server, problem_of
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def talkative(database_url: str) -> Iterator[Server]:
-    with start_server(
-        database_url,
-        serve=True,  # ceasefire serve: its log level (info), its access log
-        webhook_worker="false",  # nothing is delivered: the hook's address is never reached
-        webhook_allow_http="true",
-        webhook_allowed_subnets="127.0.0.0/8",
-    ) as server:
-        yield server
+@pytest.fixture
+def talkative(edge_server: Server) -> Server:
+    """``ceasefire serve``: its log level (info) and its access log."""
+    return edge_server
 
 
 async def test_500s_of_old_are_problems_and_the_log_keeps_no_secret(

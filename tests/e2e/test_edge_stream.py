@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,29 +21,19 @@ import pytest
 
 from events.database import create_engine
 from events.store import EventStore
-from tests.e2e.conftest import Keys, Server, problem_of, start_server
+from tests.e2e.conftest import EDGE_LIMITS, Keys, Server, problem_of
 from tests.e2e.test_polling import agreement, allegation, post
 from tests.factories import alleged, signed
 
 pytestmark = pytest.mark.slow
 
-BUFFER = 64 * 1024
-PAGE_BYTES = 256 * 1024
-CACHE_BYTES = 4 * 1024 * 1024
+PAGE_BYTES = int(EDGE_LIMITS["max_page_bytes"])
 
 
-@pytest.fixture(scope="module")
-def small(database_url: str) -> Iterator[Server]:
-    """A server with a small stream buffer and low caps."""
-    with start_server(
-        database_url,
-        stream_buffer_bytes=str(BUFFER),
-        max_page_bytes=str(PAGE_BYTES),
-        representation_cache_bytes=str(CACHE_BYTES),
-        max_streams="40",
-        max_long_polls="2",
-    ) as server:
-        yield server
+@pytest.fixture
+def small(edge_server: Server) -> Server:
+    """A server with a small stream buffer, small pages, a small cache and low caps."""
+    return edge_server
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +197,7 @@ async def test_many_streams_get_one_append_and_the_server_answers_meanwhile(
         await post(http, keys, agreement(conflict))
         streams = []
         try:
-            for _ in range(30):
+            for _ in range(20):
                 request = http.build_request("GET", "/v1/stream", params={"conflict": conflict})
                 response = await http.send(request, stream=True)
                 assert response.status_code == 200
@@ -241,7 +231,7 @@ async def test_past_the_stream_cap_503_with_retry_after(small: Server) -> None:
                 if response.status_code != 200:
                     break
                 streams.append(response)
-                assert len(streams) <= 40
+                assert len(streams) <= EDGE_LIMITS["max_streams"]
             await response.aread()
             problem_of(response, 503, "over-capacity")
             assert int(response.headers["retry-after"]) > 0
