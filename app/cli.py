@@ -10,9 +10,10 @@ from uuid import UUID
 
 import typer
 
-from app.commands import settings_or_exit, with_store
+from app.commands import check_database, database_failure, settings_or_exit, with_store
 from app.keys import ApiKey
 from app.operate import operate_cli
+from app.webhooks.commands import webhooks_cli
 from events.store import EventStore
 
 __all__ = ["main"]
@@ -21,10 +22,16 @@ cli = typer.Typer(
     help="Ceasefire status service: an event log of ceasefires and the views folded from it.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain help: the rich one labels every flag <bool>, as if it took a value.
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
 )
-keys_cli = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+keys_cli = typer.Typer(
+    help="API keys: create, list, revoke.", no_args_is_help=True, rich_markup_mode=None
+)
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(operate_cli)  # replay, export, import, verify: app/operate.py
+cli.add_typer(webhooks_cli, name="webhooks")  # new-key, reseal: app/webhooks/commands.py
 
 
 @cli.command()
@@ -58,8 +65,15 @@ def serve(
     settings = settings_or_exit()
     if not no_migrate:
         migrate(settings)
+    check_database(settings)
+    # access_log off: app.telemetry logs each request once, with its request id.
     uvicorn.run(
-        create_app(settings), host=host, port=port, log_level="info", **serving_options(settings)
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        **serving_options(settings),
     )
 
 
@@ -74,9 +88,11 @@ def worker(
 ) -> None:
     """Deliver webhooks until stopped (Ctrl-C or SIGTERM). `ceasefire serve` runs one worker
     already; run more for more throughput (PostgreSQL: they share the work safely)."""
+    from app.logs import configure_logging
     from app.webhooks.worker import run_worker
 
     settings = settings_or_exit()
+    configure_logging(settings.log_format)
     if concurrency is not None:
         settings = settings.model_copy(update={"webhook_concurrency": concurrency})
     asyncio.run(run_worker(settings))
@@ -159,7 +175,16 @@ def keys_revoke(
 
 
 def main() -> None:
-    cli()
+    """The ``ceasefire`` command. A database it cannot use (unreachable, missing, refusing)
+    is one line naming the setting, exit code 1; any other error keeps its traceback."""
+    try:
+        cli()
+    except Exception as error:
+        line = database_failure(error, settings_or_exit())
+        if line is None:
+            raise
+        typer.echo(line, err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

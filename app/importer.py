@@ -1,11 +1,13 @@
 """Importing an export (``ceasefire import``): all of it or nothing, idempotent by event id.
 
 Pass 1 reads the whole file and writes nothing. Each line must parse as an exported event
-(``events.export``) and validate as an event of today's schema: older schema versions are
-upcast on the way in. An event already stored under its id is skipped when its content is the
-same and is a bad line when it differs (likewise an id twice in the file). The new events are
-then folded, in file order, over each conflict's current state, to find any the domain rules
-would refuse. Any bad line: each is reported by number and nothing is written.
+(``events.export``), carry the chain hash its content and the line before it give
+(``ExportChain``: a changed payload, a backdated recording time, a line moved or missing is
+refused, at the first line where it shows), and validate as an event of today's schema: older
+schema versions are upcast on the way in. An event already stored under its id is skipped when
+its content is the same and is a bad line when it differs (likewise an id twice in the file).
+The new events are then folded, in file order, over each conflict's current state, to find any
+the domain rules would refuse. Any bad line: each is reported by number and nothing is written.
 
 Pass 2 reads the file again and appends the new events, a conflict's consecutive run at a time,
 keeping their ids, occurred_at and recorded_at (versions and positions are the target log's).
@@ -28,9 +30,10 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from app.loader import BadLine
+from events.chain import stored_hash_at
 from events.envelope import Recorded, to_recorded
 from events.errors import DomainRuleError
-from events.export import ExportedEvent
+from events.export import ExportChain, ExportedEvent
 from events.rules import check
 from events.state import ConflictState, references
 from events.store import EventStore
@@ -88,6 +91,7 @@ class _Check:
         self.stored: set[UUID] = set()  # ids of the file stored already (same content)
         self.skip_lines: set[int] = set()
         self.states: dict[str, ConflictState] = {}
+        self.chain: ExportChain | None = None
 
     def _event_at(self, offset: int) -> tuple[ExportedEvent, Event]:
         here = self.handle.tell()
@@ -100,8 +104,19 @@ class _Check:
         chunk: list[tuple[int, ExportedEvent, Event]] = []
         for number, offset, raw in _lines(self.handle):
             try:
-                exported, event = _parse(raw)
+                exported = ExportedEvent.model_validate_json(raw)
             except (ValueError, UnicodeDecodeError) as error:
+                self.report.bad.append(BadLine(number, _reason(error)))
+                continue
+            if self.chain is None:  # a file that starts later continues this log's chain
+                self.chain = ExportChain(await stored_hash_at(self.store, exported.position - 1))
+            broken = self.chain.check(exported)
+            if broken is not None:
+                self.report.bad.append(BadLine(number, broken))
+                continue
+            try:
+                event = exported.event()
+            except ValueError as error:
                 self.report.bad.append(BadLine(number, _reason(error)))
                 continue
             first = self.offsets.get(event.id)

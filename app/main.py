@@ -9,17 +9,20 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from app import problems
-from app.api import admin, conflicts, embeds, events, health, keys, stream, webhooks
+from app.api import admin, conflicts, embeds, events, health, keys, metrics, stream, webhooks
 from app.capacity import Gauge
 from app.conditional import ConditionalReads
 from app.head import HeadAsGet
 from app.keys import KEYS_CHANNEL, KeyCache
 from app.limits import BodyLimit
+from app.logs import configure_logging
+from app.metrics import Metrics
 from app.pages import routes as pages
 from app.problems import AnsweredErrors
 from app.settings import Settings, get_settings
 from app.shutdown import ending_on_signal
 from app.streaming import StreamHub
+from app.telemetry import RequestTelemetry
 from app.webhooks.worker import running as webhooks_running
 from events.database import create_engine
 from events.heads import Heads
@@ -54,6 +57,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
             buffer_bytes=settings.stream_buffer_bytes,
         )
         app.state.stream_count = Gauge("streams", settings.max_streams)
+        app.state.metrics.follow(waiting=lambda: app.state.conditional.waiting.count)
         listener = await start_listener(
             engine,
             notifier,
@@ -88,6 +92,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
         ],
     )
     app.state.settings = settings
+    app.state.metrics = Metrics()
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
     problems.install(app)
     # The polled reads first, then appends: this FastAPI matches a request against each included
@@ -101,6 +106,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(keys.router)
     app.include_router(embeds.router)
+    app.include_router(metrics.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
     return app
@@ -108,15 +114,18 @@ def create_fastapi(settings: Settings) -> FastAPI:
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
     """The whole app, wrapped in the body guard (size, deadline, NULs: it must sit outside
-    FastAPI), in HEAD-as-GET, and in the guard that keeps a connection open after an answered
-    500."""
+    FastAPI), in HEAD-as-GET, in the guard that keeps a connection open after an answered 500,
+    and outermost in the request id, log line and HTTP metrics of every request."""
     settings = settings or get_settings()
-    return AnsweredErrors(
-        HeadAsGet(
-            BodyLimit(
-                create_fastapi(settings),
-                settings.max_body_bytes,
-                timeout=settings.body_timeout.total_seconds(),
+    configure_logging(settings.log_format)
+    fastapi = create_fastapi(settings)
+    return RequestTelemetry(
+        AnsweredErrors(
+            HeadAsGet(
+                BodyLimit(
+                    fastapi, settings.max_body_bytes, timeout=settings.body_timeout.total_seconds()
+                )
             )
-        )
+        ),
+        fastapi.state.metrics,
     )

@@ -14,10 +14,11 @@ import typer
 
 from app.commands import with_store
 from events.store import EventStore
+from projections.runner import PROJECTIONS
 
 __all__ = ["operate_cli"]
 
-operate_cli = typer.Typer()
+operate_cli = typer.Typer(rich_markup_mode=None)
 
 
 @operate_cli.command()
@@ -27,7 +28,8 @@ def replay(
         typer.Option(
             "--projection",
             "-p",
-            help="Rebuild only this projection (repeatable; default: all of them).",
+            help="Rebuild only this projection (repeatable; default: all of them): "
+            f"{', '.join(PROJECTIONS)}.",
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Events read per batch.")] = 5000,

@@ -9,8 +9,10 @@ from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.webhooks.sealing import SecretBox
 
 __all__ = ["Settings", "get_settings"]
 
@@ -57,6 +59,8 @@ class Settings(BaseSettings):
     max_page_bytes: int = Field(default=1024 * 1024, ge=1024)
     #: Connections per process on PostgreSQL.
     pool_size: int = Field(default=10, ge=1, le=200)
+    #: Log lines as plain text, or as one JSON object a line (``json``).
+    log_format: Literal["text", "json"] = "text"
 
     # -- webhooks (app/webhooks) -------------------------------------------------------------
     #: The delay before each delivery attempt, the first counted from the event's dispatch;
@@ -80,6 +84,9 @@ class Settings(BaseSettings):
     webhook_disable_after: timedelta = timedelta(days=5)
     #: After a rotation the previous secret keeps signing (beside the new one) this long.
     webhook_secret_overlap: timedelta = timedelta(hours=24)
+    #: Fernet keys, comma-separated, that seal webhook secrets in the database: the first
+    #: seals, every one opens (``app/webhooks/sealing.py``). None: secrets stored in clear.
+    secret_key: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     #: How long a worker holds a claimed delivery; past it, another worker takes it over.
     #: Must exceed ``webhook_timeout``, so a live worker never loses a delivery mid-send.
     webhook_lease: timedelta = timedelta(seconds=60)
@@ -148,6 +155,26 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [_number_or_text(p.strip()) for p in text.split(",") if p.strip()]
         return value
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _keys(cls, value: Any) -> Any:
+        """Comma-separated Fernet keys; each checked now, so a bad one fails at start-up."""
+        if isinstance(value, str):
+            value = [k.strip() for k in value.split(",") if k.strip()]
+        keys = [k.get_secret_value() if isinstance(k, SecretStr) else k for k in value]
+        try:
+            SecretBox.from_keys(keys)
+        except (ValueError, TypeError):
+            raise ValueError(
+                "each key must be a Fernet key: 32 bytes in url-safe base64 "
+                "(python -c 'from app.webhooks.sealing import new_key; print(new_key())')"
+            ) from None
+        return value
+
+    def secret_box(self) -> SecretBox:
+        """What seals and opens webhook secrets at rest, from ``secret_key``."""
+        return SecretBox.from_keys([k.get_secret_value() for k in self.secret_key])
 
     @field_validator("webhook_retry_schedule")
     @classmethod

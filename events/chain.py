@@ -32,13 +32,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from events.codec import RowDecoder, columns_of
 from events.envelope import GENESIS_HASH, chain_hash, content_hash
 from events.store import EventStore, storage_errors
-from events.tables import log_head
+from events.tables import events, log_head
 
 __all__ = [
     "ChainReport",
     "LogHead",
     "read_log_head",
     "stored_content_hash",
+    "stored_hash_at",
     "verify_chain",
 ]
 
@@ -71,6 +72,19 @@ async def read_log_head(conn: AsyncConnection) -> LogHead:
     """The log's head now: its newest position and chain hash (one row)."""
     row = (await conn.execute(select(log_head.c.position, log_head.c.hash))).one()
     return LogHead(int(row.position), bytes(row.hash))
+
+
+async def stored_hash_at(store: EventStore, position: int) -> bytes | None:
+    """The chain hash of the stored event at ``position`` (the genesis hash at 0); None when
+    no event is stored there."""
+    if position == 0:
+        return GENESIS_HASH
+    with storage_errors():
+        async with store.engine.connect() as conn:
+            stored = (
+                await conn.execute(select(events.c.hash).where(events.c.position == position))
+            ).scalar_one_or_none()
+    return None if stored is None else bytes(stored)
 
 
 @dataclass(slots=True)
@@ -116,6 +130,7 @@ def stored_content_hash(row: Any) -> bytes:
         recorded_at=row.recorded_at,
         source_json=row.source,
         data_json=row.data,
+        key_id=row.key_id,
     )
 
 

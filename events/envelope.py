@@ -116,14 +116,17 @@ def content_hash(
     recorded_at: datetime,
     source_json: str,
     data_json: str,
+    key_id: str | None = None,
 ) -> bytes:
     """SHA-256 over the canonical content of one stored event: every field a reader sees
-    except its position, which the chain itself pins down."""
+    except its position, which the chain itself pins down. ``key_id`` (who appended it) enters
+    only when there is one, so events recorded before keys were recorded keep their hashes."""
     # canonical_json of {"id": event_id, "type": type, ...}, spelled out in its sorted key
     # order: this runs on every append (tests hold the two equal).
+    key = "" if key_id is None else f'"key_id":{_canonical(key_id)},'
     canonical = (
         f'{{"conflict":{_canonical(conflict)},"data":{_canonical(data_json)},'
-        f'"id":{_canonical(event_id)},"occurred_at":"{format_instant(occurred_at)}",'
+        f'"id":{_canonical(event_id)},{key}"occurred_at":"{format_instant(occurred_at)}",'
         f'"recorded_at":"{format_instant(recorded_at)}","schema_version":{_canonical(schema_version)},'
         f'"source":{_canonical(source_json)},"type":{_canonical(type)},"version":{_canonical(version)}}}'
     )

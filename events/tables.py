@@ -73,6 +73,9 @@ events = Table(
     Column("source", Text, nullable=False),
     Column("data", Text, nullable=False),
     Column("hash", LargeBinary(32), nullable=False),
+    #: The id of the API key that appended it (``cli``: an operator's command without a key);
+    #: NULL for events recorded before keys were recorded (migration 0006).
+    Column("key_id", String(64), nullable=True),
     UniqueConstraint("conflict", "version", name="uq_events_conflict_version"),
 )
 Index("ix_events_conflict_recorded", events.c.conflict, events.c.recorded_at)

@@ -17,6 +17,8 @@ from events.tables import events, log_head, metadata, streams
 from projections.tables import PROJECTION_KEYS
 
 __all__ = [
+    "chained",
+    "chained_lines",
     "dump_projections",
     "dump_table",
     "index_names",
@@ -206,6 +208,34 @@ _SQLITE_REFUSE_UPDATE = (
     "CREATE TRIGGER events_refuse_update BEFORE UPDATE ON events "
     "BEGIN SELECT RAISE(ABORT, 'the events table is append-only: UPDATE refused'); END"
 )
+
+
+def chained(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Export lines made by hand, with the chain hashes an export would give them."""
+    from events.envelope import GENESIS_HASH
+    from events.export import ExportedEvent
+
+    previous = GENESIS_HASH
+    out = []
+    for fields in lines:
+        previous = chain_hash(previous, ExportedEvent.model_validate(fields).content_hash())
+        out.append(fields | {"hash": previous.hex()})
+    return out
+
+
+def chained_lines(lines: list[str]) -> list[str]:
+    """``chained`` for lines of text; lines that are not JSON objects stay as they are."""
+    parsed: list[dict[str, Any] | None] = []
+    for line in lines:
+        try:
+            parsed.append(json.loads(line))
+        except ValueError:
+            parsed.append(None)
+    hashed = iter(chained([p for p in parsed if p is not None]))
+    return [
+        line if p is None else json.dumps(next(hashed))
+        for line, p in zip(lines, parsed, strict=True)
+    ]
 
 
 async def dump_table(engine: AsyncEngine, live: str, name: str) -> list[tuple[Any, ...]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -18,11 +19,17 @@ from app.conditional import (
     conditional_responses,
 )
 from app.deps import JsonContent, ReaderKey, SettingsDep, StoreDep, WriterKey
+from app.metrics import Metrics
 from app.problems import Problem
 from app.reads import fitting
 from events.chain import read_log_head as read_log_head_row
 from events.envelope import Recorded
-from events.errors import UnknownConflictError
+from events.errors import (
+    ConcurrencyError,
+    DomainRuleError,
+    DuplicateEventError,
+    UnknownConflictError,
+)
 from events.store import EventStore, storage_errors
 from events.types import (
     AgreementCollapsed,
@@ -135,6 +142,7 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     summary="Record an event",
 )
 async def append_event(
+    request: Request,
     body: Annotated[EventIn, Body()],
     store: StoreDep,
     _key: WriterKey,
@@ -144,7 +152,18 @@ async def append_event(
     """Append one event to its conflict's stream. Sending the same event (same ``id``, same
     content) again returns the stored one with 200 and writes nothing."""
     event: Event = event_adapter.validate_python(body.model_dump(exclude={"expected_version"}))
-    result = await store.append([event], expected_version=body.expected_version)
+    metrics: Metrics = request.app.state.metrics
+    outcome = "failed"
+    started = time.perf_counter()
+    try:
+        result = await store.append([event], expected_version=body.expected_version)
+        outcome = "created" if result.created else "duplicate"
+    except (ConcurrencyError, DomainRuleError, DuplicateEventError):
+        outcome = "refused"
+        raise
+    finally:
+        metrics.appends.labels(event.type, outcome).inc()
+        metrics.append_seconds.labels(outcome).observe(time.perf_counter() - started)
     stored = result.events[0]
     if not result.created:
         response.status_code = 200

@@ -28,6 +28,7 @@ from app.api.events import After
 from app.capacity import Gauge
 from app.conditional import ConditionalDep
 from app.deps import ReaderKey, SettingsDep
+from app.metrics import Metrics
 from app.problems import ProblemError
 from app.streaming import StreamHub
 from events.types import EVENT_TYPES, ConflictSlug
@@ -188,14 +189,27 @@ async def stream_events(
     streams: Gauge = request.app.state.stream_count
     streams.acquire()
     return EventStreamResponse(
-        _opened(
-            start,
-            notices,
-            hub.follow(start, conflict, wanted, settings.stream_heartbeat.total_seconds()),
+        _counted(
+            request.app.state.metrics,
+            _opened(
+                start,
+                notices,
+                hub.follow(start, conflict, wanted, settings.stream_heartbeat.total_seconds()),
+            ),
         ),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         release=streams.release,
     )
+
+
+async def _counted(metrics: Metrics, messages: AsyncIterator[str]) -> AsyncIterator[str]:
+    """The stream's messages, counted in ``ceasefire_streams_open`` while it is open."""
+    metrics.streams.inc()
+    try:
+        async for message in messages:
+            yield message
+    finally:
+        metrics.streams.dec()
 
 
 def _types(values: list[str] | None) -> list[str] | None:

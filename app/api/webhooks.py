@@ -18,6 +18,7 @@ from app.problems import Problem, ProblemError
 from app.settings import Settings
 from app.webhooks import store as webhook_store
 from app.webhooks.cloudevents import ping_body
+from app.webhooks.sealing import SecretBox, SecretKeyError
 from app.webhooks.ssrf import AddressPolicy, UnsafeUrlError, check_url
 from app.webhooks.store import (
     AttemptRecord,
@@ -220,6 +221,13 @@ async def _check_url(url: str, settings: Settings) -> None:
         raise ProblemError(422, "unsafe-webhook-url", f"the URL is refused: {error}") from None
 
 
+def _open(box: SecretBox, stored: str) -> str:
+    try:
+        return box.open(stored)
+    except SecretKeyError as error:  # not for a secret sealed a moment ago by the same box
+        raise ProblemError(503, "secret-key-unavailable", str(error)) from None
+
+
 def _not_found(webhook_id: UUID) -> ProblemError:
     return ProblemError(404, "unknown-webhook", f"no webhook {webhook_id}")
 
@@ -256,8 +264,11 @@ async def create_webhook(
                 conflicts=body.conflicts,
                 description=body.description,
                 now=_now(),
+                box=settings.secret_box(),
             )
-    return WebhookCreated(**Webhook.of(sub).model_dump(), secret=sub.secret)
+    return WebhookCreated(
+        **Webhook.of(sub).model_dump(), secret=_open(settings.secret_box(), sub.secret)
+    )
 
 
 @router.get(
@@ -353,12 +364,14 @@ async def rotate_webhook_secret(
     with storage_errors():
         async with write_transaction(store.engine) as conn:
             sub = await webhook_store.rotate_secret(
-                conn, webhook_id, _now(), settings.webhook_secret_overlap
+                conn, webhook_id, _now(), settings.webhook_secret_overlap, settings.secret_box()
             )
     if sub is None or sub.previous_secret_expires_at is None:
         raise _not_found(webhook_id)
     return SecretRotated(
-        id=sub.id, secret=sub.secret, previous_secret_expires_at=sub.previous_secret_expires_at
+        id=sub.id,
+        secret=_open(settings.secret_box(), sub.secret),
+        previous_secret_expires_at=sub.previous_secret_expires_at,
     )
 
 
@@ -370,15 +383,17 @@ async def rotate_webhook_secret(
     summary="Send a test event now",
 )
 async def ping_webhook(
-    webhook_id: UUID, store: StoreDep, request: Request, _key: AdminKey
+    webhook_id: UUID, store: StoreDep, settings: SettingsDep, request: Request, _key: AdminKey
 ) -> PingResult:
     """Sends a signed ``webhook.ping`` CloudEvent at once (even to a disabled endpoint) and
     answers with the outcome. Pings are not stored and not retried."""
     sub = await _subscription(store, webhook_id)
     ping_id = message_id(uuid4())
-    outcome = await _webhooks(request).sender.send(
-        sub.url, ping_id, ping_body(sub.id), sub.live_secrets(_now())
-    )
+    try:
+        secrets = sub.live_secrets(_now(), settings.secret_box())
+    except SecretKeyError as error:
+        raise ProblemError(503, "secret-key-unavailable", str(error)) from None
+    outcome = await _webhooks(request).sender.send(sub.url, ping_id, ping_body(sub.id), secrets)
     return PingResult(
         delivered=outcome.ok,
         message_id=ping_id,

@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.webhooks.sealing import SecretBox
 from app.webhooks.signing import new_secret
 from app.webhooks.tables import attempts, deliveries, subscriptions
 from events.database import WRITE
@@ -29,12 +30,14 @@ from events.tables import log_head, projection_checkpoints
 __all__ = [
     "CHECKPOINT",
     "AttemptRecord",
+    "DeliveryFigures",
     "DeliveryRecord",
     "DeliveryStatus",
     "Subscription",
     "checkpoint_locked",
     "create_subscription",
     "delete_subscription",
+    "delivery_figures",
     "get_delivery",
     "get_subscription",
     "is_postgresql",
@@ -42,6 +45,7 @@ __all__ = [
     "list_subscriptions",
     "recover_failed",
     "requeue_delivery",
+    "reseal_secrets",
     "rotate_secret",
     "subscription_of",
     "update_subscription",
@@ -52,6 +56,9 @@ __all__ = [
 CHECKPOINT = "webhooks"
 
 DeliveryStatus = Literal["pending", "succeeded", "failed"]
+
+#: No keys: secrets stored and read in clear.
+CLEAR = SecretBox.from_keys(())
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +77,8 @@ class Subscription:
     created_at: datetime
     updated_at: datetime
     previous_secret_expires_at: datetime | None
-    # Secrets never appear in a repr, so never in a log line or a traceback.
+    # Secrets as stored (sealed when CEASEFIRE_SECRET_KEY is set: ``sealing``); ``live_secrets``
+    # opens them. Never in a repr, so never in a log line or a traceback.
     secret: str = field(repr=False)
     previous_secret: str | None = field(repr=False)
 
@@ -81,16 +89,16 @@ class Subscription:
             and (self.conflicts is None or event.conflict in self.conflicts)
         )
 
-    def live_secrets(self, now: datetime) -> list[str]:
-        """The secrets a delivery sent at ``now`` is signed with: the current one and, for
-        the overlap after a rotation, the previous one."""
-        live = [self.secret]
+    def live_secrets(self, now: datetime, box: SecretBox = CLEAR) -> list[str]:
+        """The secrets a delivery sent at ``now`` is signed with, opened with ``box``: the
+        current one and, for the overlap after a rotation, the previous one."""
+        live = [box.open(self.secret)]
         if (
             self.previous_secret is not None
             and self.previous_secret_expires_at is not None
             and now < self.previous_secret_expires_at
         ):
-            live.append(self.previous_secret)
+            live.append(box.open(self.previous_secret))
         return live
 
 
@@ -178,9 +186,11 @@ async def create_subscription(
     conflicts: Sequence[str] | None,
     description: str | None,
     now: datetime,
+    box: SecretBox = CLEAR,
 ) -> Subscription:
-    """A new, enabled subscription with a fresh secret. It receives the events after the log's
-    head or the dispatcher's checkpoint, whichever is later, read under the checkpoint's lock:
+    """A new, enabled subscription with a fresh secret, stored sealed by ``box``. It receives
+    the events after the log's head or the dispatcher's checkpoint, whichever is later, read
+    under the checkpoint's lock:
     a dispatch batch in flight either sees this subscription or ends before its
     ``from_position``, never between."""
     checkpoint = await checkpoint_locked(conn)
@@ -194,7 +204,7 @@ async def create_subscription(
         "conflicts": None if conflicts is None else json.dumps(list(dict.fromkeys(conflicts))),
         "description": description,
         "enabled": True,
-        "secret": new_secret(),
+        "secret": box.seal(new_secret()),
         "from_position": from_position,
         "created_at": now,
         "updated_at": now,
@@ -268,9 +278,14 @@ async def delete_subscription(conn: AsyncConnection, subscription_id: UUID) -> b
 
 
 async def rotate_secret(
-    conn: AsyncConnection, subscription_id: UUID, now: datetime, overlap: timedelta
+    conn: AsyncConnection,
+    subscription_id: UUID,
+    now: datetime,
+    overlap: timedelta,
+    box: SecretBox = CLEAR,
 ) -> Subscription | None:
-    """A new secret; the current one keeps signing beside it until ``now + overlap``."""
+    """A new secret, stored sealed by ``box``; the current one keeps signing beside it until
+    ``now + overlap``."""
     current = await get_subscription(conn, subscription_id)
     if current is None:
         return None
@@ -278,13 +293,33 @@ async def rotate_secret(
         update(subscriptions)
         .where(subscriptions.c.id == subscription_id)
         .values(
-            secret=new_secret(),
+            secret=box.seal(new_secret()),
             previous_secret=current.secret,
             previous_secret_expires_at=now + overlap,
             updated_at=now,
         )
     )
     return await get_subscription(conn, subscription_id)
+
+
+async def reseal_secrets(conn: AsyncConnection, box: SecretBox) -> int:
+    """Seal every stored secret with ``box``'s first key (clear ones included): after a key
+    rotation, before the old keys are dropped. The number of subscriptions rewritten.
+    ``SecretKeyError`` (nothing written, the caller's transaction rolls back) when a secret
+    opens with none of the keys."""
+    rows = list(
+        await conn.execute(
+            select(subscriptions.c.id, subscriptions.c.secret, subscriptions.c.previous_secret)
+        )
+    )
+    for row in rows:
+        previous = None if row.previous_secret is None else box.reseal(row.previous_secret)
+        await conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.id == row.id)
+            .values(secret=box.reseal(row.secret), previous_secret=previous)
+        )
+    return len(rows)
 
 
 # -- the delivery log ------------------------------------------------------------------------
@@ -396,3 +431,57 @@ async def recover_failed(
         .values(status="pending", next_attempt_at=now, completed_at=None)
     )
     return int(result.rowcount)
+
+
+@dataclass(frozen=True)
+class DeliveryFigures:
+    """What ``/metrics`` shows of the delivery log (``app.metrics``)."""
+
+    by_status: dict[str, int]
+    attempts_succeeded: int
+    attempts_failed: int
+    #: Pending deliveries whose next attempt is due.
+    due: int
+    oldest_pending: datetime | None
+    log_head: int
+    #: The dispatcher's checkpoint: events up to it have their deliveries.
+    dispatched: int
+
+
+async def delivery_figures(conn: AsyncConnection, now: datetime) -> DeliveryFigures:
+    by_status = {
+        str(status): int(n)
+        for status, n in await conn.execute(
+            select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
+        )
+    }
+    ok = and_(attempts.c.status_code >= 200, attempts.c.status_code < 300)
+    succeeded, total = (
+        await conn.execute(select(func.count().filter(ok), func.count()).select_from(attempts))
+    ).one()
+    pending = deliveries.c.status == "pending"
+    due, oldest = (
+        await conn.execute(
+            select(
+                func.count().filter(deliveries.c.next_attempt_at <= now),
+                func.min(deliveries.c.created_at),
+            ).where(pending)
+        )
+    ).one()
+    head = (await conn.execute(select(log_head.c.position))).scalar_one()
+    dispatched = (
+        await conn.execute(
+            select(projection_checkpoints.c.position).where(
+                projection_checkpoints.c.name == CHECKPOINT
+            )
+        )
+    ).scalar_one_or_none()
+    return DeliveryFigures(
+        by_status=by_status,
+        attempts_succeeded=int(succeeded),
+        attempts_failed=int(total) - int(succeeded),
+        due=int(due),
+        oldest_pending=oldest,
+        log_head=int(head),
+        dispatched=int(dispatched or 0),
+    )

@@ -29,6 +29,12 @@ from events.tables import UtcDateTime, metadata
 
 __all__ = ["attempts", "deliveries", "subscriptions"]
 
+#: A secret as stored: ``whsec_…`` (50 characters) or a Fernet token of it (164). Migration
+#: 0007 widens PostgreSQL's VARCHAR(64) to TEXT. SQLite does not enforce a VARCHAR's length,
+#: and changing a column's type there means rebuilding the table, whose DROP would cascade
+#: to the deliveries: it keeps the declaration it was created with.
+_SECRET = String(64).with_variant(Text(), "postgresql")
+
 subscriptions = Table(
     "webhook_subscriptions",
     metadata,
@@ -40,8 +46,8 @@ subscriptions = Table(
     Column("enabled", Boolean, nullable=False),
     Column("disabled_reason", Text, nullable=True),
     Column("disabled_at", UtcDateTime, nullable=True),
-    Column("secret", String(64), nullable=False),
-    Column("previous_secret", String(64), nullable=True),
+    Column("secret", _SECRET, nullable=False),
+    Column("previous_secret", _SECRET, nullable=True),
     Column("previous_secret_expires_at", UtcDateTime, nullable=True),
     Column("from_position", BigInteger, nullable=False),
     Column("failing_since", UtcDateTime, nullable=True),

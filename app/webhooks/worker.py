@@ -90,6 +90,7 @@ class WebhookWorker:
         self.sender = sender
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:6]}"
         self._clock = clock
+        self.box = settings.secret_box()
         self._dispatch_wake = asyncio.Event()
         self._deliver_wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -273,7 +274,7 @@ class WebhookWorker:
             claim.subscription.url,
             message_id(claim.delivery_id),
             event_body(claim.event),
-            claim.subscription.live_secrets(started_at),
+            claim.subscription.live_secrets(started_at, self.box),
         )
         finished_at = self._clock()
         verdict = decide(

@@ -18,6 +18,11 @@ migration role is made a member of it so later migrations can alter them. Called
 upgrade when a service role is configured (``migrations/env.py``), so tables added by later
 migrations are granted too.
 
+Audit: ``events.key_id``, the id of the API key that appended the event (``cli`` for the
+operator's commands without one), covered by its content hash when present; NULL for events
+recorded before, whose hashes stay as they were. ``ceasefire_append`` stores it from each
+event's JSON.
+
 Revision ID: 0006
 Revises: 0004
 Create Date: 2026-11-28
@@ -25,6 +30,10 @@ Create Date: 2026-11-28
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
@@ -117,14 +126,43 @@ $$
 ]
 
 
+def _append_function_of_0001() -> str:
+    spec = importlib.util.spec_from_file_location(
+        "migration_0001", Path(__file__).with_name("0001_event_log.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.APPEND_FUNCTION)
+
+
+def _append_function_with_key_id() -> str:
+    """0001's ``ceasefire_append``, storing each event's ``key_id`` too."""
+    function = _append_function_of_0001()
+    for old, new in (
+        (
+            "occurred_at, recorded_at, source, data, hash)",
+            "occurred_at, recorded_at, source, data, hash, key_id)",
+        ),
+        ("e->>'source', e->>'data', h);", "e->>'source', e->>'data', h, e->>'key_id');"),
+    ):
+        assert function.count(old) == 1, old
+        function = function.replace(old, new)
+    return function
+
+
 def upgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
+    op.add_column("events", sa.Column("key_id", sa.String(64), nullable=True))
     for statement in POSTGRESQL if postgresql else SQLITE_TRIGGERS:
         op.execute(statement)
+    if postgresql:
+        op.execute(_append_function_with_key_id())
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute(_append_function_of_0001())
         op.execute("DROP FUNCTION IF EXISTS ceasefire_grant_service(text)")
         for trigger in ("log_head_no_truncate", "log_head_no_delete", "log_head_forwards_only"):
             op.execute(f"DROP TRIGGER IF EXISTS {trigger} ON log_head")
@@ -137,3 +175,4 @@ def downgrade() -> None:
             "events_refuse_replace",
         ):
             op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    op.drop_column("events", "key_id")  # SQLite 3.35+: in place, the triggers kept

@@ -28,7 +28,7 @@ from tests.factories import (
     seed_events,
     signed,
 )
-from tests.logtools import dump_projections
+from tests.logtools import chained_lines, dump_projections
 
 WINDOW = timedelta(days=7)
 MOMENTS = [datetime(2022, 9, d, 12, tzinfo=UTC) for d in (10, 13, 14, 16, 20, 24, 30)]
@@ -166,7 +166,7 @@ async def test_an_import_keeps_ids_and_recording_times(
     recorded = datetime(2022, 9, 15, 8, 30, 0, 123456, tzinfo=UTC)
     for i, event in enumerate(seed_events(conflict)):
         lines.append(_line(event.model_dump(mode="json"), i + 1, recorded + timedelta(hours=i)))
-    (tmp_path / "in.ndjson").write_text("\n".join(lines) + "\n")
+    (tmp_path / "in.ndjson").write_text("\n".join(chained_lines(lines)) + "\n")
     report = await import_file(store, tmp_path / "in.ndjson")
     assert report.bad == [] and report.imported == len(lines)
     stored = await store.read_stream(conflict)
@@ -194,9 +194,9 @@ async def test_bad_lines_are_reported_by_number_and_nothing_is_written(
         _line(orphan, 4),
         _line(clash, 5),
         "",
-        good[2],
+        _line(seed_events(conflict)[2].model_dump(mode="json"), 6),
     ]
-    (tmp_path / "bad.ndjson").write_text("\n".join(lines) + "\n")
+    (tmp_path / "bad.ndjson").write_text("\n".join(chained_lines(lines)) + "\n")
     report = await import_file(store, tmp_path / "bad.ndjson")
     assert [bad.number for bad in report.bad] == [2, 4, 5, 6]
     assert "unknown-agreement" in report.bad[2].reason
@@ -211,7 +211,7 @@ async def test_an_old_schema_version_is_upcast_on_import(
     claim = alleged(conflict).model_dump(mode="json")
     claim["data"]["casualties_claimed"] = 12  # schema version 1: one number
     lines = [_line(agreement, 1), _line(claim, 2, schema_version=1)]
-    (tmp_path / "v1.ndjson").write_text("\n".join(lines) + "\n")
+    (tmp_path / "v1.ndjson").write_text("\n".join(chained_lines(lines)) + "\n")
     report = await import_file(store, tmp_path / "v1.ndjson")
     assert report.bad == []
     stored = (await store.read_stream(conflict))[1]

@@ -18,6 +18,7 @@ import pytest
 from tests.conftest import SEED, make_database
 from tests.e2e.conftest import Keys, Server, problem_of, start_server
 from tests.e2e.test_polling import agreement, allegation, event, post
+from tests.logtools import chained
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +63,7 @@ def export_lines() -> list[dict[str, Any]]:
             "hash": "0" * 64,
         }
     )
-    return lines
+    return chained(lines)
 
 
 @pytest.fixture(scope="module")

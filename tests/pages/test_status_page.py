@@ -8,11 +8,9 @@ Runs once (on SQLite): it tests the page, not the storage. Set
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,8 +19,8 @@ import httpx
 import pytest
 
 from events.types import AgreementSignedData
-from tests.conftest import SEED, make_database
-from tests.e2e.conftest import Keys, Server, make_keys, start_server
+from tests.conftest import SEED
+from tests.e2e.conftest import Keys, Server
 from tests.pages.browser import Browser, open_browser
 
 pytestmark = pytest.mark.slow
@@ -31,16 +29,6 @@ DOCS = Path(__file__).parents[2] / "docs" / "screenshots"
 SEED_CONFLICT = "armenia-azerbaijan"
 TRUCE_CONFLICT = "example-truce"
 FIXED_TERMS = "expires_at" in AgreementSignedData.model_fields
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Keys]]:
-    databases = make_database("sqlite", tmp_path_factory.mktemp("page"))
-    url = next(databases)
-    keys = asyncio.run(make_keys(url))
-    with start_server(url) as server:
-        yield server, keys
-    databases.close()
 
 
 def post(server: Server, keys: Keys, body: dict[str, Any]) -> None:

@@ -37,7 +37,8 @@ def _plain_content_hash(**fields: Any) -> bytes:
             "recorded_at": format_instant(fields["recorded_at"]),
             "source": fields["source_json"],
             "data": fields["data_json"],
-        },
+        }
+        | ({} if fields.get("key_id") is None else {"key_id": fields["key_id"]}),
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -65,6 +66,7 @@ _instants = st.datetimes(
     recorded_at=_instants,
     source_json=_text,
     data_json=_text,
+    key_id=st.none() | _text,
 )
 def test_content_hash_is_the_hash_of_the_canonical_json_of_its_fields(
     event_id: str,
@@ -76,6 +78,7 @@ def test_content_hash_is_the_hash_of_the_canonical_json_of_its_fields(
     recorded_at: datetime,
     source_json: str,
     data_json: str,
+    key_id: str | None,
 ) -> None:
     fields: dict[str, Any] = {
         "event_id": event_id,
@@ -87,8 +90,11 @@ def test_content_hash_is_the_hash_of_the_canonical_json_of_its_fields(
         "recorded_at": recorded_at,
         "source_json": source_json,
         "data_json": data_json,
+        "key_id": key_id,
     }
     assert content_hash(**fields) == _plain_content_hash(**fields)
+    if key_id is not None:  # who appended it is covered
+        assert content_hash(**fields) != content_hash(**(fields | {"key_id": None}))
 
 
 def test_to_recorded_is_the_validated_model() -> None:

@@ -1,0 +1,45 @@
+"""``/metrics``: the service's metrics in the Prometheus text format (``app.metrics``).
+
+A read like any other: open, or behind a reader key with ``CEASEFIRE_REQUIRE_READ_KEY=true``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from app.deps import ReaderKey, StoreDep
+from app.metrics import CONTENT_TYPE, Metrics
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["health"])
+
+_EXAMPLE = """\
+# HELP ceasefire_appends_total Events POSTed to /v1/events, by type and outcome: ...
+# TYPE ceasefire_appends_total counter
+ceasefire_appends_total{outcome="created",type="violation.alleged"} 42.0
+# HELP ceasefire_long_polls_waiting Requests held by Prefer: wait, waiting for a change.
+# TYPE ceasefire_long_polls_waiting gauge
+ceasefire_long_polls_waiting 3.0
+"""
+
+
+@router.get(
+    "/metrics",
+    operation_id="get_metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Every metric of this process, in the Prometheus text format "
+            "(version 0.0.4); the names are listed in the README.",
+            "content": {"text/plain": {"schema": {"type": "string"}, "example": _EXAMPLE}},
+        }
+    },
+    summary="Metrics for Prometheus: appends, reads, long-polls, streams, webhooks, lag, pool",
+)
+async def get_metrics(request: Request, store: StoreDep, _key: ReaderKey) -> Response:
+    """Counters and histograms of this process since it started; gauges read now (webhook
+    deliveries and the projections' lag from the database)."""
+    metrics: Metrics = request.app.state.metrics
+    body = await metrics.scrape(store.engine)
+    return Response(body, media_type=CONTENT_TYPE)

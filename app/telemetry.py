@@ -1,0 +1,83 @@
+"""Per request, outside everything else: a request id, one log line, and the HTTP metrics.
+
+The request id is the client's ``X-Request-ID`` when it sends a sane one (letters, digits,
+``._-``, at most 64), otherwise a new one; it is returned in the ``X-Request-ID`` header and is
+in the request's log line, so a user's report can be matched to the server's log. The line is
+written when the answer ends (for a stream: when it closes), at INFO on ``ceasefire.requests``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.metrics import Metrics
+
+__all__ = ["RequestTelemetry"]
+
+log = logging.getLogger("ceasefire.requests")
+_SANE = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _route(scope: Scope) -> str:
+    """The route template (``/v1/conflicts/{conflict}/status``), so that labels stay few."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path
+    return "/static" if scope.get("path", "").startswith("/static/") else "unmatched"
+
+
+class RequestTelemetry:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = next(
+            (v for k, v in scope["headers"] if k == b"x-request-id" and _SANE.match(v)),
+            uuid.uuid4().hex.encode(),
+        )
+        status = 500
+        started = time.perf_counter()
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            elapsed = time.perf_counter() - started
+            method = scope["method"]
+            route = _route(scope)
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.request_seconds.labels(method, route).observe(elapsed)
+            if log.isEnabledFor(logging.INFO):
+                query = scope.get("query_string", b"")
+                target = scope["path"] + (f"?{query.decode('latin-1')}" if query else "")
+                log.info(
+                    "%s %s %d %.1f ms",
+                    method,
+                    target,
+                    status,
+                    elapsed * 1000,
+                    extra={
+                        "request_id": request_id.decode(),
+                        "method": method,
+                        "path": target,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
