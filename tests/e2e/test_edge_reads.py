@@ -92,6 +92,8 @@ async def test_head_answers_every_read_like_get_without_a_body(
         assert head.status_code == get.status_code, (path, head.status_code, get.status_code)
         assert head.content == b"", path
         for name in compared:
+            if path == "/metrics" and name == "content-length":
+                continue  # its counters moved between the two requests
             assert head.headers.get(name) == get.headers.get(name), (path, name)
         if "etag" in get.headers:
             again = await client.head(path, headers={"If-None-Match": get.headers["etag"]})
