@@ -128,4 +128,5 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             )
         ),
         fastapi.state.metrics,
+        log_requests=settings.log_requests,
     )

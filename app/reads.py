@@ -18,7 +18,6 @@ from starlette.datastructures import URL
 
 from app.conditional import Representation, Validator
 from app.pages.badge import badge_svg
-from app.pages.data import since_of
 from app.pages.feed import FeedEntry, atom_feed, expiry_id
 from app.pages.text import STATE_WORDS, duration, next_wording
 from events.errors import UnknownConflictError
@@ -26,7 +25,7 @@ from events.heads import Heads
 from events.store import EventStore, storage_errors
 from projections.freshness import log_position, next_change, snapshot, stream_position
 from projections.queries import list_conflicts, read_allegations, read_status
-from projections.timeline import TimelineEntry, read_timeline
+from projections.timeline import read_timeline
 from projections.views import StatusView
 
 __all__ = [
@@ -91,6 +90,7 @@ async def _status_now(
             after=now,
             known_at=known_at,
             also=[None if last is None else last + window],
+            window=window,
         )
     return view, until
 
@@ -115,16 +115,6 @@ async def status(
     return Representation(_bytes(view), Validator(position, until))
 
 
-async def _story(
-    conn: AsyncConnection, conflict: str, window: timedelta, status: StatusView
-) -> list[TimelineEntry]:
-    """The conflict's story, read only where the status view cannot say ``since`` itself."""
-    if "since" in type(status).model_fields:
-        return []
-    view, _ = await read_timeline(conn, conflict, known_at=None, window=window)
-    return [e for e in view.entries if e.occurred_at <= (status.as_of or datetime.now(UTC))]
-
-
 def _earliest(*moments: datetime | None) -> datetime | None:
     present = [m for m in moments if m is not None]
     return min(present) if present else None
@@ -140,7 +130,7 @@ async def badge(store: EventStore, conflict: str, *, window: timedelta) -> Repre
             view, until = await _status_now(
                 conn, conflict, as_of=None, known_at=None, window=window, now=now
             )
-            since = since_of(view, await _story(conn, conflict, window, view), window)
+            since = view.since
     message = STATE_WORDS.get(view.state, view.state)
     if since is not None:
         message += f" {duration(now - since)}"
@@ -163,7 +153,7 @@ async def feed(
         async with snapshot(store.engine) as conn:
             position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
-            story, _ = await read_timeline(conn, conflict, known_at=None, window=window)
+            story, _ = await read_timeline(conn, conflict, as_of=now, known_at=None, window=window)
             view, until = await _status_now(
                 conn, conflict, as_of=None, known_at=None, window=window, now=now
             )
@@ -219,34 +209,50 @@ async def allegations(
 
 
 async def conflicts(
-    store: EventStore, *, window: timedelta, after: str | None, limit: int, max_bytes: int, url: URL
+    store: EventStore,
+    *,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+    window: timedelta,
+    after: str | None = None,
+    limit: int = 100,
+    max_bytes: int = 1024 * 1024,
+    url: URL | None = None,
 ) -> Representation:
     """A page of the conflicts in slug order, after ``after``: a ``Link`` header (RFC 8288)
-    names the next page while there is one."""
+    names the next page (``url`` with ``after`` and ``limit`` set) while there is one."""
     with storage_errors():
         async with snapshot(store.engine) as conn:
             position = await log_position(conn)
             now = datetime.now(UTC)
             summaries = await list_conflicts(
-                conn, as_of=now, window=window, after=after, limit=limit + 1
+                conn,
+                as_of=as_of or now,
+                known_at=known_at,
+                window=window,
+                after=after,
+                limit=limit + 1,
             )
             parts = [s.model_dump_json().encode() for s in summaries[:limit]]
             count = fitting(parts, max_bytes)
             more = count < len(summaries)
             summaries = summaries[:count]
-            until = await next_change(
-                conn,
-                conflict=None,
-                after=now,
-                known_at=None,
-                also=[
-                    s.last_allegation_at + window
-                    for s in summaries
-                    if s.last_allegation_at is not None
-                ],
-            )
+            until = None
+            if as_of is None:
+                until = await next_change(
+                    conn,
+                    conflict=None,
+                    after=now,
+                    known_at=known_at,
+                    also=[
+                        s.last_allegation_at + window
+                        for s in summaries
+                        if s.last_allegation_at is not None
+                    ],
+                    window=window,
+                )
     links: tuple[tuple[str, str], ...] = ()
-    if more:
+    if more and url is not None:
         following = url.include_query_params(after=summaries[-1].conflict, limit=limit)
         links = (("Link", f'<{following.path}?{following.query}>; rel="next"'),)
     return Representation(
@@ -258,17 +264,20 @@ async def timeline(
     store: EventStore,
     conflict: str,
     *,
+    as_of: datetime | None = None,
     known_at: datetime | None,
     window: timedelta,
-    after: int,
-    limit: int,
-    max_bytes: int,
+    after: int = 0,
+    limit: int = 1000,
+    max_bytes: int = 1024 * 1024,
 ) -> Representation:
     """A page of the story: the entries after the one at position ``after`` (0: from the
     start), at most ``limit`` and ``max_bytes``; ``next_after`` says where the next begins."""
     with storage_errors():
         async with snapshot(store.engine) as conn:
-            view, position = await read_timeline(conn, conflict, known_at=known_at, window=window)
+            view, position = await read_timeline(
+                conn, conflict, as_of=as_of, known_at=known_at, window=window
+            )
     entries = view.entries
     start = 0
     if after:

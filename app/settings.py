@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=10, ge=1, le=200)
     #: Log lines as plain text, or as one JSON object a line (``json``).
     log_format: Literal["text", "json"] = "text"
+    #: One log line per request; false turns them off (the X-Request-ID header stays), as
+    #: uvicorn's --no-access-log does for its own: a stderr nobody reads would fill and block.
+    log_requests: bool = True
 
     # -- webhooks (app/webhooks) -------------------------------------------------------------
     #: The delay before each delivery attempt, the first counted from the event's dispatch;

@@ -33,9 +33,10 @@ def _route(scope: Scope) -> str:
 
 
 class RequestTelemetry:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, *, log_requests: bool = True) -> None:
         self.app = app
         self.metrics = metrics
+        self.log_requests = log_requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,15 +64,16 @@ class RequestTelemetry:
             route = _route(scope)
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.request_seconds.labels(method, route).observe(elapsed)
-            if log.isEnabledFor(logging.INFO):
+            if self.log_requests and log.isEnabledFor(logging.INFO):
                 query = scope.get("query_string", b"")
                 target = scope["path"] + (f"?{query.decode('latin-1')}" if query else "")
                 log.info(
-                    "%s %s %d %.1f ms",
+                    "%s %s %d %.1f ms request_id=%s",
                     method,
                     target,
                     status,
                     elapsed * 1000,
+                    request_id.decode(),
                     extra={
                         "request_id": request_id.decode(),
                         "method": method,

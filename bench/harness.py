@@ -301,7 +301,14 @@ class Server:
         self._process = subprocess.Popen(
             args,
             cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+            # No request log lines, as --no-access-log: stderr is a pipe read only at exit,
+            # which a line per request would fill, blocking the server.
+            env={
+                **os.environ,
+                "PYTHONPATH": str(REPO),
+                "CEASEFIRE_LOG_REQUESTS": "false",
+                **(env or {}),
+            },
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )

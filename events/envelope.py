@@ -18,12 +18,16 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from events.types import (
     AgreementCollapsed,
+    AgreementExtended,
     AgreementSigned,
+    AllegationDenied,
     AllegationRetracted,
+    CeasefireDeclared,
     Event,
     EventCorrected,
     Frozen,
     MissionDispatched,
+    MissionEnded,
     ViolationAlleged,
 )
 
@@ -75,13 +79,33 @@ class RecordedEventCorrected(EventCorrected, RecordMeta):
     pass
 
 
+class RecordedCeasefireDeclared(CeasefireDeclared, RecordMeta):
+    pass
+
+
+class RecordedAgreementExtended(AgreementExtended, RecordMeta):
+    pass
+
+
+class RecordedAllegationDenied(AllegationDenied, RecordMeta):
+    pass
+
+
+class RecordedMissionEnded(MissionEnded, RecordMeta):
+    pass
+
+
 Recorded = Annotated[
     RecordedAgreementSigned
     | RecordedAgreementCollapsed
     | RecordedViolationAlleged
     | RecordedMissionDispatched
     | RecordedAllegationRetracted
-    | RecordedEventCorrected,
+    | RecordedEventCorrected
+    | RecordedCeasefireDeclared
+    | RecordedAgreementExtended
+    | RecordedAllegationDenied
+    | RecordedMissionEnded,
     Field(discriminator="type"),
 ]
 recorded_adapter: TypeAdapter[Recorded] = TypeAdapter(Recorded)

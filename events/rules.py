@@ -7,6 +7,7 @@ same state the fold keeps.
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from events.envelope import Recorded
@@ -14,7 +15,6 @@ from events.errors import DomainRuleError
 from events.state import (
     ConflictState,
     Lookup,
-    agreement_of,
     current_version,
     known_agreement,
     no_lookup,
@@ -23,11 +23,15 @@ from events.state import (
 from events.types import (
     CORRECTABLE_DATA,
     AgreementCollapsed,
+    AgreementExtended,
     AgreementSigned,
+    AllegationDenied,
     AllegationRetracted,
+    CeasefireDeclared,
     Event,
     EventCorrected,
     MissionDispatched,
+    MissionEnded,
     ViolationAlleged,
     data_of,
 )
@@ -40,16 +44,11 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
     what ``references(state, event)`` names."""
     match event:
         case AgreementSigned(data=data):
-            if data.agreement_id in state.agreements:
-                raise DomainRuleError(
-                    "agreement-exists",
-                    f"agreement {data.agreement_id!r} is already recorded in {state.conflict!r}",
-                )
-            if data.effective_at is not None and data.effective_at < event.occurred_at:
-                raise DomainRuleError(
-                    "effective-before-signed",
-                    "effective_at must not be earlier than the signing (occurred_at)",
-                )
+            _check_new_agreement(state, event, data.agreement_id, data.effective_at)
+            _check_term(event, data.effective_at, data.expires_at)
+        case CeasefireDeclared(data=declared):
+            _check_new_agreement(state, event, declared.agreement_id, declared.effective_at)
+            _check_term(event, declared.effective_at, declared.expires_at)
         case AgreementCollapsed(data=data):
             agreement = known_agreement(state, data.agreement_id)
             if agreement.collapsed_at is not None:
@@ -64,6 +63,8 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
                     f"agreement {data.agreement_id!r} was signed at "
                     f"{agreement.signed_at.isoformat()}, after this collapse",
                 )
+        case AgreementExtended(data=extension):
+            _check_extension(state, event, extension.agreement_id, extension.expires_at)
         case ViolationAlleged():
             _check_allegation(state, event)
         case MissionDispatched(data=data):
@@ -71,6 +72,33 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
                 raise DomainRuleError(
                     "mission-exists",
                     f"mission {data.mission_id!r} is already recorded in {state.conflict!r}",
+                )
+            if data.agreement_id is not None:
+                known_agreement(state, data.agreement_id)
+        case MissionEnded(data=ended):
+            if ended.mission_id not in state.missions:
+                raise DomainRuleError(
+                    "unknown-mission",
+                    f"no mission {ended.mission_id!r} is recorded in {state.conflict!r}",
+                )
+            if ended.mission_id in state.mission_ends:
+                raise DomainRuleError(
+                    "mission-already-ended", f"mission {ended.mission_id!r} has ended already"
+                )
+        case AllegationDenied(data=denial):
+            denied = _target(state, denial.allegation_id, lookup)
+            if not isinstance(denied, ViolationAlleged):
+                raise DomainRuleError(
+                    "not-an-allegation",
+                    f"event {denied.id} is a {denied.type}; only an allegation is denied",
+                )
+            if denied.id in state.denials:
+                raise DomainRuleError("already-denied", f"allegation {denied.id} is denied already")
+            if denial.denied_by.casefold() != denied.data.accused.casefold():
+                raise DomainRuleError(
+                    "not-the-accused-party",
+                    f"allegation {denied.id} accuses {denied.data.accused!r}; only that party "
+                    f"may deny it, not {denial.denied_by!r}",
                 )
         case AllegationRetracted(data=data):
             target = _target(state, data.allegation_id, lookup)
@@ -93,8 +121,62 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
             _check_correction(state, _target(state, data.event_id, lookup), event)
 
 
+def _check_new_agreement(
+    state: ConflictState, event: Event, agreement_id: str, effective_at: datetime | None
+) -> None:
+    if agreement_id in state.agreements:
+        raise DomainRuleError(
+            "agreement-exists",
+            f"agreement {agreement_id!r} is already recorded in {state.conflict!r}",
+        )
+    if effective_at is not None and effective_at < event.occurred_at:
+        raise DomainRuleError(
+            "effective-before-signed",
+            "effective_at must not be earlier than the signing (occurred_at)",
+        )
+
+
+def _check_term(event: Event, effective_at: datetime | None, expires_at: datetime | None) -> None:
+    if expires_at is not None and expires_at <= (effective_at or event.occurred_at):
+        raise DomainRuleError(
+            "expires-before-effective",
+            "expires_at must be later than effective_at (or the signing when none is given)",
+        )
+
+
+def _check_extension(
+    state: ConflictState, event: AgreementExtended, agreement_id: str, expires_at: datetime
+) -> None:
+    agreement = known_agreement(state, agreement_id)
+    if agreement.collapsed_at is not None:
+        raise DomainRuleError(
+            "agreement-already-collapsed",
+            f"agreement {agreement_id!r} collapsed at {agreement.collapsed_at.isoformat()}",
+        )
+    if event.occurred_at < agreement.signed_at:
+        raise DomainRuleError(
+            "extension-before-signing",
+            f"agreement {agreement_id!r} was signed at {agreement.signed_at.isoformat()}, "
+            "after this extension",
+        )
+    end = agreement.current_end()
+    if end is None:
+        raise DomainRuleError(
+            "not-fixed-term", f"agreement {agreement_id!r} has no end (expires_at) to extend"
+        )
+    if expires_at <= end:
+        raise DomainRuleError(
+            "extension-not-later",
+            f"agreement {agreement_id!r} runs until {end.isoformat()}; an extension must end later",
+        )
+
+
 def _check_allegation(state: ConflictState, event: ViolationAlleged) -> None:
-    agreement = agreement_of(state, event)
+    """An allegation naming no agreement is always accepted: which agreement it belongs to
+    (if any) is decided when a view is read. One naming an agreement must accuse a party."""
+    if event.data.agreement_id is None:
+        return
+    agreement = known_agreement(state, event.data.agreement_id)
     if agreement.party(event.data.accused) is None:
         raise DomainRuleError(
             "accused-not-a-party",
@@ -136,8 +218,17 @@ def _check_correction(state: ConflictState, target: Recorded, event: EventCorrec
                     "effective-before-signed",
                     "effective_at must not be earlier than the signing (occurred_at)",
                 )
+            _check_term(target, new.effective_at, new.expires_at)
         case AgreementCollapsed(data=old), AgreementCollapsed(data=new):
             _same_identity(target, "agreement_id", old.agreement_id, new.agreement_id)
+        case CeasefireDeclared(data=old), CeasefireDeclared(data=new):
+            _same_identity(target, "agreement_id", old.agreement_id, new.agreement_id)
+            if (old.declared_by, old.toward) != (new.declared_by, new.toward):
+                raise DomainRuleError(
+                    "correction-changes-parties",
+                    "a correction keeps a declaration's parties; allegations are counted by them",
+                )
+            _check_term(target, new.effective_at, new.expires_at)
         case MissionDispatched(data=old), MissionDispatched(data=new):
             _same_identity(target, "mission_id", old.mission_id, new.mission_id)
         case _, ViolationAlleged():

@@ -13,19 +13,20 @@ replay once per batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from events.envelope import Recorded
 from events.errors import DomainRuleError
 from events.types import (
     CORRECTABLE_DATA,
+    SCOPE_RANK,
+    AllegationDenied,
     AllegationRetracted,
     Event,
     EventCorrected,
-    ViolationAlleged,
 )
 
 __all__ = [
@@ -33,11 +34,8 @@ __all__ = [
     "AgreementState",
     "ConflictState",
     "Lookup",
-    "agreement_in_effect",
-    "agreement_of",
     "current_version",
     "known_agreement",
-    "latest_signed",
     "no_lookup",
     "references",
     "target_of",
@@ -56,6 +54,10 @@ def no_lookup(_event_id: UUID) -> Recorded | None:
 
 @dataclass(frozen=True, slots=True)
 class AgreementState:
+    """An agreement or a unilateral declaration, as its events made it. ``extensions`` holds
+    each ``agreement.extended`` as (occurred_at, new end): an extension takes effect at its own
+    occurred_at, so a view of an earlier time still sees the end before it."""
+
     agreement_id: str
     parties: tuple[str, ...]
     mediators: tuple[str, ...]
@@ -67,6 +69,12 @@ class AgreementState:
     collapse_reason: str | None
     version: int
     event_id: UUID
+    expires_at: datetime | None = None
+    scope_level: str = "national"
+    scope_area: str | None = None
+    unilateral: bool = False
+    declared_by: str | None = None
+    extensions: tuple[tuple[datetime, datetime], ...] = ()
 
     def party(self, name: str) -> str | None:
         """The agreement's own spelling of a party, matched without regard to case."""
@@ -80,6 +88,85 @@ class AgreementState:
                 return party
         return None
 
+    @property
+    def national(self) -> bool:
+        return self.scope_level == "national"
+
+    @property
+    def rank(self) -> tuple[int, datetime, str]:
+        """Which of several agreements in effect an allegation naming none belongs to: the
+        broadest scope first, then the latest signed. Ties go by agreement id, never by the
+        order of recording, so any order of recording gives the same filing."""
+        return (-SCOPE_RANK[self.scope_level], self.signed_at, self.agreement_id)
+
+    def end_at(self, at: datetime) -> datetime | None:
+        """The end as known at ``at``: as signed, moved by every extension that occurred by
+        then. None for an agreement with no fixed term."""
+        end = self.expires_at
+        for occurred_at, new_end in self.extensions:
+            if occurred_at <= at and (end is None or new_end > end):
+                end = new_end
+        return end
+
+    def current_end(self) -> datetime | None:
+        """The end with every extension recorded (what an extension must be later than)."""
+        ends = [self.expires_at, *(end for _, end in self.extensions)]
+        return max((e for e in ends if e is not None), default=None)
+
+    def periods(self) -> list[tuple[datetime, datetime | None]]:
+        """When it is in effect, as half-open spans [start, end) (end None: open-ended), cut
+        at its collapse. An extension occurring after the old end renews it from then: the gap
+        between is expired. Whatever the time of a view, a span starts no later than the event
+        that opened it, so a view of time T filters them by start <= T and sees no later end."""
+        spans: list[tuple[datetime, datetime | None]] = [(self.effective_at, self.expires_at)]
+        for occurred_at, new_end in sorted(self.extensions):
+            start, end = spans[-1]
+            if end is None or occurred_at <= end:
+                spans[-1] = (start, new_end if end is None or new_end > end else end)
+            else:
+                spans.append((max(occurred_at, self.effective_at), new_end))
+        if self.collapsed_at is not None:
+            cut = self.collapsed_at
+            spans = [
+                (start, cut if end is None or end > cut else end)
+                for start, end in spans
+                if start < cut
+            ]
+        return [(start, end) for start, end in spans if end is None or start < end]
+
+    def in_effect(self, at: datetime) -> bool:
+        return any(start <= at and (end is None or at < end) for start, end in self.periods())
+
+    def state_at(self, at: datetime) -> str:
+        """``pending``, ``in_effect``, ``collapsed`` or ``expired`` at ``at`` (signed by then);
+        the caller tells holding from contested."""
+        if self.collapsed_at is not None and self.collapsed_at <= at:
+            cut = self.collapsed_at
+            expired_first = not self.in_effect(cut - _INSTANT) and any(
+                end is not None and end <= cut for _, end in self.periods()
+            )
+            if not expired_first:
+                return "collapsed"
+        if self.effective_at > at:
+            return "pending"
+        if self.in_effect(at):
+            return "in_effect"
+        return "expired"
+
+    def ended_at(self, at: datetime) -> datetime | None:
+        """When it last stopped being in effect, by ``at``: its collapse or its end."""
+        state = self.state_at(at)
+        if state == "collapsed":
+            return self.collapsed_at
+        if state != "expired":
+            return None
+        ends = [end for start, end in self.periods() if start <= at and end is not None]
+        return max((e for e in ends if e <= at), default=self.effective_at)
+
+
+#: The smallest step of a datetime: "just before" an instant.
+_INSTANT = timedelta(microseconds=1)
+
 
 @dataclass(frozen=True, slots=True)
 class ConflictState:
@@ -91,6 +178,12 @@ class ConflictState:
     revisions: Mapping[UUID, UUID] = field(default_factory=dict)
     #: The allegations withdrawn by their party.
     retracted: frozenset[UUID] = frozenset()
+    #: When each retraction occurred, and each denial (its time and the denying party), so a
+    #: later row version of the allegation (a denial after a retraction, say) carries both.
+    retracted_at: Mapping[UUID, datetime] = field(default_factory=dict)
+    denials: Mapping[UUID, tuple[datetime, str]] = field(default_factory=dict)
+    #: The missions ended.
+    mission_ends: frozenset[str] = frozenset()
 
 
 def target_of(event: Event) -> UUID | None:
@@ -100,13 +193,15 @@ def target_of(event: Event) -> UUID | None:
     match event:
         case AllegationRetracted(data=data):
             return data.allegation_id
+        case AllegationDenied(data=denial):
+            return denial.allegation_id
         case EventCorrected(data=data):
             return data.event_id
     return None
 
 
 #: The types of the events that name an earlier one (see ``references``).
-NAMING_TYPES = frozenset({"allegation.retracted", "event.corrected"})
+NAMING_TYPES = frozenset({"allegation.retracted", "allegation.denied", "event.corrected"})
 
 
 def references(state: ConflictState, event: Event) -> tuple[UUID, ...]:
@@ -139,33 +234,6 @@ def with_data(event: Recorded, data: Mapping[str, object]) -> Recorded:
     return event.model_copy(update={"data": CORRECTABLE_DATA[event.type].model_validate(data)})
 
 
-def agreement_in_effect(
-    agreements: Mapping[str, AgreementState], at: datetime
-) -> AgreementState | None:
-    """The latest agreement signed at or before ``at``, if it is in effect then: effective
-    and not yet collapsed. A later agreement still pending supersedes the earlier one."""
-    latest = latest_signed(agreements.values(), at)
-    if latest is None or latest.effective_at > at:
-        return None
-    if latest.collapsed_at is not None and latest.collapsed_at <= at:
-        return None
-    return latest
-
-
-def latest_signed(agreements: Iterable[AgreementState], at: datetime) -> AgreementState | None:
-    # A loop rather than max() over a filtered list: it runs for every allegation folded, over
-    # a conflict's few agreements. Ties on signed_at go to the later version, as max() would.
-    latest: AgreementState | None = None
-    for agreement in agreements:
-        if agreement.signed_at <= at and (
-            latest is None
-            or agreement.signed_at > latest.signed_at
-            or (agreement.signed_at == latest.signed_at and agreement.version > latest.version)
-        ):
-            latest = agreement
-    return latest
-
-
 def known_agreement(state: ConflictState, agreement_id: str) -> AgreementState:
     """The agreement ``agreement_id`` of this conflict; the rule's problem when there is none."""
     agreement = state.agreements.get(agreement_id)
@@ -173,25 +241,5 @@ def known_agreement(state: ConflictState, agreement_id: str) -> AgreementState:
         raise DomainRuleError(
             "unknown-agreement",
             f"no agreement {agreement_id!r} is recorded in conflict {state.conflict!r}",
-        )
-    return agreement
-
-
-def agreement_of(
-    state: ConflictState, event: ViolationAlleged, *, lenient: bool = False
-) -> AgreementState:
-    """An allegation belongs to the agreement it names or, when it names none, to the one in
-    effect when it occurred: by occurred_at, not by when it was recorded. ``lenient``: failing
-    that, to the latest agreement signed before it."""
-    if event.data.agreement_id is not None:
-        return known_agreement(state, event.data.agreement_id)
-    agreement = agreement_in_effect(state.agreements, event.occurred_at)
-    if agreement is None and lenient:
-        agreement = latest_signed(state.agreements.values(), event.occurred_at)
-    if agreement is None:
-        raise DomainRuleError(
-            "no-agreement-in-effect",
-            f"no agreement was in effect in {state.conflict!r} at "
-            f"{event.occurred_at.isoformat()}; name one with data.agreement_id",
         )
     return agreement

@@ -33,7 +33,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Row, select
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.database import dialect_of
@@ -104,6 +104,39 @@ def storage_errors() -> Iterator[None]:
         yield
     except (OperationalError, InterfaceError, OSError, sqlite3.OperationalError) as exc:
         raise StorageUnavailableError("the database is not reachable") from exc
+    except DBAPIError as exc:
+        if not (exc.connection_invalidated or _server_gone(exc.orig)):
+            raise
+        raise StorageUnavailableError("the database is not reachable") from exc
+
+
+#: SQLSTATEs of a server going away: class 08 (connection exception), and an administrator's
+#: shutdown (a restart), a crash shutdown, "the database system is starting up".
+_GONE_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def _server_gone(error: BaseException | None) -> bool:
+    """Whether a driver error (SQLAlchemy's, or what it wraps) says the server went away or the
+    connection broke under it. SQLAlchemy's asyncpg adapter reports a restart's "terminating
+    connection due to administrator command", and a connection the outage left mid-operation,
+    as plain ``DBAPIError``/``InternalError``, not as ``OperationalError``."""
+    import asyncpg  # only on this error path: a SQLite service never gets here
+
+    seen = 0
+    while error is not None and seen < 5:
+        state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if isinstance(state, str) and state.startswith(_GONE_STATES):
+            return True
+        if isinstance(
+            error,
+            OSError
+            | asyncpg.PostgresConnectionError
+            | asyncpg.OperatorInterventionError
+            | asyncpg.InternalClientError,
+        ):
+            return True
+        error, seen = error.__cause__, seen + 1
+    return False
 
 
 class EventStore:

@@ -32,14 +32,21 @@ __all__ = [
     "CORRECTABLE_DATA",
     "EVENT_TYPES",
     "SCHEMA_VERSIONS",
+    "SCOPE_RANK",
     "AgreementCollapsed",
     "AgreementCollapsedData",
+    "AgreementExtended",
+    "AgreementExtendedData",
     "AgreementKind",
     "AgreementSigned",
     "AgreementSignedData",
+    "AllegationDenied",
+    "AllegationDeniedData",
     "AllegationRetracted",
     "AllegationRetractedData",
     "CasualtyRange",
+    "CeasefireDeclared",
+    "CeasefireDeclaredData",
     "ConflictSlug",
     "CorrectableType",
     "Event",
@@ -49,6 +56,10 @@ __all__ = [
     "Instant",
     "MissionDispatched",
     "MissionDispatchedData",
+    "MissionEnded",
+    "MissionEndedData",
+    "Scope",
+    "ScopeLevel",
     "Slug",
     "Source",
     "ViolationAlleged",
@@ -115,11 +126,42 @@ class Source(Frozen):
     ) = None
 
 
+ScopeLevel = Literal["national", "regional", "local"]
+
+#: Broadest first: an allegation naming no agreement goes to the broadest one in effect.
+SCOPE_RANK: dict[str, int] = {"national": 0, "regional": 1, "local": 2}
+
+
+class Scope(Frozen):
+    """Where an agreement applies. Only national ones set the conflict's state; regional and
+    local ones have a state of their own."""
+
+    level: ScopeLevel = "national"
+    area: Name | None = Field(
+        default=None, description="The region or place; required for regional and local."
+    )
+
+    @model_validator(mode="after")
+    def _area_when_not_national(self) -> Scope:
+        if self.level != "national" and self.area is None:
+            raise ValueError(f"a {self.level} scope needs an area")
+        return self
+
+
+def _ends_after_start(effective_at: datetime | None, expires_at: datetime | None) -> None:
+    if effective_at is not None and expires_at is not None and expires_at <= effective_at:
+        raise ValueError("expires_at must be later than effective_at")
+
+
 class AgreementSignedData(Frozen):
     agreement_id: Slug
     parties: tuple[Name, ...] = Field(min_length=2, max_length=50)
     mediators: tuple[Name, ...] = ()
     effective_at: Instant | None = None
+    expires_at: Instant | None = Field(
+        default=None, description="The end of a fixed term (later than effective_at)."
+    )
+    scope: Scope | None = Field(default=None, description="Where it applies (default national).")
     kind: AgreementKind = "ceasefire"
     terms: Text | None = None
 
@@ -127,7 +169,38 @@ class AgreementSignedData(Frozen):
     def _distinct_parties(self) -> AgreementSignedData:
         if len({p.casefold() for p in self.parties}) != len(self.parties):
             raise ValueError("parties must be distinct")
+        _ends_after_start(self.effective_at, self.expires_at)
         return self
+
+
+class CeasefireDeclaredData(Frozen):
+    """A unilateral ceasefire: one side declares it, toward the others. Its parties are the
+    declarer and those it is declared toward; it is listed and counted like an agreement."""
+
+    agreement_id: Slug
+    declared_by: Name
+    toward: tuple[Name, ...] = Field(default=(), max_length=50)
+    effective_at: Instant | None = None
+    expires_at: Instant | None = None
+    scope: Scope | None = None
+    kind: AgreementKind = "ceasefire"
+    terms: Text | None = None
+
+    @model_validator(mode="after")
+    def _distinct_parties(self) -> CeasefireDeclaredData:
+        names = [self.declared_by, *self.toward]
+        if len({p.casefold() for p in names}) != len(names):
+            raise ValueError("declared_by and toward must be distinct")
+        _ends_after_start(self.effective_at, self.expires_at)
+        return self
+
+
+class AgreementExtendedData(Frozen):
+    """A fixed term moved to a later end, from the extension's own occurred_at on."""
+
+    agreement_id: Slug
+    expires_at: Instant = Field(description="The new end: later than the current one.")
+    reason: Text | None = None
 
 
 class AgreementCollapsedData(Frozen):
@@ -169,10 +242,24 @@ class ViolationAllegedData(Frozen):
 
 class MissionDispatchedData(Frozen):
     mission_id: Slug
+    agreement_id: Slug | None = Field(default=None, description="The agreement it monitors.")
     organization: Name
     head: Name | None = None
     purpose: Text | None = None
     expected_arrival: Instant | None = None
+
+
+class MissionEndedData(Frozen):
+    mission_id: Slug
+    reason: Text | None = None
+
+
+class AllegationDeniedData(Frozen):
+    """The accused party denies an allegation: it still counts, marked denied."""
+
+    allegation_id: UUID = Field(description="The id of the violation.alleged event denied.")
+    denied_by: Name = Field(description="The party denying it: the one accused.")
+    statement: Text | None = None
 
 
 class AllegationRetractedData(Frozen):
@@ -185,7 +272,11 @@ class AllegationRetractedData(Frozen):
 
 
 CorrectableType = Literal[
-    "agreement.signed", "agreement.collapsed", "violation.alleged", "mission.dispatched"
+    "agreement.signed",
+    "agreement.collapsed",
+    "violation.alleged",
+    "mission.dispatched",
+    "ceasefire.declared",
 ]
 
 #: The data model of every event type a correction may supersede.
@@ -194,6 +285,7 @@ CORRECTABLE_DATA: dict[str, type[Frozen]] = {
     "agreement.collapsed": AgreementCollapsedData,
     "violation.alleged": ViolationAllegedData,
     "mission.dispatched": MissionDispatchedData,
+    "ceasefire.declared": CeasefireDeclaredData,
 }
 
 
@@ -261,6 +353,26 @@ class MissionDispatched(EventBase):
     data: MissionDispatchedData
 
 
+class CeasefireDeclared(EventBase):
+    type: Literal["ceasefire.declared"] = "ceasefire.declared"
+    data: CeasefireDeclaredData
+
+
+class AgreementExtended(EventBase):
+    type: Literal["agreement.extended"] = "agreement.extended"
+    data: AgreementExtendedData
+
+
+class AllegationDenied(EventBase):
+    type: Literal["allegation.denied"] = "allegation.denied"
+    data: AllegationDeniedData
+
+
+class MissionEnded(EventBase):
+    type: Literal["mission.ended"] = "mission.ended"
+    data: MissionEndedData
+
+
 class AllegationRetracted(EventBase):
     type: Literal["allegation.retracted"] = "allegation.retracted"
     data: AllegationRetractedData
@@ -277,7 +389,11 @@ Event = Annotated[
     | ViolationAlleged
     | MissionDispatched
     | AllegationRetracted
-    | EventCorrected,
+    | EventCorrected
+    | CeasefireDeclared
+    | AgreementExtended
+    | AllegationDenied
+    | MissionEnded,
     Field(discriminator="type"),
 ]
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
@@ -289,6 +405,10 @@ EventType = Literal[
     "mission.dispatched",
     "allegation.retracted",
     "event.corrected",
+    "ceasefire.declared",
+    "agreement.extended",
+    "allegation.denied",
+    "mission.ended",
 ]
 EVENT_TYPES: tuple[str, ...] = (
     "agreement.signed",
@@ -297,6 +417,10 @@ EVENT_TYPES: tuple[str, ...] = (
     "mission.dispatched",
     "allegation.retracted",
     "event.corrected",
+    "ceasefire.declared",
+    "agreement.extended",
+    "allegation.denied",
+    "mission.ended",
 )
 
 #: The schema version new events of each type are written with. Older stored versions are

@@ -135,7 +135,16 @@ class PostgresWriter:
             first = int(await pool.fetchval(POSTGRESQL_APPEND, *args))
         except asyncpg.UniqueViolationError as error:
             raise IdTakenError from error
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
+        except (
+            OSError,
+            asyncpg.PostgresConnectionError,
+            asyncpg.InterfaceError,
+            # The server going down: "terminating connection due to administrator command"
+            # (a restart), a crash, "the database system is starting up".
+            asyncpg.OperatorInterventionError,
+            # A connection the outage broke mid-operation, handed out again by the pool.
+            asyncpg.InternalClientError,
+        ) as error:
             raise ConnectionError(str(error)) from error
         return first if first > 0 else None
 

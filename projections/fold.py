@@ -19,17 +19,20 @@ from events.state import (
     AgreementState,
     ConflictState,
     Lookup,
-    agreement_of,
     current_version,
     no_lookup,
     with_data,
 )
 from events.types import (
     AgreementCollapsed,
+    AgreementExtended,
     AgreementSigned,
+    AllegationDenied,
     AllegationRetracted,
+    CeasefireDeclared,
     EventCorrected,
     MissionDispatched,
+    MissionEnded,
     Source,
     ViolationAlleged,
 )
@@ -57,22 +60,12 @@ def apply(
     match event:  # the commonest first: each case is an isinstance check through ABCMeta
         case ViolationAlleged():
             changes.insert("proj_allegations", _allegation_row(state, event, known_from))
-        case AgreementSigned(data=data):
-            agreement = AgreementState(
-                agreement_id=data.agreement_id,
-                parties=data.parties,
-                mediators=data.mediators,
-                kind=data.kind,
-                terms=data.terms,
-                signed_at=event.occurred_at,
-                effective_at=data.effective_at or event.occurred_at,
-                collapsed_at=None,
-                collapse_reason=None,
-                version=event.version,
-                event_id=event.id,
-            )
+        case AgreementSigned() | CeasefireDeclared():
+            agreement = _agreement_of_event(event)
             changes.insert("proj_agreements", _agreement_row(agreement, conflict, known_from))
-            state = replace(state, agreements={**state.agreements, data.agreement_id: agreement})
+            state = replace(
+                state, agreements={**state.agreements, agreement.agreement_id: agreement}
+            )
         case AgreementCollapsed(data=data):
             agreement = replace(
                 state.agreements[data.agreement_id],
@@ -83,17 +76,64 @@ def apply(
             changes.close("proj_agreements", key, known_from)
             changes.insert("proj_agreements", _agreement_row(agreement, conflict, known_from))
             state = replace(state, agreements={**state.agreements, data.agreement_id: agreement})
+        case AgreementExtended(data=extension):
+            extended = state.agreements[extension.agreement_id]
+            agreement = replace(
+                extended,
+                extensions=(*extended.extensions, (event.occurred_at, extension.expires_at)),
+            )
+            changes.insert(
+                "proj_extensions",
+                {
+                    "event_id": event.id,
+                    "conflict": conflict,
+                    "agreement_id": extension.agreement_id,
+                    "occurred_at": event.occurred_at,
+                    "expires_at": extension.expires_at,
+                    "reason": extension.reason,
+                    "version": event.version,
+                    "known_from": known_from,
+                    "known_until": None,
+                },
+            )
+            state = replace(
+                state, agreements={**state.agreements, agreement.agreement_id: agreement}
+            )
         case MissionDispatched(data=data):
-            changes.insert("proj_missions", _mission_row(conflict, event, known_from))
+            changes.insert("proj_missions", _mission_row(state, event, known_from))
             state = replace(state, missions=state.missions | {data.mission_id})
+        case MissionEnded(data=ended):
+            changes.insert(
+                "proj_mission_ends",
+                {
+                    "event_id": event.id,
+                    "conflict": conflict,
+                    "mission_id": ended.mission_id,
+                    "ended_at": event.occurred_at,
+                    "reason": ended.reason,
+                    "version": event.version,
+                    "known_from": known_from,
+                    "known_until": None,
+                },
+            )
+            state = replace(state, mission_ends=state.mission_ends | {ended.mission_id})
         case AllegationRetracted(data=data):
             target = _required(state, data.allegation_id, lookup)
             assert isinstance(target, ViolationAlleged)
-            changes.close("proj_allegations", {"event_id": target.id}, known_from)
-            changes.insert(
-                "proj_allegations", _allegation_row(state, target, known_from, retracted=True)
+            state = replace(
+                state,
+                retracted=state.retracted | {target.id},
+                retracted_at={**state.retracted_at, target.id: event.occurred_at},
             )
-            state = replace(state, retracted=state.retracted | {target.id})
+            changes.close("proj_allegations", {"event_id": target.id}, known_from)
+            changes.insert("proj_allegations", _allegation_row(state, target, known_from))
+        case AllegationDenied(data=denial):
+            target = _required(state, denial.allegation_id, lookup)
+            assert isinstance(target, ViolationAlleged)
+            denials = {**state.denials, target.id: (event.occurred_at, denial.denied_by)}
+            state = replace(state, denials=denials)
+            changes.close("proj_allegations", {"event_id": target.id}, known_from)
+            changes.insert("proj_allegations", _allegation_row(state, target, known_from))
         case EventCorrected(data=data):
             target = _required(state, data.event_id, lookup)
             state = _apply_correction(state, with_data(target, data.data), known_from, changes)
@@ -129,13 +169,36 @@ def _at_version(state: ConflictState, version: int) -> ConflictState:
     _set_missions(following, state.missions)
     _set_revisions(following, state.revisions)
     _set_retracted(following, state.retracted)
+    _set_retracted_at(following, state.retracted_at)
+    _set_denials(following, state.denials)
+    _set_mission_ends(following, state.mission_ends)
     return following
 
 
 _new_state = object.__new__
-_set_conflict, _set_version, _set_agreements, _set_missions, _set_revisions, _set_retracted = (
+(
+    _set_conflict,
+    _set_version,
+    _set_agreements,
+    _set_missions,
+    _set_revisions,
+    _set_retracted,
+    _set_retracted_at,
+    _set_denials,
+    _set_mission_ends,
+) = (
     getattr(ConflictState, name).__set__
-    for name in ("conflict", "version", "agreements", "missions", "revisions", "retracted")
+    for name in (
+        "conflict",
+        "version",
+        "agreements",
+        "missions",
+        "revisions",
+        "retracted",
+        "retracted_at",
+        "denials",
+        "mission_ends",
+    )
 )
 
 
@@ -152,14 +215,18 @@ def _apply_correction(
         case MissionDispatched(data=data):
             key = {"conflict": conflict, "mission_id": data.mission_id}
             changes.close("proj_missions", key, known_from)
-            changes.insert("proj_missions", _mission_row(conflict, corrected, known_from))
-        case AgreementSigned(data=data):
+            changes.insert("proj_missions", _mission_row(state, corrected, known_from))
+        case AgreementSigned() | CeasefireDeclared():
+            fresh = _agreement_of_event(corrected)
             agreement = replace(
-                state.agreements[data.agreement_id],
-                mediators=data.mediators,
-                kind=data.kind,
-                terms=data.terms,
-                effective_at=data.effective_at or corrected.occurred_at,
+                state.agreements[fresh.agreement_id],
+                mediators=fresh.mediators,
+                kind=fresh.kind,
+                terms=fresh.terms,
+                effective_at=fresh.effective_at,
+                expires_at=fresh.expires_at,
+                scope_level=fresh.scope_level,
+                scope_area=fresh.scope_area,
             )
             state = _replace_agreement(state, agreement, known_from, changes)
         case AgreementCollapsed(data=data):
@@ -175,6 +242,43 @@ def _replace_agreement(
     changes.close("proj_agreements", key, known_from)
     changes.insert("proj_agreements", _agreement_row(agreement, state.conflict, known_from))
     return replace(state, agreements={**state.agreements, agreement.agreement_id: agreement})
+
+
+def _agreement_of_event(event: Recorded) -> AgreementState:
+    """The agreement an ``agreement.signed`` or a ``ceasefire.declared`` makes."""
+    declared_by: str | None
+    match event:
+        case CeasefireDeclared(data=declared):
+            scope, parties = declared.scope, (declared.declared_by, *declared.toward)
+            mediators: tuple[str, ...] = ()
+            effective_at, expires_at = declared.effective_at, declared.expires_at
+            kind, terms, declared_by = declared.kind, declared.terms, declared.declared_by
+            agreement_id = declared.agreement_id
+        case AgreementSigned(data=data):
+            scope, parties, mediators = data.scope, data.parties, data.mediators
+            effective_at, expires_at = data.effective_at, data.expires_at
+            kind, terms, declared_by = data.kind, data.terms, None
+            agreement_id = data.agreement_id
+        case _:
+            raise TypeError(f"{event.type} makes no agreement")
+    return AgreementState(
+        agreement_id=agreement_id,
+        parties=parties,
+        mediators=mediators,
+        kind=kind,
+        terms=terms,
+        signed_at=event.occurred_at,
+        effective_at=effective_at or event.occurred_at,
+        collapsed_at=None,
+        collapse_reason=None,
+        version=event.version,
+        event_id=event.id,
+        expires_at=expires_at,
+        scope_level="national" if scope is None else scope.level,
+        scope_area=None if scope is None else scope.area,
+        unilateral=declared_by is not None,
+        declared_by=declared_by,
+    )
 
 
 def _agreement_row(agreement: AgreementState, conflict: str, known_from: datetime) -> Row:
@@ -193,28 +297,32 @@ def _agreement_row(agreement: AgreementState, conflict: str, known_from: datetim
         "event_id": agreement.event_id,
         "known_from": known_from,
         "known_until": None,
+        "expires_at": agreement.expires_at,
+        "scope_level": agreement.scope_level,
+        "scope_area": agreement.scope_area,
+        "unilateral": agreement.unilateral,
+        "declared_by": agreement.declared_by,
     }
 
 
 def _allegation_row(
-    state: ConflictState,
-    event: RecordedViolationAlleged,
-    known_from: datetime,
-    *,
-    retracted: bool = False,
+    state: ConflictState, event: RecordedViolationAlleged, known_from: datetime
 ) -> Row:
+    """The allegation as recorded, with the agreement it names (if any). Which agreement one
+    naming none belongs to is not decided here but when a view is read
+    (``projections.standing``), so the order events were recorded in cannot change it."""
     data = event.data
-    # A retraction must always go through, so it files the allegation under the latest
-    # agreement signed before it even when a corrected effective_at left none in effect.
-    agreement = agreement_of(state, event, lenient=retracted)
+    named = None if data.agreement_id is None else state.agreements.get(data.agreement_id)
+    denial = state.denials.get(event.id)
+    retracted_at = state.retracted_at.get(event.id)
     return {
         "event_id": event.id,
         "conflict": state.conflict,
         "version": event.version,
-        "agreement_id": agreement.agreement_id,
+        "agreement_id": data.agreement_id,
         "agreement_implicit": data.agreement_id is None,
-        "alleged_by": agreement.party(data.alleged_by) or data.alleged_by,
-        "accused": agreement.party(data.accused) or data.accused,
+        "alleged_by": (named and named.party(data.alleged_by)) or data.alleged_by,
+        "accused": (named and named.party(data.accused)) or data.accused,
         "incidents": data.incidents,
         "occurred_at": event.occurred_at,
         "location": data.location,
@@ -223,16 +331,22 @@ def _allegation_row(
             None if data.casualties_claimed is None else data.casualties_claimed.model_dump_json()
         ),
         "source": _source_json(event.source),
-        "retracted": retracted,
+        "retracted": retracted_at is not None,
         "known_from": known_from,
         "known_until": None,
+        "accused_key": data.accused.casefold(),
+        "retracted_at": retracted_at,
+        "denied_at": None if denial is None else denial[0],
+        "denied_by": None if denial is None else denial[1],
     }
 
 
-def _mission_row(conflict: str, event: RecordedMissionDispatched, known_from: datetime) -> Row:
+def _mission_row(
+    state: ConflictState, event: RecordedMissionDispatched, known_from: datetime
+) -> Row:
     data = event.data
     return {
-        "conflict": conflict,
+        "conflict": state.conflict,
         "mission_id": data.mission_id,
         "organization": data.organization,
         "head": data.head,
@@ -243,6 +357,7 @@ def _mission_row(conflict: str, event: RecordedMissionDispatched, known_from: da
         "source": _source_json(event.source),
         "known_from": known_from,
         "known_until": None,
+        "agreement_id": data.agreement_id,
     }
 
 

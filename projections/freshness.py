@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, ScalarSelect, Table, func, select
@@ -22,7 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.errors import UnknownConflictError
 from events.tables import log_head, streams
-from projections.tables import agreements, allegations, known_at_condition, missions
+from projections.tables import (
+    agreements,
+    allegations,
+    extensions,
+    known_at_condition,
+    mission_ends,
+    missions,
+)
 
 __all__ = ["log_position", "next_change", "snapshot", "stream_position"]
 
@@ -60,15 +67,21 @@ async def next_change(
     after: datetime,
     known_at: datetime | None,
     also: Iterable[datetime | None] = (),
+    window: timedelta | None = None,
 ) -> datetime | None:
     """The earliest instant after ``after`` at which a view of the conflict (every conflict
-    when None) as of *now* may change with no new event: a signing, an effective_at, a
-    collapse, an allegation or a mission dated later than ``after``, or any of ``also`` (the
-    end of a contested window, say). None when nothing is due. It may name an instant at which
-    nothing visible changes; never one later than a real change."""
+    when None) as of *now* may change with no new event: a signing, an effective_at, an end,
+    an extension, a collapse, an allegation, its retraction or denial, a mission's dispatch or
+    end dated later than ``after``, or any of ``also`` (the
+    end of a contested window, say). Given the contested ``window``, also the earliest end of
+    the window after any allegation (whichever agreement it contests). None when nothing is
+    due. It may name an instant at which nothing visible changes; never one later than a real
+    change."""
 
-    def earliest(table: Table, column: str, *extra: ColumnElement[bool]) -> ScalarSelect[Any]:
-        conditions = [table.c[column] > after, known_at_condition(table, known_at), *extra]
+    def earliest(
+        table: Table, column: str, *extra: ColumnElement[bool], since: datetime = after
+    ) -> ScalarSelect[Any]:
+        conditions = [table.c[column] > since, known_at_condition(table, known_at), *extra]
         if conflict is not None:
             conditions.append(table.c.conflict == conflict)
         return select(func.min(table.c[column])).where(*conditions).scalar_subquery()
@@ -79,10 +92,19 @@ async def next_change(
                 earliest(agreements, "signed_at"),
                 earliest(agreements, "effective_at"),
                 earliest(agreements, "collapsed_at"),
-                earliest(allegations, "occurred_at", allegations.c.retracted.is_(False)),
+                earliest(agreements, "expires_at"),
+                earliest(extensions, "occurred_at"),
+                earliest(extensions, "expires_at"),
+                earliest(allegations, "occurred_at"),
+                earliest(allegations, "retracted_at"),
+                earliest(allegations, "denied_at"),
                 earliest(missions, "dispatched_at"),
+                earliest(mission_ends, "ended_at"),
+                earliest(allegations, "occurred_at", since=after - (window or timedelta(0))),
             )
         )
     ).one()
-    candidates = [c for c in (*row, *also) if c is not None and c > after]
+    *due, recent = row
+    window_ends = [] if window is None or recent is None else [recent + window]
+    candidates = [c for c in (*due, *also, *window_ends) if c is not None and c > after]
     return min(candidates, default=None)

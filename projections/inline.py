@@ -7,21 +7,32 @@ the resulting row changes and this checkpoint in the same transaction as the eve
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
-from sqlalchemy import RowMapping, select
+from sqlalchemy import RowMapping, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.state import AgreementState, ConflictState
 from events.tables import streams
-from projections.tables import agreements, allegations, corrections, missions
+from projections.tables import (
+    agreements,
+    allegations,
+    corrections,
+    extensions,
+    known_at_condition,
+    mission_ends,
+    missions,
+)
 
-__all__ = ["CHECKPOINT", "agreement_from_row", "load_state"]
+__all__ = ["CHECKPOINT", "agreement_from_row", "load_agreements", "load_state"]
 
 #: The checkpoint row the inline projections advance with every append.
 CHECKPOINT = "ceasefire"
 
 
-def agreement_from_row(row: RowMapping) -> AgreementState:
+def agreement_from_row(
+    row: RowMapping, extensions: tuple[tuple[datetime, datetime], ...] = ()
+) -> AgreementState:
     return AgreementState(
         agreement_id=row["agreement_id"],
         parties=tuple(json.loads(row["parties"])),
@@ -34,7 +45,39 @@ def agreement_from_row(row: RowMapping) -> AgreementState:
         collapse_reason=row["collapse_reason"],
         version=row["version"],
         event_id=row["event_id"],
+        expires_at=row["expires_at"],
+        scope_level=row["scope_level"],
+        scope_area=row["scope_area"],
+        unilateral=bool(row["unilateral"]),
+        declared_by=row["declared_by"],
+        extensions=extensions,
     )
+
+
+async def load_agreements(
+    conn: AsyncConnection, conflict: str, known_at: datetime | None = None
+) -> dict[str, AgreementState]:
+    """The conflict's agreements and declarations with their extensions, as the log held them
+    at ``known_at`` (None: now). Two indexed lookups; a conflict has few agreements."""
+    extended: dict[str, list[tuple[datetime, datetime]]] = {}
+    rows = await conn.execute(
+        select(extensions.c.agreement_id, extensions.c.occurred_at, extensions.c.expires_at)
+        .where(extensions.c.conflict == conflict, known_at_condition(extensions, known_at))
+        .order_by(extensions.c.version)
+    )
+    for agreement_id, occurred_at, expires_at in rows:
+        extended.setdefault(agreement_id, []).append((occurred_at, expires_at))
+    agreement_rows = (
+        await conn.execute(
+            select(agreements).where(
+                agreements.c.conflict == conflict, known_at_condition(agreements, known_at)
+            )
+        )
+    ).mappings()
+    return {
+        row["agreement_id"]: agreement_from_row(row, tuple(extended.get(row["agreement_id"], ())))
+        for row in agreement_rows
+    }
 
 
 async def load_state(conn: AsyncConnection, conflict: str) -> ConflictState:
@@ -43,18 +86,18 @@ async def load_state(conn: AsyncConnection, conflict: str) -> ConflictState:
     ).scalar_one_or_none()
     if version is None:
         return ConflictState(conflict=conflict)
-    agreement_rows = (
-        await conn.execute(
-            select(agreements).where(
-                agreements.c.conflict == conflict, agreements.c.known_until.is_(None)
-            )
-        )
-    ).mappings()
-    known = {row["agreement_id"]: agreement_from_row(row) for row in agreement_rows}
+    known = await load_agreements(conn, conflict)
     mission_ids = (
         await conn.execute(
             select(missions.c.mission_id).where(
                 missions.c.conflict == conflict, missions.c.known_until.is_(None)
+            )
+        )
+    ).scalars()
+    ended = (
+        await conn.execute(
+            select(mission_ends.c.mission_id).where(
+                mission_ends.c.conflict == conflict, mission_ends.c.known_until.is_(None)
             )
         )
     ).scalars()
@@ -65,20 +108,36 @@ async def load_state(conn: AsyncConnection, conflict: str) -> ConflictState:
             )
         )
     ).all()
-    retracted = (
+    marked = (
         await conn.execute(
-            select(allegations.c.event_id).where(
+            select(
+                allegations.c.event_id,
+                allegations.c.retracted,
+                allegations.c.retracted_at,
+                allegations.c.known_from,
+                allegations.c.denied_at,
+                allegations.c.denied_by,
+            ).where(
                 allegations.c.conflict == conflict,
                 allegations.c.known_until.is_(None),
-                allegations.c.retracted.is_(True),
+                or_(allegations.c.retracted.is_(True), allegations.c.denied_at.is_not(None)),
             )
         )
-    ).scalars()
+    ).all()
     return ConflictState(
         conflict=conflict,
         version=version,
         agreements=known,
         missions=frozenset(mission_ids),
         revisions={row.event_id: row.correction_id for row in revisions},
-        retracted=frozenset(retracted),
+        retracted=frozenset(row.event_id for row in marked if row.retracted),
+        retracted_at={
+            row.event_id: row.retracted_at or row.known_from for row in marked if row.retracted
+        },
+        denials={
+            row.event_id: (row.denied_at, row.denied_by)
+            for row in marked
+            if row.denied_at is not None
+        },
+        mission_ends=frozenset(ended),
     )

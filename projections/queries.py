@@ -12,17 +12,20 @@ position it is tagged with.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, case, false, func, literal, null, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.errors import UnknownConflictError
-from events.state import AgreementState, latest_signed
+from events.state import AgreementState
 from events.tables import events, streams
-from projections.inline import agreement_from_row
-from projections.tables import agreements, allegations, known_at_condition, missions
+from projections.inline import load_agreements
+from projections.standing import Filing, conflict_standing, contests, role_of
+from projections.tables import allegations, known_at_condition, mission_ends, missions
 from projections.views import (
     AgreementAllegations,
     AgreementView,
@@ -30,9 +33,10 @@ from projections.views import (
     AllegationView,
     ConflictSummary,
     MissionView,
+    OutsideAgreements,
     PartyCounts,
+    Role,
     StatusView,
-    derive_state,
     tally,
 )
 
@@ -64,49 +68,196 @@ async def conflict_head(
     return (0, 0) if known is None else (int(known.version), int(known.position))
 
 
-async def _agreements(
-    conn: AsyncConnection, conflict: str, known_at: datetime | None
-) -> list[AgreementState]:
-    rows = (
-        await conn.execute(
-            select(agreements).where(
-                agreements.c.conflict == conflict, known_at_condition(agreements, known_at)
-            )
+async def _monitors(
+    conn: AsyncConnection, conflict: str, as_of: datetime, known_at: datetime | None
+) -> dict[str, list[str]]:
+    """Per agreement, the organizations of the missions dispatched to monitor it by ``as_of``:
+    their findings count as a monitor's, not a party's claim."""
+    rows = await conn.execute(
+        select(missions.c.agreement_id, missions.c.organization).where(
+            missions.c.conflict == conflict,
+            missions.c.agreement_id.is_not(None),
+            missions.c.dispatched_at <= as_of,
+            known_at_condition(missions, known_at),
         )
-    ).mappings()
-    return [agreement_from_row(r) for r in rows]
+    )
+    found: dict[str, list[str]] = {}
+    for agreement_id, organization in rows:
+        found.setdefault(agreement_id, []).append(organization)
+    return found
 
 
-async def _counts(
+def _under(filing: Filing, wanted: Iterable[str]) -> tuple[Any, ColumnElement[bool]]:
+    """The SQL spelling of ``filing``, restricted to the agreements ``wanted``: the id of the
+    agreement each allegation belongs to, and the condition selecting those that belong to one
+    of them. Range conditions on occurred_at over a conflict's few agreements: indexed."""
+    wanted = list(wanted)
+    a = allegations.c
+    whens: list[tuple[ColumnElement[bool], Any]] = [(a.agreement_id.is_not(None), a.agreement_id)]
+    implicit: list[ColumnElement[bool]] = []
+    for agreement_id in wanted:
+        for start, end, keys in filing.spans_of(agreement_id):
+            within = and_(
+                a.occurred_at >= start,
+                true() if end is None else a.occurred_at < end,
+                a.accused_key.in_(keys),
+            )
+            whens.append((within, literal(agreement_id)))
+            implicit.append(within)
+    filed = case(*whens, else_=null())
+    condition = or_(
+        a.agreement_id.in_(wanted), and_(a.agreement_id.is_(None), or_(false(), *implicit))
+    )
+    return filed, condition
+
+
+def _standing_now(as_of: datetime) -> ColumnElement[bool]:
+    """Not retracted by ``as_of`` (a retraction shows from its own occurred_at)."""
+    return or_(allegations.c.retracted_at.is_(None), allegations.c.retracted_at > as_of)
+
+
+@dataclass
+class _Under:
+    """What the allegations under one agreement add up to at ``as_of``."""
+
+    counts: dict[str, PartyCounts] = field(default_factory=dict)
+    last: datetime | None = None
+    last_contesting: datetime | None = None
+
+
+async def _tallies(
     conn: AsyncConnection,
     conflict: str,
-    agreement: AgreementState,
+    filing: Filing,
+    wanted: list[AgreementState],
+    monitors: dict[str, list[str]],
     as_of: datetime,
     known_at: datetime | None,
-) -> tuple[dict[str, PartyCounts], datetime | None]:
-    counts = {party: PartyCounts() for party in agreement.parties}
+) -> dict[str, _Under]:
+    """Per agreement wanted, its allegations' counts per party and the latest ones: one
+    grouped query whose rows are (agreement, author, accused) pairs."""
+    under = {a.agreement_id: _Under({p: PartyCounts() for p in a.parties}) for a in wanted}
+    if not wanted:
+        return under
+    filed, condition = _under(filing, under)
+    a = allegations.c
     rows = await conn.execute(
         select(
-            allegations.c.alleged_by,
-            allegations.c.accused,
+            filed,
+            a.alleged_by,
+            a.accused,
             func.count(),
-            func.sum(allegations.c.incidents),
-            func.max(allegations.c.occurred_at),
+            func.sum(a.incidents),
+            func.max(a.occurred_at),
+            func.sum(case((a.denied_at <= as_of, 1), else_=0)),
         )
         .where(
-            allegations.c.conflict == conflict,
-            allegations.c.agreement_id == agreement.agreement_id,
-            allegations.c.occurred_at <= as_of,
-            allegations.c.retracted.is_(False),
+            a.conflict == conflict,
+            a.occurred_at <= as_of,
+            _standing_now(as_of),
             known_at_condition(allegations, known_at),
+            condition,
         )
-        .group_by(allegations.c.alleged_by, allegations.c.accused)
+        .group_by(filed, a.alleged_by, a.accused)
     )
-    last: datetime | None = None
-    for alleged_by, accused, n, incidents, latest in rows:
-        tally(counts, alleged_by, accused, int(n), int(incidents))
-        last = latest if last is None or latest > last else last
-    return counts, last
+    by_id = {a.agreement_id: a for a in wanted}
+    for agreement_id, alleged_by, accused, n, incidents, latest, denied in rows:
+        agreement = by_id.get(agreement_id)
+        if agreement is None:
+            continue
+        role = role_of(agreement, alleged_by, monitors.get(agreement_id, ()))
+        into = under[agreement_id]
+        tally(
+            into.counts,
+            agreement.party(alleged_by) or alleged_by,
+            agreement.party(accused) or accused,
+            int(n),
+            int(incidents),
+            party_claim=role == "party",
+            denied=int(denied or 0),
+        )
+        into.last = latest if into.last is None or latest > into.last else into.last
+        if contests(role) and (into.last_contesting is None or latest > into.last_contesting):
+            into.last_contesting = latest
+    return under
+
+
+async def _contesting_times(
+    conn: AsyncConnection,
+    conflict: str,
+    filing: Filing,
+    national: list[AgreementState],
+    monitors: dict[str, list[str]],
+    as_of: datetime,
+    known_at: datetime | None,
+) -> list[datetime]:
+    """When the allegations contesting the national agreements occurred, newest first: only
+    read when the conflict is contested, to say since when. Its cost grows with the length
+    of the contested run, read in pages."""
+    filed, condition = _under(filing, [a.agreement_id for a in national])
+    by_id = {a.agreement_id: a for a in national}
+    a = allegations.c
+    times: list[datetime] = []
+    before = as_of
+    while True:
+        rows = (
+            await conn.execute(
+                select(a.occurred_at, a.alleged_by, filed)
+                .where(
+                    a.conflict == conflict,
+                    a.occurred_at <= before,
+                    _standing_now(as_of),
+                    known_at_condition(allegations, known_at),
+                    condition,
+                )
+                .order_by(a.occurred_at.desc())
+                .limit(_PAGE)
+            )
+        ).all()
+        for occurred_at, alleged_by, agreement_id in rows:
+            agreement = by_id.get(agreement_id)
+            if agreement is not None and contests(
+                role_of(agreement, alleged_by, monitors.get(agreement_id, ()))
+            ):
+                times.append(occurred_at)
+        if len(rows) < _PAGE:
+            return times
+        if len(times) >= 2 and times[-2] - times[-1] >= _GAP_SEEN:
+            return times
+        before = rows[-1].occurred_at - timedelta(microseconds=1)
+
+
+_PAGE = 500
+#: A page ending in a gap longer than any contested window ends the walk early.
+_GAP_SEEN = timedelta(days=365)
+
+
+async def _active_missions(
+    conn: AsyncConnection, conflict: str, as_of: datetime, known_at: datetime | None
+) -> list[MissionView]:
+    ended = (
+        select(mission_ends.c.mission_id)
+        .where(
+            mission_ends.c.conflict == conflict,
+            mission_ends.c.mission_id == missions.c.mission_id,
+            mission_ends.c.ended_at <= as_of,
+            known_at_condition(mission_ends, known_at),
+        )
+        .exists()
+    )
+    rows = (
+        await conn.execute(
+            select(missions)
+            .where(
+                missions.c.conflict == conflict,
+                missions.c.dispatched_at <= as_of,
+                known_at_condition(missions, known_at),
+                ~ended,
+            )
+            .order_by(missions.c.dispatched_at, missions.c.version)
+        )
+    ).mappings()
+    return [MissionView.model_validate(dict(r)) for r in rows]
 
 
 async def read_status(
@@ -118,28 +269,37 @@ async def read_status(
     window: timedelta,
 ) -> StatusView:
     version, position = await conflict_head(conn, conflict, known_at)
-    current = latest_signed(await _agreements(conn, conflict, known_at), as_of)
+    known = await load_agreements(conn, conflict, known_at)
+    visible = [a for a in known.values() if a.signed_at <= as_of]
+    filing = Filing(known.values())
+    monitors = await _monitors(conn, conflict, as_of, known_at) if visible else {}
+    under = await _tallies(conn, conflict, filing, visible, monitors, as_of, known_at)
+    last_contesting = {
+        k: u.last_contesting for k, u in under.items() if u.last_contesting is not None
+    }
+    standing = conflict_standing(visible, as_of, last_contesting, window)
+    if standing.state == "contested":
+        national = [a for a in visible if a.national]
+        times = await _contesting_times(conn, conflict, filing, national, monitors, as_of, known_at)
+        standing = conflict_standing(visible, as_of, last_contesting, window, times)
+    current = standing.agreement
+    states = {s.agreement.agreement_id: s.state for s in standing.agreements}
     counts: dict[str, PartyCounts] = {}
     last: datetime | None = None
     if current is not None:
-        counts, last = await _counts(conn, conflict, current, as_of, known_at)
-    mission_rows = (
-        await conn.execute(
-            select(missions)
-            .where(
-                missions.c.conflict == conflict,
-                missions.c.dispatched_at <= as_of,
-                known_at_condition(missions, known_at),
-            )
-            .order_by(missions.c.dispatched_at, missions.c.version)
-        )
-    ).mappings()
+        counts, last = under[current.agreement_id].counts, under[current.agreement_id].last
     return StatusView(
         conflict=conflict,
-        state=derive_state(current, as_of, last, window),
-        agreement=None if current is None else AgreementView.of(current),
+        state=standing.state,
+        since=standing.since,
+        agreement=(
+            None
+            if current is None
+            else AgreementView.of(current, as_of, states[current.agreement_id])
+        ),
+        agreements=[AgreementView.of(s.agreement, as_of, s.state) for s in standing.agreements],
         allegations=counts,
-        missions=[MissionView.model_validate(dict(r)) for r in mission_rows],
+        missions=await _active_missions(conn, conflict, as_of, known_at),
         last_allegation_at=last,
         version=version,
         position=position,
@@ -148,11 +308,16 @@ async def read_status(
     )
 
 
-def _allegation(row: Any) -> AllegationView:
+def _allegation(
+    row: Any, agreement_id: str | None, role: Role | None, as_of: datetime
+) -> AllegationView:
     return AllegationView(
         id=row.event_id,
-        agreement_id=row.agreement_id,
+        agreement_id=agreement_id,
         agreement_implicit=row.agreement_implicit,
+        role=role,
+        denied=row.denied_at is not None and row.denied_at <= as_of,
+        retracted=row.retracted_at is not None and row.retracted_at <= as_of,
         alleged_by=row.alleged_by,
         accused=row.accused,
         incidents=row.incidents,
@@ -170,47 +335,103 @@ def _allegation(row: Any) -> AllegationView:
 async def read_allegations(
     conn: AsyncConnection, conflict: str, *, as_of: datetime, known_at: datetime | None
 ) -> AllegationsView:
+    """Every allegation that occurred by ``as_of``, filed under its agreement with its role;
+    the retracted ones listed (marked) but not counted. Its cost grows with the conflict's
+    allegations: it lists them all."""
     version, position = await conflict_head(conn, conflict, known_at)
-    known_agreements = sorted(
-        (a for a in await _agreements(conn, conflict, known_at) if a.signed_at <= as_of),
-        key=lambda a: (a.signed_at, a.version),
+    known = await load_agreements(conn, conflict, known_at)
+    filing = Filing(known.values())
+    visible = sorted(
+        (a for a in known.values() if a.signed_at <= as_of),
+        key=lambda a: (a.signed_at, a.agreement_id),
     )
+    by_id = {a.agreement_id: a for a in visible}
+    monitors = await _monitors(conn, conflict, as_of, known_at)
     rows = await conn.execute(
         select(allegations)
         .where(
             allegations.c.conflict == conflict,
             allegations.c.occurred_at <= as_of,
-            allegations.c.retracted.is_(False),
             known_at_condition(allegations, known_at),
         )
         .order_by(allegations.c.occurred_at, allegations.c.version)
     )
-    per_agreement: dict[str, list[AllegationView]] = {a.agreement_id: [] for a in known_agreements}
+    per_agreement: dict[str, list[AllegationView]] = {a.agreement_id: [] for a in visible}
+    outside: list[AllegationView] = []
     totals: dict[str, PartyCounts] = {}
-    for agreement in known_agreements:
+    for agreement in visible:
         for party in agreement.parties:
             totals.setdefault(party, PartyCounts())
     for row in rows:
-        view = _allegation(row)
-        per_agreement.setdefault(view.agreement_id, []).append(view)
-        tally(totals, view.alleged_by, view.accused, 1, view.incidents)
-    by_id = {a.agreement_id: a for a in known_agreements}
+        agreement_id = filing.agreement_of(row.agreement_id, row.occurred_at, row.accused)
+        home = None if agreement_id is None else by_id.get(agreement_id)
+        role: Role | None = None
+        if home is not None:
+            role = role_of(home, row.alleged_by, monitors.get(home.agreement_id, ()))
+            view = _allegation(row, home.agreement_id, role, as_of)
+            view = view.model_copy(
+                update={
+                    "alleged_by": home.party(view.alleged_by) or view.alleged_by,
+                    "accused": home.party(view.accused) or view.accused,
+                }
+            )
+            per_agreement[home.agreement_id].append(view)
+        else:
+            view = _allegation(row, None, None, as_of)
+            outside.append(view)
+        if not view.retracted:
+            tally(
+                totals,
+                view.alleged_by,
+                view.accused,
+                1,
+                view.incidents,
+                party_claim=role in (None, "party"),
+                denied=int(view.denied),
+            )
     sections = []
-    for agreement_id, items in per_agreement.items():
-        known = by_id.get(agreement_id)
-        parties = list(known.parties) if known else []
-        counts = {p: PartyCounts() for p in parties}
+    for agreement in visible:
+        items = per_agreement[agreement.agreement_id]
+        counts = {p: PartyCounts() for p in agreement.parties}
+        roles: dict[str, int] = {}
         for item in items:
-            tally(counts, item.alleged_by, item.accused, 1, item.incidents)
+            if item.retracted:
+                continue
+            roles[item.role or "third_party"] = roles.get(item.role or "third_party", 0) + 1
+            tally(
+                counts,
+                item.alleged_by,
+                item.accused,
+                1,
+                item.incidents,
+                party_claim=item.role == "party",
+                denied=int(item.denied),
+            )
         sections.append(
             AgreementAllegations(
-                agreement_id=agreement_id, parties=parties, counts=counts, allegations=items
+                agreement_id=agreement.agreement_id,
+                parties=list(agreement.parties),
+                counts=counts,
+                roles=roles,
+                allegations=items,
             )
         )
+    outside_counts: dict[str, PartyCounts] = {}
+    for item in outside:
+        if not item.retracted:
+            tally(
+                outside_counts,
+                item.alleged_by,
+                item.accused,
+                1,
+                item.incidents,
+                denied=int(item.denied),
+            )
     return AllegationsView(
         conflict=conflict,
         totals=totals,
         agreements=sections,
+        outside_agreements=OutsideAgreements(counts=outside_counts, allegations=outside),
         version=version,
         position=position,
         as_of=as_of,
@@ -222,26 +443,36 @@ async def list_conflicts(
     conn: AsyncConnection,
     *,
     as_of: datetime,
+    known_at: datetime | None = None,
     window: timedelta,
     after: str | None = None,
     limit: int | None = None,
 ) -> list[ConflictSummary]:
-    """The conflicts in slug order (after ``after``, at most ``limit`` of them)."""
-    listed = select(streams.c.conflict).order_by(streams.c.conflict).limit(limit)
-    if after is not None:
-        listed = listed.where(streams.c.conflict > after)
-    names = (await conn.execute(listed)).scalars()
-    summaries = []
-    for name in list(names):
-        status = await read_status(conn, name, as_of=as_of, known_at=None, window=window)
-        summaries.append(
-            ConflictSummary(
-                conflict=name,
-                state=status.state,
-                agreement_id=status.agreement.agreement_id if status.agreement else None,
-                last_allegation_at=status.last_allegation_at,
-                version=status.version,
-                position=status.position,
+    """The conflicts in slug order (after ``after``, at most ``limit`` of them): those of which
+    something was recorded by ``known_at``."""
+    summaries: list[ConflictSummary] = []
+    while limit is None or len(summaries) < limit:
+        wanted = None if limit is None else limit - len(summaries)
+        listed = select(streams.c.conflict).order_by(streams.c.conflict).limit(wanted)
+        if after is not None:
+            listed = listed.where(streams.c.conflict > after)
+        names = list((await conn.execute(listed)).scalars())
+        for name in names:
+            after = name
+            status = await read_status(conn, name, as_of=as_of, known_at=known_at, window=window)
+            if status.version == 0:  # nothing of it was recorded yet at known_at
+                continue
+            summaries.append(
+                ConflictSummary(
+                    conflict=name,
+                    state=status.state,
+                    since=status.since,
+                    agreement_id=status.agreement.agreement_id if status.agreement else None,
+                    last_allegation_at=status.last_allegation_at,
+                    version=status.version,
+                    position=status.position,
+                )
             )
-        )
+        if wanted is None or len(names) < wanted:
+            break
     return summaries

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     and_,
+    false,
     or_,
 )
 
@@ -33,7 +34,9 @@ __all__ = [
     "agreements",
     "allegations",
     "corrections",
+    "extensions",
     "known_at_condition",
+    "mission_ends",
     "missions",
 ]
 
@@ -54,8 +57,32 @@ agreements = Table(
     Column("event_id", Uuid, nullable=False),
     Column("known_from", UtcDateTime, nullable=False),
     Column("known_until", UtcDateTime, nullable=True),
+    # 0005: fixed terms, scope, unilateral declarations. expires_at is the end as signed;
+    # extensions are rows of proj_extensions, each from its own occurred_at.
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("scope_level", String(16), nullable=False, server_default="national"),
+    Column("scope_area", String(200), nullable=True),
+    Column("unilateral", Boolean, nullable=False, server_default=false()),
+    Column("declared_by", String(200), nullable=True),
 )
 Index("ix_proj_agreements_key", agreements.c.conflict, agreements.c.agreement_id)
+
+#: Each ``agreement.extended``: the agreement's end from the extension's occurred_at on.
+extensions = Table(
+    "proj_extensions",
+    metadata,
+    Column("event_id", Uuid, nullable=False),
+    Column("conflict", String(64), nullable=False),
+    Column("agreement_id", String(64), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("known_from", UtcDateTime, nullable=False),
+    Column("known_until", UtcDateTime, nullable=True),
+)
+Index("ix_proj_extensions_key", extensions.c.event_id)
+Index("ix_proj_extensions_conflict", extensions.c.conflict, extensions.c.agreement_id)
 
 allegations = Table(
     "proj_allegations",
@@ -63,7 +90,9 @@ allegations = Table(
     Column("event_id", Uuid, nullable=False),
     Column("conflict", String(64), nullable=False),
     Column("version", Integer, nullable=False),
-    Column("agreement_id", String(64), nullable=False),
+    # The agreement the writer named (0005: NULL when none; which agreement an allegation
+    # naming none belongs to is decided when a view is read, see projections.standing).
+    Column("agreement_id", String(64), nullable=True),
     Column("agreement_implicit", Boolean, nullable=False),
     Column("alleged_by", String(200), nullable=False),
     Column("accused", String(200), nullable=False),
@@ -76,8 +105,15 @@ allegations = Table(
     Column("retracted", Boolean, nullable=False),
     Column("known_from", UtcDateTime, nullable=False),
     Column("known_until", UtcDateTime, nullable=True),
+    # 0005: the accused as matched against parties (casefolded); when the retraction and the
+    # denial occurred, so a view at an earlier as_of does not see them.
+    Column("accused_key", String(200), nullable=False, server_default=""),
+    Column("retracted_at", UtcDateTime, nullable=True),
+    Column("denied_at", UtcDateTime, nullable=True),
+    Column("denied_by", String(200), nullable=True),
 )
 Index("ix_proj_allegations_key", allegations.c.event_id)
+Index("ix_proj_allegations_time", allegations.c.conflict, allegations.c.occurred_at)
 Index(
     "ix_proj_allegations_agreement",
     allegations.c.conflict,
@@ -99,8 +135,26 @@ missions = Table(
     Column("source", Text, nullable=False),
     Column("known_from", UtcDateTime, nullable=False),
     Column("known_until", UtcDateTime, nullable=True),
+    # 0005: the agreement it monitors.
+    Column("agreement_id", String(64), nullable=True),
 )
 Index("ix_proj_missions_key", missions.c.conflict, missions.c.mission_id)
+
+#: Each ``mission.ended`` (0005): a mission is active from its dispatch until its end.
+mission_ends = Table(
+    "proj_mission_ends",
+    metadata,
+    Column("event_id", Uuid, nullable=False),
+    Column("conflict", String(64), nullable=False),
+    Column("mission_id", String(64), nullable=False),
+    Column("ended_at", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("known_from", UtcDateTime, nullable=False),
+    Column("known_until", UtcDateTime, nullable=True),
+)
+Index("ix_proj_mission_ends_key", mission_ends.c.event_id)
+Index("ix_proj_mission_ends_conflict", mission_ends.c.conflict, mission_ends.c.mission_id)
 
 #: Which correction each corrected event carries: the current version names the latest one.
 #: The fold's state is loaded from here (``ConflictState.revisions``).
@@ -127,6 +181,8 @@ PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
     "proj_allegations": ("event_id",),
     "proj_missions": ("conflict", "mission_id"),
     "proj_corrections": ("event_id",),
+    "proj_extensions": ("event_id",),
+    "proj_mission_ends": ("event_id",),
 }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
@@ -24,14 +25,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.envelope import Recorded
-from events.state import AgreementState, latest_signed
+from events.state import AgreementState
 from events.tables import events
 from events.types import AllegationRetracted, EventCorrected, data_of
 from projections.freshness import stream_position
-from projections.inline import agreement_from_row
+from projections.inline import load_agreements
 from projections.queries import conflict_head
-from projections.tables import agreements, allegations
-from projections.views import ConflictState, View, derive_state
+from projections.standing import Filing, conflict_standing, contests, role_of
+from projections.views import ConflictState, View
 
 __all__ = ["TimelineEntry", "TimelineNote", "TimelineView", "build_timeline", "read_timeline"]
 
@@ -51,11 +52,21 @@ class TimelineNote(View):
     )
 
 
+EntryType = Literal[
+    "agreement.signed",
+    "ceasefire.declared",
+    "agreement.extended",
+    "agreement.collapsed",
+    "violation.alleged",
+    "allegation.denied",
+    "mission.dispatched",
+    "mission.ended",
+]
+
+
 class TimelineEntry(View):
     id: UUID
-    type: Literal[
-        "agreement.signed", "agreement.collapsed", "violation.alleged", "mission.dispatched"
-    ]
+    type: EntryType
     occurred_at: datetime
     recorded_at: datetime
     version: int
@@ -66,12 +77,12 @@ class TimelineEntry(View):
     original_data: dict[str, Any] | None = Field(
         default=None, description="The data as first recorded, when a correction changed it."
     )
-    retracted: bool = Field(description="True when its party withdrew this allegation.")
+    retracted: bool = Field(description="True when its party withdrew this allegation by as_of.")
     notes: list[TimelineNote] = Field(
-        description="Retractions and corrections of this event, in the order recorded."
+        description="Retractions (by as_of) and corrections of this event, in the order recorded."
     )
     agreement_id: str | None = Field(
-        description="The agreement it concerns (for an allegation: the one it is filed under)."
+        description="The agreement it concerns (for an allegation: the one it belongs to)."
     )
     state: ConflictState = Field(
         description="The state of the conflict at this event's occurred_at, this event counted."
@@ -83,6 +94,9 @@ class TimelineView(View):
     entries: list[TimelineEntry]
     version: int = Field(description="The conflict's stream version this story reflects.")
     position: int = Field(description="The global log position this story reflects.")
+    as_of: datetime | None = Field(
+        default=None, description="Only what occurred by then is told (null: everything)."
+    )
     known_at: datetime | None = None
     next_after: int | None = Field(
         default=None,
@@ -99,7 +113,21 @@ def _summary(event: Recorded, data: Mapping[str, Any], retracted: bool) -> str:
                 text += f", mediated by {', '.join(data['mediators'])}"
             if data.get("effective_at"):
                 text += f", effective {data['effective_at']}"
+            if data.get("expires_at"):
+                text += f", until {data['expires_at']}"
             return text + "."
+        case "ceasefire.declared":
+            text = f"{data['declared_by']} declared {data['kind'].replace('_', ' ')} "
+            text += f"{data['agreement_id']}"
+            if data.get("toward"):
+                text += f" toward {', '.join(data['toward'])}"
+            if data.get("effective_at"):
+                text += f", effective {data['effective_at']}"
+            if data.get("expires_at"):
+                text += f", until {data['expires_at']}"
+            return text + "."
+        case "agreement.extended":
+            return f"Agreement {data['agreement_id']} extended until {data['expires_at']}."
         case "agreement.collapsed":
             reason = f": {data['reason']}" if data.get("reason") else "."
             return f"Agreement {data['agreement_id']} collapsed{reason}"
@@ -110,57 +138,106 @@ def _summary(event: Recorded, data: Mapping[str, Any], retracted: bool) -> str:
             if data.get("location"):
                 text += f" ({data['location']})"
             return text + (" — since retracted." if retracted else ".")
+        case "allegation.denied":
+            return f"{data['denied_by']} denied allegation {data['allegation_id']}."
+        case "mission.ended":
+            reason = f": {data['reason']}" if data.get("reason") else "."
+            return f"Mission {data['mission_id']} ended{reason}"
         case _:
             return f"{data['organization']} dispatched mission {data['mission_id']}."
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    occurred_at: datetime
+    agreement_id: str
+    contests: bool
+    retracted_at: datetime | None
 
 
 def build_timeline(
     log: Iterable[Recorded],
     known_agreements: Sequence[AgreementState],
-    filings: Mapping[UUID, tuple[str, bool]],
     window: timedelta,
+    as_of: datetime | None = None,
 ) -> list[TimelineEntry]:
-    """The entries, from the conflict's events (in version order), its agreements and each
-    allegation's filing (agreement id, retracted) as the projection tables know them."""
+    """The entries that occurred by ``as_of`` (all when None), from the conflict's events (in
+    version order) and its agreements as the projection tables know them."""
     originals: list[Recorded] = []
     notes: dict[UUID, list[TimelineNote]] = {}
     corrected: dict[UUID, dict[str, Any]] = {}
+    retracted_at: dict[UUID, datetime] = {}
     for event in log:
         match event:
             case AllegationRetracted(data=retraction):
-                notes.setdefault(retraction.allegation_id, []).append(_note(event))
+                retracted_at[retraction.allegation_id] = event.occurred_at
+                if as_of is None or event.occurred_at <= as_of:
+                    notes.setdefault(retraction.allegation_id, []).append(_note(event))
             case EventCorrected(data=correction):
-                notes.setdefault(correction.event_id, []).append(_note(event))
+                # A correction fixes what was said: its data applies to every as_of, but the
+                # note (dated when it was made) shows only from then.
+                if as_of is None or event.occurred_at <= as_of:
+                    notes.setdefault(correction.event_id, []).append(_note(event))
                 corrected[correction.event_id] = correction.data
             case _:
                 originals.append(event)
 
-    # Occurrence times of the allegations that count, per agreement, to find "the latest
-    # allegation under this agreement by time T" with a binary search.
-    under: dict[str, list[datetime]] = {}
-    when = {e.id: e.occurred_at for e in originals}
-    for event_id, (agreement_id, retracted) in filings.items():
-        if not retracted and event_id in when:
-            under.setdefault(agreement_id, []).append(when[event_id])
-    for times in under.values():
-        times.sort()
+    filing = Filing(known_agreements)
+    by_id = {a.agreement_id: a for a in known_agreements}
+    monitors: dict[str, list[tuple[datetime, str]]] = {}
+    for event in originals:
+        if event.type == "mission.dispatched":
+            data = corrected.get(event.id, data_of(event))
+            if data.get("agreement_id"):
+                monitors.setdefault(data["agreement_id"], []).append(
+                    (event.occurred_at, data["organization"])
+                )
+    claims: dict[UUID, _Claim] = {}
+    under: dict[str, list[_Claim]] = {}
+    for event in originals:
+        if event.type != "violation.alleged":
+            continue
+        data = corrected.get(event.id, data_of(event))
+        filed = filing.agreement_of(data.get("agreement_id"), event.occurred_at, data["accused"])
+        if filed is None or filed not in by_id:
+            continue
+        orgs = [org for t, org in monitors.get(filed, ()) if t <= event.occurred_at]
+        role = role_of(by_id[filed], data["alleged_by"], orgs)
+        claim = _Claim(event.occurred_at, filed, contests(role), retracted_at.get(event.id))
+        claims[event.id] = claim
+        under.setdefault(filed, []).append(claim)
+    for listed in under.values():
+        listed.sort(key=lambda c: c.occurred_at)
 
     def state_at(at: datetime) -> ConflictState:
-        current = latest_signed(known_agreements, at)
-        last = None
-        if current is not None:
-            times = under.get(current.agreement_id, [])
-            i = bisect.bisect_right(times, at)
-            last = times[i - 1] if i else None
-        return derive_state(current, at, last, window)
+        last: dict[str, datetime] = {}
+        times: list[datetime] = []
+        for agreement_id, listed in under.items():
+            national = by_id[agreement_id].national
+            for claim in reversed(
+                listed[: bisect.bisect_right([c.occurred_at for c in listed], at)]
+            ):
+                if not claim.contests or (
+                    claim.retracted_at is not None and claim.retracted_at <= at
+                ):
+                    continue
+                last.setdefault(agreement_id, claim.occurred_at)
+                if not national:
+                    break
+                times.append(claim.occurred_at)
+        times.sort(reverse=True)
+        return conflict_standing(known_agreements, at, last, window, times).state
 
     entries = []
     for event in sorted(originals, key=lambda e: (e.occurred_at, e.version)):
+        if as_of is not None and event.occurred_at > as_of:
+            continue
         original = data_of(event)
         data = corrected.get(event.id, original)
-        filing = filings.get(event.id)
-        retracted = filing is not None and filing[1]
-        concerns: str | None = filing[0] if filing else data.get("agreement_id")
+        when_retracted = retracted_at.get(event.id)
+        retracted = when_retracted is not None and (as_of is None or when_retracted <= as_of)
+        filed_as = claims.get(event.id)
+        concerns: str | None = filed_as.agreement_id if filed_as else data.get("agreement_id")
         entries.append(
             TimelineEntry(
                 id=event.id,
@@ -197,10 +274,15 @@ def _note(event: Recorded) -> TimelineNote:
 
 
 async def read_timeline(
-    conn: AsyncConnection, conflict: str, *, known_at: datetime | None, window: timedelta
+    conn: AsyncConnection,
+    conflict: str,
+    *,
+    as_of: datetime | None = None,
+    known_at: datetime | None,
+    window: timedelta,
 ) -> tuple[TimelineView, int]:
-    """The story as the log told it at ``known_at`` (now when None), and the position of the
-    conflict's newest event (the view's validator)."""
+    """The story up to ``as_of`` as the log told it at ``known_at`` (now when None), and the
+    position of the conflict's newest event (the view's validator)."""
     from events.store import decode_row  # the store imports the fold: import it late
 
     head = await stream_position(conn, conflict)
@@ -209,31 +291,13 @@ async def read_timeline(
     if known_at is not None:
         statement = statement.where(events.c.recorded_at <= known_at)
     log = [decode_row(r) for r in await conn.execute(statement.order_by(events.c.version))]
-
-    def known(table: Any) -> Any:
-        if known_at is None:
-            return table.c.known_until.is_(None)
-        return (table.c.known_from <= known_at) & (
-            table.c.known_until.is_(None) | (table.c.known_until > known_at)
-        )
-
-    agreement_rows = (
-        await conn.execute(
-            select(agreements).where(agreements.c.conflict == conflict, known(agreements))
-        )
-    ).mappings()
-    known_agreements = [agreement_from_row(r) for r in agreement_rows]
-    filing_rows = await conn.execute(
-        select(allegations.c.event_id, allegations.c.agreement_id, allegations.c.retracted).where(
-            allegations.c.conflict == conflict, known(allegations)
-        )
-    )
-    filings = {r.event_id: (r.agreement_id, bool(r.retracted)) for r in filing_rows}
+    known_agreements = list((await load_agreements(conn, conflict, known_at)).values())
     view = TimelineView(
         conflict=conflict,
-        entries=build_timeline(log, known_agreements, filings, window),
+        entries=build_timeline(log, known_agreements, window, as_of),
         version=version,
         position=position,
+        as_of=as_of,
         known_at=known_at,
     )
     return view, head

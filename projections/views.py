@@ -1,12 +1,10 @@
-"""The read models the API returns, and the pure rules that derive a conflict's state.
-
-``derive_state`` is the one definition of none / pending / collapsed / contested / holding;
-the queries gather its inputs with indexed lookups, so its cost does not grow with the log.
-"""
+"""The read models the API returns. The states they carry are derived in
+``projections.standing``; the queries gather its inputs with indexed lookups, so their cost
+does not grow with the log."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -16,18 +14,24 @@ from events.state import AgreementState
 
 __all__ = [
     "AgreementAllegations",
+    "AgreementStateName",
     "AgreementView",
     "AllegationView",
     "AllegationsView",
     "ConflictState",
     "ConflictSummary",
+    "ExtensionView",
     "MissionView",
+    "OutsideAgreements",
     "PartyCounts",
+    "Role",
+    "ScopeView",
     "StatusView",
-    "derive_state",
 ]
 
-ConflictState = Literal["none", "pending", "collapsed", "contested", "holding"]
+ConflictState = Literal["none", "pending", "collapsed", "expired", "contested", "holding"]
+AgreementStateName = Literal["pending", "holding", "contested", "expired", "collapsed"]
+Role = Literal["party", "mediator", "monitor", "third_party"]
 
 
 AsOf = Annotated[
@@ -49,7 +53,20 @@ class View(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class ScopeView(View):
+    level: Literal["national", "regional", "local"]
+    area: str | None = None
+
+
+class ExtensionView(View):
+    occurred_at: datetime = Field(description="When it was agreed: it takes effect then.")
+    expires_at: datetime = Field(description="The new end.")
+
+
 class AgreementView(View):
+    """An agreement or a unilateral declaration as it stood at ``as_of``: nothing that
+    occurred later (a collapse, an extension) shows."""
+
     agreement_id: str
     parties: list[str]
     mediators: list[str]
@@ -57,11 +74,22 @@ class AgreementView(View):
     terms: str | None = None
     signed_at: datetime
     effective_at: datetime
+    expires_at: datetime | None = Field(
+        default=None, description="Its end as known at as_of (extensions by then included)."
+    )
+    extensions: list[ExtensionView] = Field(default_factory=list)
+    scope: ScopeView
+    unilateral: bool = Field(description="True for a ceasefire.declared by one side.")
+    declared_by: str | None = None
+    state: AgreementStateName = Field(description="Its own state at as_of.")
     collapsed_at: datetime | None = None
     collapse_reason: str | None = None
 
     @classmethod
-    def of(cls, agreement: AgreementState) -> AgreementView:
+    def of(
+        cls, agreement: AgreementState, at: datetime, state: AgreementStateName
+    ) -> AgreementView:
+        collapsed = agreement.collapsed_at is not None and agreement.collapsed_at <= at
         return cls(
             agreement_id=agreement.agreement_id,
             parties=list(agreement.parties),
@@ -70,20 +98,37 @@ class AgreementView(View):
             terms=agreement.terms,
             signed_at=agreement.signed_at,
             effective_at=agreement.effective_at,
-            collapsed_at=agreement.collapsed_at,
-            collapse_reason=agreement.collapse_reason,
+            expires_at=agreement.end_at(at),
+            extensions=[
+                ExtensionView(occurred_at=t, expires_at=end)
+                for t, end in sorted(agreement.extensions)
+                if t <= at
+            ],
+            scope=ScopeView(level=agreement.scope_level, area=agreement.scope_area),
+            unilateral=agreement.unilateral,
+            declared_by=agreement.declared_by,
+            state=state,
+            collapsed_at=agreement.collapsed_at if collapsed else None,
+            collapse_reason=agreement.collapse_reason if collapsed else None,
         )
 
 
 class PartyCounts(View):
+    """A party's allegations: ``made`` and ``received`` count parties' claims only."""
+
     made: int = 0
     received: int = 0
     incidents_made: int = 0
     incidents_received: int = 0
+    denied: int = Field(default=0, description="Allegations it received and denied by as_of.")
+    received_from_third_parties: int = Field(
+        default=0, description="Allegations against it by mediators, monitors and third parties."
+    )
 
 
 class MissionView(View):
     mission_id: str
+    agreement_id: str | None = Field(default=None, description="The agreement it monitors.")
     organization: str
     head: str | None = None
     purpose: str | None = None
@@ -93,15 +138,29 @@ class MissionView(View):
 
 class StatusView(View):
     conflict: str
-    state: ConflictState
-    agreement: AgreementView | None
-    allegations: dict[str, PartyCounts] = Field(
-        description="Per party, allegations made and received under the current agreement "
-        "(the latest signed at or before as_of), every party listed even at zero."
+    state: ConflictState = Field(
+        description="From the national agreements and declarations alone: contested if any in "
+        "effect is contested, else holding if any is in effect, else pending if any is "
+        "pending, else the state of the one that ended last (collapsed or expired), else none."
     )
-    missions: list[MissionView]
+    since: datetime | None = Field(
+        description="When the state took its current value (null for none)."
+    )
+    agreement: AgreementView | None = Field(
+        description="The national commitment the state comes from: the latest signed of those "
+        "in effect, else of those pending, else the one that ended last."
+    )
+    agreements: list[AgreementView] = Field(
+        description="Every agreement and declaration signed at or before as_of, each with its "
+        "state and scope, newest first."
+    )
+    allegations: dict[str, PartyCounts] = Field(
+        description="Per party of `agreement`, the allegations under it, every party listed "
+        "even at zero."
+    )
+    missions: list[MissionView] = Field(description="The missions active at as_of.")
     last_allegation_at: datetime | None = Field(
-        description="When the latest allegation under the current agreement occurred."
+        description="When the latest allegation under `agreement` occurred."
     )
     version: int = Field(description="The conflict's stream version this status reflects.")
     position: int = Field(description="The global log position this status reflects.")
@@ -111,11 +170,18 @@ class StatusView(View):
 
 class AllegationView(View):
     id: UUID
-    agreement_id: str
+    agreement_id: str | None = Field(
+        description="The agreement it belongs to: the one it names, else the one in effect when "
+        "it occurred whose parties include the accused (broadest scope, then latest signed); "
+        "null when outside every agreement."
+    )
     agreement_implicit: bool = Field(
         description="True when the writer named no agreement and the allegation was assigned "
         "to the agreement in effect when it occurred."
     )
+    role: Role = Field(description="The role of alleged_by against its agreement.")
+    denied: bool = Field(default=False, description="Denied by the accused by as_of.")
+    retracted: bool = Field(default=False, description="Withdrawn by its author by as_of.")
     alleged_by: str
     accused: str
     incidents: int
@@ -131,6 +197,16 @@ class AgreementAllegations(View):
     agreement_id: str
     parties: list[str]
     counts: dict[str, PartyCounts]
+    roles: dict[str, int] = Field(
+        default_factory=dict, description="Allegations under it by the role of their author."
+    )
+    allegations: list[AllegationView]
+
+
+class OutsideAgreements(View):
+    """Allegations that belong to no agreement: none was in effect for the accused."""
+
+    counts: dict[str, PartyCounts]
     allegations: list[AllegationView]
 
 
@@ -138,6 +214,7 @@ class AllegationsView(View):
     conflict: str
     totals: dict[str, PartyCounts] = Field(description="Per party, over the whole conflict.")
     agreements: list[AgreementAllegations]
+    outside_agreements: OutsideAgreements
     version: int
     position: int
     as_of: AsOf = None
@@ -147,34 +224,35 @@ class AllegationsView(View):
 class ConflictSummary(View):
     conflict: str
     state: ConflictState
+    since: datetime | None = None
     agreement_id: str | None
     last_allegation_at: datetime | None
     version: int
     position: int
 
 
-def derive_state(
-    agreement: AgreementState | None,
-    as_of: datetime,
-    last_allegation_at: datetime | None,
-    window: timedelta,
-) -> ConflictState:
-    if agreement is None:
-        return "none"
-    if agreement.collapsed_at is not None and agreement.collapsed_at <= as_of:
-        return "collapsed"
-    if agreement.effective_at > as_of:
-        return "pending"
-    # as_of - last < window, not last > as_of - window: the latter overflows near year 1.
-    if last_allegation_at is not None and timedelta(0) <= as_of - last_allegation_at < window:
-        return "contested"
-    return "holding"
-
-
 def tally(
-    counts: dict[str, PartyCounts], alleged_by: str, accused: str, n: int, incidents: int
+    counts: dict[str, PartyCounts],
+    alleged_by: str,
+    accused: str,
+    n: int,
+    incidents: int,
+    *,
+    party_claim: bool = True,
+    denied: int = 0,
 ) -> None:
-    """Add ``n`` allegations of ``incidents`` incidents by ``alleged_by`` against ``accused``."""
+    """Add ``n`` allegations of ``incidents`` incidents by ``alleged_by`` against ``accused``
+    (``denied`` of them denied). A claim by a non-party counts only as received from a third
+    party."""
+    if denied:
+        received = counts.get(accused, PartyCounts())
+        counts[accused] = received.model_copy(update={"denied": received.denied + denied})
+    if not party_claim:
+        received = counts.get(accused, PartyCounts())
+        counts[accused] = received.model_copy(
+            update={"received_from_third_parties": received.received_from_third_parties + n}
+        )
+        return
     made = counts.get(alleged_by, PartyCounts())
     counts[alleged_by] = made.model_copy(
         update={"made": made.made + n, "incidents_made": made.incidents_made + incidents}

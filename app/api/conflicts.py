@@ -66,14 +66,14 @@ _NEXT_LINK = {
     "/v1/conflicts",
     operation_id="list_conflicts",
     response_model=list[ConflictSummary],
-    responses=_documented("A page of the conflicts with their state now.", _PROBLEMS)
+    responses=_documented("A page of the conflicts with their state at as_of.", _PROBLEMS)
     | {
         200: {
-            "description": "A page of the conflicts with their state now (slug order).",
+            "description": "A page of the conflicts with their state at as_of (slug order).",
             "headers": {**CONDITIONAL_HEADERS, **_NEXT_LINK},
         }
     },
-    summary="Every conflict with its current state, a page at a time",
+    summary="Every conflict with its state (now, or at as_of), a page at a time",
 )
 async def get_conflicts(
     request: Request,
@@ -81,6 +81,8 @@ async def get_conflicts(
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
     after: Annotated[
         ConflictSlug | None,
         Query(description="The conflicts after this slug (default: from the first)."),
@@ -89,17 +91,20 @@ async def get_conflicts(
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
-    """Tagged with the whole log's position: any append anywhere changes the tag. In pages of
-    ``limit`` (and at most CEASEFIRE_MAX_PAGE_BYTES); the ``Link`` header names the next."""
+    """Tagged with the whole log's position: any append anywhere changes the tag. A conflict
+    of which nothing was recorded by known_at is not listed. In pages of ``limit`` (and at most
+    CEASEFIRE_MAX_PAGE_BYTES); the ``Link`` header names the next."""
     return await conditional.respond(
         request,
         kind="c",
-        key=("conflicts", after, limit),
+        key=("conflicts", as_of, known_at, after, limit),
         channel=None,
         head=partial(reads.log_head, conditional.heads),
         compute=partial(
             reads.conflicts,
             store,
+            as_of=as_of,
+            known_at=known_at,
             window=settings.contested_window,
             after=after,
             limit=limit,
@@ -219,6 +224,7 @@ async def get_timeline(
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
+    as_of: AsOf = None,
     known_at: KnownAt = None,
     after: Annotated[
         int,
@@ -232,21 +238,23 @@ async def get_timeline(
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
-    """Agreements, collapses, allegations and missions in order of occurred_at, each with the
-    state of the conflict at that moment; retractions and corrections appear as notes on the
-    events they changed (with the original data beside the corrected). ``known_at``: the story
+    """Agreements and declarations, extensions, collapses, allegations, denials, missions and
+    their ends in order of occurred_at, each with the state of the conflict at that moment;
+    retractions and corrections appear as notes on the events they changed (with the original
+    data beside the corrected). ``as_of``: only what occurred by then. ``known_at``: the story
     as the log told it then. In pages of ``limit`` entries (and at most
     CEASEFIRE_MAX_PAGE_BYTES): pass ``next_after`` as ``after`` for the next."""
     return await conditional.respond(
         request,
         kind="t",
-        key=("timeline", conflict, known_at, after, limit),
+        key=("timeline", conflict, as_of, known_at, after, limit),
         channel=conflict,
         head=partial(reads.conflict_head, conditional.heads, conflict),
         compute=partial(
             reads.timeline,
             store,
             conflict,
+            as_of=as_of,
             known_at=known_at,
             window=settings.contested_window,
             after=after,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from typing import Annotated, Any
@@ -19,9 +20,11 @@ from app.conditional import (
     conditional_responses,
 )
 from app.deps import JsonContent, ReaderKey, SettingsDep, StoreDep, WriterKey
+from app.keys import ApiKey
 from app.metrics import Metrics
 from app.problems import Problem
 from app.reads import fitting
+from events.audit import appended_by
 from events.chain import read_log_head as read_log_head_row
 from events.envelope import Recorded
 from events.errors import (
@@ -33,12 +36,16 @@ from events.errors import (
 from events.store import EventStore, storage_errors
 from events.types import (
     AgreementCollapsed,
+    AgreementExtended,
     AgreementSigned,
+    AllegationDenied,
     AllegationRetracted,
+    CeasefireDeclared,
     ConflictSlug,
     Event,
     EventCorrected,
     MissionDispatched,
+    MissionEnded,
     ViolationAlleged,
     event_adapter,
 )
@@ -81,13 +88,33 @@ class EventCorrectedIn(EventCorrected, _Appendable):
     pass
 
 
+class CeasefireDeclaredIn(CeasefireDeclared, _Appendable):
+    pass
+
+
+class AgreementExtendedIn(AgreementExtended, _Appendable):
+    pass
+
+
+class AllegationDeniedIn(AllegationDenied, _Appendable):
+    pass
+
+
+class MissionEndedIn(MissionEnded, _Appendable):
+    pass
+
+
 EventIn = Annotated[
     AgreementSignedIn
     | AgreementCollapsedIn
     | ViolationAllegedIn
     | MissionDispatchedIn
     | AllegationRetractedIn
-    | EventCorrectedIn,
+    | EventCorrectedIn
+    | CeasefireDeclaredIn
+    | AgreementExtendedIn
+    | AllegationDeniedIn
+    | MissionEndedIn,
     Field(discriminator="type"),
 ]
 
@@ -184,10 +211,12 @@ async def _page(
     limit: int,
     max_bytes: int,
     conflict: str | None = None,
+    audited: bool = False,
 ) -> Representation:
     """The page as of ``head``: none of the events committed after it, so the body is
     exactly what the tag (``head``) says; it ends early rather than pass ``max_bytes``
-    (``next_after`` says where the next begins)."""
+    (``next_after`` says where the next begins). ``audited`` (an admin asks): each event also
+    says ``key_id``, the id of the key that appended it."""
     events = await store.read_all(after=after, limit=limit + 1, conflict=conflict, until=head)
     parts = [event.model_dump_json().encode() for event in events[:limit]]
     count = fitting(parts, max_bytes)
@@ -198,7 +227,18 @@ async def _page(
         next_after,
         more,
     )
-    return Representation(body, Validator(head))
+    if not audited:
+        return Representation(body, Validator(head))
+    events = events[:count]
+    authors = await appended_by(store, [e.id for e in events])
+    page = json.loads(body)
+    for event, shown in zip(events, page["events"], strict=True):
+        shown["key_id"] = authors.get(event.id)
+    return Representation(json.dumps(page, separators=(",", ":")).encode(), Validator(head))
+
+
+def _audited(key: ApiKey | None) -> bool:
+    return key is not None and key.allows("admin")
 
 
 @router.get(
@@ -213,7 +253,7 @@ async def list_events(
     store: StoreDep,
     settings: SettingsDep,
     conditional: ConditionalDep,
-    _key: ReaderKey,
+    key: ReaderKey,
     after: After = 0,
     limit: Limit = 100,
     if_none_match: IfNoneMatch = None,
@@ -222,7 +262,10 @@ async def list_events(
     """Every committed event exactly once, in position order: a consumer that pages with
     ``after=next_after`` never skips one, even while writers commit concurrently. Tagged with
     the log's head: with its ETag and ``Prefer: wait=N`` the request waits for the next
-    append anywhere."""
+    append anywhere. Asked with an admin key, each event also says ``key_id``: the id of the
+    API key that appended it (``cli``: an operator's command; null: recorded before keys
+    were)."""
+    audited = _audited(key)
 
     async def compute() -> Representation:
         return await _page(
@@ -231,12 +274,13 @@ async def list_events(
             after=after,
             limit=limit,
             max_bytes=settings.max_page_bytes,
+            audited=audited,
         )
 
     return await conditional.respond(
         request,
-        kind="e",
-        key=("events", after, limit),
+        kind="ea" if audited else "e",
+        key=("events", after, limit, audited),
         channel=None,
         head=conditional.heads.log,
         compute=compute,
@@ -299,14 +343,16 @@ async def list_conflict_events(
     store: StoreDep,
     settings: SettingsDep,
     conditional: ConditionalDep,
-    _key: ReaderKey,
+    key: ReaderKey,
     after: After = 0,
     limit: Limit = 100,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
     """Tagged with the conflict's newest position: with its ETag and ``Prefer: wait=N`` the
-    request waits for the conflict's next event."""
+    request waits for the conflict's next event. With an admin key, each event also says
+    ``key_id``, as in ``GET /v1/events``."""
+    audited = _audited(key)
 
     async def head() -> int:
         stream = await conditional.heads.stream(conflict)
@@ -322,12 +368,13 @@ async def list_conflict_events(
             limit=limit,
             max_bytes=settings.max_page_bytes,
             conflict=conflict,
+            audited=audited,
         )
 
     return await conditional.respond(
         request,
-        kind="ce",
-        key=("conflict-events", conflict, after, limit),
+        kind="cea" if audited else "ce",
+        key=("conflict-events", conflict, after, limit, audited),
         channel=conflict,
         head=head,
         compute=compute,

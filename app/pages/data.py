@@ -19,7 +19,7 @@ from projections.queries import list_conflicts, read_status
 from projections.timeline import TimelineEntry, read_timeline
 from projections.views import StatusView
 
-__all__ = ["ConflictPage", "PageData", "read_page", "since_of"]
+__all__ = ["ConflictPage", "PageData", "read_page"]
 
 
 @dataclass(frozen=True)
@@ -44,36 +44,6 @@ class PageData:
     position: int
 
 
-def since_of(status: StatusView, story: list[TimelineEntry], window: timedelta) -> datetime | None:
-    """When the state took its current value: the view's own ``since`` where it has one;
-    otherwise worked out from the agreement and the allegations filed under it."""
-    if "since" in type(status).model_fields:
-        explicit: datetime | None = getattr(status, "since", None)
-        return explicit
-    agreement = status.agreement
-    if agreement is None:
-        return None
-    if status.state == "pending":
-        return agreement.signed_at
-    if status.state == "collapsed":
-        return agreement.collapsed_at
-    times = sorted(
-        e.occurred_at
-        for e in story
-        if e.type == "violation.alleged"
-        and e.agreement_id == agreement.agreement_id
-        and not e.retracted
-    )
-    if status.state == "holding":
-        return max([agreement.effective_at, *(t + window for t in times[-1:])])
-    start = times[-1] if times else agreement.effective_at
-    for earlier in reversed(times[:-1]):
-        if start - earlier >= window:
-            break
-        start = earlier
-    return max(start, agreement.effective_at)
-
-
 async def read_page(
     store: EventStore,
     *,
@@ -87,21 +57,22 @@ async def read_page(
     with storage_errors():
         async with snapshot(store.engine) as conn:
             position = await log_position(conn)
-            for summary in await list_conflicts(conn, as_of=at, window=window):
+            summaries = await list_conflicts(conn, as_of=at, known_at=known_at, window=window)
+            for summary in summaries:
                 status = await read_status(
                     conn, summary.conflict, as_of=at, known_at=known_at, window=window
                 )
                 view, _ = await read_timeline(
-                    conn, summary.conflict, known_at=known_at, window=window
+                    conn, summary.conflict, as_of=at, known_at=known_at, window=window
                 )
-                story = [e for e in view.entries if e.occurred_at <= at]
+                story = view.entries
                 if not story:
                     continue  # nothing had happened yet (or was known) at that moment
                 pages.append(
                     ConflictPage(
                         status=status,
                         timeline=story[::-1],
-                        since=since_of(status, story, window),
+                        since=status.since,
                         chart=Markup(
                             allegations_chart(f"chart-{summary.conflict}", status.allegations)
                         ),

@@ -46,7 +46,7 @@ async def made(
     return view.allegations[party].made
 
 
-async def test_a_retraction_counts_from_when_it_is_recorded(
+async def test_a_retraction_counts_from_when_it_occurred_as_known_from_when_recorded(
     store: EventStore, conflict: str
 ) -> None:
     seed = await seed_as_recorded(store, conflict)
@@ -57,12 +57,14 @@ async def test_a_retraction_counts_from_when_it_is_recorded(
         [retracted(conflict, azerbaijan.id, retracted_by="Azerbaijan")],
         recorded_at=[at("2022-09-25T12:00:00Z")],
     )
-    assert await made(store, conflict, "Azerbaijan", "2022-09-24T00:00:00Z", None) == 0
+    # The retraction occurred on the 25th: a view of the 24th still counts the allegation.
+    assert await made(store, conflict, "Azerbaijan", "2022-09-24T00:00:00Z", None) == 1
+    assert await made(store, conflict, "Azerbaijan", "2022-09-26T00:00:00Z", None) == 0
     assert (
-        await made(store, conflict, "Azerbaijan", "2022-09-24T00:00:00Z", "2022-09-24T00:00:00Z")
+        await made(store, conflict, "Azerbaijan", "2022-09-26T00:00:00Z", "2022-09-25T00:00:00Z")
         == 1
     )
-    assert await made(store, conflict, "Armenia", "2022-09-24T00:00:00Z", None) == 1
+    assert await made(store, conflict, "Armenia", "2022-09-26T00:00:00Z", None) == 1
     stored = await store.read_stream(conflict)
     assert azerbaijan.id in {e.id for e in stored}  # the original stays in the log
     async with store.engine.connect() as conn:

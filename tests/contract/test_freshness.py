@@ -56,3 +56,26 @@ async def test_a_view_of_a_given_time_has_no_instant(store: EventStore, conflict
     timeline = await reads.timeline(store, conflict, known_at=None, window=WINDOW)
     assert timeline.validator.until is None
     assert timeline.validator.position == (await store.stream_head(conflict) or (0, 0))[1]
+
+
+async def test_a_fixed_term_and_a_contested_window_elsewhere_bound_a_view_of_now(
+    store: EventStore, conflict: str
+) -> None:
+    now = datetime.now(UTC)
+    end = now + timedelta(hours=3)
+    # The status agreement is the latest signed in effect (national-2); the allegation under
+    # the earlier one (named) contests it: its window's end changes the conflict's state.
+    await store.append(
+        [
+            signed(conflict, occurred_at=now - timedelta(days=2)),
+            signed(conflict, "cf-2", occurred_at=now - timedelta(days=1), expires_at=end),
+            alleged(conflict, occurred_at=now - timedelta(seconds=5), agreement_id="cf-1"),
+        ]
+    )
+    status = await reads.status(store, conflict, as_of=None, known_at=None, window=WINDOW)
+    body = json.loads(status.body)
+    assert body["state"] == "contested" and body["agreement"]["agreement_id"] == "cf-2"
+    assert body["last_allegation_at"] is None  # nothing under cf-2 itself
+    assert status.validator.until == now - timedelta(seconds=5) + WINDOW
+    later = await reads.status(store, conflict, as_of=None, known_at=None, window=WINDOW / 60)
+    assert later.validator.until == end  # the window is over: the fixed term ends next

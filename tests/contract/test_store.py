@@ -115,12 +115,11 @@ async def test_appends_to_one_conflict_from_one_process_queue_instead_of_failing
         (lambda c: [signed(c), signed(c)], "agreement-exists"),
         (lambda c: [collapsed(c)], "unknown-agreement"),
         (lambda c: [signed(c), collapsed(c), collapsed(c)], "agreement-already-collapsed"),
-        (lambda c: [signed(c), alleged(c, accused="Russia")], "accused-not-a-party"),
-        (lambda c: [alleged(c)], "no-agreement-in-effect"),
         (
-            lambda c: [signed(c), alleged(c, occurred_at="2022-09-01T00:00:00Z")],
-            "no-agreement-in-effect",
+            lambda c: [signed(c), alleged(c, accused="Russia", agreement_id="cf-1")],
+            "accused-not-a-party",
         ),
+        (lambda c: [alleged(c, agreement_id="cf-1")], "unknown-agreement"),
         (lambda c: [dispatched(c), dispatched(c)], "mission-exists"),
     ],
 )

@@ -71,6 +71,9 @@ def start_server(database_url: str, *, serve: bool = False, **settings: str) -> 
     ``app.edge`` in place, and uvicorn's log at ``info`` with its access log."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CEASEFIRE_")}
     env["CEASEFIRE_DATABASE_URL"] = database_url
+    # A line per request would only slow the suite's busiest servers; the tests of the lines
+    # (tests/pages/test_request_log.py) turn them on.
+    env["CEASEFIRE_LOG_REQUESTS"] = "false"
     env.update({f"CEASEFIRE_{name.upper()}": value for name, value in settings.items()})
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False)  # noqa: SIM115

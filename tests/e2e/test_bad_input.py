@@ -52,6 +52,26 @@ def _alleged(conflict: str, **data: Any) -> dict[str, Any]:
     }
 
 
+def _extended(conflict: str, expires_at: str, agreement_id: str = "cf-1") -> dict[str, Any]:
+    return {
+        "type": "agreement.extended",
+        "conflict": conflict,
+        "occurred_at": "2022-09-15T00:00:00Z",
+        "source": {"name": "mediator"},
+        "data": {"agreement_id": agreement_id, "expires_at": expires_at},
+    }
+
+
+def _ended(conflict: str, mission_id: str = "m-1") -> dict[str, Any]:
+    return {
+        "type": "mission.ended",
+        "conflict": conflict,
+        "occurred_at": "2022-09-20T00:00:00Z",
+        "source": {"name": "CSTO"},
+        "data": {"mission_id": mission_id},
+    }
+
+
 def _collapsed(conflict: str, agreement_id: str = "cf-1") -> dict[str, Any]:
     return {
         "type": "agreement.collapsed",
@@ -355,7 +375,7 @@ async def test_self_accusation(writer: httpx.AsyncClient, signed: str) -> None:
         (
             "accused-not-a-party",
             [],
-            lambda c: _alleged(c, accused="Georgia"),
+            lambda c: _alleged(c, accused="Georgia", agreement_id="cf-1"),
             "accused-not-a-party",
         ),
         ("unknown-agreement", [], lambda c: _alleged(c, agreement_id="cf-9"), "unknown-agreement"),
@@ -368,11 +388,25 @@ async def test_self_accusation(writer: httpx.AsyncClient, signed: str) -> None:
         ),
         ("agreement-exists", [], lambda c: _signed(c), "agreement-exists"),
         ("mission-exists", [_dispatched], lambda c: _dispatched(c), "mission-exists"),
+        ("not-fixed-term", [], lambda c: _extended(c, "2022-10-01T00:00:00Z"), "not-fixed-term"),
         (
-            "no-agreement-in-effect",
+            "expires-before-effective",
             [],
-            lambda c: {**_alleged(c), "occurred_at": "2022-09-01T00:00:00Z"},
-            "no-agreement-in-effect",
+            lambda c: _signed(c, "cf-2", expires_at="2022-09-14T16:00:00Z"),
+            "expires-before-effective",
+        ),
+        (
+            "extension-not-later",
+            [lambda c: _signed(c, "cf-2", expires_at="2022-09-20T00:00:00Z")],
+            lambda c: _extended(c, "2022-09-19T00:00:00Z", "cf-2"),
+            "extension-not-later",
+        ),
+        ("unknown-mission", [], lambda c: _ended(c, "m-9"), "unknown-mission"),
+        (
+            "mission-already-ended",
+            [_dispatched, _ended],
+            lambda c: _ended(c),
+            "mission-already-ended",
         ),
         (
             "effective-before-signed",
@@ -429,6 +463,7 @@ async def test_sql_looking_strings_are_stored_verbatim(
                 conflict,
                 alleged_by=party_a,
                 accused=party_b,
+                agreement_id="cf-1",  # it occurred after the collapse: named, it counts there
                 location=text,
                 description=text,
             ),

@@ -18,7 +18,7 @@ def _one_line_error(stderr: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("command", [("keys", "list"), ("migrate",), ("serve", "--port", "1")])
+@pytest.mark.parametrize("command", [("keys", "list"), ("serve", "--port", "1")])
 def test_an_unreachable_database_is_one_line_naming_the_setting(command: tuple[str, ...]) -> None:
     url = f"postgresql+asyncpg://nobody:secret-password@127.0.0.1:{free_port()}/nothing"
     done = _ceasefire(url, *command)

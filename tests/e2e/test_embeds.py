@@ -108,3 +108,29 @@ async def test_the_feed_parses_with_the_right_entries_and_stable_ids(
     assert changed.updated > before[changed.id].updated  # RFC 3339 UTC, same precision
     assert changed.title.endswith("since retracted.")
     assert set(entries) == set(before)
+
+
+async def test_a_fixed_term_truce_reaching_its_end_is_an_entry(
+    client: httpx.AsyncClient, keys: Keys, conflict: str
+) -> None:
+    await post(
+        client,
+        keys,
+        agreement(
+            conflict,
+            occurred_at="2022-09-14T16:00:00Z",
+            kind="humanitarian_truce",
+            expires_at="2022-09-17T16:00:00Z",
+        ),
+    )
+    url = f"/v1/conflicts/{conflict}/feed.atom"
+    feed = feedparser.parse((await client.get(url)).content)
+    assert not feed.bozo, feed.bozo_exception
+    ended, signed = feed.entries
+    assert ended.tags[0].term == "agreement.expired"
+    assert ended.title == "Agreement cf-1 expired."
+    assert ended.updated.startswith("2022-09-17T16:00:00")
+    assert signed.tags[0].term == "agreement.signed"
+    again = feedparser.parse((await client.get(url)).content)
+    assert [e.id for e in again.entries] == [ended.id, signed.id]  # stable
+    assert ended.id.startswith("urn:uuid:") and ended.id != signed.id

@@ -1,6 +1,6 @@
 """Time travel and corrections against a real server: the seed imported with its recording
-times plus a retraction recorded on 25 September, asked by both clocks; corrections and
-retractions through the API; the timeline."""
+times plus a retraction that occurred and was recorded on 25 September, asked by both clocks;
+corrections and retractions through the API; the timeline."""
 
 from __future__ import annotations
 
@@ -99,13 +99,16 @@ def made(body: dict[str, Any], party: str) -> int:
 def test_the_seed_and_a_retraction_by_both_clocks(imported: Server) -> None:
     with httpx.Client(base_url=imported.base_url, timeout=30) as http:
         status = f"/v1/conflicts/{CONFLICT}/status"
-        known_now = http.get(status, params={"as_of": "2022-09-24T00:00:00Z"}).json()
+        # The retraction occurred on the 25th and was recorded an hour later.
+        known_now = http.get(status, params={"as_of": "2022-09-26T00:00:00Z"}).json()
         known_then = http.get(
             status,
-            params={"as_of": "2022-09-24T00:00:00Z", "known_at": "2022-09-24T00:00:00Z"},
+            params={"as_of": "2022-09-26T00:00:00Z", "known_at": "2022-09-24T00:00:00Z"},
         ).json()
+        before_it = http.get(status, params={"as_of": "2022-09-24T00:00:00Z"}).json()
         assert made(known_now, "Azerbaijan") == 0
         assert made(known_then, "Azerbaijan") == 1
+        assert made(before_it, "Azerbaijan") == 1  # nothing after as_of shows
         assert made(known_now, "Armenia") == made(known_then, "Armenia") == 1
         assert known_now["state"] == known_then["state"] == "contested"  # Armenia's stands
         assert known_then["known_at"] == "2022-09-24T00:00:00Z"
@@ -134,7 +137,8 @@ def test_the_timeline_shows_the_retraction_and_the_state_each_event_led_to(
         ("agreement.collapsed", "collapsed"),
         ("mission.dispatched", "collapsed"),
         ("agreement.signed", "holding"),
-        ("violation.alleged", "holding"),  # withdrawn: it no longer contests anything
+        # withdrawn on the 25th: on the 22nd it contested the agreement
+        ("violation.alleged", "contested"),
         ("violation.alleged", "contested"),
     ]
     withdrawn = story["entries"][4]

@@ -112,6 +112,18 @@ class Browser:
             mobile=mobile,
         )
 
+    def press(self, key: str, code: int) -> None:
+        """A key pressed and released, as a keyboard user does (Tab: 9, Enter: 13)."""
+        for kind in ("keyDown", "keyUp"):
+            self.send(
+                "Input.dispatchKeyEvent",
+                type=kind,
+                key=key,
+                code=key,
+                windowsVirtualKeyCode=code,
+                **({"text": "\r"} if key == "Enter" and kind == "keyDown" else {}),
+            )
+
     def screenshot(self) -> bytes:
         data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)
         return base64.b64decode(data["data"])

@@ -18,6 +18,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Key
     databases = make_database("sqlite", tmp_path_factory.mktemp("page"))
     url = next(databases)
     keys = asyncio.run(make_keys(url))
-    with start_server(url, log_format="json") as server:
+    with start_server(url, log_format="json", log_requests="true") as server:
         yield server, keys
     databases.close()

@@ -39,6 +39,8 @@ def test_each_request_has_an_id_and_one_json_line(site: tuple[Server, Keys]) -> 
     assert line["logger"] == "ceasefire.requests" and line["level"] == "INFO"
     assert line["method"] == "GET" and line["status"] == 404
     assert line["path"] == "/v1/conflicts/nowhere/status"
+    assert line["message"].startswith("GET /v1/conflicts/nowhere/status 404 ")
+    assert line["message"].endswith("request_id=newsroom-check.42")
     assert line["route"] == "/v1/conflicts/{conflict}/status"
     assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
 

@@ -98,6 +98,20 @@ def test_the_status_page_in_a_browser(site: tuple[Server, Keys]) -> None:
             assert countdown.startswith(("(in 2 d 22:", "(in 2 d 23:")), countdown
         desktop = browser.screenshot()
 
+        # By keyboard: the skip link first, then the time picker; a timeline opens with Enter.
+        browser.press("Tab", 9)
+        assert browser.evaluate("document.activeElement.className") == "skip"
+        browser.press("Tab", 9)
+        assert browser.evaluate("document.activeElement.id") == "as_of"
+        browser.evaluate("document.querySelector('#armenia-azerbaijan summary').focus()")
+        browser.press("Enter", 13)
+        assert browser.evaluate("document.querySelector('#armenia-azerbaijan details').open")
+        # Every field has its label; the page says its language.
+        assert browser.evaluate(
+            "[...document.querySelectorAll('input')].every((i) => i.labels.length === 1)"
+        )
+        assert browser.evaluate("document.documentElement.lang") == "en"
+
         # The time picker: 24 September 2022, when Azerbaijan's allegation made it contested.
         browser.evaluate(
             "document.getElementById('as_of').value = '2022-09-24T00:00:00';"

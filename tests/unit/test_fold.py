@@ -11,11 +11,11 @@ import pytest
 from events.envelope import Recorded, to_recorded
 from events.errors import DomainRuleError
 from events.rules import check
-from events.state import AgreementState, ConflictState, agreement_in_effect, latest_signed
+from events.state import AgreementState, ConflictState
 from events.types import SCHEMA_VERSIONS, Event, Source
 from projections.changes import Changes
 from projections.fold import _at_version, _source_json, apply
-from projections.views import derive_state
+from projections.standing import Filing, conflict_standing
 from tests.factories import (
     alleged,
     collapsed,
@@ -58,8 +58,18 @@ def test_seed_state_follows_the_article() -> None:
     assert first.collapsed_at == at("2022-09-13T07:00:00Z")
     assert second.effective_at == at("2022-09-14T16:00:00Z")
     assert state.missions == frozenset({"csto-2022-09"})
-    assert agreement_in_effect(state.agreements, at("2022-09-13T12:00:00Z")) is None
-    assert agreement_in_effect(state.agreements, at("2022-09-24T00:00:00Z")) is second
+    assert not first.in_effect(at("2022-09-13T12:00:00Z"))
+    assert not second.in_effect(at("2022-09-13T12:00:00Z"))
+    assert second.in_effect(at("2022-09-24T00:00:00Z"))
+
+
+def derive_state(
+    agreement: AgreementState | None, as_of: datetime, last: datetime | None, window: timedelta
+) -> str:
+    """The conflict's state with this one national agreement (or none)."""
+    agreements = [] if agreement is None else [agreement]
+    last_contesting = {} if agreement is None or last is None else {agreement.agreement_id: last}
+    return conflict_standing(agreements, as_of, last_contesting, window).state
 
 
 @pytest.mark.parametrize(
@@ -102,15 +112,22 @@ def test_allegation_recorded_late_belongs_to_the_agreement_of_its_time() -> None
         signed("c", "second", occurred_at="2022-09-10T00:00:00Z"),
         alleged("c", occurred_at="2022-09-05T00:00:00Z"),
     ]
-    _, changes = fold(events)
+    state, changes = fold(events)
     (row,) = [r for table, r in changes.inserts if table == "proj_allegations"]
-    assert row["agreement_id"] == "first" and row["agreement_implicit"] is True
+    assert row["agreement_id"] is None and row["agreement_implicit"] is True
+    filing = Filing(state.agreements.values())
+    assert filing.agreement_of(None, row["occurred_at"], row["accused"]) == "first"
 
 
 def test_party_names_match_without_regard_to_case() -> None:
-    _, changes = fold([signed("c"), alleged("c", alleged_by="armenia", accused="AZERBAIJAN")])
+    state, changes = fold(
+        [signed("c"), alleged("c", alleged_by="armenia", accused="AZERBAIJAN", agreement_id="cf-1")]
+    )
     (row,) = [r for table, r in changes.inserts if table == "proj_allegations"]
     assert (row["alleged_by"], row["accused"]) == ("Armenia", "Azerbaijan")
+    assert row["accused_key"] == "azerbaijan"
+    filing = Filing(state.agreements.values())
+    assert filing.agreement_of(None, at("2022-09-20T00:00:00Z"), "AZERBAIJAN") == "cf-1"
 
 
 def test_collapse_in_the_same_batch_closes_the_pending_row_in_place() -> None:
@@ -241,6 +258,9 @@ def test_the_next_state_keeps_every_field_but_the_version() -> None:
         missions=frozenset({"m-1"}),
         revisions={uuid4(): uuid4()},
         retracted=frozenset({uuid4()}),
+        retracted_at={uuid4(): NOW},
+        denials={uuid4(): (NOW, "Armenia")},
+        mission_ends=frozenset({"m-2"}),
     )
     following = _at_version(state, 4)
     assert following == replace(state, version=4)
@@ -264,18 +284,6 @@ def _agreement(**changes: object) -> AgreementState:
         event_id=uuid4(),
     )
     return replace(base, **changes)  # type: ignore[arg-type]
-
-
-def test_the_latest_signed_agreement_breaks_ties_by_version_as_before() -> None:
-    first = _agreement(agreement_id="a", version=1)
-    second = _agreement(agreement_id="b", version=2)
-    later = _agreement(agreement_id="c", version=3, signed_at=at("2022-09-20T00:00:00Z"))
-    for order in ([first, second], [second, first]):
-        assert latest_signed(order, at("2022-09-15T00:00:00Z")) is second
-    assert latest_signed([first, later], at("2022-09-21T00:00:00Z")) is later
-    assert latest_signed([later], at("2022-09-15T00:00:00Z")) is None
-    same = _agreement(agreement_id="d", version=1)
-    assert latest_signed([first, same], at("2022-09-15T00:00:00Z")) is first  # max(): the first
 
 
 def test_a_party_is_found_exactly_or_without_regard_to_case() -> None:

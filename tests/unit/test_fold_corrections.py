@@ -204,7 +204,7 @@ def test_correcting_an_agreement_changes_the_state(log: Log) -> None:
         (
             "allegation",
             "violation.alleged",
-            {"alleged_by": "Armenia", "accused": "Russia"},
+            {"alleged_by": "Armenia", "accused": "Russia", "agreement_id": "cf-1"},
             "accused-not-a-party",
         ),
         (

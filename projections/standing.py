@@ -1,0 +1,265 @@
+"""Where a conflict stands at a time T: which agreement each allegation belongs to, the state
+of each agreement and of the conflict, and since when. Pure functions of the agreements (as
+the log held them at ``known_at``) and a few facts about allegations that the queries gather
+with indexed lookups, or the timeline from the conflict's events.
+
+Which agreement an allegation belongs to is decided here, when a view is read, never when the
+allegation was recorded: the agreement it names, if any; otherwise the agreement in effect at
+its occurred_at whose parties include the accused, broadest scope first (national, regional,
+local), the latest signed among equals; otherwise none (outside any agreement). So every order
+of recording the same events gives the same views.
+
+An agreement's periods in effect do not depend on T (see ``AgreementState.periods``), so the
+filing of an allegation does not either; T only hides what occurred after it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from events.state import AgreementState
+
+__all__ = [
+    "AgreementStanding",
+    "ConflictStanding",
+    "Filing",
+    "Role",
+    "agreement_state",
+    "conflict_standing",
+    "role_of",
+]
+
+Role = Literal["party", "mediator", "monitor", "third_party"]
+AgreementStandingState = Literal["pending", "holding", "contested", "expired", "collapsed"]
+ConflictStandingState = Literal["none", "pending", "holding", "contested", "expired", "collapsed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A stretch of time [start, end) in which the same agreements are in effect, and which of
+    them an allegation against each party (casefolded) belongs to."""
+
+    start: datetime
+    end: datetime | None
+    winners: Mapping[str, str]
+
+
+class Filing:
+    """Files allegations under agreements: built once per read from the conflict's agreements."""
+
+    def __init__(self, agreements: Iterable[AgreementState]) -> None:
+        self.agreements = {a.agreement_id: a for a in agreements}
+        self.segments = _segments(self.agreements.values())
+        self._starts = [s.start for s in self.segments]
+
+    def agreement_of(self, named: str | None, occurred_at: datetime, accused: str) -> str | None:
+        """The agreement id an allegation belongs to; None when outside every agreement."""
+        if named is not None:
+            return named
+        i = bisect.bisect_right(self._starts, occurred_at) - 1
+        if i < 0:
+            return None
+        segment = self.segments[i]
+        if segment.end is not None and occurred_at >= segment.end:
+            return None
+        return segment.winners.get(accused.casefold())
+
+    def spans_of(self, agreement_id: str) -> list[tuple[datetime, datetime | None, list[str]]]:
+        """Where an allegation naming no agreement belongs to ``agreement_id``: each stretch
+        [start, end) with the (casefolded) accused it takes there. The queries turn these into
+        range conditions on the indexed occurred_at."""
+        spans = []
+        for segment in self.segments:
+            keys = sorted(k for k, won in segment.winners.items() if won == agreement_id)
+            if keys:
+                spans.append((segment.start, segment.end, keys))
+        return spans
+
+
+def _segments(agreements: Iterable[AgreementState]) -> list[Segment]:
+    periods = [(a, start, end) for a in agreements for start, end in a.periods()]
+    bounds = sorted({t for _, start, end in periods for t in (start, end) if t is not None})
+    segments = []
+    for i, start in enumerate(bounds):
+        end = bounds[i + 1] if i + 1 < len(bounds) else None
+        winners: dict[str, AgreementState] = {}
+        for agreement, s, e in periods:
+            if s <= start and (e is None or (end is not None and end <= e)):
+                for party in agreement.parties:
+                    key = party.casefold()
+                    best = winners.get(key)
+                    if best is None or agreement.rank > best.rank:
+                        winners[key] = agreement
+        if winners:
+            segments.append(Segment(start, end, {k: a.agreement_id for k, a in winners.items()}))
+    return segments
+
+
+def role_of(agreement: AgreementState | None, alleged_by: str, monitors: Iterable[str]) -> Role:
+    """The role of an allegation's author against the agreement it belongs to."""
+    if agreement is None:
+        return "third_party"
+    if agreement.party(alleged_by) is not None:
+        return "party"
+    folded = alleged_by.casefold()
+    if any(m.casefold() == folded for m in agreement.mediators):
+        return "mediator"
+    if any(m.casefold() == folded for m in monitors):
+        return "monitor"
+    return "third_party"
+
+
+def contests(role: Role) -> bool:
+    """A party's or a third party's allegation contests an agreement; a mediator's or a
+    monitor's finding is counted and listed but does not by itself make it contested."""
+    return role in ("party", "third_party")
+
+
+def agreement_state(
+    agreement: AgreementState,
+    at: datetime,
+    last_contesting: datetime | None,
+    window: timedelta,
+) -> AgreementStandingState:
+    """The state at ``at`` of an agreement signed by then. ``last_contesting``: when the
+    latest allegation under it that contests it (not retracted by ``at``) occurred, at or
+    before ``at``."""
+    state = agreement.state_at(at)
+    if state != "in_effect":
+        return state  # type: ignore[return-value]
+    # at - last < window, not last > at - window: the latter overflows near year 1.
+    if last_contesting is not None and timedelta(0) <= at - last_contesting < window:
+        return "contested"
+    return "holding"
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementStanding:
+    agreement: AgreementState
+    state: AgreementStandingState
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictStanding:
+    state: ConflictStandingState
+    since: datetime | None
+    #: The national commitment the state comes from.
+    agreement: AgreementState | None
+    #: Every agreement and declaration signed by T, each with its state, newest first.
+    agreements: Sequence[AgreementStanding]
+
+
+def conflict_standing(
+    agreements: Iterable[AgreementState],
+    at: datetime,
+    last_contesting: Mapping[str, datetime],
+    window: timedelta,
+    contesting_times: Sequence[datetime] = (),
+) -> ConflictStanding:
+    """The conflict's state at ``at``, from its national agreements and declarations alone.
+
+    ``last_contesting``: per agreement, when the latest allegation contesting it occurred (at or
+    before ``at``). ``contesting_times``: when the allegations contesting national agreements
+    occurred, newest first, back to the start of the current spell in effect at least (only
+    needed to say since when a contested conflict is contested)."""
+    signed = sorted(
+        (a for a in agreements if a.signed_at <= at), key=lambda a: (a.signed_at, a.agreement_id)
+    )
+    standings = [
+        AgreementStanding(a, agreement_state(a, at, last_contesting.get(a.agreement_id), window))
+        for a in signed
+    ]
+    national = [s for s in standings if s.agreement.national]
+    in_effect = [s for s in national if s.state in ("holding", "contested")]
+    pending = [s for s in national if s.state == "pending"]
+    ended = [s for s in national if s.state in ("expired", "collapsed")]
+    newest_first = list(reversed(standings))
+
+    if in_effect:
+        start = _spell_start([s.agreement for s in national], at)
+        current = in_effect[-1].agreement
+        if any(s.state == "contested" for s in in_effect):
+            return ConflictStanding(
+                "contested",
+                _contested_since(contesting_times, at, start, window),
+                current,
+                newest_first,
+            )
+        last = max(
+            (
+                t
+                for s in national
+                if (t := last_contesting.get(s.agreement.agreement_id)) is not None and t >= start
+            ),
+            default=None,
+        )
+        since = start if last is None else max(start, min(last + window, at))
+        return ConflictStanding("holding", since, current, newest_first)
+    last_end = max(
+        ((s, e) for s in ended if (e := s.agreement.ended_at(at)) is not None),
+        key=lambda pair: (pair[1], pair[0].agreement.signed_at, pair[0].agreement.agreement_id),
+        default=None,
+    )
+    if pending:
+        since = min(s.agreement.signed_at for s in pending)
+        if last_end is not None:
+            since = max(since, last_end[1])
+        return ConflictStanding("pending", since, pending[-1].agreement, newest_first)
+    if last_end is not None:
+        standing, end = last_end
+        return ConflictStanding(standing.state, end, standing.agreement, newest_first)
+    return ConflictStanding("none", None, None, newest_first)
+
+
+def _spell_start(national: Iterable[AgreementState], at: datetime) -> datetime:
+    """The start of the unbroken stretch, up to ``at``, in which some national agreement was
+    in effect (``at`` itself is in it)."""
+    spans = sorted(
+        ((start, end) for a in national for start, end in a.periods() if start <= at),
+        key=lambda span: span[0],
+    )
+    for start, end in _merged(spans):
+        if start <= at and (end is None or at < end):
+            return start
+    return at
+
+
+def _merged(
+    spans: Sequence[tuple[datetime, datetime | None]],
+) -> list[tuple[datetime, datetime | None]]:
+    merged: list[tuple[datetime, datetime | None]] = []
+    for start, end in spans:
+        if merged:
+            last_start, last_end = merged[-1]
+            if last_end is None or start <= last_end:
+                merged[-1] = (
+                    last_start,
+                    None if last_end is None or end is None else max(last_end, end),
+                )
+                continue
+        merged.append((start, end))
+    return merged
+
+
+def _contested_since(
+    times: Sequence[datetime], at: datetime, start: datetime, window: timedelta
+) -> datetime:
+    """The first allegation of the unbroken run (gaps under ``window``) that reaches ``at``,
+    not earlier than the start of the spell in effect."""
+    since: datetime | None = None
+    for t in times:  # newest first
+        if t > at:
+            continue
+        if since is None:
+            if at - t >= window:
+                break
+            since = t
+        elif since - t < window:
+            since = t
+        else:
+            break
+    return start if since is None else max(since, start)
