@@ -170,6 +170,7 @@ def edge_server(database_url: str) -> Iterator[Server]:
     with start_server(
         database_url,
         serve=True,
+        log_requests="true",  # a log line per request: what must hold no secret
         webhook_worker="false",
         webhook_allow_http="true",
         webhook_allowed_subnets="127.0.0.0/8",
