@@ -6,7 +6,7 @@ PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve demo try-webhooks test lint bench clean
+.PHONY: serve demo try-webhooks test lint bench clean replica
 
 # What serving needs (no test or lint tools): `make serve` and `make demo`. A .venv that
 # `make test` already filled up to date has it all.
@@ -51,6 +51,12 @@ bench: $(VENV)/.installed
 	$(PY) bench/replay.py
 	$(PY) bench/polling.py
 	$(PY) bench/webhooks.py
+	$(PY) bench/scale.py
+
+## A PostgreSQL hot standby of the local cluster on 127.0.0.1:5433 (streaming replication), for the
+## read-replica tests and bench/scale.py; `.ci/replica.sh stop|status|destroy` for the rest.
+replica:
+	bash .ci/replica.sh start
 
 clean:
 	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache

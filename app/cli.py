@@ -53,9 +53,18 @@ def serve(
     no_migrate: Annotated[
         bool, typer.Option("--no-migrate", help="Do not run migrations first.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes sharing the port (uvicorn workers), each with its own "
+            "caches, listener and webhook worker (docs/scaling.md).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the HTTP API (migrating the database first) with one webhook worker in-process
-    (CEASEFIRE_WEBHOOK_WORKER=false to leave delivery to `ceasefire worker`)."""
+    per process (CEASEFIRE_WEBHOOK_WORKER=false to leave delivery to `ceasefire worker`)."""
     import uvicorn
 
     from app.edge import serving_options
@@ -67,13 +76,28 @@ def serve(
         migrate(settings)
     check_database(settings)
     # access_log off: app.telemetry logs each request once, with its request id.
+    if workers == 1:
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=False,
+            **serving_options(settings),
+        )
+        return
+    # Each worker process builds its own app from the same environment (settings are read
+    # from it, already validated above): uvicorn needs an import string to start them, and so
+    # does the connection guard (the same bounds, read from the same environment).
     uvicorn.run(
-        create_app(settings),
+        "app.main:create_app",
+        factory=True,
+        workers=workers,
+        http="app.edge:SettingsProtocol",
         host=host,
         port=port,
         log_level="info",
         access_log=False,
-        **serving_options(settings),
     )
 
 

@@ -30,24 +30,32 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
+from pydantic import Field, TypeAdapter
 
 from app.capacity import Gauge
-from events.heads import Heads
+from events.errors import StorageUnavailableError, UnknownConflictError
 from events.notifications import AppendNotifier
+from events.routing import ReadDatabase, ReadRouter
+from events.store import storage_errors
+from projections.freshness import newest_recorded_at
 
 __all__ = [
     "CONDITIONAL_HEADERS",
     "MAX_WAIT",
+    "CachePolicy",
     "ConditionalDep",
     "ConditionalReads",
     "IfNoneMatch",
+    "MinPosition",
     "Prefer",
     "Representation",
     "Validator",
     "conditional_responses",
+    "min_position_of",
     "parse_wait",
 ]
 
@@ -70,12 +78,57 @@ Prefer = Annotated[
     ),
 ]
 
-_ETAG = {"description": 'Strong validator of this representation, e.g. `"s42.ab12cd34"`.'}
-_CACHE_CONTROL = {"description": "`no-cache`: store it, but revalidate before each use."}
-_APPLIED = {"description": "`wait=N`: the request waited (up to N seconds) as asked."}
+MinPosition = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=2**63 - 1,
+        description="Read your writes: answer only from a database whose log has reached this "
+        "position (the `position` an append answered). A position the log has not reached "
+        "after a brief wait is a 409 `position-not-reached` problem.",
+    ),
+]
+_min_position: TypeAdapter[int | None] = TypeAdapter(
+    Annotated[int | None, Field(ge=0, le=2**63 - 1)]
+)
+
+
+def min_position_of(text: str | None) -> int | None:
+    """``min_position`` read from the query by hand (``app.direct``), validated as
+    ``MinPosition`` is (a ``ValidationError`` when it is not)."""
+    return _min_position.validate_python(None if text is None else text, strict=False)
+
+
+_STRING = {"type": "string"}
+_ETAG = {
+    "description": 'Strong validator of this representation, e.g. `"s42.ab12cd34"`.',
+    "schema": _STRING,
+}
+_CACHE_CONTROL = {
+    "description": "Anonymous reads: `public, max-age=N, stale-while-revalidate=M` as "
+    "configured, or `no-cache` (store it, but revalidate before each use); `public, "
+    "max-age=31536000, immutable` for a view pinned in `as_of` and `known_at` to a settled "
+    "past. Reads with a key: `private, no-cache`.",
+    "schema": _STRING,
+}
+_VARY = {
+    "description": "`Authorization`: answers to a key are that key's alone.",
+    "schema": _STRING,
+}
+_LOG_POSITION = {
+    "description": "With `min_position`: the log position the database that answered had "
+    "reached (at least `min_position`); the answer reflects every event up to it.",
+    "schema": {"type": "integer"},
+}
+_APPLIED = {
+    "description": "`wait=N`: the request waited (up to N seconds) as asked.",
+    "schema": _STRING,
+}
 CONDITIONAL_HEADERS: dict[str, Any] = {
     "ETag": _ETAG,
     "Cache-Control": _CACHE_CONTROL,
+    "Vary": _VARY,
+    "Log-Position": _LOG_POSITION,
     "Preference-Applied": _APPLIED,
 }
 
@@ -267,23 +320,66 @@ def _fresh(representation: Representation, head: int, now: datetime) -> bool:
     return validator.position >= head and (validator.until is None or now < validator.until)
 
 
+@dataclass(frozen=True, slots=True)
+class CachePolicy:
+    """The ``Cache-Control`` of a conditional read, for browsers and shared caches (CDNs).
+
+    - A request with a key (``Authorization``): ``private, no-cache``; a shared cache must not
+      hand one client's answer to another, and ``Vary: Authorization`` says so besides.
+    - Anonymous, pinned in ``as_of`` and ``known_at`` to a settled past: ``immutable``.
+    - Anonymous, of *now*: ``public, max-age=…, stale-while-revalidate=…`` when ``max_age`` is
+      set, else ``no-cache`` (stored, revalidated with the ETag before each use).
+    """
+
+    max_age: int = 0
+    stale_while_revalidate: int = 0
+
+    def header(self, request: Request, *, immutable: bool) -> str:
+        if "authorization" in request.headers:
+            return "private, no-cache"
+        if immutable:
+            return "public, max-age=31536000, immutable"
+        if not self.max_age:
+            return "no-cache"
+        if self.stale_while_revalidate:
+            return (
+                f"public, max-age={self.max_age}, "
+                f"stale-while-revalidate={self.stale_while_revalidate}"
+            )
+        return f"public, max-age={self.max_age}"
+
+
+#: The head lookup and the computation of a representation, on the database chosen for the read.
+Head = Callable[[ReadDatabase], Awaitable[int]]
+Compute = Callable[[ReadDatabase], Awaitable[Representation]]
+
+
 class ConditionalReads:
-    """The conditional-read machinery of one app: the notifier waiters hang on, the head
-    lookups tags are compared with, the cache of representations, and the salt of its tags."""
+    """The conditional-read machinery of one app: the notifier waiters hang on, the databases
+    reads go to (with their head lookups), the cache of representations, the cache policy and
+    the salt of its tags."""
 
     def __init__(
         self,
         notifier: AppendNotifier,
-        heads: Heads,
+        router: ReadRouter,
         *,
         cache_bytes: int,
         salt_from: str,
         max_waiting: int,
+        policy: CachePolicy = CachePolicy(),
+        immutable_after: timedelta = timedelta(hours=1),
     ) -> None:
         self.notifier = notifier
-        self.heads = heads
+        self.router = router
         self.salt = hashlib.sha256(salt_from.encode()).hexdigest()[:8]
+        self.policy = policy
         self._cache = _Cache(cache_bytes)
+        self._immutable_after = immutable_after
+        #: A view pinned to a ``known_at`` before this cannot change (it only ever grows).
+        self._settled_before: datetime | None = None
+        self._settled_looked_at = float("-inf")
+        #: Requests held by ``Prefer: wait`` right now (``/metrics``), under their cap.
         self.waiting = Gauge("long-polls", max_waiting)
 
     async def respond(
@@ -293,18 +389,65 @@ class ConditionalReads:
         kind: str,
         key: Hashable,
         channel: str | None,
-        head: Callable[[], Awaitable[int]],
-        compute: Callable[[], Awaitable[Representation]],
+        head: Head,
+        compute: Compute,
         if_none_match: str | None,
+        min_position: int | None = None,
+        pinned: datetime | None = None,
     ) -> Response:
         """Answer a conditional GET. ``head`` is the cheap lookup of the position a fresh
         representation would reflect (it raises for an unknown resource); ``compute`` builds
-        one; ``channel`` is the conflict whose appends move ``head`` (None: any)."""
-        position = await head()
+        one; ``channel`` is the conflict whose appends move ``head`` (None: any).
+        ``min_position``: answer only from a database whose log has reached it (the answer's
+        ``Log-Position`` says how far it had). ``pinned``: the ``known_at`` of a view pinned
+        in ``as_of`` and ``known_at``, which is immutable once that time is settled."""
+        database, reached = await self.router.choose(min_position)
+        try:
+            response = await self._respond(
+                request, database, kind, key, channel, head, compute, if_none_match
+            )
+        except StorageUnavailableError:
+            if database.is_primary:
+                raise
+            self.router.failed(database)  # a standby went away under the read: the primary
+            database, reached = await self.router.choose(min_position)
+            response = await self._respond(
+                request, database, kind, key, channel, head, compute, if_none_match
+            )
+        immutable = pinned is not None and await self._settled(database, pinned)
+        response.headers["Cache-Control"] = self.policy.header(request, immutable=immutable)
+        response.headers["Vary"] = "Authorization"
+        if reached is not None:
+            response.headers["Log-Position"] = str(reached)
+        return response
+
+    async def _respond(
+        self,
+        request: Request,
+        database: ReadDatabase,
+        kind: str,
+        key: Hashable,
+        channel: str | None,
+        head: Head,
+        compute: Compute,
+        if_none_match: str | None,
+    ) -> Response:
+        held = self._held(if_none_match, kind)
+        try:
+            position = await head(database)
+        except UnknownConflictError:
+            if database.is_primary or not held:
+                raise
+            position = 0  # a standby that has not replayed the conflict the client has seen
+        if held > position and not database.is_primary:
+            # The client saw a later state (from the primary, or a standby further on): never
+            # answer it an older one. Wait for this standby, or read the primary.
+            database, _ = await self.router.choose(held, strict=False)
+            position = await head(database)
         now = datetime.now(UTC)
         matched = self._matching(if_none_match, kind, position, now)
         if matched is None:
-            representation = await self._cache.get(key, position, now, compute)
+            representation = await self._cache.get(key, position, now, partial(compute, database))
             return self._ok(kind, representation)
         wait = parse_wait(request.headers.getlist("prefer"))
         if not wait:
@@ -314,10 +457,45 @@ class ConditionalReads:
             moved = await self._wait(request, channel, matched, head, applied)
         if moved is None:
             return self._not_modified(matched, kind, applied)
-        representation = await self._cache.get(key, moved, datetime.now(UTC), compute)
+        # Woken by the primary's notification: read where the log has reached that position.
+        database, _ = await self.router.choose(moved, strict=False)
+        representation = await self._cache.get(
+            key, moved, datetime.now(UTC), partial(compute, database)
+        )
         response = self._ok(kind, representation)
         response.headers["Preference-Applied"] = f"wait={applied}"
         return response
+
+    async def _settled(self, database: ReadDatabase, known_at: datetime) -> bool:
+        """Whether nothing can be recorded any more at or before ``known_at``: it is earlier
+        than the newest event's ``recorded_at`` by ``immutable_after``. Imports never add
+        events recorded before the log's newest (``app.importer``). The newest is looked up at
+        most once a second; when it cannot be, the answer is no (never wrongly immutable)."""
+        if self._settled_before is not None and known_at < self._settled_before:
+            return True
+        if time.monotonic() - self._settled_looked_at < 1.0:
+            return False
+        self._settled_looked_at = time.monotonic()
+        try:
+            with storage_errors():
+                async with database.engine.connect() as conn:
+                    newest = await newest_recorded_at(conn)
+        except StorageUnavailableError:
+            return False
+        if newest is None:
+            return False
+        settled = newest - self._immutable_after
+        if self._settled_before is None or settled > self._settled_before:
+            self._settled_before = settled
+        return known_at < self._settled_before
+
+    def _held(self, header: str | None, kind: str) -> int:
+        """The latest position among the client's tags of this kind (0: none)."""
+        if header is None:
+            return 0
+        tags = entity_tags(header) or []
+        positions = [parse_tag(opaque, kind, self.salt) for opaque in tags]
+        return max((v.position for v in positions if v is not None), default=0)
 
     def _matching(
         self, header: str | None, kind: str, position: int, now: datetime
@@ -339,17 +517,20 @@ class ConditionalReads:
         request: Request,
         channel: str | None,
         validator: Validator,
-        head: Callable[[], Awaitable[int]],
+        head: Head,
         seconds: int,
     ) -> int | None:
         """Wait until the head moves past the validator (its new position), the validator's
-        instant passes (its position: the same events, a new state) or ``seconds`` do (None)."""
+        instant passes (its position: the same events, a new state) or ``seconds`` do (None).
+        The head is looked at on the primary: notifications come from it, and a standby may
+        not have replayed the append whose notification came before the subscription."""
         deadline = time.monotonic() + seconds
         gone = asyncio.ensure_future(_disconnected(request))
         try:
             while not self.notifier.closed:  # closed: the process is stopping
                 with self.notifier.subscribe(channel, validator.position) as subscription:
-                    position = await head()  # after subscribing: no append slips between
+                    # after subscribing: no append slips between
+                    position = await head(self.router.primary)
                     if position != validator.position:
                         return position
                     left = deadline - time.monotonic()
@@ -374,14 +555,13 @@ class ConditionalReads:
             headers={
                 **dict(representation.headers),
                 "ETag": format_tag(kind, representation.validator, self.salt),
-                "Cache-Control": "no-cache",
             },
         )
 
     def _not_modified(self, validator: Validator, kind: str, applied: int | None) -> Response:
         """304 with what RFC 9110 (15.4.5) asks of it: the ETag and Cache-Control a 200 would
-        carry (the server adds Date), and no body."""
-        headers = {"ETag": format_tag(kind, validator, self.salt), "Cache-Control": "no-cache"}
+        carry (``respond`` adds Cache-Control, the server Date), and no body."""
+        headers = {"ETag": format_tag(kind, validator, self.salt)}
         if applied is not None:
             headers["Preference-Applied"] = f"wait={applied}"
         return Response(status_code=304, headers=headers)

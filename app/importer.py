@@ -7,7 +7,10 @@ refused, at the first line where it shows), and validate as an event of today's 
 schema versions are upcast on the way in. An event already stored under its id is skipped when
 its content is the same and is a bad line when it differs (likewise an id twice in the file).
 The new events are then folded, in file order, over each conflict's current state, to find any
-the domain rules would refuse. Any bad line: each is reported by number and nothing is written.
+the domain rules would refuse. An event recorded at or before the target log's newest event is
+refused too: an import adds later history, it never changes what the log said at a past time
+(a view pinned in ``known_at`` stays what it was, which is what lets caches keep it for good,
+docs/scaling.md). Any bad line: each is reported by number and nothing is written.
 
 Pass 2 reads the file again and appends the new events, a conflict's consecutive run at a time,
 keeping their ids, occurred_at and recorded_at (versions and positions are the target log's).
@@ -36,9 +39,10 @@ from events.errors import DomainRuleError
 from events.export import ExportChain, ExportedEvent
 from events.rules import check
 from events.state import ConflictState, references
-from events.store import EventStore
+from events.store import EventStore, storage_errors
 from events.types import SCHEMA_VERSIONS, Event
 from projections.fold import apply
+from projections.freshness import newest_recorded_at
 
 __all__ = ["ImportReport", "import_file"]
 
@@ -92,6 +96,8 @@ class _Check:
         self.skip_lines: set[int] = set()
         self.states: dict[str, ConflictState] = {}
         self.chain: ExportChain | None = None
+        #: New events must be recorded after this (the log's newest event; None: empty log).
+        self.newest: datetime | None = None
 
     def _event_at(self, offset: int) -> tuple[ExportedEvent, Event]:
         here = self.handle.tell()
@@ -101,6 +107,9 @@ class _Check:
         return parsed
 
     async def run(self) -> tuple[ImportReport, set[int]]:
+        with storage_errors():
+            async with self.store.engine.connect() as conn:
+                self.newest = await newest_recorded_at(conn)
         chunk: list[tuple[int, ExportedEvent, Event]] = []
         for number, offset, raw in _lines(self.handle):
             try:
@@ -155,6 +164,16 @@ class _Check:
             await self._fold(number, exported, event)
 
     async def _fold(self, number: int, exported: ExportedEvent, event: Event) -> None:
+        if self.newest is not None and exported.recorded_at <= self.newest:
+            self.report.bad.append(
+                BadLine(
+                    number,
+                    f"recorded_at {exported.recorded_at.isoformat()} is not after the log's "
+                    f"newest event ({self.newest.isoformat()}): an import may not change what "
+                    "the log said at a past time",
+                )
+            )
+            return
         state = self.states.get(event.conflict) or await self.store.current_state(event.conflict)
         seen = await self._lookup(references(state, event))
         try:

@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
-from app import problems
+from app import docs, openapi, problems
 from app.api import admin, conflicts, embeds, events, health, keys, metrics, stream, webhooks
 from app.capacity import Gauge
-from app.conditional import ConditionalReads
+from app.conditional import CachePolicy, ConditionalReads
 from app.head import HeadAsGet
 from app.keys import KEYS_CHANNEL, KeyCache
 from app.limits import BodyLimit
@@ -27,9 +28,25 @@ from app.webhooks.worker import running as webhooks_running
 from events.database import create_engine
 from events.heads import Heads
 from events.notifications import AppendNotifier, start_listener
+from events.routing import ReadDatabase, ReadRouter
 from events.store import EventStore
 
 __all__ = ["create_app"]
+
+
+def read_router(engine: AsyncEngine, settings: Settings) -> ReadRouter:
+    """Reads go to the hot standbys of ``CEASEFIRE_READ_DATABASE_URL`` when there are any
+    (``events.routing``), to the primary's ``engine`` otherwise."""
+    replicas = []
+    for url in settings.read_database_url:
+        replica = create_engine(url, pool_size=settings.pool_size)
+        replicas.append(ReadDatabase(replica, Heads(replica), is_primary=False))
+    return ReadRouter(
+        ReadDatabase(engine, Heads(engine), is_primary=True),
+        replicas,
+        catch_up=settings.replica_catch_up.total_seconds(),
+        retry=settings.replica_retry.total_seconds(),
+    )
 
 
 def create_fastapi(settings: Settings) -> FastAPI:
@@ -45,16 +62,15 @@ def create_fastapi(settings: Settings) -> FastAPI:
         app.state.store.on_append.append(notifier.publish)
         app.state.conditional = ConditionalReads(
             notifier,
-            Heads(engine),
+            read_router(engine, settings),
             cache_bytes=settings.representation_cache_bytes,
             salt_from=f"{app.version}|{settings.contested_window.total_seconds()}",
             max_waiting=settings.max_long_polls,
+            policy=CachePolicy(settings.cache_max_age, settings.cache_stale_while_revalidate),
+            immutable_after=settings.cache_immutable_after,
         )
         app.state.streams = StreamHub(
-            app.state.store,
-            app.state.conditional.heads,
-            notifier,
-            buffer_bytes=settings.stream_buffer_bytes,
+            app.state.conditional.router, notifier, buffer_bytes=settings.stream_buffer_bytes
         )
         app.state.stream_count = Gauge("streams", settings.max_streams)
         app.state.metrics.follow(waiting=lambda: app.state.conditional.waiting.count)
@@ -73,7 +89,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
                     yield
         finally:
             notifier.close()
-            await app.state.conditional.heads.close()
+            await app.state.conditional.router.close()
             await listener.stop()
             await app.state.store.close()
 
@@ -83,6 +99,9 @@ def create_fastapi(settings: Settings) -> FastAPI:
         description="An append-only log of what happens around ceasefires, folded into views: "
         "is this ceasefire holding right now, since when, and who accuses whom how often.",
         lifespan=lifespan,
+        # Served by app.docs from installed files, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "health", "description": "Liveness and readiness."},
             {"name": "events", "description": "The log: append, read, follow live."},
@@ -95,6 +114,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.key_cache = KeyCache(settings.key_cache_seconds)
     problems.install(app)
+    openapi.install(app, settings)
     # The polled reads first, then appends: this FastAPI matches a request against each included
     # router in turn, at tens of microseconds a router (a fifth of a status poll's time when its
     # router came third). The OpenAPI document lists its tags in openapi_tags' order.
@@ -109,6 +129,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
+    docs.install(app)
     return app
 
 

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.webhooks.store import delivery_figures
+from app.webhooks.deliveries import delivery_figures
 from events.store import storage_errors
 from projections.jobs import projection_positions
 

@@ -1,8 +1,9 @@
 """RFC 9457 problem details: every error the API returns, mapped in one place.
 
 Each problem has a stable ``type`` URI (relative, resolved against the API's base) that a
-client can switch on; ``docs/problems.md`` lists them. Nothing here ever echoes a driver message
-or a stack trace: unexpected exceptions become a bare ``internal-error`` and are logged.
+client can switch on; ``app/docs/problems.md`` lists them and ``/problems/<name>`` serves each
+(``app.docs``). Nothing here ever echoes a driver message or a stack trace: unexpected
+exceptions become a bare ``internal-error`` and are logged.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -22,6 +23,7 @@ from events.errors import (
     ConcurrencyError,
     DomainRuleError,
     DuplicateEventError,
+    PositionNotReachedError,
     ProjectionJobRunningError,
     StorageUnavailableError,
     UnknownConflictError,
@@ -30,10 +32,13 @@ from events.errors import (
 __all__ = [
     "PROBLEM_JSON",
     "AnsweredErrors",
+    "FieldError",
     "Problem",
     "ProblemError",
     "install",
     "problem_response",
+    "problem_responses",
+    "problem_schema",
 ]
 
 # Set in the request's scope once the catch-all handler has answered an unexpected error.
@@ -60,16 +65,90 @@ _TITLES = {
 }
 
 
+class FieldError(BaseModel):
+    """One reason a request does not fit the schema."""
+
+    loc: list[str] = Field(
+        description='Where: `["body", "violation.alleged", "data", "incidents"]`, '
+        '`["query", "as_of"]`.'
+    )
+    msg: str = Field(description="What is wrong, for people.")
+    type: str = Field(description="The kind of error, for programs (`missing`, `int_type`…).")
+
+
 class Problem(BaseModel):
     """An RFC 9457 problem. Extension members (``rule``, ``errors``, ``current_version``…)
-    appear beside the standard ones."""
+    appear beside the standard ones; ``/problems/{type}`` explains each type."""
 
-    model_config = ConfigDict(extra="allow")
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
-    instance: str | None = None
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "/problems/version-conflict",
+                    "title": "Conflict",
+                    "status": 409,
+                    "detail": "conflict 'armenia-azerbaijan' is at version 7, not the expected 6",
+                    "instance": "/v1/events",
+                    "conflict": "armenia-azerbaijan",
+                    "expected_version": 6,
+                    "current_version": 7,
+                }
+            ]
+        },
+    )
+    type: str = Field(
+        description="Stable: switch on it. A relative URI (`/problems/<name>`) whose page "
+        "explains the problem."
+    )
+    title: str = Field(description="The HTTP status phrase.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str | None = Field(
+        default=None, description="What went wrong, for people; its wording may change."
+    )
+    instance: str | None = Field(default=None, description="The request's path.")
+    errors: list[FieldError] | None = Field(
+        default=None, description="`/problems/validation-error` only: each reason."
+    )
+    rule: str | None = Field(
+        default=None, description="`/problems/domain-rule` only: the rule the event breaks."
+    )
+
+
+#: What each status means on any route, as the OpenAPI document tells it.
+_MEANINGS = {
+    400: "The body is not JSON the server can read (`/problems/malformed-json`).",
+    401: "No key where one is needed, or an unknown or revoked key (`/problems/unauthorized`).",
+    403: "The key's role is too low for this route (`/problems/forbidden`).",
+    404: "Not found (`/problems/not-found`).",
+    409: "Conflict with the stored state.",
+    413: "The body is over CEASEFIRE_MAX_BODY_BYTES (`/problems/body-too-large`).",
+    415: "The body is not `application/json` (`/problems/unsupported-media-type`).",
+    422: "The request does not fit the schema (`/problems/validation-error`).",
+    503: "The database cannot be reached (`/problems/storage-unavailable`); retry after "
+    "`Retry-After` seconds.",
+}
+_PROBLEM_CONTENT = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def problem_responses(
+    *statuses: int, specific: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` entries of the problems a route can answer with, declared as
+    ``application/problem+json`` with the ``Problem`` schema: ``statuses`` with their general
+    meaning, ``specific`` with the route's own words."""
+    meanings = {status: _MEANINGS[status] for status in statuses} | (specific or {})
+    return {
+        status: {"description": meaning, "content": _PROBLEM_CONTENT}
+        for status, meaning in sorted(meanings.items())
+    }
+
+
+def problem_schema() -> dict[str, dict[str, Any]]:
+    """The ``Problem`` schema and those it refers to, for the OpenAPI document's components."""
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs: dict[str, dict[str, Any]] = schema.pop("$defs", {})
+    return {**defs, "Problem": schema}
 
 
 class ProblemError(Exception):
@@ -116,13 +195,20 @@ def problem_response(
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     errors = []
     for error in exc.errors():
-        errors.append(
-            {
-                "loc": [str(part) for part in error.get("loc", ())],
-                "msg": str(error.get("msg", "")),
-                "type": str(error.get("type", "")),
-            }
-        )
+        loc = [str(part) for part in error.get("loc", ())]
+        msg, kind = str(error.get("msg", "")), str(error.get("type", ""))
+        if kind == "missing" and loc == ["body"]:
+            msg = "a JSON body is required"
+        elif kind == "union_tag_not_found":  # pydantic: "Unable to extract tag using …"
+            discriminator = str(error.get("ctx", {}).get("discriminator", "")).strip("'")
+            loc, kind = [*loc, discriminator], "missing"
+            msg = f"`{discriminator}` is required: it says which kind of object this is"
+        elif kind == "union_tag_invalid":
+            ctx = error.get("ctx", {})
+            discriminator = str(ctx.get("discriminator", "")).strip("'")
+            loc = [*loc, discriminator]
+            msg = f"`{discriminator}` must be one of {ctx.get('expected_tags', '')}"
+        errors.append({"loc": loc, "msg": msg, "type": kind})
     return errors
 
 
@@ -193,6 +279,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ProjectionJobRunningError)
     async def _job_running(request: Request, exc: ProjectionJobRunningError) -> JSONResponse:
         return problem_response(request, 409, "job-running", str(exc), job_id=exc.job_id)
+
+    @app.exception_handler(PositionNotReachedError)
+    async def _not_reached(request: Request, exc: PositionNotReachedError) -> JSONResponse:
+        return problem_response(
+            request,
+            409,
+            "position-not-reached",
+            str(exc),
+            min_position=exc.position,
+            log_position=exc.head,
+        )
 
     @app.exception_handler(DomainRuleError)
     async def _rule(request: Request, exc: DomainRuleError) -> JSONResponse:

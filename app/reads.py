@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.datastructures import URL
 
 from app.conditional import Representation, Validator
@@ -22,7 +22,7 @@ from app.pages.feed import FeedEntry, atom_feed, expiry_id
 from app.pages.text import STATE_WORDS, duration, next_wording
 from events.errors import UnknownConflictError
 from events.heads import Heads
-from events.store import EventStore, storage_errors
+from events.store import storage_errors
 from projections.freshness import log_position, next_change, snapshot, stream_position
 from projections.queries import list_conflicts, read_allegations, read_status
 from projections.timeline import read_timeline
@@ -96,7 +96,7 @@ async def _status_now(
 
 
 async def status(
-    store: EventStore,
+    engine: AsyncEngine,
     conflict: str,
     *,
     as_of: datetime | None,
@@ -104,7 +104,7 @@ async def status(
     window: timedelta,
 ) -> Representation:
     with storage_errors():
-        async with snapshot(store.engine) as conn:
+        async with snapshot(engine) as conn:
             position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
             view, until = await _status_now(
@@ -120,11 +120,11 @@ def _earliest(*moments: datetime | None) -> datetime | None:
     return min(present) if present else None
 
 
-async def badge(store: EventStore, conflict: str, *, window: timedelta) -> Representation:
+async def badge(engine: AsyncEngine, conflict: str, *, window: timedelta) -> Representation:
     """The conflict's state now and how long it has held, as a badge. Tagged until the state
     may change or the wording of its length does ("12 days" becomes "13 days")."""
     with storage_errors():
-        async with snapshot(store.engine) as conn:
+        async with snapshot(engine) as conn:
             position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
             view, until = await _status_now(
@@ -145,12 +145,12 @@ _FEED_SIZE = 200
 
 
 async def feed(
-    store: EventStore, conflict: str, *, window: timedelta, self_url: str, page_url: str
+    engine: AsyncEngine, conflict: str, *, window: timedelta, self_url: str, page_url: str
 ) -> Representation:
     """The conflict's latest entries as Atom, with expiries the log does not hold as events
     (an agreement reaching its end). Tagged until the next such end."""
     with storage_errors():
-        async with snapshot(store.engine) as conn:
+        async with snapshot(engine) as conn:
             position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
             story, _ = await read_timeline(conn, conflict, as_of=now, known_at=None, window=window)
@@ -194,10 +194,10 @@ async def feed(
 
 
 async def allegations(
-    store: EventStore, conflict: str, *, as_of: datetime | None, known_at: datetime | None
+    engine: AsyncEngine, conflict: str, *, as_of: datetime | None, known_at: datetime | None
 ) -> Representation:
     with storage_errors():
-        async with snapshot(store.engine) as conn:
+        async with snapshot(engine) as conn:
             position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
             view = await read_allegations(conn, conflict, as_of=as_of or now, known_at=known_at)
@@ -209,7 +209,7 @@ async def allegations(
 
 
 async def conflicts(
-    store: EventStore,
+    engine: AsyncEngine,
     *,
     as_of: datetime | None = None,
     known_at: datetime | None = None,
@@ -222,7 +222,7 @@ async def conflicts(
     """A page of the conflicts in slug order, after ``after``: a ``Link`` header (RFC 8288)
     names the next page (``url`` with ``after`` and ``limit`` set) while there is one."""
     with storage_errors():
-        async with snapshot(store.engine) as conn:
+        async with snapshot(engine) as conn:
             position = await log_position(conn)
             now = datetime.now(UTC)
             summaries = await list_conflicts(
@@ -261,7 +261,7 @@ async def conflicts(
 
 
 async def timeline(
-    store: EventStore,
+    engine: AsyncEngine,
     conflict: str,
     *,
     as_of: datetime | None = None,
@@ -274,7 +274,7 @@ async def timeline(
     """A page of the story: the entries after the one at position ``after`` (0: from the
     start), at most ``limit`` and ``max_bytes``; ``next_after`` says where the next begins."""
     with storage_errors():
-        async with snapshot(store.engine) as conn:
+        async with snapshot(engine) as conn:
             view, position = await read_timeline(
                 conn, conflict, as_of=as_of, known_at=known_at, window=window
             )

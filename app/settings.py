@@ -65,6 +65,26 @@ class Settings(BaseSettings):
     #: uvicorn's --no-access-log does for its own: a stderr nobody reads would fill and block.
     log_requests: bool = True
 
+    # -- scaling out (docs/scaling.md) -------------------------------------------------------
+    #: PostgreSQL hot standbys for reads (views, the feed, streams, long-polls), comma-separated
+    #: ``postgresql+asyncpg://`` URLs; empty: everything reads the primary.
+    read_database_url: Annotated[tuple[str, ...], NoDecode] = ()
+    #: How long a read that needs a log position (``min_position``, a held ETag, a woken
+    #: long-poll) waits for a standby to replay it before the primary answers; also how long
+    #: the primary is given before a position it has not reached is refused.
+    replica_catch_up: timedelta = Field(default=timedelta(seconds=1), gt=timedelta(0))
+    #: A standby that failed is left alone this long (its reads go to the primary), then tried.
+    replica_retry: timedelta = Field(default=timedelta(seconds=5), gt=timedelta(0))
+    #: ``max-age`` (seconds) of anonymous reads of *now*, for shared caches and CDNs; 0 keeps
+    #: ``no-cache`` (every use revalidated with the ETag).
+    cache_max_age: int = Field(default=0, ge=0, le=86_400)
+    #: ``stale-while-revalidate`` (seconds) beside ``max-age`` (RFC 5861), when that is set.
+    cache_stale_while_revalidate: int = Field(default=0, ge=0, le=86_400)
+    #: A view pinned in ``as_of`` and ``known_at`` is ``immutable`` when ``known_at`` is this
+    #: much older than the newest event's ``recorded_at``: the most an append's recorded_at
+    #: (the API process's clock when it decided) may trail the events committed before it.
+    cache_immutable_after: timedelta = Field(default=timedelta(hours=1), gt=timedelta(0))
+
     # -- webhooks (app/webhooks) -------------------------------------------------------------
     #: The delay before each delivery attempt, the first counted from the event's dispatch;
     #: its length is the number of attempts. Seconds or ISO 8601 durations, comma-separated
@@ -78,6 +98,9 @@ class Settings(BaseSettings):
     webhook_allow_http: bool = False
     #: Subnets deliveries may reach although they are not public (e.g. ``10.1.0.0/16``).
     webhook_allowed_subnets: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    #: False: deliveries reach only ``webhook_allowed_subnets``, and URLs must name an address
+    #: (host names are refused unresolved): for closed networks and fuzzing runs.
+    webhook_public_addresses: bool = True
     #: Time to connect (and resolve), then the whole attempt's limit, response included.
     webhook_connect_timeout: timedelta = timedelta(seconds=5)
     webhook_timeout: timedelta = timedelta(seconds=15)
@@ -132,6 +155,9 @@ class Settings(BaseSettings):
         "webhook_secret_overlap",
         "webhook_lease",
         "webhook_poll_interval",
+        "replica_catch_up",
+        "replica_retry",
+        "cache_immutable_after",
         mode="before",
     )
     @classmethod
@@ -146,6 +172,21 @@ class Settings(BaseSettings):
             ("sqlite+aiosqlite://", "postgresql+asyncpg://")
         ):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("read_database_url", mode="before")
+    @classmethod
+    def _urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(url.strip() for url in value.split(",") if url.strip())
+        return value
+
+    @field_validator("read_database_url")
+    @classmethod
+    def _standbys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            if not url.startswith("postgresql+asyncpg://"):
+                raise ValueError("read replicas must be postgresql+asyncpg:// URLs")
         return value
 
     @field_validator("webhook_retry_schedule", "webhook_allowed_subnets", mode="before")
@@ -196,6 +237,8 @@ class Settings(BaseSettings):
             raise ValueError("webhook_lease must be longer than webhook_timeout")
         if self.webhook_poll_interval <= timedelta(0):
             raise ValueError("webhook_poll_interval must be positive")
+        if self.read_database_url and not self.database_url.startswith("postgresql"):
+            raise ValueError("read_database_url needs a PostgreSQL database_url (its primary)")
         return self
 
     @field_validator("contested_window")

@@ -14,7 +14,8 @@ A stream (``follow``) is in one of two modes:
   message it sent: it loses nothing, and holds no more than the bound.
 
 Positions commit in order (``events.store``), so "everything after the last position sent"
-is the whole truth in both modes.
+is the whole truth in both modes. The head is looked at on the primary, whose notifications
+wake the feeds; events are read where the log has reached that head (``events.routing``).
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from events.envelope import Recorded
-from events.heads import Heads
 from events.notifications import AppendNotifier
-from events.store import EventStore
+from events.routing import ReadDatabase, ReadRouter
+from events.store import read_events
 
 __all__ = ["StreamHub", "render"]
 
@@ -131,7 +132,7 @@ class _Feed:
         conflict, types = self.key
         while self.members and not hub.notifier.closed:
             with hub.notifier.subscribe(conflict, self.scanned) as subscription:
-                head = await hub.heads.log()
+                head = await hub.router.primary.heads.log()
                 if head > self.scanned:
                     messages, full = await hub._read(
                         self.scanned, head, conflict, types, self.sizes
@@ -149,11 +150,8 @@ class _Feed:
 class StreamHub:
     """Every live stream of one process, grouped by filter."""
 
-    def __init__(
-        self, store: EventStore, heads: Heads, notifier: AppendNotifier, *, buffer_bytes: int
-    ) -> None:
-        self.store = store
-        self.heads = heads
+    def __init__(self, router: ReadRouter, notifier: AppendNotifier, *, buffer_bytes: int) -> None:
+        self.router = router
         self.notifier = notifier
         self.buffer_bytes = buffer_bytes
         self.feeds: dict[_FilterKey, _Feed] = {}
@@ -173,9 +171,19 @@ class StreamHub:
         if head <= after:
             return [], False
         limit = sizes.limit(self.buffer_bytes)
-        page = await self.store.read_all(
-            after=after, until=head, limit=limit, conflict=conflict, types=types
-        )
+
+        async def read(database: ReadDatabase) -> list[Recorded]:
+            return await read_events(
+                database.engine,
+                after=after,
+                until=head,
+                limit=limit,
+                conflict=conflict,
+                types=types,
+            )
+
+        # Where the log has reached ``head``: a hot standby that has replayed it, or the primary.
+        page = await self.router.read(head, read)
         messages = _cut(page, self.buffer_bytes)
         sizes.saw(messages)
         return messages, len(messages) < len(page) or len(page) == limit
@@ -216,7 +224,7 @@ class StreamHub:
         try:
             while not self.notifier.closed:
                 if member is None:
-                    head = await self.heads.log()
+                    head = await self.router.primary.heads.log()
                     messages, full = await self._read(sent, head, conflict, types, sizes)
                     for position, message in messages:
                         yield message

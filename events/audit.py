@@ -11,8 +11,9 @@ from collections.abc import Collection
 from uuid import UUID
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from events.store import EventStore, storage_errors
+from events.store import storage_errors
 from events.tables import events
 
 __all__ = ["CLI", "appended_by"]
@@ -21,12 +22,12 @@ __all__ = ["CLI", "appended_by"]
 CLI = "cli"
 
 
-async def appended_by(store: EventStore, ids: Collection[UUID]) -> dict[UUID, str | None]:
+async def appended_by(engine: AsyncEngine, ids: Collection[UUID]) -> dict[UUID, str | None]:
     """The key id each of these events was appended with (one query)."""
     if not ids:
         return {}
     with storage_errors():
-        async with store.engine.connect() as conn:
+        async with engine.connect() as conn:
             rows = await conn.execute(
                 select(events.c.id, events.c.key_id).where(events.c.id.in_(list(ids)))
             )

@@ -6,6 +6,7 @@ StoreError
 ├── DomainRuleError         an event breaks a rule of the domain (``rule`` names which)
 ├── UnknownConflictError    a read named a conflict with no events
 ├── ProjectionJobRunningError  a rebuild or verification of the projections is running already
+├── PositionNotReachedError a read asked for a log position no database has reached
 └── StorageUnavailableError the database cannot be reached
 """
 
@@ -15,6 +16,7 @@ __all__ = [
     "ConcurrencyError",
     "DomainRuleError",
     "DuplicateEventError",
+    "PositionNotReachedError",
     "ProjectionJobRunningError",
     "StorageUnavailableError",
     "StoreError",
@@ -64,3 +66,10 @@ class ProjectionJobRunningError(StoreError):
         super().__init__(f"a projection {kind} is running already (job {job_id})")
         self.job_id = job_id
         self.kind = kind
+
+
+class PositionNotReachedError(StoreError):
+    def __init__(self, position: int, head: int) -> None:
+        super().__init__(f"the log has not reached position {position} (its head is at {head})")
+        self.position = position
+        self.head = head

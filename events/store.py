@@ -62,7 +62,7 @@ from projections.changes import Changes
 from projections.fold import apply
 from projections.inline import CHECKPOINT, load_state
 
-__all__ = ["AppendResult", "EventStore", "decode_row", "storage_errors"]
+__all__ = ["AppendResult", "EventStore", "decode_row", "read_events", "storage_errors"]
 
 _MAX_ATTEMPTS = 50
 
@@ -94,6 +94,30 @@ def decode_row(row: Row[Any] | Any) -> Recorded:
             "schema_version": SCHEMA_VERSIONS.get(row.type, row.schema_version),
         }
     )
+
+
+async def read_events(
+    engine: AsyncEngine,
+    *,
+    after: int = 0,
+    limit: int = 1000,
+    conflict: str | None = None,
+    types: Sequence[str] | None = None,
+    until: int | None = None,
+) -> list[Recorded]:
+    """``EventStore.read_all`` on any database holding the log: the primary or a hot standby
+    (``events.routing``)."""
+    statement = select(events_table).where(events_table.c.position > after)
+    if until is not None:
+        statement = statement.where(events_table.c.position <= until)
+    if conflict is not None:
+        statement = statement.where(events_table.c.conflict == conflict)
+    if types:
+        statement = statement.where(events_table.c.type.in_(list(types)))
+    statement = statement.order_by(events_table.c.position).limit(limit)
+    with storage_errors():
+        async with engine.connect() as conn:
+            return [decode_row(r) for r in await conn.execute(statement)]
 
 
 @contextmanager
@@ -360,17 +384,9 @@ class EventStore:
     ) -> list[Recorded]:
         """Events in global order after ``after``: the feed a consumer pages through.
         ``until``: none after this position (a page that reflects exactly a known head)."""
-        statement = select(events_table).where(events_table.c.position > after)
-        if until is not None:
-            statement = statement.where(events_table.c.position <= until)
-        if conflict is not None:
-            statement = statement.where(events_table.c.conflict == conflict)
-        if types:
-            statement = statement.where(events_table.c.type.in_(list(types)))
-        statement = statement.order_by(events_table.c.position).limit(limit)
-        with storage_errors():
-            async with self.engine.connect() as conn:
-                return [decode_row(r) for r in await conn.execute(statement)]
+        return await read_events(
+            self.engine, after=after, limit=limit, conflict=conflict, types=types, until=until
+        )
 
     async def read_stream(
         self, conflict: str, *, after_version: int = 0, limit: int = 1000

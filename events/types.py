@@ -31,6 +31,8 @@ from pydantic import (
 __all__ = [
     "CORRECTABLE_DATA",
     "EVENT_TYPES",
+    "MAX_SAFE_INTEGER",
+    "NO_NUL",
     "SCHEMA_VERSIONS",
     "SCOPE_RANK",
     "AgreementCollapsed",
@@ -68,6 +70,11 @@ __all__ = [
 ]
 
 
+#: The largest integer every JSON client holds exactly (2**53 - 1, JavaScript's
+#: MAX_SAFE_INTEGER): the bound of every count, version and position a client sends, so the
+#: OpenAPI document states it exactly too (a larger bound is rounded as a double).
+MAX_SAFE_INTEGER = 2**53 - 1
+
 #: asyncpg sends these two as -infinity and infinity: refused on every database alike.
 _INFINITIES = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
 
@@ -81,13 +88,6 @@ def _utc(value: datetime) -> datetime:
     if utc in _INFINITIES:
         raise ValueError("is out of range: the first and last instants a datetime can hold")
     return utc
-
-
-def _no_nul(value: str) -> str:
-    """PostgreSQL text cannot hold NUL: refuse it on every database, so both behave alike."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
 
 
 _DATE_START = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -104,12 +104,17 @@ def _rfc3339_only(value: Any) -> Any:
 Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only), AfterValidator(_utc)]
 ConflictSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+#: Text without NUL: PostgreSQL text cannot hold it, so it is refused on every database alike
+#: (a pattern, so the OpenAPI schema says so too).
+NO_NUL = r"^[^\x00]*$"
+_NAME = r"^[^ \t\n\r\f\v\x00](?:[^\x00]*[^ \t\n\r\f\v\x00])?$"
+#: A name neither starts nor ends with white space (it is refused, not trimmed), so what the
+#: schema accepts is what is stored.
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_no_nul),
+    StringConstraints(min_length=1, max_length=200, pattern=_NAME),
 ]
-Text = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(_no_nul)]
+Text = Annotated[str, StringConstraints(max_length=10_000, pattern=NO_NUL)]
 AgreementKind = Literal["ceasefire", "humanitarian_truce", "cessation_of_hostilities", "armistice"]
 
 
@@ -154,8 +159,16 @@ def _ends_after_start(effective_at: datetime | None, expires_at: datetime | None
 
 
 class AgreementSignedData(Frozen):
+    """An agreement between two or more parties: what was signed, by whom, and from when it
+    binds."""
+
     agreement_id: Slug
-    parties: tuple[Name, ...] = Field(min_length=2, max_length=50)
+    parties: tuple[Name, ...] = Field(
+        min_length=2,
+        max_length=50,
+        json_schema_extra={"uniqueItems": True},
+        description="The parties bound by it, each named once (names are compared ignoring case).",
+    )
     mediators: tuple[Name, ...] = ()
     effective_at: Instant | None = None
     expires_at: Instant | None = Field(
@@ -204,6 +217,8 @@ class AgreementExtendedData(Frozen):
 
 
 class AgreementCollapsedData(Frozen):
+    """An agreement that no longer holds, and why."""
+
     agreement_id: Slug
     reason: Text | None = None
 
@@ -213,9 +228,9 @@ class CasualtyRange(Frozen):
     estimate. (Schema version 1 of ``violation.alleged`` had a single number; see
     ``events.upcasting``.)"""
 
-    low: int = Field(ge=0)
-    best: int = Field(ge=0)
-    high: int = Field(ge=0)
+    low: int = Field(ge=0, le=MAX_SAFE_INTEGER, strict=True)
+    best: int = Field(ge=0, le=MAX_SAFE_INTEGER, strict=True)
+    high: int = Field(ge=0, le=MAX_SAFE_INTEGER, strict=True)
 
     @model_validator(mode="after")
     def _ordered(self) -> CasualtyRange:
@@ -225,12 +240,14 @@ class CasualtyRange(Frozen):
 
 
 class ViolationAllegedData(Frozen):
+    """One party accuses another of breaking an agreement: a claim, counted per party."""
+
     alleged_by: Name
     accused: Name
     agreement_id: Slug | None = None
     location: Text | None = None
     description: Text | None = None
-    incidents: int = Field(default=1, ge=1, le=1_000_000)
+    incidents: int = Field(default=1, ge=1, le=1_000_000, strict=True)
     casualties_claimed: CasualtyRange | None = None
 
     @model_validator(mode="after")
@@ -241,6 +258,8 @@ class ViolationAllegedData(Frozen):
 
 
 class MissionDispatchedData(Frozen):
+    """A monitoring or observer mission sent to the conflict."""
+
     mission_id: Slug
     agreement_id: Slug | None = Field(default=None, description="The agreement it monitors.")
     organization: Name
@@ -250,6 +269,8 @@ class MissionDispatchedData(Frozen):
 
 
 class MissionEndedData(Frozen):
+    """A mission that has left or stopped its work."""
+
     mission_id: Slug
     reason: Text | None = None
 

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, ScalarSelect, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.errors import UnknownConflictError
-from events.tables import log_head, streams
+from events.tables import events, log_head, streams
 from projections.tables import (
     agreements,
     allegations,
@@ -31,7 +31,7 @@ from projections.tables import (
     missions,
 )
 
-__all__ = ["log_position", "next_change", "snapshot", "stream_position"]
+__all__ = ["log_position", "newest_recorded_at", "next_change", "snapshot", "stream_position"]
 
 
 @asynccontextmanager
@@ -58,6 +58,18 @@ async def stream_position(conn: AsyncConnection, conflict: str) -> int:
 async def log_position(conn: AsyncConnection) -> int:
     """The position of the newest event in the whole log (0 when empty)."""
     return int((await conn.execute(select(log_head.c.position))).scalar_one())
+
+
+async def newest_recorded_at(conn: AsyncConnection) -> datetime | None:
+    """When the log learned its newest event (None for an empty log): what the log said at an
+    earlier ``known_at`` is settled, up to how far appends' clocks may trail each other."""
+    return (
+        await conn.execute(
+            select(events.c.recorded_at).where(
+                events.c.position == select(log_head.c.position).scalar_subquery()
+            )
+        )
+    ).scalar_one_or_none()
 
 
 async def next_change(

@@ -65,6 +65,8 @@ EntryType = Literal[
 
 
 class TimelineEntry(View):
+    """One event of the story, with the state of the conflict it led to."""
+
     id: UUID
     type: EntryType
     occurred_at: datetime
@@ -90,6 +92,8 @@ class TimelineEntry(View):
 
 
 class TimelineView(View):
+    """The conflict's story in order of occurrence."""
+
     conflict: str
     entries: list[TimelineEntry]
     version: int = Field(description="The conflict's stream version this story reflects.")

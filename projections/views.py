@@ -54,11 +54,15 @@ class View(BaseModel):
 
 
 class ScopeView(View):
+    """Where an agreement applies: national ones set the conflict's state."""
+
     level: Literal["national", "regional", "local"]
     area: str | None = None
 
 
 class ExtensionView(View):
+    """A fixed term moved to a later end."""
+
     occurred_at: datetime = Field(description="When it was agreed: it takes effect then.")
     expires_at: datetime = Field(description="The new end.")
 
@@ -127,6 +131,8 @@ class PartyCounts(View):
 
 
 class MissionView(View):
+    """A mission dispatched to the conflict."""
+
     mission_id: str
     agreement_id: str | None = Field(default=None, description="The agreement it monitors.")
     organization: str
@@ -137,6 +143,8 @@ class MissionView(View):
 
 
 class StatusView(View):
+    """Is the ceasefire holding: the conflict's state, its agreement, who accuses whom."""
+
     conflict: str
     state: ConflictState = Field(
         description="From the national agreements and declarations alone: contested if any in "
@@ -169,6 +177,8 @@ class StatusView(View):
 
 
 class AllegationView(View):
+    """One allegation, counted (retracted ones are not listed)."""
+
     id: UUID
     agreement_id: str | None = Field(
         description="The agreement it belongs to: the one it names, else the one in effect when "
@@ -194,6 +204,8 @@ class AllegationView(View):
 
 
 class AgreementAllegations(View):
+    """The allegations filed under one agreement, with per-party counts."""
+
     agreement_id: str
     parties: list[str]
     counts: dict[str, PartyCounts]
@@ -211,6 +223,8 @@ class OutsideAgreements(View):
 
 
 class AllegationsView(View):
+    """Allegations per party: per agreement and over the whole conflict."""
+
     conflict: str
     totals: dict[str, PartyCounts] = Field(description="Per party, over the whole conflict.")
     agreements: list[AgreementAllegations]
@@ -222,6 +236,8 @@ class AllegationsView(View):
 
 
 class ConflictSummary(View):
+    """A conflict and its state now."""
+
     conflict: str
     state: ConflictState
     since: datetime | None = None

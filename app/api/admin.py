@@ -13,15 +13,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, FastAPI, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from app.api.events import _PROBLEMS
 from app.deps import AdminKey, ConnDep, StoreDep
-from app.problems import Problem, ProblemError
+from app.problems import ProblemError, problem_responses
 from events.store import EventStore
 from projections.jobs import Job, get_job, last_rebuilt, projection_positions, start_job
 from projections.runner import PROJECTIONS, replay
@@ -33,6 +32,8 @@ log = logging.getLogger("ceasefire.admin")
 
 
 class ProjectionView(BaseModel):
+    """A projection: how far it has folded the log, and its last rebuild."""
+
     name: str
     table: str
     checkpoint: str = Field(description="The checkpoint this projection advances with.")
@@ -46,6 +47,8 @@ class ProjectionView(BaseModel):
 
 
 class JobView(BaseModel):
+    """A projection job (a rebuild) and its progress."""
+
     id: UUID
     kind: str
     projections: list[str]
@@ -55,7 +58,7 @@ class JobView(BaseModel):
     error: str | None = None
     created_at: datetime
     updated_at: datetime
-    finished_at: datetime | None = None
+    finished_at: datetime | None = Field(default=None, description="When it ended, if it has.")
 
     @classmethod
     def of(cls, job: Job) -> JobView:
@@ -73,17 +76,18 @@ class JobView(BaseModel):
         )
 
 
-_ADMIN_PROBLEMS: dict[int | str, dict[str, Any]] = _PROBLEMS | {404: {"model": Problem}}
+_ADMIN_PROBLEMS = problem_responses(401, 403, 503)
 
 
 @router.get(
     "/v1/admin/projections",
     operation_id="list_projections",
     response_model=list[ProjectionView],
-    responses=_PROBLEMS,
+    responses=_ADMIN_PROBLEMS,
     summary="Each projection's checkpoint, lag behind the log and last rebuild",
 )
 async def list_projections(conn: ConnDep, _key: AdminKey) -> list[ProjectionView]:
+    """How far each projection has folded the log (its lag), and when it was last rebuilt."""
     positions = await projection_positions(conn)
     rebuilt = await last_rebuilt(conn)
     running = positions.running
@@ -111,7 +115,14 @@ async def list_projections(conn: ConnDep, _key: AdminKey) -> list[ProjectionView
     operation_id="rebuild_projection",
     status_code=202,
     response_model=JobView,
-    responses=_ADMIN_PROBLEMS,
+    responses=_ADMIN_PROBLEMS
+    | problem_responses(
+        422,
+        specific={
+            404: "No projection of this name (`/problems/unknown-projection`).",
+            409: "A projection job is running already (`/problems/job-running`).",
+        },
+    ),
     summary="Start rebuilding a projection from the log (blue/green); poll the job",
 )
 async def rebuild_projection(
@@ -121,6 +132,9 @@ async def rebuild_projection(
     store: StoreDep,
     _key: AdminKey,
 ) -> JobView:
+    """Rebuilds the projection from the log into new tables beside the live ones, then swaps
+    them in; reads keep being served meanwhile. Answers at once with the job (202, `Location`
+    its URL). One projection job runs at a time."""
     if name not in PROJECTIONS:
         raise ProblemError(
             404,
@@ -149,12 +163,14 @@ async def _rebuild(store: EventStore, name: str, job: Job) -> None:
     "/v1/admin/jobs/{job_id}",
     operation_id="get_job",
     response_model=JobView,
-    responses=_ADMIN_PROBLEMS,
+    responses=_ADMIN_PROBLEMS
+    | problem_responses(422, specific={404: "No job of this id (`/problems/unknown-job`)."}),
     summary="A projection job: its state and progress",
 )
 async def read_job(
     job_id: Annotated[UUID, Path(description="The job's id.")], conn: ConnDep, _key: AdminKey
 ) -> JobView:
+    """The job's state (running, succeeded, failed, cancelled, abandoned) and progress."""
     job = await get_job(conn, job_id)
     if job is None:
         raise ProblemError(404, "unknown-job", f"no job {job_id}")

@@ -1,32 +1,34 @@
 """``/v1/conflicts``: each conflict's state, its status at a time, its allegations, its story.
 
 Every route here is a conditional read (``app.conditional``): a strong ETag from the log
-position it reflects, ``Cache-Control: no-cache``, 304 for a current ``If-None-Match``, and
-long-poll with ``Prefer: wait=N``.
+position it reflects, a ``Cache-Control`` shared caches can use, 304 for a current
+``If-None-Match``, long-poll with ``Prefer: wait=N``, and read-your-writes with
+``min_position`` (the position an append answered) when reads go to hot standbys.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from app import reads
-from app.api.events import _PROBLEMS
+from app.api.events import CONFLICT_READ_PROBLEMS, READ_PROBLEMS, Conflict
 from app.conditional import (
     CONDITIONAL_HEADERS,
     ConditionalDep,
     ConditionalReads,
     IfNoneMatch,
+    MinPosition,
     Prefer,
     conditional_responses,
+    min_position_of,
 )
-from app.deps import ReaderKey, SettingsDep, StoreDep, reader_key
+from app.deps import ReaderKey, SettingsDep, reader_key
 from app.direct import DirectRoute, answered_directly
-from app.problems import Problem
+from app.openapi import OPEN_READ
 from app.settings import Settings
 from events.types import ConflictSlug, Instant
 from projections.timeline import TimelineView
@@ -44,10 +46,6 @@ KnownAt = Annotated[
     Instant | None,
     Query(description="What the log said at this time, by recorded_at (default: now)."),
 ]
-Conflict = Annotated[ConflictSlug, Path(description="The conflict's slug.")]
-_READ_PROBLEMS: dict[int | str, dict[str, Any]] = _PROBLEMS | {
-    404: {"model": Problem, "content": {"application/problem+json": {}}}
-}
 
 
 def _documented(description: str, problems: dict[int | str, Any]) -> dict[int | str, Any]:
@@ -66,7 +64,7 @@ _NEXT_LINK = {
     "/v1/conflicts",
     operation_id="list_conflicts",
     response_model=list[ConflictSummary],
-    responses=_documented("A page of the conflicts with their state at as_of.", _PROBLEMS)
+    responses=_documented("A page of the conflicts with their state at as_of.", READ_PROBLEMS)
     | {
         200: {
             "description": "A page of the conflicts with their state at as_of (slug order).",
@@ -74,10 +72,10 @@ _NEXT_LINK = {
         }
     },
     summary="Every conflict with its state (now, or at as_of), a page at a time",
+    openapi_extra=OPEN_READ,
 )
 async def get_conflicts(
     request: Request,
-    store: StoreDep,
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
@@ -88,6 +86,7 @@ async def get_conflicts(
         Query(description="The conflicts after this slug (default: from the first)."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many conflicts.")] = 100,
+    min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
@@ -99,10 +98,9 @@ async def get_conflicts(
         kind="c",
         key=("conflicts", as_of, known_at, after, limit),
         channel=None,
-        head=partial(reads.log_head, conditional.heads),
-        compute=partial(
-            reads.conflicts,
-            store,
+        head=lambda db: reads.log_head(db.heads),
+        compute=lambda db: reads.conflicts(
+            db.engine,
             as_of=as_of,
             known_at=known_at,
             window=settings.contested_window,
@@ -112,6 +110,8 @@ async def get_conflicts(
             url=request.url,
         ),
         if_none_match=if_none_match,
+        min_position=min_position,
+        pinned=known_at if as_of is not None else None,
     )
 
 
@@ -121,6 +121,7 @@ async def _status(
     as_of: datetime | None,
     known_at: datetime | None,
     if_none_match: str | None,
+    min_position: int | None,
 ) -> Response:
     conditional: ConditionalReads = request.app.state.conditional
     settings: Settings = request.app.state.settings
@@ -129,16 +130,13 @@ async def _status(
         kind="s",
         key=("status", conflict, as_of, known_at),
         channel=conflict,
-        head=partial(reads.conflict_head, conditional.heads, conflict),
-        compute=partial(
-            reads.status,
-            request.app.state.store,
-            conflict,
-            as_of=as_of,
-            known_at=known_at,
-            window=settings.contested_window,
+        head=lambda db: reads.conflict_head(db.heads, conflict),
+        compute=lambda db: reads.status(
+            db.engine, conflict, as_of=as_of, known_at=known_at, window=settings.contested_window
         ),
         if_none_match=if_none_match,
+        min_position=min_position,
+        pinned=known_at if as_of is not None else None,
     )
 
 
@@ -153,18 +151,22 @@ async def _status_directly(request: Request) -> Response | None:
         query = request.query_params
         as_of = _instant.validate_python(query.get("as_of"))
         known_at = _instant.validate_python(query.get("known_at"))
+        min_position = min_position_of(query.get("min_position"))
     except ValidationError:
         return None  # FastAPI answers: its 422, its way
     await reader_key(request)
-    return await _status(request, conflict, as_of, known_at, request.headers.get("if-none-match"))
+    return await _status(
+        request, conflict, as_of, known_at, request.headers.get("if-none-match"), min_position
+    )
 
 
 @router.get(
     "/v1/conflicts/{conflict}/status",
     operation_id="get_status",
     response_model=StatusView,
-    responses=_documented("The conflict's status.", _READ_PROBLEMS),
+    responses=_documented("The conflict's status.", CONFLICT_READ_PROBLEMS),
     summary="Is the ceasefire holding, since when, and who accuses whom",
+    openapi_extra=OPEN_READ,
 )
 @answered_directly(_status_directly)
 async def get_status(
@@ -173,40 +175,47 @@ async def get_status(
     _key: ReaderKey,
     as_of: AsOf = None,
     known_at: KnownAt = None,
+    min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
     """Poll it cheaply: send the last ETag in If-None-Match (304 while it is current) and,
     to be told of a change as it happens, `Prefer: wait=60`."""
-    return await _status(request, conflict, as_of, known_at, if_none_match)
+    return await _status(request, conflict, as_of, known_at, if_none_match, min_position)
 
 
 @router.get(
     "/v1/conflicts/{conflict}/allegations",
     operation_id="get_allegations",
     response_model=AllegationsView,
-    responses=_documented("The conflict's allegations.", _READ_PROBLEMS),
+    responses=_documented("The conflict's allegations.", CONFLICT_READ_PROBLEMS),
     summary="Allegations per party, per agreement and over the whole conflict",
+    openapi_extra=OPEN_READ,
 )
 async def get_allegations(
     request: Request,
     conflict: Conflict,
-    store: StoreDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
     as_of: AsOf = None,
     known_at: KnownAt = None,
+    min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
+    """Per party: allegations made and received, and the incidents they count, under each
+    agreement and over the whole conflict; each allegation listed with its source. Retracted
+    allegations are not counted from the moment the retraction was recorded."""
     return await conditional.respond(
         request,
         kind="a",
         key=("allegations", conflict, as_of, known_at),
         channel=conflict,
-        head=partial(reads.conflict_head, conditional.heads, conflict),
-        compute=partial(reads.allegations, store, conflict, as_of=as_of, known_at=known_at),
+        head=lambda db: reads.conflict_head(db.heads, conflict),
+        compute=lambda db: reads.allegations(db.engine, conflict, as_of=as_of, known_at=known_at),
         if_none_match=if_none_match,
+        min_position=min_position,
+        pinned=known_at if as_of is not None else None,
     )
 
 
@@ -214,13 +223,13 @@ async def get_allegations(
     "/v1/conflicts/{conflict}/timeline",
     operation_id="get_timeline",
     response_model=TimelineView,
-    responses=_documented("The conflict's story.", _READ_PROBLEMS),
+    responses=_documented("The conflict's story.", CONFLICT_READ_PROBLEMS),
     summary="The conflict's story in order of occurrence, each event with the state it led to",
+    openapi_extra=OPEN_READ,
 )
 async def get_timeline(
     request: Request,
     conflict: Conflict,
-    store: StoreDep,
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
@@ -235,6 +244,7 @@ async def get_timeline(
         ),
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many entries.")] = 1000,
+    min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
@@ -249,10 +259,9 @@ async def get_timeline(
         kind="t",
         key=("timeline", conflict, as_of, known_at, after, limit),
         channel=conflict,
-        head=partial(reads.conflict_head, conditional.heads, conflict),
-        compute=partial(
-            reads.timeline,
-            store,
+        head=lambda db: reads.conflict_head(db.heads, conflict),
+        compute=lambda db: reads.timeline(
+            db.engine,
             conflict,
             as_of=as_of,
             known_at=known_at,
@@ -262,4 +271,6 @@ async def get_timeline(
             max_bytes=settings.max_page_bytes,
         ),
         if_none_match=if_none_match,
+        min_position=min_position,
+        pinned=known_at if as_of is not None else None,
     )

@@ -6,15 +6,15 @@ current ``If-None-Match``, long-poll with ``Prefer: wait=N``.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
 from app import reads
-from app.api.conflicts import _READ_PROBLEMS, Conflict
+from app.api.events import CONFLICT_READ_PROBLEMS, Conflict
 from app.conditional import ConditionalDep, IfNoneMatch, Prefer, conditional_responses
-from app.deps import ReaderKey, SettingsDep, StoreDep
+from app.deps import ReaderKey, SettingsDep
+from app.openapi import OPEN_READ
 
 __all__ = ["router"]
 
@@ -22,8 +22,8 @@ router = APIRouter(tags=["conflicts"])
 
 
 def _responses(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
-    documented = {**_READ_PROBLEMS, **conditional_responses(description)}
-    documented[200] = {**documented[200], "content": {media_type: {}}}
+    documented = {**CONFLICT_READ_PROBLEMS, **conditional_responses(description)}
+    documented[200] = {**documented[200], "content": {media_type: {"schema": {"type": "string"}}}}
     return documented
 
 
@@ -33,11 +33,11 @@ def _responses(media_type: str, description: str) -> dict[int | str, dict[str, A
     response_class=Response,
     responses=_responses("image/svg+xml", "A badge: the state now and how long it has held."),
     summary="A badge for the conflict's state now and how long it has held",
+    openapi_extra=OPEN_READ,
 )
 async def get_badge(
     request: Request,
     conflict: Conflict,
-    store: StoreDep,
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
@@ -50,8 +50,8 @@ async def get_badge(
         kind="b",
         key=("badge", conflict),
         channel=conflict,
-        head=partial(reads.conflict_head, conditional.heads, conflict),
-        compute=partial(reads.badge, store, conflict, window=settings.contested_window),
+        head=lambda db: reads.conflict_head(db.heads, conflict),
+        compute=lambda db: reads.badge(db.engine, conflict, window=settings.contested_window),
         if_none_match=if_none_match,
     )
 
@@ -62,11 +62,11 @@ async def get_badge(
     response_class=Response,
     responses=_responses("application/atom+xml", "The conflict's story as an Atom feed."),
     summary="The conflict's agreements, collapses, expiries and allegations as an Atom feed",
+    openapi_extra=OPEN_READ,
 )
 async def get_feed(
     request: Request,
     conflict: Conflict,
-    store: StoreDep,
     settings: SettingsDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
@@ -81,10 +81,9 @@ async def get_feed(
         kind="f",
         key=("feed", conflict, base),
         channel=conflict,
-        head=partial(reads.conflict_head, conditional.heads, conflict),
-        compute=partial(
-            reads.feed,
-            store,
+        head=lambda db: reads.conflict_head(db.heads, conflict),
+        compute=lambda db: reads.feed(
+            db.engine,
             conflict,
             window=settings.contested_window,
             self_url=f"{base}/v1/conflicts/{conflict}/feed.atom",

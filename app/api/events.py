@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from app.conditional import (
     ConditionalDep,
     IfNoneMatch,
+    MinPosition,
     Prefer,
     Representation,
     Validator,
@@ -22,7 +23,8 @@ from app.conditional import (
 from app.deps import JsonContent, ReaderKey, SettingsDep, StoreDep, WriterKey
 from app.keys import ApiKey
 from app.metrics import Metrics
-from app.problems import Problem
+from app.openapi import OPEN_READ, links
+from app.problems import problem_responses
 from app.reads import fitting
 from events.audit import appended_by
 from events.chain import read_log_head as read_log_head_row
@@ -33,8 +35,10 @@ from events.errors import (
     DuplicateEventError,
     UnknownConflictError,
 )
-from events.store import EventStore, storage_errors
+from events.routing import ReadDatabase
+from events.store import read_events, storage_errors
 from events.types import (
+    MAX_SAFE_INTEGER,
     AgreementCollapsed,
     AgreementExtended,
     AgreementSigned,
@@ -50,7 +54,7 @@ from events.types import (
     event_adapter,
 )
 
-__all__ = ["router"]
+__all__ = ["CONFLICT_READ_PROBLEMS", "READ_PROBLEMS", "Conflict", "router"]
 
 router = APIRouter(tags=["events"])
 
@@ -59,49 +63,75 @@ class _Appendable(BaseModel):
     expected_version: int | None = Field(
         default=None,
         ge=0,
+        le=MAX_SAFE_INTEGER,
+        strict=True,
         description="The conflict's version the writer last saw (0: the conflict is new). "
         "When the conflict has moved on, nothing is written and the answer is 409.",
     )
 
 
+# Each event type as a writer sends it: ``type`` required (it picks the schema), beside the
+# optional ``expected_version``.
+
+
 class AgreementSignedIn(AgreementSigned, _Appendable):
-    pass
+    """`agreement.signed`, as a writer sends it."""
+
+    type: Literal["agreement.signed"]
 
 
 class AgreementCollapsedIn(AgreementCollapsed, _Appendable):
-    pass
+    """`agreement.collapsed`, as a writer sends it."""
+
+    type: Literal["agreement.collapsed"]
 
 
 class ViolationAllegedIn(ViolationAlleged, _Appendable):
-    pass
+    """`violation.alleged`, as a writer sends it."""
+
+    type: Literal["violation.alleged"]
 
 
 class MissionDispatchedIn(MissionDispatched, _Appendable):
-    pass
+    """`mission.dispatched`, as a writer sends it."""
+
+    type: Literal["mission.dispatched"]
 
 
 class AllegationRetractedIn(AllegationRetracted, _Appendable):
-    pass
+    """`allegation.retracted`, as a writer sends it."""
+
+    type: Literal["allegation.retracted"]
 
 
 class EventCorrectedIn(EventCorrected, _Appendable):
-    pass
+    """`event.corrected`, as a writer sends it."""
+
+    type: Literal["event.corrected"]
 
 
 class CeasefireDeclaredIn(CeasefireDeclared, _Appendable):
-    pass
+    """`ceasefire.declared`, as a writer sends it."""
+
+    type: Literal["ceasefire.declared"]
 
 
 class AgreementExtendedIn(AgreementExtended, _Appendable):
-    pass
+    """`agreement.extended`, as a writer sends it."""
+
+    type: Literal["agreement.extended"]
 
 
 class AllegationDeniedIn(AllegationDenied, _Appendable):
-    pass
+    """`allegation.denied`, as a writer sends it."""
+
+    type: Literal["allegation.denied"]
 
 
 class MissionEndedIn(MissionEnded, _Appendable):
-    pass
+    """`mission.ended`, as a writer sends it."""
+
+    type: Literal["mission.ended"]
 
 
 EventIn = Annotated[
@@ -120,6 +150,8 @@ EventIn = Annotated[
 
 
 class Appended(BaseModel):
+    """Where the log put the event."""
+
     id: UUID
     conflict: str
     version: int
@@ -128,6 +160,8 @@ class Appended(BaseModel):
 
 
 class EventPage(BaseModel):
+    """A page of the log, in position order."""
+
     events: list[Recorded]
     next_after: int = Field(
         description="Pass as `after` to read on: the position of the last event returned, or "
@@ -140,6 +174,8 @@ class EventPage(BaseModel):
 
 
 class LogHeadView(BaseModel):
+    """The log's head: the pair that pins its whole history."""
+
     position: int = Field(description="The newest event's position (0: the log is empty).")
     hash: str = Field(
         description="Its chain hash, hex: sha256 over every event up to it. Keep the pair "
@@ -147,14 +183,27 @@ class LogHeadView(BaseModel):
     )
 
 
-#: Positions are 64-bit integers on both databases: a larger ``after`` is a 422, not a driver error.
-After = Annotated[int, Query(ge=0, le=2**63 - 1, description="Return events after this position.")]
+Conflict = Annotated[ConflictSlug, Path(description="The conflict's slug.")]
+#: Positions are 64-bit integers on both databases; clients hold them exactly up to 2**53 - 1.
+After = Annotated[
+    int, Query(ge=0, le=MAX_SAFE_INTEGER, description="Return events after this position.")
+]
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many events.")]
 
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 403, 409, 413, 415, 422, 503)
-}
+_UNKNOWN_CONFLICT = {404: "The conflict has no events (`/problems/unknown-conflict`)."}
+#: A read's problems: a bad key (or none, with CEASEFIRE_REQUIRE_READ_KEY), a bad parameter.
+READ_PROBLEMS = problem_responses(401, 422, 503)
+CONFLICT_READ_PROBLEMS = problem_responses(401, 422, 503, specific=_UNKNOWN_CONFLICT)
+
+
+_APPENDED_LINKS = links(
+    "conflict",
+    "$response.body#/conflict",
+    "get_status",
+    "get_allegations",
+    "get_timeline",
+    "list_conflict_events",
+)
 
 
 @router.post(
@@ -163,8 +212,24 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     status_code=201,
     response_model=Appended,
     responses={
-        **_PROBLEMS,
+        **problem_responses(
+            400,
+            401,
+            403,
+            413,
+            415,
+            422,
+            503,
+            specific={
+                409: "`expected_version` is not the conflict's version "
+                "(`/problems/version-conflict`), or an event with this `id` and other content "
+                "is stored (`/problems/idempotency-conflict`).",
+                422: "The event does not fit the schema (`/problems/validation-error`) or "
+                "breaks a rule of the domain (`/problems/domain-rule`, with `rule`).",
+            },
+        ),
         200: {"model": Appended, "description": "Already stored: nothing written."},
+        201: {"description": "Recorded.", "links": _APPENDED_LINKS},
     },
     summary="Record an event",
 )
@@ -204,7 +269,7 @@ async def append_event(
 
 
 async def _page(
-    store: EventStore,
+    database: ReadDatabase,
     head: int,
     *,
     after: int,
@@ -217,7 +282,9 @@ async def _page(
     exactly what the tag (``head``) says; it ends early rather than pass ``max_bytes``
     (``next_after`` says where the next begins). ``audited`` (an admin asks): each event also
     says ``key_id``, the id of the key that appended it."""
-    events = await store.read_all(after=after, limit=limit + 1, conflict=conflict, until=head)
+    events = await read_events(
+        database.engine, after=after, limit=limit + 1, conflict=conflict, until=head
+    )
     parts = [event.model_dump_json().encode() for event in events[:limit]]
     count = fitting(parts, max_bytes)
     next_after = events[count - 1].position if count else after
@@ -230,7 +297,7 @@ async def _page(
     if not audited:
         return Representation(body, Validator(head))
     events = events[:count]
-    authors = await appended_by(store, [e.id for e in events])
+    authors = await appended_by(database.engine, [e.id for e in events])
     page = json.loads(body)
     for event, shown in zip(events, page["events"], strict=True):
         shown["key_id"] = authors.get(event.id)
@@ -245,17 +312,18 @@ def _audited(key: ApiKey | None) -> bool:
     "/v1/events",
     operation_id="list_events",
     response_model=EventPage,
-    responses={**_PROBLEMS, **conditional_responses("A page of the log.")},
+    responses={**READ_PROBLEMS, **conditional_responses("A page of the log.")},
     summary="Page through the log in global order",
+    openapi_extra=OPEN_READ,
 )
 async def list_events(
     request: Request,
-    store: StoreDep,
     settings: SettingsDep,
     conditional: ConditionalDep,
     key: ReaderKey,
     after: After = 0,
     limit: Limit = 100,
+    min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
@@ -267,10 +335,13 @@ async def list_events(
     were)."""
     audited = _audited(key)
 
-    async def compute() -> Representation:
+    async def head(database: ReadDatabase) -> int:
+        return await database.heads.log()
+
+    async def compute(database: ReadDatabase) -> Representation:
         return await _page(
-            store,
-            await conditional.heads.log(),
+            database,
+            await head(database),
             after=after,
             limit=limit,
             max_bytes=settings.max_page_bytes,
@@ -282,9 +353,10 @@ async def list_events(
         kind="ea" if audited else "e",
         key=("events", after, limit, audited),
         channel=None,
-        head=conditional.heads.log,
+        head=head,
         compute=compute,
         if_none_match=if_none_match,
+        min_position=min_position,
     )
 
 
@@ -292,12 +364,12 @@ async def list_events(
     "/v1/log/head",
     operation_id="read_log_head",
     response_model=LogHeadView,
-    responses={**_PROBLEMS, **conditional_responses("The log's head.")},
+    responses={**READ_PROBLEMS, **conditional_responses("The log's head.")},
     summary="The log's newest position and chain hash, to pin the history",
+    openapi_extra=OPEN_READ,
 )
 async def read_log_head(
     request: Request,
-    store: StoreDep,
     conditional: ConditionalDep,
     _key: ReaderKey,
     if_none_match: IfNoneMatch = None,
@@ -308,9 +380,12 @@ async def read_log_head(
     as the other conditional reads: the ETag is the position, a 304 costs one indexed lookup,
     and `Prefer: wait=N` waits for the next append."""
 
-    async def compute() -> Representation:
+    async def head(database: ReadDatabase) -> int:
+        return await database.heads.log()
+
+    async def compute(database: ReadDatabase) -> Representation:
         with storage_errors():
-            async with store.engine.connect() as conn:
+            async with database.engine.connect() as conn:
                 head = await read_log_head_row(conn)
         view = LogHeadView(position=head.position, hash=head.hash.hex())
         return Representation(view.model_dump_json().encode(), Validator(head.position))
@@ -320,7 +395,7 @@ async def read_log_head(
         kind="lh",
         key=("log-head",),
         channel=None,
-        head=conditional.heads.log,
+        head=head,
         compute=compute,
         if_none_match=if_none_match,
     )
@@ -331,21 +406,21 @@ async def read_log_head(
     operation_id="list_conflict_events",
     response_model=EventPage,
     responses={
-        **_PROBLEMS,
-        404: {"model": Problem, "content": {"application/problem+json": {}}},
+        **CONFLICT_READ_PROBLEMS,
         **conditional_responses("A page of the conflict's events."),
     },
     summary="Page through one conflict's events",
+    openapi_extra=OPEN_READ,
 )
 async def list_conflict_events(
     request: Request,
-    conflict: Annotated[ConflictSlug, Path()],
-    store: StoreDep,
+    conflict: Conflict,
     settings: SettingsDep,
     conditional: ConditionalDep,
     key: ReaderKey,
     after: After = 0,
     limit: Limit = 100,
+    min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
@@ -354,16 +429,16 @@ async def list_conflict_events(
     ``key_id``, as in ``GET /v1/events``."""
     audited = _audited(key)
 
-    async def head() -> int:
-        stream = await conditional.heads.stream(conflict)
+    async def head(database: ReadDatabase) -> int:
+        stream = await database.heads.stream(conflict)
         if stream is None:
             raise UnknownConflictError(conflict)
         return stream
 
-    async def compute() -> Representation:
+    async def compute(database: ReadDatabase) -> Representation:
         return await _page(
-            store,
-            await head(),
+            database,
+            await head(database),
             after=after,
             limit=limit,
             max_bytes=settings.max_page_bytes,
@@ -379,4 +454,5 @@ async def list_conflict_events(
         head=head,
         compute=compute,
         if_none_match=if_none_match,
+        min_position=min_position,
     )

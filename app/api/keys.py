@@ -9,42 +9,46 @@ PostgreSQL, by every other running process as soon as it commits (a notification
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.events import _PROBLEMS
 from app.deps import AdminKey, JsonContent, StoreDep
 from app.keys import ApiKey, KeyCache, Role, create_key, list_keys, revoke_key
-from app.problems import Problem, ProblemError
+from app.problems import ProblemError, problem_responses
 from app.webhooks.store import write_transaction
 from events.store import storage_errors
+from events.types import NO_NUL
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["admin"])
 
-_KEY_PROBLEMS: dict[int | str, dict[str, Any]] = _PROBLEMS | {
-    404: {"model": Problem, "content": {"application/problem+json": {}}}
-}
+_KEY_PROBLEMS = problem_responses(401, 403, 422, 503)
 
 
 class KeyIn(BaseModel):
+    """A new API key: what it is for, and what it may do."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, description="Who or what the key is for.")
+    name: str = Field(
+        min_length=1, max_length=200, pattern=NO_NUL, description="Who or what the key is for."
+    )
     role: Role = Field(description="reader, writer or admin.")
 
 
 class KeyView(BaseModel):
-    id: UUID
-    name: str
-    role: Role
+    """An API key, without its secret."""
+
+    id: UUID = Field(description="The key's id: pass it to revoke the key.")
+    name: str = Field(description="Who or what the key is for.")
+    role: Role = Field(description="reader, writer or admin: each may do what the ones before may.")
     prefix: str = Field(description="The secret's first characters, to recognise it by.")
-    created_at: datetime
-    revoked_at: datetime | None
+    created_at: datetime = Field(description="When it was created.")
+    revoked_at: datetime | None = Field(description="When it was revoked, if it was.")
 
     @classmethod
     def of(cls, key: ApiKey) -> KeyView:
@@ -59,6 +63,8 @@ class KeyView(BaseModel):
 
 
 class KeyCreated(KeyView):
+    """The new key, with its secret (shown this once)."""
+
     secret: str = Field(description="The key itself: shown here once, stored only as a hash.")
 
 
@@ -67,7 +73,7 @@ class KeyCreated(KeyView):
     operation_id="create_key",
     status_code=201,
     response_model=KeyCreated,
-    responses=_KEY_PROBLEMS,
+    responses=_KEY_PROBLEMS | problem_responses(400, 413, 415),
     summary="Create an API key (its secret is in this answer only)",
 )
 async def create_api_key(
@@ -77,6 +83,7 @@ async def create_api_key(
     _json: JsonContent,
     response: Response,
 ) -> KeyCreated:
+    """The secret is in this answer only; the service keeps a hash of it."""
     with storage_errors():
         async with write_transaction(store.engine) as conn:
             key, secret = await create_key(conn, name=body.name, role=body.role)
@@ -92,6 +99,7 @@ async def create_api_key(
     summary="Every API key, revoked ones included (never their secrets)",
 )
 async def list_api_keys(store: StoreDep, _key: AdminKey) -> list[KeyView]:
+    """Each key's name, role, prefix and dates; never a secret."""
     with storage_errors():
         async with store.engine.connect() as conn:
             return [KeyView.of(key) for key in await list_keys(conn)]
@@ -102,12 +110,18 @@ async def list_api_keys(store: StoreDep, _key: AdminKey) -> list[KeyView]:
     operation_id="revoke_key",
     status_code=204,
     response_class=Response,
-    responses=_KEY_PROBLEMS,
+    responses=_KEY_PROBLEMS
+    | problem_responses(specific={404: "No active key of this id (`/problems/unknown-key`)."}),
     summary="Revoke an API key, on every running server",
 )
 async def revoke_api_key(
-    key_id: Annotated[UUID, Path()], request: Request, store: StoreDep, _key: AdminKey
+    key_id: Annotated[UUID, Path(description="The key's id.")],
+    request: Request,
+    store: StoreDep,
+    _key: AdminKey,
 ) -> Response:
+    """Refused at once by this process; by every other one as soon as it hears (PostgreSQL)
+    or within CEASEFIRE_KEY_CACHE_SECONDS (SQLite)."""
     with storage_errors():
         async with write_transaction(store.engine) as conn:
             revoked = await revoke_key(conn, key_id)

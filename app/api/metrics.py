@@ -9,6 +9,8 @@ from fastapi import APIRouter, Request, Response
 
 from app.deps import ReaderKey, StoreDep
 from app.metrics import CONTENT_TYPE, Metrics
+from app.openapi import OPEN_READ
+from app.problems import problem_responses
 
 __all__ = ["router"]
 
@@ -29,13 +31,15 @@ ceasefire_long_polls_waiting 3.0
     operation_id="get_metrics",
     response_class=Response,
     responses={
+        **problem_responses(401, 503),
         200: {
             "description": "Every metric of this process, in the Prometheus text format "
             "(version 0.0.4); the names are listed in the README.",
             "content": {"text/plain": {"schema": {"type": "string"}, "example": _EXAMPLE}},
-        }
+        },
     },
     summary="Metrics for Prometheus: appends, reads, long-polls, streams, webhooks, lag, pool",
+    openapi_extra=OPEN_READ,
 )
 async def get_metrics(request: Request, store: StoreDep, _key: ReaderKey) -> Response:
     """Counters and histograms of this process since it started; gauges read now (webhook

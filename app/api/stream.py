@@ -29,7 +29,8 @@ from app.capacity import Gauge
 from app.conditional import ConditionalDep
 from app.deps import ReaderKey, SettingsDep
 from app.metrics import Metrics
-from app.problems import ProblemError
+from app.openapi import OPEN_READ
+from app.problems import ProblemError, problem_responses
 from app.streaming import StreamHub
 from events.types import EVENT_TYPES, ConflictSlug
 
@@ -86,26 +87,18 @@ _EXAMPLE = (
     operation_id="stream_events",
     response_class=EventStreamResponse,
     responses={
-        # Spelled out rather than with a model: FastAPI would list text/event-stream for them.
-        **{
-            code: {
-                "description": description,
-                "content": {
-                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-                },
-            }
-            for code, description in (
-                (400, "Last-Event-ID is not a position."),
-                (401, "A key is required (CEASEFIRE_REQUIRE_READ_KEY) and none was given."),
-                (403, "The key may not read."),
-                (422, "An unknown event type, or a query parameter out of range."),
-                (
-                    503,
-                    "The database is not reachable, or the process holds as many streams as "
-                    "it may (CEASEFIRE_MAX_STREAMS; see Retry-After).",
-                ),
-            )
-        },
+        **problem_responses(
+            401,
+            422,
+            503,
+            specific={
+                400: "Last-Event-ID is not a position (`/problems/invalid-last-event-id`).",
+                422: "An unknown event type, or a query parameter out of range "
+                "(`/problems/validation-error`).",
+                503: "The database is not reachable, or the process holds as many streams as "
+                "it may (`/problems/over-capacity`, CEASEFIRE_MAX_STREAMS; see Retry-After).",
+            },
+        ),
         200: {
             "description": "An endless text/event-stream. First `retry:` and `id:` the "
             "position it starts after (no data: it fires no event, but a reconnect sends it "
@@ -117,11 +110,12 @@ _EXAMPLE = (
             "`event: position-unknown` (the resume point is past the log's head).",
             "content": {"text/event-stream": {"schema": {"type": "string"}, "example": _EXAMPLE}},
             "headers": {
-                "Cache-Control": {"description": "`no-cache`."},
+                "Cache-Control": {"description": "`no-cache`.", "schema": {"type": "string"}},
             },
         },
     },
     summary="Follow the log live (Server-Sent Events), resumable with Last-Event-ID",
+    openapi_extra=OPEN_READ,
 )
 async def stream_events(
     request: Request,
@@ -147,8 +141,11 @@ async def stream_events(
         ),
     ] = None,
 ) -> EventStreamResponse:
+    """Every event after the resume point, then each new one as it is committed, in position
+    order. Reconnect with `Last-Event-ID` (browsers' `EventSource` does it by itself) to get
+    every later event exactly once. Filters (`conflict`, `types`) apply to both."""
     wanted = _types(types)
-    head = await conditional.heads.log()
+    head = await conditional.router.primary.heads.log()
     start = _resume_point(last_event_id, after, head)
     notices: list[str] = []
     limit = settings.stream_replay_limit

@@ -10,83 +10,109 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Body, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic.json_schema import SkipJsonSchema
 
-from app.deps import AdminKey, SettingsDep, StoreDep
-from app.problems import Problem, ProblemError
+from app.deps import AdminKey, JsonContent, SettingsDep, StoreDep
+from app.openapi import links
+from app.problems import ProblemError, problem_responses
 from app.settings import Settings
+from app.webhooks import deliveries as delivery_log
 from app.webhooks import store as webhook_store
 from app.webhooks.cloudevents import ping_body
+from app.webhooks.deliveries import AttemptRecord, DeliveryRecord
 from app.webhooks.sealing import SecretBox, SecretKeyError
 from app.webhooks.ssrf import AddressPolicy, UnsafeUrlError, check_url
-from app.webhooks.store import (
-    AttemptRecord,
-    DeliveryRecord,
-    DeliveryStatus,
-    Subscription,
-    write_transaction,
-)
+from app.webhooks.store import DeliveryStatus, Subscription, write_transaction
 from app.webhooks.worker import Webhooks, message_id
 from events.store import storage_errors
-from events.types import EVENT_TYPES, ConflictSlug, Instant
+from events.types import MAX_SAFE_INTEGER, NO_NUL, ConflictSlug, EventType, Instant
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["webhooks"])
 
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (400, 401, 403, 404, 413, 422, 503)
-}
+#: Every webhook route's problems: the admin key, a bad id or parameter, the database.
+_PROBLEMS = problem_responses(401, 403, 422, 503)
+_UNKNOWN = {404: "No webhook of this id (`/problems/unknown-webhook`)."}
+_ONE = _PROBLEMS | problem_responses(specific=_UNKNOWN)
+_UNSAFE_URL = (
+    "The request does not fit the schema (`/problems/validation-error`), or the URL may not be "
+    "called (`/problems/unsafe-webhook-url`)."
+)
+_BODY = problem_responses(400, 413, 415)
+_CREATE = _PROBLEMS | _BODY | problem_responses(specific={422: _UNSAFE_URL})
+_UPDATE = _ONE | _BODY | problem_responses(specific={422: _UNSAFE_URL})
+_DELIVERY = _PROBLEMS | problem_responses(
+    specific={404: "No such webhook, or no such delivery of it (`/problems/unknown-delivery`)."}
+)
 
-Url = Annotated[str, Field(min_length=1, max_length=2000, examples=["https://example.org/hook"])]
-Description = Annotated[str, Field(max_length=500)]
-
-
-def _known_types(value: list[str] | None) -> list[str] | None:
-    if value is not None:
-        unknown = sorted(set(value) - set(EVENT_TYPES))
-        if unknown:
-            raise ValueError(f"unknown event types {unknown}; known: {list(EVENT_TYPES)}")
-    return value
+Url = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=2000,
+        pattern=NO_NUL,
+        description="Where deliveries are POSTed: https (http only where the server allows it), "
+        "to a public address (or one of CEASEFIRE_WEBHOOK_ALLOWED_SUBNETS).",
+        examples=["https://example.org/hook"],
+    ),
+]
+Description = Annotated[
+    str, Field(max_length=500, pattern=NO_NUL, description="A note for people.")
+]
+EventTypes = Annotated[
+    list[EventType],
+    Field(min_length=1, description="Event types to deliver; any type of the log."),
+]
+Conflicts = Annotated[
+    list[ConflictSlug],
+    Field(min_length=1, description="Deliver only these conflicts' events."),
+]
 
 
 class WebhookIn(BaseModel):
+    """A new subscription: where to deliver, which events."""
+
     model_config = ConfigDict(extra="forbid")
 
     url: Url
-    event_types: list[str] = Field(
-        default=["violation.alleged"],
-        min_length=1,
-        description="Event types to deliver; any type of the log may be subscribed to.",
-    )
-    conflicts: list[ConflictSlug] | None = Field(
-        default=None,
-        min_length=1,
-        description="Deliver only these conflicts' events (default: all).",
-    )
+    event_types: EventTypes = ["violation.alleged"]
+    conflicts: Conflicts | None = Field(default=None, description="Default: all conflicts.")
     description: Description | None = None
 
-    _types = field_validator("event_types")(_known_types)
+
+WebhookId = Annotated[UUID, Path(description="The subscription's id.")]
+DeliveryId = Annotated[UUID, Path(description="The delivery's id.")]
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
 
 
 class WebhookPatch(BaseModel):
     """Only the fields given change. ``enabled: true`` re-enables a disabled endpoint and
-    makes its pending deliveries due now; ``conflicts: null`` removes the filter."""
+    makes its pending deliveries due now; ``conflicts: null`` removes the filter and
+    ``description: null`` the note. ``url``, ``event_types`` and ``enabled`` may not be null."""
 
     model_config = ConfigDict(extra="forbid")
 
-    url: Url | None = None
-    event_types: list[str] | None = Field(default=None, min_length=1)
-    conflicts: list[ConflictSlug] | None = Field(default=None, min_length=1)
+    # None is their "absent": the schema leaves it out, and update_webhook refuses a null.
+    url: Url | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_no_default)
+    event_types: EventTypes | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_no_default
+    )
+    conflicts: Conflicts | None = Field(default=None, description="null: all conflicts.")
     description: Description | None = None
-    enabled: bool | None = None
-
-    _types = field_validator("event_types")(_known_types)
+    enabled: StrictBool | SkipJsonSchema[None] = Field(
+        default=None, description="false disables; true re-enables.", json_schema_extra=_no_default
+    )
 
 
 class Webhook(BaseModel):
+    """A subscription (its secret is never shown again after creation)."""
+
     id: UUID
     url: str
     event_types: list[str]
@@ -119,20 +145,28 @@ class Webhook(BaseModel):
 
 
 class WebhookCreated(Webhook):
+    """The new subscription, with its signing secret (shown this once)."""
+
     secret: str = Field(description="The signing secret (whsec_…): shown here only, once.")
 
 
 class WebhookList(BaseModel):
+    """Every subscription."""
+
     webhooks: list[Webhook]
 
 
 class SecretRotated(BaseModel):
+    """The new signing secret (shown this once)."""
+
     id: UUID
     secret: str = Field(description="The new signing secret: shown here only, once.")
     previous_secret_expires_at: datetime
 
 
 class PingResult(BaseModel):
+    """The outcome of one signed test delivery."""
+
     delivered: bool = Field(description="True when the endpoint answered 2xx in time.")
     message_id: str
     status_code: int | None
@@ -141,6 +175,8 @@ class PingResult(BaseModel):
 
 
 class Attempt(BaseModel):
+    """One attempt to deliver."""
+
     number: int
     at: datetime
     status_code: int | None
@@ -161,6 +197,8 @@ class Attempt(BaseModel):
 
 
 class Delivery(BaseModel):
+    """One event's delivery to one subscription, with its attempts."""
+
     id: UUID
     message_id: str = Field(description="The webhook-id header of every attempt.")
     event_id: UUID
@@ -191,6 +229,8 @@ class Delivery(BaseModel):
 
 
 class DeliveryPage(BaseModel):
+    """A page of a subscription's deliveries."""
+
     deliveries: list[Delivery]
     next_before: int | None = Field(
         description="Pass as `before` for the next (older) page; null on the last page."
@@ -198,6 +238,8 @@ class DeliveryPage(BaseModel):
 
 
 class Recovered(BaseModel):
+    """How many failed deliveries were queued again."""
+
     requeued: int
 
 
@@ -214,7 +256,7 @@ async def _check_url(url: str, settings: Settings) -> None:
     try:
         await check_url(
             url,
-            AddressPolicy(settings.webhook_allowed_subnets),
+            AddressPolicy(settings.webhook_allowed_subnets, settings.webhook_public_addresses),
             allow_http=settings.webhook_allow_http,
         )
     except UnsafeUrlError as error:
@@ -246,11 +288,31 @@ async def _subscription(store: StoreDep, webhook_id: UUID) -> Subscription:
     operation_id="create_webhook",
     status_code=201,
     response_model=WebhookCreated,
-    responses=_PROBLEMS,
+    responses=_CREATE
+    | {
+        201: {
+            "description": "Subscribed; the secret is in this answer only.",
+            "links": links(
+                "webhook_id",
+                "$response.body#/id",
+                "get_webhook",
+                "update_webhook",
+                "delete_webhook",
+                "rotate_webhook_secret",
+                "ping_webhook",
+                "list_webhook_deliveries",
+                "recover_webhook_deliveries",
+            ),
+        }
+    },
     summary="Subscribe an endpoint",
 )
 async def create_webhook(
-    body: Annotated[WebhookIn, Body()], store: StoreDep, settings: SettingsDep, _key: AdminKey
+    body: Annotated[WebhookIn, Body()],
+    store: StoreDep,
+    settings: SettingsDep,
+    _key: AdminKey,
+    _json: JsonContent,
 ) -> WebhookCreated:
     """The endpoint receives the events recorded from now on that match its filters, signed
     with the secret in this answer (the only time it is shown)."""
@@ -279,6 +341,7 @@ async def create_webhook(
     summary="List subscriptions",
 )
 async def list_webhooks(store: StoreDep, _key: AdminKey) -> WebhookList:
+    """Every subscription with its filters and state, oldest first. Secrets are not shown."""
     with storage_errors():
         async with store.engine.connect() as conn:
             subs = await webhook_store.list_subscriptions(conn)
@@ -289,10 +352,11 @@ async def list_webhooks(store: StoreDep, _key: AdminKey) -> WebhookList:
     "/v1/webhooks/{webhook_id}",
     operation_id="get_webhook",
     response_model=Webhook,
-    responses=_PROBLEMS,
+    responses=_ONE,
     summary="One subscription",
 )
-async def get_webhook(webhook_id: UUID, store: StoreDep, _key: AdminKey) -> Webhook:
+async def get_webhook(webhook_id: WebhookId, store: StoreDep, _key: AdminKey) -> Webhook:
+    """One subscription with its filters and state. Its secret is not shown."""
     return Webhook.of(await _subscription(store, webhook_id))
 
 
@@ -300,17 +364,20 @@ async def get_webhook(webhook_id: UUID, store: StoreDep, _key: AdminKey) -> Webh
     "/v1/webhooks/{webhook_id}",
     operation_id="update_webhook",
     response_model=Webhook,
-    responses=_PROBLEMS,
+    responses=_UPDATE,
     summary="Change a subscription's URL or filters, disable or re-enable it",
 )
 async def update_webhook(
-    webhook_id: UUID,
+    webhook_id: WebhookId,
     body: Annotated[WebhookPatch, Body()],
     store: StoreDep,
     settings: SettingsDep,
     request: Request,
     _key: AdminKey,
+    _json: JsonContent,
 ) -> Webhook:
+    """Only the fields sent change. A new URL is checked as at creation. `enabled: true`
+    re-enables a disabled endpoint and makes its pending deliveries due now."""
     changes = body.model_dump(exclude_unset=True)
     nulls = [n for n in ("url", "event_types", "enabled") if n in changes and changes[n] is None]
     if nulls:
@@ -337,10 +404,11 @@ async def update_webhook(
     operation_id="delete_webhook",
     status_code=204,
     response_class=Response,
-    responses=_PROBLEMS,
+    responses=_ONE,
     summary="Delete a subscription and its delivery log",
 )
-async def delete_webhook(webhook_id: UUID, store: StoreDep, _key: AdminKey) -> Response:
+async def delete_webhook(webhook_id: WebhookId, store: StoreDep, _key: AdminKey) -> Response:
+    """The subscription and its delivery log are deleted; nothing more is sent to it."""
     with storage_errors():
         async with write_transaction(store.engine) as conn:
             deleted = await webhook_store.delete_subscription(conn, webhook_id)
@@ -353,11 +421,11 @@ async def delete_webhook(webhook_id: UUID, store: StoreDep, _key: AdminKey) -> R
     "/v1/webhooks/{webhook_id}/rotate-secret",
     operation_id="rotate_webhook_secret",
     response_model=SecretRotated,
-    responses=_PROBLEMS,
+    responses=_ONE,
     summary="Replace the signing secret",
 )
 async def rotate_webhook_secret(
-    webhook_id: UUID, store: StoreDep, settings: SettingsDep, _key: AdminKey
+    webhook_id: WebhookId, store: StoreDep, settings: SettingsDep, _key: AdminKey
 ) -> SecretRotated:
     """A new secret, shown once. The previous one stays valid for the overlap (24 hours by
     default): meanwhile each delivery carries two signatures, one per secret."""
@@ -379,11 +447,15 @@ async def rotate_webhook_secret(
     "/v1/webhooks/{webhook_id}/ping",
     operation_id="ping_webhook",
     response_model=PingResult,
-    responses=_PROBLEMS,
+    responses=_ONE,
     summary="Send a test event now",
 )
 async def ping_webhook(
-    webhook_id: UUID, store: StoreDep, settings: SettingsDep, request: Request, _key: AdminKey
+    webhook_id: WebhookId,
+    store: StoreDep,
+    settings: SettingsDep,
+    request: Request,
+    _key: AdminKey,
 ) -> PingResult:
     """Sends a signed ``webhook.ping`` CloudEvent at once (even to a disabled endpoint) and
     answers with the outcome. Pings are not stored and not retried."""
@@ -407,23 +479,43 @@ async def ping_webhook(
     "/v1/webhooks/{webhook_id}/deliveries",
     operation_id="list_webhook_deliveries",
     response_model=DeliveryPage,
-    responses=_PROBLEMS,
+    responses=_ONE
+    | {
+        200: {
+            "description": "A page of deliveries.",
+            "links": {
+                operation_id: {
+                    "operationId": operation_id,
+                    "parameters": {
+                        "webhook_id": "$request.path.webhook_id",
+                        "delivery_id": "$response.body#/deliveries/0/id",
+                    },
+                }
+                for operation_id in ("get_webhook_delivery", "retry_webhook_delivery")
+            },
+        }
+    },
     summary="The delivery log, newest event first",
 )
 async def list_webhook_deliveries(
-    webhook_id: UUID,
+    webhook_id: WebhookId,
     store: StoreDep,
     _key: AdminKey,
-    status: Annotated[Literal["pending", "succeeded", "failed"] | None, Query()] = None,
-    before: Annotated[
-        int | None, Query(ge=1, le=2**63 - 1, description="Deliveries of events before this.")
+    status: Annotated[
+        Literal["pending", "succeeded", "failed"] | None,
+        Query(description="Only deliveries in this state."),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_SAFE_INTEGER, description="Deliveries of events before this."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many deliveries.")] = 50,
 ) -> DeliveryPage:
+    """Newest event first, each with its attempts; page back with `before=next_before`."""
     await _subscription(store, webhook_id)
     with storage_errors():
         async with store.engine.connect() as conn:
-            page = await webhook_store.list_deliveries(
+            page = await delivery_log.list_deliveries(
                 conn, webhook_id, status=status, before=before, limit=limit
             )
     return DeliveryPage(
@@ -436,15 +528,16 @@ async def list_webhook_deliveries(
     "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}",
     operation_id="get_webhook_delivery",
     response_model=Delivery,
-    responses=_PROBLEMS,
+    responses=_DELIVERY,
     summary="One delivery with its attempts",
 )
 async def get_webhook_delivery(
-    webhook_id: UUID, delivery_id: UUID, store: StoreDep, _key: AdminKey
+    webhook_id: WebhookId, delivery_id: DeliveryId, store: StoreDep, _key: AdminKey
 ) -> Delivery:
+    """One delivery: its event, its state, every attempt with the endpoint's answer."""
     with storage_errors():
         async with store.engine.connect() as conn:
-            delivery = await webhook_store.get_delivery(conn, webhook_id, delivery_id)
+            delivery = await delivery_log.get_delivery(conn, webhook_id, delivery_id)
     if delivery is None:
         raise ProblemError(404, "unknown-delivery", f"no delivery {delivery_id} of {webhook_id}")
     return Delivery.of(delivery)
@@ -455,19 +548,23 @@ async def get_webhook_delivery(
     operation_id="retry_webhook_delivery",
     status_code=202,
     response_model=Delivery,
-    responses=_PROBLEMS,
+    responses=_DELIVERY,
     summary="Send a delivery again now",
 )
 async def retry_webhook_delivery(
-    webhook_id: UUID, delivery_id: UUID, store: StoreDep, request: Request, _key: AdminKey
+    webhook_id: WebhookId,
+    delivery_id: DeliveryId,
+    store: StoreDep,
+    request: Request,
+    _key: AdminKey,
 ) -> Delivery:
     """Queues one more attempt, due now, with the same ``webhook-id``. A disabled endpoint's
     delivery waits until the endpoint is re-enabled."""
     now = _now()
     with storage_errors():
         async with write_transaction(store.engine) as conn:
-            found = await webhook_store.requeue_delivery(conn, webhook_id, delivery_id, now)
-            delivery = await webhook_store.get_delivery(conn, webhook_id, delivery_id)
+            found = await delivery_log.requeue_delivery(conn, webhook_id, delivery_id, now)
+            delivery = await delivery_log.get_delivery(conn, webhook_id, delivery_id)
     if not found or delivery is None:
         raise ProblemError(404, "unknown-delivery", f"no delivery {delivery_id} of {webhook_id}")
     _webhooks(request).wake()
@@ -479,19 +576,21 @@ async def retry_webhook_delivery(
     operation_id="recover_webhook_deliveries",
     status_code=202,
     response_model=Recovered,
-    responses=_PROBLEMS,
+    responses=_ONE,
     summary="Re-queue every failed delivery since a time",
 )
 async def recover_webhook_deliveries(
-    webhook_id: UUID,
+    webhook_id: WebhookId,
     since: Annotated[Instant, Query(description="RFC 3339, with an offset.")],
     store: StoreDep,
     request: Request,
     _key: AdminKey,
 ) -> Recovered:
+    """Every delivery of this subscription that failed for good since `since` is queued
+    again, due now, with its original `webhook-id` (receivers deduplicate on it)."""
     await _subscription(store, webhook_id)
     with storage_errors():
         async with write_transaction(store.engine) as conn:
-            count = await webhook_store.recover_failed(conn, webhook_id, since, _now())
+            count = await delivery_log.recover_failed(conn, webhook_id, since, _now())
     _webhooks(request).wake()
     return Recovered(requeued=count)

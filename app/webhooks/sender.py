@@ -51,7 +51,8 @@ class WebhookSender:
         self._timeout = settings.webhook_timeout.total_seconds()
         self._max_bytes = settings.webhook_max_response_bytes
         backend = GuardedNetworkBackend(
-            AddressPolicy(settings.webhook_allowed_subnets), network_backend_factory()
+            AddressPolicy(settings.webhook_allowed_subnets, settings.webhook_public_addresses),
+            network_backend_factory(),
         )
         self._client = httpx.AsyncClient(
             transport=_GuardedTransport(

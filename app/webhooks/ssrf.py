@@ -177,9 +177,15 @@ def _metadata(address: IPAddress) -> IPAddress | None:
 
 @dataclass(frozen=True, slots=True)
 class AddressPolicy:
-    """Which addresses a delivery may connect to: public ones, plus ``allowed_subnets``."""
+    """Which addresses a delivery may connect to: public ones (unless ``public`` is false),
+    plus ``allowed_subnets``.
+
+    With ``public`` false nothing outside ``allowed_subnets`` is reached, and a URL must name
+    an address: a host name is refused without being looked up, so not even a DNS query
+    leaves for it (a closed network, or a test run that fuzzes URLs)."""
 
     allowed_subnets: tuple[IPNetwork, ...] = ()
+    public: bool = True
 
     def refusal(self, address: IPAddress) -> str | None:
         """Why ``address`` is refused, or None when it may be connected to."""
@@ -188,6 +194,8 @@ class AddressPolicy:
             return f"a cloud metadata address ({metadata})"
         if any(address.version == net.version and address in net for net in self.allowed_subnets):
             return None
+        if not self.public:
+            return "outside CEASEFIRE_WEBHOOK_ALLOWED_SUBNETS"
         return _denied(address)
 
 
@@ -216,6 +224,11 @@ async def resolve_and_check(
         addresses = [ipaddress.ip_address(host.strip("[]"))]
     except ValueError:
         addresses = None
+        if not policy.public:
+            raise UnsafeUrlError(
+                f"{host} is a name: only addresses in CEASEFIRE_WEBHOOK_ALLOWED_SUBNETS may be "
+                "called here (CEASEFIRE_WEBHOOK_PUBLIC_ADDRESSES=false)"
+            ) from None
     try:
         if addresses is None:
             addresses = await resolver(host, port)

@@ -1,4 +1,5 @@
-"""Subscriptions and the delivery log: the statements the API's routes run.
+"""Subscriptions: the statements the API's routes run on them (the delivery log is
+``app/webhooks/deliveries.py``).
 
 Like ``app/keys.py``, webhooks keep their SQL beside them: subscriptions and deliveries are not
 events and no projection derives them. Every function takes a connection; the caller owns the
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.webhooks.sealing import SecretBox
@@ -29,22 +30,14 @@ from events.tables import log_head, projection_checkpoints
 
 __all__ = [
     "CHECKPOINT",
-    "AttemptRecord",
-    "DeliveryFigures",
-    "DeliveryRecord",
     "DeliveryStatus",
     "Subscription",
     "checkpoint_locked",
     "create_subscription",
     "delete_subscription",
-    "delivery_figures",
-    "get_delivery",
     "get_subscription",
     "is_postgresql",
-    "list_deliveries",
     "list_subscriptions",
-    "recover_failed",
-    "requeue_delivery",
     "reseal_secrets",
     "rotate_secret",
     "subscription_of",
@@ -100,34 +93,6 @@ class Subscription:
         ):
             live.append(box.open(self.previous_secret))
         return live
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptRecord:
-    number: int
-    started_at: datetime
-    status_code: int | None
-    latency_ms: float | None
-    error: str | None
-    response_body: str | None
-    worker: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryRecord:
-    id: UUID
-    subscription_id: UUID
-    event_id: UUID
-    position: int
-    event_type: str
-    conflict: str
-    status: DeliveryStatus
-    attempt_count: int
-    next_attempt_at: datetime | None
-    created_at: datetime
-    last_attempt_at: datetime | None
-    completed_at: datetime | None
-    attempts: tuple[AttemptRecord, ...]
 
 
 @asynccontextmanager
@@ -320,168 +285,3 @@ async def reseal_secrets(conn: AsyncConnection, box: SecretBox) -> int:
             .values(secret=box.reseal(row.secret), previous_secret=previous)
         )
     return len(rows)
-
-
-# -- the delivery log ------------------------------------------------------------------------
-
-
-async def _attempts_of(
-    conn: AsyncConnection, delivery_ids: Sequence[UUID]
-) -> dict[UUID, list[AttemptRecord]]:
-    found: dict[UUID, list[AttemptRecord]] = {d: [] for d in delivery_ids}
-    if not delivery_ids:
-        return found
-    rows = await conn.execute(
-        select(attempts)
-        .where(attempts.c.delivery_id.in_(list(delivery_ids)))
-        .order_by(attempts.c.delivery_id, attempts.c.number)
-    )
-    for row in rows:
-        found[row.delivery_id].append(
-            AttemptRecord(
-                number=row.number,
-                started_at=row.started_at,
-                status_code=row.status_code,
-                latency_ms=row.latency_ms,
-                error=row.error,
-                response_body=row.response_body,
-                worker=row.worker,
-            )
-        )
-    return found
-
-
-def _delivery(row: Any, tried: list[AttemptRecord]) -> DeliveryRecord:
-    return DeliveryRecord(
-        id=row.id,
-        subscription_id=row.subscription_id,
-        event_id=row.event_id,
-        position=int(row.position),
-        event_type=row.event_type,
-        conflict=row.conflict,
-        status=row.status,
-        attempt_count=row.attempts,
-        next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
-        created_at=row.created_at,
-        last_attempt_at=row.last_attempt_at,
-        completed_at=row.completed_at,
-        attempts=tuple(tried),
-    )
-
-
-async def list_deliveries(
-    conn: AsyncConnection,
-    subscription_id: UUID,
-    *,
-    status: DeliveryStatus | None = None,
-    before: int | None = None,
-    limit: int = 50,
-) -> list[DeliveryRecord]:
-    """A subscription's deliveries, newest event first, with their attempts; page with
-    ``before`` = the last position returned."""
-    statement = select(deliveries).where(deliveries.c.subscription_id == subscription_id)
-    if status is not None:
-        statement = statement.where(deliveries.c.status == status)
-    if before is not None:
-        statement = statement.where(deliveries.c.position < before)
-    rows = list(await conn.execute(statement.order_by(deliveries.c.position.desc()).limit(limit)))
-    tried = await _attempts_of(conn, [r.id for r in rows])
-    return [_delivery(r, tried[r.id]) for r in rows]
-
-
-async def get_delivery(
-    conn: AsyncConnection, subscription_id: UUID, delivery_id: UUID
-) -> DeliveryRecord | None:
-    row = (
-        await conn.execute(
-            select(deliveries).where(
-                deliveries.c.id == delivery_id, deliveries.c.subscription_id == subscription_id
-            )
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    return _delivery(row, (await _attempts_of(conn, [row.id]))[row.id])
-
-
-async def requeue_delivery(
-    conn: AsyncConnection, subscription_id: UUID, delivery_id: UUID, now: datetime
-) -> bool:
-    """Make one delivery due now, whatever its status: one more attempt (more if it has
-    attempts left in the schedule). Its ``webhook-id`` stays the same."""
-    result = await conn.execute(
-        update(deliveries)
-        .where(deliveries.c.id == delivery_id, deliveries.c.subscription_id == subscription_id)
-        .values(status="pending", next_attempt_at=now, completed_at=None)
-    )
-    return bool(result.rowcount)
-
-
-async def recover_failed(
-    conn: AsyncConnection, subscription_id: UUID, since: datetime, now: datetime
-) -> int:
-    """Re-queue every failed delivery of the subscription made at or after ``since``."""
-    result = await conn.execute(
-        update(deliveries)
-        .where(
-            deliveries.c.subscription_id == subscription_id,
-            deliveries.c.status == "failed",
-            deliveries.c.created_at >= since,
-        )
-        .values(status="pending", next_attempt_at=now, completed_at=None)
-    )
-    return int(result.rowcount)
-
-
-@dataclass(frozen=True)
-class DeliveryFigures:
-    """What ``/metrics`` shows of the delivery log (``app.metrics``)."""
-
-    by_status: dict[str, int]
-    attempts_succeeded: int
-    attempts_failed: int
-    #: Pending deliveries whose next attempt is due.
-    due: int
-    oldest_pending: datetime | None
-    log_head: int
-    #: The dispatcher's checkpoint: events up to it have their deliveries.
-    dispatched: int
-
-
-async def delivery_figures(conn: AsyncConnection, now: datetime) -> DeliveryFigures:
-    by_status = {
-        str(status): int(n)
-        for status, n in await conn.execute(
-            select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
-        )
-    }
-    ok = and_(attempts.c.status_code >= 200, attempts.c.status_code < 300)
-    succeeded, total = (
-        await conn.execute(select(func.count().filter(ok), func.count()).select_from(attempts))
-    ).one()
-    pending = deliveries.c.status == "pending"
-    due, oldest = (
-        await conn.execute(
-            select(
-                func.count().filter(deliveries.c.next_attempt_at <= now),
-                func.min(deliveries.c.created_at),
-            ).where(pending)
-        )
-    ).one()
-    head = (await conn.execute(select(log_head.c.position))).scalar_one()
-    dispatched = (
-        await conn.execute(
-            select(projection_checkpoints.c.position).where(
-                projection_checkpoints.c.name == CHECKPOINT
-            )
-        )
-    ).scalar_one_or_none()
-    return DeliveryFigures(
-        by_status=by_status,
-        attempts_succeeded=int(succeeded),
-        attempts_failed=int(total) - int(succeeded),
-        due=int(due),
-        oldest_pending=oldest,
-        log_head=int(head),
-        dispatched=int(dispatched or 0),
-    )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.importer import import_file
+from app.importer import ImportReport, import_file
 from events.chain import verify_chain
 from events.database import create_engine
 from events.envelope import format_instant
@@ -160,8 +160,9 @@ async def test_export_filters_by_position_and_conflict(
 
 
 async def test_an_import_keeps_ids_and_recording_times(
-    store: EventStore, conflict: str, tmp_path: Path
+    fresh_store: EventStore, conflict: str, tmp_path: Path
 ) -> None:
+    store = fresh_store  # times of 2022: into a log with nothing recorded later
     lines = []
     recorded = datetime(2022, 9, 15, 8, 30, 0, 123456, tzinfo=UTC)
     for i, event in enumerate(seed_events(conflict)):
@@ -172,6 +173,42 @@ async def test_an_import_keeps_ids_and_recording_times(
     stored = await store.read_stream(conflict)
     assert [str(e.id) for e in stored] == [json.loads(line)["id"] for line in lines]
     assert [e.recorded_at for e in stored] == [recorded + timedelta(hours=i) for i in range(6)]
+
+
+async def test_an_import_never_adds_events_recorded_before_the_logs_newest(
+    fresh_store: EventStore, conflict: str, tmp_path: Path
+) -> None:
+    """What the log said at a past ``known_at`` never changes (caches keep such views for
+    good): an event recorded at or before the newest one stored is a bad line."""
+    start = datetime(2022, 9, 15, 8, 30, tzinfo=UTC)
+    newest = start + timedelta(hours=1)
+    stored = [
+        _line(signed(conflict).model_dump(mode="json"), 1, start),
+        _line(alleged(conflict).model_dump(mode="json"), 2, newest),
+    ]
+    claim = alleged(conflict).model_dump(mode="json")
+
+    async def imported(recorded_at: datetime) -> ImportReport:
+        lines = chained_lines([*stored, _line(claim, 3, recorded_at)])
+        (tmp_path / "in.ndjson").write_text("\n".join(lines) + "\n")
+        return await import_file(fresh_store, tmp_path / "in.ndjson")
+
+    first = await imported(newest + timedelta(hours=1))  # the whole file: a log of three
+    assert first.bad == [] and first.imported == 3
+    stored.append(_line(claim, 3, newest + timedelta(hours=1)))
+    newest += timedelta(hours=1)
+    claim = alleged(conflict).model_dump(mode="json")
+    for recorded_at in (newest - timedelta(minutes=30), newest):
+        lines = chained_lines([*stored, _line(claim, 4, recorded_at)])
+        (tmp_path / "in.ndjson").write_text("\n".join(lines) + "\n")
+        report = await import_file(fresh_store, tmp_path / "in.ndjson")
+        assert [bad.number for bad in report.bad] == [4], report
+        assert "not after the log's newest event" in report.bad[0].reason
+    assert len(await fresh_store.read_stream(conflict)) == 3
+    lines = chained_lines([*stored, _line(claim, 4, newest + timedelta(seconds=1))])
+    (tmp_path / "in.ndjson").write_text("\n".join(lines) + "\n")
+    report = await import_file(fresh_store, tmp_path / "in.ndjson")
+    assert report.bad == [] and report.imported == 1
 
 
 async def test_bad_lines_are_reported_by_number_and_nothing_is_written(

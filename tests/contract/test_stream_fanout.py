@@ -4,38 +4,40 @@ case 5), on both databases: the streams' own reads are counted on the real store
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from app.streaming import StreamHub
 from events.database import create_engine
-from events.envelope import Recorded
 from events.heads import Heads
 from events.notifications import AppendNotifier
+from events.routing import ReadDatabase, ReadRouter
 from events.store import EventStore
 from tests.factories import alleged, signed
 
 STREAMS = 50
+T = TypeVar("T")
 
 
-class CountingStore(EventStore):
-    """The real store, counting the reads of the log."""
+class CountingRouter(ReadRouter):
+    """The real read router (the primary only), counting the reads of the log."""
 
     reads = 0
 
-    async def read_all(self, **kwargs: Any) -> list[Recorded]:
+    async def read(self, position: int | None, read: Callable[[ReadDatabase], Awaitable[T]]) -> T:
         self.reads += 1
-        return await super().read_all(**kwargs)
+        return await super().read(position, read)
 
 
 async def test_one_append_is_read_once_for_every_stream_of_a_filter(
     database_url: str, conflict: str
 ) -> None:
-    store = CountingStore(create_engine(database_url))
+    store = EventStore(create_engine(database_url))
     heads = Heads(store.engine)
+    router = CountingRouter(ReadDatabase(store.engine, heads, is_primary=True))
     notifier = AppendNotifier()
     store.on_append.append(notifier.publish)
-    hub = StreamHub(store, heads, notifier, buffer_bytes=256 * 1024)
+    hub = StreamHub(router, notifier, buffer_bytes=256 * 1024)
     try:
         await store.append([signed(conflict)])
         start = await heads.log()
@@ -53,10 +55,10 @@ async def test_one_append_is_read_once_for_every_stream_of_a_filter(
             await asyncio.sleep(0.01)
         else:
             raise AssertionError("the streams did not all join their feed in 60 s")
-        before = store.reads
+        before = router.reads
         written = await store.append([alleged(conflict)])
         messages = await asyncio.wait_for(asyncio.gather(*(q.get() for q in received)), 60)
-        assert store.reads - before == 1
+        assert router.reads - before == 1
         position = written.events[0].position
         assert all(m.startswith(f"id: {position}\nevent: violation.alleged\n") for m in messages)
         for task in tasks:

@@ -26,7 +26,7 @@ import pytest
 from app.keys import create_key
 from events.database import create_engine
 
-__all__ = ["EDGE_LIMITS", "Keys", "Server", "make_keys", "start_server"]
+__all__ = ["EDGE_LIMITS", "Keys", "Server", "make_keys", "start_server", "start_servers"]
 
 _STARTUP_SECONDS = 20.0
 
@@ -68,7 +68,38 @@ def start_server(database_url: str, *, serve: bool = False, **settings: str) -> 
     migrated) with extra ``CEASEFIRE_*`` settings given as keyword arguments
     (``require_read_key="true"``); yield once ``/healthz`` answers; stop it after.
     ``serve=True`` runs ``ceasefire serve --no-migrate`` instead: the connection guard of
-    ``app.edge`` in place, and uvicorn's log at ``info`` with its access log."""
+    ``app.edge`` in place, and its log at ``info``."""
+    with start_servers(database_url, 1, serve=serve, **settings) as [server]:
+        yield server
+
+
+@contextmanager
+def start_servers(
+    database_url: str, count: int, *, serve: bool = False, **settings: str
+) -> Iterator[list[Server]]:
+    """``count`` servers as ``start_server`` runs one, started at the same time: on a loaded
+    machine each takes seconds to import."""
+    servers: list[Server] = []
+    try:
+        for _ in range(count):
+            servers.append(_launch(database_url, settings, serve=serve))
+        for server in servers:
+            # Started together, they share the machine's cores while they import.
+            _wait_healthy(server, _STARTUP_SECONDS * count)
+        yield servers
+    finally:
+        for server in servers:
+            server.process.terminate()
+        for server in servers:
+            try:
+                server.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
+                server.process.wait()
+            os.unlink(server.log_path)
+
+
+def _launch(database_url: str, settings: dict[str, str], *, serve: bool = False) -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CEASEFIRE_")}
     env["CEASEFIRE_DATABASE_URL"] = database_url
     # A line per request would only slow the suite's busiest servers; the tests of the lines
@@ -76,7 +107,6 @@ def start_server(database_url: str, *, serve: bool = False, **settings: str) -> 
     env["CEASEFIRE_LOG_REQUESTS"] = "false"
     env.update({f"CEASEFIRE_{name.upper()}": value for name, value in settings.items()})
     port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False)  # noqa: SIM115
     address = ["--host", "127.0.0.1", "--port", str(port)]
     command = [sys.executable, "-m", "app.cli", "serve", "--no-migrate", *address]
     if not serve:
@@ -95,29 +125,13 @@ def start_server(database_url: str, *, serve: bool = False, **settings: str) -> 
             "--timeout-keep-alive",
             "120",
         ]
-    process = subprocess.Popen(
-        command,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    server = Server(f"http://127.0.0.1:{port}", database_url, process, log.name)
-    try:
-        _wait_healthy(server)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        os.unlink(log.name)
+    with tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False) as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return Server(f"http://127.0.0.1:{port}", database_url, process, log.name)
 
 
-def _wait_healthy(server: Server) -> None:
-    deadline = time.monotonic() + _STARTUP_SECONDS
+def _wait_healthy(server: Server, seconds: float = _STARTUP_SECONDS) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             pytest.fail(f"the server exited with {server.process.returncode}:\n{server.log()}")
@@ -127,7 +141,7 @@ def _wait_healthy(server: Server) -> None:
         except httpx.TransportError:
             pass
         time.sleep(0.05)
-    pytest.fail(f"the server did not answer /healthz in {_STARTUP_SECONDS}s:\n{server.log()}")
+    pytest.fail(f"the server did not answer /healthz in {seconds}s:\n{server.log()}")
 
 
 async def make_keys(database_url: str) -> Keys:

@@ -6,8 +6,10 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from starlette.requests import Request
 
 from app.conditional import (
+    CachePolicy,
     Validator,
     entity_tags,
     format_tag,
@@ -99,3 +101,25 @@ async def test_a_closed_notifier_lets_nobody_wait() -> None:
     notifier.close()
     assert await waiting.wait(30) is None
     assert await notifier.subscribe("a", 1).wait(30) is None
+
+
+def _request(headers: dict[str, str]) -> Request:
+    raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    return Request({"type": "http", "method": "GET", "path": "/", "headers": raw})
+
+
+@pytest.mark.parametrize(
+    ("policy", "headers", "immutable", "expected"),
+    [
+        (CachePolicy(), {}, False, "no-cache"),
+        (CachePolicy(5), {}, False, "public, max-age=5"),
+        (CachePolicy(5, 30), {}, False, "public, max-age=5, stale-while-revalidate=30"),
+        (CachePolicy(5), {}, True, "public, max-age=31536000, immutable"),
+        (CachePolicy(5, 30), {"Authorization": "Bearer k"}, False, "private, no-cache"),
+        (CachePolicy(5), {"Authorization": "Bearer k"}, True, "private, no-cache"),
+    ],
+)
+def test_cache_control_for_shared_caches(
+    policy: CachePolicy, headers: dict[str, str], immutable: bool, expected: str
+) -> None:
+    assert policy.header(_request(headers), immutable=immutable) == expected

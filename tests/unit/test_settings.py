@@ -39,3 +39,34 @@ def test_bad_values_fail_fast(monkeypatch: pytest.MonkeyPatch, name: str, value:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_read_replicas_are_a_comma_separated_list_of_postgresql_urls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CEASEFIRE_DATABASE_URL", "postgresql+asyncpg://p@primary/db")
+    monkeypatch.setenv(
+        "CEASEFIRE_READ_DATABASE_URL",
+        "postgresql+asyncpg://r@replica-1/db, postgresql+asyncpg://r@replica-2/db",
+    )
+    settings = Settings()
+    assert settings.read_database_url == (
+        "postgresql+asyncpg://r@replica-1/db",
+        "postgresql+asyncpg://r@replica-2/db",
+    )
+
+
+@pytest.mark.parametrize(
+    ("primary", "replicas"),
+    [
+        ("postgresql+asyncpg://p@primary/db", "sqlite+aiosqlite:///copy.db"),
+        ("sqlite+aiosqlite:///ceasefire.db", "postgresql+asyncpg://r@replica/db"),
+    ],
+)
+def test_read_replicas_need_postgresql_on_both_sides(
+    monkeypatch: pytest.MonkeyPatch, primary: str, replicas: str
+) -> None:
+    monkeypatch.setenv("CEASEFIRE_DATABASE_URL", primary)
+    monkeypatch.setenv("CEASEFIRE_READ_DATABASE_URL", replicas)
+    with pytest.raises(ValidationError):
+        Settings()

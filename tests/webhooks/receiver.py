@@ -107,7 +107,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.received: list[Received] = []
         self.responders: dict[str, Responder] = {}
         self._lock = threading.Lock()
@@ -118,7 +119,7 @@ class Receiver:
         self.port = 0
 
     def start(self) -> Receiver:
-        server = _Server(("127.0.0.1", self.port), _Handler)
+        server = _Server((self.host, self.port), _Handler)
         server.owner = self
         self.port = server.server_address[1]
         self._server = server
@@ -141,7 +142,7 @@ class Receiver:
             self._thread = None
 
     def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def _record(self, request: Received) -> Reply:
         with self._lock:

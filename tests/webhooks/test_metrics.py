@@ -74,7 +74,8 @@ async def test_the_figures_move(http: httpx.AsyncClient, receiver: Receiver, con
     agreement = signed(conflict)
     await post(http, agreement, 201)
     await post(http, agreement, 200)  # the same event again: a duplicate
-    await post(http, alleged(conflict, accused="Nobody"), 422)  # not a party: refused
+    refused = alleged(conflict, accused="Nobody", agreement_id="cf-1")
+    await post(http, refused, 422)  # not a party to the agreement it names: refused
     await post(http, alleged(conflict), 201)
 
     status = f"/v1/conflicts/{conflict}/status"
@@ -94,12 +95,12 @@ async def test_the_figures_move(http: httpx.AsyncClient, receiver: Receiver, con
     assert (await waiting).status_code == 200
 
     async def delivered() -> bool:
-        return (
-            value(await scrape(http), "ceasefire_webhook_deliveries", status="succeeded")
-            >= value(before, "ceasefire_webhook_deliveries", status="succeeded") + 2
+        answer = await http.get(
+            f"/v1/webhooks/{hook.json()['id']}/deliveries", params={"status": "succeeded"}
         )
+        return len(answer.json()["deliveries"]) == 2
 
-    await eventually(delivered)
+    await eventually(delivered)  # both allegations delivered, their outcomes recorded
     after = await scrape(http)
 
     def moved(name: str, **labels: str) -> float:
@@ -116,6 +117,7 @@ async def test_the_figures_move(http: httpx.AsyncClient, receiver: Receiver, con
     assert moved(reads, method="GET", route=route, status="200") == 2  # one after the wait
     assert moved(reads, method="GET", route=route, status="304") == 1
     assert moved(reads, method="POST", route="/v1/events", status="201") == 3
+    assert moved("ceasefire_webhook_deliveries", status="succeeded") >= 2
     assert moved("ceasefire_webhook_attempts", outcome="succeeded") >= 2
     assert value(after, "ceasefire_long_polls_waiting") == 0
     assert value(after, "ceasefire_projection_lag_events") == 0

@@ -248,3 +248,24 @@ async def test_the_guard_connects_to_the_checked_address_not_the_name(
     assert below.connected == [("127.0.0.1", receiver.port)]
     [request] = receiver.at()
     assert request.headers["host"] == f"hooks.test:{receiver.port}"
+
+
+CLOSED = AddressPolicy((ipaddress.ip_network("127.0.0.2/32"),), public=False)
+
+
+@pytest.mark.parametrize("address", [*PUBLIC, "127.0.0.1", "10.0.0.1"])
+def test_a_closed_policy_refuses_every_address_outside_its_subnets(address: str) -> None:
+    assert CLOSED.refusal(ipaddress.ip_address(address)) is not None
+
+
+async def test_a_closed_policy_lets_its_subnet_through_and_looks_no_name_up() -> None:
+    looked_up: list[str] = []
+
+    async def resolver(host: str, port: int) -> list[IPAddress]:
+        looked_up.append(host)
+        return [ipaddress.ip_address("127.0.0.2")]
+
+    await check_url("http://127.0.0.2:9/hook", CLOSED, allow_http=True, resolver=resolver)
+    with pytest.raises(UnsafeUrlError, match="is a name"):
+        await check_url("http://receiver.test/hook", CLOSED, allow_http=True, resolver=resolver)
+    assert looked_up == []
