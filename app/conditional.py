@@ -34,10 +34,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Query, Request, Response
 from pydantic import Field, TypeAdapter
 
+from app.problems import problem_responses
 from events.errors import StorageUnavailableError, UnknownConflictError
 from events.notifications import AppendNotifier
 from events.routing import ReadDatabase, ReadRouter
 from events.store import storage_errors
+from events.types import MAX_SAFE_INTEGER
 from projections.freshness import newest_recorded_at
 
 __all__ = [
@@ -79,14 +81,14 @@ MinPosition = Annotated[
     int | None,
     Query(
         ge=0,
-        le=2**63 - 1,
+        le=MAX_SAFE_INTEGER,
         description="Read your writes: answer only from a database whose log has reached this "
         "position (the `position` an append answered). A position the log has not reached "
         "after a brief wait is a 409 `position-not-reached` problem.",
     ),
 ]
 _min_position: TypeAdapter[int | None] = TypeAdapter(
-    Annotated[int | None, Field(ge=0, le=2**63 - 1)]
+    Annotated[int | None, Field(ge=0, le=MAX_SAFE_INTEGER)]
 )
 
 
@@ -133,8 +135,15 @@ CONDITIONAL_HEADERS: dict[str, Any] = {
 def conditional_responses(
     description: str = "The current representation.",
 ) -> dict[int | str, Any]:
-    """The OpenAPI ``responses`` entries a conditional read adds: its 200's headers and 304."""
+    """The OpenAPI ``responses`` entries a conditional read adds: its 200's headers, 304, and
+    the 409 of a ``min_position`` not reached."""
     return {
+        **problem_responses(
+            specific={
+                409: "`min_position` is a position the log has not reached "
+                "(`/problems/position-not-reached`)."
+            }
+        ),
         200: {"description": description, "headers": CONDITIONAL_HEADERS},
         304: {
             "description": "Not Modified: the If-None-Match tag is current (after waiting, "
