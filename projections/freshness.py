@@ -117,6 +117,12 @@ async def next_change(
         )
     ).one()
     *due, recent = row
-    window_ends = [] if window is None or recent is None else [recent + window]
+    window_ends = []
+    if (
+        window is not None
+        and recent is not None
+        and recent < datetime.max.replace(tzinfo=recent.tzinfo) - window
+    ):  # a window ending past the last instant a datetime holds never ends
+        window_ends.append(recent + window)
     candidates = [c for c in (*due, *also, *window_ends) if c is not None and c > after]
     return min(candidates, default=None)

@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, false, func, literal, null, or_, select, true
@@ -190,10 +191,11 @@ async def _contesting_times(
     monitors: dict[str, list[str]],
     as_of: datetime,
     known_at: datetime | None,
+    window: timedelta,
 ) -> list[datetime]:
-    """When the allegations contesting the national agreements occurred, newest first: only
-    read when the conflict is contested, to say since when. Its cost grows with the length
-    of the contested run, read in pages."""
+    """When the allegations contesting the national agreements occurred, newest first, back
+    to the first gap of ``window`` or more: only read when the conflict is contested, to say
+    since when. Its cost grows with the length of the contested run, read in pages."""
     filed, condition = _under(filing, [a.agreement_id for a in national])
     by_id = {a.agreement_id: a for a in national}
     a = allegations.c
@@ -220,16 +222,12 @@ async def _contesting_times(
                 role_of(agreement, alleged_by, monitors.get(agreement_id, ()))
             ):
                 times.append(occurred_at)
-        if len(rows) < _PAGE:
-            return times
-        if len(times) >= 2 and times[-2] - times[-1] >= _GAP_SEEN:
+        if len(rows) < _PAGE or any(a - b >= window for a, b in pairwise(times)):
             return times
         before = rows[-1].occurred_at - timedelta(microseconds=1)
 
 
 _PAGE = 500
-#: A page ending in a gap longer than any contested window ends the walk early.
-_GAP_SEEN = timedelta(days=365)
 
 
 async def _active_missions(
@@ -280,7 +278,9 @@ async def read_status(
     standing = conflict_standing(visible, as_of, last_contesting, window)
     if standing.state == "contested":
         national = [a for a in visible if a.national]
-        times = await _contesting_times(conn, conflict, filing, national, monitors, as_of, known_at)
+        times = await _contesting_times(
+            conn, conflict, filing, national, monitors, as_of, known_at, window
+        )
         standing = conflict_standing(visible, as_of, last_contesting, window, times)
     current = standing.agreement
     states = {s.agreement.agreement_id: s.state for s in standing.agreements}

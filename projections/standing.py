@@ -197,7 +197,9 @@ def conflict_standing(
             ),
             default=None,
         )
-        since = start if last is None else max(start, min(last + window, at))
+        # min(last + window, at), without overflowing near the last instant a datetime holds
+        window_end = at if last is None or at - last < window else last + window
+        since = start if last is None else max(start, window_end)
         return ConflictStanding("holding", since, current, newest_first)
     last_end = max(
         ((s, e) for s in ended if (e := s.agreement.ended_at(at)) is not None),

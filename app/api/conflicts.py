@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from app import reads
-from app.api.events import CONFLICT_READ_PROBLEMS, READ_PROBLEMS, Conflict
+from app.api.events import POSITIONED_CONFLICT_READ_PROBLEMS, POSITIONED_READ_PROBLEMS, Conflict
 from app.conditional import (
     CONDITIONAL_HEADERS,
     ConditionalDep,
@@ -64,7 +64,9 @@ _NEXT_LINK = {
     "/v1/conflicts",
     operation_id="list_conflicts",
     response_model=list[ConflictSummary],
-    responses=_documented("A page of the conflicts with their state at as_of.", READ_PROBLEMS)
+    responses=_documented(
+        "A page of the conflicts with their state at as_of.", POSITIONED_READ_PROBLEMS
+    )
     | {
         200: {
             "description": "A page of the conflicts with their state at as_of (slug order).",
@@ -164,7 +166,7 @@ async def _status_directly(request: Request) -> Response | None:
     "/v1/conflicts/{conflict}/status",
     operation_id="get_status",
     response_model=StatusView,
-    responses=_documented("The conflict's status.", CONFLICT_READ_PROBLEMS),
+    responses=_documented("The conflict's status.", POSITIONED_CONFLICT_READ_PROBLEMS),
     summary="Is the ceasefire holding, since when, and who accuses whom",
     openapi_extra=OPEN_READ,
 )
@@ -188,7 +190,7 @@ async def get_status(
     "/v1/conflicts/{conflict}/allegations",
     operation_id="get_allegations",
     response_model=AllegationsView,
-    responses=_documented("The conflict's allegations.", CONFLICT_READ_PROBLEMS),
+    responses=_documented("The conflict's allegations.", POSITIONED_CONFLICT_READ_PROBLEMS),
     summary="Allegations per party, per agreement and over the whole conflict",
     openapi_extra=OPEN_READ,
 )
@@ -223,7 +225,7 @@ async def get_allegations(
     "/v1/conflicts/{conflict}/timeline",
     operation_id="get_timeline",
     response_model=TimelineView,
-    responses=_documented("The conflict's story.", CONFLICT_READ_PROBLEMS),
+    responses=_documented("The conflict's story.", POSITIONED_CONFLICT_READ_PROBLEMS),
     summary="The conflict's story in order of occurrence, each event with the state it led to",
     openapi_extra=OPEN_READ,
 )

@@ -54,7 +54,14 @@ from events.types import (
     event_adapter,
 )
 
-__all__ = ["CONFLICT_READ_PROBLEMS", "READ_PROBLEMS", "Conflict", "router"]
+__all__ = [
+    "CONFLICT_READ_PROBLEMS",
+    "POSITIONED_CONFLICT_READ_PROBLEMS",
+    "POSITIONED_READ_PROBLEMS",
+    "READ_PROBLEMS",
+    "Conflict",
+    "router",
+]
 
 router = APIRouter(tags=["events"])
 
@@ -194,6 +201,15 @@ _UNKNOWN_CONFLICT = {404: "The conflict has no events (`/problems/unknown-confli
 #: A read's problems: a bad key (or none, with CEASEFIRE_REQUIRE_READ_KEY), a bad parameter.
 READ_PROBLEMS = problem_responses(401, 422, 503)
 CONFLICT_READ_PROBLEMS = problem_responses(401, 422, 503, specific=_UNKNOWN_CONFLICT)
+_NOT_REACHED = {
+    409: "`min_position` names a position the log has not reached, even on the primary "
+    "(`/problems/position-not-reached`)."
+}
+#: The same, for the reads that take ``min_position``.
+POSITIONED_READ_PROBLEMS = problem_responses(401, 422, 503, specific=_NOT_REACHED)
+POSITIONED_CONFLICT_READ_PROBLEMS = problem_responses(
+    401, 422, 503, specific=_UNKNOWN_CONFLICT | _NOT_REACHED
+)
 
 
 _APPENDED_LINKS = links(
@@ -312,7 +328,7 @@ def _audited(key: ApiKey | None) -> bool:
     "/v1/events",
     operation_id="list_events",
     response_model=EventPage,
-    responses={**READ_PROBLEMS, **conditional_responses("A page of the log.")},
+    responses={**POSITIONED_READ_PROBLEMS, **conditional_responses("A page of the log.")},
     summary="Page through the log in global order",
     openapi_extra=OPEN_READ,
 )
@@ -406,7 +422,7 @@ async def read_log_head(
     operation_id="list_conflict_events",
     response_model=EventPage,
     responses={
-        **CONFLICT_READ_PROBLEMS,
+        **POSITIONED_CONFLICT_READ_PROBLEMS,
         **conditional_responses("A page of the conflict's events."),
     },
     summary="Page through one conflict's events",

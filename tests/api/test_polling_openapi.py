@@ -73,3 +73,30 @@ def test_the_new_event_types_can_be_posted(document: dict[str, Any]) -> None:
     body = document["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]
     mapping = body["schema"]["discriminator"]["mapping"]
     assert {"allegation.retracted", "event.corrected"} <= set(mapping)
+
+
+def test_the_ceasefire_model_is_documented(document: dict[str, Any]) -> None:
+    """Issue 8: the new events can be posted; every view takes both clocks; the status says
+    since when, with every agreement's state, scope and end."""
+    body = document["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]
+    mapping = body["schema"]["discriminator"]["mapping"]
+    assert {
+        "ceasefire.declared",
+        "agreement.extended",
+        "allegation.denied",
+        "mission.ended",
+    } <= set(mapping)
+    for path in (
+        "/v1/conflicts",
+        "/v1/conflicts/{conflict}/status",
+        "/v1/conflicts/{conflict}/allegations",
+        "/v1/conflicts/{conflict}/timeline",
+    ):
+        names = {p["name"] for p in document["paths"][path]["get"]["parameters"]}
+        assert {"as_of", "known_at"} <= names, path
+    schemas = document["components"]["schemas"]
+    assert {"since", "agreements", "agreement"} <= set(schemas["StatusView"]["properties"])
+    agreement = schemas["AgreementView"]["properties"]
+    assert {"expires_at", "scope", "unilateral", "declared_by", "state"} <= set(agreement)
+    assert "outside_agreements" in schemas["AllegationsView"]["properties"]
+    assert {"role", "denied", "retracted"} <= set(schemas["AllegationView"]["properties"])

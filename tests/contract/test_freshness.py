@@ -20,7 +20,7 @@ async def test_a_contested_view_of_now_is_good_until_the_window_runs_out(
     await store.append([signed(conflict, occurred_at=now - timedelta(days=1))])
     allegation = alleged(conflict, occurred_at=now - timedelta(seconds=10))
     appended = await store.append([allegation])
-    view = await reads.status(store, conflict, as_of=None, known_at=None, window=WINDOW)
+    view = await reads.status(store.engine, conflict, as_of=None, known_at=None, window=WINDOW)
     body = json.loads(view.body)
     assert body["state"] == "contested" and body["as_of"] is None
     assert view.validator.position == appended.events[0].position
@@ -39,21 +39,21 @@ async def test_the_earliest_event_dated_later_bounds_a_view_of_now(
             dispatched(conflict, occurred_at=soon),
         ]
     )
-    status = await reads.status(store, conflict, as_of=None, known_at=None, window=WINDOW)
+    status = await reads.status(store.engine, conflict, as_of=None, known_at=None, window=WINDOW)
     assert status.validator.until == soon  # the mission comes due first
-    allegations = await reads.allegations(store, conflict, as_of=None, known_at=None)
+    allegations = await reads.allegations(store.engine, conflict, as_of=None, known_at=None)
     assert allegations.validator.until == soon  # conservative: never later than a change
-    listing = await reads.conflicts(store, window=WINDOW)
+    listing = await reads.conflicts(store.engine, window=WINDOW)
     assert listing.validator.until is not None and listing.validator.until <= soon
 
 
 async def test_a_view_of_a_given_time_has_no_instant(store: EventStore, conflict: str) -> None:
     await store.append([signed(conflict), alleged(conflict)])
     at = datetime(2022, 9, 24, tzinfo=UTC)
-    status = await reads.status(store, conflict, as_of=at, known_at=None, window=WINDOW)
+    status = await reads.status(store.engine, conflict, as_of=at, known_at=None, window=WINDOW)
     assert status.validator.until is None
     assert json.loads(status.body)["as_of"] == "2022-09-24T00:00:00Z"
-    timeline = await reads.timeline(store, conflict, known_at=None, window=WINDOW)
+    timeline = await reads.timeline(store.engine, conflict, known_at=None, window=WINDOW)
     assert timeline.validator.until is None
     assert timeline.validator.position == (await store.stream_head(conflict) or (0, 0))[1]
 
@@ -72,10 +72,25 @@ async def test_a_fixed_term_and_a_contested_window_elsewhere_bound_a_view_of_now
             alleged(conflict, occurred_at=now - timedelta(seconds=5), agreement_id="cf-1"),
         ]
     )
-    status = await reads.status(store, conflict, as_of=None, known_at=None, window=WINDOW)
+    status = await reads.status(store.engine, conflict, as_of=None, known_at=None, window=WINDOW)
     body = json.loads(status.body)
     assert body["state"] == "contested" and body["agreement"]["agreement_id"] == "cf-2"
     assert body["last_allegation_at"] is None  # nothing under cf-2 itself
     assert status.validator.until == now - timedelta(seconds=5) + WINDOW
-    later = await reads.status(store, conflict, as_of=None, known_at=None, window=WINDOW / 60)
+    later = await reads.status(
+        store.engine, conflict, as_of=None, known_at=None, window=WINDOW / 60
+    )
     assert later.validator.until == end  # the window is over: the fixed term ends next
+
+
+async def test_an_allegation_near_the_last_instant_breaks_no_view(
+    store: EventStore, conflict: str
+) -> None:
+    last = datetime(9999, 12, 31, 23, 59, 50, tzinfo=UTC)  # its window would end past it
+    await store.append([signed(conflict), alleged(conflict, occurred_at=last)])
+    now = await reads.status(store.engine, conflict, as_of=None, known_at=None, window=WINDOW)
+    assert now.validator.until == last  # it comes due; its window's end is past any instant
+    at_the_end = await reads.status(
+        store.engine, conflict, as_of=last + timedelta(seconds=5), known_at=None, window=WINDOW
+    )
+    assert json.loads(at_the_end.body)["state"] == "contested"

@@ -28,13 +28,6 @@ def test_an_unreachable_database_is_one_line_naming_the_setting(command: tuple[s
     assert "CEASEFIRE_DATABASE_URL" in line and "secret-password" not in line
 
 
-def test_a_missing_sqlite_directory_is_one_line(tmp_path: Path) -> None:
-    done = _ceasefire(f"sqlite+aiosqlite:///{tmp_path}/no/such/dir/x.db", "keys", "list")
-    assert done.returncode == 1
-    line = _one_line_error(done.stderr)
-    assert "CEASEFIRE_DATABASE_URL" in line and "unable to open database file" in line
-
-
 def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path) -> None:
     done = _ceasefire("mysql://nowhere/db", "keys", "list")
     assert done.returncode == 2
