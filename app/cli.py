@@ -75,6 +75,7 @@ def serve(
     per process (CEASEFIRE_WEBHOOK_WORKER=false to leave delivery to `ceasefire worker`)."""
     import uvicorn
 
+    from app.edge import serving_options
     from app.main import create_app
     from app.migrate import migrate
 
@@ -84,14 +85,23 @@ def serve(
     check_database(settings)
     # access_log off: app.telemetry logs each request once, with its request id.
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=False,
+            **serving_options(settings),
+        )
         return
     # Each worker process builds its own app from the same environment (settings are read
-    # from it, already validated above): uvicorn needs an import string to start them.
+    # from it, already validated above): uvicorn needs an import string to start them, and so
+    # does the connection guard (the same bounds, read from the same environment).
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         workers=workers,
+        http="app.edge:SettingsProtocol",
         host=host,
         port=port,
         log_level="info",

@@ -14,8 +14,10 @@ Waiting holds no database connection: waiters are futures in the process's
 ``AppendNotifier``, released by the one listener per process.
 
 Bodies are built once per position: equal reads in flight share one computation, and a
-small cache keeps recent ones, keyed by what was asked and checked against the head on every
-request (a cached body is never older than the head the request saw).
+cache bounded in bytes (``CEASEFIRE_REPRESENTATION_CACHE_BYTES``) keeps recent ones, keyed by
+what was asked and checked against the head on every request (a cached body is never older
+than the head the request saw). At most ``CEASEFIRE_MAX_LONG_POLLS`` requests wait at once in
+a process; past that a waiting request is refused with a 503 problem and ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Query, Request, Response
 from pydantic import Field, TypeAdapter
 
+from app.capacity import Gauge
 from app.problems import problem_responses
 from events.errors import StorageUnavailableError, UnknownConflictError
 from events.notifications import AppendNotifier
@@ -169,12 +172,15 @@ class Representation:
     body: bytes
     validator: Validator
     media_type: str = "application/json"
+    #: Headers the body comes with (a page's ``Link`` to the next).
+    headers: tuple[tuple[str, str], ...] = ()
 
 
+# No fixed digit count for the instant: an event dated after 2286 makes it 17 digits, and
+# nothing here may stop matching then. Anchored, one way to match: linear in the tag's length.
 _TAG = re.compile(
-    r"^(?P<kind>[a-z]+)(?P<position>\d{1,19})(?:\.(?P<until>\d{1,16}))?\.(?P<salt>[0-9a-f]{8})$"
+    r"^(?P<kind>[a-z]+)(?P<position>\d{1,19})(?:\.(?P<until>\d{1,24}))?\.(?P<salt>[0-9a-f]{8})$"
 )
-_ENTITY_TAG = re.compile(r'\s*(?:W/)?"([^"]*)"\s*(?:,|$)')
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -192,17 +198,50 @@ def parse_tag(opaque: str, kind: str, salt: str) -> Validator | None:
     if match is None or match["kind"] != kind or match["salt"] != salt:
         return None
     until = match["until"]
-    return Validator(
-        int(match["position"]), None if until is None else _EPOCH + int(until) * _MICROSECOND
-    )
+    if until is None:
+        return Validator(int(match["position"]))
+    try:
+        return Validator(int(match["position"]), _EPOCH + int(until) * _MICROSECOND)
+    except OverflowError:  # past the year 9999: not a tag we made
+        return None
 
 
 def entity_tags(header: str) -> list[str] | None:
     """The opaque tags of an If-None-Match value (weak ones compared as strong ones, as RFC 9110
-    asks of If-None-Match); None for ``*``."""
+    asks of If-None-Match); None for ``*``.
+
+    A scan, not a regular expression: each character is looked at a bounded number of times,
+    so a header of any shape costs time linear in its length (a backtracking pattern took
+    seconds of the event loop over 16,000 spaces). An element that is not an entity tag is
+    skipped up to the next comma."""
     if header.strip() == "*":
         return None
-    return _ENTITY_TAG.findall(header)
+    tags: list[str] = []
+    end = len(header)
+    i = 0
+    while i < end:
+        while i < end and header[i] in _LIST_SPACE:
+            i += 1
+        if header.startswith("W/", i):
+            i += 2
+        if i < end and header[i] == '"':
+            close = header.find('"', i + 1)
+            if close < 0:
+                break
+            rest = close + 1
+            while rest < end and header[rest] in " \t":
+                rest += 1
+            if rest == end or header[rest] == ",":
+                tags.append(header[i + 1 : close])
+            i = rest
+        comma = header.find(",", i)
+        if comma < 0:
+            break
+        i = comma + 1
+    return tags
+
+
+_LIST_SPACE = frozenset(" \t,")
 
 
 def parse_wait(values: list[str]) -> int | None:
@@ -219,12 +258,20 @@ def parse_wait(values: list[str]) -> int | None:
 
 
 class _Cache:
-    """Recent representations by what was asked; equal computations in flight shared."""
+    """Recent representations by what was asked, at most ``max_bytes`` of bodies in all (the
+    least recently used go first; a body larger than the whole budget is not kept); equal
+    computations in flight shared."""
 
-    def __init__(self, size: int) -> None:
-        self._size = size
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._entries: OrderedDict[Hashable, Representation] = OrderedDict()
         self._flights: dict[Hashable, asyncio.Future[Representation]] = {}
+
+    @property
+    def bytes(self) -> int:
+        """The size of the bodies kept."""
+        return self._bytes
 
     async def get(
         self,
@@ -260,12 +307,21 @@ class _Cache:
             if self._flights.get(key) is flight:
                 del self._flights[key]
         flight.set_result(representation)
-        if self._size:
-            self._entries[key] = representation
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+        self._keep(key, representation)
         return representation
+
+    def _keep(self, key: Hashable, representation: Representation) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= len(old.body)
+        size = len(representation.body)
+        if size > self._max_bytes:
+            return
+        self._entries[key] = representation
+        self._bytes += size
+        while self._bytes > self._max_bytes:
+            _, dropped = self._entries.popitem(last=False)
+            self._bytes -= len(dropped.body)
 
 
 def _fresh(representation: Representation, head: int, now: datetime) -> bool:
@@ -317,8 +373,9 @@ class ConditionalReads:
         notifier: AppendNotifier,
         router: ReadRouter,
         *,
-        cache_size: int,
+        cache_bytes: int,
         salt_from: str,
+        max_waiting: int,
         policy: CachePolicy = CachePolicy(),
         immutable_after: timedelta = timedelta(hours=1),
     ) -> None:
@@ -326,13 +383,13 @@ class ConditionalReads:
         self.router = router
         self.salt = hashlib.sha256(salt_from.encode()).hexdigest()[:8]
         self.policy = policy
-        self._cache = _Cache(cache_size)
+        self._cache = _Cache(cache_bytes)
         self._immutable_after = immutable_after
         #: A view pinned to a ``known_at`` before this cannot change (it only ever grows).
         self._settled_before: datetime | None = None
         self._settled_looked_at = float("-inf")
-        #: Requests held by ``Prefer: wait`` right now (``/metrics``).
-        self.waiting = 0
+        #: Requests held by ``Prefer: wait`` right now (``/metrics``), under their cap.
+        self.waiting = Gauge("long-polls", max_waiting)
 
     async def respond(
         self,
@@ -405,11 +462,8 @@ class ConditionalReads:
         if not wait:
             return self._not_modified(matched, kind, None)
         applied = min(wait, MAX_WAIT)
-        self.waiting += 1
-        try:
+        with self.waiting.held():
             moved = await self._wait(request, channel, matched, head, applied)
-        finally:
-            self.waiting -= 1
         if moved is None:
             return self._not_modified(matched, kind, applied)
         # Woken by the primary's notification: read where the log has reached that position.
@@ -507,7 +561,10 @@ class ConditionalReads:
         return Response(
             representation.body,
             media_type=representation.media_type,
-            headers={"ETag": format_tag(kind, representation.validator, self.salt)},
+            headers={
+                **dict(representation.headers),
+                "ETag": format_tag(kind, representation.validator, self.salt),
+            },
         )
 
     def _not_modified(self, validator: Validator, kind: str, applied: int | None) -> Response:

@@ -11,8 +11,10 @@ from starlette.types import ASGIApp
 
 from app import docs, openapi, problems
 from app.api import admin, conflicts, embeds, events, health, keys, metrics, stream, webhooks
+from app.capacity import Gauge
 from app.composition import build
 from app.conditional import CachePolicy, ConditionalReads
+from app.head import HeadAsGet
 from app.keys import KEYS_CHANNEL, KeyCache
 from app.limits import BodyLimit
 from app.logs import configure_logging
@@ -21,6 +23,7 @@ from app.pages import routes as pages
 from app.problems import AnsweredErrors
 from app.settings import Settings, get_settings
 from app.shutdown import ending_on_signal
+from app.streaming import StreamHub
 from app.telemetry import RequestTelemetry
 from app.webhooks.worker import running as webhooks_running
 from app.webhooks.worker import webhooks_of
@@ -59,8 +62,9 @@ def create_fastapi(settings: Settings) -> FastAPI:
         app.state.conditional = ConditionalReads(
             notifier,
             read_router(engine, settings, heads_pool_size=built.budget.heads),
-            cache_size=settings.representation_cache,
+            cache_bytes=settings.representation_cache_bytes,
             salt_from=f"{app.version}|{settings.contested_window.total_seconds()}",
+            max_waiting=settings.max_long_polls,
             policy=CachePolicy(settings.cache_max_age, settings.cache_stale_while_revalidate),
             immutable_after=settings.cache_immutable_after,
         )
@@ -69,7 +73,11 @@ def create_fastapi(settings: Settings) -> FastAPI:
         channels = {KEYS_CHANNEL: app.state.key_cache.on_revoked}
         if webhooks.worker is not None:
             channels.update(webhooks.worker.channels())
-        app.state.metrics.follow(waiting=lambda: app.state.conditional.waiting)
+        app.state.streams = StreamHub(
+            app.state.conditional.router, notifier, buffer_bytes=settings.stream_buffer_bytes
+        )
+        app.state.stream_count = Gauge("streams", settings.max_streams)
+        app.state.metrics.follow(waiting=lambda: app.state.conditional.waiting.count)
         listener = await start_listener(
             engine, notifier, sqlite_poll=settings.sqlite_notify_poll, channels=channels
         )
@@ -127,14 +135,20 @@ def create_fastapi(settings: Settings) -> FastAPI:
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
-    """The whole app, wrapped in the body-size guard (which must sit outside FastAPI), in
-    the guard that keeps a connection open after an answered 500, and outermost in the
-    request id, log line and HTTP metrics of every request."""
+    """The whole app, wrapped in the body guard (size, deadline, NULs: it must sit outside
+    FastAPI), in HEAD-as-GET, in the guard that keeps a connection open after an answered 500,
+    and outermost in the request id, log line and HTTP metrics of every request."""
     settings = settings or get_settings()
     configure_logging(settings.log_format)
     fastapi = create_fastapi(settings)
     return RequestTelemetry(
-        AnsweredErrors(BodyLimit(fastapi, settings.max_body_bytes)),
+        AnsweredErrors(
+            HeadAsGet(
+                BodyLimit(
+                    fastapi, settings.max_body_bytes, timeout=settings.body_timeout.total_seconds()
+                )
+            )
+        ),
         fastapi.state.metrics,
         log_requests=settings.log_requests,
     )

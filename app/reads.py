@@ -9,10 +9,12 @@ and a strong ETag can stand for them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from starlette.datastructures import URL
 
 from app.conditional import Representation, Validator
 from app.pages.badge import badge_svg
@@ -43,6 +45,17 @@ def _bytes(model: BaseModel | list[BaseModel]) -> bytes:
     if isinstance(model, list):
         return b"[" + b",".join(m.model_dump_json().encode() for m in model) + b"]"
     return model.model_dump_json().encode()
+
+
+def fitting(parts: Sequence[bytes], max_bytes: int) -> int:
+    """How many of ``parts``, from the first, fit in ``max_bytes`` together (one at least):
+    where a page ends when its items are large (``CEASEFIRE_MAX_PAGE_BYTES``)."""
+    size = 0
+    for count, part in enumerate(parts):
+        size += len(part) + 1
+        if count and size > max_bytes:
+            return count
+    return len(parts)
 
 
 async def conflict_head(heads: Heads, conflict: str) -> int:
@@ -202,14 +215,29 @@ async def conflicts(
     as_of: datetime | None = None,
     known_at: datetime | None = None,
     window: timedelta,
+    after: str | None = None,
+    limit: int = 100,
+    max_bytes: int = 1024 * 1024,
+    url: URL | None = None,
 ) -> Representation:
+    """A page of the conflicts in slug order, after ``after``: a ``Link`` header (RFC 8288)
+    names the next page (``url`` with ``after`` and ``limit`` set) while there is one."""
     with storage_errors():
         async with snapshot(engine) as conn:
             position = await log_position(conn)
             now = datetime.now(UTC)
             summaries = await list_conflicts(
-                conn, as_of=as_of or now, known_at=known_at, window=window
+                conn,
+                as_of=as_of or now,
+                known_at=known_at,
+                window=window,
+                after=after,
+                limit=limit + 1,
             )
+            parts = [s.model_dump_json().encode() for s in summaries[:limit]]
+            count = fitting(parts, max_bytes)
+            more = count < len(summaries)
+            summaries = summaries[:count]
             until = None
             if as_of is None:
                 until = await next_change(
@@ -224,7 +252,13 @@ async def conflicts(
                     ],
                     window=window,
                 )
-    return Representation(_bytes(list(summaries)), Validator(position, until))
+    links: tuple[tuple[str, str], ...] = ()
+    if more and url is not None:
+        following = url.include_query_params(after=summaries[-1].conflict, limit=limit)
+        links = (("Link", f'<{following.path}?{following.query}>; rel="next"'),)
+    return Representation(
+        b"[" + b",".join(parts[:count]) + b"]", Validator(position, until), headers=links
+    )
 
 
 async def timeline(
@@ -234,10 +268,26 @@ async def timeline(
     as_of: datetime | None = None,
     known_at: datetime | None,
     window: timedelta,
+    after: int = 0,
+    limit: int = 1000,
+    max_bytes: int = 1024 * 1024,
 ) -> Representation:
+    """A page of the story: the entries after the one at position ``after`` (0: from the
+    start), at most ``limit`` and ``max_bytes``; ``next_after`` says where the next begins."""
     with storage_errors():
         async with snapshot(engine) as conn:
             view, position = await read_timeline(
                 conn, conflict, as_of=as_of, known_at=known_at, window=window
             )
+    entries = view.entries
+    start = 0
+    if after:
+        start = next((i + 1 for i, e in enumerate(entries) if e.position == after), len(entries))
+    window_of = entries[start : start + limit]
+    count = fitting([e.model_dump_json().encode() for e in window_of], max_bytes)
+    page = window_of[:count]
+    more = start + count < len(entries)
+    view = view.model_copy(
+        update={"entries": page, "next_after": page[-1].position if more and page else None}
+    )
     return Representation(_bytes(view), Validator(position))

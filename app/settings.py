@@ -39,6 +39,24 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    # -- the HTTP edge: what one client may hold of a process (app/edge.py, app/limits.py) ------
+    #: Largest request line and headers accepted, in bytes (more: 431).
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    #: A request's headers must all arrive this long after its first byte (else 408).
+    header_timeout: timedelta = Field(default=timedelta(seconds=10), gt=timedelta(0))
+    #: A request's body must all arrive this long after its headers (else 408).
+    body_timeout: timedelta = Field(default=timedelta(seconds=30), gt=timedelta(0))
+    #: Open connections per process (``ceasefire serve``). Past it, the one waiting longest
+    #: for its headers is closed, or the newcomer is answered 503 with Retry-After.
+    max_connections: int = Field(default=4096, ge=1)
+    #: Live streams (/v1/stream) per process; more: 503 with Retry-After.
+    max_streams: int = Field(default=1024, ge=1)
+    #: Requests waiting at once with ``Prefer: wait`` per process; more: 503 with Retry-After.
+    max_long_polls: int = Field(default=2048, ge=1)
+    #: Largest page body (/v1/events, a conflict's events, /timeline, /v1/conflicts), in bytes:
+    #: a page ends early (with its ``next_after``) rather than pass it; it holds one item at least.
+    max_page_bytes: int = Field(default=1024 * 1024, ge=1024)
     #: PostgreSQL connections per process, all of them (``app.composition.connection_budget``
     #: shares them out: the listener, the append writer, the head lookups, SQLAlchemy's pool).
     pool_size: int = Field(default=20, ge=4, le=200)
@@ -114,9 +132,14 @@ class Settings(BaseSettings):
     #: How far back (in events) a stream resumes from Last-Event-ID; None: from anywhere.
     #: Further back is told in-band (event ``position-too-old``) and resumes at the limit.
     stream_replay_limit: int | None = Field(default=None, ge=1)
-    #: How many recent representations (status, allegations…) each process keeps, keyed by
-    #: the log position they reflect; 0 keeps none (concurrent equal reads still share one).
-    representation_cache: int = Field(default=1024, ge=0)
+    #: How many bytes of event bodies a stream holds for a client at once: the events of a
+    #: catch-up read and the live events the client has not yet taken. A client further behind
+    #: is caught up from the log again, a read at a time, as it takes what it was sent.
+    stream_buffer_bytes: int = Field(default=256 * 1024, ge=1024)
+    #: How many bytes of recent representations (status, allegations…) each process keeps,
+    #: keyed by what was asked and the log position they reflect; 0 keeps none (concurrent
+    #: equal reads still share one).
+    representation_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     #: SQLite only (it has no LISTEN/NOTIFY): how often one query per process looks for
     #: appends by other processes while clients wait.
     sqlite_notify_poll: timedelta = Field(default=timedelta(milliseconds=250), gt=timedelta(0))
@@ -125,6 +148,8 @@ class Settings(BaseSettings):
         "contested_window",
         "stream_heartbeat",
         "sqlite_notify_poll",
+        "header_timeout",
+        "body_timeout",
         "webhook_connect_timeout",
         "webhook_timeout",
         "webhook_disable_after",

@@ -47,6 +47,7 @@ from events.types import Event, event_adapter  # noqa: E402
 
 __all__ = [
     "ADMIN_URL",
+    "GUARDED",
     "LoadResult",
     "Server",
     "Table",
@@ -260,6 +261,10 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+#: Our app served as ``ceasefire serve`` serves it: with its connection guard (app/edge.py).
+GUARDED = ("--http", "app.edge:SettingsProtocol")
 
 
 class Server:

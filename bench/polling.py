@@ -9,7 +9,7 @@ way in the same round:
 
 - ``status 304``: ``GET …/status`` with the current ETag in If-None-Match;
 - ``status 200``: without it (the body comes from the per-position representation cache);
-- ``status 200, cache off``: the same with ``CEASEFIRE_REPRESENTATION_CACHE=0`` (each request
+- ``status 200, cache off``: the same with ``CEASEFIRE_REPRESENTATION_CACHE_BYTES=0`` (each request
   builds the view; equal reads in flight still share one build).
 
 **Long-poll**: ``--waiters`` clients (raw asyncio sockets, so the client is not what is
@@ -46,7 +46,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
-from bench.harness import Server, Table, alleged_json, fresh_database, load, seed_database
+from bench.harness import (
+    GUARDED,
+    Server,
+    Table,
+    alleged_json,
+    fresh_database,
+    load,
+    seed_database,
+)
 
 CONFLICT = "armenia-azerbaijan"
 STATUS = f"/v1/conflicts/{CONFLICT}/status"
@@ -169,20 +177,20 @@ def run_database(
             "CEASEFIRE_BENCH_CONSTANT": str(constant),
             "CEASEFIRE_WEBHOOK_WORKER": "false",
         }
-        with Server("app.main:create_app", factory=True, env=env) as ours:
+        with Server("app.main:create_app", factory=True, extra_args=GUARDED, env=env) as ours:
             first = httpx.get(ours.base_url + STATUS)
             first.raise_for_status()
             constant.write_bytes(first.content)
             tag = first.headers["etag"]
             measure("status 304 (If-None-Match)", ours.base_url + STATUS, {"If-None-Match": tag})
             measure("status 200", ours.base_url + STATUS)
-        cache_off = {**env, "CEASEFIRE_REPRESENTATION_CACHE": "0"}
-        with Server("app.main:create_app", factory=True, env=cache_off) as ours:
+        cache_off = {**env, "CEASEFIRE_REPRESENTATION_CACHE_BYTES": "0"}
+        with Server("app.main:create_app", factory=True, extra_args=GUARDED, env=cache_off) as ours:
             measure("status 200, cache off", ours.base_url + STATUS)
         with Server("bench.bare_app:create_app", factory=True, env=env) as bare:
             measure("bare FastAPI, constant", bare.base_url + STATUS)
 
-        with Server("app.main:create_app", factory=True, env=env) as ours:
+        with Server("app.main:create_app", factory=True, extra_args=GUARDED, env=env) as ours:
             figures = asyncio.run(long_polls(ours, ours, key, args.waiters, args.hold, round_))
             seconds = asyncio.run(burst(int(ours.base_url.rsplit(":", 1)[1]), args.waiters))
             _record(polls, "append here", figures, round_)
@@ -193,7 +201,9 @@ def run_database(
                 "ms",
             )
             if kind == "postgresql":
-                with Server("app.main:create_app", factory=True, env=env) as other:
+                with Server(
+                    "app.main:create_app", factory=True, extra_args=GUARDED, env=env
+                ) as other:
                     figures = asyncio.run(
                         long_polls(ours, other, key, args.waiters, args.hold, 10 + round_)
                     )

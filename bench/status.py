@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
-from bench.harness import Server, Table, fresh_database, load, seed_database
+from bench.harness import GUARDED, Server, Table, fresh_database, load, seed_database
 
 CONFLICT = "armenia-azerbaijan"
 AS_OF = "2022-09-24T00:00:00Z"
@@ -52,7 +52,9 @@ def run_database(kind: str, table: Table, round_: int, args: argparse.Namespace)
         asyncio.run(seed_database(url, args.allegations))
         constant = Path(tmp) / "status.json"
         env = {"CEASEFIRE_DATABASE_URL": url, "CEASEFIRE_BENCH_CONSTANT": str(constant)}
-        with Server("app.main:create_app", factory=True, env=env, profile_to=profile) as ours:
+        with Server(
+            "app.main:create_app", factory=True, extra_args=GUARDED, env=env, profile_to=profile
+        ) as ours:
             response = httpx.get(ours.base_url + status)
             response.raise_for_status()
             constant.write_bytes(response.content)

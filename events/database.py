@@ -40,7 +40,10 @@ def create_engine(
     """``max_overflow``: connections beyond ``pool_size`` (PostgreSQL; default as many again)."""
     if url.startswith("sqlite"):
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
+            url,
+            echo=echo,
+            hide_parameters=True,
+            connect_args={"timeout": 30, "check_same_thread": False},
         )
         _configure_sqlite(engine, sqlite_synchronous)
         return engine
@@ -48,6 +51,7 @@ def create_engine(
         return create_async_engine(
             url,
             echo=echo,
+            hide_parameters=True,
             pool_size=pool_size,
             max_overflow=pool_size if max_overflow is None else max_overflow,
             pool_pre_ping=False,

@@ -442,22 +442,34 @@ async def list_conflicts(
     as_of: datetime,
     known_at: datetime | None = None,
     window: timedelta,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[ConflictSummary]:
-    names = (await conn.execute(select(streams.c.conflict).order_by(streams.c.conflict))).scalars()
-    summaries = []
-    for name in list(names):
-        status = await read_status(conn, name, as_of=as_of, known_at=known_at, window=window)
-        if status.version == 0:  # nothing of it was recorded yet at known_at
-            continue
-        summaries.append(
-            ConflictSummary(
-                conflict=name,
-                state=status.state,
-                since=status.since,
-                agreement_id=status.agreement.agreement_id if status.agreement else None,
-                last_allegation_at=status.last_allegation_at,
-                version=status.version,
-                position=status.position,
+    """The conflicts in slug order (after ``after``, at most ``limit`` of them): those of which
+    something was recorded by ``known_at``."""
+    summaries: list[ConflictSummary] = []
+    while limit is None or len(summaries) < limit:
+        wanted = None if limit is None else limit - len(summaries)
+        listed = select(streams.c.conflict).order_by(streams.c.conflict).limit(wanted)
+        if after is not None:
+            listed = listed.where(streams.c.conflict > after)
+        names = list((await conn.execute(listed)).scalars())
+        for name in names:
+            after = name
+            status = await read_status(conn, name, as_of=as_of, known_at=known_at, window=window)
+            if status.version == 0:  # nothing of it was recorded yet at known_at
+                continue
+            summaries.append(
+                ConflictSummary(
+                    conflict=name,
+                    state=status.state,
+                    since=status.since,
+                    agreement_id=status.agreement.agreement_id if status.agreement else None,
+                    last_allegation_at=status.last_allegation_at,
+                    version=status.version,
+                    position=status.position,
+                )
             )
-        )
+        if wanted is None or len(names) < wanted:
+            break
     return summaries

@@ -103,6 +103,10 @@ class TimelineView(View):
         default=None, description="Only what occurred by then is told (null: everything)."
     )
     known_at: datetime | None = None
+    next_after: int | None = Field(
+        default=None,
+        description="Pass as `after` for the next page of entries; null on the last page.",
+    )
 
 
 def _summary(event: Recorded, data: Mapping[str, Any], retracted: bool) -> str:

@@ -14,8 +14,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from app import reads
-from app.api.events import CONFLICT_READ_PROBLEMS, READ_PROBLEMS, Conflict
+from app.api.events import POSITIONED_CONFLICT_READ_PROBLEMS, POSITIONED_READ_PROBLEMS, Conflict
 from app.conditional import (
+    CONDITIONAL_HEADERS,
     ConditionalDep,
     ConditionalReads,
     IfNoneMatch,
@@ -27,7 +28,7 @@ from app.deps import ReaderKey, SettingsDep
 from app.direct import DirectRoute, answered_directly
 from app.openapi import OPEN_READ
 from app.settings import Settings
-from events.types import Instant
+from events.types import ConflictSlug, Instant
 from projections.timeline import TimelineView
 from projections.views import AllegationsView, ConflictSummary, StatusView
 
@@ -49,12 +50,28 @@ def _documented(description: str, problems: dict[int | str, Any]) -> dict[int | 
     return {**problems, **conditional_responses(description)}
 
 
+_NEXT_LINK = {
+    "Link": {
+        "description": 'RFC 8288: `<…?after=slug&limit=N>; rel="next"` while more follow.',
+        "schema": {"type": "string"},
+    }
+}
+
+
 @router.get(
     "/v1/conflicts",
     operation_id="list_conflicts",
     response_model=list[ConflictSummary],
-    responses=_documented("Every conflict with its state at as_of.", READ_PROBLEMS),
-    summary="Every conflict with its state (now, or at as_of)",
+    responses=_documented(
+        "A page of the conflicts with their state at as_of.", POSITIONED_READ_PROBLEMS
+    )
+    | {
+        200: {
+            "description": "A page of the conflicts with their state at as_of (slug order).",
+            "headers": {**CONDITIONAL_HEADERS, **_NEXT_LINK},
+        }
+    },
+    summary="Every conflict with its state (now, or at as_of), a page at a time",
     openapi_extra=OPEN_READ,
 )
 async def get_conflicts(
@@ -64,20 +81,33 @@ async def get_conflicts(
     _key: ReaderKey,
     as_of: AsOf = None,
     known_at: KnownAt = None,
+    after: Annotated[
+        ConflictSlug | None,
+        Query(description="The conflicts after this slug (default: from the first)."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many conflicts.")] = 100,
     min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
     """Tagged with the whole log's position: any append anywhere changes the tag. A conflict
-    of which nothing was recorded by known_at is not listed."""
+    of which nothing was recorded by known_at is not listed. In pages of ``limit`` (and at most
+    CEASEFIRE_MAX_PAGE_BYTES); the ``Link`` header names the next."""
     return await conditional.respond(
         request,
         kind="c",
-        key=("conflicts", as_of, known_at),
+        key=("conflicts", as_of, known_at, after, limit),
         channel=None,
         head=lambda db: reads.log_head(db.heads),
         compute=lambda db: reads.conflicts(
-            db.engine, as_of=as_of, known_at=known_at, window=settings.contested_window
+            db.engine,
+            as_of=as_of,
+            known_at=known_at,
+            window=settings.contested_window,
+            after=after,
+            limit=limit,
+            max_bytes=settings.max_page_bytes,
+            url=request.url,
         ),
         if_none_match=if_none_match,
         min_position=min_position,
@@ -114,7 +144,7 @@ async def _status(
     "/v1/conflicts/{conflict}/status",
     operation_id="get_status",
     response_model=StatusView,
-    responses=_documented("The conflict's status.", CONFLICT_READ_PROBLEMS),
+    responses=_documented("The conflict's status.", POSITIONED_CONFLICT_READ_PROBLEMS),
     summary="Is the ceasefire holding, since when, and who accuses whom",
     openapi_extra=OPEN_READ,
 )
@@ -138,7 +168,7 @@ async def get_status(
     "/v1/conflicts/{conflict}/allegations",
     operation_id="get_allegations",
     response_model=AllegationsView,
-    responses=_documented("The conflict's allegations.", CONFLICT_READ_PROBLEMS),
+    responses=_documented("The conflict's allegations.", POSITIONED_CONFLICT_READ_PROBLEMS),
     summary="Allegations per party, per agreement and over the whole conflict",
     openapi_extra=OPEN_READ,
 )
@@ -173,7 +203,7 @@ async def get_allegations(
     "/v1/conflicts/{conflict}/timeline",
     operation_id="get_timeline",
     response_model=TimelineView,
-    responses=_documented("The conflict's story.", CONFLICT_READ_PROBLEMS),
+    responses=_documented("The conflict's story.", POSITIONED_CONFLICT_READ_PROBLEMS),
     summary="The conflict's story in order of occurrence, each event with the state it led to",
     openapi_extra=OPEN_READ,
 )
@@ -185,6 +215,15 @@ async def get_timeline(
     _key: ReaderKey,
     as_of: AsOf = None,
     known_at: KnownAt = None,
+    after: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=2**63 - 1,
+            description="The entries after the one at this position (`next_after`; 0: all).",
+        ),
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many entries.")] = 1000,
     min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
@@ -193,11 +232,12 @@ async def get_timeline(
     their ends in order of occurred_at, each with the state of the conflict at that moment;
     retractions and corrections appear as notes on the events they changed (with the original
     data beside the corrected). ``as_of``: only what occurred by then. ``known_at``: the story
-    as the log told it then."""
+    as the log told it then. In pages of ``limit`` entries (and at most
+    CEASEFIRE_MAX_PAGE_BYTES): pass ``next_after`` as ``after`` for the next."""
     return await conditional.respond(
         request,
         kind="t",
-        key=("timeline", conflict, as_of, known_at),
+        key=("timeline", conflict, as_of, known_at, after, limit),
         channel=conflict,
         head=lambda db: reads.conflict_head(db.heads, conflict),
         compute=lambda db: reads.timeline(
@@ -206,6 +246,9 @@ async def get_timeline(
             as_of=as_of,
             known_at=known_at,
             window=settings.contested_window,
+            after=after,
+            limit=limit,
+            max_bytes=settings.max_page_bytes,
         ),
         if_none_match=if_none_match,
         min_position=min_position,

@@ -20,11 +20,12 @@ from app.conditional import (
     Validator,
     conditional_responses,
 )
-from app.deps import AppenderDep, JsonContent, ReaderKey, WriterKey
+from app.deps import AppenderDep, JsonContent, ReaderKey, SettingsDep, WriterKey
 from app.keys import ApiKey
 from app.metrics import Metrics
 from app.openapi import OPEN_READ, links
 from app.problems import problem_responses
+from app.reads import fitting
 from events.audit import appended_by
 from events.chain import read_log_head as read_log_head_row
 from events.envelope import Recorded
@@ -53,7 +54,14 @@ from events.types import (
     event_adapter,
 )
 
-__all__ = ["CONFLICT_READ_PROBLEMS", "READ_PROBLEMS", "Conflict", "router"]
+__all__ = [
+    "CONFLICT_READ_PROBLEMS",
+    "POSITIONED_CONFLICT_READ_PROBLEMS",
+    "POSITIONED_READ_PROBLEMS",
+    "READ_PROBLEMS",
+    "Conflict",
+    "router",
+]
 
 router = APIRouter(tags=["events"])
 
@@ -193,6 +201,15 @@ _UNKNOWN_CONFLICT = {404: "The conflict has no events (`/problems/unknown-confli
 #: A read's problems: a bad key (or none, with CEASEFIRE_REQUIRE_READ_KEY), a bad parameter.
 READ_PROBLEMS = problem_responses(401, 422, 503)
 CONFLICT_READ_PROBLEMS = problem_responses(401, 422, 503, specific=_UNKNOWN_CONFLICT)
+_NOT_REACHED = {
+    409: "`min_position` names a position the log has not reached, even on the primary "
+    "(`/problems/position-not-reached`)."
+}
+#: The same, for the reads that take ``min_position``.
+POSITIONED_READ_PROBLEMS = problem_responses(401, 422, 503, specific=_NOT_REACHED)
+POSITIONED_CONFLICT_READ_PROBLEMS = problem_responses(
+    401, 422, 503, specific=_UNKNOWN_CONFLICT | _NOT_REACHED
+)
 
 
 _APPENDED_LINKS = links(
@@ -278,27 +295,34 @@ async def _page(
     *,
     after: int,
     limit: int,
+    max_bytes: int,
     conflict: str | None = None,
     audited: bool = False,
 ) -> Representation:
     """The page as of ``head``: none of the events committed after it, so the body is
-    exactly what the tag (``head``) says. ``audited`` (an admin asks): each event also says
-    ``key_id``, the id of the key that appended it."""
+    exactly what the tag (``head``) says; it ends early rather than pass ``max_bytes``
+    (``next_after`` says where the next begins). ``audited`` (an admin asks): each event also
+    says ``key_id``, the id of the key that appended it."""
     events = await read_events(
         database.engine, after=after, limit=limit + 1, conflict=conflict, until=head
     )
-    more = len(events) > limit
-    del events[limit:]
-    page = EventPage(
-        events=events, next_after=events[-1].position if events else after, has_more=more
+    parts = [event.model_dump_json().encode() for event in events[:limit]]
+    count = fitting(parts, max_bytes)
+    next_after = events[count - 1].position if count else after
+    more = b"true" if len(events) > count else b"false"
+    body = b'{"events":[%s],"next_after":%d,"has_more":%s}' % (
+        b",".join(parts[:count]),
+        next_after,
+        more,
     )
     if not audited:
-        return Representation(page.model_dump_json().encode(), Validator(head))
+        return Representation(body, Validator(head))
+    events = events[:count]
     authors = await appended_by(database.engine, [e.id for e in events])
-    body = page.model_dump(mode="json")
-    for event, shown in zip(events, body["events"], strict=True):
+    page = json.loads(body)
+    for event, shown in zip(events, page["events"], strict=True):
         shown["key_id"] = authors.get(event.id)
-    return Representation(json.dumps(body, separators=(",", ":")).encode(), Validator(head))
+    return Representation(json.dumps(page, separators=(",", ":")).encode(), Validator(head))
 
 
 def _audited(key: ApiKey | None) -> bool:
@@ -309,12 +333,13 @@ def _audited(key: ApiKey | None) -> bool:
     "/v1/events",
     operation_id="list_events",
     response_model=EventPage,
-    responses={**READ_PROBLEMS, **conditional_responses("A page of the log.")},
+    responses={**POSITIONED_READ_PROBLEMS, **conditional_responses("A page of the log.")},
     summary="Page through the log in global order",
     openapi_extra=OPEN_READ,
 )
 async def list_events(
     request: Request,
+    settings: SettingsDep,
     conditional: ConditionalDep,
     key: ReaderKey,
     after: After = 0,
@@ -336,7 +361,12 @@ async def list_events(
 
     async def compute(database: ReadDatabase) -> Representation:
         return await _page(
-            database, await head(database), after=after, limit=limit, audited=audited
+            database,
+            await head(database),
+            after=after,
+            limit=limit,
+            max_bytes=settings.max_page_bytes,
+            audited=audited,
         )
 
     return await conditional.respond(
@@ -397,7 +427,7 @@ async def read_log_head(
     operation_id="list_conflict_events",
     response_model=EventPage,
     responses={
-        **CONFLICT_READ_PROBLEMS,
+        **POSITIONED_CONFLICT_READ_PROBLEMS,
         **conditional_responses("A page of the conflict's events."),
     },
     summary="Page through one conflict's events",
@@ -406,6 +436,7 @@ async def read_log_head(
 async def list_conflict_events(
     request: Request,
     conflict: Conflict,
+    settings: SettingsDep,
     conditional: ConditionalDep,
     key: ReaderKey,
     after: After = 0,
@@ -431,6 +462,7 @@ async def list_conflict_events(
             await head(database),
             after=after,
             limit=limit,
+            max_bytes=settings.max_page_bytes,
             conflict=conflict,
             audited=audited,
         )

@@ -7,47 +7,75 @@ written while the client was away. An idle stream sends a comment line every
 ``CEASEFIRE_STREAM_HEARTBEAT`` (15 s). A resume from further back than
 ``CEASEFIRE_STREAM_REPLAY_LIMIT`` events (when set) is told in-band, never by silence.
 
-Waiting for the next append holds no database connection: the stream waits on the process's
-``AppendNotifier`` and reads the log when woken.
+The first message carries the position the stream starts after (``id:``), so a reconnect
+from any moment loses nothing. Waiting for the next append holds no database connection, and
+one read per append serves every stream with the same filter (``app.streaming``); what a stream
+holds for a client that stops reading is bounded (``CEASEFIRE_STREAM_BUFFER_BYTES``). At most
+``CEASEFIRE_MAX_STREAMS`` streams per process: past that, 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import AsyncIterator, Sequence
-from functools import partial
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from app.api.events import After
+from app.capacity import Gauge
 from app.conditional import ConditionalDep
 from app.deps import ReaderKey, SettingsDep
 from app.metrics import Metrics
 from app.openapi import OPEN_READ
 from app.problems import ProblemError, problem_responses
-from events.envelope import Recorded
-from events.notifications import AppendNotifier
-from events.routing import ReadDatabase, ReadRouter
-from events.store import read_events
+from app.streaming import StreamHub
 from events.types import EVENT_TYPES, ConflictSlug
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["events"])
 
-#: Events read from the log per query while catching up.
-PAGE = 500
-
 
 class EventStreamResponse(StreamingResponse):
+    """Holds its place under the process's stream cap until it ends, however it ends."""
+
     media_type = "text/event-stream"
+
+    def __init__(
+        self,
+        content: AsyncIterator[str],
+        status_code: int = 200,  # read by FastAPI for the OpenAPI document
+        *,
+        headers: dict[str, str],
+        release: Callable[[], None],
+    ) -> None:
+        super().__init__(content, status_code, headers=headers)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
+async def _opened(start: int, notices: list[str], follow: AsyncIterator[str]) -> AsyncIterator[str]:
+    """The stream's first message says where it starts (``id:``, no data: a browser's
+    EventSource takes the id without firing an event), so a client that drops before any
+    event reconnects with ``Last-Event-ID`` and loses nothing written meanwhile. A notice
+    (which carries its own id) comes first instead, when there is one."""
+    yield "retry: 3000\n\n" if notices else f"retry: 3000\nid: {start}\n\n"
+    for notice in notices:
+        yield notice
+    async for message in follow:
+        yield message
 
 
 _EXAMPLE = (
-    "retry: 3000\n\n"
+    "retry: 3000\nid: 6\n\n"
     "id: 7\nevent: violation.alleged\n"
     'data: {"id": "0b6c…", "type": "violation.alleged", "position": 7, …}\n\n'
     ": heartbeat\n\n"
@@ -67,10 +95,14 @@ _EXAMPLE = (
                 400: "Last-Event-ID is not a position (`/problems/invalid-last-event-id`).",
                 422: "An unknown event type, or a query parameter out of range "
                 "(`/problems/validation-error`).",
+                503: "The database is not reachable, or the process holds as many streams as "
+                "it may (`/problems/over-capacity`, CEASEFIRE_MAX_STREAMS; see Retry-After).",
             },
         ),
         200: {
-            "description": "An endless text/event-stream. Each event: `id:` its position, "
+            "description": "An endless text/event-stream. First `retry:` and `id:` the "
+            "position it starts after (no data: it fires no event, but a reconnect sends it "
+            "as Last-Event-ID). Each event: `id:` its position, "
             "`event:` its type, `data:` the event JSON. A comment line (`: heartbeat`) when "
             "idle. In-band notices: `event: position-too-old` (the resume point is further "
             "back than the replay limit: the stream resumes at the limit, its `id:`, and "
@@ -150,20 +182,20 @@ async def stream_events(
             )
         )
         start = oldest
+    hub: StreamHub = request.app.state.streams
+    streams: Gauge = request.app.state.stream_count
+    streams.acquire()
     return EventStreamResponse(
         _counted(
             request.app.state.metrics,
-            _follow(
-                conditional.router,
-                conditional.notifier,
+            _opened(
                 start,
-                conflict,
-                wanted,
-                settings.stream_heartbeat.total_seconds(),
                 notices,
+                hub.follow(start, conflict, wanted, settings.stream_heartbeat.total_seconds()),
             ),
         ),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        release=streams.release,
     )
 
 
@@ -210,62 +242,3 @@ def _resume_point(last_event_id: str | None, after: int | None, head: int) -> in
 
 def _message(event: str, position: int, data: Any) -> str:
     return f"id: {position}\nevent: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
-
-
-async def _read(
-    database: ReadDatabase,
-    *,
-    after: int,
-    until: int,
-    conflict: str | None,
-    types: Sequence[str] | None,
-) -> list[Recorded]:
-    return await read_events(
-        database.engine, after=after, until=until, limit=PAGE, conflict=conflict, types=types
-    )
-
-
-async def _follow(
-    router: ReadRouter,
-    notifier: AppendNotifier,
-    after: int,
-    conflict: str | None,
-    types: Sequence[str] | None,
-    heartbeat: float,
-    notices: list[str],
-) -> AsyncIterator[str]:
-    """Every event after ``after``, then each new one as it commits. ``scanned``: every event
-    up to it was looked at (sent, or filtered out). The head is looked at on the primary, whose
-    notifications wake the stream; the events are read where the log has reached it (a hot
-    standby that has replayed that far, or the primary), so none is ever skipped."""
-    yield "retry: 3000\n\n"
-    for notice in notices:
-        yield notice
-    scanned = after
-    last_sent = time.monotonic()
-    while not notifier.closed:
-        with notifier.subscribe(conflict, scanned) as subscription:  # before reading: no gap
-            head = await router.primary.heads.log()
-            page = []
-            if head > scanned:
-                page = await router.read(
-                    head,
-                    partial(_read, after=scanned, until=head, conflict=conflict, types=types),
-                )
-            for event in page:
-                yield (
-                    f"id: {event.position}\nevent: {event.type}\n"
-                    f"data: {event.model_dump_json()}\n\n"
-                )
-            if page:
-                last_sent = time.monotonic()
-            if len(page) == PAGE:
-                scanned = page[-1].position
-                continue
-            scanned = max(scanned, head)
-            idle = heartbeat - (time.monotonic() - last_sent)
-            if idle <= 0:
-                yield ": heartbeat\n\n"
-                last_sent = time.monotonic()
-                continue
-            await subscription.wait(idle)

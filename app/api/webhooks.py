@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from pydantic.json_schema import SkipJsonSchema
 
 from app.deps import AdminKey, JsonContent, SettingsDep, StoreDep
@@ -27,7 +27,7 @@ from app.webhooks.ssrf import AddressPolicy, UnsafeUrlError, check_url
 from app.webhooks.store import DeliveryStatus, Subscription, write_transaction
 from app.webhooks.worker import Webhooks, message_id
 from events.store import storage_errors
-from events.types import MAX_SAFE_INTEGER, NO_NUL, ConflictSlug, EventType
+from events.types import MAX_SAFE_INTEGER, NO_NUL, ConflictSlug, EventType, Instant
 
 __all__ = ["router"]
 
@@ -581,7 +581,7 @@ async def retry_webhook_delivery(
 )
 async def recover_webhook_deliveries(
     webhook_id: WebhookId,
-    since: Annotated[AwareDatetime, Query(description="RFC 3339, with an offset.")],
+    since: Annotated[Instant, Query(description="RFC 3339, with an offset.")],
     store: StoreDep,
     request: Request,
     _key: AdminKey,

@@ -26,7 +26,7 @@ import pytest
 from app.keys import create_key
 from events.database import create_engine
 
-__all__ = ["Keys", "Server", "make_keys", "start_server", "start_servers"]
+__all__ = ["EDGE_LIMITS", "Keys", "Server", "make_keys", "start_server", "start_servers"]
 
 _STARTUP_SECONDS = 20.0
 
@@ -63,22 +63,26 @@ def free_port() -> int:
 
 
 @contextmanager
-def start_server(database_url: str, **settings: str) -> Iterator[Server]:
+def start_server(database_url: str, *, serve: bool = False, **settings: str) -> Iterator[Server]:
     """Run ``uvicorn app.main:create_app --factory`` against ``database_url`` (already
     migrated) with extra ``CEASEFIRE_*`` settings given as keyword arguments
-    (``require_read_key="true"``); yield once ``/healthz`` answers; stop it after."""
-    with start_servers(database_url, 1, **settings) as [server]:
+    (``require_read_key="true"``); yield once ``/healthz`` answers; stop it after.
+    ``serve=True`` runs ``ceasefire serve --no-migrate`` instead: the connection guard of
+    ``app.edge`` in place, and its log at ``info``."""
+    with start_servers(database_url, 1, serve=serve, **settings) as [server]:
         yield server
 
 
 @contextmanager
-def start_servers(database_url: str, count: int, **settings: str) -> Iterator[list[Server]]:
+def start_servers(
+    database_url: str, count: int, *, serve: bool = False, **settings: str
+) -> Iterator[list[Server]]:
     """``count`` servers as ``start_server`` runs one, started at the same time: on a loaded
     machine each takes seconds to import."""
     servers: list[Server] = []
     try:
         for _ in range(count):
-            servers.append(_launch(database_url, settings))
+            servers.append(_launch(database_url, settings, serve=serve))
         for server in servers:
             # Started together, they share the machine's cores while they import.
             _wait_healthy(server, _STARTUP_SECONDS * count)
@@ -95,7 +99,7 @@ def start_servers(database_url: str, count: int, **settings: str) -> Iterator[li
             os.unlink(server.log_path)
 
 
-def _launch(database_url: str, settings: dict[str, str]) -> Server:
+def _launch(database_url: str, settings: dict[str, str], *, serve: bool = False) -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CEASEFIRE_")}
     env["CEASEFIRE_DATABASE_URL"] = database_url
     # A line per request would only slow the suite's busiest servers; the tests of the lines
@@ -103,24 +107,24 @@ def _launch(database_url: str, settings: dict[str, str]) -> Server:
     env["CEASEFIRE_LOG_REQUESTS"] = "false"
     env.update({f"CEASEFIRE_{name.upper()}": value for name, value in settings.items()})
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "app.main:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        # uvicorn closes a connection idle for 5 s; a test that pauses longer on a loaded
-        # machine would then race the close (httpx.ReadError) instead of testing us.
-        "--timeout-keep-alive",
-        "120",
-    ]
+    address = ["--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "app.cli", "serve", "--no-migrate", *address]
+    if not serve:
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:create_app",
+            "--factory",
+            *address,
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            # uvicorn closes a connection idle for 5 s; a test that pauses longer on a loaded
+            # machine would then race the close (httpx.ReadError) instead of testing us.
+            "--timeout-keep-alive",
+            "120",
+        ]
     with tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False) as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     return Server(f"http://127.0.0.1:{port}", database_url, process, log.name)
@@ -158,6 +162,35 @@ def server(database_url: str) -> Iterator[Server]:
     """One server per database kind for the whole session, on the shared test database."""
     with start_server(database_url) as running:
         yield running
+
+
+#: The limits of ``edge_server``, small enough for a test to pass them quickly.
+EDGE_LIMITS = {
+    "header_timeout": 1.5,
+    "body_timeout": 1.5,
+    "max_header_bytes": 16 * 1024,
+    "stream_buffer_bytes": 64 * 1024,
+    "max_page_bytes": 256 * 1024,
+    "representation_cache_bytes": 4 * 1024 * 1024,
+    "max_streams": 64,
+    "max_long_polls": 2,
+}
+
+
+@pytest.fixture(scope="session")
+def edge_server(database_url: str) -> Iterator[Server]:
+    """``ceasefire serve`` (its connection guard, its log) with the small ``EDGE_LIMITS``, for
+    the tests of hostile clients; webhooks to loopback may be created, and none is sent."""
+    with start_server(
+        database_url,
+        serve=True,
+        log_requests="true",  # a log line per request: what must hold no secret
+        webhook_worker="false",
+        webhook_allow_http="true",
+        webhook_allowed_subnets="127.0.0.0/8",
+        **{name: str(value) for name, value in EDGE_LIMITS.items()},
+    ) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

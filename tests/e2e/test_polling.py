@@ -242,7 +242,7 @@ async def test_a_304_never_reads_the_projection_tables(
     the answer comes from the head lookup alone."""
     url, keys = own_database
     tables = ["proj_agreements", "proj_allegations", "proj_missions", "proj_corrections"]
-    with start_server(url, representation_cache="0") as server:
+    with start_server(url, representation_cache_bytes="0") as server:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
             await post(http, keys, agreement(conflict))
             pages = [

@@ -1,0 +1,143 @@
+"""Hostile reads against a real server (issue 10, cases 1, 7 and 10): an If-None-Match built
+to make a pattern backtrack, an event dated after 2286, and HEAD on every read."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Keys, Server
+from tests.e2e.test_polling import agreement, allegation, post
+
+pytestmark = pytest.mark.slow
+
+
+async def test_an_if_none_match_built_to_backtrack_is_answered_at_once(
+    client: httpx.AsyncClient, keys: Keys, conflict: str
+) -> None:
+    await post(client, keys, agreement(conflict))
+    url = f"/v1/conflicts/{conflict}/status"
+    hostile = {"If-None-Match": "x" + " " * 16_000 + "x"}
+
+    async def attacks() -> list[int]:
+        return [(await client.get(url, headers=hostile)).status_code for _ in range(5)]
+
+    # With the quadratic pattern each took 12 s of the event loop, everyone waiting: five of
+    # them and a health check beside them could not end within the bound below.
+    statuses, health = await asyncio.wait_for(
+        asyncio.gather(attacks(), client.get("/healthz")), timeout=20
+    )
+    assert statuses == [200] * 5
+    assert health.status_code == 200
+    tag = (await client.get(url)).headers["etag"]
+    padded = {"If-None-Match": f'W/"x",{" " * 8000}{tag} ,"y"'}
+    assert (await client.get(url, headers=padded)).status_code == 304
+
+
+async def test_an_event_after_2286_leaves_tags_of_now_matchable(
+    client: httpx.AsyncClient, keys: Keys, conflict: str
+) -> None:
+    # The instant a view of now next changes is 2300: 17 digits of microseconds in its tag.
+    await post(client, keys, agreement(conflict, "2022-09-14T16:00:00Z"))
+    await post(client, keys, agreement(conflict, "2300-01-01T00:00:00Z", agreement_id="cf-2"))
+    url = f"/v1/conflicts/{conflict}/status"
+    first = await client.get(url)
+    assert first.status_code == 200
+    until = first.headers["etag"].strip('"').split(".")[1]
+    assert len(until) >= 17, first.headers["etag"]
+    current = {"If-None-Match": first.headers["etag"]}
+    assert (await client.get(url, headers=current)).status_code == 304
+    # And a long-poll waits for a change instead of answering at once: released by one.
+    waiting = asyncio.create_task(client.get(url, headers=current | {"Prefer": "wait=60"}))
+    await asyncio.sleep(0)
+    written = await post(client, keys, allegation(conflict))
+    released = await waiting
+    assert released.status_code == 200
+    assert f"s{written['position']}." in released.headers["etag"]
+
+
+def _read_paths(openapi: dict[str, Any], conflict: str) -> list[str]:
+    values = {
+        "conflict": conflict,
+        "webhook_id": str(uuid.uuid4()),
+        "delivery_id": "1",
+        "job_id": str(uuid.uuid4()),
+    }
+    paths = []
+    for path, operations in openapi["paths"].items():
+        if "get" not in operations or path == "/v1/stream":
+            continue
+        for name, value in values.items():
+            path = path.replace("{" + name + "}", value)
+        assert "{" not in path, path
+        paths.append(path)
+    return paths
+
+
+async def test_head_answers_every_read_like_get_without_a_body(
+    server: Server, client: httpx.AsyncClient, keys: Keys, conflict: str
+) -> None:
+    await post(client, keys, agreement(conflict))
+    openapi = (await client.get("/openapi.json")).json()
+    paths = _read_paths(openapi, conflict)
+    assert f"/v1/conflicts/{conflict}/status" in paths
+    compared = ("content-type", "content-length", "etag", "cache-control")
+    for path in [*paths, "/openapi.json", "/v1/nowhere"]:
+        get = await client.get(path)
+        head = await client.head(path)
+        assert head.status_code == get.status_code, (path, head.status_code, get.status_code)
+        assert head.content == b"", path
+        for name in compared:
+            if path == "/metrics" and name == "content-length":
+                continue  # its counters moved between the two requests
+            assert head.headers.get(name) == get.headers.get(name), (path, name)
+        if "etag" in get.headers:
+            again = await client.head(path, headers={"If-None-Match": get.headers["etag"]})
+            assert again.status_code == 304, path
+    # The live stream: its headers, then the end (not an endless answer).
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+        stream = await asyncio.wait_for(http.head("/v1/stream"), timeout=30)
+    assert stream.status_code == 200
+    assert stream.headers["content-type"].startswith("text/event-stream")
+    assert stream.content == b""
+
+
+async def test_the_timeline_comes_in_pages_like_the_feed(
+    client: httpx.AsyncClient, keys: Keys, conflict: str
+) -> None:
+    await post(client, keys, agreement(conflict))
+    for day in range(20, 25):
+        await post(client, keys, allegation(conflict, f"2022-09-{day}T00:00:00Z"))
+    url = f"/v1/conflicts/{conflict}/timeline"
+    whole = (await client.get(url)).json()
+    assert whole["next_after"] is None and len(whole["entries"]) == 6
+    entries: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        page = (await client.get(url, params={"after": after, "limit": 4})).json()
+        assert len(page["entries"]) <= 4
+        entries += page["entries"]
+        if page["next_after"] is None:
+            break
+        after = page["next_after"]
+    assert entries == whole["entries"]
+
+
+async def test_the_conflicts_come_in_pages_with_a_link_to_the_next(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    for _ in range(3):
+        await post(client, keys, agreement(f"test-{uuid.uuid4().hex[:12]}"))
+    seen: list[str] = []
+    url: str | None = "/v1/conflicts?limit=2"
+    while url is not None and len(seen) < 6:
+        response = await client.get(url)
+        page = [summary["conflict"] for summary in response.json()]
+        assert 0 < len(page) <= 2
+        seen += page
+        url = response.links.get("next", {}).get("url")
+    assert len(seen) == 6 and seen == sorted(seen) and len(set(seen)) == 6
