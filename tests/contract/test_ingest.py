@@ -40,7 +40,11 @@ async def test_a_run_can_name_an_event_of_an_earlier_run(
     from tests.factories import retracted
 
     claim = alleged(conflict)
-    entries = [(signed(conflict), None, None), (claim, None, None), (retracted(conflict, claim.id), None, None)]
+    entries = [
+        (signed(conflict), None, None),
+        (claim, None, None),
+        (retracted(conflict, claim.id), None, None),
+    ]
     written = await write_all(appender, runs_of(entries, batch=1), keep={claim.id})
     assert written == 3
     assert [e.type for e in await store.read_stream(conflict)] == [
