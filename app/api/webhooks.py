@@ -28,6 +28,7 @@ from app.webhooks.store import DeliveryStatus, Subscription, write_transaction
 from app.webhooks.worker import Webhooks, message_id
 from events.store import storage_errors
 from events.types import MAX_SAFE_INTEGER, NO_NUL, ConflictSlug, EventType, Instant
+from projections.freshness import snapshot
 
 __all__ = ["router"]
 
@@ -514,7 +515,7 @@ async def list_webhook_deliveries(
     """Newest event first, each with its attempts; page back with `before=next_before`."""
     await _subscription(store, webhook_id)
     with storage_errors():
-        async with store.engine.connect() as conn:
+        async with snapshot(store.engine) as conn:  # deliveries and attempts seen together
             page = await delivery_log.list_deliveries(
                 conn, webhook_id, status=status, before=before, limit=limit
             )
@@ -536,7 +537,7 @@ async def get_webhook_delivery(
 ) -> Delivery:
     """One delivery: its event, its state, every attempt with the endpoint's answer."""
     with storage_errors():
-        async with store.engine.connect() as conn:
+        async with snapshot(store.engine) as conn:  # the delivery and its attempts together
             delivery = await delivery_log.get_delivery(conn, webhook_id, delivery_id)
     if delivery is None:
         raise ProblemError(404, "unknown-delivery", f"no delivery {delivery_id} of {webhook_id}")

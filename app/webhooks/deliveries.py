@@ -113,7 +113,9 @@ async def list_deliveries(
     limit: int = 50,
 ) -> list[DeliveryRecord]:
     """A subscription's deliveries, newest event first, with their attempts; page with
-    ``before`` = the last position returned."""
+    ``before`` = the last position returned. Two statements: give a connection that sees one
+    snapshot (``projections.freshness.snapshot``), or an attempt may show beside the state its
+    delivery had before that attempt was recorded."""
     statement = select(deliveries).where(deliveries.c.subscription_id == subscription_id)
     if status is not None:
         statement = statement.where(deliveries.c.status == status)
