@@ -11,7 +11,9 @@ three bounds added where only the protocol can see them:
   connection is closed, so at most the limit plus one read is ever buffered.
 - **Header deadline** (``CEASEFIRE_HEADER_TIMEOUT``): a connection that has not finished its
   request's headers this long after it opened (or after the request's first byte) is answered
-  408 and closed. A connection that sends nothing at all is closed the same way.
+  408 and closed, within a quarter of the deadline more (one sweep of the connections still in
+  their headers does it for all of them: a timer per request cost a status poll a tenth of its
+  time). A connection that sends nothing at all is closed the same way.
 - **Connection cap** (``CEASEFIRE_MAX_CONNECTIONS``): past it, the connection waiting longest
   for its headers (a half-sent request) is closed with a 408 to make room; when every
   connection is a live one, the newcomer is answered 503 with ``Retry-After``.
@@ -95,29 +97,52 @@ class _Guarded(HttpToolsProtocol):
     max_header_bytes = 16 * 1024
     header_timeout = 10.0
     max_connections = 1024
-    #: The connections of this server still reading a request's headers, oldest first.
-    in_headers: ClassVar[dict[_Guarded, None]]
+    #: The connections of this server still reading a request's headers, oldest first, with
+    #: the loop time their header phase began.
+    in_headers: ClassVar[dict[_Guarded, float]]
+    #: The sweep of ``in_headers`` to come, while there is anything in it.
+    sweep: ClassVar[asyncio.TimerHandle | None] = None
+    sweep_loop: ClassVar[asyncio.AbstractEventLoop | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_bytes = 0  # raw bytes since the request's first, while in its headers
-        self._header_size = 0  # the request line's and headers' bytes, as parsed
-        self._deadline: asyncio.TimerHandle | None = None
         self._in_body = False
 
     # -- the header phase: from the connection (or a request's first byte) to its last header
 
     def _start_headers(self) -> None:
-        if self._deadline is None:
+        if self not in self.in_headers:
             self._header_bytes = 0
-            self._deadline = self.loop.call_later(self.header_timeout, self._too_slow)
-            self.in_headers[self] = None
+            self.in_headers[self] = self.loop.time()
+            cls = type(self)
+            # (A sweep of another loop is one a closed loop will never run.)
+            if cls.sweep is None or cls.sweep_loop is not self.loop:
+                cls.sweep_loop = self.loop
+                cls.sweep = self.loop.call_later(cls._sweep_seconds(), cls._sweep, self.loop)
 
     def _end_headers(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
         self.in_headers.pop(self, None)
+
+    @classmethod
+    def _sweep_seconds(cls) -> float:
+        return max(0.01, min(1.0, cls.header_timeout / 4))
+
+    @classmethod
+    def _sweep(cls, loop: asyncio.AbstractEventLoop) -> None:
+        """Close the connections whose headers are overdue: the oldest come first, so the
+        sweep stops at the first that is not."""
+        if cls.sweep_loop is not loop:
+            return  # a newer loop sweeps now
+        cls.sweep = None
+        now = loop.time()
+        while cls.in_headers:
+            oldest, started = next(iter(cls.in_headers.items()))
+            if now - started < cls.header_timeout:
+                break
+            oldest._too_slow()  # leaves in_headers
+        if cls.in_headers:
+            cls.sweep = loop.call_later(cls._sweep_seconds(), cls._sweep, loop)
 
     def _refuse(self, status: int, slug: str, detail: str) -> None:
         self._end_headers()
@@ -127,7 +152,6 @@ class _Guarded(HttpToolsProtocol):
             self.transport.close()
 
     def _too_slow(self) -> None:
-        self._deadline = None
         self._refuse(
             408,
             "header-timeout",
@@ -156,25 +180,20 @@ class _Guarded(HttpToolsProtocol):
         self._start_headers()
         self._header_bytes += len(data)
         super().data_received(data)
-        if self._deadline is not None and self._header_bytes > self.max_header_bytes:
+        if self in self.in_headers and self._header_bytes > self.max_header_bytes:
             self._refuse(431, "headers-too-large", self._too_large_detail())
 
     def _too_large_detail(self) -> str:
         return f"the request's headers are over {self.max_header_bytes} bytes"
 
-    def on_url(self, url: bytes) -> None:
-        self._header_size += len(url)
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_size += len(name) + len(value) + 4
-        super().on_header(name, value)
-
     def on_headers_complete(self) -> None:
-        """Headers that came whole in one read are measured here, exactly."""
+        """Headers that came whole in one read are measured here, exactly: the request line's
+        target and each header's name, value and separators."""
         self._end_headers()
         self._in_body = True
-        size, self._header_size = self._header_size, 0
+        size = len(self.url)
+        for name, value in self.headers:
+            size += len(name) + len(value) + 4
         refusal: ASGIApp | None = None
         if size > self.max_header_bytes:
             refusal = _answering(431, "headers-too-large", self._too_large_detail())
@@ -207,6 +226,8 @@ def edge_protocol(settings: Settings) -> type[asyncio.Protocol]:
             "header_timeout": settings.header_timeout.total_seconds(),
             "max_connections": settings.max_connections,
             "in_headers": {},
+            "sweep": None,
+            "sweep_loop": None,
         },
     )
 
@@ -215,7 +236,9 @@ class SettingsProtocol(_Guarded):
     """The guard bounded by the environment's settings, for a plain uvicorn command line:
     ``uvicorn app.main:create_app --factory --http app.edge:SettingsProtocol``."""
 
-    in_headers: ClassVar[dict[_Guarded, None]] = {}
+    in_headers: ClassVar[dict[_Guarded, float]] = {}
+    sweep: ClassVar[asyncio.TimerHandle | None] = None
+    sweep_loop: ClassVar[asyncio.AbstractEventLoop | None] = None
     _bounded = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

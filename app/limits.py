@@ -95,6 +95,15 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers", ()))
+        if b"content-length" not in headers and b"transfer-encoding" not in headers:
+            # No body (RFC 9112, 6.3): nothing to wait for or count, only the path and query to
+            # look at. Every poll comes this way.
+            places = _nul_places(scope)
+            if places:
+                await self._refuse_nul(scope, send, places)
+                return
+            await self.app(scope, receive, send)
+            return
         try:
             declared = int(headers.get(b"content-length", b""))
         except ValueError:
@@ -131,22 +140,7 @@ class BodyLimit:
             return
         places = _nul_places(scope, body)
         if places:
-            await self._answer(
-                send,
-                422,
-                {
-                    "type": "/problems/validation-error",
-                    "title": "Unprocessable Content",
-                    "status": 422,
-                    "detail": "the request is not valid",
-                    "instance": scope.get("path", ""),
-                    "errors": [
-                        {"loc": loc, "msg": "must not contain NUL characters", "type": "nul"}
-                        for loc in places
-                    ],
-                },
-                close=False,
-            )
+            await self._refuse_nul(scope, send, places)
             return
         delivered = False
 
@@ -177,6 +171,24 @@ class BodyLimit:
             chunks.append(chunk)
             more = message.get("more_body", False)
         return b"".join(chunks)
+
+    async def _refuse_nul(self, scope: Scope, send: Send, places: list[list[str]]) -> None:
+        await self._answer(
+            send,
+            422,
+            {
+                "type": "/problems/validation-error",
+                "title": "Unprocessable Content",
+                "status": 422,
+                "detail": "the request is not valid",
+                "instance": scope.get("path", ""),
+                "errors": [
+                    {"loc": loc, "msg": "must not contain NUL characters", "type": "nul"}
+                    for loc in places
+                ],
+            },
+            close=False,
+        )
 
     async def _reject(self, scope: Scope, send: Send) -> None:
         body: dict[str, Any] = {
