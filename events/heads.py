@@ -41,9 +41,10 @@ _STREAM_SQLITE = "SELECT position FROM streams WHERE conflict = ?"
 class SingleFlight:
     """Coalesces concurrent lookups of one key without ever answering from an old one.
 
-    Per key, at most one lookup runs, and at most one more waits to start. A caller joins the
-    waiting one (creating it if there is none); it starts when the running one ends (at once,
-    when none runs). So every caller a lookup answers had arrived before that lookup started:
+    Per key, at most one lookup runs, and at most one more waits to start. A caller that finds
+    none running runs its own, in its own task (the common case costs no task and no shield);
+    otherwise it joins the waiting one (creating it if there is none), which starts when the
+    running one ends. So every caller a lookup answers had arrived before that lookup started:
     a write acknowledged before a caller arrived is seen by the lookup that answers it. What
     is saved: N callers arriving while a lookup runs share the next one, one round trip
     instead of N. What it costs: a caller may wait for the rest of the running lookup first.
@@ -57,6 +58,14 @@ class SingleFlight:
 
     async def run(self, key: Hashable, lookup: Callable[[], Awaitable[Any]]) -> Any:
         """The result of a ``lookup()`` of ``key`` that started after this call did."""
+        if key not in self._running:  # then none waits either: look it up in this task
+            self._running.add(key)
+            try:
+                return await lookup()
+            finally:
+                self._running.discard(key)
+                if key in self._waiting:
+                    self._start(key)
         waiting = self._waiting.get(key)
         if waiting is None:
             waiting = (asyncio.get_running_loop().create_future(), lookup)
