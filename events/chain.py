@@ -31,8 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.codec import RowDecoder, columns_of
 from events.envelope import GENESIS_HASH, chain_hash, content_hash
+from events.positions import LOG_HEAD
 from events.store import EventStore, storage_errors
-from events.tables import events, log_head
+from events.tables import events
 
 __all__ = [
     "ChainReport",
@@ -70,7 +71,7 @@ class LogHead:
 
 async def read_log_head(conn: AsyncConnection) -> LogHead:
     """The log's head now: its newest position and chain hash (one row)."""
-    row = (await conn.execute(select(log_head.c.position, log_head.c.hash))).one()
+    row = (await conn.execute(LOG_HEAD)).one()
     return LogHead(int(row.position), bytes(row.hash))
 
 

@@ -27,15 +27,11 @@ from urllib.parse import quote
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.errors import StorageUnavailableError
-from events.positions import log_position, stream_head
+from events.positions import LOG_POSITION, STREAM_POSITION, log_position, raw_sql, stream_head
 from events.store import storage_errors
 from events.writers import keep_session
 
 __all__ = ["Heads", "SingleFlight"]
-
-_LOG = "SELECT position FROM log_head WHERE id = 1"
-_STREAM_PG = "SELECT position FROM streams WHERE conflict = $1"
-_STREAM_SQLITE = "SELECT position FROM streams WHERE conflict = ?"
 
 
 class SingleFlight:
@@ -107,15 +103,18 @@ class Heads:
         self._pool_lock = asyncio.Lock()
         self._sqlite: sqlite3.Connection | None = None
         self._flights = SingleFlight()
+        #: The lookups of ``events.positions``, as the raw drivers here take them.
+        self._log_sql = raw_sql(LOG_POSITION, engine.dialect)
+        self._stream_sql = raw_sql(STREAM_POSITION, engine.dialect)
 
     async def log(self) -> int:
         """The position of the newest event in the log (0 when empty)."""
-        found = await self._lookup(_LOG, ())
+        found = await self._lookup(self._log_sql, ())
         return 0 if found is None else int(found)
 
     async def stream(self, conflict: str) -> int | None:
         """The position of the conflict's newest event; None when it has none."""
-        found = await self._lookup(_STREAM_PG if self._postgresql else _STREAM_SQLITE, (conflict,))
+        found = await self._lookup(self._stream_sql, (conflict,))
         return None if found is None else int(found)
 
     async def _lookup(self, sql: str, args: tuple[Any, ...]) -> Any:

@@ -1,5 +1,9 @@
 """SQLite's values as SQLAlchemy's types store them, converted fast: the one converter of the
-raw-``sqlite3`` append path (``sqlite_value``) and of the replay's bulk reads and writes.
+raw-``sqlite3`` append path, of the projection rows (``projections.sqlite_changes``, for the
+append and the replay alike) and of the replay's bulk reads.
+
+Values are converted per column, by the processors of the column's declared type on SQLite
+(``bind_processors``, ``rows_binder``): what lands in a table is what SQLAlchemy would write.
 
 SQLite stores an instant as naive UTC text. SQLAlchemy converts each value in two steps
 (``UtcDateTime`` to a naive UTC datetime, then the dialect's ``DATETIME`` to text, through a
@@ -16,18 +20,36 @@ differs, e.g. after a change of the storage format.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
-from uuid import UUID
 
+from sqlalchemy import Table
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.types import TypeEngine
 
 from events.tables import UtcDateTime
 
-__all__ = ["faster_bind", "faster_result", "sqlite_value", "text_to_utc", "utc_to_text"]
+__all__ = [
+    "DIALECT",
+    "Processor",
+    "bind_processors",
+    "converted",
+    "faster_bind",
+    "faster_result",
+    "result_processors",
+    "rows_binder",
+    "text_to_utc",
+    "utc_to_text",
+]
 
 Processor = Callable[[Any], Any] | None
+#: Rows of values in, rows as the driver takes them out.
+RowsBinder = Callable[[Sequence[Sequence[Any]]], list[Sequence[Any]]]
+
+#: The dialect of the service's SQLite engine (``sqlite+aiosqlite``): its type processors say
+#: how each value is stored, whether the row goes through aiosqlite or raw ``sqlite3``.
+DIALECT = SQLiteDialect_aiosqlite()
 
 _PROBES = (
     datetime(2022, 9, 14, 16, 0, tzinfo=UTC),
@@ -45,25 +67,6 @@ def utc_to_text(value: datetime) -> str:
         raise ValueError("naive datetime given to the store")
     # isoformat of a UTC datetime ends in "+00:00": cut rather than copy it without tzinfo
     return value.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
-
-
-def sqlite_value(value: Any) -> Any:
-    """A value as SQLAlchemy's SQLite types store it, so rows written through raw ``sqlite3``
-    (the append path) and through SQLAlchemy (replay, reads) compare and sort the same."""
-    if type(value) in _AS_THEY_ARE:  # most values: one set lookup, no isinstance chain
-        return value
-    if isinstance(value, datetime):
-        return _cached_utc_to_text(value)
-    if isinstance(value, UUID):
-        return value.hex
-    return value
-
-
-_AS_THEY_ARE = frozenset({str, int, float, bool, bytes, type(None)})
-
-#: Cached: an append writes each of its instants two or three times (the event's row and the
-#: projections').
-_cached_utc_to_text = functools.lru_cache(maxsize=256)(utc_to_text)
 
 
 def text_to_utc(value: str) -> datetime:
@@ -95,3 +98,52 @@ def faster_result(type_: TypeEngine[Any], slow: Processor, bind: Processor) -> P
     except Exception:  # a processor that refuses a probe: keep it, it knows best
         return slow
     return text_to_utc if same else slow
+
+
+def bind_processors(table: Table, columns: Sequence[str]) -> list[Processor]:
+    """Per column of ``table``, its type's SQLite bind processor (the faster instant one where
+    it matches, ``faster_bind``); None where a value is stored as it is."""
+    processors: list[Processor] = []
+    for name in columns:
+        type_ = table.c[name].type
+        processors.append(faster_bind(type_, type_.dialect_impl(DIALECT).bind_processor(DIALECT)))
+    return processors
+
+
+def result_processors(table: Table, columns: Sequence[str]) -> list[Processor]:
+    """Per column of ``table``, from what ``sqlite3`` returns to what SQLAlchemy would (the
+    faster instant one where it matches, ``faster_result``)."""
+    processors: list[Processor] = []
+    for name in columns:
+        type_ = table.c[name].type
+        impl = type_.dialect_impl(DIALECT)
+        processors.append(
+            faster_result(type_, impl.result_processor(DIALECT, None), impl.bind_processor(DIALECT))
+        )
+    return processors
+
+
+@functools.cache
+def rows_binder(table: Table, columns: tuple[str, ...]) -> RowsBinder:
+    """Rows of ``columns`` values of ``table`` converted as SQLite stores them (built once per
+    table and column set: the append path asks for the same few on every append)."""
+    processors = bind_processors(table, columns)
+    return lambda rows: converted(rows, processors)
+
+
+def converted(
+    rows: Sequence[Sequence[Any]], processors: Sequence[Processor]
+) -> list[Sequence[Any]]:
+    """``rows`` with each non-NULL value passed through its column's processor (None: as it
+    is). Rows come back as lists when any processor applies; ``sqlite3`` takes either."""
+    active = [(i, p) for i, p in enumerate(processors) if p is not None]
+    if not active:
+        return list(rows)
+    out: list[Sequence[Any]] = []
+    for row in rows:
+        values = list(row)
+        for i, process in active:
+            if values[i] is not None:
+                values[i] = process(values[i])
+        out.append(values)
+    return out

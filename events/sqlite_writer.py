@@ -18,10 +18,33 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from events.envelope import chain_hash
-from events.sqlite_values import sqlite_value
+from events.positions import LOG_HEAD, raw_sql
+from events.sqlite_values import DIALECT, rows_binder
+from events.tables import events
 from events.writers import Batch, IdTakenError, InTransaction
 
 __all__ = ["SqliteWriter"]
+
+
+_EVENT_COLUMNS = (
+    "position",
+    "id",
+    "conflict",
+    "version",
+    "type",
+    "schema_version",
+    "occurred_at",
+    "recorded_at",
+    "source",
+    "data",
+    "hash",
+    "key_id",
+)
+_LOG_HEAD = raw_sql(LOG_HEAD, DIALECT)
+_MARKS = ", ".join("?" * len(_EVENT_COLUMNS))
+_INSERT_EVENTS = f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({_MARKS})"
+#: The event rows' values as SQLite stores them (``events.sqlite_values``, the one converter).
+_bind_events = rows_binder(events, _EVENT_COLUMNS)
 
 
 class _Busy(Exception):
@@ -216,7 +239,7 @@ class SqliteWriter:
         rows: list[dict[str, Any]],
         work: InTransaction,
     ) -> int | None:
-        head = conn.execute("SELECT position, hash FROM log_head WHERE id = 1").fetchone()
+        head = conn.execute(_LOG_HEAD).fetchone()
         position, previous = int(head[0]), bytes(head[1])
         first = position + 1
         # The compare-and-set of the stream's version, in one statement as in
@@ -242,13 +265,13 @@ class SqliteWriter:
             params.append(
                 (
                     position,
-                    row["id"].hex,
+                    row["id"],
                     conflict,
                     row["version"],
                     row["type"],
                     row["schema_version"],
-                    sqlite_value(row["occurred_at"]),
-                    sqlite_value(row["recorded_at"]),
+                    row["occurred_at"],
+                    row["recorded_at"],
                     row["source"],
                     row["data"],
                     previous,
@@ -256,12 +279,7 @@ class SqliteWriter:
                 )
             )
         try:
-            conn.executemany(
-                "INSERT INTO events (position, id, conflict, version, type, schema_version, "
-                "occurred_at, recorded_at, source, data, hash, key_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                params,
-            )
+            conn.executemany(_INSERT_EVENTS, _bind_events(params))
         except sqlite3.IntegrityError as error:
             raise IdTakenError from error
         conn.execute(

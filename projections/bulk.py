@@ -1,100 +1,51 @@
-"""Row changes written in bulk: the replay's way to write a batch of the fold's ``Changes``.
+"""Row changes written in bulk: the replay's way to write a batch of the fold's ``Changes``,
+into the live tables or the scratch tables of a rebuild (``targets``).
 
-Closes as one ``executemany`` per table, inserts as ``COPY`` (PostgreSQL) or one
-``executemany`` (SQLite), with SQLAlchemy's own value conversion, into the live tables or the
-scratch tables of a rebuild (``targets``).
+- SQLite: the one SQLite applier, ``projections.sqlite_changes``, which the append runs too.
+- PostgreSQL: closes as one ``executemany`` per table, inserts as ``COPY``, the values as the
+  fold made them (asyncpg encodes aware datetimes, UUIDs and booleans itself). The append's
+  applier there is the ``ceasefire_append`` function (migration 0001), which appends events
+  and moves the checkpoint in the same call and writes through ``jsonb_populate_recordset``:
+  it cannot write a batch of rows alone, and ``COPY`` is what makes a replay fast.
 """
 
 from __future__ import annotations
 
-from operator import itemgetter
-from typing import Any
-
-from events.tables import metadata
 from projections.changes import Changes
 from projections.driver import RawConnection
 from projections.gc_pause import gc_paused
+from projections.sqlite_changes import sqlite_statements
+from projections.tables import PROJECTION_KEYS
 
 __all__ = ["BulkWriter"]
 
 
 class BulkWriter:
-    """Row changes written fast: closes as one ``executemany`` per table, inserts as ``COPY``
-    (PostgreSQL) or one ``executemany`` (SQLite), with SQLAlchemy's own value conversion."""
+    """Writes a replay batch's row changes to ``targets`` (live table -> table to write)."""
 
     def __init__(self, conn: RawConnection, targets: dict[str, str]) -> None:
         self.conn = conn
         self.targets = targets
-        self._processors: dict[tuple[str, tuple[str, ...]], list[Any]] = {}
-
-    def _convert(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> Any:
-        key = (table, columns)
-        processors = self._processors.get(key)
-        if processors is None:
-            processors = self._processors[key] = self.conn.bind_processors(
-                metadata.tables[table], columns
-            )
-        if not any(processors):  # PostgreSQL: the values go to COPY as they are
-            return rows
-        return self.conn.convert(rows, processors)
 
     async def write(self, changes: Changes) -> None:
-        with gc_paused():  # see gc_pause: thousands of tuples, none of them in a cycle
-            closes, inserts = self._statements(changes)
-        for statement, params in closes:
+        if self.conn.dialect == "postgresql":
+            await self._write_postgresql(changes)
+            return
+        with gc_paused():  # see gc_pause: thousands of rows, none of them in a cycle
+            statements = sqlite_statements(changes, self.targets)
+        for statement, params in statements:
             await self.conn.executemany(statement, params)
-        for table, columns, values in inserts:
-            await self.conn.insert_rows(table, columns, values)
 
-    def _statements(
-        self, changes: Changes
-    ) -> tuple[list[tuple[str, Any]], list[tuple[str, tuple[str, ...], Any]]]:
-        """The closes as (UPDATE statement, parameters) and the inserts as (table, columns,
-        rows), per table, with the values converted for the driver."""
-        closes: dict[str, list[tuple[Any, ...]]] = {}
-        close_columns: dict[str, tuple[str, ...]] = {}
-        for close in changes.closes:
-            if close.table not in self.targets:
-                continue
-            columns = ("known_until", *close.key)
-            close_columns[close.table] = columns
-            closes.setdefault(close.table, []).append((close.known_until, *close.key.values()))
-        updates = []
-        for table, params in closes.items():
-            columns = close_columns[table]
-            where = " AND ".join(f'"{c}" = ${i}' for i, c in enumerate(columns[1:], start=2))
-            updates.append(
-                (
-                    f'UPDATE "{self.targets[table]}" SET known_until = $1 '
-                    f"WHERE known_until IS NULL AND {where}",
-                    self._convert(table, columns, params),
-                )
-            )
-        inserts: dict[str, list[dict[str, Any]]] = {}
-        for table, row in changes.inserts:
-            if table in self.targets:
-                inserts.setdefault(table, []).append(row)
-        copies = []
-        for table, rows in inserts.items():
-            for columns, values in _by_columns(rows).items():
-                copies.append((self.targets[table], columns, self._convert(table, columns, values)))
-        return updates, copies
+    async def _write_postgresql(self, changes: Changes) -> None:
+        with gc_paused():
+            grouped = changes.grouped(self.targets)
+        for table, params in grouped.closes.items():
+            await self.conn.executemany(_postgresql_close(self.targets[table], table), params)
+        for table, groups in grouped.inserts.items():
+            for columns, values in groups.items():
+                await self.conn.insert_rows(self.targets[table], columns, values)
 
 
-def _by_columns(rows: list[dict[str, Any]]) -> dict[tuple[str, ...], list[tuple[Any, ...]]]:
-    """The rows' values grouped by their columns. A fold writes every row of a table with the
-    same columns, so that case takes one ``itemgetter`` pass; others are grouped row by row."""
-    columns = tuple(rows[0])
-    width = len(columns)
-    if all(len(row) == width for row in rows):
-        values = itemgetter(*columns)
-        try:
-            if width == 1:
-                return {columns: [(values(row),) for row in rows]}
-            return {columns: [values(row) for row in rows]}
-        except KeyError:
-            pass  # a row with another column: group them one by one
-    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-    for row in rows:
-        groups.setdefault(tuple(row), []).append(tuple(row.values()))
-    return groups
+def _postgresql_close(target: str, table: str) -> str:
+    where = " AND ".join(f'"{k}" = ${i}' for i, k in enumerate(PROJECTION_KEYS[table], start=2))
+    return f'UPDATE "{target}" SET known_until = $1 WHERE known_until IS NULL AND {where}'

@@ -8,6 +8,7 @@ same rows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
@@ -15,7 +16,7 @@ from typing import Any
 
 from projections.tables import PROJECTION_KEYS
 
-__all__ = ["Changes", "Close", "Row"]
+__all__ = ["Changes", "Close", "Grouped", "Row", "by_columns"]
 
 Row = dict[str, Any]
 
@@ -100,6 +101,59 @@ class Changes:
 
     def __bool__(self) -> bool:
         return bool(self.closes or self.inserts)
+
+    def grouped(self, targets: Mapping[str, str]) -> Grouped:
+        """The changes per table, as each database's applier writes them (one statement per
+        table and column set), for the tables in ``targets`` only. A table that is not a
+        projection's is refused: appliers build their statements from these names."""
+        closes: dict[str, list[tuple[Any, ...]]] = {}
+        for close in self.closes:
+            table = _projection_table(close.table)
+            if table in targets:
+                key = close.key
+                closes.setdefault(table, []).append(
+                    (close.known_until, *[key[k] for k in PROJECTION_KEYS[table]])
+                )
+        rows: dict[str, list[Row]] = {}
+        for table, row in self.inserts:
+            if _projection_table(table) in targets:
+                rows.setdefault(table, []).append(row)
+        return Grouped(closes, {table: by_columns(group) for table, group in rows.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class Grouped:
+    """``Changes`` per table: to apply them, all the closes, then all the inserts."""
+
+    #: Per table, each close as (known_until, *its key's values in ``PROJECTION_KEYS`` order).
+    closes: dict[str, list[tuple[Any, ...]]]
+    #: Per table and column set, the rows to insert as tuples of those columns' values.
+    inserts: dict[str, dict[tuple[str, ...], list[tuple[Any, ...]]]]
+
+
+def by_columns(rows: list[Row]) -> dict[tuple[str, ...], list[tuple[Any, ...]]]:
+    """The rows' values grouped by their columns. A fold writes every row of a table with the
+    same columns, so that case takes one ``itemgetter`` pass; others are grouped row by row."""
+    columns = tuple(rows[0])
+    width = len(columns)
+    if all(len(row) == width for row in rows):
+        values = itemgetter(*columns)
+        try:
+            if width == 1:
+                return {columns: [(values(row),) for row in rows]}
+            return {columns: [values(row) for row in rows]}
+        except KeyError:
+            pass  # a row with another column: group them one by one
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(tuple(row.values()))
+    return groups
+
+
+def _projection_table(table: str) -> str:
+    if table not in PROJECTION_KEYS:
+        raise ValueError(f"not a projection table: {table}")
+    return table
 
 
 def _name(table: str, values: Row) -> tuple[str, Any] | None:

@@ -3,18 +3,17 @@
 A replay reads every event of the log and writes a row or more for each; SQLAlchemy's per-row
 statement and type processing would cost more than the fold itself. This module hands out the
 driver connection under SQLAlchemy's (asyncpg or aiosqlite) behind one small interface:
-keyset batches of event rows, bulk inserts (``COPY`` on PostgreSQL, ``executemany`` on SQLite),
-and transactions that take the append lock. Values are converted with SQLAlchemy's own bind and
-result processors for each column (or, for instants on SQLite, faster ones checked equal to them:
-``events.sqlite_values``), so what lands in the tables is exactly what the live path
-writes through SQLAlchemy.
+keyset batches of event rows, ``executemany`` and ``COPY`` (PostgreSQL), and transactions that
+take the append lock. On SQLite, values are converted by ``events.sqlite_values`` (SQLAlchemy's
+own processors for each column, or for instants faster ones checked equal to them), the one
+converter the append path uses too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,14 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.codec import EVENT_COLUMNS
 from events.database import dialect_of
-from events.sqlite_values import faster_bind, faster_result
+from events.positions import LOG_POSITION, raw_sql
+from events.sqlite_values import Processor, bind_processors, converted, result_processors
 from events.store import storage_errors
 from events.tables import events
 
 __all__ = ["RawConnection", "raw_connection"]
-
-
-Processor = Callable[[Any], Any] | None
 
 
 class RawConnection:
@@ -40,8 +37,9 @@ class RawConnection:
     def __init__(self, driver: Any, engine: AsyncEngine) -> None:
         self.driver = driver
         self.dialect = dialect_of(engine)
-        self._sa_dialect = engine.dialect
         self._event_processors = self.result_processors(events, EVENT_COLUMNS)
+        self._head_sql = raw_sql(LOG_POSITION, engine.dialect)
+        self._head_sql_locked = raw_sql(LOG_POSITION, engine.dialect, for_update=True)
         #: One statement at a time on the connection (a reader's prefetch and a lookup may
         #: both want it); statements of a transaction may interleave between tasks.
         self._busy = asyncio.Lock()
@@ -94,11 +92,7 @@ class RawConnection:
         try:
             head = None
             if lock:
-                head = await self.fetchval(
-                    "SELECT position FROM log_head WHERE id = 1 FOR UPDATE"
-                    if self.dialect == "postgresql"
-                    else "SELECT position FROM log_head"
-                )
+                head = await self.fetchval(self._head_sql_locked)
             yield None if head is None else int(head)
         except BaseException:
             await asyncio.shield(self.execute("ROLLBACK"))
@@ -121,7 +115,8 @@ class RawConnection:
     # -- events ------------------------------------------------------------------------------
 
     async def head(self) -> int:
-        return int(await self.fetchval("SELECT position FROM log_head"))
+        """The log's head (``events.positions.LOG_POSITION``, the one lookup)."""
+        return int(await self.fetchval(self._head_sql))
 
     async def event_rows(self, after: int, upto: int, limit: int) -> list[Sequence[Any]]:
         """Event rows ``after < position <= upto`` in position order, at most ``limit``, with
@@ -160,37 +155,13 @@ class RawConnection:
         ``UtcDateTime`` and ``Uuid`` processors would make of them."""
         if self.dialect == "postgresql":
             return [None] * len(columns)
-        dialect = self._sa_dialect
-        processors: list[Processor] = []
-        for c in columns:
-            impl = table.c[c].type.dialect_impl(dialect)
-            processors.append(
-                faster_result(
-                    table.c[c].type,
-                    impl.result_processor(dialect, None),
-                    impl.bind_processor(dialect),
-                )
-            )
-        return processors
-
-    def bind_processors(self, table: Table, columns: Sequence[str]) -> list[Processor]:
-        """Converters from Python values to what the driver takes. On PostgreSQL the values the
-        fold makes (aware datetimes, UUIDs, booleans) go to ``COPY`` as they are."""
-        if self.dialect == "postgresql":
-            return [None] * len(columns)
-        dialect = self._sa_dialect
-        return [
-            faster_bind(
-                table.c[c].type, table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
-            )
-            for c in columns
-        ]
+        return result_processors(table, columns)
 
     def bind_value(self, column: Column[Any], value: Any) -> Any:
         """One value as the driver takes it for ``column``."""
         if self.dialect == "postgresql" or value is None:
             return value
-        process = column.type.dialect_impl(self._sa_dialect).bind_processor(self._sa_dialect)
+        process = bind_processors(column.table, (column.name,))[0]
         return value if process is None else process(value)
 
     def is_lock_timeout(self, error: BaseException) -> bool:
@@ -201,32 +172,21 @@ class RawConnection:
     def convert(
         rows: Sequence[Sequence[Any]], processors: Sequence[Processor]
     ) -> list[Sequence[Any]]:
-        active = [(i, p) for i, p in enumerate(processors) if p is not None]
-        if not active:  # PostgreSQL: asyncpg's records index and unpack like tuples
-            return list(rows)
-        out: list[Sequence[Any]] = []
-        for row in rows:
-            values = list(row)
-            for i, process in active:
-                if values[i] is not None:
-                    values[i] = process(values[i])
-            out.append(tuple(values))
-        return out
+        """``rows`` through ``processors`` (PostgreSQL's are all None: asyncpg's records
+        index and unpack like tuples)."""
+        return converted(rows, processors)
 
     async def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
-        """Insert many rows into ``table`` (values already through ``bind_processors``)."""
+        """``COPY`` rows into ``table``, values as asyncpg encodes them: PostgreSQL's bulk
+        insert (SQLite's rows go through ``projections.sqlite_changes``)."""
+        if self.dialect != "postgresql":
+            raise NotImplementedError("COPY is PostgreSQL's")
         if not rows:
             return
-        if self.dialect == "postgresql":
-            async with self._busy:
-                await self.driver.copy_records_to_table(table, records=rows, columns=list(columns))
-            return
-        names = ", ".join(f'"{c}"' for c in columns)
-        marks = ", ".join("?" for _ in columns)
         async with self._busy:
-            await self.driver.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+            await self.driver.copy_records_to_table(table, records=rows, columns=list(columns))
 
 
 @asynccontextmanager

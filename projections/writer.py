@@ -4,24 +4,22 @@ store's ``events.writers.InTransaction``.
 ``ProjectionRows`` carries the row changes the fold computed and the checkpoint they bring up to
 the append. PostgreSQL's append hands them, as JSON, to the ``ceasefire_append`` function (one
 round trip; ``changes_as_json``); SQLite's runs the statements on the writer's own connection
-(``write_sqlite``). The replay writes its batches through ``projections.bulk.BulkWriter``.
+(``write_sqlite``) through ``projections.sqlite_changes``, the SQLite applier the replay's
+``projections.bulk.BulkWriter`` runs too.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import sqlite3
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
-from events.sqlite_values import sqlite_value
-from projections.changes import Changes, Row
+from projections.changes import Changes
 from projections.inline import CHECKPOINT
+from projections.sqlite_changes import sqlite_statements
 from projections.tables import PROJECTION_KEYS
 
 __all__ = ["ProjectionRows", "changes_as_json"]
@@ -41,36 +39,9 @@ class ProjectionRows:
         return changes_as_json(self.changes)
 
     def write_sqlite(self, conn: sqlite3.Connection) -> None:
-        """Closes, then inserts (see ``Changes.close``); table and column names come from our
-        own code (``PROJECTION_KEYS`` and the fold's rows), never from input."""
-        for close in self.changes.closes:
-            key = PROJECTION_KEYS[close.table]
-            where = " AND ".join(f"{k} = ?" for k in key)
-            conn.execute(
-                f"UPDATE {close.table} SET known_until = ? WHERE known_until IS NULL AND {where}",
-                (sqlite_value(close.known_until), *(sqlite_value(close.key[k]) for k in key)),
-            )
-        for table, group in _grouped(self.changes.inserts):
-            columns = tuple(group[0])
-            values = itemgetter(*columns)
-            conn.executemany(
-                _insert_statement(table, columns),
-                [tuple(map(sqlite_value, values(row))) for row in group],
-            )
-
-
-@functools.cache
-def _insert_statement(table: str, columns: tuple[str, ...]) -> str:
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-
-
-def _grouped(inserts: Iterable[tuple[str, Row]]) -> list[tuple[str, list[Row]]]:
-    groups: dict[str, list[Row]] = {}
-    for table, row in inserts:
-        if table not in PROJECTION_KEYS:
-            raise ValueError(f"not a projection table: {table}")
-        groups.setdefault(table, []).append(row)
-    return list(groups.items())
+        """Through the one SQLite applier, which the replay runs too."""
+        for statement, params in sqlite_statements(self.changes):
+            conn.executemany(statement, params)
 
 
 def _json_value(value: Any) -> Any:

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.webhooks.store import CHECKPOINT, DeliveryStatus
 from app.webhooks.tables import attempts, deliveries
-from events.tables import log_head, projection_checkpoints
+from events.positions import log_position
+from events.tables import projection_checkpoints
 
 __all__ = [
     "AttemptRecord",
@@ -205,7 +206,7 @@ async def delivery_figures(conn: AsyncConnection, now: datetime) -> DeliveryFigu
             ).where(pending)
         )
     ).one()
-    head = (await conn.execute(select(log_head.c.position))).scalar_one()
+    head = await log_position(conn)
     dispatched = (
         await conn.execute(
             select(projection_checkpoints.c.position).where(

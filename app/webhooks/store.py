@@ -26,7 +26,8 @@ from app.webhooks.signing import new_secret
 from app.webhooks.tables import attempts, deliveries, subscriptions
 from events.database import WRITE
 from events.envelope import Recorded
-from events.tables import log_head, projection_checkpoints
+from events.positions import log_position
+from events.tables import projection_checkpoints
 
 __all__ = [
     "CHECKPOINT",
@@ -159,7 +160,7 @@ async def create_subscription(
     a dispatch batch in flight either sees this subscription or ends before its
     ``from_position``, never between."""
     checkpoint = await checkpoint_locked(conn)
-    head = (await conn.execute(select(log_head.c.position))).scalar_one()
+    head = await log_position(conn)
     from_position = max(checkpoint, int(head))
     subscription_id = uuid4()
     values = {
