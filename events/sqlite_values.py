@@ -34,7 +34,7 @@ __all__ = [
     "DIALECT",
     "Processor",
     "bind_processors",
-    "converted",
+    "converter",
     "faster_bind",
     "faster_result",
     "result_processors",
@@ -127,23 +127,24 @@ def result_processors(table: Table, columns: Sequence[str]) -> list[Processor]:
 def rows_binder(table: Table, columns: tuple[str, ...]) -> RowsBinder:
     """Rows of ``columns`` values of ``table`` converted as SQLite stores them (built once per
     table and column set: the append path asks for the same few on every append)."""
-    processors = bind_processors(table, columns)
-    return lambda rows: converted(rows, processors)
+    return converter(bind_processors(table, columns))
 
 
-def converted(
-    rows: Sequence[Sequence[Any]], processors: Sequence[Processor]
-) -> list[Sequence[Any]]:
-    """``rows`` with each non-NULL value passed through its column's processor (None: as it
-    is). Rows come back as lists when any processor applies; ``sqlite3`` takes either."""
+def converter(processors: Sequence[Processor]) -> RowsBinder:
+    """A function passing each non-NULL value of a row through its column's processor (None:
+    as it is). Rows come back as lists when any processor applies; ``sqlite3`` takes either."""
     active = [(i, p) for i, p in enumerate(processors) if p is not None]
     if not active:
-        return list(rows)
-    out: list[Sequence[Any]] = []
-    for row in rows:
-        values = list(row)
-        for i, process in active:
-            if values[i] is not None:
-                values[i] = process(values[i])
-        out.append(values)
-    return out
+        return list
+
+    def convert(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+        out: list[Sequence[Any]] = []
+        for row in rows:
+            values = list(row)
+            for i, process in active:
+                if values[i] is not None:
+                    values[i] = process(values[i])
+            out.append(values)
+        return out
+
+    return convert

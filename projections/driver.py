@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events.codec import EVENT_COLUMNS
 from events.database import dialect_of
 from events.positions import LOG_POSITION, raw_sql
-from events.sqlite_values import Processor, bind_processors, converted, result_processors
+from events.sqlite_values import Processor, bind_processors, converter, result_processors
 from events.store import storage_errors
 from events.tables import events
 
@@ -37,7 +37,7 @@ class RawConnection:
     def __init__(self, driver: Any, engine: AsyncEngine) -> None:
         self.driver = driver
         self.dialect = dialect_of(engine)
-        self._event_processors = self.result_processors(events, EVENT_COLUMNS)
+        self._decode_rows = converter(self.result_processors(events, EVENT_COLUMNS))
         self._head_sql = raw_sql(LOG_POSITION, engine.dialect)
         self._head_sql_locked = raw_sql(LOG_POSITION, engine.dialect, for_update=True)
         #: One statement at a time on the connection (a reader's prefetch and a lookup may
@@ -128,7 +128,7 @@ class RawConnection:
             upto,
             limit,
         )
-        return self.convert(rows, self._event_processors)
+        return self._decode_rows(rows)
 
     async def events_by_id(self, ids: Sequence[Any]) -> list[Sequence[Any]]:
         """The event rows with these ids (any order; missing ids are absent), one query."""
@@ -145,7 +145,7 @@ class RawConnection:
                 f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE id IN ({marks})",
                 *(self.bind_value(events.c.id, i) for i in ids),
             )
-        return self.convert(rows, self._event_processors)
+        return self._decode_rows(rows)
 
     # -- values ------------------------------------------------------------------------------
 
@@ -167,14 +167,6 @@ class RawConnection:
     def is_lock_timeout(self, error: BaseException) -> bool:
         """Whether ``error`` is PostgreSQL giving up on a lock after ``lock_timeout``."""
         return type(error).__name__ == "LockNotAvailableError"
-
-    @staticmethod
-    def convert(
-        rows: Sequence[Sequence[Any]], processors: Sequence[Processor]
-    ) -> list[Sequence[Any]]:
-        """``rows`` through ``processors`` (PostgreSQL's are all None: asyncpg's records
-        index and unpack like tuples)."""
-        return converted(rows, processors)
 
     async def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
