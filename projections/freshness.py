@@ -21,8 +21,8 @@ from sqlalchemy import ColumnElement, ScalarSelect, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.errors import UnknownConflictError
-from events.positions import stream_head
-from events.tables import events, log_head
+from events.positions import LOG_POSITION, stream_head
+from events.tables import events
 from projections.tables import (
     agreements,
     allegations,
@@ -59,9 +59,7 @@ async def newest_recorded_at(conn: AsyncConnection) -> datetime | None:
     earlier ``known_at`` is settled, up to how far appends' clocks may trail each other."""
     return (
         await conn.execute(
-            select(events.c.recorded_at).where(
-                events.c.position == select(log_head.c.position).scalar_subquery()
-            )
+            select(events.c.recorded_at).where(events.c.position == LOG_POSITION.scalar_subquery())
         )
     ).scalar_one_or_none()
 
