@@ -28,7 +28,7 @@ from app.deps import ReaderKey, SettingsDep
 from app.direct import DirectRoute, answered_directly
 from app.openapi import OPEN_READ
 from app.settings import Settings
-from events.types import ConflictSlug, Instant
+from events.values import ConflictSlug, Instant
 from projections.timeline import TimelineView
 from projections.views import AllegationsView, ConflictSummary, StatusView
 

@@ -38,14 +38,12 @@ from events.errors import (
 from events.routing import ReadDatabase
 from events.store import read_events, storage_errors
 from events.types import (
-    MAX_SAFE_INTEGER,
     AgreementCollapsed,
     AgreementExtended,
     AgreementSigned,
     AllegationDenied,
     AllegationRetracted,
     CeasefireDeclared,
-    ConflictSlug,
     Event,
     EventCorrected,
     MissionDispatched,
@@ -53,6 +51,7 @@ from events.types import (
     ViolationAlleged,
     event_adapter,
 )
+from events.values import MAX_SAFE_INTEGER, ConflictSlug
 
 __all__ = [
     "CONFLICT_READ_PROBLEMS",

@@ -20,7 +20,7 @@ from app.keys import ApiKey, KeyCache, Role, create_key, list_keys, revoke_key
 from app.problems import ProblemError, problem_responses
 from app.webhooks.store import write_transaction
 from events.store import storage_errors
-from events.types import NO_NUL
+from events.values import NO_NUL
 
 __all__ = ["router"]
 

@@ -32,7 +32,8 @@ from app.metrics import Metrics
 from app.openapi import OPEN_READ
 from app.problems import ProblemError, problem_responses
 from app.streaming import StreamHub
-from events.types import EVENT_TYPES, ConflictSlug
+from events.types import EVENT_TYPES
+from events.values import ConflictSlug
 
 __all__ = ["router"]
 

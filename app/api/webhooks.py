@@ -27,7 +27,8 @@ from app.webhooks.ssrf import AddressPolicy, UnsafeUrlError, check_url
 from app.webhooks.store import DeliveryStatus, Subscription, write_transaction
 from app.webhooks.worker import Webhooks, message_id
 from events.store import storage_errors
-from events.types import MAX_SAFE_INTEGER, NO_NUL, ConflictSlug, EventType, Instant
+from events.types import EventType
+from events.values import MAX_SAFE_INTEGER, NO_NUL, ConflictSlug, Instant
 from projections.freshness import snapshot
 
 __all__ = ["router"]
