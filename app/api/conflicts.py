@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from app import reads
-from app.api.events import POSITIONED_CONFLICT_READ_PROBLEMS, POSITIONED_READ_PROBLEMS, Conflict
+from app.api.parameters import POSITIONED_CONFLICT_READ_PROBLEMS, POSITIONED_READ_PROBLEMS, Conflict
 from app.conditional import (
     CONDITIONAL_HEADERS,
     ConditionalDep,

@@ -24,7 +24,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from app.api.events import After
+from app.api.parameters import After
 from app.capacity import Gauge
 from app.conditional import ConditionalDep
 from app.deps import ReaderKey, SettingsDep
