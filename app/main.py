@@ -10,7 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
 from app import docs, openapi, problems
-from app.api import admin, conflicts, embeds, events, health, keys, metrics, stream, webhooks
+from app.api import (
+    admin,
+    conflicts,
+    embeds,
+    events,
+    health,
+    keys,
+    metrics,
+    stream,
+    webhook_deliveries,
+    webhooks,
+)
 from app.capacity import Gauge
 from app.composition import build
 from app.conditional import CachePolicy, ConditionalReads
@@ -124,6 +135,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.include_router(stream.router)
     app.include_router(health.router)
     app.include_router(webhooks.router)
+    app.include_router(webhook_deliveries.router)
     app.include_router(admin.router)
     app.include_router(keys.router)
     app.include_router(embeds.router)
