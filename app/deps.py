@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.appending import Appender
 from app.keys import ApiKey, KeyCache, Role, find_key
@@ -53,21 +53,21 @@ async def get_appender(request: Request) -> Appender:
 
 
 @asynccontextmanager
-async def reading(store: EventStore) -> AsyncIterator[AsyncConnection]:
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A read connection whose driver errors are ours (503, not 500). For a read that must give
     its connection back before the request ends; ``ConnDep`` otherwise."""
     with storage_errors():
-        async with store.engine.connect() as conn:
+        async with engine.connect() as conn:
             yield conn
 
 
 @asynccontextmanager
-async def writing(store: EventStore) -> AsyncIterator[AsyncConnection]:
+async def writing(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A write transaction whose driver errors are ours (503, not 500). Not a dependency: a
     dependency's transaction would commit after the response is sent, so the client, and a
     worker the route wakes, could look before the write is there."""
     with storage_errors():
-        async with write_transaction(store.engine) as conn:
+        async with write_transaction(engine) as conn:
             yield conn
 
 
@@ -75,7 +75,7 @@ async def get_conn(
     store: Annotated[EventStore, Depends(get_store)],
 ) -> AsyncIterator[AsyncConnection]:
     """A connection for one request's reads. No transaction is held open across the response."""
-    async with reading(store) as conn:
+    async with reading(store.engine) as conn:
         yield conn
 
 
@@ -116,7 +116,7 @@ async def authorize(
     cache: KeyCache = request.app.state.key_cache
     key = cache.get(credentials.credentials)
     if key is None:
-        async with reading(request.app.state.store) as conn:
+        async with reading(request.app.state.store.engine) as conn:
             key = await find_key(conn, credentials.credentials)
         if key is not None and key.revoked_at is None:
             cache.put(credentials.credentials, key)

@@ -26,7 +26,7 @@ from app.conditional import (
     Validator,
     conditional_responses,
 )
-from app.deps import AppenderDep, JsonContent, ReaderKey, SettingsDep, WriterKey
+from app.deps import AppenderDep, JsonContent, ReaderKey, SettingsDep, WriterKey, reading
 from app.keys import ApiKey
 from app.metrics import Metrics
 from app.openapi import OPEN_READ, links
@@ -41,7 +41,7 @@ from events.errors import (
     UnknownConflictError,
 )
 from events.routing import ReadDatabase
-from events.store import read_events, storage_errors
+from events.store import read_events
 from events.types import Event, event_adapter
 
 __all__ = ["router"]
@@ -242,9 +242,8 @@ async def read_log_head(
         return await database.heads.log()
 
     async def compute(database: ReadDatabase) -> Representation:
-        with storage_errors():
-            async with database.engine.connect() as conn:
-                head = await read_log_head_row(conn)
+        async with reading(database.engine) as conn:
+            head = await read_log_head_row(conn)
         view = LogHeadView(position=head.position, hash=head.hash.hex())
         return Representation(view.model_dump_json().encode(), Validator(head.position))
 

@@ -82,7 +82,7 @@ async def create_api_key(
     response: Response,
 ) -> KeyCreated:
     """The secret is in this answer only; the service keeps a hash of it."""
-    async with writing(store) as conn:
+    async with writing(store.engine) as conn:
         key, secret = await create_key(conn, name=body.name, role=body.role)
     response.headers["Location"] = f"/v1/admin/keys/{key.id}"
     return KeyCreated(**KeyView.of(key).model_dump(), secret=secret)
@@ -117,7 +117,7 @@ async def revoke_api_key(
 ) -> Response:
     """Refused at once by this process; by every other one as soon as it hears (PostgreSQL)
     or within CEASEFIRE_KEY_CACHE_SECONDS (SQLite)."""
-    async with writing(store) as conn:
+    async with writing(store.engine) as conn:
         revoked = await revoke_key(conn, key_id)
     cache: KeyCache = request.app.state.key_cache
     cache.forget(key_id)

@@ -121,7 +121,7 @@ async def retry_webhook_delivery(
 ) -> Delivery:
     """Queues one more attempt, due now, with the same ``webhook-id``. A disabled endpoint's
     delivery waits until the endpoint is re-enabled."""
-    async with writing(store) as conn:
+    async with writing(store.engine) as conn:
         found = await delivery_log.requeue_delivery(conn, webhook_id, delivery_id, now())
         delivery = await delivery_log.get_delivery(conn, webhook_id, delivery_id)
     if not found or delivery is None:
@@ -147,7 +147,7 @@ async def recover_webhook_deliveries(
 ) -> Recovered:
     """Every delivery of this subscription that failed for good since `since` is queued
     again, due now, with its original `webhook-id` (receivers deduplicate on it)."""
-    async with writing(store) as conn:  # an unknown id raises here: nothing is written
+    async with writing(store.engine) as conn:  # an unknown id raises here: nothing is written
         await subscription(conn, webhook_id)
         count = await delivery_log.recover_failed(conn, webhook_id, since, now())
     webhooks_of(request).wake()

@@ -152,7 +152,7 @@ async def create_webhook(
     """The endpoint receives the events recorded from now on that match its filters, signed
     with the secret in this answer (the only time it is shown)."""
     await _check_url(body.url, settings)
-    async with writing(store) as conn:
+    async with writing(store.engine) as conn:
         sub = await webhook_store.create_subscription(
             conn,
             url=body.url,
@@ -221,7 +221,7 @@ async def update_webhook(
         )
     if "url" in changes:
         await _check_url(changes["url"], settings)
-    async with writing(store) as conn:
+    async with writing(store.engine) as conn:
         sub = await webhook_store.update_subscription(conn, webhook_id, changes, now())
     if sub is None:
         raise _not_found(webhook_id)
@@ -240,7 +240,7 @@ async def update_webhook(
 )
 async def delete_webhook(webhook_id: WebhookId, store: StoreDep, _key: AdminKey) -> Response:
     """The subscription and its delivery log are deleted; nothing more is sent to it."""
-    async with writing(store) as conn:
+    async with writing(store.engine) as conn:
         deleted = await webhook_store.delete_subscription(conn, webhook_id)
     if not deleted:
         raise _not_found(webhook_id)
@@ -259,7 +259,7 @@ async def rotate_webhook_secret(
 ) -> SecretRotated:
     """A new secret, shown once. The previous one stays valid for the overlap (24 hours by
     default): meanwhile each delivery carries two signatures, one per secret."""
-    async with writing(store) as conn:
+    async with writing(store.engine) as conn:
         sub = await webhook_store.rotate_secret(
             conn, webhook_id, now(), settings.webhook_secret_overlap, settings.secret_box()
         )
@@ -289,7 +289,7 @@ async def ping_webhook(
     """Sends a signed ``webhook.ping`` CloudEvent at once (even to a disabled endpoint) and
     answers with the outcome. Pings are not stored and not retried."""
     # Not ConnDep: its connection would stay checked out while the endpoint is called.
-    async with reading(store) as conn:
+    async with reading(store.engine) as conn:
         sub = await subscription(conn, webhook_id)
     ping_id = message_id(uuid4())
     with _secret_key_errors():
