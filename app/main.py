@@ -10,7 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
 from app import docs, openapi, problems
-from app.api import admin, conflicts, embeds, events, health, keys, metrics, stream, webhooks
+from app.api import (
+    admin,
+    conflicts,
+    embeds,
+    events,
+    health,
+    keys,
+    metrics,
+    stream,
+    webhook_deliveries,
+    webhooks,
+)
 from app.capacity import Gauge
 from app.composition import build
 from app.conditional import CachePolicy, ConditionalReads
@@ -61,6 +72,7 @@ ROUTERS = (
     stream.router,
     health.router,
     webhooks.router,
+    webhook_deliveries.router,
     admin.router,
     keys.router,
     embeds.router,
