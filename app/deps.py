@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.appending import Appender
 from app.keys import ApiKey, KeyCache, Role, find_key
 from app.problems import ProblemError
 from app.settings import Settings
+from app.webhooks.store import write_transaction
 from events.store import EventStore, storage_errors
+from projections.freshness import snapshot
 
 __all__ = [
     "AdminKey",
@@ -22,10 +25,13 @@ __all__ = [
     "JsonContent",
     "ReaderKey",
     "SettingsDep",
+    "SnapshotDep",
     "StoreDep",
     "WriterKey",
     "authorize",
+    "reading",
     "require",
+    "writing",
 ]
 
 
@@ -46,12 +52,40 @@ async def get_appender(request: Request) -> Appender:
     return appender
 
 
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A read connection whose driver errors are ours (503, not 500). For a read that must give
+    its connection back before the request ends; ``ConnDep`` otherwise."""
+    with storage_errors():
+        async with engine.connect() as conn:
+            yield conn
+
+
+@asynccontextmanager
+async def writing(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A write transaction whose driver errors are ours (503, not 500). Not a dependency: a
+    dependency's transaction would commit after the response is sent, so the client, and a
+    worker the route wakes, could look before the write is there."""
+    with storage_errors():
+        async with write_transaction(engine) as conn:
+            yield conn
+
+
 async def get_conn(
     store: Annotated[EventStore, Depends(get_store)],
 ) -> AsyncIterator[AsyncConnection]:
     """A connection for one request's reads. No transaction is held open across the response."""
+    async with reading(store.engine) as conn:
+        yield conn
+
+
+async def get_snapshot(
+    store: Annotated[EventStore, Depends(get_store)],
+) -> AsyncIterator[AsyncConnection]:
+    """A connection for one request's reads that must agree with each other: every statement
+    sees one snapshot (``projections.freshness.snapshot``)."""
     with storage_errors():
-        async with store.engine.connect() as conn:
+        async with snapshot(store.engine) as conn:
             yield conn
 
 
@@ -59,6 +93,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[EventStore, Depends(get_store)]
 AppenderDep = Annotated[Appender, Depends(get_appender)]
 ConnDep = Annotated[AsyncConnection, Depends(get_conn)]
+SnapshotDep = Annotated[AsyncConnection, Depends(get_snapshot)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cfk_…`")
 
@@ -81,10 +116,8 @@ async def authorize(
     cache: KeyCache = request.app.state.key_cache
     key = cache.get(credentials.credentials)
     if key is None:
-        store: EventStore = request.app.state.store
-        with storage_errors():
-            async with store.engine.connect() as conn:
-                key = await find_key(conn, credentials.credentials)
+        async with reading(request.app.state.store.engine) as conn:
+            key = await find_key(conn, credentials.credentials)
         if key is not None and key.revoked_at is None:
             cache.put(credentials.credentials, key)
     if key is None or key.revoked_at is not None:

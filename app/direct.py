@@ -27,11 +27,12 @@ route is built, at start-up: the fast path refuses to exist rather than drift.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Coroutine
+import re
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from copy import deepcopy
 from typing import Any, TypeVar
 
-from fastapi import Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi._compat import ModelField, field_annotation_is_sequence
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import (
@@ -41,8 +42,17 @@ from fastapi.dependencies.utils import (
     get_typed_return_annotation,
 )
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Receive, Scope, Send
 
-__all__ = ["DirectRoute", "UnsupportedDirectRoute", "answered_directly", "is_answered_directly"]
+__all__ = [
+    "DirectDoor",
+    "DirectRoute",
+    "UnsupportedDirectRoute",
+    "answered_directly",
+    "is_answered_directly",
+]
 
 _Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
 _MARK = "__answered_directly__"
@@ -184,13 +194,16 @@ def _returns_a_response(endpoint: Callable[..., Any], where: str) -> None:
 class DirectRoute(APIRoute):
     """An ``APIRoute`` whose marked endpoint is tried directly before FastAPI solves it."""
 
+    #: The plan of a marked endpoint (None: not marked), made when the route is.
+    direct_plan: _Plan | None = None
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         solved = super().get_route_handler()
         if not is_answered_directly(self.endpoint):
             return solved
         where = f"{self.path} ({self.endpoint.__name__})"
         _returns_a_response(self.endpoint, where)
-        plan = _plan(self.dependant, where)
+        plan = self.direct_plan = _plan(self.dependant, where)
         endpoint = self.endpoint
 
         async def handler(request: Request) -> Response:
@@ -201,3 +214,125 @@ class DirectRoute(APIRoute):
             return response
 
         return handler
+
+
+#: A route template's segments; a ``{…:path}`` parameter ends it (it takes the rest).
+_PATH_REST = "{path}"
+
+
+def _segments(path: str) -> list[str | None]:
+    """``/v1/conflicts/{conflict}/status`` as ``["v1", "conflicts", None, "status"]``: None
+    for a segment holding a parameter (it matches any text), ``_PATH_REST`` for a path one."""
+    found: list[str | None] = []
+    for segment in path.strip("/").split("/"):
+        if ":path}" in segment:
+            found.append(_PATH_REST)
+            break
+        found.append(None if "{" in segment else segment)
+    return found
+
+
+def _may_overlap(other: list[str | None], direct: list[str | None], *, prefix: bool) -> bool:
+    """Whether a path of the direct route's could also be one of ``other``'s (``prefix``: any
+    path under ``other``, as a mount's)."""
+    for mine, theirs in zip(direct, other, strict=False):
+        if theirs == _PATH_REST:
+            return True
+        if mine is not None and theirs is not None and mine != theirs:
+            return False
+    return len(other) <= len(direct) if prefix else len(other) == len(direct)
+
+
+class DirectDoor:
+    """Sends a GET of a route answered directly to its plan and endpoint at once, outside
+    FastAPI's middleware and router; everything else goes to FastAPI.
+
+    What it skips, FastAPI's error, telemetry and body middleware and its router, came to a
+    fifth of a status poll's server time (bench/status.py, FastAPI 0.165), as much as the
+    bare endpoint's whole route. What those layers do for such a request is done here the
+    same way: the scope gets the ``app``, ``route``, ``endpoint`` and ``path_params`` FastAPI
+    would set; an exception goes to the app's handler for it (a ``HTTPException`` to its
+    status's first, as Starlette does); a request the plan cannot read (a value that does not
+    validate) goes to FastAPI whole, which answers it as it always does.
+
+    A direct route only takes the paths no other route of the app could match: the door is
+    given the routers the app includes, and refuses (``UnsupportedDirectRoute``) to be built
+    over a direct route whose template could match a path of another GET route or mount,
+    whatever their order, so it cannot take a request FastAPI would route elsewhere.
+    """
+
+    def __init__(self, app: FastAPI, routers: Sequence[APIRouter]) -> None:
+        self.app = app
+        routes: list[BaseRoute] = [r for router in routers for r in router.routes]
+        routes += [r for r in app.router.routes if isinstance(r, Route | Mount)]
+        self._direct: list[tuple[DirectRoute, _Plan]] = []
+        for route in routes:
+            if not isinstance(route, DirectRoute) or route.direct_plan is None:
+                continue
+            if "GET" not in (route.methods or ()):
+                raise _refuse(route.path, "a direct route must answer GET")
+            shape = _segments(route.path)
+            for other in routes:
+                if other is route:
+                    continue
+                if isinstance(other, Mount):
+                    clash = _may_overlap(_segments(other.path), shape, prefix=True)
+                elif isinstance(other, Route) and "GET" in (other.methods or ()):
+                    clash = _may_overlap(_segments(other.path), shape, prefix=False)
+                else:
+                    continue
+                if clash:
+                    raise _refuse(route.path, f"its paths may be {other.path!r}'s too")
+            self._direct.append((route, route.direct_plan))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and not scope.get("root_path"):
+            path = scope["path"]
+            for route, plan in self._direct:
+                matched = route.path_regex.match(path)
+                if matched is not None:
+                    await self._answer(route, plan, matched, scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    async def _answer(
+        self,
+        route: DirectRoute,
+        plan: _Plan,
+        matched: re.Match[str],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        convertors = route.param_convertors
+        # In place, as FastAPI's router does: the request's telemetry reads the route from it.
+        scope.update(
+            app=self.app,
+            router=self.app.router,
+            route=route,
+            endpoint=route.endpoint,
+            path_params={k: convertors[k].convert(v) for k, v in matched.groupdict().items()},
+        )
+        request = Request(scope, receive, send)
+        try:
+            arguments = await plan(request, {})
+            if arguments is None:  # FastAPI answers it, with its own validation problem
+                await self.app(scope, receive, send)
+                return
+            response: Response = await route.endpoint(**arguments)
+        except Exception as error:
+            handler = self._handler(error)
+            if handler is None:
+                raise
+            handled = handler(request, error)
+            response = await handled if inspect.isawaitable(handled) else handled
+        await response(scope, receive, send)
+
+    def _handler(self, error: Exception) -> Callable[[Request, Exception], Any] | None:
+        handlers = self.app.exception_handlers
+        if isinstance(error, StarletteHTTPException) and error.status_code in handlers:
+            return handlers[error.status_code]
+        for kind in type(error).__mro__:
+            if kind in handlers:
+                return handlers[kind]
+        return None

@@ -26,7 +26,7 @@ from fastapi import FastAPI
 from app.glossary import describe
 from app.problems import problem_schema
 from app.settings import Settings
-from events.types import CORRECTABLE_DATA
+from events.event_data import CORRECTABLE_DATA
 
 __all__ = ["OPEN_READ", "install", "links"]
 

@@ -25,7 +25,8 @@ from events.heads import Heads
 from events.positions import log_position
 from events.store import storage_errors
 from projections.freshness import next_change, snapshot, stream_position
-from projections.queries import list_conflicts, read_allegations, read_status
+from projections.queries.allegations import read_allegations
+from projections.queries.status import list_conflicts, read_status
 from projections.timeline import read_timeline
 from projections.views import StatusView
 

@@ -1,5 +1,5 @@
 """What one status read costs as the log grows: the seed conflict's status read beside a log of
-1k and of 1M other events, in-process (``projections.queries.read_status``, the view the
+1k and of 1M other events, in-process (``projections.queries.status.read_status``, the view the
 route serves, without HTTP), now and ``as_of`` a time.
 
 For each database and each size, a fresh database is filled with ``bench/replay.py``'s bulk
@@ -53,7 +53,7 @@ async def _prepare(url: str, allegations: int) -> float:
 async def _reads(url: str, reads: int) -> dict[str, float]:
     from events.database import create_engine
     from projections.freshness import snapshot
-    from projections.queries import read_status
+    from projections.queries.status import read_status
 
     engine = create_engine(url)
     out: dict[str, float] = {}

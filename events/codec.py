@@ -29,8 +29,9 @@ from pydantic import BaseModel
 from pydantic_core import SchemaValidator
 
 from events.envelope import Recorded, construct
-from events.types import SCHEMA_VERSIONS, Source
+from events.types import SCHEMA_VERSIONS
 from events.upcasting import upcast
+from events.values import Source
 
 __all__ = ["EVENT_COLUMNS", "RowDecoder", "columns_of"]
 

@@ -25,11 +25,11 @@ from events.types import (
     CeasefireDeclared,
     Event,
     EventCorrected,
-    Frozen,
     MissionDispatched,
     MissionEnded,
     ViolationAlleged,
 )
+from events.values import Frozen
 
 __all__ = [
     "GENESIS_HASH",

@@ -25,8 +25,9 @@ from sqlalchemy import Row, select
 from events.envelope import GENESIS_HASH, canonical_json, chain_hash, content_hash, format_instant
 from events.store import EventStore, storage_errors
 from events.tables import events
-from events.types import EVENT_TYPES, SCHEMA_VERSIONS, ConflictSlug, Event, Frozen, event_adapter
+from events.types import EVENT_TYPES, SCHEMA_VERSIONS, Event, event_adapter
 from events.upcasting import upcast
+from events.values import ConflictSlug, Frozen
 
 __all__ = ["ExportChain", "ExportedEvent", "export_line", "export_lines"]
 

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from events.envelope import Recorded
 from events.errors import DomainRuleError
+from events.event_data import CORRECTABLE_DATA
 from events.state import (
     ConflictState,
     Lookup,
@@ -21,7 +22,6 @@ from events.state import (
     with_data,
 )
 from events.types import (
-    CORRECTABLE_DATA,
     AgreementCollapsed,
     AgreementExtended,
     AgreementSigned,

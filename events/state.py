@@ -20,14 +20,9 @@ from uuid import UUID
 
 from events.envelope import Recorded
 from events.errors import DomainRuleError
-from events.types import (
-    CORRECTABLE_DATA,
-    SCOPE_RANK,
-    AllegationDenied,
-    AllegationRetracted,
-    Event,
-    EventCorrected,
-)
+from events.event_data import CORRECTABLE_DATA
+from events.types import AllegationDenied, AllegationRetracted, Event, EventCorrected
+from events.values import SCOPE_RANK
 
 __all__ = [
     "NAMING_TYPES",

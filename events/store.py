@@ -33,7 +33,8 @@ from events.errors import StorageUnavailableError
 from events.positions import log_position, stream_head
 from events.sqlite_writer import SqliteWriter
 from events.tables import events as events_table
-from events.types import Source, data_of
+from events.types import data_of
+from events.values import Source
 from events.writers import Batch, InTransaction, PostgresWriter, Writer
 
 __all__ = ["EventStore", "WriteBatch", "decode_row", "event_row", "read_events", "storage_errors"]

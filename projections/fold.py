@@ -33,9 +33,9 @@ from events.types import (
     EventCorrected,
     MissionDispatched,
     MissionEnded,
-    Source,
     ViolationAlleged,
 )
+from events.values import Source
 from projections.changes import Changes, Row
 
 __all__ = ["apply"]

@@ -31,7 +31,7 @@ from events.tables import events
 from events.types import AllegationRetracted, EventCorrected, data_of
 from projections.freshness import stream_position
 from projections.inline import load_agreements
-from projections.queries import conflict_head
+from projections.queries.shared import conflict_head
 from projections.standing import Filing, conflict_standing, contests, role_of
 from projections.views import ConflictState, View
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from app import reads
-from app.api.events import POSITIONED_CONFLICT_READ_PROBLEMS, POSITIONED_READ_PROBLEMS, Conflict
+from app.api.parameters import POSITIONED_CONFLICT_READ_PROBLEMS, POSITIONED_READ_PROBLEMS, Conflict
 from app.conditional import (
     CONDITIONAL_HEADERS,
     ConditionalDep,
@@ -28,7 +28,7 @@ from app.deps import ReaderKey, SettingsDep
 from app.direct import DirectRoute, answered_directly
 from app.openapi import OPEN_READ
 from app.settings import Settings
-from events.types import ConflictSlug, Instant
+from events.values import ConflictSlug, Instant
 from projections.timeline import TimelineView
 from projections.views import AllegationsView, ConflictSummary, StatusView
 

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
-from typing import Annotated, Literal
-from uuid import UUID
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, Request, Response
 
+from app.api.event_bodies import Appended, EventIn, EventPage, LogHeadView
+from app.api.parameters import (
+    POSITIONED_CONFLICT_READ_PROBLEMS,
+    POSITIONED_READ_PROBLEMS,
+    READ_PROBLEMS,
+    After,
+    Conflict,
+    Limit,
+)
 from app.conditional import (
     ConditionalDep,
     IfNoneMatch,
@@ -20,7 +26,7 @@ from app.conditional import (
     Validator,
     conditional_responses,
 )
-from app.deps import AppenderDep, JsonContent, ReaderKey, SettingsDep, WriterKey
+from app.deps import AppenderDep, JsonContent, ReaderKey, SettingsDep, WriterKey, reading
 from app.keys import ApiKey
 from app.metrics import Metrics
 from app.openapi import OPEN_READ, links
@@ -28,7 +34,6 @@ from app.problems import problem_responses
 from app.reads import fitting
 from events.audit import appended_by
 from events.chain import read_log_head as read_log_head_row
-from events.envelope import Recorded
 from events.errors import (
     ConcurrencyError,
     DomainRuleError,
@@ -36,180 +41,12 @@ from events.errors import (
     UnknownConflictError,
 )
 from events.routing import ReadDatabase
-from events.store import read_events, storage_errors
-from events.types import (
-    MAX_SAFE_INTEGER,
-    AgreementCollapsed,
-    AgreementExtended,
-    AgreementSigned,
-    AllegationDenied,
-    AllegationRetracted,
-    CeasefireDeclared,
-    ConflictSlug,
-    Event,
-    EventCorrected,
-    MissionDispatched,
-    MissionEnded,
-    ViolationAlleged,
-    event_adapter,
-)
+from events.store import read_events
+from events.types import Event, event_adapter
 
-__all__ = [
-    "CONFLICT_READ_PROBLEMS",
-    "POSITIONED_CONFLICT_READ_PROBLEMS",
-    "POSITIONED_READ_PROBLEMS",
-    "READ_PROBLEMS",
-    "Conflict",
-    "router",
-]
+__all__ = ["router"]
 
 router = APIRouter(tags=["events"])
-
-
-class _Appendable(BaseModel):
-    expected_version: int | None = Field(
-        default=None,
-        ge=0,
-        le=MAX_SAFE_INTEGER,
-        strict=True,
-        description="The conflict's version the writer last saw (0: the conflict is new). "
-        "When the conflict has moved on, nothing is written and the answer is 409.",
-    )
-
-
-# Each event type as a writer sends it: ``type`` required (it picks the schema), beside the
-# optional ``expected_version``.
-
-
-class AgreementSignedIn(AgreementSigned, _Appendable):
-    """`agreement.signed`, as a writer sends it."""
-
-    type: Literal["agreement.signed"]
-
-
-class AgreementCollapsedIn(AgreementCollapsed, _Appendable):
-    """`agreement.collapsed`, as a writer sends it."""
-
-    type: Literal["agreement.collapsed"]
-
-
-class ViolationAllegedIn(ViolationAlleged, _Appendable):
-    """`violation.alleged`, as a writer sends it."""
-
-    type: Literal["violation.alleged"]
-
-
-class MissionDispatchedIn(MissionDispatched, _Appendable):
-    """`mission.dispatched`, as a writer sends it."""
-
-    type: Literal["mission.dispatched"]
-
-
-class AllegationRetractedIn(AllegationRetracted, _Appendable):
-    """`allegation.retracted`, as a writer sends it."""
-
-    type: Literal["allegation.retracted"]
-
-
-class EventCorrectedIn(EventCorrected, _Appendable):
-    """`event.corrected`, as a writer sends it."""
-
-    type: Literal["event.corrected"]
-
-
-class CeasefireDeclaredIn(CeasefireDeclared, _Appendable):
-    """`ceasefire.declared`, as a writer sends it."""
-
-    type: Literal["ceasefire.declared"]
-
-
-class AgreementExtendedIn(AgreementExtended, _Appendable):
-    """`agreement.extended`, as a writer sends it."""
-
-    type: Literal["agreement.extended"]
-
-
-class AllegationDeniedIn(AllegationDenied, _Appendable):
-    """`allegation.denied`, as a writer sends it."""
-
-    type: Literal["allegation.denied"]
-
-
-class MissionEndedIn(MissionEnded, _Appendable):
-    """`mission.ended`, as a writer sends it."""
-
-    type: Literal["mission.ended"]
-
-
-EventIn = Annotated[
-    AgreementSignedIn
-    | AgreementCollapsedIn
-    | ViolationAllegedIn
-    | MissionDispatchedIn
-    | AllegationRetractedIn
-    | EventCorrectedIn
-    | CeasefireDeclaredIn
-    | AgreementExtendedIn
-    | AllegationDeniedIn
-    | MissionEndedIn,
-    Field(discriminator="type"),
-]
-
-
-class Appended(BaseModel):
-    """Where the log put the event."""
-
-    id: UUID
-    conflict: str
-    version: int
-    position: int
-    recorded_at: datetime
-
-
-class EventPage(BaseModel):
-    """A page of the log, in position order."""
-
-    events: list[Recorded]
-    next_after: int = Field(
-        description="Pass as `after` to read on: the position of the last event returned, or "
-        "the given `after` when none was."
-    )
-    has_more: bool = Field(
-        description="True when more events follow this page (read on with `after=next_after`); "
-        "false at the end of the log as the page saw it."
-    )
-
-
-class LogHeadView(BaseModel):
-    """The log's head: the pair that pins its whole history."""
-
-    position: int = Field(description="The newest event's position (0: the log is empty).")
-    hash: str = Field(
-        description="Its chain hash, hex: sha256 over every event up to it. Keep the pair "
-        "elsewhere; `ceasefire verify --expect POSITION:HASH` proves the log still extends it."
-    )
-
-
-Conflict = Annotated[ConflictSlug, Path(description="The conflict's slug.")]
-#: Positions are 64-bit integers on both databases; clients hold them exactly up to 2**53 - 1.
-After = Annotated[
-    int, Query(ge=0, le=MAX_SAFE_INTEGER, description="Return events after this position.")
-]
-Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many events.")]
-
-_UNKNOWN_CONFLICT = {404: "The conflict has no events (`/problems/unknown-conflict`)."}
-#: A read's problems: a bad key (or none, with CEASEFIRE_REQUIRE_READ_KEY), a bad parameter.
-READ_PROBLEMS = problem_responses(401, 422, 503)
-CONFLICT_READ_PROBLEMS = problem_responses(401, 422, 503, specific=_UNKNOWN_CONFLICT)
-_NOT_REACHED = {
-    409: "`min_position` names a position the log has not reached, even on the primary "
-    "(`/problems/position-not-reached`)."
-}
-#: The same, for the reads that take ``min_position``.
-POSITIONED_READ_PROBLEMS = problem_responses(401, 422, 503, specific=_NOT_REACHED)
-POSITIONED_CONFLICT_READ_PROBLEMS = problem_responses(
-    401, 422, 503, specific=_UNKNOWN_CONFLICT | _NOT_REACHED
-)
 
 
 _APPENDED_LINKS = links(
@@ -405,9 +242,8 @@ async def read_log_head(
         return await database.heads.log()
 
     async def compute(database: ReadDatabase) -> Representation:
-        with storage_errors():
-            async with database.engine.connect() as conn:
-                head = await read_log_head_row(conn)
+        async with reading(database.engine) as conn:
+            head = await read_log_head_row(conn)
         view = LogHeadView(position=head.position, hash=head.hash.hex())
         return Representation(view.model_dump_json().encode(), Validator(head.position))
 

@@ -15,12 +15,10 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.deps import AdminKey, JsonContent, StoreDep
+from app.deps import AdminKey, ConnDep, JsonContent, StoreDep, writing
 from app.keys import ApiKey, KeyCache, Role, create_key, list_keys, revoke_key
 from app.problems import ProblemError, problem_responses
-from app.webhooks.store import write_transaction
-from events.store import storage_errors
-from events.types import NO_NUL
+from events.values import NO_NUL
 
 __all__ = ["router"]
 
@@ -84,9 +82,8 @@ async def create_api_key(
     response: Response,
 ) -> KeyCreated:
     """The secret is in this answer only; the service keeps a hash of it."""
-    with storage_errors():
-        async with write_transaction(store.engine) as conn:
-            key, secret = await create_key(conn, name=body.name, role=body.role)
+    async with writing(store.engine) as conn:
+        key, secret = await create_key(conn, name=body.name, role=body.role)
     response.headers["Location"] = f"/v1/admin/keys/{key.id}"
     return KeyCreated(**KeyView.of(key).model_dump(), secret=secret)
 
@@ -98,11 +95,9 @@ async def create_api_key(
     responses=_KEY_PROBLEMS,
     summary="Every API key, revoked ones included (never their secrets)",
 )
-async def list_api_keys(store: StoreDep, _key: AdminKey) -> list[KeyView]:
+async def list_api_keys(_key: AdminKey, conn: ConnDep) -> list[KeyView]:
     """Each key's name, role, prefix and dates; never a secret."""
-    with storage_errors():
-        async with store.engine.connect() as conn:
-            return [KeyView.of(key) for key in await list_keys(conn)]
+    return [KeyView.of(key) for key in await list_keys(conn)]
 
 
 @router.delete(
@@ -122,9 +117,8 @@ async def revoke_api_key(
 ) -> Response:
     """Refused at once by this process; by every other one as soon as it hears (PostgreSQL)
     or within CEASEFIRE_KEY_CACHE_SECONDS (SQLite)."""
-    with storage_errors():
-        async with write_transaction(store.engine) as conn:
-            revoked = await revoke_key(conn, key_id)
+    async with writing(store.engine) as conn:
+        revoked = await revoke_key(conn, key_id)
     cache: KeyCache = request.app.state.key_cache
     cache.forget(key_id)
     if not revoked:

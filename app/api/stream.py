@@ -24,7 +24,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from app.api.events import After
+from app.api.parameters import After
 from app.capacity import Gauge
 from app.conditional import ConditionalDep
 from app.deps import ReaderKey, SettingsDep
@@ -32,7 +32,8 @@ from app.metrics import Metrics
 from app.openapi import OPEN_READ
 from app.problems import ProblemError, problem_responses
 from app.streaming import StreamHub
-from events.types import EVENT_TYPES, ConflictSlug
+from events.types import EVENT_TYPES
+from events.values import ConflictSlug
 
 __all__ = ["router"]
 

@@ -16,7 +16,7 @@ from app.pages.chart import allegations_chart
 from events.positions import log_position
 from events.store import EventStore, storage_errors
 from projections.freshness import snapshot
-from projections.queries import list_conflicts, read_status
+from projections.queries.status import list_conflicts, read_status
 from projections.timeline import TimelineEntry, read_timeline
 from projections.views import StatusView
 

@@ -1,7 +1,9 @@
 """The status route answered directly (``app.direct``) answers exactly as FastAPI solving it.
 
-The same endpoint is mounted a second time under ``/solved`` on a plain ``APIRoute``, which
-FastAPI solves the ordinary way; every request below goes to both and the answers must match:
+The app is served through the door (``DirectDoor``), as ``create_app`` serves it, so the status
+route is answered outside FastAPI's middleware and router. The same endpoint is mounted a second
+time under ``/solved`` on a plain ``APIRoute``, which FastAPI routes and solves the ordinary
+way; every request below goes to both and the answers must match:
 status, headers and body, for valid and invalid values, known and unknown conflicts, with and
 without keys, current and stale tags. The database is real (SQLite and PostgreSQL).
 """
@@ -20,8 +22,8 @@ from fastapi.routing import APIRoute
 
 from app.api import conflicts
 from app.appending import Appender
-from app.direct import DirectRoute, UnsupportedDirectRoute, answered_directly
-from app.main import create_fastapi
+from app.direct import DirectDoor, DirectRoute, UnsupportedDirectRoute, answered_directly
+from app.main import ROUTERS, create_fastapi
 from app.settings import Settings
 from events.store import EventStore
 from tests.conftest import make_key
@@ -44,7 +46,7 @@ async def client(database_url: str, request: pytest.FixtureRequest) -> AsyncIter
     app = create_fastapi(settings)
     _solved(app)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=DirectDoor(app, ROUTERS))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
 
@@ -171,6 +173,43 @@ async def test_a_marked_endpoint_is_answered_without_fastapis_solving(
     assert solved == []
     refused = await _get(app, "/things/7", params={"n": "many"})
     assert refused.status_code == 422 and solved == [1]
+    # Through the door (outside FastAPI's router), the same answers, path parameters converted.
+    door = DirectDoor(app, [router])
+    answer = await _get(door, "/things/7", params={"n": "5"}, headers={"X-Tag": "t"})  # type: ignore[arg-type]
+    assert (answer.status_code, answer.text) == (200, "7 5 t anonymous /things/7")
+    assert solved == [1]
+    refused = await _get(door, "/things/seven")  # type: ignore[arg-type]
+    assert refused.status_code == 422 and solved == [1, 1]
+
+
+def test_the_door_refuses_a_direct_route_whose_paths_another_route_may_take() -> None:
+    """A direct route the door would take a request for that FastAPI might route elsewhere
+    (another GET route or a mount whose template matches some of its paths, in any order) is
+    refused when the door is built; routes that only share a prefix are not."""
+    direct = APIRouter(route_class=DirectRoute)
+
+    @direct.get("/things/{thing}/status")
+    @answered_directly
+    async def status(thing: str) -> Response:
+        return Response(thing)
+
+    async def other() -> Response:
+        return Response()
+
+    for clash in ("/things/special/{part}", "/things/{a}/{b}", "/{any:path}", "/things/{x}/status"):
+        app, others = FastAPI(), APIRouter()
+        others.get(clash)(other)
+        with pytest.raises(UnsupportedDirectRoute, match="may be"):
+            DirectDoor(app, [others, direct])
+    app = FastAPI()
+    app.mount("/things", app=FastAPI())
+    with pytest.raises(UnsupportedDirectRoute, match="may be '/things'"):
+        DirectDoor(app, [direct])
+    for apart in ("/things/{thing}", "/things/{thing}/status/{more}", "/other/{x}/status"):
+        app, others = FastAPI(), APIRouter()
+        others.get(apart)(other)
+        others.post("/things/{thing}/status")(other)  # not a GET: never FastAPI's pick over it
+        DirectDoor(app, [others, direct])
 
 
 def sync_dependency() -> str:

@@ -13,7 +13,8 @@ from app.appending import Appender
 from events.errors import DomainRuleError
 from events.state import ConflictState
 from events.store import EventStore
-from projections.queries import read_allegations, read_status
+from projections.queries.allegations import read_allegations
+from projections.queries.status import read_status
 from projections.references import fold_batch
 from projections.runner import replay
 from projections.tables import PROJECTION_KEYS

@@ -18,7 +18,8 @@ from events.database import create_engine
 from events.envelope import format_instant
 from events.export import export_lines
 from events.store import EventStore
-from projections.queries import list_conflicts, read_allegations, read_status
+from projections.queries.allegations import read_allegations
+from projections.queries.status import list_conflicts, read_status
 from tests.conftest import SELECTED, make_database
 from tests.factories import (
     alleged,

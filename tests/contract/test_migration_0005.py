@@ -18,7 +18,8 @@ from events.chain import verify_chain
 from events.database import create_engine
 from events.store import EventStore
 from events.tables import events
-from projections.queries import read_allegations, read_status
+from projections.queries.allegations import read_allegations
+from projections.queries.status import read_status
 from projections.runner import replay
 from projections.tables import agreements, allegations, missions
 from projections.verify import verify_projections

@@ -10,7 +10,8 @@ import pytest
 from app.appending import Appender
 from events.errors import UnknownConflictError
 from events.store import EventStore
-from projections.queries import read_allegations, read_status
+from projections.queries.allegations import read_allegations
+from projections.queries.status import read_status
 from projections.views import StatusView
 from tests.factories import alleged, seed_events, signed
 

@@ -12,7 +12,8 @@ from typing import Any
 from app.appending import Appender
 from events.store import EventStore
 from events.types import Event, event_adapter
-from projections.queries import read_allegations, read_status
+from projections.queries.allegations import read_allegations
+from projections.queries.status import read_status
 
 WINDOW = timedelta(days=7)
 

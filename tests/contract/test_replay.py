@@ -14,7 +14,7 @@ from events.errors import ProjectionJobRunningError
 from events.store import EventStore
 from projections.driver import raw_connection
 from projections.jobs import get_job, projection_jobs, running_job, start_job
-from projections.queries import read_status
+from projections.queries.status import read_status
 from projections.runner import (
     PROJECTIONS,
     Replayer,

@@ -14,7 +14,7 @@ from events.chain import verify_chain
 from events.database import create_engine
 from events.store import EventStore
 from events.tables import events
-from projections.queries import read_allegations
+from projections.queries.allegations import read_allegations
 from projections.runner import replay
 from projections.verify import verify_projections
 from tests.factories import alleged

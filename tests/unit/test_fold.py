@@ -12,7 +12,8 @@ from events.envelope import Recorded, to_recorded
 from events.errors import DomainRuleError
 from events.rules import check
 from events.state import AgreementState, ConflictState
-from events.types import SCHEMA_VERSIONS, Event, Source
+from events.types import SCHEMA_VERSIONS, Event
+from events.values import Source
 from projections.changes import Changes
 from projections.fold import _at_version, _source_json, apply
 from projections.standing import Filing, conflict_standing

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from events.types import SCHEMA_VERSIONS, CasualtyRange, ViolationAllegedData
+from events.event_data import CasualtyRange, ViolationAllegedData
+from events.types import SCHEMA_VERSIONS
 from events.upcasting import UPCASTERS, upcast
 
 V1 = {"alleged_by": "Armenia", "accused": "Azerbaijan", "casualties_claimed": 7}

@@ -1,17 +1,8 @@
-"""Reads of the projection tables: a conflict's status, its allegations, the list of conflicts.
-
-Every read takes ``as_of`` (the state of the world at that time, by occurred_at) and
-``known_at`` (what the log said at that time, by recorded_at; None for now). Each is a handful
-of indexed lookups on the projection tables, never a replay: their cost depends on the size of
-one conflict's current agreement, not on the length of the log.
-
-The head (version, position) is read first, so the data returned is never older than the
-position it is tagged with.
-"""
+"""A conflict's status at ``as_of`` (its standing, its agreements, the counts under the current
+one, its active missions) and the list of conflicts with theirs."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,68 +12,22 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, false, func, literal, null, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events.errors import UnknownConflictError
-from events.positions import stream_head
 from events.state import AgreementState
-from events.tables import events, streams
+from events.tables import streams
 from projections.inline import load_agreements
+from projections.queries.shared import conflict_head, read_monitors
 from projections.standing import Filing, conflict_standing, contests, role_of
 from projections.tables import allegations, known_at_condition, mission_ends, missions
 from projections.views import (
-    AgreementAllegations,
     AgreementView,
-    AllegationsView,
-    AllegationView,
     ConflictSummary,
     MissionView,
-    OutsideAgreements,
     PartyCounts,
-    Role,
     StatusView,
     tally,
 )
 
-__all__ = ["conflict_head", "list_conflicts", "read_allegations", "read_status"]
-
-
-async def conflict_head(
-    conn: AsyncConnection, conflict: str, known_at: datetime | None = None
-) -> tuple[int, int]:
-    """``(version, position)`` of the conflict's newest event known at ``known_at``.
-    ``UnknownConflictError`` when the conflict has no events at all."""
-    head = await stream_head(conn, conflict)
-    if head is None:
-        raise UnknownConflictError(conflict)
-    if known_at is None:
-        return head
-    known = (
-        await conn.execute(
-            select(events.c.version, events.c.position)
-            .where(events.c.conflict == conflict, events.c.recorded_at <= known_at)
-            .order_by(events.c.recorded_at.desc(), events.c.version.desc())
-            .limit(1)
-        )
-    ).one_or_none()
-    return (0, 0) if known is None else (int(known.version), int(known.position))
-
-
-async def _monitors(
-    conn: AsyncConnection, conflict: str, as_of: datetime, known_at: datetime | None
-) -> dict[str, list[str]]:
-    """Per agreement, the organizations of the missions dispatched to monitor it by ``as_of``:
-    their findings count as a monitor's, not a party's claim."""
-    rows = await conn.execute(
-        select(missions.c.agreement_id, missions.c.organization).where(
-            missions.c.conflict == conflict,
-            missions.c.agreement_id.is_not(None),
-            missions.c.dispatched_at <= as_of,
-            known_at_condition(missions, known_at),
-        )
-    )
-    found: dict[str, list[str]] = {}
-    for agreement_id, organization in rows:
-        found.setdefault(agreement_id, []).append(organization)
-    return found
+__all__ = ["list_conflicts", "read_status"]
 
 
 def _under(filing: Filing, wanted: Iterable[str]) -> tuple[Any, ColumnElement[bool]]:
@@ -267,7 +212,7 @@ async def read_status(
     known = await load_agreements(conn, conflict, known_at)
     visible = [a for a in known.values() if a.signed_at <= as_of]
     filing = Filing(known.values())
-    monitors = await _monitors(conn, conflict, as_of, known_at) if visible else {}
+    monitors = await read_monitors(conn, conflict, as_of, known_at) if visible else {}
     under = await _tallies(conn, conflict, filing, visible, monitors, as_of, known_at)
     last_contesting = {
         k: u.last_contesting for k, u in under.items() if u.last_contesting is not None
@@ -298,137 +243,6 @@ async def read_status(
         allegations=counts,
         missions=await _active_missions(conn, conflict, as_of, known_at),
         last_allegation_at=last,
-        version=version,
-        position=position,
-        as_of=as_of,
-        known_at=known_at,
-    )
-
-
-def _allegation(
-    row: Any, agreement_id: str | None, role: Role | None, as_of: datetime
-) -> AllegationView:
-    return AllegationView(
-        id=row.event_id,
-        agreement_id=agreement_id,
-        agreement_implicit=row.agreement_implicit,
-        role=role,
-        denied=row.denied_at is not None and row.denied_at <= as_of,
-        retracted=row.retracted_at is not None and row.retracted_at <= as_of,
-        alleged_by=row.alleged_by,
-        accused=row.accused,
-        incidents=row.incidents,
-        occurred_at=row.occurred_at,
-        location=row.location,
-        description=row.description,
-        casualties_claimed=(
-            None if row.casualties_claimed is None else json.loads(row.casualties_claimed)
-        ),
-        source=json.loads(row.source),
-        version=row.version,
-    )
-
-
-async def read_allegations(
-    conn: AsyncConnection, conflict: str, *, as_of: datetime, known_at: datetime | None
-) -> AllegationsView:
-    """Every allegation that occurred by ``as_of``, filed under its agreement with its role;
-    the retracted ones listed (marked) but not counted. Its cost grows with the conflict's
-    allegations: it lists them all."""
-    version, position = await conflict_head(conn, conflict, known_at)
-    known = await load_agreements(conn, conflict, known_at)
-    filing = Filing(known.values())
-    visible = sorted(
-        (a for a in known.values() if a.signed_at <= as_of),
-        key=lambda a: (a.signed_at, a.agreement_id),
-    )
-    by_id = {a.agreement_id: a for a in visible}
-    monitors = await _monitors(conn, conflict, as_of, known_at)
-    rows = await conn.execute(
-        select(allegations)
-        .where(
-            allegations.c.conflict == conflict,
-            allegations.c.occurred_at <= as_of,
-            known_at_condition(allegations, known_at),
-        )
-        .order_by(allegations.c.occurred_at, allegations.c.version)
-    )
-    per_agreement: dict[str, list[AllegationView]] = {a.agreement_id: [] for a in visible}
-    outside: list[AllegationView] = []
-    totals: dict[str, PartyCounts] = {}
-    for agreement in visible:
-        for party in agreement.parties:
-            totals.setdefault(party, PartyCounts())
-    for row in rows:
-        agreement_id = filing.agreement_of(row.agreement_id, row.occurred_at, row.accused)
-        home = None if agreement_id is None else by_id.get(agreement_id)
-        role: Role | None = None
-        if home is not None:
-            role = role_of(home, row.alleged_by, monitors.get(home.agreement_id, ()))
-            view = _allegation(row, home.agreement_id, role, as_of)
-            view = view.model_copy(
-                update={
-                    "alleged_by": home.party(view.alleged_by) or view.alleged_by,
-                    "accused": home.party(view.accused) or view.accused,
-                }
-            )
-            per_agreement[home.agreement_id].append(view)
-        else:
-            view = _allegation(row, None, None, as_of)
-            outside.append(view)
-        if not view.retracted:
-            tally(
-                totals,
-                view.alleged_by,
-                view.accused,
-                1,
-                view.incidents,
-                party_claim=role in (None, "party"),
-                denied=int(view.denied),
-            )
-    sections = []
-    for agreement in visible:
-        items = per_agreement[agreement.agreement_id]
-        counts = {p: PartyCounts() for p in agreement.parties}
-        roles: dict[str, int] = {}
-        for item in items:
-            if item.retracted:
-                continue
-            roles[item.role or "third_party"] = roles.get(item.role or "third_party", 0) + 1
-            tally(
-                counts,
-                item.alleged_by,
-                item.accused,
-                1,
-                item.incidents,
-                party_claim=item.role == "party",
-                denied=int(item.denied),
-            )
-        sections.append(
-            AgreementAllegations(
-                agreement_id=agreement.agreement_id,
-                parties=list(agreement.parties),
-                counts=counts,
-                roles=roles,
-                allegations=items,
-            )
-        )
-    outside_counts: dict[str, PartyCounts] = {}
-    for item in outside:
-        if not item.retracted:
-            tally(
-                outside_counts,
-                item.alleged_by,
-                item.accused,
-                1,
-                item.incidents,
-                denied=int(item.denied),
-            )
-    return AllegationsView(
-        conflict=conflict,
-        totals=totals,
-        agreements=sections,
-        outside_agreements=OutsideAgreements(counts=outside_counts, allegations=outside),
         version=version,
         position=position,
         as_of=as_of,

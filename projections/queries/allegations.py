@@ -1,0 +1,158 @@
+"""A conflict's allegations at ``as_of``, filed under their agreements with their roles; the
+retracted ones listed (marked) but not counted."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from projections.inline import load_agreements
+from projections.queries.shared import conflict_head, read_monitors
+from projections.standing import Filing, role_of
+from projections.tables import allegations, known_at_condition
+from projections.views import (
+    AgreementAllegations,
+    AllegationsView,
+    AllegationView,
+    OutsideAgreements,
+    PartyCounts,
+    Role,
+    tally,
+)
+
+__all__ = ["read_allegations"]
+
+
+def _allegation(
+    row: Any, agreement_id: str | None, role: Role | None, as_of: datetime
+) -> AllegationView:
+    return AllegationView(
+        id=row.event_id,
+        agreement_id=agreement_id,
+        agreement_implicit=row.agreement_implicit,
+        role=role,
+        denied=row.denied_at is not None and row.denied_at <= as_of,
+        retracted=row.retracted_at is not None and row.retracted_at <= as_of,
+        alleged_by=row.alleged_by,
+        accused=row.accused,
+        incidents=row.incidents,
+        occurred_at=row.occurred_at,
+        location=row.location,
+        description=row.description,
+        casualties_claimed=(
+            None if row.casualties_claimed is None else json.loads(row.casualties_claimed)
+        ),
+        source=json.loads(row.source),
+        version=row.version,
+    )
+
+
+async def read_allegations(
+    conn: AsyncConnection, conflict: str, *, as_of: datetime, known_at: datetime | None
+) -> AllegationsView:
+    """Every allegation that occurred by ``as_of``, filed under its agreement with its role;
+    the retracted ones listed (marked) but not counted. Its cost grows with the conflict's
+    allegations: it lists them all."""
+    version, position = await conflict_head(conn, conflict, known_at)
+    known = await load_agreements(conn, conflict, known_at)
+    filing = Filing(known.values())
+    visible = sorted(
+        (a for a in known.values() if a.signed_at <= as_of),
+        key=lambda a: (a.signed_at, a.agreement_id),
+    )
+    by_id = {a.agreement_id: a for a in visible}
+    monitors = await read_monitors(conn, conflict, as_of, known_at)
+    rows = await conn.execute(
+        select(allegations)
+        .where(
+            allegations.c.conflict == conflict,
+            allegations.c.occurred_at <= as_of,
+            known_at_condition(allegations, known_at),
+        )
+        .order_by(allegations.c.occurred_at, allegations.c.version)
+    )
+    per_agreement: dict[str, list[AllegationView]] = {a.agreement_id: [] for a in visible}
+    outside: list[AllegationView] = []
+    totals: dict[str, PartyCounts] = {}
+    for agreement in visible:
+        for party in agreement.parties:
+            totals.setdefault(party, PartyCounts())
+    for row in rows:
+        agreement_id = filing.agreement_of(row.agreement_id, row.occurred_at, row.accused)
+        home = None if agreement_id is None else by_id.get(agreement_id)
+        role: Role | None = None
+        if home is not None:
+            role = role_of(home, row.alleged_by, monitors.get(home.agreement_id, ()))
+            view = _allegation(row, home.agreement_id, role, as_of)
+            view = view.model_copy(
+                update={
+                    "alleged_by": home.party(view.alleged_by) or view.alleged_by,
+                    "accused": home.party(view.accused) or view.accused,
+                }
+            )
+            per_agreement[home.agreement_id].append(view)
+        else:
+            view = _allegation(row, None, None, as_of)
+            outside.append(view)
+        if not view.retracted:
+            tally(
+                totals,
+                view.alleged_by,
+                view.accused,
+                1,
+                view.incidents,
+                party_claim=role in (None, "party"),
+                denied=int(view.denied),
+            )
+    sections = []
+    for agreement in visible:
+        items = per_agreement[agreement.agreement_id]
+        counts = {p: PartyCounts() for p in agreement.parties}
+        roles: dict[str, int] = {}
+        for item in items:
+            if item.retracted:
+                continue
+            roles[item.role or "third_party"] = roles.get(item.role or "third_party", 0) + 1
+            tally(
+                counts,
+                item.alleged_by,
+                item.accused,
+                1,
+                item.incidents,
+                party_claim=item.role == "party",
+                denied=int(item.denied),
+            )
+        sections.append(
+            AgreementAllegations(
+                agreement_id=agreement.agreement_id,
+                parties=list(agreement.parties),
+                counts=counts,
+                roles=roles,
+                allegations=items,
+            )
+        )
+    outside_counts: dict[str, PartyCounts] = {}
+    for item in outside:
+        if not item.retracted:
+            tally(
+                outside_counts,
+                item.alleged_by,
+                item.accused,
+                1,
+                item.incidents,
+                denied=int(item.denied),
+            )
+    return AllegationsView(
+        conflict=conflict,
+        totals=totals,
+        agreements=sections,
+        outside_agreements=OutsideAgreements(counts=outside_counts, allegations=outside),
+        version=version,
+        position=position,
+        as_of=as_of,
+        known_at=known_at,
+    )

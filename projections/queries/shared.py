@@ -1,0 +1,57 @@
+"""What every read of a conflict starts with: its head (so the data is never older than the
+position it is tagged with) and the monitors of its agreements (whose findings are not a party's
+claim)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from events.errors import UnknownConflictError
+from events.positions import stream_head
+from events.tables import events
+from projections.tables import known_at_condition, missions
+
+__all__ = ["conflict_head", "read_monitors"]
+
+
+async def conflict_head(
+    conn: AsyncConnection, conflict: str, known_at: datetime | None = None
+) -> tuple[int, int]:
+    """``(version, position)`` of the conflict's newest event known at ``known_at``.
+    ``UnknownConflictError`` when the conflict has no events at all."""
+    head = await stream_head(conn, conflict)
+    if head is None:
+        raise UnknownConflictError(conflict)
+    if known_at is None:
+        return head
+    known = (
+        await conn.execute(
+            select(events.c.version, events.c.position)
+            .where(events.c.conflict == conflict, events.c.recorded_at <= known_at)
+            .order_by(events.c.recorded_at.desc(), events.c.version.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    return (0, 0) if known is None else (int(known.version), int(known.position))
+
+
+async def read_monitors(
+    conn: AsyncConnection, conflict: str, as_of: datetime, known_at: datetime | None
+) -> dict[str, list[str]]:
+    """Per agreement, the organizations of the missions dispatched to monitor it by ``as_of``:
+    their findings count as a monitor's, not a party's claim."""
+    rows = await conn.execute(
+        select(missions.c.agreement_id, missions.c.organization).where(
+            missions.c.conflict == conflict,
+            missions.c.agreement_id.is_not(None),
+            missions.c.dispatched_at <= as_of,
+            known_at_condition(missions, known_at),
+        )
+    )
+    found: dict[str, list[str]] = {}
+    for agreement_id, organization in rows:
+        found.setdefault(agreement_id, []).append(organization)
+    return found
