@@ -24,309 +24,33 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request, Response
-from pydantic import Field, TypeAdapter
+from fastapi import Depends, Request, Response
 
 from app.capacity import Gauge
-from app.problems import problem_responses
+from app.representations import RepresentationCache
+from app.validators import (
+    MAX_WAIT,
+    Representation,
+    Validator,
+    entity_tags,
+    format_tag,
+    parse_tag,
+    parse_wait,
+)
 from events.errors import StorageUnavailableError, UnknownConflictError
 from events.notifications import AppendNotifier
 from events.routing import ReadDatabase, ReadRouter
 from events.store import storage_errors
-from events.types import MAX_SAFE_INTEGER
 from projections.freshness import newest_recorded_at
 
-__all__ = [
-    "CONDITIONAL_HEADERS",
-    "MAX_WAIT",
-    "CachePolicy",
-    "ConditionalDep",
-    "ConditionalReads",
-    "IfNoneMatch",
-    "MinPosition",
-    "Prefer",
-    "Representation",
-    "Validator",
-    "conditional_responses",
-    "min_position_of",
-    "parse_wait",
-]
-
-#: The longest ``Prefer: wait`` honoured, in seconds; longer asks are cut to it.
-MAX_WAIT = 60
-
-IfNoneMatch = Annotated[
-    str | None,
-    Header(
-        alias="If-None-Match",
-        description="An ETag from an earlier answer: 304 with no body while it is current.",
-    ),
-]
-Prefer = Annotated[
-    str | None,
-    Header(
-        alias="Prefer",
-        description="`wait=N` (RFC 7240, N ≤ 60 seconds) with a current If-None-Match: hold "
-        "the request until the state changes (200) or N seconds pass (304).",
-    ),
-]
-
-MinPosition = Annotated[
-    int | None,
-    Query(
-        ge=0,
-        le=MAX_SAFE_INTEGER,
-        description="Read your writes: answer only from a database whose log has reached this "
-        "position (the `position` an append answered). A position the log has not reached "
-        "after a brief wait is a 409 `position-not-reached` problem.",
-    ),
-]
-_min_position: TypeAdapter[int | None] = TypeAdapter(
-    Annotated[int | None, Field(ge=0, le=MAX_SAFE_INTEGER)]
-)
-
-
-def min_position_of(text: str | None) -> int | None:
-    """``min_position`` read from the query by hand (``app.direct``), validated as
-    ``MinPosition`` is (a ``ValidationError`` when it is not)."""
-    return _min_position.validate_python(None if text is None else text, strict=False)
-
-
-_STRING = {"type": "string"}
-_ETAG = {
-    "description": 'Strong validator of this representation, e.g. `"s42.ab12cd34"`.',
-    "schema": _STRING,
-}
-_CACHE_CONTROL = {
-    "description": "Anonymous reads: `public, max-age=N, stale-while-revalidate=M` as "
-    "configured, or `no-cache` (store it, but revalidate before each use); `public, "
-    "max-age=31536000, immutable` for a view pinned in `as_of` and `known_at` to a settled "
-    "past. Reads with a key: `private, no-cache`.",
-    "schema": _STRING,
-}
-_VARY = {
-    "description": "`Authorization`: answers to a key are that key's alone.",
-    "schema": _STRING,
-}
-_LOG_POSITION = {
-    "description": "With `min_position`: the log position the database that answered had "
-    "reached (at least `min_position`); the answer reflects every event up to it.",
-    "schema": {"type": "integer"},
-}
-_APPLIED = {
-    "description": "`wait=N`: the request waited (up to N seconds) as asked.",
-    "schema": _STRING,
-}
-CONDITIONAL_HEADERS: dict[str, Any] = {
-    "ETag": _ETAG,
-    "Cache-Control": _CACHE_CONTROL,
-    "Vary": _VARY,
-    "Log-Position": _LOG_POSITION,
-    "Preference-Applied": _APPLIED,
-}
-
-
-def conditional_responses(
-    description: str = "The current representation.",
-) -> dict[int | str, Any]:
-    """The OpenAPI ``responses`` entries a conditional read adds: its 200's headers, 304, and
-    the 409 of a ``min_position`` not reached."""
-    return {
-        **problem_responses(
-            specific={
-                409: "`min_position` is a position the log has not reached "
-                "(`/problems/position-not-reached`)."
-            }
-        ),
-        200: {"description": description, "headers": CONDITIONAL_HEADERS},
-        304: {
-            "description": "Not Modified: the If-None-Match tag is current (after waiting, "
-            "with `Prefer: wait`, for a change that did not come). No body.",
-            "headers": CONDITIONAL_HEADERS,
-        },
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class Validator:
-    #: The log position the representation reflects.
-    position: int
-    #: For a view of now: the instant from which the clock alone may change it.
-    until: datetime | None = None
-
-    def current(self, head: int, now: datetime) -> bool:
-        return self.position == head and (self.until is None or now < self.until)
-
-
-@dataclass(frozen=True, slots=True)
-class Representation:
-    body: bytes
-    validator: Validator
-    media_type: str = "application/json"
-    #: Headers the body comes with (a page's ``Link`` to the next).
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-# No fixed digit count for the instant: an event dated after 2286 makes it 17 digits, and
-# nothing here may stop matching then. Anchored, one way to match: linear in the tag's length.
-_TAG = re.compile(
-    r"^(?P<kind>[a-z]+)(?P<position>\d{1,19})(?:\.(?P<until>\d{1,24}))?\.(?P<salt>[0-9a-f]{8})$"
-)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def format_tag(kind: str, validator: Validator, salt: str) -> str:
-    until = "" if validator.until is None else f".{(validator.until - _EPOCH) // _MICROSECOND}"
-    return f'"{kind}{validator.position}{until}.{salt}"'
-
-
-def parse_tag(opaque: str, kind: str, salt: str) -> Validator | None:
-    """Our validator behind an opaque tag of this kind and salt; None for any other tag."""
-    match = _TAG.match(opaque)
-    if match is None or match["kind"] != kind or match["salt"] != salt:
-        return None
-    until = match["until"]
-    if until is None:
-        return Validator(int(match["position"]))
-    try:
-        return Validator(int(match["position"]), _EPOCH + int(until) * _MICROSECOND)
-    except OverflowError:  # past the year 9999: not a tag we made
-        return None
-
-
-def entity_tags(header: str) -> list[str] | None:
-    """The opaque tags of an If-None-Match value (weak ones compared as strong ones, as RFC 9110
-    asks of If-None-Match); None for ``*``.
-
-    A scan, not a regular expression: each character is looked at a bounded number of times,
-    so a header of any shape costs time linear in its length (a backtracking pattern took
-    seconds of the event loop over 16,000 spaces). An element that is not an entity tag is
-    skipped up to the next comma."""
-    if header.strip() == "*":
-        return None
-    tags: list[str] = []
-    end = len(header)
-    i = 0
-    while i < end:
-        while i < end and header[i] in _LIST_SPACE:
-            i += 1
-        if header.startswith("W/", i):
-            i += 2
-        if i < end and header[i] == '"':
-            close = header.find('"', i + 1)
-            if close < 0:
-                break
-            rest = close + 1
-            while rest < end and header[rest] in " \t":
-                rest += 1
-            if rest == end or header[rest] == ",":
-                tags.append(header[i + 1 : close])
-            i = rest
-        comma = header.find(",", i)
-        if comma < 0:
-            break
-        i = comma + 1
-    return tags
-
-
-_LIST_SPACE = frozenset(" \t,")
-
-
-def parse_wait(values: list[str]) -> int | None:
-    """The ``wait`` preference of the Prefer header(s), in seconds; None when not asked."""
-    for value in values:
-        for preference in value.split(","):
-            token, _, rest = preference.strip().partition("=")
-            if token.strip().lower() != "wait":
-                continue
-            number = rest.split(";", 1)[0].strip().strip('"')
-            if number.isdigit():
-                return int(number)
-    return None
-
-
-class _Cache:
-    """Recent representations by what was asked, at most ``max_bytes`` of bodies in all (the
-    least recently used go first; a body larger than the whole budget is not kept); equal
-    computations in flight shared."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self._max_bytes = max_bytes
-        self._bytes = 0
-        self._entries: OrderedDict[Hashable, Representation] = OrderedDict()
-        self._flights: dict[Hashable, asyncio.Future[Representation]] = {}
-
-    @property
-    def bytes(self) -> int:
-        """The size of the bodies kept."""
-        return self._bytes
-
-    async def get(
-        self,
-        key: Hashable,
-        head: int,
-        now: datetime,
-        compute: Callable[[], Awaitable[Representation]],
-    ) -> Representation:
-        """A representation reflecting ``head`` or later, current at ``now``."""
-        entry = self._entries.get(key)
-        if entry is not None and _fresh(entry, head, now):
-            self._entries.move_to_end(key)
-            return entry
-        flight = self._flights.get(key)
-        if flight is not None:
-            shared = await asyncio.shield(flight)
-            if _fresh(shared, head, now):
-                return shared
-        return await self._compute(key, compute)
-
-    async def _compute(
-        self, key: Hashable, compute: Callable[[], Awaitable[Representation]]
-    ) -> Representation:
-        flight: asyncio.Future[Representation] = asyncio.get_running_loop().create_future()
-        self._flights[key] = flight
-        try:
-            representation = await compute()
-        except BaseException as error:
-            flight.set_exception(error)
-            flight.exception()  # retrieved: joiners re-raise it; nobody else must log it
-            raise
-        finally:
-            if self._flights.get(key) is flight:
-                del self._flights[key]
-        flight.set_result(representation)
-        self._keep(key, representation)
-        return representation
-
-    def _keep(self, key: Hashable, representation: Representation) -> None:
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._bytes -= len(old.body)
-        size = len(representation.body)
-        if size > self._max_bytes:
-            return
-        self._entries[key] = representation
-        self._bytes += size
-        while self._bytes > self._max_bytes:
-            _, dropped = self._entries.popitem(last=False)
-            self._bytes -= len(dropped.body)
-
-
-def _fresh(representation: Representation, head: int, now: datetime) -> bool:
-    validator = representation.validator
-    return validator.position >= head and (validator.until is None or now < validator.until)
+__all__ = ["CachePolicy", "ConditionalDep", "ConditionalReads", "get_conditional"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,7 +107,7 @@ class ConditionalReads:
         self.router = router
         self.salt = hashlib.sha256(salt_from.encode()).hexdigest()[:8]
         self.policy = policy
-        self._cache = _Cache(cache_bytes)
+        self._cache = RepresentationCache(cache_bytes)
         self._immutable_after = immutable_after
         #: A view pinned to a ``known_at`` before this cannot change (it only ever grows).
         self._settled_before: datetime | None = None

@@ -16,10 +16,10 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.datastructures import URL
 
-from app.conditional import Representation, Validator
 from app.pages.badge import badge_svg
 from app.pages.feed import FeedEntry, atom_feed, expiry_id
 from app.pages.text import STATE_WORDS, duration, next_wording
+from app.validators import Representation, Validator
 from events.errors import UnknownConflictError
 from events.heads import Heads
 from events.positions import log_position

@@ -25,12 +25,10 @@ from events.event_data import (
     MissionEndedData,
     ViolationAllegedData,
 )
-from events.values import MAX_SAFE_INTEGER, ConflictSlug, Frozen, Instant, Source
+from events.values import ConflictSlug, Frozen, Instant, Source
 
 __all__ = [
     "EVENT_TYPES",
-    # Defined in events.values; imported from here by app/conditional.py.
-    "MAX_SAFE_INTEGER",
     "SCHEMA_VERSIONS",
     "AgreementCollapsed",
     "AgreementExtended",

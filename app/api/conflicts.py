@@ -14,16 +14,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from app import reads
-from app.api.parameters import POSITIONED_CONFLICT_READ_PROBLEMS, POSITIONED_READ_PROBLEMS, Conflict
-from app.conditional import (
+from app.api.parameters import (
     CONDITIONAL_HEADERS,
-    ConditionalDep,
-    ConditionalReads,
+    POSITIONED_CONFLICT_READ_PROBLEMS,
+    POSITIONED_READ_PROBLEMS,
+    Conflict,
     IfNoneMatch,
     MinPosition,
     Prefer,
     conditional_responses,
 )
+from app.conditional import ConditionalDep, ConditionalReads
 from app.deps import ReaderKey, SettingsDep
 from app.direct import DirectRoute, answered_directly
 from app.openapi import OPEN_READ

@@ -11,8 +11,14 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from app import reads
-from app.api.parameters import CONFLICT_READ_PROBLEMS, Conflict
-from app.conditional import ConditionalDep, IfNoneMatch, Prefer, conditional_responses
+from app.api.parameters import (
+    CONFLICT_READ_PROBLEMS,
+    Conflict,
+    IfNoneMatch,
+    Prefer,
+    conditional_responses,
+)
+from app.conditional import ConditionalDep
 from app.deps import ReaderKey, SettingsDep
 from app.openapi import OPEN_READ
 

@@ -15,23 +15,20 @@ from app.api.parameters import (
     READ_PROBLEMS,
     After,
     Conflict,
-    Limit,
-)
-from app.conditional import (
-    ConditionalDep,
     IfNoneMatch,
+    Limit,
     MinPosition,
     Prefer,
-    Representation,
-    Validator,
     conditional_responses,
 )
+from app.conditional import ConditionalDep
 from app.deps import AppenderDep, JsonContent, ReaderKey, SettingsDep, WriterKey, reading
 from app.keys import ApiKey
 from app.metrics import Metrics
 from app.openapi import OPEN_READ, links
 from app.problems import problem_responses
 from app.reads import fitting
+from app.validators import Representation, Validator
 from events.audit import appended_by
 from events.chain import read_log_head as read_log_head_row
 from events.errors import (

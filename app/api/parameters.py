@@ -1,23 +1,29 @@
-"""What the read routes share: the path and query parameters of a conflict and a page, and
-the problems a read may answer with (for their OpenAPI ``responses``)."""
+"""What the read routes share: the path, query and header parameters of a conflict, a page and
+a conditional read, and what a read may answer (for their OpenAPI ``responses``): its
+problems, and a conditional read's headers and 304."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Path, Query
+from fastapi import Header, Path, Query
 
 from app.problems import problem_responses
 from events.values import MAX_SAFE_INTEGER, ConflictSlug
 
 __all__ = [
+    "CONDITIONAL_HEADERS",
     "CONFLICT_READ_PROBLEMS",
     "POSITIONED_CONFLICT_READ_PROBLEMS",
     "POSITIONED_READ_PROBLEMS",
     "READ_PROBLEMS",
     "After",
     "Conflict",
+    "IfNoneMatch",
     "Limit",
+    "MinPosition",
+    "Prefer",
+    "conditional_responses",
 ]
 
 Conflict = Annotated[ConflictSlug, Path(description="The conflict's slug.")]
@@ -40,3 +46,84 @@ POSITIONED_READ_PROBLEMS = problem_responses(401, 422, 503, specific=_NOT_REACHE
 POSITIONED_CONFLICT_READ_PROBLEMS = problem_responses(
     401, 422, 503, specific=_UNKNOWN_CONFLICT | _NOT_REACHED
 )
+
+IfNoneMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-None-Match",
+        description="An ETag from an earlier answer: 304 with no body while it is current.",
+    ),
+]
+Prefer = Annotated[
+    str | None,
+    Header(
+        alias="Prefer",
+        description="`wait=N` (RFC 7240, N ≤ 60 seconds) with a current If-None-Match: hold "
+        "the request until the state changes (200) or N seconds pass (304).",
+    ),
+]
+
+MinPosition = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_SAFE_INTEGER,
+        description="Read your writes: answer only from a database whose log has reached this "
+        "position (the `position` an append answered). A position the log has not reached "
+        "after a brief wait is a 409 `position-not-reached` problem.",
+    ),
+]
+
+_STRING = {"type": "string"}
+_ETAG = {
+    "description": 'Strong validator of this representation, e.g. `"s42.ab12cd34"`.',
+    "schema": _STRING,
+}
+_CACHE_CONTROL = {
+    "description": "Anonymous reads: `public, max-age=N, stale-while-revalidate=M` as "
+    "configured, or `no-cache` (store it, but revalidate before each use); `public, "
+    "max-age=31536000, immutable` for a view pinned in `as_of` and `known_at` to a settled "
+    "past. Reads with a key: `private, no-cache`.",
+    "schema": _STRING,
+}
+_VARY = {
+    "description": "`Authorization`: answers to a key are that key's alone.",
+    "schema": _STRING,
+}
+_LOG_POSITION = {
+    "description": "With `min_position`: the log position the database that answered had "
+    "reached (at least `min_position`); the answer reflects every event up to it.",
+    "schema": {"type": "integer"},
+}
+_APPLIED = {
+    "description": "`wait=N`: the request waited (up to N seconds) as asked.",
+    "schema": _STRING,
+}
+CONDITIONAL_HEADERS: dict[str, Any] = {
+    "ETag": _ETAG,
+    "Cache-Control": _CACHE_CONTROL,
+    "Vary": _VARY,
+    "Log-Position": _LOG_POSITION,
+    "Preference-Applied": _APPLIED,
+}
+
+
+def conditional_responses(
+    description: str = "The current representation.",
+) -> dict[int | str, Any]:
+    """The OpenAPI ``responses`` entries a conditional read adds: its 200's headers, 304, and
+    the 409 of a ``min_position`` not reached."""
+    return {
+        **problem_responses(
+            specific={
+                409: "`min_position` is a position the log has not reached "
+                "(`/problems/position-not-reached`)."
+            }
+        ),
+        200: {"description": description, "headers": CONDITIONAL_HEADERS},
+        304: {
+            "description": "Not Modified: the If-None-Match tag is current (after waiting, "
+            "with `Prefer: wait`, for a change that did not come). No body.",
+            "headers": CONDITIONAL_HEADERS,
+        },
+    }

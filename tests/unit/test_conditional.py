@@ -8,14 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from starlette.requests import Request
 
-from app.conditional import (
-    CachePolicy,
-    Validator,
-    entity_tags,
-    format_tag,
-    parse_tag,
-    parse_wait,
-)
+from app.conditional import CachePolicy
+from app.validators import Validator, entity_tags, format_tag, parse_tag, parse_wait
 from events.notifications import AppendNotifier
 
 SALT = "0123abcd"
