@@ -4,6 +4,7 @@ verify come from ``app.operate``."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
@@ -120,14 +121,24 @@ def worker(
 ) -> None:
     """Deliver webhooks until stopped (Ctrl-C or SIGTERM). `ceasefire serve` runs one worker
     already; run more for more throughput (PostgreSQL: they share the work safely)."""
+    from app.composition import working
     from app.logs import configure_logging
-    from app.webhooks.worker import run_worker
 
     settings = settings_or_exit()
     configure_logging(settings.log_format)
     if concurrency is not None:
         settings = settings.model_copy(update={"webhook_concurrency": concurrency})
-    asyncio.run(run_worker(settings))
+
+    async def run() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        async with working(settings) as running:
+            typer.echo(f"webhook worker {running.name} started", err=True)
+            await stopping.wait()
+
+    asyncio.run(run())
 
 
 @cli.command()

@@ -27,9 +27,7 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import socket
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -54,10 +52,10 @@ from app.webhooks.sender import WebhookSender
 from app.webhooks.store import write_transaction
 from events.envelope import format_instant
 from events.errors import StorageUnavailableError
-from events.notifications import CHANNEL, AppendNotifier, ChannelHandler, start_listener
+from events.notifications import CHANNEL, ChannelHandler
 from events.store import EventStore, storage_errors
 
-__all__ = ["WebhookWorker", "Webhooks", "message_id", "run_worker", "running", "webhooks_of"]
+__all__ = ["WebhookWorker", "Webhooks", "message_id", "running", "webhooks_of"]
 
 log = logging.getLogger("ceasefire.webhooks")
 
@@ -342,36 +340,3 @@ async def running(webhooks: Webhooks) -> AsyncIterator[Webhooks]:
         if webhooks.worker is not None:
             await webhooks.worker.stop()
         await webhooks.sender.close()
-
-
-async def run_worker(settings: Settings, *, ready: Callable[[str], None] | None = None) -> None:
-    """``ceasefire worker``: run one worker until SIGINT or SIGTERM, woken on PostgreSQL by the
-    process's one listening connection."""
-    from app.composition import build
-
-    store = build(settings).store
-    sender = WebhookSender(settings)
-    worker = WebhookWorker(store, settings, sender)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
-    listener = await start_listener(
-        store.engine,
-        AppendNotifier(),  # no one waits on it here: the worker's channels are what it serves
-        sqlite_poll=settings.sqlite_notify_poll,
-        channels=worker.channels(),
-    )
-    try:
-        worker.start()
-        (ready or _announce)(worker.name)
-        await stopping.wait()
-    finally:
-        await worker.stop()
-        await listener.stop()
-        await sender.close()
-        await store.close()
-
-
-def _announce(name: str) -> None:
-    print(f"webhook worker {name} started", file=sys.stderr, flush=True)
