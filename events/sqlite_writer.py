@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
+from events.codec import EVENT_COLUMNS
 from events.envelope import chain_hash
 from events.positions import LOG_HEAD, raw_sql
 from events.sqlite_values import DIALECT, rows_binder
@@ -26,20 +27,8 @@ from events.writers import Batch, IdTakenError, InTransaction
 __all__ = ["SqliteWriter"]
 
 
-_EVENT_COLUMNS = (
-    "position",
-    "id",
-    "conflict",
-    "version",
-    "type",
-    "schema_version",
-    "occurred_at",
-    "recorded_at",
-    "source",
-    "data",
-    "hash",
-    "key_id",
-)
+#: What the decoders read (``events.codec``), and the chain's hash and the writer's key.
+_EVENT_COLUMNS = (*EVENT_COLUMNS, "hash", "key_id")
 _LOG_HEAD = raw_sql(LOG_HEAD, DIALECT)
 _MARKS = ", ".join("?" * len(_EVENT_COLUMNS))
 _INSERT_EVENTS = f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({_MARKS})"
