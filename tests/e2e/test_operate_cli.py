@@ -114,6 +114,17 @@ async def test_replay_prints_progress_lines_and_a_summary(fresh_database_url: st
     assert unknown.returncode == 2 and "no projection 'nope'" in unknown.stderr
 
 
+#: Runs the command with SIGINT as a terminal gives it. A process started in the background of
+#: a non-interactive shell (`make test &`, a CI runner) inherits SIGINT ignored, Python then
+#: installs no KeyboardInterrupt, and the replay would rightly run on through Ctrl-C.
+_INTERRUPTIBLE = (
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])",
+)
+
+
 async def test_ctrl_c_in_the_middle_of_a_replay_leaves_the_live_tables(
     fresh_database_url: str,
 ) -> None:
@@ -122,6 +133,7 @@ async def test_ctrl_c_in_the_middle_of_a_replay_leaves_the_live_tables(
     try:
         before = await dump_projections(engine)
         process = await asyncio.create_subprocess_exec(
+            *_INTERRUPTIBLE,
             CEASEFIRE,
             "replay",
             "--batch-size",
