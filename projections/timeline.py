@@ -13,9 +13,7 @@ conflict's length (it lists all of it), never with the rest of the log.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
@@ -32,7 +30,7 @@ from events.types import AllegationRetracted, EventCorrected, data_of
 from projections.freshness import stream_position
 from projections.inline import load_agreements
 from projections.queries.shared import conflict_head
-from projections.standing import Filing, conflict_standing, contests, role_of
+from projections.standing import Contest, Filing, conflict_states, contests, role_of
 from projections.views import ConflictState, View
 
 __all__ = ["TimelineEntry", "TimelineNote", "TimelineView", "build_timeline", "read_timeline"]
@@ -152,14 +150,6 @@ def _summary(event: Recorded, data: Mapping[str, Any], retracted: bool) -> str:
             return f"{data['organization']} dispatched mission {data['mission_id']}."
 
 
-@dataclass(frozen=True, slots=True)
-class _Claim:
-    occurred_at: datetime
-    agreement_id: str
-    contests: bool
-    retracted_at: datetime | None
-
-
 def build_timeline(
     log: Iterable[Recorded],
     known_agreements: Sequence[AgreementState],
@@ -189,16 +179,18 @@ def build_timeline(
 
     filing = Filing(known_agreements)
     by_id = {a.agreement_id: a for a in known_agreements}
-    monitors: dict[str, list[tuple[datetime, str]]] = {}
+    # When each organization was first sent to monitor each agreement: its allegations under
+    # that agreement are a monitor's from then on.
+    monitoring: dict[tuple[str, str], datetime] = {}
     for event in originals:
         if event.type == "mission.dispatched":
             data = corrected.get(event.id, data_of(event))
             if data.get("agreement_id"):
-                monitors.setdefault(data["agreement_id"], []).append(
-                    (event.occurred_at, data["organization"])
-                )
-    claims: dict[UUID, _Claim] = {}
-    under: dict[str, list[_Claim]] = {}
+                sent = (data["agreement_id"], data["organization"].casefold())
+                if sent not in monitoring or event.occurred_at < monitoring[sent]:
+                    monitoring[sent] = event.occurred_at
+    filed_under: dict[UUID, str] = {}
+    contesting: list[Contest] = []
     for event in originals:
         if event.type != "violation.alleged":
             continue
@@ -206,43 +198,28 @@ def build_timeline(
         filed = filing.agreement_of(data.get("agreement_id"), event.occurred_at, data["accused"])
         if filed is None or filed not in by_id:
             continue
-        orgs = [org for t, org in monitors.get(filed, ()) if t <= event.occurred_at]
-        role = role_of(by_id[filed], data["alleged_by"], orgs)
-        claim = _Claim(event.occurred_at, filed, contests(role), retracted_at.get(event.id))
-        claims[event.id] = claim
-        under.setdefault(filed, []).append(claim)
-    for listed in under.values():
-        listed.sort(key=lambda c: c.occurred_at)
+        author = data["alleged_by"]
+        since = monitoring.get((filed, author.casefold()))
+        monitor = [author] if since is not None and since <= event.occurred_at else []
+        filed_under[event.id] = filed
+        if contests(role_of(by_id[filed], author, monitor)):
+            contesting.append(Contest(filed, event.occurred_at, retracted_at.get(event.id)))
 
-    def state_at(at: datetime) -> ConflictState:
-        last: dict[str, datetime] = {}
-        times: list[datetime] = []
-        for agreement_id, listed in under.items():
-            national = by_id[agreement_id].national
-            for claim in reversed(
-                listed[: bisect.bisect_right([c.occurred_at for c in listed], at)]
-            ):
-                if not claim.contests or (
-                    claim.retracted_at is not None and claim.retracted_at <= at
-                ):
-                    continue
-                last.setdefault(agreement_id, claim.occurred_at)
-                if not national:
-                    break
-                times.append(claim.occurred_at)
-        times.sort(reverse=True)
-        return conflict_standing(known_agreements, at, last, window, times).state
-
+    told = [
+        event
+        for event in sorted(originals, key=lambda e: (e.occurred_at, e.version))
+        if as_of is None or event.occurred_at <= as_of
+    ]
+    states = conflict_states(
+        known_agreements, contesting, [event.occurred_at for event in told], window
+    )
     entries = []
-    for event in sorted(originals, key=lambda e: (e.occurred_at, e.version)):
-        if as_of is not None and event.occurred_at > as_of:
-            continue
+    for event, state in zip(told, states, strict=True):
         original = data_of(event)
         data = corrected.get(event.id, original)
         when_retracted = retracted_at.get(event.id)
         retracted = when_retracted is not None and (as_of is None or when_retracted <= as_of)
-        filed_as = claims.get(event.id)
-        concerns: str | None = filed_as.agreement_id if filed_as else data.get("agreement_id")
+        concerns: str | None = filed_under.get(event.id) or data.get("agreement_id")
         entries.append(
             TimelineEntry(
                 id=event.id,
@@ -258,7 +235,7 @@ def build_timeline(
                 retracted=retracted,
                 notes=notes.get(event.id, []),
                 agreement_id=concerns,
-                state=state_at(event.occurred_at),
+                state=state,
             )
         )
     return entries
