@@ -9,6 +9,7 @@ and a strong ETag can stand for them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -272,23 +273,34 @@ async def timeline(
     after: int = 0,
     limit: int = 1000,
     max_bytes: int = 1024 * 1024,
+    url: URL | None = None,
 ) -> Representation:
     """A page of the story: the entries after the one at position ``after`` (0: from the
-    start), at most ``limit`` and ``max_bytes``; ``next_after`` says where the next begins."""
+    start), at most ``limit`` and ``max_bytes``; ``next_after`` says where the next begins,
+    and a ``Link`` header (RFC 8288) names it (``url`` with ``after`` and ``limit`` set)."""
     with storage_errors():
         async with snapshot(engine) as conn:
             view, position = await read_timeline(
-                conn, conflict, as_of=as_of, known_at=known_at, window=window
+                conn,
+                conflict,
+                as_of=as_of,
+                known_at=known_at,
+                window=window,
+                after=after,
+                limit=limit + 1,
             )
-    entries = view.entries
-    start = 0
-    if after:
-        start = next((i + 1 for i, e in enumerate(entries) if e.position == after), len(entries))
-    window_of = entries[start : start + limit]
-    count = fitting([e.model_dump_json().encode() for e in window_of], max_bytes)
-    page = window_of[:count]
-    more = start + count < len(entries)
-    view = view.model_copy(
-        update={"entries": page, "next_after": page[-1].position if more and page else None}
-    )
-    return Representation(_bytes(view), Validator(position))
+
+    def paged() -> tuple[bytes, int | None]:
+        entries = view.entries
+        count = fitting([e.model_dump_json().encode() for e in entries[:limit]], max_bytes)
+        page = entries[:count]
+        following = page[-1].position if count < len(entries) and page else None
+        return _bytes(view.model_copy(update={"entries": page, "next_after": following})), following
+
+    # A thousand entries take a while to render: off the event loop, as the fold was.
+    body, following = await asyncio.to_thread(paged)
+    links: tuple[tuple[str, str], ...] = ()
+    if following is not None and url is not None:
+        next_url = url.include_query_params(after=following, limit=limit)
+        links = (("Link", f'<{next_url.path}?{next_url.query}>; rel="next"'),)
+    return Representation(body, Validator(position), headers=links)

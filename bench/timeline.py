@@ -57,7 +57,9 @@ def long_conflict(size: int) -> list[Event]:
             parties=["A", "C"],
             scope={"level": "local", "area": "north"},
         ),
-        _event("mission.dispatched", T0, mission_id="m1", organization="OSCE", agreement_id="truce"),
+        _event(
+            "mission.dispatched", T0, mission_id="m1", organization="OSCE", agreement_id="truce"
+        ),
         _event("mission.dispatched", T0, mission_id="m2", organization="UN"),
     ]
     i = 0
@@ -107,13 +109,14 @@ async def _fill(url: str, size: int) -> None:
 
 async def _time(url: str, reads: int) -> tuple[float, float, int]:
     """The median time of a whole read and of the fold alone, and the entries told."""
+    from sqlalchemy import select
+
     from events.database import create_engine
     from events.store import decode_row
     from events.tables import events
     from projections.freshness import snapshot
     from projections.inline import load_agreements
     from projections.timeline import build_timeline, read_timeline
-    from sqlalchemy import select
 
     engine = create_engine(url)
     whole, fold = [], []

@@ -13,6 +13,7 @@ conflict's length (it lists all of it), never with the rest of the log.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -155,9 +156,14 @@ def build_timeline(
     known_agreements: Sequence[AgreementState],
     window: timedelta,
     as_of: datetime | None = None,
+    *,
+    after: int = 0,
+    limit: int | None = None,
 ) -> list[TimelineEntry]:
     """The entries that occurred by ``as_of`` (all when None), from the conflict's events (in
-    version order) and its agreements as the projection tables know them."""
+    version order) and its agreements as the projection tables know them: those after the
+    entry at position ``after`` (0: from the first; none when no entry is there), at most
+    ``limit``. Only the entries returned are built; the states are one sweep."""
     originals: list[Recorded] = []
     notes: dict[UUID, list[TimelineNote]] = {}
     corrected: dict[UUID, dict[str, Any]] = {}
@@ -210,11 +216,15 @@ def build_timeline(
         for event in sorted(originals, key=lambda e: (e.occurred_at, e.version))
         if as_of is None or event.occurred_at <= as_of
     ]
+    start = 0
+    if after:
+        start = next((i + 1 for i, e in enumerate(told) if e.position == after), len(told))
+    end = len(told) if limit is None else min(len(told), start + limit)
     states = conflict_states(
-        known_agreements, contesting, [event.occurred_at for event in told], window
+        known_agreements, contesting, [event.occurred_at for event in told[:end]], window
     )
     entries = []
-    for event, state in zip(told, states, strict=True):
+    for event, state in zip(told[start:end], states[start:], strict=True):
         original = data_of(event)
         data = corrected.get(event.id, original)
         when_retracted = retracted_at.get(event.id)
@@ -262,19 +272,31 @@ async def read_timeline(
     as_of: datetime | None = None,
     known_at: datetime | None,
     window: timedelta,
+    after: int = 0,
+    limit: int | None = None,
 ) -> tuple[TimelineView, int]:
-    """The story up to ``as_of`` as the log told it at ``known_at`` (now when None), and the
-    position of the conflict's newest event (the view's validator)."""
+    """The story up to ``as_of`` as the log told it at ``known_at`` (now when None), a page of
+    it when asked (``build_timeline``'s ``after`` and ``limit``), and the position of the
+    conflict's newest event (the view's validator).
+
+    The rows are read on the event loop; decoding and folding them, CPU work that grows with
+    the conflict, run in a worker thread, so a long conflict's story never holds up the
+    process's other requests (``/healthz`` among them) for the time it takes."""
     head = await stream_position(conn, conflict)
     version, position = await conflict_head(conn, conflict, known_at)
     statement = select(events).where(events.c.conflict == conflict, events.c.position <= head)
     if known_at is not None:
         statement = statement.where(events.c.recorded_at <= known_at)
-    log = [decode_row(r) for r in await conn.execute(statement.order_by(events.c.version))]
+    rows = (await conn.execute(statement.order_by(events.c.version))).all()
     known_agreements = list((await load_agreements(conn, conflict, known_at)).values())
+
+    def told() -> list[TimelineEntry]:
+        log = [decode_row(r) for r in rows]
+        return build_timeline(log, known_agreements, window, as_of, after=after, limit=limit)
+
     view = TimelineView(
         conflict=conflict,
-        entries=build_timeline(log, known_agreements, window, as_of),
+        entries=await asyncio.to_thread(told),
         version=version,
         position=position,
         as_of=as_of,

@@ -127,6 +127,28 @@ async def test_the_timeline_comes_in_pages_like_the_feed(
     assert entries == whole["entries"]
 
 
+async def test_the_timeline_pages_link_to_the_next(
+    client: httpx.AsyncClient, keys: Keys, conflict: str
+) -> None:
+    await post(client, keys, agreement(conflict))
+    for day in range(20, 25):
+        await post(client, keys, allegation(conflict, f"2022-09-{day}T00:00:00Z"))
+    whole = (await client.get(f"/v1/conflicts/{conflict}/timeline")).json()["entries"]
+    entries: list[dict[str, Any]] = []
+    url: str | None = f"/v1/conflicts/{conflict}/timeline?limit=4&as_of=2022-09-30T00:00:00Z"
+    pages = 0
+    while url is not None:
+        response = await client.get(url)
+        page = response.json()
+        entries += page["entries"]
+        pages += 1
+        url = response.links.get("next", {}).get("url")
+        assert (url is None) == (page["next_after"] is None), (url, page["next_after"])
+        if url is not None:
+            assert f"after={page['next_after']}" in url and "as_of=" in url, url
+    assert pages == 2 and entries == whole
+
+
 async def test_the_conflicts_come_in_pages_with_a_link_to_the_next(
     client: httpx.AsyncClient, keys: Keys
 ) -> None:
