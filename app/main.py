@@ -21,7 +21,7 @@ from app.api import (
     webhook_deliveries,
     webhooks,
 )
-from app.capacity import Gauge
+from app.capacity import Gauge, PerClient
 from app.composition import serving
 from app.direct import DirectDoor
 from app.head import HeadAsGet
@@ -67,6 +67,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
             app.state.streams = served.streams
             app.state.webhooks = served.webhooks
             app.state.stream_count = Gauge("streams", settings.max_streams)
+            app.state.streams_per_client = PerClient("streams", settings.max_streams_per_client)
             app.state.metrics.follow(waiting=lambda: served.conditional.waiting.count)
             async with admin.jobs_running(app):
                 with ending_on_signal(served.notifier.close):

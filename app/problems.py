@@ -59,6 +59,7 @@ _TITLES = {
     413: "Content Too Large",
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
+    429: "Too Many Requests",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     503: "Service Unavailable",
@@ -125,6 +126,8 @@ _MEANINGS = {
     413: "The body is over CEASEFIRE_MAX_BODY_BYTES (`/problems/body-too-large`).",
     415: "The body is not `application/json` (`/problems/unsupported-media-type`).",
     422: "The request does not fit the schema (`/problems/validation-error`).",
+    429: "This client already has as many expensive reads, streams or long-polls at once as "
+    "one client may (`/problems/too-many-requests`); retry after `Retry-After` seconds.",
     503: "The database cannot be reached (`/problems/storage-unavailable`); retry after "
     "`Retry-After` seconds.",
 }

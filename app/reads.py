@@ -9,7 +9,6 @@ and a strong ETag can stand for them.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -28,7 +27,7 @@ from events.store import storage_errors
 from projections.freshness import next_change, snapshot, stream_position
 from projections.queries.allegations import read_allegations
 from projections.queries.status import list_conflicts, read_status
-from projections.timeline import read_timeline
+from projections.timeline import on_story_thread, read_story
 from projections.views import StatusView
 
 __all__ = [
@@ -156,10 +155,11 @@ async def feed(
         async with snapshot(engine) as conn:
             position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
-            story, _ = await read_timeline(conn, conflict, as_of=now, known_at=None, window=window)
+            source = await read_story(conn, conflict, known_at=None)
             view, until = await _status_now(
                 conn, conflict, as_of=None, known_at=None, window=window, now=now
             )
+    story = await source.told(as_of=now, window=window)
     entries = [
         FeedEntry(
             id=f"urn:uuid:{e.id}",
@@ -280,15 +280,9 @@ async def timeline(
     and a ``Link`` header (RFC 8288) names it (``url`` with ``after`` and ``limit`` set)."""
     with storage_errors():
         async with snapshot(engine) as conn:
-            view, position = await read_timeline(
-                conn,
-                conflict,
-                as_of=as_of,
-                known_at=known_at,
-                window=window,
-                after=after,
-                limit=limit + 1,
-            )
+            story = await read_story(conn, conflict, known_at=known_at)
+    # Told and rendered with the connection given back: a long story holds no connection.
+    view = await story.told(as_of=as_of, window=window, after=after, limit=limit + 1)
 
     def paged() -> tuple[bytes, int | None]:
         entries = view.entries
@@ -297,10 +291,9 @@ async def timeline(
         following = page[-1].position if count < len(entries) and page else None
         return _bytes(view.model_copy(update={"entries": page, "next_after": following})), following
 
-    # A thousand entries take a while to render: off the event loop, as the fold was.
-    body, following = await asyncio.to_thread(paged)
+    body, following = await on_story_thread(paged)
     links: tuple[tuple[str, str], ...] = ()
     if following is not None and url is not None:
         next_url = url.include_query_params(after=following, limit=limit)
         links = (("Link", f'<{next_url.path}?{next_url.query}>; rel="next"'),)
-    return Representation(body, Validator(position), headers=links)
+    return Representation(body, Validator(story.head), headers=links)

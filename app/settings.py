@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     max_streams: int = Field(default=1024, ge=1)
     #: Requests waiting at once with ``Prefer: wait`` per process; more: 503 with Retry-After.
     max_long_polls: int = Field(default=2048, ge=1)
+    #: Per client address (an IPv6 address by its /64; behind a proxy uvicorn trusts, the
+    #: forwarded one), at once: reads the process must compute because they are not in the
+    #: representation cache (timelines, the page at /, views at other times...), live streams,
+    #: and long-polls. More: 429 with Retry-After, for that client only (app/capacity.py).
+    max_reads_per_client: int = Field(default=4, ge=1)
+    max_streams_per_client: int = Field(default=32, ge=1)
+    max_long_polls_per_client: int = Field(default=64, ge=1)
     #: Largest page body (/v1/events, a conflict's events, /timeline, /v1/conflicts), in bytes:
     #: a page ends early (with its ``next_after``) rather than pass it; it holds one item at least.
     max_page_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -1,8 +1,8 @@
 """What a conflict's timeline costs as the conflict grows: the whole story of a conflict of 500,
 4,000 and 16,000 events, read in-process as ``/v1/conflicts/{c}/timeline`` reads it
-(``projections.timeline.read_timeline``: the conflict's events and agreements read, decoded and
-folded), and the fold alone (``build_timeline`` on the decoded events), with the ratio of each
-size's time to the smallest's. Linear: 8 and 32; quadratic: 64 and 1,024.
+(``projections.timeline.read_story`` then ``Story.told``: the conflict's events and agreements
+read, decoded and folded), and the fold alone (``build_timeline`` on the decoded events), with
+the ratio of each size's time to the smallest's. Linear: 8 and 32; quadratic: 64 and 1,024.
 
 The conflict: a national truce, a local one, two missions, then allegations five hours apart
 (every third by a monitor, every fifth retracted a day later, one in twenty corrected), appended
@@ -116,7 +116,7 @@ async def _time(url: str, reads: int) -> tuple[float, float, int]:
     from events.tables import events
     from projections.freshness import snapshot
     from projections.inline import load_agreements
-    from projections.timeline import build_timeline, read_timeline
+    from projections.timeline import build_timeline, read_story
 
     engine = create_engine(url)
     whole, fold = [], []
@@ -124,7 +124,8 @@ async def _time(url: str, reads: int) -> tuple[float, float, int]:
         for _ in range(reads):
             async with snapshot(engine) as conn:
                 started = time.perf_counter()
-                view, _ = await read_timeline(conn, CONFLICT, known_at=None, window=WINDOW)
+                story = await read_story(conn, CONFLICT, known_at=None)
+                view = await story.told(window=WINDOW)
                 whole.append(time.perf_counter() - started)
                 rows = await conn.execute(
                     select(events).where(events.c.conflict == CONFLICT).order_by(events.c.version)

@@ -16,6 +16,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from app.capacity import client_of
+from app.conditional import ConditionalReads
 from app.deps import ReaderKey, SettingsDep, StoreDep
 from app.pages.data import read_page
 from app.pages.text import STATE_WORDS, duration
@@ -91,12 +93,16 @@ async def status_page(
     as_of: Moment = None,
     known_at: Moment = None,
 ) -> HTMLResponse:
-    data = await read_page(
-        store,
-        as_of=_moment("as_of", as_of),
-        known_at=_moment("known_at", known_at),
-        window=settings.contested_window,
-    )
+    # Rendered for every request (no cache): each one counts under the client's cap of reads
+    # being computed, as a read that misses the cache does (``app.conditional``).
+    reads: ConditionalReads = request.app.state.conditional
+    with reads.computing.held(client_of(request)):
+        data = await read_page(
+            store,
+            as_of=_moment("as_of", as_of),
+            known_at=_moment("known_at", known_at),
+            window=settings.contested_window,
+        )
     live = data.as_of is None and data.known_at is None
     response = templates.TemplateResponse(request, "index.html", {"data": data, "live": live})
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
