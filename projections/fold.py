@@ -1,10 +1,10 @@
 """The pure fold of one conflict's events: the next state and the row changes each makes.
 
-``apply`` folds a recorded event (already checked by ``events.rules.check``) into the next
+``apply`` folds a recorded event (already checked by ``events.model.rules.check``) into the next
 state and returns the row changes it makes to the projection tables. It is pure: the append
 path and the replay call the same function, so they cannot drift. The state it folds into,
 and the lookup through which it reads the events a retraction or a correction names, are in
-``events.state``.
+``events.model.state``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
-from events.envelope import Recorded, RecordedMissionDispatched, RecordedViolationAlleged
-from events.state import (
+from events.model.envelope import Recorded, RecordedMissionDispatched, RecordedViolationAlleged
+from events.model.state import (
     AgreementState,
     ConflictState,
     Lookup,
@@ -23,7 +23,7 @@ from events.state import (
     no_lookup,
     with_data,
 )
-from events.types import (
+from events.model.types import (
     AgreementCollapsed,
     AgreementExtended,
     AgreementSigned,
@@ -35,7 +35,7 @@ from events.types import (
     MissionEnded,
     ViolationAlleged,
 )
-from events.values import Source
+from events.model.values import Source
 from projections.changes import Changes, Row
 
 __all__ = ["apply"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from events.state import AgreementState
+from events.model.state import AgreementState
 
 __all__ = [
     "AgreementStanding",

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from events.state import AgreementState
+from events.model.state import AgreementState
 
 __all__ = [
     "AgreementAllegations",

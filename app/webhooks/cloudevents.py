@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from events.envelope import Recorded, format_instant, recorded_adapter
+from events.model.envelope import Recorded, format_instant, recorded_adapter
 
 __all__ = ["CONTENT_TYPE", "PING_TYPE", "SOURCE", "encode", "event_body", "ping_body"]
 

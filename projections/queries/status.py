@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, false, func, literal, null, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events.state import AgreementState
-from events.tables import streams
+from events.log.tables import streams
+from events.model.state import AgreementState
 from projections.inline import load_agreements
 from projections.queries.shared import conflict_head, read_monitors
 from projections.standing import Filing, conflict_standing, contests, role_of

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from app.appending import Appender, decide
-from events.store import EventStore, event_row
-from events.writers import postgresql_append_args
+from app.services.appending import Appender, decide
+from events.log.store import EventStore, event_row
+from events.log.writers import postgresql_append_args
 from projections.writer import ProjectionRows
 from tests.factories import alleged, signed
 
@@ -52,7 +52,7 @@ async def test_concurrent_writers_never_leave_a_reader_a_gap(
     gaps: list[tuple[int, int]] = []
     reader = asyncio.create_task(_read_until(store, stop, seen, gaps))
 
-    from events.database import create_engine
+    from events.log.database import create_engine
 
     writers = [Appender(EventStore(create_engine(database_url))) for _ in range(8)]
     acknowledged: list[int] = []

@@ -20,14 +20,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.appending import Appender, decide
-from events.database import create_engine
-from events.envelope import to_recorded
-from events.sqlite_writer import SqliteWriter
-from events.state import ConflictState
-from events.store import EventStore, event_row
-from events.tables import projection_checkpoints
-from events.writers import IdTakenError
+from app.services.appending import Appender, decide
+from events.log.database import create_engine
+from events.log.sqlite_writer import SqliteWriter
+from events.log.store import EventStore, event_row
+from events.log.tables import projection_checkpoints
+from events.log.writers import IdTakenError
+from events.model.envelope import to_recorded
+from events.model.state import ConflictState
 from projections.changes import Changes
 from projections.inline import CHECKPOINT
 from projections.tables import agreements as proj_agreements

@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.keys import create_key
-from events.database import create_engine
+from app.services.api_keys import create_key
+from events.log.database import create_engine
 
 __all__ = ["EDGE_LIMITS", "Keys", "Server", "make_keys", "start_server", "start_servers"]
 
@@ -68,7 +68,7 @@ def start_server(database_url: str, *, serve: bool = False, **settings: str) -> 
     migrated) with extra ``CEASEFIRE_*`` settings given as keyword arguments
     (``require_read_key="true"``); yield once ``/healthz`` answers; stop it after.
     ``serve=True`` runs ``ceasefire serve --no-migrate`` instead: the connection guard of
-    ``app.edge`` in place, and its log at ``info``."""
+    ``app.http.edge`` in place, and its log at ``info``."""
     with start_servers(database_url, 1, serve=serve, **settings) as [server]:
         yield server
 
@@ -108,7 +108,7 @@ def _launch(database_url: str, settings: dict[str, str], *, serve: bool = False)
     env.update({f"CEASEFIRE_{name.upper()}": value for name, value in settings.items()})
     port = free_port()
     address = ["--host", "127.0.0.1", "--port", str(port)]
-    command = [sys.executable, "-m", "app.cli", "serve", "--no-migrate", *address]
+    command = [sys.executable, "-m", "app.cli.ceasefire", "serve", "--no-migrate", *address]
     if not serve:
         command = [
             sys.executable,

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from events.database import create_engine
+from events.log.database import create_engine
 from tests.e2e.conftest import Keys, Server, make_keys, start_server
 
 pytestmark = pytest.mark.slow

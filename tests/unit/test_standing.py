@@ -11,10 +11,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events.envelope import Recorded, to_recorded
-from events.rules import check
-from events.state import AgreementState, ConflictState
-from events.types import SCHEMA_VERSIONS, Event, event_adapter
+from events.model.envelope import Recorded, to_recorded
+from events.model.rules import check
+from events.model.state import AgreementState, ConflictState
+from events.model.types import SCHEMA_VERSIONS, Event, event_adapter
 from projections.fold import apply
 from projections.standing import Filing, agreement_state, conflict_standing
 from projections.timeline import build_timeline
