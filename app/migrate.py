@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -12,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.settings import Settings
+from events.store import server_gone
 
 __all__ = ["alembic_config", "is_at_head", "migrate", "service_role_of", "upgrade"]
 
@@ -45,12 +48,35 @@ def service_role_of(settings: Settings) -> str | None:
     return service if service and service != make_url(owner).username else None
 
 
-def migrate(settings: Settings) -> None:
-    """``ceasefire migrate``: as the owner role when one is configured, granting the service's."""
-    upgrade(
-        settings.migration_database_url or settings.database_url,
-        service_role=service_role_of(settings),
-    )
+def migrate(
+    settings: Settings,
+    *,
+    wait: float = 0.0,
+    waiting: Callable[[BaseException], None] | None = None,
+    retry_every: float = 1.0,
+) -> None:
+    """``ceasefire migrate``: as the owner role when one is configured, granting the service's.
+
+    ``wait`` (seconds): while the server does not answer yet (nothing listening, a name not
+    resolved yet, "the database system is starting up"), try again every ``retry_every``
+    seconds for up to this long, calling ``waiting`` with each such error; then the last error
+    is raised. What retrying cannot mend (a wrong password, a missing database) is raised at
+    once. A database started beside the service (compose) takes a few seconds to listen."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            upgrade(
+                settings.migration_database_url or settings.database_url,
+                service_role=service_role_of(settings),
+            )
+            return
+        except Exception as error:
+            left = deadline - time.monotonic()
+            if left <= 0 or not server_gone(error):
+                raise
+            if waiting is not None:
+                waiting(error)
+            time.sleep(min(retry_every, left))
 
 
 async def is_at_head(conn: AsyncConnection, url: str) -> bool:
