@@ -19,6 +19,8 @@ from events.store import server_gone
 __all__ = ["alembic_config", "is_at_head", "migrate", "service_role_of", "upgrade"]
 
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+#: Seconds between two tries of ``migrate(wait=…)``.
+_RETRY_EVERY = 1.0
 
 
 def alembic_config(url: str, *, service_role: str | None = None) -> Config:
@@ -53,15 +55,14 @@ def migrate(
     *,
     wait: float = 0.0,
     waiting: Callable[[BaseException], None] | None = None,
-    retry_every: float = 1.0,
 ) -> None:
     """``ceasefire migrate``: as the owner role when one is configured, granting the service's.
 
     ``wait`` (seconds): while the server does not answer yet (nothing listening, a name not
-    resolved yet, "the database system is starting up"), try again every ``retry_every``
-    seconds for up to this long, calling ``waiting`` with each such error; then the last error
-    is raised. What retrying cannot mend (a wrong password, a missing database) is raised at
-    once. A database started beside the service (compose) takes a few seconds to listen."""
+    resolved yet, "the database system is starting up"), try again every second for up to this
+    long, calling ``waiting`` with each such error; then the last error is raised. What
+    retrying cannot mend (a wrong password, a missing database) is raised at once. A database
+    started beside the service (compose) takes a few seconds to listen."""
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -76,7 +77,7 @@ def migrate(
                 raise
             if waiting is not None:
                 waiting(error)
-            time.sleep(min(retry_every, left))
+            time.sleep(min(_RETRY_EVERY, left))
 
 
 async def is_at_head(conn: AsyncConnection, url: str) -> bool:
