@@ -44,14 +44,32 @@ cli.add_typer(webhooks_cli, name="webhooks")  # new-key, reseal: app/cli/webhook
 
 
 @cli.command()
-def migrate() -> None:
+def migrate(
+    wait: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            metavar="SECONDS",
+            help="While the database server does not answer yet (not listening, starting "
+            "up), try again every second for up to this long (a server started beside this "
+            "command, as in docker-compose.yml). 0: try once.",
+        ),
+    ] = 0.0,
+) -> None:
     """Bring the database schema to the latest version (alembic upgrade head), as
     CEASEFIRE_MIGRATION_DATABASE_URL's role when set (granting CEASEFIRE_DATABASE_URL's role
     reading and appending only)."""
     from app.services.schema_migrations import migrate as run_migrations
 
     settings = settings_or_exit()
-    run_migrations(settings)
+    said: list[str] = []
+
+    def waiting(error: BaseException) -> None:
+        if not said:  # one line, not one a second
+            said.append(f"waiting up to {wait:g} s for the database to answer")
+            typer.echo(said[0], err=True)
+
+    run_migrations(settings, wait=wait, waiting=waiting)
     typer.echo("database is at the latest schema version")
 
 

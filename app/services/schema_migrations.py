@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -12,10 +14,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.settings import Settings
+from events.log.store import server_gone
 
 __all__ = ["alembic_config", "is_at_head", "migrate", "service_role_of", "upgrade"]
 
 _MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+#: Seconds between two tries of ``migrate(wait=…)``.
+_RETRY_EVERY = 1.0
 
 
 def alembic_config(url: str, *, service_role: str | None = None) -> Config:
@@ -45,12 +50,34 @@ def service_role_of(settings: Settings) -> str | None:
     return service if service and service != make_url(owner).username else None
 
 
-def migrate(settings: Settings) -> None:
-    """``ceasefire migrate``: as the owner role when one is configured, granting the service's."""
-    upgrade(
-        settings.migration_database_url or settings.database_url,
-        service_role=service_role_of(settings),
-    )
+def migrate(
+    settings: Settings,
+    *,
+    wait: float = 0.0,
+    waiting: Callable[[BaseException], None] | None = None,
+) -> None:
+    """``ceasefire migrate``: as the owner role when one is configured, granting the service's.
+
+    ``wait`` (seconds): while the server does not answer yet (nothing listening, a name not
+    resolved yet, "the database system is starting up"), try again every second for up to this
+    long, calling ``waiting`` with each such error; then the last error is raised. What
+    retrying cannot mend (a wrong password, a missing database) is raised at once. A database
+    started beside the service (compose) takes a few seconds to listen."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            upgrade(
+                settings.migration_database_url or settings.database_url,
+                service_role=service_role_of(settings),
+            )
+            return
+        except Exception as error:
+            left = deadline - time.monotonic()
+            if left <= 0 or not server_gone(error):
+                raise
+            if waiting is not None:
+                waiting(error)
+            time.sleep(min(_RETRY_EVERY, left))
 
 
 async def is_at_head(conn: AsyncConnection, url: str) -> bool:

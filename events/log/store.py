@@ -38,7 +38,15 @@ from events.model.errors import StorageUnavailableError
 from events.model.types import data_of
 from events.model.values import Source
 
-__all__ = ["EventStore", "WriteBatch", "decode_row", "event_row", "read_events", "storage_errors"]
+__all__ = [
+    "EventStore",
+    "WriteBatch",
+    "decode_row",
+    "event_row",
+    "read_events",
+    "server_gone",
+    "storage_errors",
+]
 
 
 _DECODER = RowDecoder()
@@ -83,7 +91,7 @@ def storage_errors() -> Iterator[None]:
     except (OperationalError, InterfaceError, OSError, sqlite3.OperationalError) as exc:
         raise StorageUnavailableError("the database is not reachable") from exc
     except DBAPIError as exc:
-        if not (exc.connection_invalidated or _server_gone(exc.orig)):
+        if not (exc.connection_invalidated or server_gone(exc.orig)):
             raise
         raise StorageUnavailableError("the database is not reachable") from exc
 
@@ -93,11 +101,12 @@ def storage_errors() -> Iterator[None]:
 _GONE_STATES = ("08", "57P01", "57P02", "57P03")
 
 
-def _server_gone(error: BaseException | None) -> bool:
+def server_gone(error: BaseException | None) -> bool:
     """Whether a driver error (SQLAlchemy's, or what it wraps) says the server went away or the
     connection broke under it. SQLAlchemy's asyncpg adapter reports a restart's "terminating
     connection due to administrator command", and a connection the outage left mid-operation,
-    as plain ``DBAPIError``/``InternalError``, not as ``OperationalError``."""
+    as plain ``DBAPIError``/``InternalError``, not as ``OperationalError``. Also what ``ceasefire
+    migrate --wait`` waits through: a server not listening yet, or still starting up."""
     import asyncpg  # only on this error path: a SQLite service never gets here
 
     seen = 0
