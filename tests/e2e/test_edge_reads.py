@@ -58,6 +58,7 @@ async def test_an_event_after_2286_leaves_tags_of_now_matchable(
     written = await post(client, keys, allegation(conflict))
     released = await polling
     assert released.status_code == 200
+    assert released.headers["preference-applied"] == "wait=60"  # it waited, and was released
     assert f"s{written['position']}." in released.headers["etag"]
 
 

@@ -217,6 +217,7 @@ async def test_long_poll_on_the_event_feed(
     await post(client, keys, allegation(conflict))
     response = await polling
     assert response.status_code == 200
+    assert response.headers["preference-applied"] == "wait=30"  # it waited, and was released
     assert [e["type"] for e in response.json()["events"]] == [
         "agreement.signed",
         "violation.alleged",
