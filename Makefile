@@ -74,6 +74,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/replay.py
 	$(PY) bench/polling.py
 	$(PY) bench/webhooks.py
+	$(PY) bench/webhook_libraries.py
 	$(PY) bench/scale.py
 
 ## A PostgreSQL hot standby of the local cluster on 127.0.0.1:5433 (streaming replication), for the

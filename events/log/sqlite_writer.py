@@ -81,6 +81,12 @@ class SqliteWriter:
         #: Checkpoints the writer thread has run (tests watch it).
         self.checkpoints = 0
 
+    @property
+    def queued(self) -> int:
+        """Appends queued on or running in the writer thread now (tests watch it: an append
+        that waits there for another connection's lock leaves the event loop free)."""
+        return self._queued
+
     async def write(
         self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
     ) -> int | None:

@@ -22,11 +22,20 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.services.api_keys import create_key
 from events.log.database import create_engine
 
-__all__ = ["EDGE_LIMITS", "Keys", "Server", "make_keys", "start_server", "start_servers"]
+__all__ = [
+    "EDGE_LIMITS",
+    "Keys",
+    "Server",
+    "gauge",
+    "make_keys",
+    "start_server",
+    "start_servers",
+]
 
 _STARTUP_SECONDS = 20.0
 
@@ -220,3 +229,16 @@ def problem_of(response: httpx.Response, status: int, type_: str) -> dict[str, A
     for leak in ("traceback", "sqlalchemy", "asyncpg", "sqlite3", "psycopg", 'file "', "[sql:"):
         assert leak not in lowered, f"{leak!r} leaked into {response.text}"
     return body
+
+
+async def gauge(http: httpx.AsyncClient, name: str) -> float:
+    """The value of the unlabelled gauge ``name`` in the server's ``/metrics`` now: what a test
+    waits on instead of a fixed sleep (``ceasefire_long_polls_waiting``,
+    ``ceasefire_streams_open``: requests the server holds)."""
+    response = await http.get("/metrics")
+    assert response.status_code == 200, response.text
+    for family in text_string_to_metric_families(response.text):
+        if family.name == name:
+            value: float = family.samples[0].value
+            return value
+    raise AssertionError(f"no {name} in /metrics:\n{response.text}")
