@@ -29,13 +29,13 @@ from uuid import UUID
 
 from events.log.store import EventStore, WriteBatch, event_row, storage_errors
 from events.log.writers import IdTakenError
-from events.model.envelope import Recorded, to_recorded, with_position
+from events.model.envelope import Recorded, with_position
 from events.model.errors import ConcurrencyError, DomainRuleError, DuplicateEventError
-from events.model.rules import check
+from events.model.evolve import decide as domain_decide
 from events.model.state import ConflictState, references
-from events.model.types import SCHEMA_VERSIONS, Event, data_of
+from events.model.types import Event, data_of
 from projections.changes import Changes
-from projections.fold import apply
+from projections.fold import rows_into
 from projections.inline import load_state
 from projections.writer import ProjectionRows
 
@@ -69,29 +69,19 @@ def decide(
     recorded_at: Sequence[datetime] | None = None,
     referenced: Mapping[UUID, Recorded] | None = None,
 ) -> Decision:
-    """Check each event against the state the ones before it leave, and fold it: pure, so the
-    live append, ``load``'s and ``import``'s dry runs decide alike. ``referenced`` must hold
-    what ``references`` names for these events (stored events they retract or correct);
-    ``DomainRuleError`` names the first rule broken."""
+    """The domain's decision (``events.model.evolve.decide``: the rules checked, the events
+    placed in their stream and folded) with the projection rows each transition makes: pure,
+    so the live append, ``load``'s and ``import``'s dry runs decide alike."""
     changes = Changes()
-    recorded: list[Recorded] = []
-    # What the fold may look up: the stored events this append names, then each event of
-    # the append once it is recorded (never a later one: a target must come first).
-    seen = dict(referenced or {})
-    for i, event in enumerate(events):
-        check(state, event, seen.get)
-        record = to_recorded(
-            event,
-            version=state.version + 1,
-            position=0,  # known only once the write has taken its place in the log
-            recorded_at=recorded_at[i] if recorded_at is not None else now,
-            schema_version=SCHEMA_VERSIONS[event.type],
-        )
-        state, more = apply(state, record, seen.get)
-        changes.merge(more)
-        recorded.append(record)
-        seen[record.id] = record
-    return Decision(recorded, changes, state)
+    decided = domain_decide(
+        state,
+        events,
+        now=now,
+        recorded_at=recorded_at,
+        referenced=referenced,
+        observe=rows_into(changes),
+    )
+    return Decision(decided.recorded, changes, decided.state)
 
 
 def same_content(stored: Recorded, event: Event) -> bool:

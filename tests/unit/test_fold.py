@@ -10,12 +10,13 @@ import pytest
 
 from events.model.envelope import Recorded, to_recorded
 from events.model.errors import DomainRuleError
+from events.model.evolve import _at_version
 from events.model.rules import check
 from events.model.state import AgreementState, ConflictState
 from events.model.types import SCHEMA_VERSIONS, Event
 from events.model.values import Source
 from projections.changes import Changes
-from projections.fold import _at_version, _source_json, apply
+from projections.fold import _source_json, apply
 from projections.standing import Filing, conflict_standing
 from tests.factories import (
     alleged,
