@@ -30,7 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import fresh_database
-from events.types import Event, event_adapter
+from events.model.types import Event, event_adapter
 
 T0 = datetime(2020, 1, 1, tzinfo=UTC)
 WINDOW = timedelta(days=7)
@@ -103,9 +103,9 @@ def long_conflict(conflict: str, size: int) -> list[Event]:
 
 
 async def _fill(url: str, sizes: list[int]) -> None:
-    from app.appending import Appender
-    from events.database import create_engine
-    from events.store import EventStore
+    from app.services.appending import Appender
+    from events.log.database import create_engine
+    from events.log.store import EventStore
 
     store = EventStore(create_engine(url))
     try:
@@ -124,9 +124,9 @@ async def _rounds(
     """Per size, each round's whole read and fold alone (seconds); and the entries told."""
     from sqlalchemy import select
 
-    from events.database import create_engine
-    from events.store import decode_row
-    from events.tables import events
+    from events.log.database import create_engine
+    from events.log.store import decode_row
+    from events.log.tables import events
     from projections.freshness import snapshot
     from projections.inline import load_agreements
     from projections.timeline import build_timeline, read_story

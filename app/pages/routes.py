@@ -16,12 +16,12 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from app.capacity import client_of
-from app.conditional import ConditionalReads
 from app.deps import ReaderKey, SettingsDep, StoreDep
+from app.http.capacity import client_of
+from app.http.problems import ProblemError
 from app.pages.data import read_page
 from app.pages.text import STATE_WORDS, duration
-from app.problems import ProblemError
+from app.reads.conditional import ConditionalReads
 
 __all__ = ["CONTENT_SECURITY_POLICY", "router", "static_files"]
 
@@ -94,7 +94,7 @@ async def status_page(
     known_at: Moment = None,
 ) -> HTMLResponse:
     # Rendered for every request (no cache): each one counts under the client's cap of reads
-    # being computed, as a read that misses the cache does (``app.conditional``).
+    # being computed, as a read that misses the cache does (``app.reads.conditional``).
     reads: ConditionalReads = request.app.state.conditional
     with reads.computing.held(client_of(request)):
         data = await read_page(

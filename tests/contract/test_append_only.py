@@ -17,13 +17,13 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from app.appending import Appender
-from app.keys import create_key, revoke_key
-from app.migrate import upgrade
-from events.chain import verify_chain
-from events.database import create_engine
-from events.store import EventStore
-from events.tables import events, log_head
+from app.services.api_keys import create_key, revoke_key
+from app.services.appending import Appender
+from app.services.schema_migrations import upgrade
+from events.log.chain import verify_chain
+from events.log.database import create_engine
+from events.log.store import EventStore
+from events.log.tables import events, log_head
 from projections.runner import replay
 from tests.conftest import ADMIN_URL, _admin, _require_postgres
 from tests.factories import alleged, seed_events

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from starlette.requests import HTTPConnection
 
-from app.capacity import PerClient, client_of
-from app.problems import ProblemError
+from app.http.capacity import PerClient, client_of
+from app.http.problems import ProblemError
 
 
 def connection(host: str) -> HTTPConnection:

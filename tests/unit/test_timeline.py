@@ -12,11 +12,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events.envelope import Recorded, to_recorded
-from events.errors import DomainRuleError
-from events.rules import check
-from events.state import AgreementState, ConflictState
-from events.types import SCHEMA_VERSIONS, AllegationRetracted, Event, data_of, event_adapter
+from events.model.envelope import Recorded, to_recorded
+from events.model.errors import DomainRuleError
+from events.model.rules import check
+from events.model.state import AgreementState, ConflictState
+from events.model.types import SCHEMA_VERSIONS, AllegationRetracted, Event, data_of, event_adapter
 from projections.fold import apply
 from projections.standing import Filing, conflict_standing, contests, role_of
 from projections.timeline import build_timeline
