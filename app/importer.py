@@ -5,8 +5,8 @@ Pass 1 reads the whole file and writes nothing. Each line must parse as an expor
 (``ExportChain``: a changed payload, a backdated recording time, a line moved or missing is
 refused, at the first line where it shows), and validate as an event of today's schema: older
 schema versions are upcast on the way in. An event already stored under its id is skipped only
-when the stored row is that line (``_differences``: type, conflict, times, source, data, key id
-and, where the file and the log share the chain, the hash), and is a bad line naming what
+when the stored row is that line (type, conflict, times, source, data, key id: ``_differences``;
+and, where the file's chain and the log's should agree, the hash), and is a bad line naming what
 differs otherwise: a file whose ids this log holds with other content is another log's history,
 and skipping it would leave ``verify --expect`` on the file's head to find the log "rewritten".
 Likewise an id twice in the file. The new events are then folded, in file order, over each
