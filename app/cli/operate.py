@@ -122,8 +122,9 @@ def import_(
     ],
 ) -> None:
     """Import an export: every line is checked first and nothing is written if any is bad;
-    events already stored (same id, same content) are skipped, so importing twice is safe.
-    Each event keeps the key id its line records, so the log keeps its hashes."""
+    events already stored (same id, same content) are skipped, so importing twice is safe, and
+    an id stored with other content, or an event recorded after this machine's clock, is a bad
+    line. Each event keeps the key id its line records, so the log keeps its hashes."""
     from app.cli.importer import import_file
 
     report = with_services(lambda built: import_file(built.appender, file))

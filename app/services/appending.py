@@ -118,6 +118,10 @@ class Appender:
         # compare-and-set (and retrying); striped, so the memory is fixed however many conflicts.
         self._conflict_locks = [asyncio.Lock() for _ in range(64)]
 
+    def now(self) -> datetime:
+        """This process's clock, as it records appends (injected in tests)."""
+        return self._clock()
+
     async def append(
         self,
         events: Sequence[Event],

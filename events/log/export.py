@@ -15,7 +15,7 @@ first line where they do.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -35,7 +35,7 @@ from events.model.types import EVENT_TYPES, SCHEMA_VERSIONS, Event, event_adapte
 from events.model.upcasting import upcast
 from events.model.values import ConflictSlug, Frozen
 
-__all__ = ["ExportChain", "ExportedEvent", "export_line", "export_lines"]
+__all__ = ["ExportChain", "ExportedEvent", "export_line", "export_lines", "stored_lines"]
 
 
 class ExportedEvent(Frozen):
@@ -192,3 +192,12 @@ async def export_lines(
         for row in rows:
             yield export_line(row)
         after = rows[-1].position
+
+
+async def stored_lines(store: EventStore, ids: Collection[UUID]) -> dict[UUID, ExportedEvent]:
+    """The stored events with these ids (one query), each as its export line reads: every
+    column of the row, key id and chain hash included, for an import to compare a line with."""
+    with storage_errors():
+        async with store.engine.connect() as conn:
+            rows = list(await conn.execute(select(events).where(events.c.id.in_(list(ids)))))
+    return {row.id: ExportedEvent.model_validate_json(export_line(row)) for row in rows}
