@@ -43,17 +43,15 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from app.cli.loader import BadLine
-from app.services.appending import Appender, decide, same_content
+from app.services.appending import Appender, decide
 from app.services.ingest import BATCH, Entry, retrying, runs_of, write_all
 from events.log.chain import stored_hash_at
-from events.log.export import ExportChain, ExportedEvent
+from events.log.export import ExportChain, ExportedEvent, stored_lines
 from events.log.store import storage_errors
 from events.model.envelope import Recorded, to_recorded
 from events.model.errors import DomainRuleError
 from events.model.state import ConflictState, references
 from events.model.types import SCHEMA_VERSIONS, Event
-from app.services.appending import Appender, decide
-from events.log.export import ExportChain, ExportedEvent, stored_lines
 from projections.freshness import newest_recorded_at
 
 __all__ = ["CLOCK_SKEW", "ImportReport", "import_file"]
