@@ -92,12 +92,17 @@ STORED: Mapping[str, bool] = MappingProxyType({"stored": True})
 #: The characters no text may hold: the C0 controls, DEL and the C1 controls (escape sequences,
 #: and XML 1.0, which Atom is, cannot hold most of them at all), and the Unicode
 #: non-characters (U+FDD0..U+FDEF and the last two code points of every plane: U+FFFE, U+FFFF,
-#: U+1FFFE...). Prose (``Text``) may hold tab and newline.
-_NON_CHARACTERS = "\ufdd0-\ufdef" + "".join(
-    f"{chr(plane + 0xFFFE)}{chr(plane + 0xFFFF)}" for plane in range(0, 0x110000, 0x10000)
+#: U+1FFFE...). Prose (``Text``) may hold tab and newline. Written as the inside of a regular
+#: expression's character class, for the checks here and for the OpenAPI schema's patterns
+#: alike (the non-characters past the first plane as the characters themselves: JSON Schema
+#: dialects spell their escapes differently).
+_NON_CHARACTERS = r"\ufdd0-\ufdef\ufffe\uffff" + "".join(
+    f"{chr(plane + 0xFFFE)}{chr(plane + 0xFFFF)}" for plane in range(0x10000, 0x110000, 0x10000)
 )
-_REFUSED_IN_LINES = re.compile(f"[\x00-\x1f\x7f-\x9f{_NON_CHARACTERS}]")
-_REFUSED_IN_PROSE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_NON_CHARACTERS}]")
+_NOT_IN_LINES = rf"\x00-\x1f\x7f-\x9f{_NON_CHARACTERS}"
+_NOT_IN_PROSE = rf"\x00-\x08\x0b-\x1f\x7f-\x9f{_NON_CHARACTERS}"
+_REFUSED_IN_LINES = re.compile(f"[{_NOT_IN_LINES}]")
+_REFUSED_IN_PROSE = re.compile(f"[{_NOT_IN_PROSE}]")
 
 
 def refused_character(text: str, *, prose: bool = False) -> str | None:
@@ -134,37 +139,33 @@ def _legible(*, prose: bool) -> Callable[[str, ValidationInfo], str]:
 
 
 def _documented(pattern: str) -> Any:
-    """The schema's pattern: what ``_legible`` refuses, in the OpenAPI document too (the
-    non-characters past the first plane are left out: JSON Schema patterns cannot spell them
-    the same way in every dialect)."""
+    """The schema's pattern: what the checks accept, in the OpenAPI document too."""
     return Field(json_schema_extra={"pattern": pattern})
 
 
-_LINE_CHARS = r"[^\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]"
-_LINE_START = r"[^ \x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]"
-_PROSE_CHARS = r"[^\x00-\x08\x0b-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]"
 _NAME = r"^[^ \t\n\r\f\v\x00](?:[^\x00]*[^ \t\n\r\f\v\x00])?$"
+_LINE_START = rf"[^ {_NOT_IN_LINES}]"
 #: A name neither starts nor ends with white space (it is refused, not trimmed), so what the
 #: schema accepts is what is stored. It is one line: no control character at all.
 Name = Annotated[
     str,
     StringConstraints(min_length=1, max_length=200, pattern=_NAME),
     AfterValidator(_legible(prose=False)),
-    _documented(rf"^{_LINE_START}(?:{_LINE_CHARS}*{_LINE_START})?$"),
+    _documented(rf"^{_LINE_START}(?:[^{_NOT_IN_LINES}]*{_LINE_START})?$"),
 ]
 #: Prose (terms, reasons, descriptions, statements): tab and newline are allowed.
 Text = Annotated[
     str,
     StringConstraints(max_length=10_000, pattern=NO_NUL),
     AfterValidator(_legible(prose=True)),
-    _documented(rf"^{_PROSE_CHARS}*$"),
+    _documented(rf"^[^{_NOT_IN_PROSE}]*$"),
 ]
 #: A source's link: http(s), one line.
 Url = Annotated[
     str,
     StringConstraints(pattern=r"^https?://[^\s\x00]+$", max_length=2000),
     AfterValidator(_legible(prose=False)),
-    _documented(r"^https?://[^\s\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]+$"),
+    _documented(rf"^https?://[^\s{_NOT_IN_LINES}]+$"),
 ]
 AgreementKind = Literal["ceasefire", "humanitarian_truce", "cessation_of_hostilities", "armistice"]
 
