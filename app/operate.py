@@ -189,6 +189,13 @@ def verify(
     if chain.head_problem:
         findings += 1
         typer.echo(f"log head: {chain.head_problem}")
+    if chain.past_head_count:
+        findings += 1
+        typer.echo(
+            f"{chain.past_head_count} event(s) stored past the log head at position "
+            f"{chain.head_position}, written around the append: "
+            f"{', '.join(map(str, chain.past_head))}"
+        )
     if chain.pin_problem:
         findings += 1
         typer.echo(f"noted head {pinned}: {chain.pin_problem}")

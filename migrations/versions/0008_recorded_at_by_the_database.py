@@ -12,7 +12,9 @@ PostgreSQL, from this revision:
 - ``ceasefire_append`` runs as the role that owns the log (SECURITY DEFINER, with a fixed
   ``search_path``), and only roles granted EXECUTE may call it (``ceasefire_grant_service``
   grants the service's). The service's role keeps SELECT on ``events``, ``streams`` and
-  ``log_head`` and loses every write: the function is its one way to append.
+  ``log_head`` and loses every write: the function is its one way to append. (It may still
+  lock ``log_head``, as a rebuild's swap does: UPDATE of its ``id`` column alone, which
+  0006's trigger keeps from changing.)
 - For a caller that is not the owner (not a member of it), the function assigns the append's
   ``recorded_at`` itself, after taking the log's lock: ``greatest(clock_timestamp(), the
   previous event's recorded_at)``, one time for every event of the append, so recording times
@@ -199,7 +201,7 @@ END $$
 """
 
 # 0006's, but the service's role only reads the log's own tables (it appends through
-# ceasefire_append, which it may execute).
+# ceasefire_append, which it may execute) and can lock log_head.
 GRANT_FUNCTION = r"""
 CREATE OR REPLACE FUNCTION ceasefire_grant_service(p_role text) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -233,8 +235,10 @@ BEGIN
         EXECUTE format(
             'GRANT %s ON %I.%I TO %I',
             CASE
-                WHEN t.tablename IN ('events', 'streams', 'log_head', 'alembic_version')
-                    THEN 'SELECT'
+                WHEN t.tablename IN ('events', 'streams', 'alembic_version') THEN 'SELECT'
+                -- UPDATE of the id alone: what SELECT … FOR UPDATE needs (a rebuild's swap
+                -- holds the append lock that way); the id cannot change (0006's trigger).
+                WHEN t.tablename = 'log_head' THEN 'SELECT, UPDATE (id)'
                 ELSE 'SELECT, INSERT, UPDATE, DELETE'
             END,
             s, t.tablename, p_role);

@@ -144,8 +144,12 @@ REWRITES = [
     "INSERT INTO events SELECT * FROM events ORDER BY position LIMIT 1",
     "CREATE OR REPLACE FUNCTION ceasefire_refuse_change() RETURNS trigger "
     "LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
-    "CREATE OR REPLACE FUNCTION ceasefire_append(text, integer, jsonb, jsonb, text) "
-    "RETURNS bigint LANGUAGE sql AS $$ SELECT 1::bigint $$",
+    "CREATE OR REPLACE FUNCTION ceasefire_append(text, integer, jsonb, jsonb, text, boolean, "
+    "OUT first_position bigint, OUT assigned_recorded_at timestamptz) "
+    "LANGUAGE sql AS $$ SELECT 1::bigint, now() $$",
+    "ALTER FUNCTION ceasefire_append(text, integer, jsonb, jsonb, text, boolean) SECURITY INVOKER",
+    "ALTER FUNCTION ceasefire_append(text, integer, jsonb, jsonb, text, boolean) "
+    "SET search_path = pg_temp",
     "SELECT ceasefire_refuse_change()",
     "SELECT ceasefire_grant_service(current_user)",
     "UPDATE log_head SET position = 0, hash = '\\x00'",
