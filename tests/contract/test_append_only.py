@@ -1,13 +1,16 @@
 """History cannot be rewritten through SQL: on SQLite not even by REPLACE or an upsert (their
 deletes fire no DELETE trigger), on PostgreSQL not by the role the service runs as, by any
-route (migration 0006)."""
+route (migrations 0006 and 0008): that role appends only through ``ceasefire_append``, which
+records its events at the database's time, whatever time it sends."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +20,22 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from app.appending import Appender
+from app.appending import Appender, decide
 from app.keys import create_key, revoke_key
 from app.migrate import upgrade
-from events.chain import verify_chain
+from events.chain import read_log_head, verify_chain
 from events.database import create_engine
-from events.store import EventStore
-from events.tables import events, log_head
+from events.errors import RecordingTimeRefusedError
+from events.state import ConflictState
+from events.store import EventStore, event_row
+from events.tables import events, log_head, streams
+from events.writers import POSTGRESQL_APPEND, postgresql_append_args
 from projections.runner import replay
+from projections.tables import agreements, allegations
+from projections.verify import verify_projections
+from projections.writer import ProjectionRows
 from tests.conftest import ADMIN_URL, _admin, _require_postgres
-from tests.factories import alleged, seed_events
+from tests.factories import alleged, collapsed, seed_events, signed
 
 
 async def _seed(store: EventStore, conflict: str) -> None:
@@ -193,6 +202,217 @@ async def test_the_service_role_can_append_but_not_rewrite(
         assert set(refused) == set(REWRITES), set(REWRITES) - set(refused)
         assert await _log(owner) == before
         assert (await verify_chain(owner)).ok
+    finally:
+        await service.close()
+        await owner.close()
+
+
+# -- PostgreSQL: who decides when an event was recorded ----------------------------------------
+
+LONG_AGO = datetime(2022, 1, 1, tzinfo=UTC)
+
+
+def _raw(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _database_clock(store: EventStore) -> datetime:
+    async with store.engine.connect() as conn:
+        now: datetime = (await conn.execute(text("SELECT clock_timestamp()"))).scalar_one()
+    return now
+
+
+async def _recorded_at(store: EventStore, conflict: str) -> list[datetime]:
+    return [e.recorded_at for e in await store.read_stream(conflict)]
+
+
+async def test_the_database_records_the_service_roles_appends_at_its_own_time(
+    two_roles: tuple[str, str],
+) -> None:
+    """The service's clock says 2022: the events are recorded at the database's time, the
+    projection rows are known from it, and the content hashes computed in SQL are the ones
+    Python recomputes (text that JSON escapes, a key id, none)."""
+    owner_url, service_url = two_roles
+    service = EventStore(create_engine(service_url))
+    owner = EventStore(create_engine(owner_url))
+    try:
+        noted = await verify_chain(owner)
+        before = await _database_clock(owner)
+        appender = Appender(service, clock=lambda: LONG_AGO)
+        first = await appender.append(
+            [
+                signed("when"),
+                alleged("when", description='a "quote", a back\\slash, a\nline, é ∞ 😀'),
+            ],
+            key_id="key-1",
+        )
+        second = await appender.append([collapsed("when")])  # closes a projection row
+        after = await _database_clock(owner)
+
+        stored = await _recorded_at(owner, "when")
+        answered = [e.recorded_at for e in [*first.events, *second.events]]
+        assert stored == answered  # the append answers the stored times
+        assert all(before <= at <= after for at in stored), (before, stored, after)
+        assert stored[0] == stored[1] < stored[2]  # one time per append, in append order
+        async with owner.engine.connect() as conn:
+            known = (
+                await conn.execute(
+                    select(agreements.c.known_from, agreements.c.known_until)
+                    .where(agreements.c.conflict == "when")
+                    .order_by(agreements.c.known_from)
+                )
+            ).all()
+            alleged_from = (
+                await conn.execute(
+                    select(allegations.c.known_from).where(allegations.c.conflict == "when")
+                )
+            ).scalar_one()
+        assert [tuple(k) for k in known] == [(stored[0], stored[2]), (stored[2], None)]
+        assert alleged_from == stored[1]
+        async with owner.engine.connect() as conn:
+            earlier = (
+                await conn.execute(select(events.c.position).where(events.c.recorded_at < before))
+            ).all()
+        assert len(earlier) == noted.events  # what the log said before is what it says now
+        assert (await verify_chain(owner)).ok
+        assert await verify_projections(owner) == []
+    finally:
+        await service.close()
+        await owner.close()
+
+
+async def test_the_service_roles_times_never_go_back_before_the_previous_event(
+    two_roles: tuple[str, str],
+) -> None:
+    """The owner recorded an event a day ahead of the clock (an import may): the service's next
+    append is recorded then too, not before it."""
+    owner_url, service_url = two_roles
+    service = EventStore(create_engine(service_url))
+    owner = EventStore(create_engine(owner_url))
+    try:
+        ahead = datetime.now(UTC) + timedelta(days=1)
+        await Appender(owner).append([signed("ahead")], recorded_at=[ahead])
+        await Appender(service).append([alleged("ahead")])
+        assert await _recorded_at(owner, "ahead") == [ahead, ahead]
+        assert (await verify_chain(owner)).ok
+    finally:
+        await service.close()
+        await owner.close()
+
+
+async def test_only_the_owner_keeps_chosen_recording_times(two_roles: tuple[str, str]) -> None:
+    """``import`` keeps its file's recording times: as the owner it can, as the service's role
+    it is refused and writes nothing."""
+    owner_url, service_url = two_roles
+    service = EventStore(create_engine(service_url))
+    owner = EventStore(create_engine(owner_url))
+    try:
+        await Appender(owner).append([signed("chosen")], recorded_at=[LONG_AGO])
+        assert await _recorded_at(owner, "chosen") == [LONG_AGO]
+        with pytest.raises(RecordingTimeRefusedError):
+            await Appender(service).append([alleged("chosen")], recorded_at=[LONG_AGO])
+        appender = Appender(service)
+        with pytest.raises(RecordingTimeRefusedError):
+            async with appender.ingesting() as ingesting:
+                await ingesting.append([alleged("chosen")], [LONG_AGO], [None])
+        assert await _recorded_at(owner, "chosen") == [LONG_AGO]
+        assert (await verify_chain(owner)).ok
+    finally:
+        await service.close()
+        await owner.close()
+
+
+async def test_the_append_function_called_directly_by_the_service_role(
+    two_roles: tuple[str, str],
+) -> None:
+    """With its own credentials and a hand-made call: the recording time and the content hash
+    it sends are not the ones stored, choosing the time is refused, an empty append too."""
+    owner_url, service_url = two_roles
+    owner = EventStore(create_engine(owner_url))
+    connection = await asyncpg.connect(_raw(service_url))
+    try:
+        decided = decide(ConflictState("direct"), [signed("direct")], now=LONG_AGO)
+        args = list(
+            postgresql_append_args(
+                "direct",
+                0,
+                [event_row(e) for e in decided.recorded],
+                ProjectionRows(decided.changes),
+            )
+        )
+        sent = json.loads(args[2])
+        sent[0]["content_hash"] = "00" * 32
+        args[2] = json.dumps(sent)
+
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="recorded_at"):
+            await connection.fetchrow(POSTGRESQL_APPEND, *args[:5], True)
+        with pytest.raises(asyncpg.InvalidParameterValueError, match="at least one event"):
+            await connection.fetchrow(POSTGRESQL_APPEND, "direct", 0, "[]", "{}", args[4], False)
+        assert await _recorded_at(owner, "direct") == []
+
+        before = await _database_clock(owner)
+        first, recorded_at = await connection.fetchrow(POSTGRESQL_APPEND, *args[:5], False)
+        assert first == 1 and recorded_at >= before
+        assert await _recorded_at(owner, "direct") == [recorded_at]
+        assert (await verify_chain(owner)).ok  # the hash stored is the content's, not the sent
+    finally:
+        await connection.close()
+        await owner.close()
+
+
+async def test_the_service_role_cannot_write_the_log_tables_directly(
+    two_roles: tuple[str, str],
+) -> None:
+    """Not a row past the head (verify would have skipped it and every later append would
+    have collided with it), not a stream's version, not the head; and only the service's
+    role, not every role, may call the append function."""
+    owner_url, service_url = two_roles
+    service = EventStore(create_engine(service_url))
+    owner = EventStore(create_engine(owner_url))
+    try:
+        await Appender(service).append([signed("direct-writes")])
+        refused = [
+            "INSERT INTO events (position, id, conflict, version, type, schema_version, "
+            "occurred_at, recorded_at, source, data, hash) SELECT position + 1, "
+            f"'{uuid.uuid4()}', 'direct-writes', 2, 'agreement.signed', 1, now(), "
+            "'2022-01-01', '{}', '{}', hash FROM log_head",
+            "UPDATE streams SET version = version + 1",
+            "UPDATE streams SET position = 0",
+            "INSERT INTO streams (conflict, version, position) VALUES ('other', 1, 0)",
+            "DELETE FROM streams",
+            "UPDATE log_head SET position = position + 1",
+            "UPDATE log_head SET hash = sha256(hash)",
+        ]
+        before = await _log(owner)
+        async with owner.engine.connect() as conn:
+            streams_before = (await conn.execute(select(streams))).all()
+        connection = await asyncpg.connect(_raw(service_url))
+        try:
+            for statement in refused:
+                with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                    await connection.execute(statement)
+        finally:
+            await connection.close()
+        async with owner.engine.connect() as conn:
+            assert (await conn.execute(select(streams))).all() == streams_before
+            execute_grantees = (
+                await conn.execute(
+                    text(
+                        "SELECT coalesce(r.rolname, 'PUBLIC') FROM pg_proc p, "
+                        "aclexplode(p.proacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee "
+                        "WHERE p.proname = 'ceasefire_append' AND a.privilege_type = 'EXECUTE'"
+                    )
+                )
+            ).scalars()
+            owner_role = (await conn.execute(text("SELECT current_user"))).scalar_one()
+        service_role = make_url(service_url).username
+        assert set(execute_grantees) == {owner_role, service_role}
+        assert await _log(owner) == before
+        assert (await verify_chain(owner)).ok
+        # and the service still appends after all that
+        await Appender(service).append([alleged("direct-writes")])
+        async with owner.engine.connect() as conn:
+            assert (await read_log_head(conn)).position == 2
     finally:
         await service.close()
         await owner.close()
