@@ -17,7 +17,11 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from app.composition import Services, services
 from app.settings import Settings, get_settings
-from events.errors import ProjectionJobRunningError, StorageUnavailableError
+from events.errors import (
+    ProjectionJobRunningError,
+    RecordingTimeRefusedError,
+    StorageUnavailableError,
+)
 from events.store import EventStore
 
 __all__ = [
@@ -102,9 +106,12 @@ def with_store(work: Callable[[EventStore], Awaitable[T]]) -> T:
     return with_services(lambda built: work(built.store))
 
 
-def with_services(work: Callable[[Services], Awaitable[T]]) -> T:
-    """Run ``work`` with the configured services and close them after."""
+def with_services(work: Callable[[Services], Awaitable[T]], *, as_owner: bool = False) -> T:
+    """Run ``work`` with the configured services and close them after; ``as_owner``: as the
+    role that owns the log, when its URL is set (``Settings.as_owner``)."""
     settings = settings_or_exit()
+    if as_owner:
+        settings = settings.as_owner()
 
     async def run() -> T:
         async with services(settings) as built:
@@ -114,4 +121,7 @@ def with_services(work: Callable[[Services], Awaitable[T]]) -> T:
         return asyncio.run(run())
     except (ProjectionJobRunningError, StorageUnavailableError) as error:
         typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    except RecordingTimeRefusedError as error:
+        typer.echo(f"error: {error} (CEASEFIRE_MIGRATION_DATABASE_URL)", err=True)
         raise typer.Exit(1) from None

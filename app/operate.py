@@ -122,10 +122,12 @@ def import_(
 ) -> None:
     """Import an export: every line is checked first and nothing is written if any is bad;
     events already stored (same id, same content) are skipped, so importing twice is safe.
-    Each event keeps the key id its line records, so the log keeps its hashes."""
+    Each event keeps the key id its line records, so the log keeps its hashes. It keeps their
+    recording times too, which only the role that owns the log may write: on PostgreSQL it
+    runs as CEASEFIRE_MIGRATION_DATABASE_URL's role when that is set."""
     from app.importer import import_file
 
-    report = with_services(lambda built: import_file(built.appender, file))
+    report = with_services(lambda built: import_file(built.appender, file), as_owner=True)
     if report.bad:
         for bad in report.bad:
             typer.echo(f"{file}:{bad.number}: {bad.reason}", err=True)

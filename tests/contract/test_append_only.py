@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -415,4 +417,50 @@ async def test_the_service_role_cannot_write_the_log_tables_directly(
             assert (await read_log_head(conn)).position == 2
     finally:
         await service.close()
+        await owner.close()
+
+
+def _ceasefire(*args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CEASEFIRE_")}
+    env.update({f"CEASEFIRE_{name.upper()}": value for name, value in settings.items()})
+    command = [str(Path(sys.executable).with_name("ceasefire")), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+
+async def test_import_runs_as_the_owner_which_alone_keeps_recording_times(
+    two_roles: tuple[str, str], tmp_path: Path
+) -> None:
+    """``ceasefire import`` keeps the export's recording times: given only the service's URL
+    it is refused with one line naming the owner's setting; given both, it runs as the owner
+    and the log is the source's, head for head."""
+    owner_url, service_url = two_roles
+    source_url = f"sqlite+aiosqlite:///{tmp_path / 'source.db'}"
+    await asyncio.to_thread(upgrade, source_url)  # alembic runs a loop of its own
+    source = EventStore(create_engine(source_url))
+    try:
+        await _seed(source, "imported")
+        source_head = (await verify_chain(source)).head_hash
+        source_times = await _recorded_at(source, "imported")
+    finally:
+        await source.close()
+    exported = _ceasefire("export", database_url=source_url)
+    assert exported.returncode == 0, exported.stderr
+    dump = tmp_path / "log.ndjson"
+    dump.write_text(exported.stdout)
+
+    refused = _ceasefire("import", str(dump), database_url=service_url)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "CEASEFIRE_MIGRATION_DATABASE_URL" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    owner = EventStore(create_engine(owner_url))
+    try:
+        assert await _recorded_at(owner, "imported") == []
+        imported = _ceasefire(
+            "import", str(dump), database_url=service_url, migration_database_url=owner_url
+        )
+        assert imported.returncode == 0, imported.stderr
+        assert await _recorded_at(owner, "imported") == source_times
+        report = await verify_chain(owner)
+        assert report.ok and report.head_hash == source_head
+    finally:
         await owner.close()
