@@ -1,7 +1,7 @@
 """Checking the log's hash chain: has any stored event been changed, removed or inserted?
 
 Each event's ``hash`` is sha256(previous event's hash || sha256 of its canonical content)
-(``events.envelope``), computed by the store in Python on SQLite and by ``ceasefire_append``
+(``events.envelope``), computed by the store in Python on SQLite and by ``ceasefire_record``
 in SQL on PostgreSQL (which also computes the content hash there for the service's role, whose
 events it records at its own time: migration 0008). ``verify_chain`` recomputes every link
 from the stored columns, in position order, streaming in keyset batches:

@@ -9,9 +9,9 @@ projections: it declares the protocol, ``projections.writer`` implements it.
 
 - PostgreSQL: one call of the ``ceasefire_append`` function (migrations 0001 and 0008) on the
   raw asyncpg connection: one round trip, one implicit transaction, no SQLAlchemy statement
-  overhead on the hot path. Called by any role but the log's owner, the function records the
-  events at the database's own time (``Written.recorded_at``), whatever the rows say, and
-  refuses ``keep_recorded_at`` (``RecordingTimeRefusedError``).
+  overhead on the hot path. Called by any role but the log's owner, it records the events at
+  the database's own time (``Written.recorded_at``), whatever the rows say, and refuses
+  ``keep_recorded_at`` (``RecordingTimeRefusedError``).
 - SQLite: raw ``sqlite3`` connections of the writer's own, in ``events.sqlite_writer``.
 """
 

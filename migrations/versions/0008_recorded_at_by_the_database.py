@@ -7,21 +7,28 @@ ran with the caller's privileges, so the service's role had INSERT on ``events``
 before, still verified), insert rows past ``log_head`` (which ``verify`` skipped and which
 made every later append collide) or move a stream's version.
 
-PostgreSQL, from this revision:
+PostgreSQL, from this revision, an append is two functions, still one call:
 
-- ``ceasefire_append`` runs as the role that owns the log (SECURITY DEFINER, with a fixed
-  ``search_path``), and only roles granted EXECUTE may call it (``ceasefire_grant_service``
-  grants the service's). The service's role keeps SELECT on ``events``, ``streams`` and
-  ``log_head`` and loses every write: the function is its one way to append. (It may still
-  lock ``log_head``, as a rebuild's swap does: UPDATE of its ``id`` column alone, which
-  0006's trigger keeps from changing.)
-- For a caller that is not the owner (not a member of it), the function assigns the append's
-  ``recorded_at`` itself, after taking the log's lock: ``greatest(clock_timestamp(), the
-  previous event's recorded_at)``, one time for every event of the append, so recording times
-  never go backwards in position order and never run ahead of the database's clock. It
+- ``ceasefire_record`` writes the log's own tables (``streams``, ``events``, ``log_head``) and
+  notifies. It runs as the role that owns the log (SECURITY DEFINER), with ``search_path`` set
+  to ``pg_catalog, pg_temp`` and every table named with its schema, so no function, operator or
+  table the caller can create is ever picked instead of the built-in ones. Only roles granted
+  EXECUTE may call it (``ceasefire_grant_service`` grants the service's). The service's role
+  keeps SELECT on those three tables and loses every write: this is its one way to append.
+  (It may still lock ``log_head``, as a rebuild's swap does: UPDATE of its ``id`` column
+  alone, which 0006's trigger keeps from changing.)
+- ``ceasefire_append``, the one the store calls (same arguments as before, plus
+  ``p_keep_recorded_at``), calls it and then writes the projection rows and their checkpoint
+  with the caller's own privileges, as before. The service's role owns the projection tables
+  and so could put triggers on them: code running as the owner must not write them.
+- For a caller that is not the owner (not a member of it), ``ceasefire_record`` assigns the
+  append's ``recorded_at`` itself, after taking the log's lock: ``greatest(clock_timestamp(),
+  the previous event's recorded_at)``, one time for every event of the append, so recording
+  times never go backwards in position order and never run ahead of the database's clock. It
   computes each event's content hash in SQL with that time (the same canonical bytes as
-  ``events.envelope.content_hash``), sets the projection rows' ``known_from``/``known_until``
-  to it, and returns it beside the first position.
+  ``events.envelope.content_hash``) and returns the time beside the first position;
+  ``ceasefire_append`` sets the projection rows' ``known_from``/``known_until`` to it (each of
+  them is the recording time of one of the append's events).
 - Choosing ``recorded_at`` (``import``, a load that keeps recording times) is the owner's:
   ``p_keep_recorded_at`` from any other role is refused (insufficient_privilege). The owner's
   calls keep the times and hashes they send, as before, with or without it: one URL for
@@ -43,6 +50,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
@@ -51,16 +59,16 @@ branch_labels = None
 depends_on = None
 
 SIGNATURE = "ceasefire_append(text, integer, jsonb, jsonb, text, boolean)"
+RECORD_SIGNATURE = "ceasefire_record(text, integer, jsonb, boolean)"
 OLD_SIGNATURE = "ceasefire_append(text, integer, jsonb, jsonb, text)"
 
-# As in 0001 (see there for the steps); what differs is the recording time, decided here for
-# every caller but the owner, and the content hash computed here when it is.
-APPEND_FUNCTION = r"""
-CREATE FUNCTION ceasefire_append(
-    p_conflict text, p_expected integer, p_events jsonb, p_changes jsonb, p_checkpoint text,
-    p_keep_recorded_at boolean DEFAULT false,
+# Steps 1-3 and 5 of 0001's ceasefire_append. @log@ is the log's schema (quoted), put in when
+# the function is created: with search_path pg_catalog only, every table is named with it.
+RECORD_FUNCTION = r"""
+CREATE FUNCTION ceasefire_record(
+    p_conflict text, p_expected integer, p_events jsonb, p_keep_recorded_at boolean,
     OUT first_position bigint, OUT assigned_recorded_at timestamptz
-) LANGUAGE plpgsql SECURITY DEFINER AS $$
+) LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     n integer := jsonb_array_length(p_events);
     current_version integer;
@@ -68,16 +76,13 @@ DECLARE
     h bytea;
     e jsonb;
     i integer := 0;
-    tbl text;
-    ch jsonb;
-    cond text;
     -- current_user is the owner here (SECURITY DEFINER); session_user is who connected.
     by_owner boolean := pg_has_role(session_user, current_user, 'MEMBER');
     v_recorded_at timestamptz;
     v_recorded_text text;
     v_content bytea;
 BEGIN
-    IF n < 1 THEN
+    IF n IS NULL OR n < 1 THEN
         RAISE EXCEPTION 'an append needs at least one event'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -86,23 +91,23 @@ BEGIN
             session_user USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF p_expected = 0 THEN
-        INSERT INTO streams (conflict, version, position) VALUES (p_conflict, n, 0)
+        INSERT INTO @log@.streams (conflict, version, position) VALUES (p_conflict, n, 0)
         ON CONFLICT (conflict) DO NOTHING;
     ELSE
-        UPDATE streams SET version = p_expected + n
+        UPDATE @log@.streams SET version = p_expected + n
         WHERE conflict = p_conflict AND version = p_expected;
     END IF;
     IF NOT FOUND THEN
-        SELECT version INTO current_version FROM streams WHERE conflict = p_conflict;
+        SELECT version INTO current_version FROM @log@.streams WHERE conflict = p_conflict;
         first_position := -1 - coalesce(current_version, 0);
         RETURN;
     END IF;
 
-    SELECT position, hash INTO head_position, h FROM log_head WHERE id = 1 FOR UPDATE;
+    SELECT position, hash INTO head_position, h FROM @log@.log_head WHERE id = 1 FOR UPDATE;
     IF NOT by_owner THEN
         -- Under the log's lock: the next append's time is taken after this one's.
         SELECT greatest(clock_timestamp(), max(recorded_at)) INTO v_recorded_at
-        FROM events WHERE position = head_position;
+        FROM @log@.events WHERE position = head_position;
         v_recorded_text := to_char(
             v_recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');
         assigned_recorded_at := v_recorded_at;
@@ -129,40 +134,63 @@ BEGIN
                 || ',"version":' || (p_expected + i)::text || '}', 'UTF8'));
         END IF;
         h := sha256(h || v_content);
-        INSERT INTO events (position, id, conflict, version, type, schema_version,
-                            occurred_at, recorded_at, source, data, hash, key_id)
+        INSERT INTO @log@.events (position, id, conflict, version, type, schema_version,
+                                  occurred_at, recorded_at, source, data, hash, key_id)
         VALUES (head_position + i, (e->>'id')::uuid, p_conflict, p_expected + i, e->>'type',
                 (e->>'schema_version')::smallint, (e->>'occurred_at')::timestamptz,
                 v_recorded_at, e->>'source', e->>'data', h, e->>'key_id');
     END LOOP;
-    UPDATE log_head SET position = head_position + n, hash = h WHERE id = 1;
-    UPDATE streams SET position = head_position + n WHERE conflict = p_conflict;
+    UPDATE @log@.log_head SET position = head_position + n, hash = h WHERE id = 1;
+    UPDATE @log@.streams SET position = head_position + n WHERE conflict = p_conflict;
+    PERFORM pg_notify('ceasefire_events', p_conflict || ' ' || (head_position + n)::text);
+    first_position := head_position + 1;
+END
+$$
+"""
+
+# Step 4 of 0001's, with the caller's privileges, after ceasefire_record; see there for the
+# static and dynamic statements.
+APPEND_FUNCTION = r"""
+CREATE FUNCTION ceasefire_append(
+    p_conflict text, p_expected integer, p_events jsonb, p_changes jsonb, p_checkpoint text,
+    p_keep_recorded_at boolean DEFAULT false,
+    OUT first_position bigint, OUT assigned_recorded_at timestamptz
+) LANGUAGE plpgsql AS $$
+DECLARE
+    tbl text;
+    ch jsonb;
+    cond text;
+BEGIN
+    SELECT r.first_position, r.assigned_recorded_at INTO first_position, assigned_recorded_at
+    FROM ceasefire_record(p_conflict, p_expected, p_events, p_keep_recorded_at) AS r;
+    IF first_position < 1 THEN
+        RETURN;  -- the stream moved on: nothing written
+    END IF;
 
     FOR tbl, ch IN SELECT key, value FROM jsonb_each(p_changes) LOOP
         IF left(tbl, 5) <> 'proj_' THEN
             RAISE EXCEPTION 'not a projection table: %', tbl;
         END IF;
-        IF NOT by_owner THEN
+        IF assigned_recorded_at IS NOT NULL THEN
             -- Every time in an append's row changes is the recording time of one of its events.
             IF ch ? 'insert' THEN
                 ch := jsonb_set(ch, '{insert}', (
                     SELECT jsonb_agg(
-                        r || jsonb_build_object('known_from', v_recorded_at)
+                        r || jsonb_build_object('known_from', assigned_recorded_at)
                           || CASE WHEN coalesce(jsonb_typeof(r->'known_until'), 'null') = 'null'
                                   THEN '{}'::jsonb
-                                  ELSE jsonb_build_object('known_until', v_recorded_at) END
+                                  ELSE jsonb_build_object('known_until', assigned_recorded_at)
+                             END
                         ORDER BY o)
                     FROM jsonb_array_elements(ch->'insert') WITH ORDINALITY AS x(r, o)));
             END IF;
             IF ch ? 'close' THEN
                 ch := jsonb_set(ch, '{close}', (
-                    SELECT jsonb_agg(r || jsonb_build_object('known_until', v_recorded_at)
+                    SELECT jsonb_agg(r || jsonb_build_object('known_until', assigned_recorded_at)
                                      ORDER BY o)
                     FROM jsonb_array_elements(ch->'close') WITH ORDINALITY AS x(r, o)));
             END IF;
         END IF;
-        -- The most frequent change, a new allegation, as static SQL: its plan is cached,
-        -- where the dynamic statements below are planned on every call.
         IF tbl = 'proj_allegations' AND NOT ch ? 'close' THEN
             INSERT INTO proj_allegations
             SELECT * FROM jsonb_populate_recordset(NULL::proj_allegations, ch->'insert');
@@ -184,20 +212,10 @@ BEGIN
         END IF;
     END LOOP;
 
-    UPDATE projection_checkpoints SET position = head_position + n WHERE name = p_checkpoint;
-    PERFORM pg_notify('ceasefire_events', p_conflict || ' ' || (head_position + n)::text);
-    first_position := head_position + 1;
+    UPDATE projection_checkpoints
+    SET position = first_position + jsonb_array_length(p_events) - 1 WHERE name = p_checkpoint;
 END
-$$;
-"""
-
-# A SECURITY DEFINER function must not find its tables (or operators) through a schema its
-# caller controls: its search path is the log's schema, then pg_temp (last, so a temporary
-# table cannot stand in for one of the log's).
-FIXED_SEARCH_PATH = f"""
-DO $$ BEGIN
-    EXECUTE format('ALTER FUNCTION {SIGNATURE} SET search_path = %I, pg_temp', current_schema());
-END $$
+$$
 """
 
 # 0006's, but the service's role only reads the log's own tables (it appends through
@@ -245,8 +263,8 @@ BEGIN
     END LOOP;
     EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I', s, p_role);
     EXECUTE format(
-        'GRANT EXECUTE ON FUNCTION %I.ceasefire_append(text, integer, jsonb, jsonb, text, boolean) '
-        'TO %I', s, p_role);
+        'GRANT EXECUTE ON FUNCTION %1$I.ceasefire_append(text, integer, jsonb, jsonb, text, '
+        'boolean), %1$I.ceasefire_record(text, integer, jsonb, boolean) TO %2$I', s, p_role);
 END
 $$
 """
@@ -263,12 +281,15 @@ def _migration(filename: str) -> ModuleType:
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
         return
+    schema = str(bind.execute(sa.text("SELECT quote_ident(current_schema())")).scalar_one())
     op.execute(f"DROP FUNCTION {OLD_SIGNATURE}")
+    op.execute(RECORD_FUNCTION.replace("@log@", schema))
     op.execute(APPEND_FUNCTION)
-    op.execute(FIXED_SEARCH_PATH)
-    op.execute(f"REVOKE EXECUTE ON FUNCTION {SIGNATURE} FROM PUBLIC")
+    for signature in (RECORD_SIGNATURE, SIGNATURE):
+        op.execute(f"REVOKE EXECUTE ON FUNCTION {signature} FROM PUBLIC")
     op.execute(GRANT_FUNCTION)
 
 
@@ -277,6 +298,7 @@ def downgrade() -> None:
         return
     previous = _migration("0006_history_cannot_be_rewritten.py")
     op.execute(f"DROP FUNCTION {SIGNATURE}")
+    op.execute(f"DROP FUNCTION {RECORD_SIGNATURE}")
     op.execute(previous._append_function_with_key_id())
     (grant,) = [s for s in previous.POSTGRESQL if "ceasefire_grant_service(p_role" in s]
     op.execute(grant)

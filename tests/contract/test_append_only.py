@@ -158,9 +158,12 @@ REWRITES = [
     "CREATE OR REPLACE FUNCTION ceasefire_append(text, integer, jsonb, jsonb, text, boolean, "
     "OUT first_position bigint, OUT assigned_recorded_at timestamptz) "
     "LANGUAGE sql AS $$ SELECT 1::bigint, now() $$",
-    "ALTER FUNCTION ceasefire_append(text, integer, jsonb, jsonb, text, boolean) SECURITY INVOKER",
-    "ALTER FUNCTION ceasefire_append(text, integer, jsonb, jsonb, text, boolean) "
-    "SET search_path = pg_temp",
+    "CREATE OR REPLACE FUNCTION ceasefire_record(text, integer, jsonb, boolean, "
+    "OUT first_position bigint, OUT assigned_recorded_at timestamptz) "
+    "LANGUAGE sql AS $$ SELECT 1::bigint, now() $$",
+    "ALTER FUNCTION ceasefire_record(text, integer, jsonb, boolean) SECURITY INVOKER",
+    "ALTER FUNCTION ceasefire_record(text, integer, jsonb, boolean) SET search_path = public",
+    "ALTER FUNCTION ceasefire_record(text, integer, jsonb, boolean) OWNER TO CURRENT_USER",
     "SELECT ceasefire_refuse_change()",
     "SELECT ceasefire_grant_service(current_user)",
     "UPDATE log_head SET position = 0, hash = '\\x00'",
@@ -400,15 +403,20 @@ async def test_the_service_role_cannot_write_the_log_tables_directly(
             execute_grantees = (
                 await conn.execute(
                     text(
-                        "SELECT coalesce(r.rolname, 'PUBLIC') FROM pg_proc p, "
+                        "SELECT p.proname, coalesce(r.rolname, 'PUBLIC') FROM pg_proc p, "
                         "aclexplode(p.proacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee "
-                        "WHERE p.proname = 'ceasefire_append' AND a.privilege_type = 'EXECUTE'"
+                        "WHERE p.proname IN ('ceasefire_append', 'ceasefire_record') "
+                        "AND a.privilege_type = 'EXECUTE'"
                     )
                 )
-            ).scalars()
+            ).all()
             owner_role = (await conn.execute(text("SELECT current_user"))).scalar_one()
         service_role = make_url(service_url).username
-        assert set(execute_grantees) == {owner_role, service_role}
+        assert {tuple(g) for g in execute_grantees} == {
+            (function, role)
+            for function in ("ceasefire_append", "ceasefire_record")
+            for role in (owner_role, service_role)
+        }
         assert await _log(owner) == before
         assert (await verify_chain(owner)).ok
         # and the service still appends after all that
@@ -463,4 +471,44 @@ async def test_import_runs_as_the_owner_which_alone_keeps_recording_times(
         report = await verify_chain(owner)
         assert report.ok and report.head_hash == source_head
     finally:
+        await owner.close()
+
+
+SERVICE_TRAPS = [
+    "CREATE TABLE witness (who text)",
+    "CREATE FUNCTION witness() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN INSERT INTO witness VALUES (current_user); RETURN NEW; END $$",
+    # The service's role owns the projection tables, so it may put triggers on them.
+    "CREATE TRIGGER witness BEFORE INSERT ON proj_allegations "
+    "FOR EACH ROW EXECUTE FUNCTION witness()",
+    # A better match than pg_catalog's to_jsonb(anyelement), in a schema it may create in.
+    "CREATE FUNCTION to_jsonb(text) RETURNS jsonb LANGUAGE plpgsql AS "
+    "$$ BEGIN INSERT INTO witness VALUES (current_user); RETURN pg_catalog.to_jsonb($1::text); "
+    "END $$",
+]
+
+
+async def test_nothing_the_service_role_creates_runs_as_the_owner(
+    two_roles: tuple[str, str],
+) -> None:
+    """The append runs partly as the owner: what the service's role can plant (a trigger on a
+    projection table it owns, a function shadowing a built-in) must still run as the service's
+    role, or never, when the service appends."""
+    owner_url, service_url = two_roles
+    service = EventStore(create_engine(service_url))
+    owner = EventStore(create_engine(owner_url))
+    try:
+        connection = await asyncpg.connect(_raw(service_url))
+        try:
+            for statement in SERVICE_TRAPS:
+                await connection.execute(statement)
+        finally:
+            await connection.close()
+        await Appender(service).append([signed("traps"), alleged("traps")])
+        async with owner.engine.connect() as conn:
+            who = (await conn.execute(text("SELECT who FROM witness"))).scalars().all()
+        assert set(who) == {make_url(service_url).username}
+        assert (await verify_chain(owner)).ok
+    finally:
+        await service.close()
         await owner.close()
