@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from app.appending import Appender, decide
 from app.keys import create_key, revoke_key
 from app.migrate import upgrade
-from events.chain import read_log_head, verify_chain
+from events.chain import LogHead, read_log_head, verify_chain
 from events.database import create_engine
 from events.errors import RecordingTimeRefusedError
 from events.state import ConflictState
@@ -115,10 +115,10 @@ async def test_sqlite_refuses_replace_and_upserts_on_the_log(
 # -- PostgreSQL: the service's role ------------------------------------------------------------
 
 
-@pytest.fixture
-def two_roles(db_kind: str) -> Iterator[tuple[str, str]]:
-    """A database migrated by the owner (the test cluster's superuser) for a service role of its
-    own, unique to this test (roles are cluster-wide); yields (owner URL, service URL)."""
+def _roles_database(db_kind: str, revision: str) -> Iterator[tuple[str, str]]:
+    """A database migrated to ``revision`` by the owner (the test cluster's superuser) for a
+    service role of its own, unique to this test (roles are cluster-wide); yields (owner URL,
+    service URL)."""
     if db_kind != "postgresql":
         pytest.skip("database roles are PostgreSQL's")
     _require_postgres()
@@ -129,12 +129,24 @@ def two_roles(db_kind: str) -> Iterator[tuple[str, str]]:
     owner_url = owner.render_as_string(hide_password=False)
     service_url = owner.set(username=role, password=None).render_as_string(hide_password=False)
     try:
-        upgrade(owner_url, service_role=role)
-        upgrade(owner_url, service_role=role)  # idempotent: every upgrade grants again
+        upgrade(owner_url, revision, service_role=role)
+        upgrade(owner_url, revision, service_role=role)  # idempotent: every upgrade grants again
         yield owner_url, service_url
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         asyncio.run(_admin(f'DROP ROLE IF EXISTS "{role}"'))
+
+
+@pytest.fixture
+def two_roles(db_kind: str) -> Iterator[tuple[str, str]]:
+    """A database at the newest revision, with its owner and a service role: their URLs."""
+    yield from _roles_database(db_kind, "head")
+
+
+@pytest.fixture
+def two_roles_before_0008(db_kind: str) -> Iterator[tuple[str, str]]:
+    """The same at the revision before the database took recording times over (0008)."""
+    yield from _roles_database(db_kind, "0005")
 
 
 REWRITES = [
@@ -509,6 +521,41 @@ async def test_nothing_the_service_role_creates_runs_as_the_owner(
             who = (await conn.execute(text("SELECT who FROM witness"))).scalars().all()
         assert set(who) == {make_url(service_url).username}
         assert (await verify_chain(owner)).ok
+    finally:
+        await service.close()
+        await owner.close()
+
+
+async def test_a_log_the_service_role_wrote_before_0008_still_verifies_and_grows(
+    two_roles_before_0008: tuple[str, str],
+) -> None:
+    """Events appended with the service's own times and hashes (the old function), then the
+    upgrade, then appends at the database's time: one chain, projections as a rebuild makes
+    them."""
+    owner_url, service_url = two_roles_before_0008
+    role = make_url(service_url).username
+    decided = decide(ConflictState("old"), [signed("old")], now=LONG_AGO)
+    rows = [event_row(e, "key-1") for e in decided.recorded]
+    old_release = await asyncpg.connect(_raw(service_url))
+    try:  # as the release before 0008 appended: its own times and hashes, five arguments
+        await old_release.fetchval(
+            "SELECT ceasefire_append($1, $2, $3::jsonb, $4::jsonb, $5)",
+            *postgresql_append_args("old", 0, rows, ProjectionRows(decided.changes))[:5],
+        )
+    finally:
+        await old_release.close()
+    await asyncio.to_thread(upgrade, owner_url, service_role=role)
+    service = EventStore(create_engine(service_url))
+    owner = EventStore(create_engine(owner_url))
+    try:
+        assert await _recorded_at(owner, "old") == [LONG_AGO]  # what 0008 stops
+        noted = await verify_chain(owner)
+        before = await _database_clock(owner)
+        await Appender(service, clock=lambda: LONG_AGO).append([alleged("old")])
+        assert (await _recorded_at(owner, "old"))[1] >= before
+        expect = LogHead(noted.head_position, bytes.fromhex(noted.head_hash))
+        assert (await verify_chain(owner, expect=expect)).ok
+        assert await verify_projections(owner) == []
     finally:
         await service.close()
         await owner.close()
