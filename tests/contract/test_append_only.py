@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
@@ -37,6 +38,8 @@ from projections.tables import agreements, allegations
 from projections.verify import verify_projections
 from projections.writer import ProjectionRows
 from tests.conftest import ADMIN_URL, _admin, _require_postgres
+from tests.e2e.conftest import Keys, make_keys, start_server
+from tests.e2e.test_polling import agreement, allegation
 from tests.factories import alleged, collapsed, seed_events, signed
 
 
@@ -558,4 +561,41 @@ async def test_a_log_the_service_role_wrote_before_0008_still_verifies_and_grows
         assert await verify_projections(owner) == []
     finally:
         await service.close()
+        await owner.close()
+
+
+async def test_a_server_running_as_the_service_role(two_roles: tuple[str, str]) -> None:
+    """Through a real server connected as the service's role: an append answers the time the
+    database recorded, and a projection rebuild (which locks log_head) still runs."""
+    owner_url, service_url = two_roles
+    keys = await make_keys(owner_url)
+    owner = EventStore(create_engine(owner_url))
+    try:
+        before = await _database_clock(owner)
+        with start_server(service_url) as server:
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+                answers = [
+                    await http.post("/v1/events", json=body, headers=Keys.header(keys.writer))
+                    for body in (agreement("served"), allegation("served"))
+                ]
+                assert [a.status_code for a in answers] == [201, 201], answers[-1].text
+                rebuild = await http.post(
+                    "/v1/admin/projections/allegations/rebuild", headers=Keys.header(keys.admin)
+                )
+                assert rebuild.status_code == 202, rebuild.text
+                job = rebuild.json()
+                for _ in range(1200):  # at most a minute, on a loaded machine
+                    if job["state"] != "running":
+                        break
+                    await asyncio.sleep(0.05)
+                    job = (
+                        await http.get(rebuild.headers["location"], headers=Keys.header(keys.admin))
+                    ).json()
+                assert job["state"] == "succeeded", job
+        answered = [datetime.fromisoformat(a.json()["recorded_at"]) for a in answers]
+        stored = await _recorded_at(owner, "served")
+        assert stored == answered and before <= stored[0] <= stored[1]
+        assert (await verify_chain(owner)).ok
+        assert await verify_projections(owner) == []
+    finally:
         await owner.close()
