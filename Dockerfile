@@ -4,12 +4,15 @@ FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /srv --shell /usr/sbin/nologin ceasefire \
     && mkdir /data && chown ceasefire:ceasefire /data
 WORKDIR /srv
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml constraints.txt README.md alembic.ini ./
 COPY app ./app
 COPY events ./events
 COPY projections ./projections
 COPY migrations ./migrations
-RUN pip install --no-cache-dir .
+# The locked versions (constraints.txt, as `make` installs them), the build backend's too; pip
+# first, since --build-constraint is newer than the image's own pip.
+RUN pip install --no-cache-dir --upgrade -c constraints.txt pip \
+    && pip install --no-cache-dir -c constraints.txt --build-constraint constraints.txt .
 ENV CEASEFIRE_DATABASE_URL=sqlite+aiosqlite:////data/ceasefire.db
 VOLUME /data
 USER ceasefire

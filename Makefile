@@ -1,26 +1,49 @@
 # The two commands a fresh machine needs: `make serve` and `make test`.
-# Both create .venv and install the project into it on first use (and after pyproject changes).
+# Both create .venv and install the project into it on first use (and after pyproject.toml or
+# constraints.txt changes), every dependency at the version constraints.txt locks.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve demo try-webhooks test lint bench clean replica
+# Every dependency's exact version, the dev tools', pip's and the build backend's included:
+# what a fresh clone installs, whatever has been released since (pyproject.toml keeps the
+# ranges). `make lock` moves it on purpose (README: Dependencies).
+LOCK := constraints.txt
+PIP_INSTALL = $(PY) -m pip install -q -c $(LOCK) --build-constraint $(LOCK)
+
+.PHONY: serve demo try-webhooks test lint bench clean replica lock
 
 # What serving needs (no test or lint tools): `make serve` and `make demo`. A .venv that
 # `make test` already filled up to date has it all.
-$(VENV)/.serving: pyproject.toml
-	if [ -f $(VENV)/.installed ] && [ $(VENV)/.installed -nt pyproject.toml ]; then touch $@; else \
-	  $(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q --upgrade pip && \
-	  $(PY) -m pip install -q -e . && touch $@; fi
+$(VENV)/.serving: pyproject.toml $(LOCK)
+	if [ -f $(VENV)/.installed ] && [ $(VENV)/.installed -nt pyproject.toml ] \
+	    && [ $(VENV)/.installed -nt $(LOCK) ]; then touch $@; else \
+	  $(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q --upgrade -c $(LOCK) pip && \
+	  $(PIP_INSTALL) -e . && touch $@; fi
 
 # Everything, the dev tools too: `make test`, `make lint`.
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --upgrade -c $(LOCK) pip
+	$(PIP_INSTALL) -e '.[dev]'
 	touch $@ $(VENV)/.serving
+
+## Re-resolve every dependency to the newest release within pyproject.toml's ranges (the dev and
+## bench extras, pip and setuptools too) and write the versions to constraints.txt; then run
+## `make test` and commit both if it passes. A new pyproject.toml dependency needs this too.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install -q --upgrade pip setuptools
+	.lock-venv/bin/python -m pip install -q --no-build-isolation -e '.[dev,bench]'
+	{ echo "# Every dependency's version, resolved on $$(.lock-venv/bin/python -V) by make lock."; \
+	  echo "# Installed with pip -c and --build-constraint (Makefile; README: Dependencies)."; \
+	  .lock-venv/bin/python -m pip freeze --all --exclude-editable --exclude ceasefire-status; \
+	} > $(LOCK).new
+	mv $(LOCK).new $(LOCK)
+	rm -rf .lock-venv
 
 ## Run the API on http://$(HOST):$(PORT), migrating the embedded SQLite database first.
 serve: $(VENV)/.serving
@@ -45,12 +68,13 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy app events projections
 
 bench: $(VENV)/.installed
-	$(PY) -m pip install -q -e '.[bench]'
+	$(PIP_INSTALL) -e '.[bench]'
 	$(PY) bench/append.py
 	$(PY) bench/status.py
 	$(PY) bench/replay.py
 	$(PY) bench/polling.py
 	$(PY) bench/webhooks.py
+	$(PY) bench/webhook_libraries.py
 	$(PY) bench/scale.py
 
 ## A PostgreSQL hot standby of the local cluster on 127.0.0.1:5433 (streaming replication), for the
@@ -59,4 +83,4 @@ replica:
 	bash .ci/replica.sh start
 
 clean:
-	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .lock-venv *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -24,20 +24,20 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from app.appending import Appender
+from app.services.appending import Appender
 from app.settings import Settings
-from events.database import create_engine
-from events.notifications import AppendNotifier, ChannelHandler, start_listener
-from events.store import EventStore
+from events.log.database import create_engine
+from events.log.notifications import AppendNotifier, ChannelHandler, start_listener
+from events.log.store import EventStore
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from app.conditional import ConditionalReads
-    from app.keys import KeyCache
-    from app.streaming import StreamHub
+    from app.reads.conditional import ConditionalReads
+    from app.reads.streaming import StreamHub
+    from app.services.api_keys import KeyCache
     from app.webhooks.worker import Webhooks, WebhookWorker
-    from events.routing import ReadRouter
+    from events.log.routing import ReadRouter
 
 __all__ = [
     "Budget",
@@ -126,11 +126,11 @@ async def _listening(
 
 def _read_router(engine: AsyncEngine, settings: Settings, *, heads_pool_size: int) -> ReadRouter:
     """Reads go to the hot standbys of ``CEASEFIRE_READ_DATABASE_URL`` when there are any
-    (``events.routing``), to the primary's ``engine`` otherwise. ``heads_pool_size``: the
+    (``events.log.routing``), to the primary's ``engine`` otherwise. ``heads_pool_size``: the
     primary's head lookups' share of the budget. A standby is another server: its pools are
     its own (docs/scaling.md), outside the primary's budget."""
-    from events.heads import Heads
-    from events.routing import ReadDatabase, ReadRouter
+    from events.log.heads import Heads
+    from events.log.routing import ReadDatabase, ReadRouter
 
     replicas = []
     for url in settings.read_database_url:
@@ -166,9 +166,9 @@ async def serving(settings: Settings, *, version: str) -> AsyncIterator[Serving]
     representations' tags (a new version never answers 304 to an old tag). Stopped after: the
     worker and the listener, then the waiters released and the read pools and the store
     closed."""
-    from app.conditional import CachePolicy, ConditionalReads
-    from app.keys import KEYS_CHANNEL, KeyCache
-    from app.streaming import StreamHub
+    from app.reads.conditional import CachePolicy, ConditionalReads
+    from app.reads.streaming import StreamHub
+    from app.services.api_keys import KEYS_CHANNEL, KeyCache
     from app.webhooks.worker import running, webhooks_of
 
     async with services(settings) as built:

@@ -10,12 +10,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.appending import Appender
-from app.keys import ApiKey, KeyCache, Role, find_key
-from app.problems import ProblemError
+from app.http.problems import ProblemError
+from app.services.api_keys import ApiKey, KeyCache, Role, find_key
+from app.services.appending import Appender
 from app.settings import Settings
-from app.webhooks.store import write_transaction
-from events.store import EventStore, storage_errors
+from app.webhooks.subscriptions import write_transaction
+from events.log.store import EventStore, storage_errors
 from projections.freshness import snapshot
 
 __all__ = [

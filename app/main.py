@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from app import docs, openapi, problems
+from app import docs
 from app.api import (
     admin,
     conflicts,
@@ -21,18 +21,19 @@ from app.api import (
     webhook_deliveries,
     webhooks,
 )
-from app.capacity import Gauge
 from app.composition import serving
 from app.direct import DirectDoor
-from app.head import HeadAsGet
-from app.limits import BodyLimit
+from app.http import openapi, problems
+from app.http.capacity import Gauge
+from app.http.head_requests import HeadAsGet
+from app.http.limits import BodyLimit
+from app.http.problems import AnsweredErrors
+from app.http.telemetry import RequestTelemetry
 from app.logs import configure_logging
-from app.metrics import Metrics
+from app.metric_families import Metrics
 from app.pages import routes as pages
-from app.problems import AnsweredErrors
 from app.settings import Settings, get_settings
 from app.shutdown import ending_on_signal
-from app.telemetry import RequestTelemetry
 
 __all__ = ["create_app"]
 

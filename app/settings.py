@@ -9,10 +9,9 @@ from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Any, Literal
 
+from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-from app.webhooks.sealing import SecretBox
 
 __all__ = ["Settings", "get_settings"]
 
@@ -40,7 +39,7 @@ class Settings(BaseSettings):
     #: Largest request body accepted, in bytes.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
-    # -- the HTTP edge: what one client may hold of a process (app/edge.py, app/limits.py) ------
+    # -- the HTTP edge: what one client may hold of a process (app/http/edge.py, app/http/limits.py)
     #: Largest request line and headers accepted, in bytes (more: 431).
     max_header_bytes: int = Field(default=16 * 1024, ge=1024)
     #: A request's headers must all arrive this long after its first byte (else 408).
@@ -209,17 +208,14 @@ class Settings(BaseSettings):
             value = [k.strip() for k in value.split(",") if k.strip()]
         keys = [k.get_secret_value() if isinstance(k, SecretStr) else k for k in value]
         try:
-            SecretBox.from_keys(keys)
+            for key in keys:
+                Fernet(key.encode("ascii"))
         except (ValueError, TypeError):
             raise ValueError(
                 "each key must be a Fernet key: 32 bytes in url-safe base64 "
                 "(python -c 'from app.webhooks.sealing import new_key; print(new_key())')"
             ) from None
         return value
-
-    def secret_box(self) -> SecretBox:
-        """What seals and opens webhook secrets at rest, from ``secret_key``."""
-        return SecretBox.from_keys([k.get_secret_value() for k in self.secret_key])
 
     @field_validator("webhook_retry_schedule")
     @classmethod

@@ -42,7 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.appending import Appender
+from app.services.appending import Appender
 from bench.harness import (
     Server,
     Table,
@@ -57,10 +57,10 @@ from bench.harness import (
     stop_profile,
     timed,
 )
-from events.database import create_engine
-from events.envelope import canonical_json
-from events.errors import ConcurrencyError
-from events.store import EventStore
+from events.log.database import create_engine
+from events.log.store import EventStore
+from events.model.envelope import canonical_json
+from events.model.errors import ConcurrencyError
 
 GROUPS = ("store", "raw", "eventsourcing", "read", "http")
 
@@ -282,7 +282,7 @@ async def _asyncpg_read(url: str, *, events: int) -> float:
 
 
 def _sqlite_connect(path: str, synchronous: str) -> sqlite3.Connection:
-    """The store's pragmas (events/database.py): WAL, the given synchronous, busy timeout."""
+    """The store's pragmas (events/log/database.py): WAL, the given synchronous, busy timeout."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
@@ -478,7 +478,7 @@ def _eventsourcing_read(kind: str, url: str, *, events: int) -> float:
 
 
 async def _writer_key(url: str) -> str:
-    from app.keys import create_key
+    from app.services.api_keys import create_key
 
     engine = create_engine(url)
     async with engine.begin() as conn:

@@ -42,8 +42,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from app.migrate import upgrade  # noqa: E402
-from events.types import Event, event_adapter  # noqa: E402
+from app.services.schema_migrations import upgrade  # noqa: E402
+from events.model.types import Event, event_adapter  # noqa: E402
 
 __all__ = [
     "ADMIN_URL",
@@ -172,11 +172,11 @@ async def seed_database(url: str, allegations: int, *, writer_key: bool = False)
     """Load the seed article's timeline plus ``allegations`` more under its current agreement
     into the (migrated) database at ``url``; with ``writer_key``, the secret of a new writer
     key."""
-    from app.appending import Appender
-    from app.keys import create_key
-    from app.loader import load_lines
-    from events.database import create_engine
-    from events.store import EventStore
+    from app.cli.loader import load_lines
+    from app.services.api_keys import create_key
+    from app.services.appending import Appender
+    from events.log.database import create_engine
+    from events.log.store import EventStore
 
     engine = create_engine(url)
     store = EventStore(engine)
@@ -263,8 +263,8 @@ def free_port() -> int:
         return port
 
 
-#: Our app served as ``ceasefire serve`` serves it: with its connection guard (app/edge.py).
-GUARDED = ("--http", "app.edge:SettingsProtocol")
+#: Our app served as ``ceasefire serve`` serves it: with its connection guard (app/http/edge.py).
+GUARDED = ("--http", "app.http.edge:SettingsProtocol")
 
 
 class Server:

@@ -40,8 +40,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import asyncpg_dsn, fresh_database, sqlite_path
-from events.codec import EVENT_COLUMNS
-from events.envelope import GENESIS_HASH, canonical_json, chain_hash, content_hash
+from events.log.codec import EVENT_COLUMNS
+from events.model.envelope import GENESIS_HASH, canonical_json, chain_hash, content_hash
 
 CONFLICTS = 1000
 BATCH = 5000
@@ -257,8 +257,8 @@ def fill(kind: str, url: str, n: int) -> float:
 
 
 async def _replay(url: str) -> dict[str, Any]:
-    from events.database import create_engine
-    from events.store import EventStore
+    from events.log.database import create_engine
+    from events.log.store import EventStore
     from projections.runner import replay
 
     base = _rss_kb("VmRSS")

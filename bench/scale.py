@@ -114,8 +114,8 @@ async def _computed_ms(url: str, samples: int) -> float:
     """One status computed in-process (a snapshot, the queries, the view): median ms."""
     from datetime import timedelta
 
-    from app.reads import status
-    from events.database import create_engine
+    from app.reads.view_bytes import status
+    from events.log.database import create_engine
 
     engine = create_engine(url)
     try:
@@ -133,8 +133,8 @@ def log_size(table: Table, round_: int, size: int, args: argparse.Namespace) -> 
     from projections.runner import replay
 
     async def build(url: str) -> None:
-        from events.database import create_engine
-        from events.store import EventStore
+        from events.log.database import create_engine
+        from events.log.store import EventStore
 
         store = EventStore(create_engine(url))
         try:

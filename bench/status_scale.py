@@ -35,8 +35,8 @@ WINDOW = timedelta(days=7)
 
 
 async def _prepare(url: str, allegations: int) -> float:
-    from events.database import create_engine
-    from events.store import EventStore
+    from events.log.database import create_engine
+    from events.log.store import EventStore
     from projections.runner import replay
 
     store = EventStore(create_engine(url))
@@ -51,7 +51,7 @@ async def _prepare(url: str, allegations: int) -> float:
 
 
 async def _reads(url: str, reads: int) -> dict[str, float]:
-    from events.database import create_engine
+    from events.log.database import create_engine
     from projections.freshness import snapshot
     from projections.queries.status import read_status
 

@@ -32,16 +32,16 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.appending import Appender
+from app.services.appending import Appender
 from app.settings import Settings
 from app.webhooks.cloudevents import event_body
 from app.webhooks.sender import WebhookSender
-from app.webhooks.store import create_subscription, write_transaction
+from app.webhooks.subscriptions import create_subscription, write_transaction
 from app.webhooks.worker import WebhookWorker
 from bench.harness import Server, Table, alleged, fresh_database, signed
-from events.database import create_engine
-from events.envelope import Recorded, to_recorded
-from events.store import EventStore
+from events.log.database import create_engine
+from events.log.store import EventStore
+from events.model.envelope import Recorded, to_recorded
 
 CONFLICTS = [f"bench-{i}" for i in range(10)]
 

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from events.tables import metadata
+from events.log.tables import metadata
 
 config = context.config
 target_metadata = metadata
@@ -42,7 +42,7 @@ def _run(connection: Connection) -> None:
 
 def _service_role() -> str | None:
     """The role the service runs as, when it is not the one migrating (PostgreSQL): from
-    ``app.migrate.upgrade`` or ``alembic -x service_role=NAME upgrade head``."""
+    ``app.services.schema_migrations.upgrade`` or ``alembic -x service_role=NAME upgrade head``."""
     role = config.attributes.get("service_role") or context.get_x_argument(as_dictionary=True).get(
         "service_role"
     )

@@ -4,7 +4,7 @@ A replay reads every event of the log and writes a row or more for each; SQLAlch
 statement and type processing would cost more than the fold itself. This module hands out the
 driver connection under SQLAlchemy's (asyncpg or aiosqlite) behind one small interface:
 keyset batches of event rows, ``executemany`` and ``COPY`` (PostgreSQL), and transactions that
-take the append lock. On SQLite, values are converted by ``events.sqlite_values`` (SQLAlchemy's
+take the append lock. On SQLite, values are converted by ``events.log.sqlite_values`` (SQLAlchemy's
 own processors for each column, or for instants faster ones checked equal to them), the one
 converter the append path uses too.
 """
@@ -20,12 +20,12 @@ from typing import Any
 from sqlalchemy import Column, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from events.codec import EVENT_COLUMNS
-from events.database import dialect_of
-from events.positions import LOG_POSITION, raw_sql
-from events.sqlite_values import Processor, bind_processors, converter, result_processors
-from events.store import storage_errors
-from events.tables import events
+from events.log.codec import EVENT_COLUMNS
+from events.log.database import dialect_of
+from events.log.positions import LOG_POSITION, raw_sql
+from events.log.sqlite_values import Processor, bind_processors, converter, result_processors
+from events.log.store import storage_errors
+from events.log.tables import events
 
 __all__ = ["RawConnection", "raw_connection"]
 
@@ -115,7 +115,7 @@ class RawConnection:
     # -- events ------------------------------------------------------------------------------
 
     async def head(self) -> int:
-        """The log's head (``events.positions.LOG_POSITION``, the one lookup)."""
+        """The log's head (``events.log.positions.LOG_POSITION``, the one lookup)."""
         return int(await self.fetchval(self._head_sql))
 
     async def event_rows(self, after: int, upto: int, limit: int) -> list[Sequence[Any]]:

@@ -1,29 +1,22 @@
-"""The pure fold of one conflict's events: the next state and the row changes each makes.
+"""The projection rows each event makes: the read model's half of the fold.
 
-``apply`` folds a recorded event (already checked by ``events.rules.check``) into the next
-state and returns the row changes it makes to the projection tables. It is pure: the append
-path and the replay call the same function, so they cannot drift. The state it folds into,
-and the lookup through which it reads the events a retraction or a correction names, are in
-``events.state``.
+The state transition is the domain's (``events.model.evolve.evolve``); this module derives the
+row changes a transition makes to the projection tables, from the states before and after it.
+``apply`` is both, for the replay (one event at a time into a batch's changes); the append
+decides through ``events.model.evolve.decide`` and collects the same rows with ``rows_into``.
+Both are pure, and the append path and the replay call the same functions, so they cannot
+drift.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import datetime
-from uuid import UUID
 
-from events.envelope import Recorded, RecordedMissionDispatched, RecordedViolationAlleged
-from events.state import (
-    AgreementState,
-    ConflictState,
-    Lookup,
-    current_version,
-    no_lookup,
-    with_data,
-)
-from events.types import (
+from events.model.envelope import Recorded, RecordedMissionDispatched, RecordedViolationAlleged
+from events.model.evolve import Observer, evolve, required
+from events.model.state import AgreementState, ConflictState, Lookup, no_lookup, with_data
+from events.model.types import (
     AgreementCollapsed,
     AgreementExtended,
     AgreementSigned,
@@ -35,10 +28,10 @@ from events.types import (
     MissionEnded,
     ViolationAlleged,
 )
-from events.values import Source
+from events.model.values import Source
 from projections.changes import Changes, Row
 
-__all__ = ["apply"]
+__all__ = ["add_rows", "apply", "rows_into"]
 
 
 def apply(
@@ -48,40 +41,49 @@ def apply(
     *,
     into: Changes | None = None,
 ) -> tuple[ConflictState, Changes]:
-    """Fold one recorded event (already checked) into the next state and its row changes.
-    ``lookup`` must find what ``references(state, event)`` names.
+    """Fold one recorded event (already checked) into the next state (``evolve``) and its row
+    changes. ``lookup`` must find what ``references(state, event)`` names.
 
     Given ``into``, the row changes are added to it and it is returned: what ``merge`` of this
     event's own changes would make of it (no event closes a row it inserts itself), without a
     ``Changes`` per event, for callers that fold thousands of events into one batch."""
     changes = Changes() if into is None else into
+    after = evolve(state, event, lookup)
+    add_rows(state, event, after, lookup, changes)
+    return after, changes
+
+
+def rows_into(changes: Changes) -> Observer:
+    """An observer of ``events.model.evolve.decide`` that adds each transition's rows to
+    ``changes``: the append decides through the domain and collects its rows here."""
+
+    def observe(
+        before: ConflictState, event: Recorded, after: ConflictState, lookup: Lookup
+    ) -> None:
+        add_rows(before, event, after, lookup, changes)
+
+    return observe
+
+
+def add_rows(
+    before: ConflictState,
+    event: Recorded,
+    after: ConflictState,
+    lookup: Lookup,
+    changes: Changes,
+) -> None:
+    """The row changes of one transition, from the states before and after ``event``."""
     known_from = event.recorded_at
-    conflict = state.conflict
+    conflict = after.conflict
     match event:  # the commonest first: each case is an isinstance check through ABCMeta
         case ViolationAlleged():
-            changes.insert("proj_allegations", _allegation_row(state, event, known_from))
+            changes.insert("proj_allegations", _allegation_row(after, event, known_from))
         case AgreementSigned() | CeasefireDeclared():
-            agreement = _agreement_of_event(event)
+            agreement = after.agreements[event.data.agreement_id]
             changes.insert("proj_agreements", _agreement_row(agreement, conflict, known_from))
-            state = replace(
-                state, agreements={**state.agreements, agreement.agreement_id: agreement}
-            )
         case AgreementCollapsed(data=data):
-            agreement = replace(
-                state.agreements[data.agreement_id],
-                collapsed_at=event.occurred_at,
-                collapse_reason=data.reason,
-            )
-            key = {"conflict": conflict, "agreement_id": data.agreement_id}
-            changes.close("proj_agreements", key, known_from)
-            changes.insert("proj_agreements", _agreement_row(agreement, conflict, known_from))
-            state = replace(state, agreements={**state.agreements, data.agreement_id: agreement})
+            _replace_agreement(after, after.agreements[data.agreement_id], known_from, changes)
         case AgreementExtended(data=extension):
-            extended = state.agreements[extension.agreement_id]
-            agreement = replace(
-                extended,
-                extensions=(*extended.extensions, (event.occurred_at, extension.expires_at)),
-            )
             changes.insert(
                 "proj_extensions",
                 {
@@ -96,12 +98,8 @@ def apply(
                     "known_until": None,
                 },
             )
-            state = replace(
-                state, agreements={**state.agreements, agreement.agreement_id: agreement}
-            )
-        case MissionDispatched(data=data):
-            changes.insert("proj_missions", _mission_row(state, event, known_from))
-            state = replace(state, missions=state.missions | {data.mission_id})
+        case MissionDispatched():
+            changes.insert("proj_missions", _mission_row(after, event, known_from))
         case MissionEnded(data=ended):
             changes.insert(
                 "proj_mission_ends",
@@ -116,28 +114,20 @@ def apply(
                     "known_until": None,
                 },
             )
-            state = replace(state, mission_ends=state.mission_ends | {ended.mission_id})
-        case AllegationRetracted(data=data):
-            target = _required(state, data.allegation_id, lookup)
+        case AllegationRetracted(data=retraction):
+            target = required(before, retraction.allegation_id, lookup)
             assert isinstance(target, ViolationAlleged)
-            state = replace(
-                state,
-                retracted=state.retracted | {target.id},
-                retracted_at={**state.retracted_at, target.id: event.occurred_at},
-            )
             changes.close("proj_allegations", {"event_id": target.id}, known_from)
-            changes.insert("proj_allegations", _allegation_row(state, target, known_from))
+            changes.insert("proj_allegations", _allegation_row(after, target, known_from))
         case AllegationDenied(data=denial):
-            target = _required(state, denial.allegation_id, lookup)
+            target = required(before, denial.allegation_id, lookup)
             assert isinstance(target, ViolationAlleged)
-            denials = {**state.denials, target.id: (event.occurred_at, denial.denied_by)}
-            state = replace(state, denials=denials)
             changes.close("proj_allegations", {"event_id": target.id}, known_from)
-            changes.insert("proj_allegations", _allegation_row(state, target, known_from))
+            changes.insert("proj_allegations", _allegation_row(after, target, known_from))
         case EventCorrected(data=data):
-            target = _required(state, data.event_id, lookup)
-            state = _apply_correction(state, with_data(target, data.data), known_from, changes)
-            if target.id in state.revisions:
+            target = required(before, data.event_id, lookup)
+            _correction_rows(after, with_data(target, data.data), known_from, changes)
+            if target.id in before.revisions:
                 changes.close("proj_corrections", {"event_id": target.id}, known_from)
             changes.insert(
                 "proj_corrections",
@@ -153,132 +143,31 @@ def apply(
                     "known_until": None,
                 },
             )
-            state = replace(state, revisions={**state.revisions, target.id: event.id})
-    return _at_version(state, event.version), changes
 
 
-def _at_version(state: ConflictState, version: int) -> ConflictState:
-    """``replace(state, version=version)``, which every event folded makes, at less than half
-    the cost of even a plain constructor call: a frozen dataclass's ``__init__`` sets each
-    field through ``object.__setattr__``, these slot setters do it directly. A unit test holds
-    it equal to ``replace`` and checks it carries every field."""
-    following: ConflictState = _new_state(ConflictState)
-    _set_conflict(following, state.conflict)
-    _set_version(following, version)
-    _set_agreements(following, state.agreements)
-    _set_missions(following, state.missions)
-    _set_revisions(following, state.revisions)
-    _set_retracted(following, state.retracted)
-    _set_retracted_at(following, state.retracted_at)
-    _set_denials(following, state.denials)
-    _set_mission_ends(following, state.mission_ends)
-    return following
-
-
-_new_state = object.__new__
-(
-    _set_conflict,
-    _set_version,
-    _set_agreements,
-    _set_missions,
-    _set_revisions,
-    _set_retracted,
-    _set_retracted_at,
-    _set_denials,
-    _set_mission_ends,
-) = (
-    getattr(ConflictState, name).__set__
-    for name in (
-        "conflict",
-        "version",
-        "agreements",
-        "missions",
-        "revisions",
-        "retracted",
-        "retracted_at",
-        "denials",
-        "mission_ends",
-    )
-)
-
-
-def _apply_correction(
-    state: ConflictState, corrected: Recorded, known_from: datetime, changes: Changes
-) -> ConflictState:
-    """Close the current row version of the corrected thing and insert one with the new data.
-    The corrected event keeps its occurred_at, its version and its source."""
-    conflict = state.conflict
+def _correction_rows(
+    after: ConflictState, corrected: Recorded, known_from: datetime, changes: Changes
+) -> None:
+    """Close the current row version of the corrected thing and insert one with the new data."""
     match corrected:
         case ViolationAlleged():
             changes.close("proj_allegations", {"event_id": corrected.id}, known_from)
-            changes.insert("proj_allegations", _allegation_row(state, corrected, known_from))
+            changes.insert("proj_allegations", _allegation_row(after, corrected, known_from))
         case MissionDispatched(data=data):
-            key = {"conflict": conflict, "mission_id": data.mission_id}
+            key = {"conflict": after.conflict, "mission_id": data.mission_id}
             changes.close("proj_missions", key, known_from)
-            changes.insert("proj_missions", _mission_row(state, corrected, known_from))
-        case AgreementSigned() | CeasefireDeclared():
-            fresh = _agreement_of_event(corrected)
-            agreement = replace(
-                state.agreements[fresh.agreement_id],
-                mediators=fresh.mediators,
-                kind=fresh.kind,
-                terms=fresh.terms,
-                effective_at=fresh.effective_at,
-                expires_at=fresh.expires_at,
-                scope_level=fresh.scope_level,
-                scope_area=fresh.scope_area,
-            )
-            state = _replace_agreement(state, agreement, known_from, changes)
-        case AgreementCollapsed(data=data):
-            agreement = replace(state.agreements[data.agreement_id], collapse_reason=data.reason)
-            state = _replace_agreement(state, agreement, known_from, changes)
-    return state
+            changes.insert("proj_missions", _mission_row(after, corrected, known_from))
+        case AgreementSigned() | CeasefireDeclared() | AgreementCollapsed():
+            agreement = after.agreements[corrected.data.agreement_id]
+            _replace_agreement(after, agreement, known_from, changes)
 
 
 def _replace_agreement(
     state: ConflictState, agreement: AgreementState, known_from: datetime, changes: Changes
-) -> ConflictState:
+) -> None:
     key = {"conflict": state.conflict, "agreement_id": agreement.agreement_id}
     changes.close("proj_agreements", key, known_from)
     changes.insert("proj_agreements", _agreement_row(agreement, state.conflict, known_from))
-    return replace(state, agreements={**state.agreements, agreement.agreement_id: agreement})
-
-
-def _agreement_of_event(event: Recorded) -> AgreementState:
-    """The agreement an ``agreement.signed`` or a ``ceasefire.declared`` makes."""
-    declared_by: str | None
-    match event:
-        case CeasefireDeclared(data=declared):
-            scope, parties = declared.scope, (declared.declared_by, *declared.toward)
-            mediators: tuple[str, ...] = ()
-            effective_at, expires_at = declared.effective_at, declared.expires_at
-            kind, terms, declared_by = declared.kind, declared.terms, declared.declared_by
-            agreement_id = declared.agreement_id
-        case AgreementSigned(data=data):
-            scope, parties, mediators = data.scope, data.parties, data.mediators
-            effective_at, expires_at = data.effective_at, data.expires_at
-            kind, terms, declared_by = data.kind, data.terms, None
-            agreement_id = data.agreement_id
-        case _:
-            raise TypeError(f"{event.type} makes no agreement")
-    return AgreementState(
-        agreement_id=agreement_id,
-        parties=parties,
-        mediators=mediators,
-        kind=kind,
-        terms=terms,
-        signed_at=event.occurred_at,
-        effective_at=effective_at or event.occurred_at,
-        collapsed_at=None,
-        collapse_reason=None,
-        version=event.version,
-        event_id=event.id,
-        expires_at=expires_at,
-        scope_level="national" if scope is None else scope.level,
-        scope_area=None if scope is None else scope.area,
-        unilateral=declared_by is not None,
-        declared_by=declared_by,
-    )
 
 
 def _agreement_row(agreement: AgreementState, conflict: str, known_from: datetime) -> Row:
@@ -379,10 +268,3 @@ def _source_json(source: Source) -> str:
         _SOURCE_JSON.clear()
     _SOURCE_JSON[id(source)] = (source, text)
     return text
-
-
-def _required(state: ConflictState, event_id: UUID, lookup: Lookup) -> Recorded:
-    target = current_version(state, event_id, lookup)
-    if target is None:
-        raise LookupError(f"fold the event after fetching references(): {event_id} is missing")
-    return target

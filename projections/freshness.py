@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, ScalarSelect, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from events.errors import UnknownConflictError
-from events.positions import LOG_POSITION, stream_head
-from events.tables import events
+from events.log.positions import LOG_POSITION, stream_head
+from events.log.tables import events
+from events.model.errors import UnknownConflictError
 from projections.tables import (
     agreements,
     allegations,

@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import RowMapping, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events.positions import stream_head
-from events.state import AgreementState, ConflictState
+from events.log.positions import stream_head
+from events.model.state import AgreementState, ConflictState
 from projections.tables import (
     agreements,
     allegations,

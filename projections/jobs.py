@@ -21,10 +21,10 @@ from sqlalchemy import BigInteger, Column, Index, String, Table, Text, Uuid, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from events.database import WRITE
-from events.errors import ProjectionJobRunningError
-from events.positions import log_position
-from events.tables import UtcDateTime, metadata, projection_checkpoints
+from events.log.database import WRITE
+from events.log.positions import log_position
+from events.log.tables import UtcDateTime, metadata, projection_checkpoints
+from events.model.errors import ProjectionJobRunningError
 
 __all__ = [
     "STALE_AFTER",

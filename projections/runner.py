@@ -31,11 +31,11 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from events.codec import RowDecoder
-from events.envelope import Recorded
-from events.state import ConflictState
-from events.store import EventStore
-from events.tables import projection_checkpoints
+from events.log.codec import RowDecoder
+from events.log.store import EventStore
+from events.log.tables import projection_checkpoints
+from events.model.envelope import Recorded
+from events.model.state import ConflictState
 from projections.bulk import BulkWriter
 from projections.changes import Changes
 from projections.driver import RawConnection, raw_connection

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from events.tables import metadata
+from events.log.tables import metadata
 from projections.driver import RawConnection
 from projections.tables import PROJECTION_KEYS
 

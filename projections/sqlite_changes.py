@@ -6,7 +6,7 @@ The append runs them on the writer's raw ``sqlite3`` connection inside its trans
 (``projections.writer.ProjectionRows.write_sqlite``); the replay on its aiosqlite connection,
 into the live tables or a rebuild's scratch tables (``projections.bulk.BulkWriter``). So the two
 paths write the same rows with the same statements and the same value conversion
-(``events.sqlite_values``), and cannot drift.
+(``events.log.sqlite_values``), and cannot drift.
 
 Closes before inserts is what ``Changes`` guarantees to mean the same as applying its changes
 one by one (see ``Changes.close``). Table and column names come from our own code
@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy import Table
 
-from events.sqlite_values import rows_binder
-from events.tables import metadata
+from events.log.sqlite_values import rows_binder
+from events.log.tables import metadata
 from projections.changes import Changes
 from projections.tables import PROJECTION_KEYS
 

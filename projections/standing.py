@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from events.state import AgreementState
+from events.model.state import AgreementState
 
 __all__ = [
     "AgreementStanding",
@@ -251,11 +251,14 @@ def _contested_since(
     times: Sequence[datetime], at: datetime, start: datetime, window: timedelta
 ) -> datetime:
     """The first allegation of the unbroken run (gaps under ``window``) that reaches ``at``,
-    not earlier than the start of the spell in effect."""
+    counting only allegations from the start of the spell in effect on: a run under an earlier
+    agreement that ended does not make the current one contested since its own start."""
     since: datetime | None = None
     for t in times:  # newest first
         if t > at:
             continue
+        if t < start:  # an earlier spell's allegations do not carry into this one
+            break
         if since is None:
             if at - t >= window:
                 break

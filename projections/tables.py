@@ -27,7 +27,7 @@ from sqlalchemy import (
     or_,
 )
 
-from events.tables import UtcDateTime, metadata
+from events.log.tables import UtcDateTime, metadata
 
 __all__ = [
     "PROJECTION_KEYS",

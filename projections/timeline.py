@@ -24,11 +24,11 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events.envelope import Recorded
-from events.state import AgreementState
-from events.store import decode_row
-from events.tables import events
-from events.types import AllegationRetracted, EventCorrected, data_of
+from events.log.store import decode_row
+from events.log.tables import events
+from events.model.envelope import Recorded
+from events.model.state import AgreementState
+from events.model.types import AllegationRetracted, EventCorrected, data_of
 from projections.freshness import stream_position
 from projections.inline import load_agreements
 from projections.queries.shared import conflict_head

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from events.store import EventStore
-from events.tables import metadata
+from events.log.store import EventStore
+from events.log.tables import metadata
 from projections.driver import RawConnection, raw_connection
 from projections.jobs import finish_job, heartbeat_every, start_job
 from projections.runner import PROJECTIONS, Replayer

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from events.state import AgreementState
+from events.model.state import AgreementState
 
 __all__ = [
     "AgreementAllegations",
@@ -168,7 +168,13 @@ class StatusView(View):
     )
     missions: list[MissionView] = Field(description="The missions active at as_of.")
     last_allegation_at: datetime | None = Field(
-        description="When the latest allegation under `agreement` occurred."
+        description="When the latest allegation of the conflict occurred by as_of, whatever "
+        "agreement it falls under (outside every agreement included); retracted ones aside."
+    )
+    agreement_last_allegation_at: datetime | None = Field(
+        default=None,
+        description="When the latest allegation under `agreement` occurred (null: none, or no "
+        "agreement).",
     )
     version: int = Field(description="The conflict's stream version this status reflects.")
     position: int = Field(description="The global log position this status reflects.")
@@ -189,7 +195,9 @@ class AllegationView(View):
         description="True when the writer named no agreement and the allegation was assigned "
         "to the agreement in effect when it occurred."
     )
-    role: Role = Field(description="The role of alleged_by against its agreement.")
+    role: Role | None = Field(
+        description="The role of alleged_by against its agreement; null when it belongs to none."
+    )
     denied: bool = Field(default=False, description="Denied by the accused by as_of.")
     retracted: bool = Field(default=False, description="Withdrawn by its author by as_of.")
     alleged_by: str

@@ -1,5 +1,5 @@
 """The projection rows an append writes in its own transaction: the read model's side of the
-store's ``events.writers.InTransaction``.
+store's ``events.log.writers.InTransaction``.
 
 ``ProjectionRows`` carries the row changes the fold computed and the checkpoint they bring up to
 the append. PostgreSQL's append hands them, as JSON, to the ``ceasefire_append`` function (one

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from app.appending import Appender
-from app.migrate import upgrade
-from events.database import create_engine
-from events.store import EventStore
+from app.services.appending import Appender
+from app.services.schema_migrations import upgrade
+from events.log.database import create_engine
+from events.log.store import EventStore
 
 ADMIN_URL = os.environ.get("CEASEFIRE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 SELECTED = [
@@ -130,7 +130,7 @@ def fresh_appender(fresh_store: EventStore) -> Appender:
 
 async def make_key(database_url: str, role: str, name: str = "test") -> str:
     """A new API key with ``role`` in that database; its secret."""
-    from app.keys import create_key
+    from app.services.api_keys import create_key
 
     engine = create_engine(database_url)
     try:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from events.types import Event, event_adapter
+from events.model.types import Event, event_adapter
 from tests.conftest import SEED
 
 __all__ = [

@@ -12,8 +12,8 @@ from uuid import UUID, uuid4
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from events.envelope import canonical_json, chain_hash, content_hash
-from events.tables import events, log_head, metadata, streams
+from events.log.tables import events, log_head, metadata, streams
+from events.model.envelope import canonical_json, chain_hash, content_hash
 from projections.tables import PROJECTION_KEYS
 
 __all__ = [
@@ -163,7 +163,7 @@ async def rewrite(
     """Rewrite history as someone with full access to the database would: change the data of
     the event at ``position`` (``tamper``), then recompute every chain hash from it on and the
     log's head, so that the chain holds again."""
-    from events.chain import stored_content_hash
+    from events.log.chain import stored_content_hash
 
     async with engine.connect() as conn:
         data = (
@@ -212,8 +212,8 @@ _SQLITE_REFUSE_UPDATE = (
 
 def chained(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Export lines made by hand, with the chain hashes an export would give them."""
-    from events.envelope import GENESIS_HASH
-    from events.export import ExportedEvent
+    from events.log.export import ExportedEvent
+    from events.model.envelope import GENESIS_HASH
 
     previous = GENESIS_HASH
     out = []

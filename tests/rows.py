@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from events.codec import columns_of
-from events.envelope import Recorded, recorded_adapter, to_recorded
-from events.store import event_row
-from events.types import SCHEMA_VERSIONS, Event
-from events.upcasting import upcast
+from events.log.codec import columns_of
+from events.log.store import event_row
+from events.model.envelope import Recorded, recorded_adapter, to_recorded
+from events.model.types import SCHEMA_VERSIONS, Event
+from events.model.upcasting import upcast
 
 __all__ = ["RECORDED", "as_tuple", "stored_row", "validated"]
 

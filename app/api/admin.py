@@ -19,10 +19,10 @@ from uuid import UUID
 from fastapi import APIRouter, FastAPI, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from app.appending import Appender
 from app.deps import AdminKey, ConnDep, StoreDep
-from app.problems import ProblemError, problem_responses
-from events.store import EventStore
+from app.http.problems import ProblemError, problem_responses
+from app.services.appending import Appender
+from events.log.store import EventStore
 from projections.jobs import Job, get_job, last_rebuilt, projection_positions, start_job
 from projections.runner import PROJECTIONS, replay
 

@@ -1,6 +1,6 @@
 """``/v1/conflicts``: each conflict's state, its status at a time, its allegations, its story.
 
-Every route here is a conditional read (``app.conditional``): a strong ETag from the log
+Every route here is a conditional read (``app.reads.conditional``): a strong ETag from the log
 position it reflects, a ``Cache-Control`` shared caches can use, 304 for a current
 ``If-None-Match``, long-poll with ``Prefer: wait=N``, and read-your-writes with
 ``min_position`` (the position an append answered) when reads go to hot standbys.
@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app import reads
 from app.api.parameters import (
     CONDITIONAL_HEADERS,
     POSITIONED_CONFLICT_READ_PROBLEMS,
@@ -24,12 +23,13 @@ from app.api.parameters import (
     Prefer,
     conditional_responses,
 )
-from app.conditional import ConditionalDep, ConditionalReads
 from app.deps import ReaderKey, SettingsDep
 from app.direct import DirectRoute, answered_directly
-from app.openapi import OPEN_READ
+from app.http.openapi import OPEN_READ
+from app.reads import view_bytes
+from app.reads.conditional import ConditionalDep, ConditionalReads
 from app.settings import Settings
-from events.values import ConflictSlug, Instant
+from events.model.values import ConflictSlug, Instant
 from projections.timeline import TimelineView
 from projections.views import AllegationsView, ConflictSummary, StatusView
 
@@ -99,8 +99,8 @@ async def get_conflicts(
         kind="c",
         key=("conflicts", as_of, known_at, after, limit),
         channel=None,
-        head=lambda db: reads.log_head(db.heads),
-        compute=lambda db: reads.conflicts(
+        head=lambda db: view_bytes.log_head(db.heads),
+        compute=lambda db: view_bytes.conflicts(
             db.engine,
             as_of=as_of,
             known_at=known_at,
@@ -131,8 +131,8 @@ async def _status(
         kind="s",
         key=("status", conflict, as_of, known_at),
         channel=conflict,
-        head=lambda db: reads.conflict_head(db.heads, conflict),
-        compute=lambda db: reads.status(
+        head=lambda db: view_bytes.conflict_head(db.heads, conflict),
+        compute=lambda db: view_bytes.status(
             db.engine, conflict, as_of=as_of, known_at=known_at, window=settings.contested_window
         ),
         if_none_match=if_none_match,
@@ -192,8 +192,10 @@ async def get_allegations(
         kind="a",
         key=("allegations", conflict, as_of, known_at),
         channel=conflict,
-        head=lambda db: reads.conflict_head(db.heads, conflict),
-        compute=lambda db: reads.allegations(db.engine, conflict, as_of=as_of, known_at=known_at),
+        head=lambda db: view_bytes.conflict_head(db.heads, conflict),
+        compute=lambda db: view_bytes.allegations(
+            db.engine, conflict, as_of=as_of, known_at=known_at
+        ),
         if_none_match=if_none_match,
         min_position=min_position,
         pinned=known_at if as_of is not None else None,
@@ -240,8 +242,8 @@ async def get_timeline(
         kind="t",
         key=("timeline", conflict, as_of, known_at, after, limit),
         channel=conflict,
-        head=lambda db: reads.conflict_head(db.heads, conflict),
-        compute=lambda db: reads.timeline(
+        head=lambda db: view_bytes.conflict_head(db.heads, conflict),
+        compute=lambda db: view_bytes.timeline(
             db.engine,
             conflict,
             as_of=as_of,

@@ -1,6 +1,6 @@
 """Pieces a newsroom embeds: a conflict's badge (SVG) and its Atom feed.
 
-Both are conditional reads like every view (``app.conditional``): a strong ETag, 304 for a
+Both are conditional reads like every view (``app.reads.conditional``): a strong ETag, 304 for a
 current ``If-None-Match``, long-poll with ``Prefer: wait=N``.
 """
 
@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from app import reads
 from app.api.parameters import (
     CONFLICT_READ_PROBLEMS,
     Conflict,
@@ -18,9 +17,10 @@ from app.api.parameters import (
     Prefer,
     conditional_responses,
 )
-from app.conditional import ConditionalDep
 from app.deps import ReaderKey, SettingsDep
-from app.openapi import OPEN_READ
+from app.http.openapi import OPEN_READ
+from app.reads import view_bytes
+from app.reads.conditional import ConditionalDep
 
 __all__ = ["router"]
 
@@ -56,8 +56,8 @@ async def get_badge(
         kind="b",
         key=("badge", conflict),
         channel=conflict,
-        head=lambda db: reads.conflict_head(db.heads, conflict),
-        compute=lambda db: reads.badge(db.engine, conflict, window=settings.contested_window),
+        head=lambda db: view_bytes.conflict_head(db.heads, conflict),
+        compute=lambda db: view_bytes.badge(db.engine, conflict, window=settings.contested_window),
         if_none_match=if_none_match,
     )
 
@@ -87,8 +87,8 @@ async def get_feed(
         kind="f",
         key=("feed", conflict, base),
         channel=conflict,
-        head=lambda db: reads.conflict_head(db.heads, conflict),
-        compute=lambda db: reads.feed(
+        head=lambda db: view_bytes.conflict_head(db.heads, conflict),
+        compute=lambda db: view_bytes.feed(
             db.engine,
             conflict,
             window=settings.contested_window,

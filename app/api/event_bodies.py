@@ -1,7 +1,7 @@
 """The bodies of ``/v1/events``: each event type as a writer sends it, and the answers (where
 the log put an event, a page of the log, the log's head).
 
-A writer's event is the event model of ``events.types`` plus an optional ``expected_version``;
+A writer's event is the event model of ``events.model.types`` plus an optional ``expected_version``;
 ``type`` is required here (it picks the schema), where the stored model defaults it.
 """
 
@@ -13,8 +13,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from events.envelope import Recorded
-from events.types import (
+from events.model.envelope import Recorded
+from events.model.types import (
     AgreementCollapsed,
     AgreementExtended,
     AgreementSigned,
@@ -26,7 +26,7 @@ from events.types import (
     MissionEnded,
     ViolationAlleged,
 )
-from events.values import MAX_SAFE_INTEGER
+from events.model.values import MAX_SAFE_INTEGER
 
 __all__ = ["Appended", "EventIn", "EventPage", "LogHeadView"]
 

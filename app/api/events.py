@@ -21,25 +21,25 @@ from app.api.parameters import (
     Prefer,
     conditional_responses,
 )
-from app.conditional import ConditionalDep
 from app.deps import AppenderDep, JsonContent, ReaderKey, SettingsDep, WriterKey, reading
-from app.keys import ApiKey
-from app.metrics import Metrics
-from app.openapi import OPEN_READ, links
-from app.problems import problem_responses
-from app.reads import fitting
-from app.validators import Representation, Validator
-from events.audit import appended_by
-from events.chain import read_log_head as read_log_head_row
-from events.errors import (
+from app.http.openapi import OPEN_READ, links
+from app.http.problems import problem_responses
+from app.metric_families import Metrics
+from app.reads.conditional import ConditionalDep
+from app.reads.entity_tags import Representation, Validator
+from app.reads.view_bytes import fitting
+from app.services.api_keys import ApiKey
+from events.log.audit import appended_by
+from events.log.chain import read_log_head as read_log_head_row
+from events.log.routing import ReadDatabase
+from events.log.store import read_events
+from events.model.errors import (
     ConcurrencyError,
     DomainRuleError,
     DuplicateEventError,
     UnknownConflictError,
 )
-from events.routing import ReadDatabase
-from events.store import read_events
-from events.types import Event, event_adapter
+from events.model.types import Event, event_adapter
 
 __all__ = ["router"]
 
@@ -93,7 +93,7 @@ async def append_event(
 ) -> Appended:
     """Append one event to its conflict's stream. Sending the same event (same ``id``, same
     content) again returns the stored one with 200 and writes nothing. The event records the
-    id of the key that appended it (``events.audit``)."""
+    id of the key that appended it (``events.log.audit``)."""
     event: Event = event_adapter.validate_python(body.model_dump(exclude={"expected_version"}))
     metrics: Metrics = request.app.state.metrics
     outcome = "failed"

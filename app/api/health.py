@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.deps import SettingsDep, StoreDep
-from app.migrate import is_at_head
+from app.services.schema_migrations import is_at_head
 
 __all__ = ["router"]
 

@@ -2,7 +2,7 @@
 
 A revocation is refused at once by this process (its cache forgets the key) and, on
 PostgreSQL, by every other running process as soon as it commits (a notification on
-``app.keys.KEYS_CHANNEL``); on SQLite the others stop trusting the key within
+``app.services.api_keys.KEYS_CHANNEL``); on SQLite the others stop trusting the key within
 ``CEASEFIRE_KEY_CACHE_SECONDS``.
 """
 
@@ -16,9 +16,9 @@ from fastapi import APIRouter, Body, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import AdminKey, ConnDep, JsonContent, StoreDep, writing
-from app.keys import ApiKey, KeyCache, Role, create_key, list_keys, revoke_key
-from app.problems import ProblemError, problem_responses
-from events.values import NO_NUL
+from app.http.problems import ProblemError, problem_responses
+from app.services.api_keys import ApiKey, KeyCache, Role, create_key, list_keys, revoke_key
+from events.model.values import NO_NUL
 
 __all__ = ["router"]
 

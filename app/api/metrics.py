@@ -1,4 +1,4 @@
-"""``/metrics``: the service's metrics in the Prometheus text format (``app.metrics``).
+"""``/metrics``: the service's metrics in the Prometheus text format (``app.metric_families``).
 
 A read like any other: open, or behind a reader key with ``CEASEFIRE_REQUIRE_READ_KEY=true``.
 """
@@ -8,9 +8,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from app.deps import ReaderKey, StoreDep
-from app.metrics import CONTENT_TYPE, Metrics
-from app.openapi import OPEN_READ
-from app.problems import problem_responses
+from app.http.openapi import OPEN_READ
+from app.http.problems import problem_responses
+from app.metric_families import CONTENT_TYPE, Metrics
 
 __all__ = ["router"]
 

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import Header, Path, Query
 
-from app.problems import problem_responses
-from events.values import MAX_SAFE_INTEGER, ConflictSlug
+from app.http.problems import problem_responses
+from events.model.values import MAX_SAFE_INTEGER, ConflictSlug
 
 __all__ = [
     "CONDITIONAL_HEADERS",

@@ -9,7 +9,8 @@ written while the client was away. An idle stream sends a comment line every
 
 The first message carries the position the stream starts after (``id:``), so a reconnect
 from any moment loses nothing. Waiting for the next append holds no database connection, and
-one read per append serves every stream with the same filter (``app.streaming``); what a stream
+one read per append serves every stream with the same filter (``app.reads.streaming``); what a
+stream
 holds for a client that stops reading is bounded (``CEASEFIRE_STREAM_BUFFER_BYTES``). At most
 ``CEASEFIRE_MAX_STREAMS`` streams per process: past that, 503 with ``Retry-After``.
 """
@@ -25,15 +26,15 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from app.api.parameters import After
-from app.capacity import Gauge
-from app.conditional import ConditionalDep
 from app.deps import ReaderKey, SettingsDep
-from app.metrics import Metrics
-from app.openapi import OPEN_READ
-from app.problems import ProblemError, problem_responses
-from app.streaming import StreamHub
-from events.types import EVENT_TYPES
-from events.values import ConflictSlug
+from app.http.capacity import Gauge
+from app.http.openapi import OPEN_READ
+from app.http.problems import ProblemError, problem_responses
+from app.metric_families import Metrics
+from app.reads.conditional import ConditionalDep
+from app.reads.streaming import StreamHub
+from events.model.types import EVENT_TYPES
+from events.model.values import ConflictSlug
 
 __all__ = ["router"]
 

@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from pydantic.json_schema import SkipJsonSchema
 
 from app.webhooks.deliveries import AttemptRecord, DeliveryRecord
-from app.webhooks.store import DeliveryStatus, Subscription
+from app.webhooks.subscriptions import DeliveryStatus, Subscription
 from app.webhooks.worker import message_id
-from events.types import EventType
-from events.values import NO_NUL, ConflictSlug
+from events.model.types import EventType
+from events.model.values import NO_NUL, ConflictSlug
 
 __all__ = [
     "Attempt",

@@ -18,9 +18,9 @@ from app.api.webhooks import (
     webhooks_of,
 )
 from app.deps import AdminKey, SnapshotDep, StoreDep, writing
-from app.problems import ProblemError, problem_responses
+from app.http.problems import ProblemError, problem_responses
 from app.webhooks import deliveries as delivery_log
-from events.values import MAX_SAFE_INTEGER, Instant
+from events.model.values import MAX_SAFE_INTEGER, Instant
 
 __all__ = ["router"]
 

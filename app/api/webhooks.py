@@ -34,14 +34,14 @@ from app.deps import (
     reading,
     writing,
 )
-from app.openapi import links
-from app.problems import ProblemError, problem_responses
+from app.http.openapi import links
+from app.http.problems import ProblemError, problem_responses
 from app.settings import Settings
-from app.webhooks import store as webhook_store
+from app.webhooks import subscriptions as webhook_store
 from app.webhooks.cloudevents import ping_body
-from app.webhooks.sealing import SecretBox, SecretKeyError
+from app.webhooks.sealing import SecretBox, SecretKeyError, secret_box
 from app.webhooks.ssrf import AddressPolicy, UnsafeUrlError, check_url
-from app.webhooks.store import Subscription
+from app.webhooks.subscriptions import Subscription
 from app.webhooks.worker import Webhooks, message_id
 
 __all__ = [
@@ -160,10 +160,10 @@ async def create_webhook(
             conflicts=body.conflicts,
             description=body.description,
             now=now(),
-            box=settings.secret_box(),
+            box=secret_box(settings),
         )
     return WebhookCreated(
-        **Webhook.of(sub).model_dump(), secret=_open(settings.secret_box(), sub.secret)
+        **Webhook.of(sub).model_dump(), secret=_open(secret_box(settings), sub.secret)
     )
 
 
@@ -261,13 +261,13 @@ async def rotate_webhook_secret(
     default): meanwhile each delivery carries two signatures, one per secret."""
     async with writing(store.engine) as conn:
         sub = await webhook_store.rotate_secret(
-            conn, webhook_id, now(), settings.webhook_secret_overlap, settings.secret_box()
+            conn, webhook_id, now(), settings.webhook_secret_overlap, secret_box(settings)
         )
     if sub is None or sub.previous_secret_expires_at is None:
         raise _not_found(webhook_id)
     return SecretRotated(
         id=sub.id,
-        secret=_open(settings.secret_box(), sub.secret),
+        secret=_open(secret_box(settings), sub.secret),
         previous_secret_expires_at=sub.previous_secret_expires_at,
     )
 
@@ -293,7 +293,7 @@ async def ping_webhook(
         sub = await subscription(conn, webhook_id)
     ping_id = message_id(uuid4())
     with _secret_key_errors():
-        secrets = sub.live_secrets(now(), settings.secret_box())
+        secrets = sub.live_secrets(now(), secret_box(settings))
     outcome = await webhooks_of(request).sender.send(sub.url, ping_id, ping_body(sub.id), secrets)
     return PingResult(
         delivered=outcome.ok,

@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from markdown_it import MarkdownIt
 
-from app.problems import ProblemError
+from app.http.problems import ProblemError
 
 __all__ = ["CATALOGUE", "ProblemType", "install", "problem_types"]
 

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from markupsafe import Markup
 
 from app.pages.chart import allegations_chart
-from events.positions import log_position
-from events.store import EventStore, storage_errors
+from events.log.positions import log_position
+from events.log.store import EventStore, storage_errors
 from projections.freshness import snapshot
 from projections.queries.status import list_conflicts, read_status
 from projections.timeline import TimelineEntry, read_timeline

@@ -17,9 +17,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app.deps import ReaderKey, SettingsDep, StoreDep
+from app.http.problems import ProblemError
 from app.pages.data import read_page
 from app.pages.text import STATE_WORDS, duration
-from app.problems import ProblemError
 
 __all__ = ["CONTENT_SECURITY_POLICY", "router", "static_files"]
 

@@ -16,10 +16,10 @@ from uuid import UUID
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.webhooks.store import CHECKPOINT, DeliveryStatus
+from app.webhooks.subscriptions import CHECKPOINT, DeliveryStatus
 from app.webhooks.tables import attempts, deliveries
-from events.positions import log_position
-from events.tables import projection_checkpoints
+from events.log.positions import log_position
+from events.log.tables import projection_checkpoints
 
 __all__ = [
     "AttemptRecord",
@@ -173,7 +173,7 @@ async def recover_failed(
 
 @dataclass(frozen=True)
 class DeliveryFigures:
-    """What ``/metrics`` shows of the delivery log (``app.metrics``)."""
+    """What ``/metrics`` shows of the delivery log (``app.metric_families``)."""
 
     by_status: dict[str, int]
     attempts_succeeded: int

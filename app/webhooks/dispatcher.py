@@ -21,8 +21,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from app.webhooks.queue import dispatch_batch, first_wanted, read_checkpoint
-from app.webhooks.store import write_transaction
-from events.store import EventStore, storage_errors
+from app.webhooks.subscriptions import write_transaction
+from events.log.store import EventStore, storage_errors
 
 __all__ = ["dispatch_once", "dispatch_pending"]
 

@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import bindparam, func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.webhooks.store import (
+from app.webhooks.subscriptions import (
     CHECKPOINT,
     DeliveryStatus,
     Subscription,
@@ -24,10 +24,10 @@ from app.webhooks.store import (
     subscription_of,
 )
 from app.webhooks.tables import attempts, deliveries, subscriptions
-from events.envelope import Recorded, format_instant
-from events.store import decode_row
-from events.tables import UtcDateTime, projection_checkpoints
-from events.tables import events as events_table
+from events.log.store import decode_row
+from events.log.tables import UtcDateTime, projection_checkpoints
+from events.log.tables import events as events_table
+from events.model.envelope import Recorded, format_instant
 
 __all__ = [
     "NOTIFY_CHANNEL",

@@ -27,9 +27,9 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.webhooks.queue import Attempted, record_attempts
-from app.webhooks.store import write_transaction
-from events.errors import StorageUnavailableError
-from events.store import storage_errors
+from app.webhooks.subscriptions import write_transaction
+from events.log.store import storage_errors
+from events.model.errors import StorageUnavailableError
 
 __all__ = ["Recorder", "brief"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from app.webhooks.store import DeliveryStatus
+from app.webhooks.subscriptions import DeliveryStatus
 
 __all__ = ["RETRY_AFTER_CEILING", "Outcome", "Verdict", "decide", "parse_retry_after"]
 

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-__all__ = ["CLEAR_PREFIX", "SecretBox", "SecretKeyError", "new_key"]
+if TYPE_CHECKING:
+    from app.settings import Settings
+
+__all__ = ["CLEAR_PREFIX", "SecretBox", "SecretKeyError", "new_key", "secret_box"]
 
 #: Every secret this service makes starts so (``signing.new_secret``); a token never does.
 CLEAR_PREFIX = "whsec_"
@@ -83,3 +87,9 @@ class SecretBox:
             raise SecretKeyError(
                 "no key of CEASEFIRE_SECRET_KEY opens a stored webhook secret"
             ) from None
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    """What seals and opens webhook secrets at rest, from ``CEASEFIRE_SECRET_KEY``. Built here,
+    not by the settings: they hold the keys only, so ``app.settings`` imports nothing above it."""
+    return SecretBox.from_keys([k.get_secret_value() for k in settings.secret_key])

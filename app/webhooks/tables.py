@@ -25,7 +25,7 @@ from sqlalchemy import (
     Uuid,
 )
 
-from events.tables import UtcDateTime, metadata
+from events.log.tables import UtcDateTime, metadata
 
 __all__ = ["attempts", "deliveries", "subscriptions"]
 

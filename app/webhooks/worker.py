@@ -48,12 +48,13 @@ from app.webhooks.queue import (
 )
 from app.webhooks.recorder import Recorder, brief
 from app.webhooks.retry import Outcome, Verdict, decide
+from app.webhooks.sealing import secret_box
 from app.webhooks.sender import WebhookSender
-from app.webhooks.store import write_transaction
-from events.envelope import format_instant
-from events.errors import StorageUnavailableError
-from events.notifications import CHANNEL, ChannelHandler
-from events.store import EventStore, storage_errors
+from app.webhooks.subscriptions import write_transaction
+from events.log.notifications import CHANNEL, ChannelHandler
+from events.log.store import EventStore, storage_errors
+from events.model.envelope import format_instant
+from events.model.errors import StorageUnavailableError
 
 __all__ = ["WebhookWorker", "Webhooks", "message_id", "running", "webhooks_of"]
 
@@ -88,7 +89,7 @@ class WebhookWorker:
         self.sender = sender
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:6]}"
         self._clock = clock
-        self.box = settings.secret_box()
+        self.box = secret_box(settings)
         self._dispatch_wake = asyncio.Event()
         self._deliver_wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -115,7 +116,7 @@ class WebhookWorker:
 
     def channels(self) -> dict[str, ChannelHandler]:
         """What wakes this worker from other processes (PostgreSQL): appends, and deliveries a
-        dispatcher made. The process's one listening connection (``events.notifications``)
+        dispatcher made. The process's one listening connection (``events.log.notifications``)
         listens for them; a None payload (notifications may have been missed) wakes it too."""
         return {
             EVENTS_CHANNEL: lambda _payload: self._dispatch_wake.set(),

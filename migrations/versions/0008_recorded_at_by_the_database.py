@@ -26,7 +26,7 @@ PostgreSQL, from this revision, an append is two functions, still one call:
   the previous event's recorded_at)``, one time for every event of the append, so recording
   times never go backwards in position order and never run ahead of the database's clock. It
   computes each event's content hash in SQL with that time (the same canonical bytes as
-  ``events.envelope.content_hash``) and returns the time beside the first position;
+  ``events.model.envelope.content_hash``) and returns the time beside the first position;
   ``ceasefire_append`` sets the projection rows' ``known_from``/``known_until`` to it (each of
   them is the recording time of one of the append's events).
 - Choosing ``recorded_at`` (``import``, a load that keeps recording times) is the owner's:
@@ -118,7 +118,7 @@ BEGIN
             v_recorded_at := (e->>'recorded_at')::timestamptz;
             v_content := decode(e->>'content_hash', 'hex');
         ELSE
-            -- events.envelope.content_hash: the canonical JSON of the row as stored.
+            -- events.model.envelope.content_hash: the canonical JSON of the row as stored.
             v_content := sha256(convert_to(
                 '{"conflict":' || to_jsonb(p_conflict)::text
                 || ',"data":' || to_jsonb(e->>'data')::text

@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events.errors import UnknownConflictError
-from events.positions import stream_head
-from events.tables import events
+from events.log.positions import stream_head
+from events.log.tables import events
+from events.model.errors import UnknownConflictError
 from projections.tables import known_at_condition, missions
 
 __all__ = ["conflict_head", "read_monitors"]

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, false, func, literal, null, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events.state import AgreementState
-from events.tables import streams
+from events.log.tables import streams
+from events.model.state import AgreementState
 from projections.inline import load_agreements
 from projections.queries.shared import conflict_head, read_monitors
 from projections.standing import Filing, conflict_standing, contests, role_of
@@ -172,6 +172,27 @@ async def _contesting_times(
 _PAGE = 500
 
 
+async def _last_allegation(
+    conn: AsyncConnection, conflict: str, as_of: datetime, known_at: datetime | None
+) -> datetime | None:
+    """When the conflict's latest allegation occurred by ``as_of``, under whichever agreement
+    or none (retracted ones aside): a backward walk of the (conflict, occurred_at) index."""
+    a = allegations.c
+    return (
+        await conn.execute(
+            select(a.occurred_at)
+            .where(
+                a.conflict == conflict,
+                a.occurred_at <= as_of,
+                _standing_now(as_of),
+                known_at_condition(allegations, known_at),
+            )
+            .order_by(a.occurred_at.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
 async def _active_missions(
     conn: AsyncConnection, conflict: str, as_of: datetime, known_at: datetime | None
 ) -> list[MissionView]:
@@ -227,9 +248,9 @@ async def read_status(
     current = standing.agreement
     states = {s.agreement.agreement_id: s.state for s in standing.agreements}
     counts: dict[str, PartyCounts] = {}
-    last: datetime | None = None
+    last_under: datetime | None = None
     if current is not None:
-        counts, last = under[current.agreement_id].counts, under[current.agreement_id].last
+        counts, last_under = under[current.agreement_id].counts, under[current.agreement_id].last
     return StatusView(
         conflict=conflict,
         state=standing.state,
@@ -242,7 +263,8 @@ async def read_status(
         agreements=[AgreementView.of(s.agreement, as_of, s.state) for s in standing.agreements],
         allegations=counts,
         missions=await _active_missions(conn, conflict, as_of, known_at),
-        last_allegation_at=last,
+        last_allegation_at=await _last_allegation(conn, conflict, as_of, known_at),
+        agreement_last_allegation_at=last_under,
         version=version,
         position=position,
         as_of=as_of,

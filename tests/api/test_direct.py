@@ -21,11 +21,11 @@ from fastapi import APIRouter, Cookie, Depends, FastAPI, Header, Path, Request, 
 from fastapi.routing import APIRoute
 
 from app.api import conflicts
-from app.appending import Appender
 from app.direct import DirectDoor, DirectRoute, UnsupportedDirectRoute, answered_directly
 from app.main import ROUTERS, create_fastapi
+from app.services.appending import Appender
 from app.settings import Settings
-from events.store import EventStore
+from events.log.store import EventStore
 from tests.conftest import make_key
 from tests.factories import alleged, signed
 

@@ -17,7 +17,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from app.docs import problem_types
 from app.main import create_app, create_fastapi
 from app.settings import Settings
-from events.types import EVENT_TYPES, event_adapter
+from events.model.types import EVENT_TYPES, event_adapter
 
 APP = Path(__file__).parents[2] / "app"
 SETTINGS = Settings(database_url="sqlite+aiosqlite:///unused.db")

@@ -23,16 +23,16 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from app.appending import Appender, decide
-from app.keys import create_key, revoke_key
-from app.migrate import upgrade
-from events.chain import LogHead, read_log_head, verify_chain
-from events.database import create_engine
-from events.errors import RecordingTimeRefusedError
-from events.state import ConflictState
-from events.store import EventStore, event_row
-from events.tables import events, log_head, streams
-from events.writers import POSTGRESQL_APPEND, postgresql_append_args
+from app.services.api_keys import create_key, revoke_key
+from app.services.appending import Appender, decide
+from app.services.schema_migrations import upgrade
+from events.log.chain import LogHead, read_log_head, verify_chain
+from events.log.database import create_engine
+from events.log.store import EventStore, event_row
+from events.log.tables import events, log_head, streams
+from events.log.writers import POSTGRESQL_APPEND, postgresql_append_args
+from events.model.errors import RecordingTimeRefusedError
+from events.model.state import ConflictState
 from projections.runner import replay
 from projections.tables import agreements, allegations
 from projections.verify import verify_projections

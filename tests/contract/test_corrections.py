@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.appending import Appender
-from events.errors import DomainRuleError
-from events.state import ConflictState
-from events.store import EventStore
+from app.services.appending import Appender
+from events.log.store import EventStore
+from events.model.errors import DomainRuleError
+from events.model.state import ConflictState
 from projections.queries.allegations import read_allegations
 from projections.queries.status import read_status
 from projections.references import fold_batch
@@ -201,7 +201,7 @@ async def test_the_state_loaded_from_the_tables_is_the_state_the_fold_makes(
 
 
 async def projection_rows(store: EventStore) -> dict[str, list[tuple[Any, ...]]]:
-    from events.tables import metadata
+    from events.log.tables import metadata
 
     out = {}
     async with store.engine.connect() as conn:

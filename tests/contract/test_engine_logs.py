@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from events.database import create_engine
+from events.log.database import create_engine
 
 SECRET = "whsec_c2VjcmV0LW5vLWxvZy1tYXktaG9sZC10aGlz"
 

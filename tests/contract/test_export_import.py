@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from app.appending import Appender
-from app.importer import ImportReport, import_file
-from events.chain import verify_chain
-from events.database import create_engine
-from events.envelope import format_instant
-from events.export import export_lines
-from events.store import EventStore
+from app.cli.importer import ImportReport, import_file
+from app.services.appending import Appender
+from events.log.chain import verify_chain
+from events.log.database import create_engine
+from events.log.export import export_lines
+from events.log.store import EventStore
+from events.model.envelope import format_instant
 from projections.queries.allegations import read_allegations
 from projections.queries.status import list_conflicts, read_status
 from tests.conftest import SELECTED, make_database
@@ -266,7 +266,7 @@ def _line(
     recorded_at: datetime | None = None,
     schema_version: int | None = None,
 ) -> str:
-    from events.types import SCHEMA_VERSIONS
+    from events.model.types import SCHEMA_VERSIONS
 
     occurred = datetime.fromisoformat(str(event["occurred_at"]).replace("Z", "+00:00"))
     return json.dumps(

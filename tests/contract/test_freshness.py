@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from app import reads
-from app.appending import Appender
-from events.store import EventStore
+from app.reads import view_bytes
+from app.services.appending import Appender
+from events.log.store import EventStore
 from tests.factories import alleged, dispatched, signed
 
 WINDOW = timedelta(seconds=30)
@@ -21,7 +21,7 @@ async def test_a_contested_view_of_now_is_good_until_the_window_runs_out(
     await appender.append([signed(conflict, occurred_at=now - timedelta(days=1))])
     allegation = alleged(conflict, occurred_at=now - timedelta(seconds=10))
     appended = await appender.append([allegation])
-    view = await reads.status(store.engine, conflict, as_of=None, known_at=None, window=WINDOW)
+    view = await view_bytes.status(store.engine, conflict, as_of=None, known_at=None, window=WINDOW)
     body = json.loads(view.body)
     assert body["state"] == "contested" and body["as_of"] is None
     assert view.validator.position == appended.events[0].position
@@ -40,11 +40,13 @@ async def test_the_earliest_event_dated_later_bounds_a_view_of_now(
             dispatched(conflict, occurred_at=soon),
         ]
     )
-    status = await reads.status(store.engine, conflict, as_of=None, known_at=None, window=WINDOW)
+    status = await view_bytes.status(
+        store.engine, conflict, as_of=None, known_at=None, window=WINDOW
+    )
     assert status.validator.until == soon  # the mission comes due first
-    allegations = await reads.allegations(store.engine, conflict, as_of=None, known_at=None)
+    allegations = await view_bytes.allegations(store.engine, conflict, as_of=None, known_at=None)
     assert allegations.validator.until == soon  # conservative: never later than a change
-    listing = await reads.conflicts(store.engine, window=WINDOW)
+    listing = await view_bytes.conflicts(store.engine, window=WINDOW)
     assert listing.validator.until is not None and listing.validator.until <= soon
 
 
@@ -53,10 +55,10 @@ async def test_a_view_of_a_given_time_has_no_instant(
 ) -> None:
     await appender.append([signed(conflict), alleged(conflict)])
     at = datetime(2022, 9, 24, tzinfo=UTC)
-    status = await reads.status(store.engine, conflict, as_of=at, known_at=None, window=WINDOW)
+    status = await view_bytes.status(store.engine, conflict, as_of=at, known_at=None, window=WINDOW)
     assert status.validator.until is None
     assert json.loads(status.body)["as_of"] == "2022-09-24T00:00:00Z"
-    timeline = await reads.timeline(store.engine, conflict, known_at=None, window=WINDOW)
+    timeline = await view_bytes.timeline(store.engine, conflict, known_at=None, window=WINDOW)
     assert timeline.validator.until is None
     assert timeline.validator.position == (await store.stream_head(conflict) or (0, 0))[1]
 
@@ -75,12 +77,16 @@ async def test_a_fixed_term_and_a_contested_window_elsewhere_bound_a_view_of_now
             alleged(conflict, occurred_at=now - timedelta(seconds=5), agreement_id="cf-1"),
         ]
     )
-    status = await reads.status(store.engine, conflict, as_of=None, known_at=None, window=WINDOW)
+    status = await view_bytes.status(
+        store.engine, conflict, as_of=None, known_at=None, window=WINDOW
+    )
     body = json.loads(status.body)
     assert body["state"] == "contested" and body["agreement"]["agreement_id"] == "cf-2"
-    assert body["last_allegation_at"] is None  # nothing under cf-2 itself
+    # The conflict's latest allegation, though it falls under cf-1: nothing under cf-2 itself.
+    assert body["last_allegation_at"] is not None
+    assert body["agreement_last_allegation_at"] is None
     assert status.validator.until == now - timedelta(seconds=5) + WINDOW
-    later = await reads.status(
+    later = await view_bytes.status(
         store.engine, conflict, as_of=None, known_at=None, window=WINDOW / 60
     )
     assert later.validator.until == end  # the window is over: the fixed term ends next
@@ -91,9 +97,9 @@ async def test_an_allegation_near_the_last_instant_breaks_no_view(
 ) -> None:
     last = datetime(9999, 12, 31, 23, 59, 50, tzinfo=UTC)  # its window would end past it
     await appender.append([signed(conflict), alleged(conflict, occurred_at=last)])
-    now = await reads.status(store.engine, conflict, as_of=None, known_at=None, window=WINDOW)
+    now = await view_bytes.status(store.engine, conflict, as_of=None, known_at=None, window=WINDOW)
     assert now.validator.until == last  # it comes due; its window's end is past any instant
-    at_the_end = await reads.status(
+    at_the_end = await view_bytes.status(
         store.engine, conflict, as_of=last + timedelta(seconds=5), known_at=None, window=WINDOW
     )
     assert json.loads(at_the_end.body)["state"] == "contested"

@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from app.appending import Appender, decide
-from events.store import EventStore, event_row
-from events.writers import POSTGRESQL_APPEND, postgresql_append_args
+from app.services.appending import Appender, decide
+from events.log.store import EventStore, event_row
+from events.log.writers import POSTGRESQL_APPEND, postgresql_append_args
 from projections.writer import ProjectionRows
 from tests.factories import alleged, signed
+from tests.webhooks.receiver import eventually
 
 
 async def _read_until(
@@ -52,7 +53,7 @@ async def test_concurrent_writers_never_leave_a_reader_a_gap(
     gaps: list[tuple[int, int]] = []
     reader = asyncio.create_task(_read_until(store, stop, seen, gaps))
 
-    from events.database import create_engine
+    from events.log.database import create_engine
 
     writers = [Appender(EventStore(create_engine(database_url))) for _ in range(8)]
     acknowledged: list[int] = []
@@ -106,7 +107,21 @@ async def test_a_transaction_held_open_holds_back_every_later_position(
 
         other = f"{conflict}-b"
         later = asyncio.create_task(appender.append([signed(other)]))
-        await asyncio.sleep(0.3)
+        # Until the later writer waits on a lock the open transaction holds (or has finished,
+        # which the assertion after refuses): from then on it cannot have committed early.
+        watcher = await asyncpg.connect(raw_url)
+        try:
+
+            async def blocked() -> bool:
+                waiting = await watcher.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+                    held.get_server_pid(),
+                )
+                return later.done() or waiting > 0
+
+            await eventually(blocked)
+        finally:
+            await watcher.close()
         assert not later.done(), "a later writer committed while an earlier position was open"
         assert [e.position for e in await store.read_all(after=before - 1)] == [before]
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from app.appending import Appender
-from events.errors import StorageUnavailableError
-from events.heads import Heads
-from events.store import EventStore
+from app.services.appending import Appender
+from events.log.heads import Heads
+from events.log.store import EventStore
+from events.model.errors import StorageUnavailableError
 from tests.factories import alleged, signed
 
 

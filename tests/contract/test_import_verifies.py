@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from app.appending import Appender
-from app.importer import import_file
-from events.database import create_engine
-from events.export import export_lines
-from events.store import EventStore
+from app.cli.importer import import_file
+from app.services.appending import Appender
+from events.log.database import create_engine
+from events.log.export import export_lines
+from events.log.store import EventStore
 from tests.conftest import make_database
 from tests.factories import alleged, seed_events
 

@@ -1,15 +1,16 @@
-"""``load`` and ``import`` write a file in one transaction (``app.ingest``): when any part of
+"""``load`` and ``import`` write a file in one transaction (``app.services.ingest``): when any part
+of
 the write is refused, nothing of it is in the log, on both databases."""
 
 from __future__ import annotations
 
 import pytest
 
-from app.appending import Appender
-from app.ingest import runs_of, write_all
-from app.loader import load_lines
-from events.errors import DomainRuleError
-from events.store import EventStore
+from app.cli.loader import load_lines
+from app.services.appending import Appender
+from app.services.ingest import runs_of, write_all
+from events.log.store import EventStore
+from events.model.errors import DomainRuleError
 from tests.factories import alleged, collapsed, signed
 
 

@@ -8,8 +8,8 @@ import asyncio
 from alembic import command
 from sqlalchemy import text
 
-from app.migrate import alembic_config, upgrade
-from events.database import create_engine
+from app.services.schema_migrations import alembic_config, upgrade
+from events.log.database import create_engine
 
 ROW = (
     "INSERT INTO proj_allegations (event_id, conflict, version, agreement_id, "

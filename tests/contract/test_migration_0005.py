@@ -13,11 +13,11 @@ from typing import Any
 from alembic import command
 from sqlalchemy import insert, select
 
-from app.migrate import alembic_config, upgrade
-from events.chain import verify_chain
-from events.database import create_engine
-from events.store import EventStore
-from events.tables import events
+from app.services.schema_migrations import alembic_config, upgrade
+from events.log.chain import verify_chain
+from events.log.database import create_engine
+from events.log.store import EventStore
+from events.log.tables import events
 from projections.queries.allegations import read_allegations
 from projections.queries.status import read_status
 from projections.runner import replay

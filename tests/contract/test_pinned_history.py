@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from app.appending import Appender
-from events.chain import LogHead, read_log_head, verify_chain
-from events.store import EventStore
+from app.services.appending import Appender
+from events.log.chain import LogHead, read_log_head, verify_chain
+from events.log.store import EventStore
 from tests.factories import seed_events
 from tests.logtools import rewrite
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.appending import Appender
-from events.errors import UnknownConflictError
-from events.store import EventStore
+from app.services.appending import Appender
+from events.log.store import EventStore
+from events.model.errors import UnknownConflictError
 from projections.queries.allegations import read_allegations
 from projections.queries.status import read_status
 from projections.views import StatusView

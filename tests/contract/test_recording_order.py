@@ -9,9 +9,9 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from app.appending import Appender
-from events.store import EventStore
-from events.types import Event, event_adapter
+from app.services.appending import Appender
+from events.log.store import EventStore
+from events.model.types import Event, event_adapter
 from projections.queries.allegations import read_allegations
 from projections.queries.status import read_status
 

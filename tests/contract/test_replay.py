@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
-from app.appending import Appender
-from events.errors import ProjectionJobRunningError
-from events.store import EventStore
+from app.services.appending import Appender
+from events.log.store import EventStore
+from events.model.errors import ProjectionJobRunningError
 from projections.driver import raw_connection
 from projections.jobs import get_job, projection_jobs, running_job, start_job
 from projections.queries.status import read_status

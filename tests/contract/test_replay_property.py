@@ -11,11 +11,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.appending import Appender
-from events.database import create_engine
-from events.errors import DomainRuleError
-from events.store import EventStore
-from events.types import Event
+from app.services.appending import Appender
+from events.log.database import create_engine
+from events.log.store import EventStore
+from events.model.errors import DomainRuleError
+from events.model.types import Event
 from projections.driver import raw_connection
 from projections.runner import PROJECTIONS, Replayer
 from projections.scratch import Scratch

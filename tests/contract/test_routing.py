@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from app.appending import Appender
-from events.errors import PositionNotReachedError
-from events.heads import Heads
-from events.routing import ReadDatabase, ReadRouter
-from events.store import EventStore
+from app.services.appending import Appender
+from events.log.heads import Heads
+from events.log.routing import ReadDatabase, ReadRouter
+from events.log.store import EventStore
+from events.model.errors import PositionNotReachedError
 from tests.factories import signed
 
 

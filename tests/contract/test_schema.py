@@ -11,15 +11,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection
 
-import app.keys
+import app.services.api_keys
 import app.webhooks.tables
 import projections.jobs
 import projections.tables
-from events.database import create_engine
-from events.tables import metadata
+from events.log.database import create_engine
+from events.log.tables import metadata
 
 #: Importing these registers their tables in ``metadata`` (the table modules of each package).
-DECLARING = (app.keys, app.webhooks.tables, projections.jobs, projections.tables)
+DECLARING = (app.services.api_keys, app.webhooks.tables, projections.jobs, projections.tables)
 
 
 def _differences(conn: Connection) -> list[Any]:

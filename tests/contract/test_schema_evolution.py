@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from app.appending import Appender
-from events.chain import verify_chain
-from events.database import create_engine
-from events.store import EventStore
-from events.tables import events
+from app.services.appending import Appender
+from events.log.chain import verify_chain
+from events.log.database import create_engine
+from events.log.store import EventStore
+from events.log.tables import events
 from projections.queries.allegations import read_allegations
 from projections.runner import replay
 from projections.verify import verify_projections

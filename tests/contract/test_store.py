@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from app.appending import Appender
-from events.errors import ConcurrencyError, DomainRuleError, DuplicateEventError
-from events.store import EventStore
+from app.services.appending import Appender
+from events.log.store import EventStore
+from events.model.errors import ConcurrencyError, DomainRuleError, DuplicateEventError
 from tests.factories import alleged, collapsed, dispatched, signed
 
 
@@ -70,7 +70,7 @@ async def test_a_second_store_sees_the_first_stores_writes(
     store: EventStore, database_url: str, conflict: str, appender: Appender
 ) -> None:
     """The state cache must never let a stale process write on top of a newer stream."""
-    from events.database import create_engine
+    from events.log.database import create_engine
 
     other_store = EventStore(create_engine(database_url))
     other = Appender(other_store)
@@ -90,7 +90,7 @@ async def test_concurrent_appends_with_the_same_expected_version_exactly_one_win
 ) -> None:
     """Eight stores (as eight processes would be): the database's compare-and-set, not the
     in-process queue, decides the winner."""
-    from events.database import create_engine
+    from events.log.database import create_engine
 
     await appender.append([signed(conflict)])
     writers = [Appender(EventStore(create_engine(database_url))) for _ in range(8)]

@@ -7,13 +7,13 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from app.appending import Appender
-from app.streaming import StreamHub
-from events.database import create_engine
-from events.heads import Heads
-from events.notifications import AppendNotifier
-from events.routing import ReadDatabase, ReadRouter
-from events.store import EventStore
+from app.reads.streaming import StreamHub
+from app.services.appending import Appender
+from events.log.database import create_engine
+from events.log.heads import Heads
+from events.log.notifications import AppendNotifier
+from events.log.routing import ReadDatabase, ReadRouter
+from events.log.store import EventStore
 from tests.factories import alleged, signed
 
 STREAMS = 50

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from app.appending import Appender
-from events.chain import stored_content_hash, verify_chain
-from events.envelope import GENESIS_HASH, chain_hash
-from events.store import EventStore
-from events.tables import events
+from app.services.appending import Appender
+from events.log.chain import stored_content_hash, verify_chain
+from events.log.store import EventStore
+from events.log.tables import events
+from events.model.envelope import GENESIS_HASH, chain_hash
 from projections.tables import allegations
 from projections.verify import verify_projections
 from tests.factories import alleged, seed_events
@@ -50,7 +50,7 @@ async def test_the_chain_the_database_computed_is_the_one_python_recomputes(
     fresh_store: EventStore,
 ) -> None:
     """On PostgreSQL ``ceasefire_append`` chains the hashes in SQL; on SQLite the store does
-    it in Python. Either way the stored chain is what ``events.envelope`` recomputes."""
+    it in Python. Either way the stored chain is what ``events.model.envelope`` recomputes."""
     await _seed(fresh_store)
     previous = GENESIS_HASH
     async for rows in fresh_store.iter_rows(batch_size=3):

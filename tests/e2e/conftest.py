@@ -22,11 +22,20 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from app.keys import create_key
-from events.database import create_engine
+from app.services.api_keys import create_key
+from events.log.database import create_engine
 
-__all__ = ["EDGE_LIMITS", "Keys", "Server", "make_keys", "start_server", "start_servers"]
+__all__ = [
+    "EDGE_LIMITS",
+    "Keys",
+    "Server",
+    "gauge",
+    "make_keys",
+    "start_server",
+    "start_servers",
+]
 
 _STARTUP_SECONDS = 20.0
 
@@ -68,7 +77,7 @@ def start_server(database_url: str, *, serve: bool = False, **settings: str) -> 
     migrated) with extra ``CEASEFIRE_*`` settings given as keyword arguments
     (``require_read_key="true"``); yield once ``/healthz`` answers; stop it after.
     ``serve=True`` runs ``ceasefire serve --no-migrate`` instead: the connection guard of
-    ``app.edge`` in place, and its log at ``info``."""
+    ``app.http.edge`` in place, and its log at ``info``."""
     with start_servers(database_url, 1, serve=serve, **settings) as [server]:
         yield server
 
@@ -108,7 +117,7 @@ def _launch(database_url: str, settings: dict[str, str], *, serve: bool = False)
     env.update({f"CEASEFIRE_{name.upper()}": value for name, value in settings.items()})
     port = free_port()
     address = ["--host", "127.0.0.1", "--port", str(port)]
-    command = [sys.executable, "-m", "app.cli", "serve", "--no-migrate", *address]
+    command = [sys.executable, "-m", "app.cli.ceasefire", "serve", "--no-migrate", *address]
     if not serve:
         command = [
             sys.executable,
@@ -220,3 +229,16 @@ def problem_of(response: httpx.Response, status: int, type_: str) -> dict[str, A
     for leak in ("traceback", "sqlalchemy", "asyncpg", "sqlite3", "psycopg", 'file "', "[sql:"):
         assert leak not in lowered, f"{leak!r} leaked into {response.text}"
     return body
+
+
+async def gauge(http: httpx.AsyncClient, name: str) -> float:
+    """The value of the unlabelled gauge ``name`` in the server's ``/metrics`` now: what a test
+    waits on instead of a fixed sleep (``ceasefire_long_polls_waiting``,
+    ``ceasefire_streams_open``: requests the server holds)."""
+    response = await http.get("/metrics")
+    assert response.status_code == 200, response.text
+    for family in text_string_to_metric_families(response.text):
+        if family.name == name:
+            value: float = family.samples[0].value
+            return value
+    raise AssertionError(f"no {name} in /metrics:\n{response.text}")

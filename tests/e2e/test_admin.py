@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from app.appending import Appender
-from events.database import create_engine
-from events.store import EventStore
+from app.services.appending import Appender
+from events.log.database import create_engine
+from events.log.store import EventStore
 from projections.jobs import finish_job, start_job
 from tests.e2e.conftest import Keys, make_keys, problem_of, start_server
 from tests.factories import seed_events

@@ -12,14 +12,14 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
-from app.appending import Appender
-from app.loader import load_lines
-from events.chain import stored_content_hash
-from events.database import create_engine
-from events.envelope import GENESIS_HASH, chain_hash
-from events.export import export_lines
-from events.store import EventStore
-from events.tables import events
+from app.cli.loader import load_lines
+from app.services.appending import Appender
+from events.log.chain import stored_content_hash
+from events.log.database import create_engine
+from events.log.export import export_lines
+from events.log.store import EventStore
+from events.log.tables import events
+from events.model.envelope import GENESIS_HASH, chain_hash
 from tests.e2e.conftest import Keys, Server
 from tests.e2e.test_operate_cli import CEASEFIRE, _env
 from tests.e2e.test_polling import agreement, allegation

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.keys import create_key, revoke_key
-from events.database import create_engine
+from app.services.api_keys import create_key, revoke_key
+from events.log.database import create_engine
 from tests.e2e.conftest import Keys, Server, problem_of, start_server
 
 ONE_MB = 1024 * 1024

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 
-from app.appending import Appender
-from events.database import create_engine
-from events.store import EventStore
+from app.services.appending import Appender
+from events.log.database import create_engine
+from events.log.store import EventStore
 from tests.e2e.conftest import make_keys, start_server
 from tests.e2e.writers import Load, assert_log_intact, writing
 from tests.factories import signed

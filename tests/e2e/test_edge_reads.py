@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Keys, Server
-from tests.e2e.test_polling import agreement, allegation, post
+from tests.e2e.test_polling import agreement, allegation, post, until_waiting, waiting
 
 pytestmark = pytest.mark.slow
 
@@ -52,11 +52,13 @@ async def test_an_event_after_2286_leaves_tags_of_now_matchable(
     current = {"If-None-Match": first.headers["etag"]}
     assert (await client.get(url, headers=current)).status_code == 304
     # And a long-poll waits for a change instead of answering at once: released by one.
-    waiting = asyncio.create_task(client.get(url, headers=current | {"Prefer": "wait=60"}))
-    await asyncio.sleep(0)
+    before = await waiting(client)
+    polling = asyncio.create_task(client.get(url, headers=current | {"Prefer": "wait=60"}))
+    await until_waiting(client, before + 1)
     written = await post(client, keys, allegation(conflict))
-    released = await waiting
+    released = await polling
     assert released.status_code == 200
+    assert released.headers["preference-applied"] == "wait=60"  # it waited, and was released
     assert f"s{written['position']}." in released.headers["etag"]
 
 

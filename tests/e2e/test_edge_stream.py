@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from app.appending import Appender
-from events.database import create_engine
-from events.store import EventStore
+from app.services.appending import Appender
+from events.log.database import create_engine
+from events.log.store import EventStore
 from tests.e2e.conftest import EDGE_LIMITS, Keys, Server, problem_of
 from tests.e2e.test_polling import agreement, allegation, post
 from tests.factories import alleged, signed

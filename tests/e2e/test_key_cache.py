@@ -7,8 +7,8 @@ import asyncio
 
 import httpx
 
-from app.keys import create_key, revoke_key
-from events.database import create_engine
+from app.services.api_keys import create_key, revoke_key
+from events.log.database import create_engine
 from tests.e2e.conftest import Keys, start_server
 
 

@@ -7,10 +7,10 @@ import subprocess
 
 import httpx
 
-from app.appending import Appender
-from events.chain import read_log_head, verify_chain
-from events.database import create_engine
-from events.store import EventStore
+from app.services.appending import Appender
+from events.log.chain import read_log_head, verify_chain
+from events.log.database import create_engine
+from events.log.store import EventStore
 from projections.runner import replay
 from projections.verify import verify_projections
 from tests.e2e.conftest import Server

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from app.appending import Appender
-from events.database import create_engine
-from events.store import EventStore
+from app.services.appending import Appender
+from events.log.database import create_engine
+from events.log.store import EventStore
 from tests.conftest import make_database
 from tests.factories import alleged, seed_events
 from tests.logtools import dump_projections, scratch_tables, tamper

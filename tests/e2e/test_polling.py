@@ -12,8 +12,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from events.database import create_engine
-from tests.e2e.conftest import Keys, Server, make_keys, start_server
+from events.log.database import create_engine
+from tests.e2e.conftest import Keys, Server, gauge, make_keys, start_server
+from tests.webhooks.receiver import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -122,11 +123,21 @@ async def long_poll(http: httpx.AsyncClient, url: str, tag: str, wait: int) -> h
     return await http.get(url, headers={"If-None-Match": tag, "Prefer": f"wait={wait}"})
 
 
-async def until_waiting() -> None:
-    """Give the long-poll time to reach the server and wait there. Only ordering, never a
-    measure: were it too short, the long-poll would see the append at once and still answer
-    200."""
-    await asyncio.sleep(0.5)
+async def waiting(http: httpx.AsyncClient) -> int:
+    """Long-polls the server holds now (``ceasefire_long_polls_waiting``)."""
+    return int(await gauge(http, "ceasefire_long_polls_waiting"))
+
+
+async def until_waiting(http: httpx.AsyncClient, count: int) -> None:
+    """Until the server holds ``count`` long-polls: one started after ``waiting`` answered
+    ``count - 1`` has then matched its tag and waits, so what the test does next happens to a
+    waiting request. (A fixed sleep could end before it got there: the append would then be
+    seen at once, and the test would pass without exercising the wait.)"""
+
+    async def held() -> bool:
+        return await waiting(http) >= count
+
+    await eventually(held)
 
 
 async def test_a_long_poll_is_released_by_an_append(
@@ -135,11 +146,12 @@ async def test_a_long_poll_is_released_by_an_append(
     await post(client, keys, agreement(conflict))
     url = f"/v1/conflicts/{conflict}/status"
     tag = (await client.get(url)).headers["etag"]
-    waiting = asyncio.create_task(long_poll(client, url, tag, 1000))
-    await until_waiting()
-    assert not waiting.done()
+    before = await waiting(client)
+    polling = asyncio.create_task(long_poll(client, url, tag, 1000))
+    await until_waiting(client, before + 1)
+    assert not polling.done()
     appended = await post(client, keys, allegation(conflict))
-    response = await waiting
+    response = await polling
     assert response.status_code == 200
     assert response.headers["preference-applied"] == "wait=60"  # asked 1000: cut to 60
     assert response.json()["position"] == appended["position"]
@@ -153,11 +165,14 @@ async def test_a_long_poll_with_nothing_new_ends_in_a_304(
     url = f"/v1/conflicts/{conflict}/allegations"
     tag = (await client.get(url)).headers["etag"]
     other = f"{conflict}-other"
-    waiting = asyncio.create_task(long_poll(client, url, tag, 1))
+    before = await waiting(client)
+    # 3 s: time enough, on a loaded machine, to see it wait before it ends
+    polling = asyncio.create_task(long_poll(client, url, tag, 3))
+    await until_waiting(client, before + 1)
     await post(client, keys, agreement(other))  # another conflict does not release it
-    response = await waiting
+    response = await polling
     assert response.status_code == 304
-    assert response.headers["preference-applied"] == "wait=1"
+    assert response.headers["preference-applied"] == "wait=3"
     assert response.headers["etag"] == tag
 
 
@@ -196,11 +211,13 @@ async def test_long_poll_on_the_event_feed(
     await post(client, keys, agreement(conflict))
     url = f"/v1/conflicts/{conflict}/events?after=0"
     tag = (await client.get(url)).headers["etag"]
-    waiting = asyncio.create_task(long_poll(client, url, tag, 30))
-    await until_waiting()
+    before = await waiting(client)
+    polling = asyncio.create_task(long_poll(client, url, tag, 30))
+    await until_waiting(client, before + 1)
     await post(client, keys, allegation(conflict))
-    response = await waiting
+    response = await polling
     assert response.status_code == 200
+    assert response.headers["preference-applied"] == "wait=30"  # it waited, and was released
     assert [e["type"] for e in response.json()["events"]] == [
         "agreement.signed",
         "violation.alleged",
@@ -220,11 +237,12 @@ async def test_a_write_through_a_second_process_releases_a_long_poll(
             await post(b, keys, agreement(conflict))
             status = f"/v1/conflicts/{conflict}/status"
             tag = (await a.get(status)).headers["etag"]
-            waiting = asyncio.create_task(long_poll(a, status, tag, 30))
-            await until_waiting()
-            assert not waiting.done()
+            before = await waiting(a)
+            polling = asyncio.create_task(long_poll(a, status, tag, 30))
+            await until_waiting(a, before + 1)
+            assert not polling.done()
             appended = await post(b, keys, allegation(conflict))
-            response = await waiting
+            response = await polling
             assert response.status_code == 200, response.text
             assert response.json()["position"] == appended["position"]
             assert response.headers["preference-applied"] == "wait=30"

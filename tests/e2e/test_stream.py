@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Keys, Server, make_keys, problem_of, start_server
+from tests.e2e.conftest import Keys, Server, gauge, make_keys, problem_of, start_server
 from tests.e2e.test_polling import agreement, allegation, post
+from tests.webhooks.receiver import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -163,6 +164,16 @@ async def test_heartbeats_and_a_position_too_old_are_told_in_band(
             assert [w["position"] for w in written] == [1, 2, 3, 4, 5]
 
 
+async def until_held(http: httpx.AsyncClient) -> None:
+    """Until the server (a process of the test's own) holds a stream and a long-poll."""
+
+    async def held() -> bool:
+        streams = await gauge(http, "ceasefire_streams_open")
+        return streams >= 1 and await gauge(http, "ceasefire_long_polls_waiting") >= 1
+
+    await eventually(held)
+
+
 async def test_a_stopping_server_ends_its_streams_and_long_polls(
     server: Server, keys: Keys, conflict: str
 ) -> None:
@@ -177,7 +188,7 @@ async def test_a_stopping_server_ends_its_streams_and_long_polls(
                 polling = asyncio.create_task(
                     http.get(status, headers={"If-None-Match": tag, "Prefer": "wait=60"})
                 )
-                await asyncio.sleep(0.5)  # ordering only: both are waiting on the server
+                await until_held(http)  # both are waiting on the server
                 doomed.process.terminate()
                 with pytest.raises(EOFError):
                     await sse.next()

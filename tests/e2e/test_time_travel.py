@@ -77,7 +77,7 @@ def imported(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         path = directory / "history.ndjson"
         path.write_text("".join(json.dumps(line) + "\n" for line in export_lines()))
         done = subprocess.run(
-            [sys.executable, "-m", "app.cli", "import", str(path)],
+            [sys.executable, "-m", "app.cli.ceasefire", "import", str(path)],
             env={"CEASEFIRE_DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
             capture_output=True,
             text=True,

@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from events.chain import verify_chain
-from events.database import create_engine
-from events.store import EventStore
-from events.tables import events as events_table
+from events.log.chain import verify_chain
+from events.log.database import create_engine
+from events.log.store import EventStore
+from events.log.tables import events as events_table
 from projections.verify import verify_projections
 from tests.e2e.conftest import Keys
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from events.event_data import AgreementSignedData
+from events.model.event_data import AgreementSignedData
 from tests.conftest import SEED
 from tests.e2e.conftest import Keys, Server
 from tests.pages.browser import Browser, open_browser

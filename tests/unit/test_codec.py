@@ -13,9 +13,9 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
-from events.codec import RowDecoder
-from events.store import decode_row
-from events.types import Event
+from events.log.codec import RowDecoder
+from events.log.store import decode_row
+from events.model.types import Event
 from tests.factories import (
     alleged,
     collapsed,

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from starlette.requests import Request
 
-from app.conditional import CachePolicy
-from app.validators import Validator, entity_tags, format_tag, parse_tag, parse_wait
-from events.notifications import AppendNotifier
+from app.reads.conditional import CachePolicy
+from app.reads.entity_tags import Validator, entity_tags, format_tag, parse_tag, parse_wait
+from events.log.notifications import AppendNotifier
 
 SALT = "0123abcd"
 

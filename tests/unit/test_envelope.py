@@ -11,14 +11,14 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from events.envelope import (
+from events.model.envelope import (
     content_hash,
     format_instant,
     recorded_adapter,
     to_recorded,
     with_position,
 )
-from events.types import SCHEMA_VERSIONS
+from events.model.types import SCHEMA_VERSIONS
 from tests.factories import seed_events
 
 RECORDED = datetime(2022, 10, 1, 12, 0, 0, 654321, tzinfo=UTC)

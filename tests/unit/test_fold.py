@@ -8,14 +8,15 @@ from uuid import uuid4
 
 import pytest
 
-from events.envelope import Recorded, to_recorded
-from events.errors import DomainRuleError
-from events.rules import check
-from events.state import AgreementState, ConflictState
-from events.types import SCHEMA_VERSIONS, Event
-from events.values import Source
+from events.model.envelope import Recorded, to_recorded
+from events.model.errors import DomainRuleError
+from events.model.evolve import _at_version
+from events.model.rules import check
+from events.model.state import AgreementState, ConflictState
+from events.model.types import SCHEMA_VERSIONS, Event
+from events.model.values import Source
 from projections.changes import Changes
-from projections.fold import _at_version, _source_json, apply
+from projections.fold import _source_json, apply
 from projections.standing import Filing, conflict_standing
 from tests.factories import (
     alleged,

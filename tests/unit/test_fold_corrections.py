@@ -8,11 +8,11 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from events.envelope import Recorded, to_recorded
-from events.errors import DomainRuleError
-from events.rules import check
-from events.state import ConflictState, current_version, references
-from events.types import SCHEMA_VERSIONS, Event
+from events.model.envelope import Recorded, to_recorded
+from events.model.errors import DomainRuleError
+from events.model.rules import check
+from events.model.state import ConflictState, current_version, references
+from events.model.types import SCHEMA_VERSIONS, Event
 from projections.changes import Changes
 from projections.fold import apply
 from projections.references import fold_batch

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from app.keys import ApiKey, KeyCache
+from app.services.api_keys import ApiKey, KeyCache
 
 NOW = datetime(2022, 10, 1, tzinfo=UTC)
 

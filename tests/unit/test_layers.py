@@ -64,9 +64,9 @@ def _graph() -> dict[str, set[str]]:
 def test_the_graph_is_read() -> None:
     graph = _graph()
     # The reading itself is checked, so the rules below cannot pass on an empty graph.
-    assert "events.store" in graph and "app.appending" in graph
-    assert "events.store" in graph["app.appending"]
-    assert "projections.fold" in graph["app.appending"]
+    assert "events.log.store" in graph and "app.services.appending" in graph
+    assert "events.log.store" in graph["app.services.appending"]
+    assert "projections.fold" in graph["app.services.appending"]
 
 
 def test_imports_point_one_way() -> None:

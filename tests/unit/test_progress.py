@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from app.progress import progress_reporter
+from app.cli.progress import progress_reporter
 
 
 class Terminal(io.StringIO):

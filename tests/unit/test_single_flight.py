@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from events.heads import SingleFlight
+from events.log.heads import SingleFlight
 
 
 class Source:

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Integer
 from sqlalchemy.dialects import sqlite
 
-from events.sqlite_values import faster_bind, faster_result, text_to_utc, utc_to_text
-from events.tables import UtcDateTime
+from events.log.sqlite_values import faster_bind, faster_result, text_to_utc, utc_to_text
+from events.log.tables import UtcDateTime
 
 DIALECT = sqlite.dialect()
 IMPL = UtcDateTime().dialect_impl(DIALECT)

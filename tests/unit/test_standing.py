@@ -11,10 +11,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from events.envelope import Recorded, to_recorded
-from events.rules import check
-from events.state import AgreementState, ConflictState
-from events.types import SCHEMA_VERSIONS, Event, event_adapter
+from events.model.envelope import Recorded, to_recorded
+from events.model.rules import check
+from events.model.state import AgreementState, ConflictState
+from events.model.types import SCHEMA_VERSIONS, Event, event_adapter
 from projections.fold import apply
 from projections.standing import Filing, agreement_state, conflict_standing
 from projections.timeline import build_timeline
@@ -145,6 +145,28 @@ def test_the_conflicts_state_comes_from_national_agreements_only() -> None:
     assert [s.state for s in standing.agreements] == ["holding", "collapsed"]
     none = conflict_standing([local], at("2024-01-04T00:00:00Z"), {}, WINDOW)
     assert (none.state, none.since, none.agreement) == ("none", None, None)
+
+
+def test_contested_since_starts_with_the_current_agreements_first_allegation() -> None:
+    """A contested (fixed-term) agreement A expires on the 5th; B takes effect on the 6th and
+    holds; its first allegation on the 8th makes the conflict contested since the 8th, not
+    since B's start: A's allegations belong to an earlier spell."""
+    a = truce(agreement_id="a")
+    b = truce(
+        agreement_id="b",
+        version=2,
+        signed_at=at("2024-01-06T00:00:00Z"),
+        effective_at=at("2024-01-06T00:00:00Z"),
+        expires_at=None,
+    )
+    under_a = [at("2024-01-04T00:00:00Z"), at("2024-01-03T00:00:00Z")]
+    holding = conflict_standing([a, b], at("2024-01-07T00:00:00Z"), {"a": under_a[0]}, WINDOW)
+    assert (holding.state, holding.since) == ("holding", at("2024-01-06T00:00:00Z"))
+    when = at("2024-01-09T00:00:00Z")
+    last = {"a": under_a[0], "b": at("2024-01-08T00:00:00Z")}
+    times = [at("2024-01-08T00:00:00Z"), *under_a]  # newest first, as the queries give them
+    contested = conflict_standing([a, b], when, last, WINDOW, times)
+    assert (contested.state, contested.since) == ("contested", at("2024-01-08T00:00:00Z"))
 
 
 # -- 5. Any order of recording the same history gives the same views ---------------------

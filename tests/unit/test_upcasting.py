@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from events.event_data import CasualtyRange, ViolationAllegedData
-from events.types import SCHEMA_VERSIONS
-from events.upcasting import UPCASTERS, upcast
+from events.model.event_data import CasualtyRange, ViolationAllegedData
+from events.model.types import SCHEMA_VERSIONS
+from events.model.upcasting import UPCASTERS, upcast
 
 V1 = {"alleged_by": "Armenia", "accused": "Azerbaijan", "casualties_claimed": 7}
 

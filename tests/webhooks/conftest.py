@@ -22,11 +22,11 @@ from typing import Any
 import httpx
 import pytest
 
-from app.limits import BodyLimit
+from app.http.limits import BodyLimit
 from app.main import create_fastapi
 from app.settings import Settings
 from app.webhooks import sender as sender_module
-from events.store import EventStore
+from events.log.store import EventStore
 from tests.conftest import make_database, make_key
 from tests.webhooks.receiver import LoopbackOnlyBackend, Receiver
 

@@ -13,7 +13,7 @@ from tests.webhooks.receiver import LoopbackOnlyBackend
 
 if __name__ == "__main__":
     sender.network_backend_factory = LoopbackOnlyBackend
-    from app.cli import main
+    from app.cli.ceasefire import main
 
     sys.argv = ["ceasefire", "worker", *sys.argv[1:]]
     main()

@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from app.migrate import upgrade
-from app.webhooks.store import create_subscription, write_transaction
+from app.services.schema_migrations import upgrade
+from app.webhooks.subscriptions import create_subscription, write_transaction
 from app.webhooks.tables import attempts, deliveries
 from app.webhooks.worker import running, webhooks_of
-from events.database import create_engine
-from events.store import EventStore
-from events.tables import events as events_table
+from events.log.database import create_engine
+from events.log.store import EventStore
+from events.log.tables import events as events_table
 from tests.conftest import SELECTED
 from tests.e2e.conftest import make_keys, start_server
 from tests.e2e.writers import WRITERS, Load, assert_log_intact, writing

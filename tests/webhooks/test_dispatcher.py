@@ -8,17 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from app.appending import Appender
+from app.services.appending import Appender
 from app.webhooks.dispatcher import dispatch_once, dispatch_pending
 from app.webhooks.queue import claim_due, dispatch_batch, read_checkpoint
-from app.webhooks.store import (
+from app.webhooks.subscriptions import (
     Subscription,
     create_subscription,
     update_subscription,
     write_transaction,
 )
 from app.webhooks.tables import deliveries
-from events.store import EventStore
+from events.log.store import EventStore
 from tests.factories import alleged, dispatched, signed
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

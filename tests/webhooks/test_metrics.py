@@ -11,9 +11,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.limits import BodyLimit
+from app.http.limits import BodyLimit
+from app.http.telemetry import RequestTelemetry
 from app.main import create_fastapi
-from app.telemetry import RequestTelemetry
 from tests.factories import alleged, signed
 from tests.webhooks.conftest import fast_settings
 from tests.webhooks.receiver import Receiver, eventually

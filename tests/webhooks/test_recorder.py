@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.appending import Appender
+from app.services.appending import Appender
 from app.webhooks.dispatcher import dispatch_pending
 from app.webhooks.queue import Attempted, Claim, claim_due, storable
 from app.webhooks.recorder import Recorder
-from app.webhooks.store import create_subscription, write_transaction
+from app.webhooks.subscriptions import create_subscription, write_transaction
 from app.webhooks.tables import attempts, deliveries
-from events.store import EventStore
+from events.log.store import EventStore
 from tests.factories import alleged, signed
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -15,11 +15,11 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
-from app.keys import create_key
+from app.services.api_keys import create_key
 from app.webhooks.sealing import SecretBox, SecretKeyError, new_key
-from app.webhooks.store import reseal_secrets, write_transaction
+from app.webhooks.subscriptions import reseal_secrets, write_transaction
 from app.webhooks.tables import subscriptions
-from events.store import EventStore
+from events.log.store import EventStore
 from tests.factories import alleged, signed
 from tests.webhooks.conftest import fast_settings, running_api
 from tests.webhooks.receiver import Receiver, eventually
@@ -56,7 +56,7 @@ def _reseal(database_url: str, keys: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CEASEFIRE_")}
     env.update({"CEASEFIRE_DATABASE_URL": database_url, "CEASEFIRE_SECRET_KEY": keys})
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", "webhooks", "reseal"],
+        [sys.executable, "-m", "app.cli.ceasefire", "webhooks", "reseal"],
         cwd=ROOT,
         env=env,
         capture_output=True,

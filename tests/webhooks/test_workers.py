@@ -20,10 +20,10 @@ from uuid import UUID
 import pytest
 from sqlalchemy import select
 
-from app.appending import Appender
-from app.webhooks.store import create_subscription, write_transaction
+from app.services.appending import Appender
+from app.webhooks.subscriptions import create_subscription, write_transaction
 from app.webhooks.tables import attempts, deliveries
-from events.store import EventStore
+from events.log.store import EventStore
 from tests.factories import alleged, signed
 from tests.webhooks.receiver import Receiver, Reply, eventually
 

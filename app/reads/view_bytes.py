@@ -1,0 +1,294 @@
+"""The representations conditional reads serve: each view's JSON bytes with its validator.
+
+Each one is built inside one database snapshot (``projections.freshness.snapshot``), so the
+body and the position it is tagged with always agree; views of *now* also carry the instant
+until which the clock alone cannot change them. A view asked without ``as_of`` says
+``"as_of": null`` (now) rather than the instant it was read, so equal states have equal bytes
+and a strong ETag can stand for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from starlette.datastructures import URL
+
+from app.pages.badge import badge_svg
+from app.pages.feed import FeedEntry, atom_feed, expiry_id
+from app.pages.text import STATE_WORDS, duration, next_wording
+from app.reads.entity_tags import Representation, Validator
+from events.log.heads import Heads
+from events.log.positions import log_position
+from events.log.store import storage_errors
+from events.model.errors import UnknownConflictError
+from projections.freshness import next_change, snapshot, stream_position
+from projections.queries.allegations import read_allegations
+from projections.queries.status import list_conflicts, read_status
+from projections.timeline import read_timeline
+from projections.views import StatusView
+
+__all__ = [
+    "allegations",
+    "badge",
+    "conflict_head",
+    "conflicts",
+    "feed",
+    "log_head",
+    "status",
+    "timeline",
+]
+
+
+def _bytes(model: BaseModel | list[BaseModel]) -> bytes:
+    if isinstance(model, list):
+        return b"[" + b",".join(m.model_dump_json().encode() for m in model) + b"]"
+    return model.model_dump_json().encode()
+
+
+def fitting(parts: Sequence[bytes], max_bytes: int) -> int:
+    """How many of ``parts``, from the first, fit in ``max_bytes`` together (one at least):
+    where a page ends when its items are large (``CEASEFIRE_MAX_PAGE_BYTES``)."""
+    size = 0
+    for count, part in enumerate(parts):
+        size += len(part) + 1
+        if count and size > max_bytes:
+            return count
+    return len(parts)
+
+
+async def conflict_head(heads: Heads, conflict: str) -> int:
+    """The position of the conflict's newest event (one indexed lookup); 404 for none."""
+    head = await heads.stream(conflict)
+    if head is None:
+        raise UnknownConflictError(conflict)
+    return head
+
+
+async def log_head(heads: Heads) -> int:
+    return await heads.log()
+
+
+async def _status_now(
+    conn: AsyncConnection,
+    conflict: str,
+    *,
+    as_of: datetime | None,
+    known_at: datetime | None,
+    window: timedelta,
+    now: datetime,
+) -> tuple[StatusView, datetime | None]:
+    """The status at ``as_of`` (now when None) and, for a view of now, the instant from which
+    the clock alone may change it."""
+    view = await read_status(conn, conflict, as_of=as_of or now, known_at=known_at, window=window)
+    until = None
+    if as_of is None:
+        last = view.last_allegation_at
+        until = await next_change(
+            conn,
+            conflict=conflict,
+            after=now,
+            known_at=known_at,
+            also=[None if last is None else last + window],
+            window=window,
+        )
+    return view, until
+
+
+async def status(
+    engine: AsyncEngine,
+    conflict: str,
+    *,
+    as_of: datetime | None,
+    known_at: datetime | None,
+    window: timedelta,
+) -> Representation:
+    with storage_errors():
+        async with snapshot(engine) as conn:
+            position = await stream_position(conn, conflict)
+            now = datetime.now(UTC)
+            view, until = await _status_now(
+                conn, conflict, as_of=as_of, known_at=known_at, window=window, now=now
+            )
+            if as_of is None:
+                view = view.model_copy(update={"as_of": None})
+    return Representation(_bytes(view), Validator(position, until))
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    present = [m for m in moments if m is not None]
+    return min(present) if present else None
+
+
+async def badge(engine: AsyncEngine, conflict: str, *, window: timedelta) -> Representation:
+    """The conflict's state now and how long it has held, as a badge. Tagged until the state
+    may change or the wording of its length does ("12 days" becomes "13 days")."""
+    with storage_errors():
+        async with snapshot(engine) as conn:
+            position = await stream_position(conn, conflict)
+            now = datetime.now(UTC)
+            view, until = await _status_now(
+                conn, conflict, as_of=None, known_at=None, window=window, now=now
+            )
+            since = view.since
+    message = STATE_WORDS.get(view.state, view.state)
+    if since is not None:
+        message += f" {duration(now - since)}"
+        until = _earliest(until, next_wording(since, now))
+    body = badge_svg("ceasefire", message, view.state).encode()
+    return Representation(body, Validator(position, until), "image/svg+xml")
+
+
+#: Timeline entries the feed carries: the agreements' story and the allegations.
+_FEED_SKIPS = ("mission.",)
+_FEED_SIZE = 200
+
+
+async def feed(
+    engine: AsyncEngine, conflict: str, *, window: timedelta, self_url: str, page_url: str
+) -> Representation:
+    """The conflict's latest entries as Atom, with expiries the log does not hold as events
+    (an agreement reaching its end). Tagged until the next such end."""
+    with storage_errors():
+        async with snapshot(engine) as conn:
+            position = await stream_position(conn, conflict)
+            now = datetime.now(UTC)
+            story, _ = await read_timeline(conn, conflict, as_of=now, known_at=None, window=window)
+            view, until = await _status_now(
+                conn, conflict, as_of=None, known_at=None, window=window, now=now
+            )
+    entries = [
+        FeedEntry(
+            id=f"urn:uuid:{e.id}",
+            title=e.summary,
+            updated=max([e.recorded_at, *(n.recorded_at for n in e.notes)]),
+            published=e.recorded_at,
+            category=e.type,
+            content=f"{e.summary} Occurred {e.occurred_at.isoformat()}; "
+            f"source: {e.source.get('name', 'unknown')}.",
+            occurred_at=e.occurred_at,
+        )
+        for e in story.entries
+        if e.occurred_at <= now and not e.type.startswith(_FEED_SKIPS)
+    ]
+    recorded = {"agreement.expired"} & {e.type for e in story.entries}
+    for agreement in [] if recorded else getattr(view, "agreements", None) or []:
+        ends = getattr(agreement, "expires_at", None)
+        collapsed = agreement.collapsed_at
+        if ends is None or ends > now or (collapsed is not None and collapsed <= ends):
+            continue
+        entries.append(
+            FeedEntry(
+                id=expiry_id(conflict, agreement.agreement_id, ends),
+                title=f"Agreement {agreement.agreement_id} expired.",
+                updated=ends,
+                published=ends,
+                category="agreement.expired",
+                content=f"Agreement {agreement.agreement_id} reached its end, {ends.isoformat()}.",
+                occurred_at=ends,
+            )
+        )
+    entries.sort(key=lambda e: e.occurred_at, reverse=True)
+    body = atom_feed(conflict, entries[:_FEED_SIZE], self_url=self_url, page_url=page_url)
+    return Representation(body, Validator(position, until), "application/atom+xml")
+
+
+async def allegations(
+    engine: AsyncEngine, conflict: str, *, as_of: datetime | None, known_at: datetime | None
+) -> Representation:
+    with storage_errors():
+        async with snapshot(engine) as conn:
+            position = await stream_position(conn, conflict)
+            now = datetime.now(UTC)
+            view = await read_allegations(conn, conflict, as_of=as_of or now, known_at=known_at)
+            until = None
+            if as_of is None:
+                until = await next_change(conn, conflict=conflict, after=now, known_at=known_at)
+                view = view.model_copy(update={"as_of": None})
+    return Representation(_bytes(view), Validator(position, until))
+
+
+async def conflicts(
+    engine: AsyncEngine,
+    *,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+    window: timedelta,
+    after: str | None = None,
+    limit: int = 100,
+    max_bytes: int = 1024 * 1024,
+    url: URL | None = None,
+) -> Representation:
+    """A page of the conflicts in slug order, after ``after``: a ``Link`` header (RFC 8288)
+    names the next page (``url`` with ``after`` and ``limit`` set) while there is one."""
+    with storage_errors():
+        async with snapshot(engine) as conn:
+            position = await log_position(conn)
+            now = datetime.now(UTC)
+            summaries = await list_conflicts(
+                conn,
+                as_of=as_of or now,
+                known_at=known_at,
+                window=window,
+                after=after,
+                limit=limit + 1,
+            )
+            parts = [s.model_dump_json().encode() for s in summaries[:limit]]
+            count = fitting(parts, max_bytes)
+            more = count < len(summaries)
+            summaries = summaries[:count]
+            until = None
+            if as_of is None:
+                until = await next_change(
+                    conn,
+                    conflict=None,
+                    after=now,
+                    known_at=known_at,
+                    also=[
+                        s.last_allegation_at + window
+                        for s in summaries
+                        if s.last_allegation_at is not None
+                    ],
+                    window=window,
+                )
+    links: tuple[tuple[str, str], ...] = ()
+    if more and url is not None:
+        following = url.include_query_params(after=summaries[-1].conflict, limit=limit)
+        links = (("Link", f'<{following.path}?{following.query}>; rel="next"'),)
+    return Representation(
+        b"[" + b",".join(parts[:count]) + b"]", Validator(position, until), headers=links
+    )
+
+
+async def timeline(
+    engine: AsyncEngine,
+    conflict: str,
+    *,
+    as_of: datetime | None = None,
+    known_at: datetime | None,
+    window: timedelta,
+    after: int = 0,
+    limit: int = 1000,
+    max_bytes: int = 1024 * 1024,
+) -> Representation:
+    """A page of the story: the entries after the one at position ``after`` (0: from the
+    start), at most ``limit`` and ``max_bytes``; ``next_after`` says where the next begins."""
+    with storage_errors():
+        async with snapshot(engine) as conn:
+            view, position = await read_timeline(
+                conn, conflict, as_of=as_of, known_at=known_at, window=window
+            )
+    entries = view.entries
+    start = 0
+    if after:
+        start = next((i + 1 for i, e in enumerate(entries) if e.position == after), len(entries))
+    window_of = entries[start : start + limit]
+    count = fitting([e.model_dump_json().encode() for e in window_of], max_bytes)
+    page = window_of[:count]
+    more = start + count < len(entries)
+    view = view.model_copy(
+        update={"entries": page, "next_after": page[-1].position if more and page else None}
+    )
+    return Representation(_bytes(view), Validator(position))

@@ -1,0 +1,324 @@
+"""The write transaction of an append on SQLite (see ``events.log.writers`` for PostgreSQL's).
+
+Raw ``sqlite3`` connections of the writer's own. Going through aiosqlite costs a thread hop per
+statement (about ten per append). With ``synchronous=NORMAL`` the transaction runs on the
+caller's thread, no hop at all, unless another connection holds the write lock; then, and
+always with ``synchronous=FULL``, it runs in one writer thread, which waits for the lock and
+serialises this process's writers (see ``SqliteWriter``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any
+
+from events.log.codec import EVENT_COLUMNS
+from events.log.positions import LOG_HEAD, raw_sql
+from events.log.sqlite_values import DIALECT, rows_binder
+from events.log.tables import events
+from events.log.writers import Batch, IdTakenError, InTransaction, Written
+from events.model.envelope import chain_hash
+
+__all__ = ["SqliteWriter"]
+
+
+#: What the decoders read (``events.log.codec``), and the chain's hash and the writer's key.
+_EVENT_COLUMNS = (*EVENT_COLUMNS, "hash", "key_id")
+_LOG_HEAD = raw_sql(LOG_HEAD, DIALECT)
+_MARKS = ", ".join("?" * len(_EVENT_COLUMNS))
+_INSERT_EVENTS = f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({_MARKS})"
+#: The event rows' values as SQLite stores them (``events.log.sqlite_values``, the one converter).
+_bind_events = rows_binder(events, _EVENT_COLUMNS)
+
+
+class _Busy(Exception):
+    """SQLite answered busy to the inline connection: nothing was written."""
+
+
+#: SQLite's answers that another connection holds a lock (primary codes: the low byte).
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+class SqliteWriter:
+    """Appends on SQLite through connections of its own (raw ``sqlite3``, no SQLAlchemy).
+
+    With ``synchronous=NORMAL`` an append runs on the caller's thread (the event loop): in WAL
+    mode such a commit writes the WAL but never waits for the disk, so the whole transaction
+    takes less time than the hop to a thread and back (a wake-up each way, the loop's
+    self-pipe), which was the largest single cost of an append. Two things could make that
+    block the loop, and neither may:
+
+    - another connection holding the write lock: the inline connection has no busy timeout,
+      so SQLite answers busy at once and the append goes to the writer thread instead, which
+      waits for the lock as every append used to;
+    - SQLite's automatic checkpoint, which runs inside the commit that crosses its threshold
+      and syncs the files (milliseconds, every hundred appends or so): the inline connection
+      has it off, and the writer thread runs a passive checkpoint on its own connection once
+      about ``checkpoint_rows`` rows have been written since the last one. Durability is
+      NORMAL's either way: the WAL is synced at checkpoints, not at commits.
+
+    With ``synchronous=FULL`` every commit waits for the disk: all of it runs in the thread.
+    """
+
+    def __init__(self, path: str, *, synchronous: str, checkpoint_rows: int = 500) -> None:
+        self._path = path
+        self._synchronous = synchronous
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._conn: sqlite3.Connection | None = None  # the writer thread's
+        self._inline_allowed = synchronous.upper() != "FULL"
+        self._inline: sqlite3.Connection | None = None  # the caller's, never waits for a lock
+        #: Appends queued on or running in the thread: while there are any, the inline
+        #: connection would only be told busy, and an append should queue behind them anyway.
+        self._queued = 0
+        self._checkpoint_rows = checkpoint_rows
+        self._rows_since_checkpoint = 0
+        self._checkpointing: Future[None] | None = None
+        #: Checkpoints the writer thread has run (tests watch it).
+        self.checkpoints = 0
+
+    @property
+    def queued(self) -> int:
+        """Appends queued on or running in the writer thread now (tests watch it: an append
+        that waits there for another connection's lock leaves the event loop free)."""
+        return self._queued
+
+    async def write(
+        self,
+        conflict: str,
+        expected: int,
+        rows: list[dict[str, Any]],
+        work: InTransaction,
+        *,
+        keep_recorded_at: bool = False,
+    ) -> Written | None:
+        """Each event recorded at its row's time, ``keep_recorded_at`` or not: SQLite has no
+        roles, whoever can write the file is its owner."""
+        if self._inline_allowed and not self._queued:
+            try:
+                first = self._write_inline(conflict, expected, rows, work)
+            except _Busy:
+                pass
+            else:
+                if first is None:
+                    return None
+                self._written(len(rows) + len(work) + 3)
+                return Written(first)
+        loop = asyncio.get_running_loop()
+        self._queued += 1
+        try:
+            first = await loop.run_in_executor(
+                self._executor, self._write, conflict, expected, rows, work
+            )
+        finally:
+            self._queued -= 1
+        return None if first is None else Written(first)
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[Batch]:
+        """A connection and a thread of the batch's own: the transaction holds SQLite's write
+        lock from its start to its end, while the writer's own connections answer other
+        appends (they wait for the lock meanwhile, up to their busy timeout)."""
+        loop = asyncio.get_running_loop()
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-batch")
+
+        def run(call: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+            return loop.run_in_executor(executor, call, *args)
+
+        try:
+            conn = await run(self._open, 30)
+            try:
+                await run(conn.execute, "BEGIN IMMEDIATE")
+                try:
+                    yield _SqliteBatch(self, conn, run)
+                except BaseException:
+                    await run(conn.execute, "ROLLBACK")
+                    raise
+                await run(conn.execute, "COMMIT")
+            finally:
+                await run(conn.close)
+        finally:
+            executor.shutdown(wait=False)
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=True)
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _open(self, timeout: float) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = self._open(30)
+        return self._conn
+
+    def _inline_connection(self) -> sqlite3.Connection:
+        if self._inline is None:
+            conn = sqlite3.connect(
+                self._path, timeout=0, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA busy_timeout=0")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # the writer thread checkpoints
+            self._inline = conn
+        return self._inline
+
+    def _write_inline(
+        self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
+    ) -> int | None:
+        """The append on the caller's thread; ``_Busy`` (nothing written) when another
+        connection holds the lock, or when SQLite answers busy at any later step."""
+        try:
+            return self._transaction(self._inline_connection(), conflict, expected, rows, work)
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode & 0xFF in _BUSY:
+                raise _Busy from error
+            raise
+
+    def _written(self, rows: int) -> None:
+        """Count rows the inline connection wrote; start a checkpoint in the writer thread
+        when enough have piled up in the WAL and none is running."""
+        self._rows_since_checkpoint += rows
+        if self._rows_since_checkpoint < self._checkpoint_rows:
+            return
+        if self._checkpointing is not None and not self._checkpointing.done():
+            return
+        self._rows_since_checkpoint = 0
+        self._checkpointing = self._executor.submit(self._checkpoint_wal)
+
+    def _checkpoint_wal(self) -> None:
+        # PASSIVE: copies what it can without waiting for readers or writers. A failure is
+        # not the append's (it has committed); the next checkpoint tries again.
+        with contextlib.suppress(sqlite3.Error):
+            self._connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self.checkpoints += 1
+
+    def _write(
+        self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
+    ) -> int | None:
+        return self._transaction(self._connection(), conflict, expected, rows, work)
+
+    def _transaction(
+        self,
+        conn: sqlite3.Connection,
+        conflict: str,
+        expected: int,
+        rows: list[dict[str, Any]],
+        work: InTransaction,
+    ) -> int | None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            first = self._write_in_transaction(conn, conflict, expected, rows, work)
+            conn.execute("COMMIT" if first is not None else "ROLLBACK")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return first
+
+    def _write_in_transaction(
+        self,
+        conn: sqlite3.Connection,
+        conflict: str,
+        expected: int,
+        rows: list[dict[str, Any]],
+        work: InTransaction,
+    ) -> int | None:
+        head = conn.execute(_LOG_HEAD).fetchone()
+        position, previous = int(head[0]), bytes(head[1])
+        first = position + 1
+        # The compare-and-set of the stream's version, in one statement as in
+        # ceasefire_append: no row changed means another writer got there first.
+        last = position + len(rows)
+        if expected == 0:
+            moved = conn.execute(
+                "INSERT INTO streams (conflict, version, position) VALUES (?, ?, ?) "
+                "ON CONFLICT (conflict) DO NOTHING",
+                (conflict, len(rows), last),
+            )
+        else:
+            moved = conn.execute(
+                "UPDATE streams SET version = ?, position = ? WHERE conflict = ? AND version = ?",
+                (expected + len(rows), last, conflict, expected),
+            )
+        if moved.rowcount != 1:
+            return None
+        params = []
+        for row in rows:
+            position += 1
+            previous = chain_hash(previous, row["content_hash"])
+            params.append(
+                (
+                    position,
+                    row["id"],
+                    conflict,
+                    row["version"],
+                    row["type"],
+                    row["schema_version"],
+                    row["occurred_at"],
+                    row["recorded_at"],
+                    row["source"],
+                    row["data"],
+                    previous,
+                    row["key_id"],
+                )
+            )
+        try:
+            conn.executemany(_INSERT_EVENTS, _bind_events(params))
+        except sqlite3.IntegrityError as error:
+            raise IdTakenError from error
+        conn.execute(
+            "UPDATE log_head SET position = ?, hash = ? WHERE id = 1", (position, previous)
+        )
+        work.write_sqlite(conn)
+        conn.execute(
+            "UPDATE projection_checkpoints SET position = ? WHERE name = ?",
+            (position, work.checkpoint),
+        )
+        return first
+
+
+class _SqliteBatch:
+    def __init__(
+        self,
+        writer: SqliteWriter,
+        conn: sqlite3.Connection,
+        run: Callable[..., Awaitable[Any]],
+    ) -> None:
+        self._writer = writer
+        self._conn = conn
+        self._run = run
+
+    async def write(
+        self,
+        conflict: str,
+        expected: int,
+        rows: list[dict[str, Any]],
+        work: InTransaction,
+        *,
+        keep_recorded_at: bool = False,
+    ) -> Written | None:
+        first: int | None = await self._run(
+            self._writer._write_in_transaction, self._conn, conflict, expected, rows, work
+        )
+        return None if first is None else Written(first)

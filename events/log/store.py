@@ -1,0 +1,338 @@
+"""The log: write events with a compare-and-set of their stream's version, read in global order.
+
+The store knows rows, not rules: what may be appended (state, rules, fold, retries, the state
+cache, idempotency) is the append service's, ``app.services.appending``. A write takes the events'
+rows
+and the work the layer above does in the same transaction (``events.log.writers.InTransaction``:
+the projection rows), and either commits all of it or, when the stream has moved on, nothing.
+
+Global order: every append locks the single ``log_head`` row, takes its positions from it and
+releases it only at commit, so positions commit in position order. A reader paging
+``after=position`` therefore never sees position N+1 before N is visible: nothing is skipped.
+On PostgreSQL the whole write is one call of the ``ceasefire_append`` function (one round trip,
+one implicit transaction); on SQLite it is one ``BEGIN IMMEDIATE`` transaction on a raw
+``sqlite3`` connection (``events.log.writers``).
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events.log.codec import RowDecoder, columns_of
+from events.log.database import dialect_of
+from events.log.positions import log_position, stream_head
+from events.log.sqlite_writer import SqliteWriter
+from events.log.tables import events as events_table
+from events.log.writers import Batch, InTransaction, PostgresWriter, Writer, Written
+from events.model.envelope import Recorded, canonical_json, content_hash
+from events.model.errors import StorageUnavailableError
+from events.model.types import data_of
+from events.model.values import Source
+
+__all__ = [
+    "EventStore",
+    "WriteBatch",
+    "decode_row",
+    "event_row",
+    "read_events",
+    "server_gone",
+    "storage_errors",
+]
+
+
+_DECODER = RowDecoder()
+
+
+def decode_row(row: Row[Any] | Any) -> Recorded:
+    """One ``events`` row as the current event model, upcast from its stored schema version
+    (``events.log.codec.RowDecoder``, the one decoder)."""
+    return _DECODER.decode(columns_of(row))
+
+
+async def read_events(
+    engine: AsyncEngine,
+    *,
+    after: int = 0,
+    limit: int = 1000,
+    conflict: str | None = None,
+    types: Sequence[str] | None = None,
+    until: int | None = None,
+) -> list[Recorded]:
+    """``EventStore.read_all`` on any database holding the log: the primary or a hot standby
+    (``events.log.routing``)."""
+    statement = select(events_table).where(events_table.c.position > after)
+    if until is not None:
+        statement = statement.where(events_table.c.position <= until)
+    if conflict is not None:
+        statement = statement.where(events_table.c.conflict == conflict)
+    if types:
+        statement = statement.where(events_table.c.type.in_(list(types)))
+    statement = statement.order_by(events_table.c.position).limit(limit)
+    with storage_errors():
+        async with engine.connect() as conn:
+            return [decode_row(r) for r in await conn.execute(statement)]
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Connection-level failures become ``StorageUnavailableError``: callers never see a
+    driver exception, and the API answers 503 rather than 500."""
+    try:
+        yield
+    except (OperationalError, InterfaceError, OSError, sqlite3.OperationalError) as exc:
+        raise StorageUnavailableError("the database is not reachable") from exc
+    except DBAPIError as exc:
+        if not (exc.connection_invalidated or server_gone(exc.orig)):
+            raise
+        raise StorageUnavailableError("the database is not reachable") from exc
+
+
+#: SQLSTATEs of a server going away: class 08 (connection exception), and an administrator's
+#: shutdown (a restart), a crash shutdown, "the database system is starting up".
+_GONE_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def server_gone(error: BaseException | None) -> bool:
+    """Whether a driver error (SQLAlchemy's, or what it wraps) says the server went away or the
+    connection broke under it. SQLAlchemy's asyncpg adapter reports a restart's "terminating
+    connection due to administrator command", and a connection the outage left mid-operation,
+    as plain ``DBAPIError``/``InternalError``, not as ``OperationalError``. Also what ``ceasefire
+    migrate --wait`` waits through: a server not listening yet, or still starting up."""
+    import asyncpg  # only on this error path: a SQLite service never gets here
+
+    seen = 0
+    while error is not None and seen < 5:
+        state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if isinstance(state, str) and state.startswith(_GONE_STATES):
+            return True
+        if isinstance(
+            error,
+            OSError
+            | asyncpg.PostgresConnectionError
+            | asyncpg.OperatorInterventionError
+            | asyncpg.InternalClientError,
+        ):
+            return True
+        error, seen = error.__cause__, seen + 1
+    return False
+
+
+class EventStore:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        sqlite_synchronous: str = "NORMAL",
+        writer_pool_size: int = 10,
+    ) -> None:
+        self.engine = engine
+        self.dialect = dialect_of(engine)
+        self._writer: Writer
+        if self.dialect == "postgresql":
+            self._writer = PostgresWriter(engine, pool_size=writer_pool_size)
+        else:
+            self._writer = SqliteWriter(str(engine.url.database), synchronous=sqlite_synchronous)
+        #: Called after each append commits, with the conflict and the last position written.
+        #: In-process waiters (long-poll, streams) hang off this; other processes use the
+        #: database's own notifications.
+        self.on_append: list[Callable[[str, int], None]] = []
+
+    async def close(self) -> None:
+        """Stop the writer and close every connection."""
+        await self._writer.close()
+        await self.engine.dispose()
+
+    # -- appending ---------------------------------------------------------------------------
+
+    async def write(
+        self,
+        conflict: str,
+        expected: int,
+        rows: list[dict[str, Any]],
+        work: InTransaction,
+        *,
+        keep_recorded_at: bool = False,
+    ) -> Written | None:
+        """Write the events' rows (``event_row``) and ``work`` in one transaction that first
+        compare-and-sets the stream's version from ``expected``; where they went (and when
+        the database recorded them, if it chose: ``Written``), or None (nothing written) when
+        the stream is no longer at ``expected``. ``IdTakenError`` when an event id is stored
+        already. ``keep_recorded_at``: the rows' recording times were chosen, which only the
+        log's owner may write (``RecordingTimeRefusedError``). The ``on_append`` listeners
+        hear of each write."""
+        with storage_errors():
+            written = await self._writer.write(
+                conflict, expected, rows, work, keep_recorded_at=keep_recorded_at
+            )
+        if written is not None:
+            last = written.first + len(rows) - 1
+            for listener in self.on_append:
+                listener(conflict, last)
+        return written
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[WriteBatch]:
+        """Writes (``WriteBatch.write``, as ``write``) in one transaction: all commit when the
+        context ends, none when it ends with an exception. It holds the log's write lock
+        meanwhile (other appends wait): for ``load`` and ``import``, which must leave all of a
+        file or none of it whatever other writers do. The ``on_append`` listeners hear of each
+        stream written once it has committed."""
+        last: dict[str, int] = {}
+        with storage_errors():
+            async with self._writer.batch() as batch:
+                yield WriteBatch(batch, last)
+        for conflict, position in last.items():
+            for listener in self.on_append:
+                listener(conflict, position)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def read_all(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        conflict: str | None = None,
+        types: Sequence[str] | None = None,
+        until: int | None = None,
+    ) -> list[Recorded]:
+        """Events in global order after ``after``: the feed a consumer pages through.
+        ``until``: none after this position (a page that reflects exactly a known head)."""
+        return await read_events(
+            self.engine, after=after, limit=limit, conflict=conflict, types=types, until=until
+        )
+
+    async def read_stream(
+        self, conflict: str, *, after_version: int = 0, limit: int = 1000
+    ) -> list[Recorded]:
+        statement = (
+            select(events_table)
+            .where(events_table.c.conflict == conflict, events_table.c.version > after_version)
+            .order_by(events_table.c.version)
+            .limit(limit)
+        )
+        with storage_errors():
+            async with self.engine.connect() as conn:
+                return [decode_row(r) for r in await conn.execute(statement)]
+
+    async def iter_rows(
+        self, *, after: int = 0, batch_size: int = 5000
+    ) -> AsyncIterator[list[Any]]:
+        """Raw event rows in position order, in batches, by keyset pagination: memory stays
+        flat however long the log is. Replay, export and verification read through this."""
+        while True:
+            with storage_errors():
+                async with self.engine.connect() as conn:
+                    rows = list(
+                        await conn.execute(
+                            select(events_table)
+                            .where(events_table.c.position > after)
+                            .order_by(events_table.c.position)
+                            .limit(batch_size)
+                        )
+                    )
+            if not rows:
+                return
+            yield rows
+            after = rows[-1].position
+
+    async def head(self) -> int:
+        """The position of the newest event (0 for an empty log)."""
+        with storage_errors():
+            async with self.engine.connect() as conn:
+                return await log_position(conn)
+
+    async def stream_head(self, conflict: str) -> tuple[int, int] | None:
+        """``(version, position)`` of a conflict's newest event, None for an unknown conflict."""
+        with storage_errors():
+            async with self.engine.connect() as conn:
+                return await stream_head(conn, conflict)
+
+    async def stored_event(self, event_id: UUID) -> Recorded | None:
+        with storage_errors():
+            async with self.engine.connect() as conn:
+                row = (
+                    await conn.execute(select(events_table).where(events_table.c.id == event_id))
+                ).one_or_none()
+        return None if row is None else decode_row(row)
+
+    async def stored_events(self, ids: Collection[UUID]) -> dict[UUID, Recorded]:
+        """The stored events with these ids (one query); missing ids are absent."""
+        with storage_errors():
+            async with self.engine.connect() as conn:
+                rows = await conn.execute(
+                    select(events_table).where(events_table.c.id.in_(list(ids)))
+                )
+                return {row.id: decode_row(row) for row in rows}
+
+
+class WriteBatch:
+    """The writes of ``EventStore.batch``."""
+
+    def __init__(self, batch: Batch, last: dict[str, int]) -> None:
+        self._batch = batch
+        self._last = last
+
+    async def write(
+        self,
+        conflict: str,
+        expected: int,
+        rows: list[dict[str, Any]],
+        work: InTransaction,
+        *,
+        keep_recorded_at: bool = False,
+    ) -> Written | None:
+        """As ``EventStore.write``, in the batch's transaction."""
+        with storage_errors():
+            written = await self._batch.write(
+                conflict, expected, rows, work, keep_recorded_at=keep_recorded_at
+            )
+        if written is not None:
+            self._last[conflict] = written.first + len(rows) - 1
+        return written
+
+
+def event_row(event: Recorded, key_id: str | None = None) -> dict[str, Any]:
+    """The row to store for ``event``, appended with the API key ``key_id``
+    (``events.log.audit``)."""
+    source_json = _source_json(event.source)
+    data_json = canonical_json(data_of(event))
+    return {
+        "id": event.id,
+        "version": event.version,
+        "type": event.type,
+        "schema_version": event.schema_version,
+        "occurred_at": event.occurred_at,
+        "recorded_at": event.recorded_at,
+        "source": source_json,
+        "data": data_json,
+        "key_id": key_id,
+        "content_hash": content_hash(
+            event_id=str(event.id),
+            type=event.type,
+            conflict=event.conflict,
+            version=event.version,
+            schema_version=event.schema_version,
+            occurred_at=event.occurred_at,
+            recorded_at=event.recorded_at,
+            source_json=source_json,
+            data_json=data_json,
+            key_id=key_id,
+        ),
+    }
+
+
+@functools.lru_cache(maxsize=1024)
+def _source_json(source: Source) -> str:
+    """Cached: a log has few sources, each repeated on many events, and sources are frozen
+    (equal sources give equal JSON)."""
+    return canonical_json(source.model_dump(mode="json", exclude_none=True))

@@ -1,0 +1,234 @@
+"""What the store keeps around an event: its place in the log and in its conflict's stream.
+
+A recorded event is the submitted event plus ``version`` (1, 2, 3… within the conflict),
+``position`` (the global order), ``recorded_at`` and ``schema_version``. Each recorded type
+subclasses its event type, so a fold receives ``event.data`` fully typed and the API returns
+the same model it folds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Set as AbstractSet
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar, get_args
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+from events.model.types import (
+    AgreementCollapsed,
+    AgreementExtended,
+    AgreementSigned,
+    AllegationDenied,
+    AllegationRetracted,
+    CeasefireDeclared,
+    Event,
+    EventCorrected,
+    MissionDispatched,
+    MissionEnded,
+    ViolationAlleged,
+)
+from events.model.values import Frozen
+
+__all__ = [
+    "GENESIS_HASH",
+    "RecordMeta",
+    "Recorded",
+    "canonical_json",
+    "chain_hash",
+    "construct",
+    "content_hash",
+    "format_instant",
+    "recorded_adapter",
+    "to_recorded",
+    "with_position",
+]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class RecordMeta(Frozen):
+    version: int
+    position: int
+    recorded_at: datetime
+    schema_version: int
+
+
+class RecordedAgreementSigned(AgreementSigned, RecordMeta):
+    pass
+
+
+class RecordedAgreementCollapsed(AgreementCollapsed, RecordMeta):
+    pass
+
+
+class RecordedViolationAlleged(ViolationAlleged, RecordMeta):
+    pass
+
+
+class RecordedMissionDispatched(MissionDispatched, RecordMeta):
+    pass
+
+
+class RecordedAllegationRetracted(AllegationRetracted, RecordMeta):
+    pass
+
+
+class RecordedEventCorrected(EventCorrected, RecordMeta):
+    pass
+
+
+class RecordedCeasefireDeclared(CeasefireDeclared, RecordMeta):
+    pass
+
+
+class RecordedAgreementExtended(AgreementExtended, RecordMeta):
+    pass
+
+
+class RecordedAllegationDenied(AllegationDenied, RecordMeta):
+    pass
+
+
+class RecordedMissionEnded(MissionEnded, RecordMeta):
+    pass
+
+
+Recorded = Annotated[
+    RecordedAgreementSigned
+    | RecordedAgreementCollapsed
+    | RecordedViolationAlleged
+    | RecordedMissionDispatched
+    | RecordedAllegationRetracted
+    | RecordedEventCorrected
+    | RecordedCeasefireDeclared
+    | RecordedAgreementExtended
+    | RecordedAllegationDenied
+    | RecordedMissionEnded,
+    Field(discriminator="type"),
+]
+recorded_adapter: TypeAdapter[Recorded] = TypeAdapter(Recorded)
+
+GENESIS_HASH = bytes(32)
+
+
+def format_instant(value: datetime) -> str:
+    """One fixed RFC 3339 spelling, so the canonical bytes of an event never depend on how a
+    driver or a writer formatted a timestamp."""
+    # isoformat, not strftime: glibc's %Y does not pad years before 1000 to four digits, and
+    # the canonical bytes must not depend on the platform's C library.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat("T", "microseconds") + "Z"
+
+
+#: ``json.dumps`` with these options builds a new encoder on every call; this one is built once.
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def canonical_json(value: Any) -> str:
+    return _canonical(value)
+
+
+def content_hash(
+    *,
+    event_id: str,
+    type: str,
+    conflict: str,
+    version: int,
+    schema_version: int,
+    occurred_at: datetime,
+    recorded_at: datetime,
+    source_json: str,
+    data_json: str,
+    key_id: str | None = None,
+) -> bytes:
+    """SHA-256 over the canonical content of one stored event: every field a reader sees
+    except its position, which the chain itself pins down. ``key_id`` (who appended it) enters
+    only when there is one, so events recorded before keys were recorded keep their hashes."""
+    # canonical_json of {"id": event_id, "type": type, ...}, spelled out in its sorted key
+    # order: this runs on every append (tests hold the two equal).
+    key = "" if key_id is None else f'"key_id":{_canonical(key_id)},'
+    canonical = (
+        f'{{"conflict":{_canonical(conflict)},"data":{_canonical(data_json)},'
+        f'"id":{_canonical(event_id)},{key}"occurred_at":"{format_instant(occurred_at)}",'
+        f'"recorded_at":"{format_instant(recorded_at)}","schema_version":{_canonical(schema_version)},'
+        f'"source":{_canonical(source_json)},"type":{_canonical(type)},"version":{_canonical(version)}}}'
+    )
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+def chain_hash(previous: bytes, content: bytes) -> bytes:
+    """Each event's chain hash covers its content and, through ``previous``, every event
+    before it in position order: one changed byte anywhere breaks every later link."""
+    return hashlib.sha256(previous + content).digest()
+
+
+def _recorded_classes() -> dict[str, type[RecordMeta]]:
+    members = get_args(get_args(Recorded)[0])
+    return {cls.model_fields["type"].default: cls for cls in members}
+
+
+_RECORDED_CLASSES = _recorded_classes()
+
+
+_META_FIELDS = frozenset(RecordMeta.model_fields)
+_object_setattr = object.__setattr__
+
+
+def construct(cls: type[M], values: dict[str, Any], fields_set: AbstractSet[str]) -> M:
+    """A model from values that are valid already, every field given: what ``model_construct``
+    does, without its per-field default and alias handling (a tenth of its cost). Only for
+    the recorded classes, which have no post-init, private attributes or extra fields
+    (asserted at import)."""
+    model = cls.__new__(cls)
+    _object_setattr(model, "__dict__", values)
+    _object_setattr(model, "__pydantic_fields_set__", set(fields_set))
+    _object_setattr(model, "__pydantic_extra__", None)
+    _object_setattr(model, "__pydantic_private__", None)
+    return model
+
+
+def _check_constructible() -> None:
+    """``construct`` and ``to_recorded`` skip what pydantic would do for these: refuse them
+    rather than differ."""
+    for cls in _RECORDED_CLASSES.values():
+        assert not cls.__pydantic_post_init__ and not cls.__private_attributes__
+        assert cls.model_config.get("extra") != "allow" and not cls.__pydantic_root_model__
+        event_class = cls.__mro__[1]
+        assert issubclass(event_class, BaseModel)
+        event_fields = list(event_class.model_fields)
+        assert list(cls.model_fields) == list(_META_FIELDS_ORDER) + event_fields
+    assert _META_FIELDS_ORDER == ("version", "position", "recorded_at", "schema_version")
+
+
+_META_FIELDS_ORDER = tuple(RecordMeta.model_fields)
+_check_constructible()
+
+
+def to_recorded(
+    event: Event, *, version: int, position: int, recorded_at: datetime, schema_version: int
+) -> Recorded:
+    """The event as the store records it. The event is validated already, so its fields are
+    carried over as they are instead of being dumped and validated again: this runs on every
+    append."""
+    # In the recorded class's field order (its RecordMeta base's fields come first), as
+    # validation would give it: JSON dumps list the fields in this order.
+    values = {
+        "version": version,
+        "position": position,
+        "recorded_at": recorded_at,
+        "schema_version": schema_version,
+        **event.__dict__,
+    }
+    cls = _RECORDED_CLASSES[event.type]
+    return construct(cls, values, event.model_fields_set | _META_FIELDS)  # type: ignore[return-value]
+
+
+def with_position(event: Recorded, position: int, recorded_at: datetime | None = None) -> Recorded:
+    """The recorded event at its place in the log, once the write has taken it; at the
+    database's ``recorded_at`` when the database chose it (``events.log.writers.Written``)."""
+    values = dict(event.__dict__)
+    values["position"] = position
+    if recorded_at is not None:
+        values["recorded_at"] = recorded_at
+    return construct(type(event), values, event.model_fields_set)

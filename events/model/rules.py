@@ -1,0 +1,252 @@
+"""The domain rules: whether an event may be appended to a conflict in a given state.
+
+``check`` raises ``DomainRuleError`` naming the rule an event breaks; the API answers it as a
+422 problem. It is pure, like the fold: the append path, ``load`` and ``import`` call it on the
+same state the fold keeps.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from events.model.envelope import Recorded
+from events.model.errors import DomainRuleError
+from events.model.event_data import CORRECTABLE_DATA
+from events.model.state import (
+    ConflictState,
+    Lookup,
+    current_version,
+    known_agreement,
+    no_lookup,
+    with_data,
+)
+from events.model.types import (
+    AgreementCollapsed,
+    AgreementExtended,
+    AgreementSigned,
+    AllegationDenied,
+    AllegationRetracted,
+    CeasefireDeclared,
+    Event,
+    EventCorrected,
+    MissionDispatched,
+    MissionEnded,
+    ViolationAlleged,
+    data_of,
+)
+
+__all__ = ["check"]
+
+
+def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> None:
+    """Raise ``DomainRuleError`` when ``event`` may not follow ``state``. ``lookup`` must find
+    what ``references(state, event)`` names."""
+    match event:
+        case AgreementSigned(data=data):
+            _check_new_agreement(state, event, data.agreement_id, data.effective_at)
+            _check_term(event, data.effective_at, data.expires_at)
+        case CeasefireDeclared(data=declared):
+            _check_new_agreement(state, event, declared.agreement_id, declared.effective_at)
+            _check_term(event, declared.effective_at, declared.expires_at)
+        case AgreementCollapsed(data=data):
+            agreement = known_agreement(state, data.agreement_id)
+            if agreement.collapsed_at is not None:
+                raise DomainRuleError(
+                    "agreement-already-collapsed",
+                    f"agreement {data.agreement_id!r} collapsed at "
+                    f"{agreement.collapsed_at.isoformat()}",
+                )
+            if event.occurred_at < agreement.signed_at:
+                raise DomainRuleError(
+                    "collapse-before-signing",
+                    f"agreement {data.agreement_id!r} was signed at "
+                    f"{agreement.signed_at.isoformat()}, after this collapse",
+                )
+        case AgreementExtended(data=extension):
+            _check_extension(state, event, extension.agreement_id, extension.expires_at)
+        case ViolationAlleged():
+            _check_allegation(state, event)
+        case MissionDispatched(data=data):
+            if data.mission_id in state.missions:
+                raise DomainRuleError(
+                    "mission-exists",
+                    f"mission {data.mission_id!r} is already recorded in {state.conflict!r}",
+                )
+            if data.agreement_id is not None:
+                known_agreement(state, data.agreement_id)
+        case MissionEnded(data=ended):
+            if ended.mission_id not in state.missions:
+                raise DomainRuleError(
+                    "unknown-mission",
+                    f"no mission {ended.mission_id!r} is recorded in {state.conflict!r}",
+                )
+            if ended.mission_id in state.mission_ends:
+                raise DomainRuleError(
+                    "mission-already-ended", f"mission {ended.mission_id!r} has ended already"
+                )
+        case AllegationDenied(data=denial):
+            denied = _target(state, denial.allegation_id, lookup)
+            if not isinstance(denied, ViolationAlleged):
+                raise DomainRuleError(
+                    "not-an-allegation",
+                    f"event {denied.id} is a {denied.type}; only an allegation is denied",
+                )
+            if denied.id in state.denials:
+                raise DomainRuleError("already-denied", f"allegation {denied.id} is denied already")
+            if denial.denied_by.casefold() != denied.data.accused.casefold():
+                raise DomainRuleError(
+                    "not-the-accused-party",
+                    f"allegation {denied.id} accuses {denied.data.accused!r}; only that party "
+                    f"may deny it, not {denial.denied_by!r}",
+                )
+        case AllegationRetracted(data=data):
+            target = _target(state, data.allegation_id, lookup)
+            if not isinstance(target, ViolationAlleged):
+                raise DomainRuleError(
+                    "not-an-allegation",
+                    f"event {target.id} is a {target.type}; only an allegation is retracted",
+                )
+            if target.id in state.retracted:
+                raise DomainRuleError(
+                    "already-retracted", f"allegation {target.id} is retracted already"
+                )
+            if data.retracted_by.casefold() != target.data.alleged_by.casefold():
+                raise DomainRuleError(
+                    "not-the-alleging-party",
+                    f"allegation {target.id} was made by {target.data.alleged_by!r}; only that "
+                    f"party may retract it, not {data.retracted_by!r}",
+                )
+        case EventCorrected(data=data):
+            _check_correction(state, _target(state, data.event_id, lookup), event)
+
+
+def _check_new_agreement(
+    state: ConflictState, event: Event, agreement_id: str, effective_at: datetime | None
+) -> None:
+    if agreement_id in state.agreements:
+        raise DomainRuleError(
+            "agreement-exists",
+            f"agreement {agreement_id!r} is already recorded in {state.conflict!r}",
+        )
+    if effective_at is not None and effective_at < event.occurred_at:
+        raise DomainRuleError(
+            "effective-before-signed",
+            "effective_at must not be earlier than the signing (occurred_at)",
+        )
+
+
+def _check_term(event: Event, effective_at: datetime | None, expires_at: datetime | None) -> None:
+    if expires_at is not None and expires_at <= (effective_at or event.occurred_at):
+        raise DomainRuleError(
+            "expires-before-effective",
+            "expires_at must be later than effective_at (or the signing when none is given)",
+        )
+
+
+def _check_extension(
+    state: ConflictState, event: AgreementExtended, agreement_id: str, expires_at: datetime
+) -> None:
+    agreement = known_agreement(state, agreement_id)
+    if agreement.collapsed_at is not None:
+        raise DomainRuleError(
+            "agreement-already-collapsed",
+            f"agreement {agreement_id!r} collapsed at {agreement.collapsed_at.isoformat()}",
+        )
+    if event.occurred_at < agreement.signed_at:
+        raise DomainRuleError(
+            "extension-before-signing",
+            f"agreement {agreement_id!r} was signed at {agreement.signed_at.isoformat()}, "
+            "after this extension",
+        )
+    end = agreement.current_end()
+    if end is None:
+        raise DomainRuleError(
+            "not-fixed-term", f"agreement {agreement_id!r} has no end (expires_at) to extend"
+        )
+    if expires_at <= end:
+        raise DomainRuleError(
+            "extension-not-later",
+            f"agreement {agreement_id!r} runs until {end.isoformat()}; an extension must end later",
+        )
+
+
+def _check_allegation(state: ConflictState, event: ViolationAlleged) -> None:
+    """An allegation naming no agreement is always accepted: which agreement it belongs to
+    (if any) is decided when a view is read. One naming an agreement must accuse a party."""
+    if event.data.agreement_id is None:
+        return
+    agreement = known_agreement(state, event.data.agreement_id)
+    if agreement.party(event.data.accused) is None:
+        raise DomainRuleError(
+            "accused-not-a-party",
+            f"{event.data.accused!r} is not a party of agreement {agreement.agreement_id!r} "
+            f"(parties: {', '.join(agreement.parties)})",
+        )
+
+
+def _check_correction(state: ConflictState, target: Recorded, event: EventCorrected) -> None:
+    data = event.data
+    if target.type not in CORRECTABLE_DATA:
+        raise DomainRuleError(
+            "not-correctable", f"event {target.id} is a {target.type}, which is not corrected"
+        )
+    if target.type != data.event_type:
+        raise DomainRuleError(
+            "correction-type-mismatch",
+            f"event {target.id} is a {target.type}, not a {data.event_type}",
+        )
+    if target.id in state.retracted:
+        raise DomainRuleError(
+            "already-retracted", f"allegation {target.id} is retracted; it is not corrected"
+        )
+    if data_of(target) == data.data:
+        raise DomainRuleError(
+            "correction-changes-nothing", f"event {target.id} has this data already"
+        )
+    corrected = with_data(target, data.data)
+    match target, corrected:
+        case AgreementSigned(data=old), AgreementSigned(data=new):
+            _same_identity(target, "agreement_id", old.agreement_id, new.agreement_id)
+            if old.parties != new.parties:
+                raise DomainRuleError(
+                    "correction-changes-parties",
+                    "a correction keeps an agreement's parties; allegations are counted by them",
+                )
+            if new.effective_at is not None and new.effective_at < target.occurred_at:
+                raise DomainRuleError(
+                    "effective-before-signed",
+                    "effective_at must not be earlier than the signing (occurred_at)",
+                )
+            _check_term(target, new.effective_at, new.expires_at)
+        case AgreementCollapsed(data=old), AgreementCollapsed(data=new):
+            _same_identity(target, "agreement_id", old.agreement_id, new.agreement_id)
+        case CeasefireDeclared(data=old), CeasefireDeclared(data=new):
+            _same_identity(target, "agreement_id", old.agreement_id, new.agreement_id)
+            if (old.declared_by, old.toward) != (new.declared_by, new.toward):
+                raise DomainRuleError(
+                    "correction-changes-parties",
+                    "a correction keeps a declaration's parties; allegations are counted by them",
+                )
+            _check_term(target, new.effective_at, new.expires_at)
+        case MissionDispatched(data=old), MissionDispatched(data=new):
+            _same_identity(target, "mission_id", old.mission_id, new.mission_id)
+        case _, ViolationAlleged():
+            _check_allegation(state, corrected)
+
+
+def _same_identity(target: Recorded, name: str, old: str, new: str) -> None:
+    if old != new:
+        raise DomainRuleError(
+            "correction-changes-identity",
+            f"a correction of event {target.id} must keep its {name} {old!r}",
+        )
+
+
+def _target(state: ConflictState, event_id: UUID, lookup: Lookup) -> Recorded:
+    target = current_version(state, event_id, lookup)
+    if target is None:
+        raise DomainRuleError(
+            "unknown-event", f"no event {event_id} is recorded in conflict {state.conflict!r}"
+        )
+    return target

@@ -1,0 +1,240 @@
+"""What the fold keeps of a conflict between events, and what it reads through the log.
+
+The state holds only what the rules need (agreements, mission ids, which events were corrected
+and which allegations retracted), so it stays small and can be cached between appends;
+allegations live only in the projection tables.
+
+A retraction or a correction names an earlier event. The rules and the fold read that event
+(and its latest correction) through a ``Lookup``: a function from event id to the stored event.
+The log never changes, so a fold that reads through it is still a function of the log alone.
+Callers fetch what ``references`` names before folding: the store in one query per append, the
+replay once per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from events.model.envelope import Recorded
+from events.model.errors import DomainRuleError
+from events.model.event_data import CORRECTABLE_DATA
+from events.model.types import AllegationDenied, AllegationRetracted, Event, EventCorrected
+from events.model.values import SCOPE_RANK
+
+__all__ = [
+    "NAMING_TYPES",
+    "AgreementState",
+    "ConflictState",
+    "Lookup",
+    "current_version",
+    "known_agreement",
+    "no_lookup",
+    "references",
+    "target_of",
+    "with_data",
+]
+
+
+#: Finds a stored event by id (None when there is none).
+Lookup = Callable[[UUID], Recorded | None]
+
+
+def no_lookup(_event_id: UUID) -> Recorded | None:
+    """The lookup of a caller that folds no retraction or correction."""
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementState:
+    """An agreement or a unilateral declaration, as its events made it. ``extensions`` holds
+    each ``agreement.extended`` as (occurred_at, new end): an extension takes effect at its own
+    occurred_at, so a view of an earlier time still sees the end before it."""
+
+    agreement_id: str
+    parties: tuple[str, ...]
+    mediators: tuple[str, ...]
+    kind: str
+    terms: str | None
+    signed_at: datetime
+    effective_at: datetime
+    collapsed_at: datetime | None
+    collapse_reason: str | None
+    version: int
+    event_id: UUID
+    expires_at: datetime | None = None
+    scope_level: str = "national"
+    scope_area: str | None = None
+    unilateral: bool = False
+    declared_by: str | None = None
+    extensions: tuple[tuple[datetime, datetime], ...] = ()
+
+    def party(self, name: str) -> str | None:
+        """The agreement's own spelling of a party, matched without regard to case."""
+        # Parties are distinct without regard to case (``AgreementSignedData`` refuses others),
+        # so a name spelled exactly as one of them is that one: the common case, in one step.
+        if name in self.parties:
+            return name
+        folded = name.casefold()
+        for party in self.parties:
+            if party.casefold() == folded:
+                return party
+        return None
+
+    @property
+    def national(self) -> bool:
+        return self.scope_level == "national"
+
+    @property
+    def rank(self) -> tuple[int, datetime, str]:
+        """Which of several agreements in effect an allegation naming none belongs to: the
+        broadest scope first, then the latest signed. Ties go by agreement id, never by the
+        order of recording, so any order of recording gives the same filing."""
+        return (-SCOPE_RANK[self.scope_level], self.signed_at, self.agreement_id)
+
+    def end_at(self, at: datetime) -> datetime | None:
+        """The end as known at ``at``: as signed, moved by every extension that occurred by
+        then. None for an agreement with no fixed term."""
+        end = self.expires_at
+        for occurred_at, new_end in self.extensions:
+            if occurred_at <= at and (end is None or new_end > end):
+                end = new_end
+        return end
+
+    def current_end(self) -> datetime | None:
+        """The end with every extension recorded (what an extension must be later than)."""
+        ends = [self.expires_at, *(end for _, end in self.extensions)]
+        return max((e for e in ends if e is not None), default=None)
+
+    def periods(self) -> list[tuple[datetime, datetime | None]]:
+        """When it is in effect, as half-open spans [start, end) (end None: open-ended), cut
+        at its collapse. An extension occurring after the old end renews it from then: the gap
+        between is expired. Whatever the time of a view, a span starts no later than the event
+        that opened it, so a view of time T filters them by start <= T and sees no later end."""
+        spans: list[tuple[datetime, datetime | None]] = [(self.effective_at, self.expires_at)]
+        for occurred_at, new_end in sorted(self.extensions):
+            start, end = spans[-1]
+            if end is None or occurred_at <= end:
+                spans[-1] = (start, new_end if end is None or new_end > end else end)
+            else:
+                spans.append((max(occurred_at, self.effective_at), new_end))
+        if self.collapsed_at is not None:
+            cut = self.collapsed_at
+            spans = [
+                (start, cut if end is None or end > cut else end)
+                for start, end in spans
+                if start < cut
+            ]
+        return [(start, end) for start, end in spans if end is None or start < end]
+
+    def in_effect(self, at: datetime) -> bool:
+        return any(start <= at and (end is None or at < end) for start, end in self.periods())
+
+    def state_at(self, at: datetime) -> str:
+        """``pending``, ``in_effect``, ``collapsed`` or ``expired`` at ``at`` (signed by then);
+        the caller tells holding from contested."""
+        if self.collapsed_at is not None and self.collapsed_at <= at:
+            cut = self.collapsed_at
+            expired_first = not self.in_effect(cut - _INSTANT) and any(
+                end is not None and end <= cut for _, end in self.periods()
+            )
+            if not expired_first:
+                return "collapsed"
+        if self.effective_at > at:
+            return "pending"
+        if self.in_effect(at):
+            return "in_effect"
+        return "expired"
+
+    def ended_at(self, at: datetime) -> datetime | None:
+        """When it last stopped being in effect, by ``at``: its collapse or its end."""
+        state = self.state_at(at)
+        if state == "collapsed":
+            return self.collapsed_at
+        if state != "expired":
+            return None
+        ends = [end for start, end in self.periods() if start <= at and end is not None]
+        return max((e for e in ends if e <= at), default=self.effective_at)
+
+
+#: The smallest step of a datetime: "just before" an instant.
+_INSTANT = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictState:
+    conflict: str
+    version: int = 0
+    agreements: Mapping[str, AgreementState] = field(default_factory=dict)
+    missions: frozenset[str] = frozenset()
+    #: Each corrected event -> the correction whose data it carries now (the latest one).
+    revisions: Mapping[UUID, UUID] = field(default_factory=dict)
+    #: The allegations withdrawn by their party.
+    retracted: frozenset[UUID] = frozenset()
+    #: When each retraction occurred, and each denial (its time and the denying party), so a
+    #: later row version of the allegation (a denial after a retraction, say) carries both.
+    retracted_at: Mapping[UUID, datetime] = field(default_factory=dict)
+    denials: Mapping[UUID, tuple[datetime, str]] = field(default_factory=dict)
+    #: The missions ended.
+    mission_ends: frozenset[str] = frozenset()
+
+
+def target_of(event: Event) -> UUID | None:
+    """The earlier event a retraction or a correction names; None for other events."""
+    if event.type not in NAMING_TYPES:  # the type string first: isinstance on a pydantic
+        return None  # model class goes through ABCMeta, and this runs for every event folded
+    match event:
+        case AllegationRetracted(data=data):
+            return data.allegation_id
+        case AllegationDenied(data=denial):
+            return denial.allegation_id
+        case EventCorrected(data=data):
+            return data.event_id
+    return None
+
+
+#: The types of the events that name an earlier one (see ``references``).
+NAMING_TYPES = frozenset({"allegation.retracted", "allegation.denied", "event.corrected"})
+
+
+def references(state: ConflictState, event: Event) -> tuple[UUID, ...]:
+    """The stored events ``check`` and ``apply`` read through their lookup for ``event``: the
+    event it names and that event's latest correction."""
+    target = target_of(event)
+    if target is None:
+        return ()
+    revision = state.revisions.get(target)
+    return (target,) if revision is None else (target, revision)
+
+
+def current_version(state: ConflictState, event_id: UUID, lookup: Lookup) -> Recorded | None:
+    """The event ``event_id`` of this conflict as the log says it is now: as recorded, with the
+    data of its latest correction. None when this conflict has no such event."""
+    original = lookup(event_id)
+    if original is None or original.conflict != state.conflict:
+        return None
+    revision = state.revisions.get(event_id)
+    if revision is None:
+        return original
+    correction = lookup(revision)
+    if not isinstance(correction, EventCorrected):
+        raise LookupError(f"the lookup lacks correction {revision} of event {event_id}")
+    return with_data(original, correction.data.data)
+
+
+def with_data(event: Recorded, data: Mapping[str, object]) -> Recorded:
+    """``event`` carrying ``data`` (a correction's) in place of its own."""
+    return event.model_copy(update={"data": CORRECTABLE_DATA[event.type].model_validate(data)})
+
+
+def known_agreement(state: ConflictState, agreement_id: str) -> AgreementState:
+    """The agreement ``agreement_id`` of this conflict; the rule's problem when there is none."""
+    agreement = state.agreements.get(agreement_id)
+    if agreement is None:
+        raise DomainRuleError(
+            "unknown-agreement",
+            f"no agreement {agreement_id!r} is recorded in conflict {state.conflict!r}",
+        )
+    return agreement

@@ -1,0 +1,159 @@
+"""The event types: what a writer can record about a ceasefire.
+
+Every event is a frozen pydantic model named in the past tense, with a ``type`` literal that is
+also the string stored in the log. The stored type is never a Python path, so renaming a class
+breaks nothing. All of them are gathered in one discriminated union, ``Event``, parsed through one
+module-level ``TypeAdapter``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID, uuid4
+
+from pydantic import Field, TypeAdapter
+
+from events.model.event_data import (
+    AgreementCollapsedData,
+    AgreementExtendedData,
+    AgreementSignedData,
+    AllegationDeniedData,
+    AllegationRetractedData,
+    CeasefireDeclaredData,
+    EventCorrectedData,
+    MissionDispatchedData,
+    MissionEndedData,
+    ViolationAllegedData,
+)
+from events.model.values import ConflictSlug, Frozen, Instant, Source
+
+__all__ = [
+    "EVENT_TYPES",
+    "SCHEMA_VERSIONS",
+    "AgreementCollapsed",
+    "AgreementExtended",
+    "AgreementSigned",
+    "AllegationDenied",
+    "AllegationRetracted",
+    "CeasefireDeclared",
+    "Event",
+    "EventBase",
+    "EventCorrected",
+    "EventType",
+    "MissionDispatched",
+    "MissionEnded",
+    "ViolationAlleged",
+    "data_of",
+    "event_adapter",
+]
+
+
+class EventBase(Frozen):
+    """The envelope a writer submits. The store adds version, position and recorded_at."""
+
+    id: UUID = Field(default_factory=uuid4)
+    conflict: ConflictSlug
+    occurred_at: Instant
+    source: Source
+
+
+class AgreementSigned(EventBase):
+    type: Literal["agreement.signed"] = "agreement.signed"
+    data: AgreementSignedData
+
+
+class AgreementCollapsed(EventBase):
+    type: Literal["agreement.collapsed"] = "agreement.collapsed"
+    data: AgreementCollapsedData
+
+
+class ViolationAlleged(EventBase):
+    type: Literal["violation.alleged"] = "violation.alleged"
+    data: ViolationAllegedData
+
+
+class MissionDispatched(EventBase):
+    type: Literal["mission.dispatched"] = "mission.dispatched"
+    data: MissionDispatchedData
+
+
+class CeasefireDeclared(EventBase):
+    type: Literal["ceasefire.declared"] = "ceasefire.declared"
+    data: CeasefireDeclaredData
+
+
+class AgreementExtended(EventBase):
+    type: Literal["agreement.extended"] = "agreement.extended"
+    data: AgreementExtendedData
+
+
+class AllegationDenied(EventBase):
+    type: Literal["allegation.denied"] = "allegation.denied"
+    data: AllegationDeniedData
+
+
+class MissionEnded(EventBase):
+    type: Literal["mission.ended"] = "mission.ended"
+    data: MissionEndedData
+
+
+class AllegationRetracted(EventBase):
+    type: Literal["allegation.retracted"] = "allegation.retracted"
+    data: AllegationRetractedData
+
+
+class EventCorrected(EventBase):
+    type: Literal["event.corrected"] = "event.corrected"
+    data: EventCorrectedData
+
+
+Event = Annotated[
+    AgreementSigned
+    | AgreementCollapsed
+    | ViolationAlleged
+    | MissionDispatched
+    | AllegationRetracted
+    | EventCorrected
+    | CeasefireDeclared
+    | AgreementExtended
+    | AllegationDenied
+    | MissionEnded,
+    Field(discriminator="type"),
+]
+event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+
+EventType = Literal[
+    "agreement.signed",
+    "agreement.collapsed",
+    "violation.alleged",
+    "mission.dispatched",
+    "allegation.retracted",
+    "event.corrected",
+    "ceasefire.declared",
+    "agreement.extended",
+    "allegation.denied",
+    "mission.ended",
+]
+EVENT_TYPES: tuple[str, ...] = (
+    "agreement.signed",
+    "agreement.collapsed",
+    "violation.alleged",
+    "mission.dispatched",
+    "allegation.retracted",
+    "event.corrected",
+    "ceasefire.declared",
+    "agreement.extended",
+    "allegation.denied",
+    "mission.ended",
+)
+
+#: The schema version new events of each type are written with. Older stored versions are
+#: turned into the current model on read by ``events.model.upcasting``.
+SCHEMA_VERSIONS: dict[str, int] = {t: 1 for t in EVENT_TYPES} | {
+    "violation.alleged": 2,  # casualties_claimed: one number -> {low, best, high}
+}
+
+
+def data_of(event: Event) -> dict[str, Any]:
+    """The ``data`` object exactly as stored: JSON-ready, defaults included, ``None`` dropped."""
+    return event.data.model_dump(mode="json", exclude_none=True)
