@@ -269,6 +269,14 @@ class Settings(BaseSettings):
             raise ValueError("must be positive")
         return value
 
+    def as_owner(self) -> Settings:
+        """These settings over the owner's database URL (``migration_database_url``) when one
+        is set: for what only the role that owns the log may do on PostgreSQL, such as keeping
+        chosen recording times (``import``; migration 0008)."""
+        if self.migration_database_url is None:
+            return self
+        return self.model_copy(update={"database_url": self.migration_database_url})
+
 
 def _number_or_text(value: str) -> float | str:
     """``"5"`` is five seconds; anything else (``PT5M``, ``10.0.0.0/8``) stays text."""

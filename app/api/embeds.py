@@ -18,10 +18,10 @@ from app.api.parameters import (
     conditional_responses,
 )
 from app.deps import ReaderKey, SettingsDep
+from app.http.links import link
 from app.http.openapi import OPEN_READ
 from app.reads import view_bytes
 from app.reads.conditional import ConditionalDep
-from app.http.links import link
 
 __all__ = ["router"]
 

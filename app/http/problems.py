@@ -19,8 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from events.model.errors import (
 from app.http.links import slash_redirect
+from events.model.errors import (
     ConcurrencyError,
     DomainRuleError,
     DuplicateEventError,

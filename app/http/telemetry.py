@@ -22,8 +22,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.metric_families import Metrics
 from app.logs import escape_controls
+from app.metric_families import Metrics
 
 __all__ = ["RequestTelemetry"]
 

@@ -22,7 +22,6 @@ from app.deps import ReaderKey, SettingsDep, StoreDep
 from app.http.problems import ProblemError
 from app.pages.data import read_page
 from app.pages.text import STATE_WORDS, duration
-from app.http.problems import ProblemError
 from events.model.values import Instant, legible
 
 __all__ = ["CONTENT_SECURITY_POLICY", "router", "static_files"]

@@ -31,7 +31,6 @@ from pydantic_core import SchemaValidator
 from events.model.envelope import Recorded, construct
 from events.model.types import SCHEMA_VERSIONS
 from events.model.upcasting import upcast
-from events.model.values import Source
 from events.model.values import STORED, Source
 
 __all__ = ["EVENT_COLUMNS", "RowDecoder", "columns_of"]

@@ -22,7 +22,6 @@ from events.model.envelope import Recorded
 from events.model.errors import DomainRuleError
 from events.model.event_data import CORRECTABLE_DATA
 from events.model.types import AllegationDenied, AllegationRetracted, Event, EventCorrected
-from events.model.values import SCOPE_RANK
 from events.model.values import SCOPE_RANK, STORED
 
 __all__ = [
