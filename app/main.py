@@ -80,6 +80,8 @@ def create_fastapi(settings: Settings) -> FastAPI:
         description="An append-only log of what happens around ceasefires, folded into views: "
         "is this ceasefire holding right now, since when, and who accuses whom how often.",
         lifespan=lifespan,
+        # Starlette's would build its Location from the Host header: app.http.links answers it.
+        redirect_slashes=False,
         # Served by app.docs from installed files, not from a CDN.
         docs_url=None,
         redoc_url=None,

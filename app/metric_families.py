@@ -9,18 +9,41 @@ app has its own registry, so several apps in one process (tests) do not mix thei
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.webhooks.deliveries import delivery_figures
 from events.log.store import storage_errors
 from projections.jobs import projection_positions
 
-__all__ = ["CONTENT_TYPE", "Metrics"]
+__all__ = ["CONTENT_TYPE", "DeliveryFigures", "FiguresOf", "Metrics"]
+
+
+class DeliveryFigures(Protocol):
+    """What ``/metrics`` shows of the delivery log."""
+
+    @property
+    def by_status(self) -> Mapping[str, int]: ...
+    @property
+    def attempts_succeeded(self) -> int: ...
+    @property
+    def attempts_failed(self) -> int: ...
+    @property
+    def due(self) -> int: ...
+    @property
+    def oldest_pending(self) -> datetime | None: ...
+    @property
+    def log_head(self) -> int: ...
+    @property
+    def dispatched(self) -> int: ...
+
+
+#: Reads the delivery log's figures on a connection, at a time.
+FiguresOf = Callable[[AsyncConnection, datetime], Awaitable[DeliveryFigures]]
 
 #: The text format every Prometheus version reads (what generate_latest writes by default:
 #: names with underscores only); newer clients' "latest" (1.0.0) older servers refuse.
@@ -113,8 +136,10 @@ class Metrics:
         """Read the long-polls waiting from their owner when scraped."""
         self.long_polls.set_function(lambda: float(waiting()))
 
-    async def scrape(self, engine: AsyncEngine) -> bytes:
-        """The exposition, with the database's gauges read now."""
+    async def scrape(self, engine: AsyncEngine, delivery_figures: FiguresOf) -> bytes:
+        """The exposition, with the database's gauges read now; ``delivery_figures`` reads the
+        delivery log's (``app.webhooks.deliveries``: passed in, so this module, which every
+        folder of ``app`` uses, imports none of them)."""
         pool = engine.sync_engine.pool
         in_use = getattr(pool, "checkedout", lambda: 0)()
         self.pool.labels("in_use").set(in_use)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -71,6 +72,11 @@ class Settings(BaseSettings):
     #: One log line per request; false turns them off (the X-Request-ID header stays), as
     #: uvicorn's --no-access-log does for its own: a stderr nobody reads would fill and block.
     log_requests: bool = True
+    #: Where clients reach the service (``https://ceasefire.example.org``, or with the path
+    #: prefix a proxy serves it under): the base of the absolute links it writes (the Atom
+    #: feed's, a redirect's ``Location``). Unset: those links are absolute paths (``/v1/...``),
+    #: which a client resolves against the URL it asked; the ``Host`` header is never used.
+    public_url: str | None = None
 
     # -- scaling out (docs/scaling.md) -------------------------------------------------------
     #: PostgreSQL hot standbys for reads (views, the feed, streams, long-polls), comma-separated
@@ -181,6 +187,24 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        """An absolute http(s) URL without query or fragment; kept without a trailing ``/``,
+        so that ``public_url + "/v1/..."`` is the link."""
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        if parts.query or parts.fragment or "@" in parts.netloc:
+            raise ValueError("must have no query, fragment or user name")
+        try:
+            parts.port  # noqa: B018 (a bad port raises here)
+        except ValueError:
+            raise ValueError("has an invalid port") from None
+        return value.strip().rstrip("/")
+
     @field_validator("read_database_url", mode="before")
     @classmethod
     def _urls(cls, value: Any) -> Any:
@@ -251,6 +275,14 @@ class Settings(BaseSettings):
         if value <= timedelta(0):
             raise ValueError("must be positive")
         return value
+
+    def as_owner(self) -> Settings:
+        """These settings over the owner's database URL (``migration_database_url``) when one
+        is set: for what only the role that owns the log may do on PostgreSQL, such as keeping
+        chosen recording times (``import``; migration 0008)."""
+        if self.migration_database_url is None:
+            return self
+        return self.model_copy(update={"database_url": self.migration_database_url})
 
 
 def _number_or_text(value: str) -> float | str:

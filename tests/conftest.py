@@ -66,12 +66,16 @@ def _require_postgres() -> None:
         pytest.skip(_PG_PROBLEM)
 
 
-def make_database(kind: str, tmp_dir: Path) -> Iterator[str]:
-    """Create a fresh, migrated database of ``kind``; yield its async URL; drop it."""
+def make_database(kind: str, tmp_dir: Path, revision: str | None = "head") -> Iterator[str]:
+    """Create a fresh database of ``kind`` migrated to ``revision`` (None: not at all, an
+    empty file or database); yield its async URL; drop it."""
     if kind == "sqlite":
         path = tmp_dir / f"ceasefire-{uuid.uuid4().hex[:8]}.db"
         url = f"sqlite+aiosqlite:///{path}"
-        upgrade(url)
+        if revision is None:
+            path.touch()
+        else:
+            upgrade(url, revision)
         yield url
         return
     _require_postgres()
@@ -80,7 +84,8 @@ def make_database(kind: str, tmp_dir: Path) -> Iterator[str]:
     base = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
     url = f"{base}/{name}"
     try:
-        upgrade(url)
+        if revision is not None:
+            upgrade(url, revision)
         yield url
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -11,6 +11,7 @@ from app.deps import ReaderKey, StoreDep
 from app.http.openapi import OPEN_READ
 from app.http.problems import problem_responses
 from app.metric_families import CONTENT_TYPE, Metrics
+from app.webhooks.deliveries import delivery_figures
 
 __all__ = ["router"]
 
@@ -45,5 +46,5 @@ async def get_metrics(request: Request, store: StoreDep, _key: ReaderKey) -> Res
     """Counters and histograms of this process since it started; gauges read now (webhook
     deliveries and the projections' lag from the database)."""
     metrics: Metrics = request.app.state.metrics
-    body = await metrics.scrape(store.engine)
+    body = await metrics.scrape(store.engine, delivery_figures)
     return Response(body, media_type=CONTENT_TYPE)

@@ -143,6 +143,7 @@ def worker(
     from app.logs import configure_logging
 
     settings = settings_or_exit()
+    check_database(settings)
     configure_logging(settings.log_format)
     if concurrency is not None:
         settings = settings.model_copy(update={"webhook_concurrency": concurrency})

@@ -1,12 +1,20 @@
 """What every ``ceasefire`` command shares: its settings (or a clean exit saying which value is
 bad) and the process's services (``app.composition``) for the duration of the command (with
-known failures turned into a message and exit code 1 instead of a traceback)."""
+known failures turned into a message and exit code 1 instead of a traceback).
+
+Every command but ``migrate`` (and ``serve``, which migrates first) needs a database already
+migrated: ``with_services`` checks that before the command's work and, when it is not, says so
+and names ``ceasefire migrate``. On SQLite it looks for the file before connecting, because
+connecting creates a missing file: a command run in the wrong directory would otherwise leave
+an empty ``ceasefire.db`` behind.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -18,11 +26,16 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from app.composition import Services, services
 from app.settings import Settings, get_settings
 from events.log.store import EventStore
-from events.model.errors import ProjectionJobRunningError, StorageUnavailableError
+from events.model.errors import (
+    ProjectionJobRunningError,
+    RecordingTimeRefusedError,
+    StorageUnavailableError,
+)
 
 __all__ = [
     "check_database",
     "database_failure",
+    "database_file",
     "settings_line",
     "settings_or_exit",
     "with_services",
@@ -61,6 +74,18 @@ def _masked(url: str) -> str:
         return "(not a URL)"
 
 
+def _named(settings: Settings) -> str:
+    """The database a command uses, and where that comes from, for an error line."""
+    setting = "CEASEFIRE_DATABASE_URL"
+    if "database_url" not in settings.model_fields_set:
+        origin = f"the default: {setting} is unset"
+    else:
+        origin = f"set by {setting}"
+        if settings.migration_database_url:
+            origin += " (or CEASEFIRE_MIGRATION_DATABASE_URL, for migrations)"
+    return f"the database {_masked(settings.database_url)} ({origin})"
+
+
 def database_failure(error: BaseException, settings: Settings) -> str | None:
     """One line naming the setting, when ``error`` (or what caused it) is the database being
     unreachable, missing or refusing us; None for any other error."""
@@ -77,18 +102,16 @@ def database_failure(error: BaseException, settings: Settings) -> str | None:
             reason = current
         if reason is not None:
             said = (str(reason).strip().splitlines() or [type(reason).__name__])[0]
-            setting = "CEASEFIRE_DATABASE_URL"
-            url = settings.database_url
-            if settings.migration_database_url:
-                setting += " (or CEASEFIRE_MIGRATION_DATABASE_URL, for migrations)"
-            return f"error: cannot use the database {_masked(url)} set by {setting}: {said}"
+            if getattr(reason, "sqlstate", None) == "3D000":  # PostgreSQL: no such database
+                said += "; create it, then run `ceasefire migrate`"
+            return f"error: cannot use {_named(settings)}: {said}"
         current = current.__cause__ or current.__context__
     return None
 
 
 def check_database(settings: Settings) -> None:
-    """Connect once, so a server with a bad database URL stops with one line at start-up
-    rather than a traceback from inside the server."""
+    """Connect once, so a server or worker with a bad database URL, or an unmigrated database,
+    stops with one line at start-up rather than a traceback from inside it."""
 
     async def ping(store: EventStore) -> None:
         async with store.engine.connect() as conn:
@@ -102,16 +125,64 @@ def with_store(work: Callable[[EventStore], Awaitable[T]]) -> T:
     return with_services(lambda built: work(built.store))
 
 
-def with_services(work: Callable[[Services], Awaitable[T]]) -> T:
-    """Run ``work`` with the configured services and close them after."""
+def database_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for PostgreSQL, an in-memory database or a ``file:``
+    URI, which SQLite opens as its query says)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or "uri" in parsed.query:
+        return None
+    if not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def _require_file(settings: Settings) -> None:
+    path = database_file(settings.database_url)
+    if path is not None and not path.exists():
+        typer.echo(
+            f"error: {_named(settings)} does not exist (no file {path.resolve()}): run "
+            "`ceasefire migrate` to create it, or point CEASEFIRE_DATABASE_URL at yours",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+
+async def _require_schema(built: Services) -> None:
+    from app.services.schema_migrations import (
+        schema_problem,  # alembic: only once a command needs the database
+    )
+
+    async with built.store.engine.connect() as conn:
+        problem = await schema_problem(conn, built.settings.database_url)
+    if problem is not None:
+        advice = (
+            "run this release's `ceasefire`"
+            if "newer release" in problem
+            else "run `ceasefire migrate` first"
+        )
+        typer.echo(f"error: {_named(built.settings)} {problem}: {advice}", err=True)
+        raise typer.Exit(1)
+
+
+def with_services(work: Callable[[Services], Awaitable[T]], *, as_owner: bool = False) -> T:
+    """Run ``work`` with the configured services and close them after, once the database is
+    known to be migrated (a clean exit naming ``ceasefire migrate`` otherwise); ``as_owner``: as
+    the role that owns the log, when its URL is set (``Settings.as_owner``)."""
     settings = settings_or_exit()
+    if as_owner:
+        settings = settings.as_owner()
+    _require_file(settings)
 
     async def run() -> T:
         async with services(settings) as built:
+            await _require_schema(built)
             return await work(built)
 
     try:
         return asyncio.run(run())
     except (ProjectionJobRunningError, StorageUnavailableError) as error:
         typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    except RecordingTimeRefusedError as error:
+        typer.echo(f"error: {error} (CEASEFIRE_MIGRATION_DATABASE_URL)", err=True)
         raise typer.Exit(1) from None

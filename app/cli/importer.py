@@ -4,13 +4,19 @@ Pass 1 reads the whole file and writes nothing. Each line must parse as an expor
 (``events.log.export``), carry the chain hash its content and the line before it give
 (``ExportChain``: a changed payload, a backdated recording time, a line moved or missing is
 refused, at the first line where it shows), and validate as an event of today's schema: older
-schema versions are upcast on the way in. An event already stored under its id is skipped when
-its content is the same and is a bad line when it differs (likewise an id twice in the file).
-The new events are then folded, in file order, over each conflict's current state, to find any
-the domain rules would refuse. An event recorded at or before the target log's newest event is
-refused too: an import adds later history, it never changes what the log said at a past time
-(a view pinned in ``known_at`` stays what it was, which is what lets caches keep it for good,
-docs/scaling.md). Any bad line: each is reported by number and nothing is written.
+schema versions are upcast on the way in. An event already stored under its id is skipped only
+when the stored row is that line (type, conflict, times, source, data, key id: ``_differences``;
+and, where the file's chain and the log's should agree, the hash), and is a bad line naming what
+differs otherwise: a file whose ids this log holds with other content is another log's history,
+and skipping it would leave ``verify --expect`` on the file's head to find the log "rewritten".
+Likewise an id twice in the file. The new events are then folded, in file order, over each
+conflict's current state, to find any the domain rules would refuse. An event recorded at or
+before the target log's newest event is refused too: an import adds later history, it never
+changes what the log said at a past time (a view pinned in ``known_at`` stays what it was,
+which is what lets caches keep it for good, docs/scaling.md); and so is one recorded after this
+machine's clock (more than ``CLOCK_SKEW`` ahead): a log holding an event "recorded in 2099"
+would have every pinned view served ``immutable`` until the next append changed it. Any bad
+line: each is reported by number and nothing is written.
 
 Pass 2 reads the file again and appends the new events, a conflict's consecutive run at a time,
 in one transaction (``app.services.ingest``: the write path ``load`` shares), keeping their ids,
@@ -29,7 +35,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 from uuid import UUID
@@ -37,10 +43,10 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from app.cli.loader import BadLine
-from app.services.appending import Appender, decide, same_content
+from app.services.appending import Appender, decide
 from app.services.ingest import BATCH, Entry, retrying, runs_of, write_all
 from events.log.chain import stored_hash_at
-from events.log.export import ExportChain, ExportedEvent
+from events.log.export import ExportChain, ExportedEvent, stored_lines
 from events.log.store import storage_errors
 from events.model.envelope import Recorded, to_recorded
 from events.model.errors import DomainRuleError
@@ -48,7 +54,16 @@ from events.model.state import ConflictState, references
 from events.model.types import SCHEMA_VERSIONS, Event
 from projections.freshness import newest_recorded_at
 
-__all__ = ["ImportReport", "import_file"]
+__all__ = ["CLOCK_SKEW", "ImportReport", "import_file"]
+
+#: How far after the importing machine's clock an event may say it was recorded: the most the
+#: exporting machine's clock may run ahead. An event recorded later is refused: no machine could
+#: have recorded it yet.
+CLOCK_SKEW = timedelta(minutes=1)
+
+#: What an import keeps of a line whatever the log it goes into, so what a stored event must
+#: share with a line to be that line (with ``source`` and ``data``: ``_differences``).
+_KEPT = ("type", "conflict", "occurred_at", "recorded_at", "key_id")
 
 
 @dataclass(slots=True)
@@ -102,6 +117,12 @@ class _Check:
         self.named: set[UUID] = set()
         #: New events must be recorded after this (the log's newest event; None: empty log).
         self.newest: datetime | None = None
+        #: ... and at or before this (the machine's clock when the import started, plus skew).
+        self.latest: datetime = appender.now() + CLOCK_SKEW
+        #: Whether an earlier line of the file is stored, or is to be, with other content
+        #: bytes than the line's (a new event, one upcast, another version): from there on
+        #: the log's chain hashes are its own, not the file's.
+        self.diverged = False
 
     def _event_at(self, offset: int) -> tuple[ExportedEvent, Event]:
         here = self.handle.tell()
@@ -155,21 +176,50 @@ class _Check:
     async def _check(self, chunk: list[tuple[int, ExportedEvent, Event]]) -> None:
         if not chunk:
             return
-        stored = await self.appender.store.stored_events([event.id for _, _, event in chunk])
+        stored = await stored_lines(self.appender.store, [event.id for _, _, event in chunk])
         for number, exported, event in chunk:
             previous = stored.get(event.id)
             if previous is not None:
-                if not same_content(previous, event):
+                differ = _differences(previous, exported, event)
+                if previous.content_hash() != exported.content_hash():
+                    # Stored in other bytes (the same event, upcast or at another version): the
+                    # log's hashes are its own from here. Or another event: differ says how.
+                    self.diverged |= not differ
+                elif (
+                    not self.diverged
+                    and previous.position == exported.position
+                    and previous.hash != exported.hash
+                ):  # the same content where the file's chain and this log's should agree
+                    differ.append(
+                        f"hash {previous.hash[:12]}… stored, {exported.hash[:12]}… in the file"
+                    )
+                if differ:
                     self.report.bad.append(
-                        BadLine(number, f"event {event.id} is stored already, differently")
+                        BadLine(
+                            number,
+                            f"event {event.id} is stored already, differently: "
+                            f"{'; '.join(differ)} (the file is not this log's history there)",
+                        )
                     )
                 self.stored.add(event.id)
                 self.skip_lines.add(number)
                 self.report.skipped += 1
                 continue
+            self.diverged = True
             await self._fold(number, exported, event)
 
     async def _fold(self, number: int, exported: ExportedEvent, event: Event) -> None:
+        if exported.recorded_at > self.latest:
+            self.report.bad.append(
+                BadLine(
+                    number,
+                    f"recorded_at {exported.recorded_at.isoformat()} is in the future: after "
+                    f"this machine's clock ({(self.latest - CLOCK_SKEW).isoformat()}, allowing "
+                    f"{CLOCK_SKEW.total_seconds():.0f} s of skew): no log could have "
+                    "recorded it yet",
+                )
+            )
+            return
         if self.newest is not None and exported.recorded_at <= self.newest:
             self.report.bad.append(
                 BadLine(
@@ -208,6 +258,32 @@ class _Check:
         if from_log:
             found.update(await self.appender.store.stored_events(from_log))
         return found
+
+
+def _differences(stored: ExportedEvent, line: ExportedEvent, event: Event) -> list[str]:
+    """What differs between the stored event of an id and the file's line of it: every field
+    the import keeps (``_KEPT``), and ``source`` and ``data`` as today's event reads them (an
+    import stores a line of an older schema version upcast). The chain hash is compared by the
+    caller, where the file's chain and the log's should agree."""
+    differ = []
+    for name in _KEPT:
+        mine, theirs = getattr(stored, name), getattr(line, name)
+        if mine != theirs:
+            differ.append(f"{name} {_shown(mine)} stored, {_shown(theirs)} in the file")
+    try:
+        stored_event: Event | None = stored.event()
+    except ValueError:  # a stored event that no longer validates is no line's event
+        stored_event = None
+    for name in ("source", "data"):
+        if stored_event is None or getattr(stored_event, name) != getattr(event, name):
+            differ.append(name)
+    return differ
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return repr(value) if value is None else str(value)
 
 
 def _recorded(event: Event, version: int, recorded_at: datetime) -> Recorded:

@@ -13,12 +13,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.http.links import slash_redirect
 from events.model.errors import (
     ConcurrencyError,
     DomainRuleError,
@@ -249,7 +250,9 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and (redirect := slash_redirect(request)) is not None:
+            return redirect
         if exc.status_code == 400:
             # FastAPI's only 400: a JSON body it could not read (nested too deep, not UTF-8).
             return problem_response(

@@ -16,7 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.settings import Settings
 from events.log.store import server_gone
 
-__all__ = ["alembic_config", "is_at_head", "migrate", "service_role_of", "upgrade"]
+__all__ = [
+    "alembic_config",
+    "is_at_head",
+    "migrate",
+    "schema_problem",
+    "service_role_of",
+    "upgrade",
+]
 
 _MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 #: Seconds between two tries of ``migrate(wait=…)``.
@@ -81,9 +88,28 @@ def migrate(
 
 
 async def is_at_head(conn: AsyncConnection, url: str) -> bool:
-    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    return await schema_problem(conn, url) is None
+
+
+async def schema_problem(conn: AsyncConnection, url: str) -> str | None:
+    """Why the database behind ``conn`` is not at this release's latest schema, in an
+    operator's words (``has no schema``…); None when it is."""
+    script = ScriptDirectory.from_config(alembic_config(url))
+    heads = set(script.get_heads())
 
     def current(sync_conn: object) -> set[str]:
         return set(MigrationContext.configure(sync_conn).get_current_heads())  # type: ignore[arg-type]
 
-    return await conn.run_sync(current) == heads
+    found = await conn.run_sync(current)
+    if found == heads:
+        return None
+    if not found:
+        return "has no schema"
+    known = {revision.revision for revision in script.walk_revisions()}
+    if not found <= known:
+        return (
+            f"is at schema revision {', '.join(sorted(found))}, which this release does not "
+            "know: a newer release migrated it"
+        )
+    latest = ", ".join(sorted(heads))
+    return f"is at schema revision {', '.join(sorted(found))}, not the latest ({latest})"

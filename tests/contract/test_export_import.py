@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli.importer import ImportReport, import_file
+from app.cli.importer import CLOCK_SKEW, ImportReport, import_file
 from app.services.appending import Appender
 from events.log.chain import verify_chain
 from events.log.database import create_engine
@@ -258,6 +258,120 @@ async def test_an_old_schema_version_is_upcast_on_import(
     assert stored.schema_version == 2
     assert stored.data.casualties_claimed is not None
     assert stored.data.casualties_claimed.model_dump() == {"low": 12, "best": 12, "high": 12}
+
+
+async def test_an_upcast_file_imported_again_is_all_already_stored(
+    fresh_store: EventStore, conflict: str, tmp_path: Path
+) -> None:
+    """An import stores a line of an older schema version upcast, so that event's hash, and
+    every later one's, is the importing log's own: the same file again is still the same
+    events, not a file of other content."""
+    claim = alleged(conflict).model_dump(mode="json")
+    claim["data"]["casualties_claimed"] = 12  # schema version 1: one number
+    later = alleged(conflict).model_dump(mode="json")
+    start = datetime(2022, 9, 15, tzinfo=UTC)
+    lines = [
+        _line(signed(conflict).model_dump(mode="json"), 1, start),
+        _line(claim, 2, start + timedelta(hours=1), schema_version=1),
+        _line(later, 3, start + timedelta(hours=2)),
+    ]
+    (tmp_path / "v1.ndjson").write_text("\n".join(chained_lines(lines)) + "\n")
+    first = await import_file(Appender(fresh_store), tmp_path / "v1.ndjson")
+    assert first.bad == [] and first.imported == 3
+    again = await import_file(Appender(fresh_store), tmp_path / "v1.ndjson")
+    assert again.bad == [] and (again.imported, again.skipped) == (0, 3)
+
+
+#: The importing machine's clock, for the tests of events recorded in the future.
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+async def test_an_import_refuses_events_recorded_in_the_future(
+    fresh_store: EventStore, conflict: str, tmp_path: Path
+) -> None:
+    """A log holding an event "recorded in 2099" would have every view pinned in ``known_at``
+    served as immutable until the next append changed it: an event recorded after the
+    importing machine's clock (more than ``CLOCK_SKEW`` ahead) is a bad line, by number, and
+    nothing of the file is written."""
+    start = datetime(2022, 9, 15, tzinfo=UTC)
+    good = [
+        _line(event.model_dump(mode="json"), i + 1, start + timedelta(hours=i))
+        for i, event in enumerate(seed_events(conflict))
+    ]
+    future = [
+        datetime(2099, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ]
+    claims = [
+        _line(alleged(conflict).model_dump(mode="json"), len(good) + 1 + i, at)
+        for i, at in enumerate(future)
+    ]
+    path = tmp_path / "future.ndjson"
+    path.write_text("\n".join(chained_lines([*good, *claims])) + "\n")
+    for clock in (None, lambda: NOW):  # the real clock, and one the test sets
+        appender = Appender(fresh_store) if clock is None else Appender(fresh_store, clock=clock)
+        report = await import_file(appender, path)
+        assert [bad.number for bad in report.bad] == [len(good) + 1, len(good) + 2], report
+        assert all("is in the future" in bad.reason for bad in report.bad), report.bad
+        assert report.imported == 0 and await fresh_store.head() == 0
+
+    # The skew allowed for the exporting machine's clock, to the microsecond.
+    at_edge = _line(alleged(conflict).model_dump(mode="json"), len(good) + 1, NOW + CLOCK_SKEW)
+    path.write_text("\n".join(chained_lines([*good, at_edge])) + "\n")
+    past_edge = at_edge.replace(
+        format_instant(NOW + CLOCK_SKEW),
+        format_instant(NOW + CLOCK_SKEW + timedelta(microseconds=1)),
+    )
+    (tmp_path / "past.ndjson").write_text("\n".join(chained_lines([*good, past_edge])) + "\n")
+    refused = await import_file(Appender(fresh_store, clock=lambda: NOW), tmp_path / "past.ndjson")
+    assert [bad.number for bad in refused.bad] == [len(good) + 1], refused
+    assert await fresh_store.head() == 0
+    accepted = await import_file(Appender(fresh_store, clock=lambda: NOW), path)
+    assert accepted.bad == [] and accepted.imported == len(good) + 1
+
+
+async def test_an_id_stored_with_other_content_is_refused_by_line(
+    fresh_store: EventStore, conflict: str, tmp_path: Path
+) -> None:
+    """The same ids recorded at other times by another key: another log's history, not this
+    one's. Each such line is a bad line naming what differs, and nothing is written (skipping
+    them as "already stored" left ``verify --expect`` on the file's head finding this log
+    rewritten)."""
+    start = datetime(2022, 9, 15, tzinfo=UTC)
+    events = [event.model_dump(mode="json") for event in seed_events(conflict)]
+    made = chained_lines(
+        [_line(event, i + 1, start + timedelta(hours=i)) for i, event in enumerate(events)]
+    )
+    (tmp_path / "made.ndjson").write_text("\n".join(made) + "\n")
+    assert (await import_file(Appender(fresh_store), tmp_path / "made.ndjson")).imported == 6
+    ours = before = [line async for line in export_lines(fresh_store)]
+    _write(tmp_path / "ours.ndjson", ours)
+
+    def theirs(index: int, **fields: object) -> list[str]:
+        lines = [json.loads(line) for line in ours]
+        lines[index] |= fields
+        return chained_lines([json.dumps(line) for line in lines])
+
+    other_time = format_instant(start + timedelta(minutes=30))
+    cases: dict[str, tuple[list[str], list[int], str]] = {
+        # what was recorded and by whom: that line, and every later one's chain hash
+        "recorded_at": (theirs(1, recorded_at=other_time), [2, 3, 4, 5, 6], "recorded_at"),
+        "key_id": (theirs(3, key_id="someone-else"), [4, 5, 6], "key_id"),
+        "data": (theirs(5, data=events[5]["data"] | {"incidents": 99}), [6], "data"),
+    }
+    for name, (lines, numbers, words) in cases.items():
+        path = tmp_path / f"{name}.ndjson"
+        path.write_text("\n".join(lines) + "\n")
+        report = await import_file(Appender(fresh_store), path)
+        assert [bad.number for bad in report.bad] == numbers, (name, report.bad)
+        assert all("stored already, differently" in bad.reason for bad in report.bad), name
+        assert words in report.bad[0].reason, (name, report.bad[0].reason)
+        assert all("hash" in bad.reason for bad in report.bad[1:]), (name, report.bad)
+        assert report.imported == 0 and report.skipped == 0, name
+        assert [line async for line in export_lines(fresh_store)] == before, name
+
+    again = await import_file(Appender(fresh_store), tmp_path / "ours.ndjson")
+    assert again.bad == [] and (again.imported, again.skipped) == (0, 6)
 
 
 def _line(

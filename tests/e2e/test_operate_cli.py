@@ -6,6 +6,7 @@ middle of a replay."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -21,7 +22,7 @@ from events.log.database import create_engine
 from events.log.store import EventStore
 from tests.conftest import make_database
 from tests.factories import alleged, seed_events
-from tests.logtools import dump_projections, scratch_tables, tamper
+from tests.logtools import chained, dump_projections, scratch_tables, tamper
 
 CEASEFIRE = str(Path(sys.executable).with_name("ceasefire"))
 
@@ -99,6 +100,60 @@ async def test_export_import_and_verify(
     tampered = _ceasefire(fresh_database_url, "verify")
     assert tampered.returncode == 1
     assert "chain broken at position 4" in tampered.stdout
+
+
+async def test_import_refuses_another_logs_history_and_events_from_the_future(
+    fresh_database_url: str, target_url: str, tmp_path: Path
+) -> None:
+    """The same ids recorded at other times by another key are another log's history, and an
+    event recorded in 2099 is no log's yet: each is a bad line, by number, exit 1, nothing
+    written; the log still extends the head noted from its own export."""
+    await _seed(fresh_database_url)
+    exported = _ceasefire(fresh_database_url, "export")
+    assert exported.returncode == 0, exported.stderr
+    ours = [json.loads(line) for line in exported.stdout.splitlines()]
+    (tmp_path / "ours.ndjson").write_text(exported.stdout)
+    first = _ceasefire(target_url, "import", str(tmp_path / "ours.ndjson"))
+    assert "imported 6 event(s), 0 already stored" in first.stdout, first.stderr
+    head = f"{ours[-1]['position']}:{ours[-1]['hash']}"
+
+    theirs = [line | {"key_id": "someone-else"} for line in ours]
+    theirs[1] = theirs[1] | {"recorded_at": "2022-09-01T00:00:00.000000Z"}
+    future = alleged("armenia-azerbaijan", occurred_at="2022-09-23T04:00:00Z")
+    theirs_file = tmp_path / "theirs.ndjson"
+    next_line = {
+        **future.model_dump(mode="json", exclude_none=True),
+        "occurred_at": "2022-09-23T04:00:00.000000Z",
+        "position": 7,
+        "version": 7,
+        "schema_version": ours[-1]["schema_version"],
+        "recorded_at": "2099-01-01T00:00:00.000000Z",
+        "hash": "0" * 64,  # chained below
+    }
+    cases = [
+        # every line another key's, and line 2 recorded at another time
+        (theirs, {i: "key_id None stored, someone-else in the file" for i in range(1, 7)}),
+        # this log's history, then an event from 2099
+        ([*ours, next_line], {7: "recorded_at 2099-01-01T00:00:00+00:00 is in the future"}),
+    ]
+    for lines, expected in cases:
+        theirs_file.write_text("".join(json.dumps(line) + "\n" for line in chained(lines)))
+        refused = _ceasefire(target_url, "import", str(theirs_file))
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        reported = {
+            int(line.split(":")[1]): line
+            for line in refused.stderr.splitlines()
+            if line.startswith(f"{theirs_file}:")
+        }
+        assert list(reported) == list(expected), refused.stderr
+        for number, words in expected.items():
+            assert words in reported[number], reported[number]
+        assert f"nothing written: {len(expected)} bad line(s)" in refused.stderr
+        if lines is theirs:
+            assert "stored, 2022-09-01T00:00:00+00:00 in the file" in reported[2]
+    checked = _ceasefire(target_url, "verify", "--expect", head)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"the log still extends the noted head {head}" in checked.stdout
 
 
 async def test_replay_prints_progress_lines_and_a_summary(fresh_database_url: str) -> None:
