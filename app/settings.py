@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     webhook_poll_interval: timedelta = timedelta(seconds=1)
     #: Deliveries one worker sends at the same time.
     webhook_concurrency: int = Field(default=16, ge=1, le=1000)
+    #: Of those, at most this many to any one endpoint (at most ``webhook_concurrency``): a
+    #: slow or hanging endpoint holds only its share, and the others keep their latency.
+    webhook_endpoint_concurrency: int = Field(default=4, ge=1, le=1000)
     #: Events the dispatcher turns into deliveries per transaction.
     webhook_dispatch_batch: int = Field(default=500, ge=1, le=10_000)
     #: ``ceasefire serve`` runs one worker in-process; false leaves it to ``ceasefire worker``.

@@ -9,6 +9,10 @@ Each worker runs three loops (and, on PostgreSQL, a LISTEN connection that wakes
   on PostgreSQL, so several workers never send the same attempt; on SQLite one transaction
   holding the database), sends up to ``webhook_concurrency`` at once, and hands each outcome
   to the recorder. It sleeps until the earliest due retry, a wake-up, or the poll interval.
+  No endpoint has more than ``webhook_endpoint_concurrency`` of those attempts in flight: an
+  endpoint at its share is left out of the claims (and of the look for due work) until one
+  of its attempts ends, so one that hangs until the timeout holds its share of the slots and
+  no more, and the other endpoints' deliveries keep going out beside it.
 - record: writes the outcomes gathered meanwhile in one transaction (``recorder``; an outcome
   that cannot be stored is isolated there). One writer per worker (an asyncio lock shared by
   the dispatcher, the claims and the recorder): on SQLite, sixteen transactions racing for the
@@ -25,9 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -92,6 +98,9 @@ class WebhookWorker:
         self._dispatch_wake = asyncio.Event()
         self._deliver_wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
+        #: Attempts in flight by endpoint (subscription id), each under ``_share``.
+        self._endpoint_in_flight: Counter[UUID] = Counter()
+        self._share = min(settings.webhook_endpoint_concurrency, settings.webhook_concurrency)
         self._tasks: list[asyncio.Task[None]] = []
         self._write_lock = asyncio.Lock()
         self._poll = settings.webhook_poll_interval.total_seconds()
@@ -191,18 +200,27 @@ class WebhookWorker:
                     continue
                 claims = await self._claim(free)
                 for claim in claims:
+                    endpoint = claim.subscription.id
                     task = asyncio.create_task(self._deliver(claim))
                     self._in_flight.add(task)
-                    task.add_done_callback(self._finished)
+                    self._endpoint_in_flight[endpoint] += 1
+                    task.add_done_callback(functools.partial(self._finished, endpoint))
                 if claims:
                     continue  # there may be more due: claim again once slots free up
             except Exception as error:
                 _log_failure("webhook claim", error)
             await self._wait(self._deliver_wake, timeout)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
+    def _finished(self, endpoint: UUID, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
+        self._endpoint_in_flight[endpoint] -= 1
+        if self._endpoint_in_flight[endpoint] <= 0:
+            del self._endpoint_in_flight[endpoint]
         self._deliver_wake.set()
+
+    def _at_share(self) -> set[UUID]:
+        """The endpoints with as many attempts in flight as they may have."""
+        return {e for e, n in self._endpoint_in_flight.items() if n >= self._share}
 
     async def _claim(self, limit: int) -> list[Claim]:
         with storage_errors():
@@ -213,13 +231,17 @@ class WebhookWorker:
                     limit=limit,
                     now=self._clock(),
                     lease=self.settings.webhook_lease,
+                    share=self._share,
+                    in_flight=self._endpoint_in_flight,
                 )
 
     async def _until_next_due(self, poll: float) -> float:
-        """Seconds until a delivery falls due (0: one is due now), at most ``poll``."""
+        """Seconds until a delivery this worker may send falls due (0: one is due now), at
+        most ``poll``. The deliveries of endpoints at their share do not count: the end of one
+        of their attempts wakes the loop."""
         with storage_errors():
             async with self.store.engine.connect() as conn:
-                due = await earliest_due(conn)
+                due = await earliest_due(conn, besides=self._at_share())
         if due is None:
             return poll
         return max(0.0, min(poll, (due - self._clock()).total_seconds()))
