@@ -140,8 +140,9 @@ class Settings(BaseSettings):
     #: is caught up from the log again, a read at a time, as it takes what it was sent.
     stream_buffer_bytes: int = Field(default=256 * 1024, ge=1024)
     #: How many bytes of recent representations (status, allegations…) each process keeps,
-    #: keyed by what was asked and the log position they reflect; 0 keeps none (concurrent
-    #: equal reads still share one).
+    #: keyed by what was asked and the log position they reflect, counting everything an entry
+    #: holds (key, headers, body, bookkeeping); 0 keeps none (concurrent equal reads still
+    #: share one).
     representation_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     #: SQLite only (it has no LISTEN/NOTIFY): how often one query per process looks for
     #: appends by other processes while clients wait.
