@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import socket
@@ -200,19 +199,23 @@ class WebhookWorker:
                     continue
                 claims = await self._claim(free)
                 for claim in claims:
-                    endpoint = claim.subscription.id
+                    self._endpoint_in_flight[claim.subscription.id] += 1
                     task = asyncio.create_task(self._deliver(claim))
                     self._in_flight.add(task)
-                    self._endpoint_in_flight[endpoint] += 1
-                    task.add_done_callback(functools.partial(self._finished, endpoint))
+                    task.add_done_callback(self._finished)
                 if claims:
                     continue  # there may be more due: claim again once slots free up
             except Exception as error:
                 _log_failure("webhook claim", error)
             await self._wait(self._deliver_wake, timeout)
 
-    def _finished(self, endpoint: UUID, task: asyncio.Task[None]) -> None:
+    def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
+        self._deliver_wake.set()
+
+    def _sent(self, endpoint: UUID) -> None:
+        """An attempt to ``endpoint`` is over (its outcome may still be being recorded): the
+        endpoint has room for one more."""
         self._endpoint_in_flight[endpoint] -= 1
         if self._endpoint_in_flight[endpoint] <= 0:
             del self._endpoint_in_flight[endpoint]
@@ -249,13 +252,21 @@ class WebhookWorker:
     # -- one attempt -------------------------------------------------------------------------
 
     async def _deliver(self, claim: Claim) -> None:
+        """Send one claimed attempt and record what came of it. The endpoint's share is given
+        back once the attempt is over, before its outcome is recorded: the worker's slot is
+        held until then, the endpoint's no longer (its lease keeps the delivery this
+        worker's meanwhile)."""
         try:
-            await self.attempt(claim)
+            try:
+                attempted = await self._send(claim)
+            finally:
+                self._sent(claim.subscription.id)
+            await self._record(attempted)
         except Exception:  # never lose the loop over one delivery; the lease brings it back
             log.exception("webhook delivery %s failed unexpectedly", claim.delivery_id)
 
-    async def attempt(self, claim: Claim) -> None:
-        """Send one claimed attempt and record what came of it."""
+    async def _send(self, claim: Claim) -> Attempted:
+        """Send one claimed attempt: what came of it, and what it makes of the delivery."""
         settings = self.settings
         started_at = self._clock()
         outcome = await self.sender.send(
@@ -286,11 +297,14 @@ class WebhookWorker:
         )
         if not outcome.ok:
             _log_failed_attempt(claim, outcome, verdict)
+        return attempted
+
+    async def _record(self, attempted: Attempted) -> None:
         if not await self.recorder.record(attempted):
             log.warning(
                 "delivery %s: attempt %d not recorded (subscription deleted or lease lost)",
-                claim.delivery_id,
-                claim.attempt,
+                attempted.claim.delivery_id,
+                attempted.claim.attempt,
             )
 
 
