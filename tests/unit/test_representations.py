@@ -40,20 +40,20 @@ async def _put(cache: RepresentationCache, key: object, representation: Represen
 
 @pytest.mark.skipif(not STATM.exists(), reason="reads resident memory from /proc (Linux)")
 async def test_many_tiny_entries_stay_within_the_cap_in_resident_memory() -> None:
-    """200,000 entries of a 2-byte body each: counted by their bodies alone they would all be
-    kept (400 KB of bodies under a 4 MiB cap) and hold about 120 MiB; counted by what they
+    """120,000 entries of a 2-byte body each: counted by their bodies alone they would all be
+    kept (240 KB of bodies under a 2 MiB cap) and hold about 70 MiB; counted by what they
     hold, the process grows by a small multiple of the cap at most."""
-    cap = 4 * 1024 * 1024
+    entries, cap = 120_000, 2 * 1024 * 1024
     cache = RepresentationCache(cap)
     gc.collect()
     before = _rss()
-    for i in range(200_000):
+    for i in range(entries):
         await _put(cache, *_tiny(i))
     gc.collect()
     grown = _rss() - before
     assert cache.bytes <= cap
-    assert grown <= 3 * cap, f"resident memory grew by {grown / 2**20:.1f} MiB for a 4 MiB cap"
-    assert len(cache) < 200_000 // 10  # it evicted, rather than kept nearly all of them
+    assert grown <= 3 * cap, f"resident memory grew by {grown / 2**20:.1f} MiB for a 2 MiB cap"
+    assert len(cache) < entries // 10  # it evicted, rather than kept nearly all of them
 
 
 def test_the_footprint_counts_the_key_and_headers_not_only_the_body() -> None:
