@@ -10,10 +10,11 @@ headers and the objects around them with ``sys.getsizeof`` and adds ``ENTRY_OVER
 slot in the cache's table. Objects shared between entries (a literal in the key, ``None``) are
 counted in each, so the estimate errs high.
 
-Why not ``cachetools.LRUCache(getsizeof=…)``: measured against this one on the same path
-(``get`` of a kept entry, ``put`` that evicts; CPython 3.11, cachetools 8.0.2, best of 5
-rounds of 200,000 on the shared 2-core machine), it was slower on both, 640 ns against 374 ns
-per get and 2,304 ns against 710 ns per put, and it keeps three tables per entry to our one.
+Why not ``cachetools.LRUCache(getsizeof=…)`` (issue 20): measured against this one on the
+same path by ``bench/lru.py`` (a hit through ``get``; a put that evicts, ``footprint``
+included in both; CPython 3.11, cachetools 8.0.2, best of 15 rounds of 100,000 on the shared
+2-core machine), it was slower on both: 770-829 ns against 662-667 ns per get, 3.8-5.8 µs
+against 3.4-3.7 µs per put; and it keeps three tables per entry to our one.
 """
 
 from __future__ import annotations
