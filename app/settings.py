@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     webhook_poll_interval: timedelta = timedelta(seconds=1)
     #: Deliveries one worker sends at the same time.
     webhook_concurrency: int = Field(default=16, ge=1, le=1000)
+    #: Of those, at most this many to any one endpoint (at most ``webhook_concurrency``): a
+    #: slow or hanging endpoint holds only its share, and the others keep their latency.
+    webhook_endpoint_concurrency: int = Field(default=4, ge=1, le=1000)
     #: Events the dispatcher turns into deliveries per transaction.
     webhook_dispatch_batch: int = Field(default=500, ge=1, le=10_000)
     #: ``ceasefire serve`` runs one worker in-process; false leaves it to ``ceasefire worker``.
@@ -149,8 +152,9 @@ class Settings(BaseSettings):
     #: is caught up from the log again, a read at a time, as it takes what it was sent.
     stream_buffer_bytes: int = Field(default=256 * 1024, ge=1024)
     #: How many bytes of recent representations (status, allegations…) each process keeps,
-    #: keyed by what was asked and the log position they reflect; 0 keeps none (concurrent
-    #: equal reads still share one).
+    #: keyed by what was asked and the log position they reflect, counting everything an entry
+    #: holds (key, headers, body, bookkeeping); 0 keeps none (concurrent equal reads still
+    #: share one).
     representation_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     #: SQLite only (it has no LISTEN/NOTIFY): how often one query per process looks for
     #: appends by other processes while clients wait.
