@@ -217,7 +217,9 @@ def _allegation_row(
         "location": data.location,
         "description": data.description,
         "casualties_claimed": (
-            None if data.casualties_claimed is None else data.casualties_claimed.model_dump_json()
+            None
+            if data.casualties_claimed is None
+            else data.casualties_claimed.model_dump_json(exclude_none=True)
         ),
         "source": _source_json(event.source),
         "retracted": retracted_at is not None,

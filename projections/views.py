@@ -18,6 +18,8 @@ __all__ = [
     "AgreementView",
     "AllegationView",
     "AllegationsView",
+    "CasualtySum",
+    "CasualtyTotals",
     "ConflictState",
     "ConflictSummary",
     "ExtensionView",
@@ -211,6 +213,25 @@ class AllegationView(View):
     version: int
 
 
+class CasualtySum(View):
+    """Claimed casualties summed over allegations: the low, best and high estimates each."""
+
+    low: int
+    best: int
+    high: int
+
+
+class CasualtyTotals(View):
+    """What one accuser claims the accused killed and injured, summed over its counted
+    allegations that claim a toll (a bare `{low, best, high}` claim counts as killed)."""
+
+    alleged_by: str
+    accused: str
+    allegations: int = Field(description="The counted allegations that claim a toll.")
+    killed: CasualtySum | None = Field(default=None, description="Null: none claimed killed.")
+    injured: CasualtySum | None = Field(default=None, description="Null: none claimed injured.")
+
+
 class AgreementAllegations(View):
     """The allegations filed under one agreement, with per-party counts."""
 
@@ -221,6 +242,9 @@ class AgreementAllegations(View):
         default_factory=dict, description="Allegations under it by the role of their author."
     )
     allegations: list[AllegationView]
+    casualties: list[CasualtyTotals] = Field(
+        default_factory=list, description="Claimed casualties per accuser and accused."
+    )
 
 
 class OutsideAgreements(View):
@@ -228,6 +252,9 @@ class OutsideAgreements(View):
 
     counts: dict[str, PartyCounts]
     allegations: list[AllegationView]
+    casualties: list[CasualtyTotals] = Field(
+        default_factory=list, description="Claimed casualties per accuser and accused."
+    )
 
 
 class AllegationsView(View):
@@ -237,6 +264,16 @@ class AllegationsView(View):
     totals: dict[str, PartyCounts] = Field(description="Per party, over the whole conflict.")
     agreements: list[AgreementAllegations]
     outside_agreements: OutsideAgreements
+    casualties: list[CasualtyTotals] = Field(
+        default_factory=list,
+        description="Claimed casualties per accuser and accused, over the whole conflict.",
+    )
+    period_from: datetime | None = Field(
+        default=None, description="`from` as asked: only allegations that occurred from then."
+    )
+    period_to: datetime | None = Field(
+        default=None, description="`to` as asked: only allegations that occurred before then."
+    )
     version: int
     position: int
     as_of: AsOf = None

@@ -196,13 +196,26 @@ async def feed(
 
 
 async def allegations(
-    engine: AsyncEngine, conflict: str, *, as_of: datetime | None, known_at: datetime | None
+    engine: AsyncEngine,
+    conflict: str,
+    *,
+    as_of: datetime | None,
+    known_at: datetime | None,
+    occurred_from: datetime | None = None,
+    occurred_to: datetime | None = None,
 ) -> Representation:
     with storage_errors():
         async with snapshot(engine) as conn:
             position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
-            view = await read_allegations(conn, conflict, as_of=as_of or now, known_at=known_at)
+            view = await read_allegations(
+                conn,
+                conflict,
+                as_of=as_of or now,
+                known_at=known_at,
+                occurred_from=occurred_from,
+                occurred_to=occurred_to,
+            )
             until = None
             if as_of is None:
                 until = await next_change(conn, conflict=conflict, after=now, known_at=known_at)

@@ -38,6 +38,7 @@ __all__ = [
     "AgreementSignedData",
     "AllegationDeniedData",
     "AllegationRetractedData",
+    "CasualtiesClaimed",
     "CasualtyRange",
     "CeasefireDeclaredData",
     "CorrectableType",
@@ -45,6 +46,7 @@ __all__ = [
     "MissionDispatchedData",
     "MissionEndedData",
     "ViolationAllegedData",
+    "killed_and_injured",
 ]
 
 
@@ -134,6 +136,32 @@ class CasualtyRange(Frozen):
         return self
 
 
+class CasualtiesClaimed(Frozen):
+    """Killed and injured, each a range: the fuller shape of a claimed toll. Either part may be
+    missing (the claim did not say). The bare range of ``CasualtyRange`` still stands and means
+    killed, so stored allegations keep their bytes and their hashes."""
+
+    killed: CasualtyRange | None = None
+    injured: CasualtyRange | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> CasualtiesClaimed:
+        if self.killed is None and self.injured is None:
+            raise ValueError("casualties_claimed needs killed, injured or both")
+        return self
+
+
+def killed_and_injured(
+    claimed: CasualtyRange | CasualtiesClaimed | None,
+) -> tuple[CasualtyRange | None, CasualtyRange | None]:
+    """(killed, injured) of a claim in either shape: a bare range is the killed."""
+    if claimed is None:
+        return None, None
+    if isinstance(claimed, CasualtyRange):
+        return claimed, None
+    return claimed.killed, claimed.injured
+
+
 class ViolationAllegedData(Frozen):
     """One party accuses another of breaking an agreement: a claim, counted per party."""
 
@@ -143,7 +171,11 @@ class ViolationAllegedData(Frozen):
     location: Text | None = None
     description: Text | None = None
     incidents: int = Field(default=1, ge=1, le=1_000_000, strict=True)
-    casualties_claimed: CasualtyRange | None = None
+    casualties_claimed: CasualtyRange | CasualtiesClaimed | None = Field(
+        default=None,
+        description="The toll claimed: `{low, best, high}` (killed), or "
+        "`{killed: {low, best, high}, injured: {low, best, high}}` (either part optional).",
+    )
 
     @model_validator(mode="after")
     def _not_self_accusation(self) -> ViolationAllegedData:
