@@ -1,7 +1,7 @@
 """A conflict's story for a person to read: its events in order of occurrence, each with the
 state it led to, and the retractions and corrections each one received.
 
-Agreements, collapses, allegations and missions are entries; a retraction or a correction is
+Agreements, collapses, allegations, missions and descriptions are entries; a retraction or a correction is
 not an entry of its own but a note on the entry it changed, which shows its data as corrected
 (and the original beside it) and whether it was withdrawn. Each entry carries the state of the
 conflict at its occurred_at, counting everything the log knew (at ``known_at``) that occurred
@@ -62,6 +62,7 @@ EntryType = Literal[
     "allegation.denied",
     "mission.dispatched",
     "mission.ended",
+    "conflict.described",
 ]
 
 
@@ -148,6 +149,9 @@ def _summary(event: Recorded, data: Mapping[str, Any], retracted: bool) -> str:
         case "mission.ended":
             reason = f": {data['reason']}" if data.get("reason") else "."
             return f"Mission {data['mission_id']} ended{reason}"
+        case "conflict.described":
+            where = ", ".join([*data["countries"], data["region"]])
+            return f"Described as {data['title']} ({where})."
         case _:
             return f"{data['organization']} dispatched mission {data['mission_id']}."
 

@@ -22,6 +22,7 @@ __all__ = [
     "CasualtyTotals",
     "ConflictState",
     "ConflictSummary",
+    "DescriptionView",
     "ExtensionView",
     "MissionView",
     "OutsideAgreements",
@@ -144,10 +145,30 @@ class MissionView(View):
     dispatched_at: datetime
 
 
+class DescriptionView(View):
+    """What a conflict is called and where it is (its latest ``conflict.described``)."""
+
+    title: str
+    summary: str | None = None
+    countries: list[str] = Field(description="ISO 3166-1 alpha-2 codes.")
+    region: str
+
+
+_TITLE = Field(
+    default=None,
+    description="The conflict's title, from its latest `conflict.described` known (null: the "
+    "conflict was never described; `conflict` is its slug).",
+)
+
+
 class StatusView(View):
     """Is the ceasefire holding: the conflict's state, its agreement, who accuses whom."""
 
     conflict: str
+    title: str | None = _TITLE
+    description: DescriptionView | None = Field(
+        default=None, description="Its latest `conflict.described` known (null: none)."
+    )
     state: ConflictState = Field(
         description="From the national agreements and declarations alone: contested if any in "
         "effect is contested, else holding if any is in effect, else pending if any is "
@@ -284,6 +305,7 @@ class ConflictSummary(View):
     """A conflict and its state now."""
 
     conflict: str
+    title: str | None = _TITLE
     state: ConflictState
     since: datetime | None = None
     agreement_id: str | None

@@ -144,7 +144,9 @@ def _require_file(settings: Settings) -> None:
 
 
 async def _require_schema(built: Services) -> None:
-    from app.services.schema_migrations import schema_problem  # alembic: only once a command needs the database
+    from app.services.schema_migrations import (
+        schema_problem,
+    )  # alembic: only once a command needs the database
 
     async with built.store.engine.connect() as conn:
         problem = await schema_problem(conn, built.settings.database_url)

@@ -191,7 +191,13 @@ async def feed(
             )
         )
     entries.sort(key=lambda e: e.occurred_at, reverse=True)
-    body = atom_feed(conflict, entries[:_FEED_SIZE], self_url=self_url, page_url=page_url)
+    body = atom_feed(
+        conflict,
+        entries[:_FEED_SIZE],
+        self_url=self_url,
+        page_url=page_url,
+        title=getattr(view, "title", None),
+    )
     return Representation(body, Validator(position, until), "application/atom+xml")
 
 

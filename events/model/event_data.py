@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from events.model.countries import CountryCode
 from events.model.values import (
     MAX_SAFE_INTEGER,
     AgreementKind,
@@ -41,6 +42,7 @@ __all__ = [
     "CasualtiesClaimed",
     "CasualtyRange",
     "CeasefireDeclaredData",
+    "ConflictDescribedData",
     "CorrectableType",
     "EventCorrectedData",
     "MissionDispatchedData",
@@ -53,6 +55,27 @@ __all__ = [
 def _ends_after_start(effective_at: datetime | None, expires_at: datetime | None) -> None:
     if effective_at is not None and expires_at is not None and expires_at <= effective_at:
         raise ValueError("expires_at must be later than effective_at")
+
+
+class ConflictDescribedData(Frozen):
+    """What a conflict is called and where it is: the name readers know it by, beside its
+    slug. A later description replaces the whole of an earlier one from its recording on."""
+
+    title: Name = Field(description="The conflict's name as readers know it.")
+    summary: Text | None = None
+    countries: tuple[CountryCode, ...] = Field(
+        min_length=1,
+        max_length=50,
+        json_schema_extra={"uniqueItems": True},
+        description="The countries it is fought in, as ISO 3166-1 alpha-2 codes, each once.",
+    )
+    region: Name = Field(description="The region it belongs to (e.g. Middle East).")
+
+    @model_validator(mode="after")
+    def _distinct_countries(self) -> ConflictDescribedData:
+        if len(set(self.countries)) != len(self.countries):
+            raise ValueError("countries must be distinct")
+        return self
 
 
 class AgreementSignedData(Frozen):

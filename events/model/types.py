@@ -20,6 +20,7 @@ from events.model.event_data import (
     AllegationDeniedData,
     AllegationRetractedData,
     CeasefireDeclaredData,
+    ConflictDescribedData,
     EventCorrectedData,
     MissionDispatchedData,
     MissionEndedData,
@@ -36,6 +37,7 @@ __all__ = [
     "AllegationDenied",
     "AllegationRetracted",
     "CeasefireDeclared",
+    "ConflictDescribed",
     "Event",
     "EventBase",
     "EventCorrected",
@@ -107,6 +109,11 @@ class EventCorrected(EventBase):
     data: EventCorrectedData
 
 
+class ConflictDescribed(EventBase):
+    type: Literal["conflict.described"] = "conflict.described"
+    data: ConflictDescribedData
+
+
 Event = Annotated[
     AgreementSigned
     | AgreementCollapsed
@@ -117,7 +124,8 @@ Event = Annotated[
     | CeasefireDeclared
     | AgreementExtended
     | AllegationDenied
-    | MissionEnded,
+    | MissionEnded
+    | ConflictDescribed,
     Field(discriminator="type"),
 ]
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
@@ -133,6 +141,7 @@ EventType = Literal[
     "agreement.extended",
     "allegation.denied",
     "mission.ended",
+    "conflict.described",
 ]
 EVENT_TYPES: tuple[str, ...] = (
     "agreement.signed",
@@ -145,6 +154,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "agreement.extended",
     "allegation.denied",
     "mission.ended",
+    "conflict.described",
 )
 
 #: The schema version new events of each type are written with. Older stored versions are
