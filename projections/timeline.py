@@ -4,8 +4,8 @@ state it led to, and the retractions and corrections each one received.
 Agreements, collapses, allegations, missions and descriptions are entries; a retraction or a
 correction is not an entry of its own but a note on the entry it changed, which shows its data
 as corrected (and the original beside it) and whether it was withdrawn. Each entry carries the
-state of the conflict at its occurred_at, counting everything the log knew (at ``known_at``) that occurred
-by then: the same answer ``/status?as_of=<occurred_at>&known_at=...`` gives.
+state of the conflict at its occurred_at, counting everything the log knew (at ``known_at``)
+that occurred by then: the same answer ``/status?as_of=<occurred_at>&known_at=...`` gives.
 
 The story reads the conflict's events from the log, so its cost grows with that one
 conflict's length (it lists all of it), never with the rest of the log.
