@@ -29,6 +29,7 @@ from events.log.tables import events
 from events.model.envelope import Recorded
 from events.model.state import AgreementState
 from events.model.types import AllegationRetracted, EventCorrected, data_of
+from events.model.values import local_time
 from projections.freshness import stream_position
 from projections.inline import load_agreements
 from projections.queries.shared import conflict_head
@@ -72,6 +73,11 @@ class TimelineEntry(View):
     id: UUID
     type: EntryType
     occurred_at: datetime
+    occurred_at_local: datetime | None = Field(
+        default=None,
+        description="occurred_at in local time where it happened, at the event's `utc_offset` "
+        "(null when it was given in UTC).",
+    )
     recorded_at: datetime
     version: int
     position: int
@@ -247,11 +253,13 @@ def build_timeline(
         retracted = when_retracted is not None and (as_of is None or when_retracted <= as_of)
         filed_as = claims.get(event.id)
         concerns: str | None = filed_as.agreement_id if filed_as else data.get("agreement_id")
+        offset = original.get("utc_offset")
         entries.append(
             TimelineEntry(
                 id=event.id,
                 type=event.type,
                 occurred_at=event.occurred_at,
+                occurred_at_local=None if offset is None else local_time(event.occurred_at, offset),
                 recorded_at=event.recorded_at,
                 version=event.version,
                 position=event.position,

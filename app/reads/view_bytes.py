@@ -27,7 +27,7 @@ from events.model.errors import UnknownConflictError
 from projections.freshness import next_change, snapshot, stream_position
 from projections.queries.allegations import read_allegations
 from projections.queries.status import list_conflicts, read_status
-from projections.timeline import read_timeline
+from projections.timeline import TimelineEntry, read_timeline
 from projections.views import StatusView
 
 __all__ = [
@@ -146,6 +146,12 @@ _FEED_SKIPS = ("mission.",)
 _FEED_SIZE = 200
 
 
+def _local(entry: TimelineEntry) -> str:
+    """`` (<local time> local)`` for an event written with a UTC offset, else nothing."""
+    local = entry.occurred_at_local
+    return "" if local is None else f" ({local.isoformat()} local)"
+
+
 async def feed(
     engine: AsyncEngine, conflict: str, *, window: timedelta, self_url: str, page_url: str
 ) -> Representation:
@@ -166,7 +172,7 @@ async def feed(
             updated=max([e.recorded_at, *(n.recorded_at for n in e.notes)]),
             published=e.recorded_at,
             category=e.type,
-            content=f"{e.summary} Occurred {e.occurred_at.isoformat()}; "
+            content=f"{e.summary} Occurred {e.occurred_at.isoformat()}{_local(e)}; "
             f"source: {e.source.get('name', 'unknown')}.",
             occurred_at=e.occurred_at,
         )

@@ -30,6 +30,7 @@ from events.model.values import (
     Scope,
     Slug,
     Text,
+    UtcOffset,
 )
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "ConflictDescribedData",
     "CorrectableType",
     "EventCorrectedData",
+    "EventData",
     "MissionDispatchedData",
     "MissionEndedData",
     "ViolationAllegedData",
@@ -52,12 +54,20 @@ __all__ = [
 ]
 
 
+class EventData(Frozen):
+    """What every event's data may carry: ``utc_offset``, the offset of local time where it
+    happened. Absent in events recorded before it existed and in those given in UTC, so their
+    stored data, and their hashes, are what they were."""
+
+    utc_offset: UtcOffset | None = None
+
+
 def _ends_after_start(effective_at: datetime | None, expires_at: datetime | None) -> None:
     if effective_at is not None and expires_at is not None and expires_at <= effective_at:
         raise ValueError("expires_at must be later than effective_at")
 
 
-class ConflictDescribedData(Frozen):
+class ConflictDescribedData(EventData):
     """What a conflict is called and where it is: the name readers know it by, beside its
     slug. A later description replaces the whole of an earlier one from its recording on."""
 
@@ -78,7 +88,7 @@ class ConflictDescribedData(Frozen):
         return self
 
 
-class AgreementSignedData(Frozen):
+class AgreementSignedData(EventData):
     """An agreement between two or more parties: what was signed, by whom, and from when it
     binds."""
 
@@ -106,7 +116,7 @@ class AgreementSignedData(Frozen):
         return self
 
 
-class CeasefireDeclaredData(Frozen):
+class CeasefireDeclaredData(EventData):
     """A unilateral ceasefire: one side declares it, toward the others. Its parties are the
     declarer and those it is declared toward; it is listed and counted like an agreement."""
 
@@ -128,7 +138,7 @@ class CeasefireDeclaredData(Frozen):
         return self
 
 
-class AgreementExtendedData(Frozen):
+class AgreementExtendedData(EventData):
     """A fixed term moved to a later end, from the extension's own occurred_at on."""
 
     agreement_id: Slug
@@ -136,7 +146,7 @@ class AgreementExtendedData(Frozen):
     reason: Text | None = None
 
 
-class AgreementCollapsedData(Frozen):
+class AgreementCollapsedData(EventData):
     """An agreement that no longer holds, and why."""
 
     agreement_id: Slug
@@ -185,7 +195,7 @@ def killed_and_injured(
     return claimed.killed, claimed.injured
 
 
-class ViolationAllegedData(Frozen):
+class ViolationAllegedData(EventData):
     """One party accuses another of breaking an agreement: a claim, counted per party."""
 
     alleged_by: Name
@@ -207,7 +217,7 @@ class ViolationAllegedData(Frozen):
         return self
 
 
-class MissionDispatchedData(Frozen):
+class MissionDispatchedData(EventData):
     """A monitoring or observer mission sent to the conflict."""
 
     mission_id: Slug
@@ -218,14 +228,14 @@ class MissionDispatchedData(Frozen):
     expected_arrival: Instant | None = None
 
 
-class MissionEndedData(Frozen):
+class MissionEndedData(EventData):
     """A mission that has left or stopped its work."""
 
     mission_id: Slug
     reason: Text | None = None
 
 
-class AllegationDeniedData(Frozen):
+class AllegationDeniedData(EventData):
     """The accused party denies an allegation: it still counts, marked denied."""
 
     allegation_id: UUID = Field(description="The id of the violation.alleged event denied.")
@@ -233,7 +243,7 @@ class AllegationDeniedData(Frozen):
     statement: Text | None = None
 
 
-class AllegationRetractedData(Frozen):
+class AllegationRetractedData(EventData):
     """The alleging party withdraws an allegation. The allegation stays in the log; the views
     stop counting it from the moment the retraction is recorded."""
 
@@ -260,7 +270,7 @@ CORRECTABLE_DATA: dict[str, type[Frozen]] = {
 }
 
 
-class EventCorrectedData(Frozen):
+class EventCorrectedData(EventData):
     """Supersedes the whole ``data`` of an earlier event of the same conflict. The corrected
     event keeps its id, its occurred_at and its place in the log; the views show the new data
     from the moment the correction is recorded.

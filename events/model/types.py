@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, model_validator
 
 from events.model.event_data import (
     AgreementCollapsedData,
@@ -26,7 +26,7 @@ from events.model.event_data import (
     MissionEndedData,
     ViolationAllegedData,
 )
-from events.model.values import ConflictSlug, Frozen, Instant, Source
+from events.model.values import ConflictSlug, Frozen, Instant, Source, offset_given
 
 __all__ = [
     "EVENT_TYPES",
@@ -57,6 +57,20 @@ class EventBase(Frozen):
     conflict: ConflictSlug
     occurred_at: Instant
     source: Source
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_utc_offset(cls, value: Any) -> Any:
+        """``occurred_at`` is stored in UTC; the offset it was written with (``+03:00``) is
+        kept as ``data.utc_offset`` (unless the data gives one), so views can show local time.
+        UTC (``Z``, ``+00:00``) keeps nothing: the data stays as it always was."""
+        if not isinstance(value, dict):
+            return value
+        data = value.get("data")
+        offset = offset_given(value.get("occurred_at"))
+        if offset is None or not isinstance(data, dict) or "utc_offset" in data:
+            return value
+        return {**value, "data": {**data, "utc_offset": offset}}
 
 
 class AgreementSigned(EventBase):
