@@ -81,11 +81,12 @@ class ConflictDescribedData(EventData):
     )
     region: Name = Field(description="The region it belongs to (e.g. Middle East).")
 
-    @model_validator(mode="after")
-    def _distinct_countries(self) -> ConflictDescribedData:
-        if len(set(self.countries)) != len(self.countries):
+    @field_validator("countries")
+    @classmethod
+    def _distinct_countries(cls, countries: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(countries)) != len(countries):
             raise ValueError("countries must be distinct")
-        return self
+        return countries
 
 
 class AgreementSignedData(EventData):
