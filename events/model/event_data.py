@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
@@ -174,6 +175,8 @@ class CasualtiesClaimed(Frozen):
     """Killed and injured, each a range: the fuller shape of a claimed toll. Either part may be
     missing (the claim did not say). The bare range of ``CasualtyRange`` still stands and means
     killed, so stored allegations keep their bytes and their hashes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"minProperties": 1})
 
     killed: CasualtyRange | None = None
     injured: CasualtyRange | None = None

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from app.cli.importer import ImportReport, import_file
+from app.cli.importer import CLOCK_SKEW, ImportReport, import_file
 from app.services.appending import Appender
 from events.log.chain import verify_chain
 from events.log.database import create_engine
 from events.log.export import export_lines
 from events.log.store import EventStore
 from events.model.envelope import format_instant
-from app.cli.importer import CLOCK_SKEW, ImportReport, import_file
 from projections.queries.allegations import read_allegations
 from projections.queries.status import list_conflicts, read_status
 from tests.conftest import SELECTED, make_database
