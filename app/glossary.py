@@ -50,7 +50,16 @@ FIELDS: dict[str, str] = {
     "incidents": "How many incidents the allegation counts (1 to 1,000,000).",
     "location": "Where, in words.",
     "description": "What happened, in words.",
-    "casualties_claimed": "The toll the alleging party claims, as low, best and high estimates.",
+    "casualties_claimed": "The toll the alleging party claims, as low, best and high estimates "
+    "(killed; or killed and injured apart).",
+    "killed": "The killed claimed: low, best and high estimates.",
+    "injured": "The injured claimed: low, best and high estimates.",
+    "utc_offset": "The UTC offset of local time where it happened (`+03:00`), kept from the "
+    "offset occurred_at was written with unless given; absent for UTC. Instants, ordering and "
+    "hashes stay UTC.",
+    "title": "The conflict's title, as readers know it.",
+    "summary": "What the conflict is, in a few words.",
+    "region": "The region the conflict belongs to.",
     "low": "The lowest estimate.",
     "best": "The best estimate.",
     "high": "The highest estimate.",

@@ -23,6 +23,7 @@ from events.model.types import (
     AllegationDenied,
     AllegationRetracted,
     CeasefireDeclared,
+    ConflictDescribed,
     EventCorrected,
     MissionDispatched,
     MissionEnded,
@@ -124,6 +125,23 @@ def add_rows(
             assert isinstance(target, ViolationAlleged)
             changes.close("proj_allegations", {"event_id": target.id}, known_from)
             changes.insert("proj_allegations", _allegation_row(after, target, known_from))
+        case ConflictDescribed(data=described):
+            # A later description replaces the current one (closing none is a no-op).
+            changes.close("proj_descriptions", {"conflict": conflict}, known_from)
+            changes.insert(
+                "proj_descriptions",
+                {
+                    "conflict": conflict,
+                    "title": described.title,
+                    "summary": described.summary,
+                    "countries": json.dumps(list(described.countries)),
+                    "region": described.region,
+                    "event_id": event.id,
+                    "version": event.version,
+                    "known_from": known_from,
+                    "known_until": None,
+                },
+            )
         case EventCorrected(data=data):
             target = required(before, data.event_id, lookup)
             _correction_rows(after, with_data(target, data.data), known_from, changes)
@@ -217,7 +235,9 @@ def _allegation_row(
         "location": data.location,
         "description": data.description,
         "casualties_claimed": (
-            None if data.casualties_claimed is None else data.casualties_claimed.model_dump_json()
+            None
+            if data.casualties_claimed is None
+            else data.casualties_claimed.model_dump_json(exclude_none=True)
         ),
         "source": _source_json(event.source),
         "retracted": retracted_at is not None,

@@ -34,6 +34,7 @@ __all__ = [
     "agreements",
     "allegations",
     "corrections",
+    "descriptions",
     "extensions",
     "known_at_condition",
     "mission_ends",
@@ -174,6 +175,23 @@ corrections = Table(
 Index("ix_proj_corrections_key", corrections.c.event_id)
 Index("ix_proj_corrections_conflict", corrections.c.conflict)
 
+#: Each ``conflict.described``: a conflict's title, summary, countries (a JSON list of ISO 3166-1
+#: alpha-2 codes) and region, as the latest description recorded says (0010).
+descriptions = Table(
+    "proj_descriptions",
+    metadata,
+    Column("conflict", String(64), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("summary", Text, nullable=True),
+    Column("countries", Text, nullable=False),
+    Column("region", String(200), nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("known_from", UtcDateTime, nullable=False),
+    Column("known_until", UtcDateTime, nullable=True),
+)
+Index("ix_proj_descriptions_key", descriptions.c.conflict)
+
 #: The columns that name one thing in each table: a change closes the current row version
 #: matching these before it inserts the next one.
 PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
@@ -183,6 +201,7 @@ PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
     "proj_corrections": ("event_id",),
     "proj_extensions": ("event_id",),
     "proj_mission_ends": ("event_id",),
+    "proj_descriptions": ("conflict",),
 }
 
 

@@ -1,11 +1,11 @@
 """A conflict's story for a person to read: its events in order of occurrence, each with the
 state it led to, and the retractions and corrections each one received.
 
-Agreements, collapses, allegations and missions are entries; a retraction or a correction is
-not an entry of its own but a note on the entry it changed, which shows its data as corrected
-(and the original beside it) and whether it was withdrawn. Each entry carries the state of the
-conflict at its occurred_at, counting everything the log knew (at ``known_at``) that occurred
-by then: the same answer ``/status?as_of=<occurred_at>&known_at=...`` gives.
+Agreements, collapses, allegations, missions and descriptions are entries; a retraction or a
+correction is not an entry of its own but a note on the entry it changed, which shows its data
+as corrected (and the original beside it) and whether it was withdrawn. Each entry carries the
+state of the conflict at its occurred_at, counting everything the log knew (at ``known_at``)
+that occurred by then: the same answer ``/status?as_of=<occurred_at>&known_at=...`` gives.
 
 The story reads the conflict's events from the log, so its cost grows with that one
 conflict's length (it lists all of it), never with the rest of the log: linearly (the states
@@ -34,6 +34,7 @@ from events.log.tables import events
 from events.model.envelope import Recorded
 from events.model.state import AgreementState
 from events.model.types import AllegationRetracted, EventCorrected, data_of
+from events.model.values import local_time
 from projections.freshness import stream_position
 from projections.inline import load_agreements
 from projections.queries.shared import conflict_head
@@ -78,6 +79,7 @@ EntryType = Literal[
     "allegation.denied",
     "mission.dispatched",
     "mission.ended",
+    "conflict.described",
 ]
 
 
@@ -87,6 +89,11 @@ class TimelineEntry(View):
     id: UUID
     type: EntryType
     occurred_at: datetime
+    occurred_at_local: datetime | None = Field(
+        default=None,
+        description="occurred_at in local time where it happened, at the event's `utc_offset` "
+        "(null when it was given in UTC).",
+    )
     recorded_at: datetime
     version: int
     position: int
@@ -164,6 +171,9 @@ def _summary(event: Recorded, data: Mapping[str, Any], retracted: bool) -> str:
         case "mission.ended":
             reason = f": {data['reason']}" if data.get("reason") else "."
             return f"Mission {data['mission_id']} ended{reason}"
+        case "conflict.described":
+            where = ", ".join([*data["countries"], data["region"]])
+            return f"Described as {data['title']} ({where})."
         case _:
             return f"{data['organization']} dispatched mission {data['mission_id']}."
 
@@ -247,11 +257,13 @@ def build_timeline(
         when_retracted = retracted_at.get(event.id)
         retracted = when_retracted is not None and (as_of is None or when_retracted <= as_of)
         concerns: str | None = filed_under.get(event.id) or data.get("agreement_id")
+        offset = original.get("utc_offset")
         entries.append(
             TimelineEntry(
                 id=event.id,
                 type=event.type,
                 occurred_at=event.occurred_at,
+                occurred_at_local=None if offset is None else local_time(event.occurred_at, offset),
                 recorded_at=event.recorded_at,
                 version=event.version,
                 position=event.position,

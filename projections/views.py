@@ -18,8 +18,11 @@ __all__ = [
     "AgreementView",
     "AllegationView",
     "AllegationsView",
+    "CasualtySum",
+    "CasualtyTotals",
     "ConflictState",
     "ConflictSummary",
+    "DescriptionView",
     "ExtensionView",
     "MissionView",
     "OutsideAgreements",
@@ -142,10 +145,30 @@ class MissionView(View):
     dispatched_at: datetime
 
 
+class DescriptionView(View):
+    """What a conflict is called and where it is (its latest ``conflict.described``)."""
+
+    title: str
+    summary: str | None = None
+    countries: list[str] = Field(description="ISO 3166-1 alpha-2 codes.")
+    region: str
+
+
+_TITLE = Field(
+    default=None,
+    description="The conflict's title, from its latest `conflict.described` known (null: the "
+    "conflict was never described; `conflict` is its slug).",
+)
+
+
 class StatusView(View):
     """Is the ceasefire holding: the conflict's state, its agreement, who accuses whom."""
 
     conflict: str
+    title: str | None = _TITLE
+    description: DescriptionView | None = Field(
+        default=None, description="Its latest `conflict.described` known (null: none)."
+    )
     state: ConflictState = Field(
         description="From the national agreements and declarations alone: contested if any in "
         "effect is contested, else holding if any is in effect, else pending if any is "
@@ -211,6 +234,25 @@ class AllegationView(View):
     version: int
 
 
+class CasualtySum(View):
+    """Claimed casualties summed over allegations: the low, best and high estimates each."""
+
+    low: int
+    best: int
+    high: int
+
+
+class CasualtyTotals(View):
+    """What one accuser claims the accused killed and injured, summed over its counted
+    allegations that claim a toll (a bare `{low, best, high}` claim counts as killed)."""
+
+    alleged_by: str
+    accused: str
+    allegations: int = Field(description="The counted allegations that claim a toll.")
+    killed: CasualtySum | None = Field(default=None, description="Null: none claimed killed.")
+    injured: CasualtySum | None = Field(default=None, description="Null: none claimed injured.")
+
+
 class AgreementAllegations(View):
     """The allegations filed under one agreement, with per-party counts."""
 
@@ -221,6 +263,9 @@ class AgreementAllegations(View):
         default_factory=dict, description="Allegations under it by the role of their author."
     )
     allegations: list[AllegationView]
+    casualties: list[CasualtyTotals] = Field(
+        default_factory=list, description="Claimed casualties per accuser and accused."
+    )
 
 
 class OutsideAgreements(View):
@@ -228,6 +273,9 @@ class OutsideAgreements(View):
 
     counts: dict[str, PartyCounts]
     allegations: list[AllegationView]
+    casualties: list[CasualtyTotals] = Field(
+        default_factory=list, description="Claimed casualties per accuser and accused."
+    )
 
 
 class AllegationsView(View):
@@ -237,6 +285,16 @@ class AllegationsView(View):
     totals: dict[str, PartyCounts] = Field(description="Per party, over the whole conflict.")
     agreements: list[AgreementAllegations]
     outside_agreements: OutsideAgreements
+    casualties: list[CasualtyTotals] = Field(
+        default_factory=list,
+        description="Claimed casualties per accuser and accused, over the whole conflict.",
+    )
+    period_from: datetime | None = Field(
+        default=None, description="`from` as asked: only allegations that occurred from then."
+    )
+    period_to: datetime | None = Field(
+        default=None, description="`to` as asked: only allegations that occurred before then."
+    )
     version: int
     position: int
     as_of: AsOf = None
@@ -247,6 +305,7 @@ class ConflictSummary(View):
     """A conflict and its state now."""
 
     conflict: str
+    title: str | None = _TITLE
     state: ConflictState
     since: datetime | None = None
     agreement_id: str | None

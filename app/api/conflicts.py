@@ -26,6 +26,7 @@ from app.api.parameters import (
 from app.deps import ReaderKey, SettingsDep
 from app.direct import DirectRoute, answered_directly
 from app.http.openapi import OPEN_READ
+from app.http.problems import ProblemError
 from app.reads import view_bytes
 from app.reads.conditional import ConditionalDep, ConditionalReads
 from app.settings import Settings
@@ -180,21 +181,52 @@ async def get_allegations(
     _key: ReaderKey,
     as_of: AsOf = None,
     known_at: KnownAt = None,
+    occurred_from: Annotated[
+        Instant | None,
+        Query(
+            alias="from",
+            description="Count only the allegations that occurred at or after this time.",
+        ),
+    ] = None,
+    occurred_to: Annotated[
+        Instant | None,
+        Query(
+            alias="to",
+            description="Count only the allegations that occurred before this time (later "
+            "than `from`).",
+        ),
+    ] = None,
     min_position: MinPosition = None,
     if_none_match: IfNoneMatch = None,
     _prefer: Prefer = None,
 ) -> Response:
     """Per party: allegations made and received, and the incidents they count, under each
-    agreement and over the whole conflict; each allegation listed with its source. Retracted
-    allegations are not counted from the moment the retraction was recorded."""
+    agreement and over the whole conflict; each allegation listed with its source, and the
+    casualties claimed summed per accuser and accused. Retracted allegations are not counted
+    from the moment the retraction was recorded. ``from`` and ``to``: a period's counts, the
+    allegations that occurred in [from, to) (and by as_of)."""
+    if occurred_from is not None and occurred_to is not None and occurred_from >= occurred_to:
+        raise ProblemError(
+            422,
+            "validation-error",
+            "`to` must be later than `from`",
+            errors=[
+                {"loc": ["query", "to"], "msg": "must be later than from", "type": "value_error"}
+            ],
+        )
     return await conditional.respond(
         request,
         kind="a",
-        key=("allegations", conflict, as_of, known_at),
+        key=("allegations", conflict, as_of, known_at, occurred_from, occurred_to),
         channel=conflict,
         head=lambda db: view_bytes.conflict_head(db.heads, conflict),
         compute=lambda db: view_bytes.allegations(
-            db.engine, conflict, as_of=as_of, known_at=known_at
+            db.engine,
+            conflict,
+            as_of=as_of,
+            known_at=known_at,
+            occurred_from=occurred_from,
+            occurred_to=occurred_to,
         ),
         if_none_match=if_none_match,
         min_position=min_position,

@@ -21,6 +21,7 @@ from events.model.types import (
     AllegationDenied,
     AllegationRetracted,
     CeasefireDeclared,
+    ConflictDescribed,
     EventCorrected,
     MissionDispatched,
     MissionEnded,
@@ -106,6 +107,12 @@ class MissionEndedIn(MissionEnded, _Appendable):
     type: Literal["mission.ended"]
 
 
+class ConflictDescribedIn(ConflictDescribed, _Appendable):
+    """`conflict.described`, as a writer sends it."""
+
+    type: Literal["conflict.described"]
+
+
 EventIn = Annotated[
     AgreementSignedIn
     | AgreementCollapsedIn
@@ -116,7 +123,8 @@ EventIn = Annotated[
     | CeasefireDeclaredIn
     | AgreementExtendedIn
     | AllegationDeniedIn
-    | MissionEndedIn,
+    | MissionEndedIn
+    | ConflictDescribedIn,
     Field(discriminator="type"),
 ]
 

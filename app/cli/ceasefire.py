@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
@@ -162,18 +163,39 @@ def worker(
 
 @cli.command()
 def load(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An NDJSON file.")],
+    file: Annotated[
+        Path, typer.Argument(dir_okay=False, help="An NDJSON file, or - for standard input.")
+    ],
     key: OperatorKey = None,
+    keep_recorded_at: Annotated[
+        bool,
+        typer.Option(
+            "--keep-recorded-at",
+            help="Record each event at the recorded_at its line carries (a back-filled "
+            "history): never going backwards, the first later than the log's newest event.",
+        ),
+    ] = False,
 ) -> None:
     """Append the events of an NDJSON file: all of them, or none if any line is bad. Each
     event records who appended it: the key given, or `cli`."""
     from app.cli.loader import load_lines
 
-    with file.open(encoding="utf-8") as handle:
-        lines = handle.readlines()
+    if str(file) == "-":
+        lines = sys.stdin.readlines()
+    elif not file.is_file():
+        typer.echo(f"error: no file {file}", err=True)
+        raise typer.Exit(2)
+    else:
+        with file.open(encoding="utf-8") as handle:
+            lines = handle.readlines()
 
     async def work(built: Services) -> LoadReport:
-        return await load_lines(built.appender, lines, key_id=await operator(built, key))
+        return await load_lines(
+            built.appender,
+            lines,
+            key_id=await operator(built, key),
+            keep_recorded_at=keep_recorded_at,
+        )
 
     report = with_services(work)
     if report.bad:

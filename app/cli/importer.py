@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 from uuid import UUID
@@ -44,7 +44,7 @@ from pydantic import ValidationError
 
 from app.cli.loader import BadLine
 from app.services.appending import Appender, decide
-from app.services.ingest import BATCH, Entry, retrying, runs_of, write_all
+from app.services.ingest import BATCH, CLOCK_SKEW, Entry, retrying, runs_of, write_all
 from events.log.chain import stored_hash_at
 from events.log.export import ExportChain, ExportedEvent, stored_lines
 from events.log.store import storage_errors
@@ -55,11 +55,6 @@ from events.model.types import SCHEMA_VERSIONS, Event
 from projections.freshness import newest_recorded_at
 
 __all__ = ["CLOCK_SKEW", "ImportReport", "import_file"]
-
-#: How far after the importing machine's clock an event may say it was recorded: the most the
-#: exporting machine's clock may run ahead. An event recorded later is refused: no machine could
-#: have recorded it yet.
-CLOCK_SKEW = timedelta(minutes=1)
 
 #: What an import keeps of a line whatever the log it goes into, so what a stored event must
 #: share with a line to be that line (with ``source`` and ``data``: ``_differences``).

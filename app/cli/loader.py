@@ -7,6 +7,14 @@ and nothing is written. Only then are the events appended, in one transaction
 Events already stored with the same content are skipped, so loading a file twice is harmless.
 Each event appended records who appended it (``events.log.audit``): the operator's key id, or
 ``cli``.
+
+With ``keep_recorded_at`` (``ceasefire load --keep-recorded-at``), a line may carry the
+``recorded_at`` it was learned at, for a history back-filled after the fact; a line without one
+is recorded at the load's own time. The times must not go backwards down the file, the first new
+one must be later than the log's newest event (a view pinned in ``known_at`` stays what it was)
+and none may be after this machine's clock (``CLOCK_SKEW``); a line that breaks this is a bad
+line. The times pass through the very write ``import`` uses (``app.services.ingest``), and the
+hash chain is computed over them as for any append.
 """
 
 from __future__ import annotations
@@ -17,17 +25,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from app.services.appending import Appender, decide, same_content
-from app.services.ingest import BATCH, retrying, runs_of, write_all
+from app.services.ingest import BATCH, CLOCK_SKEW, retrying, runs_of, write_all
 from events.log.audit import CLI
+from events.log.store import storage_errors
 from events.model.envelope import Recorded
 from events.model.errors import DomainRuleError, DuplicateEventError
 from events.model.state import ConflictState, references
 from events.model.types import Event, event_adapter
+from events.model.values import Instant
+from projections.freshness import newest_recorded_at
 
-__all__ = ["BadLine", "LoadReport", "load_lines", "parse_lines"]
+__all__ = ["BadLine", "Line", "LoadReport", "load_lines", "parse_lines"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +60,35 @@ def _reason(error: ValidationError) -> str:
     return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
 
 
-def parse_lines(lines: Iterable[str]) -> tuple[list[tuple[int, Event]], list[BadLine]]:
-    events: list[tuple[int, Event]] = []
+_instant: TypeAdapter[datetime] = TypeAdapter(Instant)
+
+#: A line of the file: its number, its event, the recorded_at it carries (None: none).
+Line = tuple[int, Event, datetime | None]
+
+
+def parse_lines(
+    lines: Iterable[str], *, keep_recorded_at: bool = False
+) -> tuple[list[Line], list[BadLine]]:
+    """Every non-blank line as an event; with ``keep_recorded_at``, a ``recorded_at`` member
+    of a line is taken off the event and kept beside it."""
+    events: list[Line] = []
     bad: list[BadLine] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            events.append((number, event_adapter.validate_json(line)))
+            recorded_at = None
+            if keep_recorded_at:
+                member = json.loads(line)
+                if isinstance(member, dict) and "recorded_at" in member:
+                    try:
+                        recorded_at = _instant.validate_python(member.pop("recorded_at"))
+                    except ValidationError as error:
+                        reason = error.errors()[0].get("msg")
+                        bad.append(BadLine(number, f"recorded_at: {reason}"))
+                        continue
+                    line = json.dumps(member)
+            events.append((number, event_adapter.validate_json(line), recorded_at))
         except ValidationError as error:
             bad.append(BadLine(number, _reason(error)))
         except json.JSONDecodeError as error:
@@ -64,42 +96,92 @@ def parse_lines(lines: Iterable[str]) -> tuple[list[tuple[int, Event]], list[Bad
     return events, bad
 
 
-async def load_lines(appender: Appender, lines: Iterable[str], *, key_id: str = CLI) -> LoadReport:
+async def load_lines(
+    appender: Appender,
+    lines: Iterable[str],
+    *,
+    key_id: str = CLI,
+    keep_recorded_at: bool = False,
+) -> LoadReport:
     """Load the events of ``lines``: all of them or, when any line is bad, none. Each event
-    appended records ``key_id``: the operator's key id, or ``cli``."""
-    events, bad = parse_lines(lines)
+    appended records ``key_id``: the operator's key id, or ``cli``. ``keep_recorded_at``:
+    each event is recorded at the ``recorded_at`` its line carries (see the module's
+    docstring)."""
+    events, bad = parse_lines(lines, keep_recorded_at=keep_recorded_at)
     if bad:
         return LoadReport(bad=bad)
-    return await retrying(lambda: _load(appender, events, key_id))
+    return await retrying(lambda: _load(appender, events, key_id, keep_recorded_at))
 
 
-async def _load(appender: Appender, events: list[tuple[int, Event]], key_id: str) -> LoadReport:
+def _recording_times(
+    pending: list[Line], newest: datetime | None, now: datetime
+) -> tuple[list[tuple[int, Event, datetime]], list[BadLine]]:
+    """Each new line's recording time (its own, else ``now``), and the lines whose time goes
+    backwards, is not after the log's ``newest`` event, or is after this machine's clock."""
+    timed: list[tuple[int, Event, datetime]] = []
+    bad: list[BadLine] = []
+    previous: datetime | None = None
+    latest = now + CLOCK_SKEW
+    for number, event, given in pending:
+        at = now if given is None else given
+        said = f"recorded_at {at.isoformat()}"
+        if at > latest:
+            bad.append(BadLine(number, f"{said} is in the future: after this machine's clock"))
+        elif previous is not None and at < previous:
+            bad.append(
+                BadLine(
+                    number, f"{said} goes backwards: the line before says {previous.isoformat()}"
+                )
+            )
+        elif newest is not None and at <= newest:
+            bad.append(
+                BadLine(
+                    number,
+                    f"{said} is not after the log's newest event ({newest.isoformat()}): a load "
+                    "may not change what the log said at a past time",
+                )
+            )
+        previous = at if previous is None else max(previous, at)
+        timed.append((number, event, at))
+    return timed, bad
+
+
+async def _load(
+    appender: Appender, events: list[Line], key_id: str, keep_recorded_at: bool
+) -> LoadReport:
     report = LoadReport()
-    pending = []
+    pending: list[Line] = []
     for start in range(0, len(events), BATCH):  # one query per batch of lines, not per line
         chunk = events[start : start + BATCH]
-        found = await appender.store.stored_events([event.id for _, event in chunk])
-        for number, event in chunk:
+        found = await appender.store.stored_events([event.id for _, event, _ in chunk])
+        for number, event, recorded_at in chunk:
             stored = found.get(event.id)
             if stored is None:
-                pending.append((number, event))
+                pending.append((number, event, recorded_at))
                 continue
             if not same_content(stored, event):
                 report.bad.append(BadLine(number, str(DuplicateEventError(str(event.id)))))
             report.skipped += 1
+    times: dict[int, datetime] = {}
+    if keep_recorded_at:
+        with storage_errors():
+            async with appender.store.engine.connect() as conn:
+                newest = await newest_recorded_at(conn)
+        timed, late = _recording_times(pending, newest, appender.now())
+        report.bad.extend(late)
+        times = {number: at for number, _, at in timed}
     bad, named = await _dry_run(appender, pending)
     report.bad.extend(bad)
     if report.bad:
+        report.bad.sort(key=lambda line: line.number)
         report.skipped = 0
         return report
-    runs = runs_of((event, None, key_id) for _, event in pending)
+    runs = runs_of((event, times.get(number), key_id) for number, event, _ in pending)
     report.appended = await write_all(appender, runs, keep=named)
     return report
 
 
-async def _dry_run(
-    appender: Appender, events: list[tuple[int, Event]]
-) -> tuple[list[BadLine], set[UUID]]:
+async def _dry_run(appender: Appender, events: list[Line]) -> tuple[list[BadLine], set[UUID]]:
     """Fold the file over the conflicts' current state without writing, to find every line a
     real append would refuse; and the ids the file's events name."""
     states: dict[str, ConflictState] = {}
@@ -107,7 +189,7 @@ async def _dry_run(
     placeholder = datetime.now().astimezone()
     seen: dict[UUID, Recorded] = {}  # what retractions and corrections may name
     named: set[UUID] = set()
-    for number, event in events:
+    for number, event, _ in events:
         state = states.get(event.conflict) or await appender.current_state(event.conflict)
         names = references(state, event)
         named.update(names)

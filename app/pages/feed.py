@@ -49,9 +49,15 @@ def _stamp(moment: datetime) -> str:
 
 
 def atom_feed(
-    conflict: str, entries: Iterable[FeedEntry], *, self_url: str, page_url: str
+    conflict: str,
+    entries: Iterable[FeedEntry],
+    *,
+    self_url: str,
+    page_url: str,
+    title: str | None = None,
 ) -> bytes:
-    """The feed document, entries newest first as given."""
+    """The feed document, entries newest first as given. ``title``: the conflict's (from its
+    ``conflict.described``), else its slug names the feed."""
     ElementTree.register_namespace("", _ATOM)
 
     def sub(parent: ElementTree.Element, tag: str, text: str | None = None, **attrs: str) -> None:
@@ -62,7 +68,7 @@ def atom_feed(
     listed = list(entries)
     feed = ElementTree.Element(f"{{{_ATOM}}}feed")
     sub(feed, "id", conflict_feed_id(conflict))
-    sub(feed, "title", f"{conflict}: ceasefire status")
+    sub(feed, "title", f"{title or conflict}: ceasefire status")
     sub(feed, "subtitle", "Agreements, collapses, expiries and allegations (claims, not facts).")
     updated = max((e.updated for e in listed), default=datetime(1970, 1, 1, tzinfo=UTC))
     sub(feed, "updated", _stamp(updated))

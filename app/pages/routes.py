@@ -50,6 +50,16 @@ def _when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC")
 
 
+def _local_when(value: datetime) -> str:
+    """A local time with its offset, as the event was written (``2 Apr 2022, 19:00 UTC+03:00``)."""
+    return (
+        value.strftime("%-d %b %Y, %H:%M UTC")
+        + value.strftime("%z")[:3]
+        + ":"
+        + value.strftime("%z")[3:]
+    )
+
+
 def _local_input(value: datetime | None) -> str:
     """The value a ``datetime-local`` input shows: UTC, without an offset."""
     return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
@@ -72,6 +82,7 @@ def _finalize(value: Any) -> Any:
 templates.env.finalize = _finalize
 templates.env.filters.update(
     when=_when,
+    local_when=_local_when,
     local_input=_local_input,
     duration=duration,
     countdown=_countdown,

@@ -27,7 +27,7 @@ from events.model.errors import UnknownConflictError
 from projections.freshness import next_change, snapshot, stream_position
 from projections.queries.allegations import read_allegations
 from projections.queries.status import list_conflicts, read_status
-from projections.timeline import on_story_thread, read_story
+from projections.timeline import TimelineEntry, on_story_thread, read_story
 from projections.views import StatusView
 
 __all__ = [
@@ -146,6 +146,12 @@ _FEED_SKIPS = ("mission.",)
 _FEED_SIZE = 200
 
 
+def _local(entry: TimelineEntry) -> str:
+    """`` (<local time> local)`` for an event written with a UTC offset, else nothing."""
+    local = entry.occurred_at_local
+    return "" if local is None else f" ({local.isoformat()} local)"
+
+
 async def feed(
     engine: AsyncEngine, conflict: str, *, window: timedelta, self_url: str, page_url: str
 ) -> Representation:
@@ -167,7 +173,7 @@ async def feed(
             updated=max([e.recorded_at, *(n.recorded_at for n in e.notes)]),
             published=e.recorded_at,
             category=e.type,
-            content=f"{e.summary} Occurred {e.occurred_at.isoformat()}; "
+            content=f"{e.summary} Occurred {e.occurred_at.isoformat()}{_local(e)}; "
             f"source: {e.source.get('name', 'unknown')}.",
             occurred_at=e.occurred_at,
         )
@@ -192,18 +198,37 @@ async def feed(
             )
         )
     entries.sort(key=lambda e: e.occurred_at, reverse=True)
-    body = atom_feed(conflict, entries[:_FEED_SIZE], self_url=self_url, page_url=page_url)
+    body = atom_feed(
+        conflict,
+        entries[:_FEED_SIZE],
+        self_url=self_url,
+        page_url=page_url,
+        title=getattr(view, "title", None),
+    )
     return Representation(body, Validator(position, until), "application/atom+xml")
 
 
 async def allegations(
-    engine: AsyncEngine, conflict: str, *, as_of: datetime | None, known_at: datetime | None
+    engine: AsyncEngine,
+    conflict: str,
+    *,
+    as_of: datetime | None,
+    known_at: datetime | None,
+    occurred_from: datetime | None = None,
+    occurred_to: datetime | None = None,
 ) -> Representation:
     with storage_errors():
         async with snapshot(engine) as conn:
             position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
-            view = await read_allegations(conn, conflict, as_of=as_of or now, known_at=known_at)
+            view = await read_allegations(
+                conn,
+                conflict,
+                as_of=as_of or now,
+                known_at=known_at,
+                occurred_from=occurred_from,
+                occurred_to=occurred_to,
+            )
             until = None
             if as_of is None:
                 until = await next_change(conn, conflict=conflict, after=now, known_at=known_at)

@@ -21,7 +21,7 @@ so the check sees what that writer wrote.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Container, Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 from uuid import UUID
 
@@ -29,7 +29,12 @@ from app.services.appending import Appender
 from events.model.errors import ConcurrencyError
 from events.model.types import Event
 
-__all__ = ["BATCH", "Entry", "Run", "retrying", "runs_of", "write_all"]
+__all__ = ["BATCH", "CLOCK_SKEW", "Entry", "Run", "retrying", "runs_of", "write_all"]
+
+#: How far after this machine's clock a file's event may say it was recorded (``import``, and
+#: ``load --keep-recorded-at``): the most the clock of the machine it came from may run ahead.
+#: An event recorded later is refused: no machine could have recorded it yet.
+CLOCK_SKEW = timedelta(minutes=1)
 
 #: Events appended per write (a conflict's run is cut into batches of at most this many).
 BATCH = 500

@@ -23,6 +23,7 @@ from events.model.types import (
     AllegationDenied,
     AllegationRetracted,
     CeasefireDeclared,
+    ConflictDescribed,
     Event,
     EventCorrected,
     MissionDispatched,
@@ -95,6 +96,10 @@ class RecordedMissionEnded(MissionEnded, RecordMeta):
     pass
 
 
+class RecordedConflictDescribed(ConflictDescribed, RecordMeta):
+    pass
+
+
 Recorded = Annotated[
     RecordedAgreementSigned
     | RecordedAgreementCollapsed
@@ -105,7 +110,8 @@ Recorded = Annotated[
     | RecordedCeasefireDeclared
     | RecordedAgreementExtended
     | RecordedAllegationDenied
-    | RecordedMissionEnded,
+    | RecordedMissionEnded
+    | RecordedConflictDescribed,
     Field(discriminator="type"),
 ]
 recorded_adapter: TypeAdapter[Recorded] = TypeAdapter(Recorded)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
@@ -20,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from events.model.countries import CountryCode
 from events.model.values import (
     MAX_SAFE_INTEGER,
     AgreementKind,
@@ -29,6 +31,7 @@ from events.model.values import (
     Scope,
     Slug,
     Text,
+    UtcOffset,
 )
 
 __all__ = [
@@ -38,14 +41,26 @@ __all__ = [
     "AgreementSignedData",
     "AllegationDeniedData",
     "AllegationRetractedData",
+    "CasualtiesClaimed",
     "CasualtyRange",
     "CeasefireDeclaredData",
+    "ConflictDescribedData",
     "CorrectableType",
     "EventCorrectedData",
+    "EventData",
     "MissionDispatchedData",
     "MissionEndedData",
     "ViolationAllegedData",
+    "killed_and_injured",
 ]
+
+
+class EventData(Frozen):
+    """What every event's data may carry: ``utc_offset``, the offset of local time where it
+    happened. Absent in events recorded before it existed and in those given in UTC, so their
+    stored data, and their hashes, are what they were."""
+
+    utc_offset: UtcOffset | None = None
 
 
 def _ends_after_start(effective_at: datetime | None, expires_at: datetime | None) -> None:
@@ -53,7 +68,29 @@ def _ends_after_start(effective_at: datetime | None, expires_at: datetime | None
         raise ValueError("expires_at must be later than effective_at")
 
 
-class AgreementSignedData(Frozen):
+class ConflictDescribedData(EventData):
+    """What a conflict is called and where it is: the name readers know it by, beside its
+    slug. A later description replaces the whole of an earlier one from its recording on."""
+
+    title: Name = Field(description="The conflict's name as readers know it.")
+    summary: Text | None = None
+    countries: tuple[CountryCode, ...] = Field(
+        min_length=1,
+        max_length=50,
+        json_schema_extra={"uniqueItems": True},
+        description="The countries it is fought in, as ISO 3166-1 alpha-2 codes, each once.",
+    )
+    region: Name = Field(description="The region it belongs to (e.g. Middle East).")
+
+    @field_validator("countries")
+    @classmethod
+    def _distinct_countries(cls, countries: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(countries)) != len(countries):
+            raise ValueError("countries must be distinct")
+        return countries
+
+
+class AgreementSignedData(EventData):
     """An agreement between two or more parties: what was signed, by whom, and from when it
     binds."""
 
@@ -81,7 +118,7 @@ class AgreementSignedData(Frozen):
         return self
 
 
-class CeasefireDeclaredData(Frozen):
+class CeasefireDeclaredData(EventData):
     """A unilateral ceasefire: one side declares it, toward the others. Its parties are the
     declarer and those it is declared toward; it is listed and counted like an agreement."""
 
@@ -103,7 +140,7 @@ class CeasefireDeclaredData(Frozen):
         return self
 
 
-class AgreementExtendedData(Frozen):
+class AgreementExtendedData(EventData):
     """A fixed term moved to a later end, from the extension's own occurred_at on."""
 
     agreement_id: Slug
@@ -111,7 +148,7 @@ class AgreementExtendedData(Frozen):
     reason: Text | None = None
 
 
-class AgreementCollapsedData(Frozen):
+class AgreementCollapsedData(EventData):
     """An agreement that no longer holds, and why."""
 
     agreement_id: Slug
@@ -134,7 +171,35 @@ class CasualtyRange(Frozen):
         return self
 
 
-class ViolationAllegedData(Frozen):
+class CasualtiesClaimed(Frozen):
+    """Killed and injured, each a range: the fuller shape of a claimed toll. Either part may be
+    missing (the claim did not say). The bare range of ``CasualtyRange`` still stands and means
+    killed, so stored allegations keep their bytes and their hashes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"minProperties": 1})
+
+    killed: CasualtyRange | None = None
+    injured: CasualtyRange | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> CasualtiesClaimed:
+        if self.killed is None and self.injured is None:
+            raise ValueError("casualties_claimed needs killed, injured or both")
+        return self
+
+
+def killed_and_injured(
+    claimed: CasualtyRange | CasualtiesClaimed | None,
+) -> tuple[CasualtyRange | None, CasualtyRange | None]:
+    """(killed, injured) of a claim in either shape: a bare range is the killed."""
+    if claimed is None:
+        return None, None
+    if isinstance(claimed, CasualtyRange):
+        return claimed, None
+    return claimed.killed, claimed.injured
+
+
+class ViolationAllegedData(EventData):
     """One party accuses another of breaking an agreement: a claim, counted per party."""
 
     alleged_by: Name
@@ -143,7 +208,11 @@ class ViolationAllegedData(Frozen):
     location: Text | None = None
     description: Text | None = None
     incidents: int = Field(default=1, ge=1, le=1_000_000, strict=True)
-    casualties_claimed: CasualtyRange | None = None
+    casualties_claimed: CasualtyRange | CasualtiesClaimed | None = Field(
+        default=None,
+        description="The toll claimed: `{low, best, high}` (killed), or "
+        "`{killed: {low, best, high}, injured: {low, best, high}}` (either part optional).",
+    )
 
     @model_validator(mode="after")
     def _not_self_accusation(self) -> ViolationAllegedData:
@@ -152,7 +221,7 @@ class ViolationAllegedData(Frozen):
         return self
 
 
-class MissionDispatchedData(Frozen):
+class MissionDispatchedData(EventData):
     """A monitoring or observer mission sent to the conflict."""
 
     mission_id: Slug
@@ -163,14 +232,14 @@ class MissionDispatchedData(Frozen):
     expected_arrival: Instant | None = None
 
 
-class MissionEndedData(Frozen):
+class MissionEndedData(EventData):
     """A mission that has left or stopped its work."""
 
     mission_id: Slug
     reason: Text | None = None
 
 
-class AllegationDeniedData(Frozen):
+class AllegationDeniedData(EventData):
     """The accused party denies an allegation: it still counts, marked denied."""
 
     allegation_id: UUID = Field(description="The id of the violation.alleged event denied.")
@@ -178,7 +247,7 @@ class AllegationDeniedData(Frozen):
     statement: Text | None = None
 
 
-class AllegationRetractedData(Frozen):
+class AllegationRetractedData(EventData):
     """The alleging party withdraws an allegation. The allegation stays in the log; the views
     stop counting it from the moment the retraction is recorded."""
 
@@ -205,7 +274,7 @@ CORRECTABLE_DATA: dict[str, type[Frozen]] = {
 }
 
 
-class EventCorrectedData(Frozen):
+class EventCorrectedData(EventData):
     """Supersedes the whole ``data`` of an earlier event of the same conflict. The corrected
     event keeps its id, its occurred_at and its place in the log; the views show the new data
     from the moment the correction is recorded.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, model_validator
 
 from events.model.event_data import (
     AgreementCollapsedData,
@@ -20,12 +20,13 @@ from events.model.event_data import (
     AllegationDeniedData,
     AllegationRetractedData,
     CeasefireDeclaredData,
+    ConflictDescribedData,
     EventCorrectedData,
     MissionDispatchedData,
     MissionEndedData,
     ViolationAllegedData,
 )
-from events.model.values import ConflictSlug, Frozen, Instant, Source
+from events.model.values import ConflictSlug, Frozen, Instant, Source, offset_given
 
 __all__ = [
     "EVENT_TYPES",
@@ -36,6 +37,7 @@ __all__ = [
     "AllegationDenied",
     "AllegationRetracted",
     "CeasefireDeclared",
+    "ConflictDescribed",
     "Event",
     "EventBase",
     "EventCorrected",
@@ -55,6 +57,20 @@ class EventBase(Frozen):
     conflict: ConflictSlug
     occurred_at: Instant
     source: Source
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_utc_offset(cls, value: Any) -> Any:
+        """``occurred_at`` is stored in UTC; the offset it was written with (``+03:00``) is
+        kept as ``data.utc_offset`` (unless the data gives one), so views can show local time.
+        UTC (``Z``, ``+00:00``) keeps nothing: the data stays as it always was."""
+        if not isinstance(value, dict):
+            return value
+        data = value.get("data")
+        offset = offset_given(value.get("occurred_at"))
+        if offset is None or not isinstance(data, dict) or "utc_offset" in data:
+            return value
+        return {**value, "data": {**data, "utc_offset": offset}}
 
 
 class AgreementSigned(EventBase):
@@ -107,6 +123,11 @@ class EventCorrected(EventBase):
     data: EventCorrectedData
 
 
+class ConflictDescribed(EventBase):
+    type: Literal["conflict.described"] = "conflict.described"
+    data: ConflictDescribedData
+
+
 Event = Annotated[
     AgreementSigned
     | AgreementCollapsed
@@ -117,7 +138,8 @@ Event = Annotated[
     | CeasefireDeclared
     | AgreementExtended
     | AllegationDenied
-    | MissionEnded,
+    | MissionEnded
+    | ConflictDescribed,
     Field(discriminator="type"),
 ]
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
@@ -133,6 +155,7 @@ EventType = Literal[
     "agreement.extended",
     "allegation.denied",
     "mission.ended",
+    "conflict.described",
 ]
 EVENT_TYPES: tuple[str, ...] = (
     "agreement.signed",
@@ -145,6 +168,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "agreement.extended",
     "allegation.denied",
     "mission.ended",
+    "conflict.described",
 )
 
 #: The schema version new events of each type are written with. Older stored versions are

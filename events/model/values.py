@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
@@ -42,7 +42,10 @@ __all__ = [
     "Source",
     "Text",
     "Url",
+    "UtcOffset",
     "legible",
+    "local_time",
+    "offset_given",
     "refused_character",
 ]
 
@@ -79,6 +82,45 @@ def _rfc3339_only(value: Any) -> Any:
 
 
 Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only), AfterValidator(_utc)]
+#: The UTC offset local time had where an event happened, as RFC 3339 writes it (``+03:00``).
+UtcOffset = Annotated[
+    str,
+    StringConstraints(pattern=r"^[+-]([01][0-9]|2[0-3]):[0-5][0-9]$"),
+    Field(
+        description="The UTC offset of local time where it happened (`+03:00`): kept from the "
+        "offset `occurred_at` was written with, unless given; absent when it was UTC (`Z`, "
+        "`+00:00`). Instants, ordering and hashes stay UTC."
+    ),
+]
+
+_OFFSET_AT_END = re.compile(r"([+-])([01][0-9]|2[0-3]):?([0-5][0-9])$")
+
+
+def offset_given(value: Any) -> str | None:
+    """The non-zero UTC offset an instant was written with (``+03:00``), from RFC 3339 text or
+    an aware datetime; None for UTC or anything else (which validation then judges)."""
+    if isinstance(value, datetime):
+        delta = value.utcoffset()
+        if not delta:
+            return None
+        minutes = int(delta.total_seconds()) // 60
+        sign, minutes = ("-", -minutes) if minutes < 0 else ("+", minutes)
+        return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    if isinstance(value, str) and _DATE_START.match(value):
+        found = _OFFSET_AT_END.search(value)
+        if found is None or (found.group(2) == "00" and found.group(3) == "00"):
+            return None
+        return f"{found.group(1)}{found.group(2)}:{found.group(3)}"
+    return None
+
+
+def local_time(instant: datetime, offset: str) -> datetime:
+    """``instant`` (UTC) as local time at ``offset`` (a ``UtcOffset``)."""
+    sign = -1 if offset[0] == "-" else 1
+    hours, minutes = int(offset[1:3]), int(offset[4:6])
+    return instant.astimezone(timezone(sign * timedelta(hours=hours, minutes=minutes)))
+
+
 ConflictSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 #: Text without NUL: PostgreSQL text cannot hold it, so it is refused on every database alike

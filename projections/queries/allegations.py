@@ -18,6 +18,8 @@ from projections.views import (
     AgreementAllegations,
     AllegationsView,
     AllegationView,
+    CasualtySum,
+    CasualtyTotals,
     OutsideAgreements,
     PartyCounts,
     Role,
@@ -25,6 +27,49 @@ from projections.views import (
 )
 
 __all__ = ["read_allegations"]
+
+_Sum = tuple[int, int, int]
+
+
+class _CasualtyTally:
+    """Claimed casualties summed per (accuser, accused), in the order first claimed."""
+
+    def __init__(self) -> None:
+        self._totals: dict[tuple[str, str], tuple[int, _Sum | None, _Sum | None]] = {}
+
+    def add(self, item: AllegationView) -> None:
+        claimed = item.casualties_claimed
+        if not isinstance(claimed, dict):
+            return
+        # A bare {low, best, high} claim (the first shape, still valid) is the killed.
+        killed = claimed.get("killed") if "low" not in claimed else claimed
+        injured = claimed.get("injured")
+        key = (item.alleged_by, item.accused)
+        n, killed_sum, injured_sum = self._totals.get(key, (0, None, None))
+        self._totals[key] = (n + 1, _plus(killed_sum, killed), _plus(injured_sum, injured))
+
+    def totals(self) -> list[CasualtyTotals]:
+        return [
+            CasualtyTotals(
+                alleged_by=alleged_by,
+                accused=accused,
+                allegations=n,
+                killed=_view(killed),
+                injured=_view(injured),
+            )
+            for (alleged_by, accused), (n, killed, injured) in self._totals.items()
+        ]
+
+
+def _plus(total: _Sum | None, claimed: Any) -> _Sum | None:
+    if not isinstance(claimed, dict):
+        return total
+    low, best, high = total or (0, 0, 0)
+    return (low + claimed["low"], best + claimed["best"], high + claimed["high"])
+
+
+def _view(total: _Sum | None) -> CasualtySum | None:
+    return None if total is None else CasualtySum(low=total[0], best=total[1], high=total[2])
 
 
 def _allegation(
@@ -52,9 +97,16 @@ def _allegation(
 
 
 async def read_allegations(
-    conn: AsyncConnection, conflict: str, *, as_of: datetime, known_at: datetime | None
+    conn: AsyncConnection,
+    conflict: str,
+    *,
+    as_of: datetime,
+    known_at: datetime | None,
+    occurred_from: datetime | None = None,
+    occurred_to: datetime | None = None,
 ) -> AllegationsView:
-    """Every allegation that occurred by ``as_of``, filed under its agreement with its role;
+    """Every allegation that occurred by ``as_of`` (and in [``occurred_from``,
+    ``occurred_to``) when given: a period's counts), filed under its agreement with its role;
     the retracted ones listed (marked) but not counted. Its cost grows with the conflict's
     allegations: it lists them all."""
     version, position = await conflict_head(conn, conflict, known_at)
@@ -66,18 +118,25 @@ async def read_allegations(
     )
     by_id = {a.agreement_id: a for a in visible}
     monitors = await read_monitors(conn, conflict, as_of, known_at)
+    period = []
+    if occurred_from is not None:
+        period.append(allegations.c.occurred_at >= occurred_from)
+    if occurred_to is not None:
+        period.append(allegations.c.occurred_at < occurred_to)
     rows = await conn.execute(
         select(allegations)
         .where(
             allegations.c.conflict == conflict,
             allegations.c.occurred_at <= as_of,
             known_at_condition(allegations, known_at),
+            *period,
         )
         .order_by(allegations.c.occurred_at, allegations.c.version)
     )
     per_agreement: dict[str, list[AllegationView]] = {a.agreement_id: [] for a in visible}
     outside: list[AllegationView] = []
     totals: dict[str, PartyCounts] = {}
+    casualties = _CasualtyTally()
     for agreement in visible:
         for party in agreement.parties:
             totals.setdefault(party, PartyCounts())
@@ -99,6 +158,7 @@ async def read_allegations(
             view = _allegation(row, None, None, as_of)
             outside.append(view)
         if not view.retracted:
+            casualties.add(view)
             tally(
                 totals,
                 view.alleged_by,
@@ -113,9 +173,11 @@ async def read_allegations(
         items = per_agreement[agreement.agreement_id]
         counts = {p: PartyCounts() for p in agreement.parties}
         roles: dict[str, int] = {}
+        section_casualties = _CasualtyTally()
         for item in items:
             if item.retracted:
                 continue
+            section_casualties.add(item)
             roles[item.role or "third_party"] = roles.get(item.role or "third_party", 0) + 1
             tally(
                 counts,
@@ -133,11 +195,14 @@ async def read_allegations(
                 counts=counts,
                 roles=roles,
                 allegations=items,
+                casualties=section_casualties.totals(),
             )
         )
     outside_counts: dict[str, PartyCounts] = {}
+    outside_casualties = _CasualtyTally()
     for item in outside:
         if not item.retracted:
+            outside_casualties.add(item)
             tally(
                 outside_counts,
                 item.alleged_by,
@@ -150,7 +215,12 @@ async def read_allegations(
         conflict=conflict,
         totals=totals,
         agreements=sections,
-        outside_agreements=OutsideAgreements(counts=outside_counts, allegations=outside),
+        outside_agreements=OutsideAgreements(
+            counts=outside_counts, allegations=outside, casualties=outside_casualties.totals()
+        ),
+        casualties=casualties.totals(),
+        period_from=occurred_from,
+        period_to=occurred_to,
         version=version,
         position=position,
         as_of=as_of,

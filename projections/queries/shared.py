@@ -1,9 +1,10 @@
 """What every read of a conflict starts with: its head (so the data is never older than the
-position it is tagged with) and the monitors of its agreements (whose findings are not a party's
-claim)."""
+position it is tagged with), the monitors of its agreements (whose findings are not a party's
+claim) and its description (its title)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import select
@@ -12,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from events.log.positions import stream_head
 from events.log.tables import events
 from events.model.errors import UnknownConflictError
-from projections.tables import known_at_condition, missions
+from projections.tables import descriptions, known_at_condition, missions
+from projections.views import DescriptionView
 
-__all__ = ["conflict_head", "read_monitors"]
+__all__ = ["conflict_head", "read_description", "read_monitors"]
 
 
 async def conflict_head(
@@ -55,3 +57,25 @@ async def read_monitors(
     for agreement_id, organization in rows:
         found.setdefault(agreement_id, []).append(organization)
     return found
+
+
+async def read_description(
+    conn: AsyncConnection, conflict: str, known_at: datetime | None
+) -> DescriptionView | None:
+    """The conflict's description as the log held it at ``known_at`` (None: never described
+    by then): one indexed lookup."""
+    row = (
+        await conn.execute(
+            select(
+                descriptions.c.title,
+                descriptions.c.summary,
+                descriptions.c.countries,
+                descriptions.c.region,
+            ).where(descriptions.c.conflict == conflict, known_at_condition(descriptions, known_at))
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return DescriptionView(
+        title=row.title, summary=row.summary, countries=json.loads(row.countries), region=row.region
+    )

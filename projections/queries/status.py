@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from events.log.tables import streams
 from events.model.state import AgreementState
 from projections.inline import load_agreements
-from projections.queries.shared import conflict_head, read_monitors
+from projections.queries.shared import conflict_head, read_description, read_monitors
 from projections.standing import Filing, conflict_standing, contests, role_of
 from projections.tables import allegations, known_at_condition, mission_ends, missions
 from projections.views import (
@@ -251,8 +251,11 @@ async def read_status(
     last_under: datetime | None = None
     if current is not None:
         counts, last_under = under[current.agreement_id].counts, under[current.agreement_id].last
+    described = await read_description(conn, conflict, known_at)
     return StatusView(
         conflict=conflict,
+        title=None if described is None else described.title,
+        description=described,
         state=standing.state,
         since=standing.since,
         agreement=(
@@ -298,6 +301,7 @@ async def list_conflicts(
             summaries.append(
                 ConflictSummary(
                     conflict=name,
+                    title=status.title,
                     state=status.state,
                     since=status.since,
                     agreement_id=status.agreement.agreement_id if status.agreement else None,

@@ -7,10 +7,10 @@ in a clone, files the examples write, the database ``./ceasefire.db`` included, 
 nothing the user has beside the checkout is read or overwritten), with no ``CEASEFIRE_*``
 setting but those the README itself sets. The server is ``.venv/bin/ceasefire serve`` on a
 free port (what ``make serve`` runs): the examples' ``127.0.0.1:8000`` is rewritten to it, and
-the webhook recipe's ports to free ones. Shell variables an example sets (``KEY=…``) carry over
-to the next ones. Every file the examples leave behind must be one ``.gitignore`` ignores, so
-following the README leaves a clean ``git status``. Runs once: it tests the README, not a
-database.
+the webhook recipe's and the back-filled log's ports to free ones. Shell variables an example
+sets (``KEY=…``) carry over to the next ones. Every file the examples leave behind must be one
+``.gitignore`` ignores, so following the README leaves a clean ``git status``. Runs once: it
+tests the README, not a database.
 """
 
 from __future__ import annotations
@@ -77,7 +77,12 @@ def _environment(ports: dict[str, int]) -> dict[str, str]:
 def serving(scratch: Path, bookkeeping: Path) -> Iterator[tuple[int, dict[str, str]]]:
     port = free_port()
     env = _environment(
-        {"WEBHOOKS_PORT": free_port(), "RECEIVER_PORT": free_port(), "README_PORT": port}
+        {
+            "WEBHOOKS_PORT": free_port(),
+            "RECEIVER_PORT": free_port(),
+            "README_PORT": port,
+            "BACKFILL_PORT": free_port(),
+        }
     )
     server_log = bookkeeping / "server.log"
     log = server_log.open("wb")
