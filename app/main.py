@@ -23,7 +23,6 @@ from app.api import (
 )
 from app.capacity import Gauge
 from app.composition import serving
-from app.direct import DirectDoor
 from app.head import HeadAsGet
 from app.limits import BodyLimit
 from app.logs import configure_logging
@@ -102,8 +101,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
-    """The whole app behind the door of the routes answered directly (``app.direct``),
-    wrapped in the body guard (size, deadline, NULs: it must sit outside
+    """The FastAPI app wrapped in the body guard (size, deadline, NULs: it must sit outside
     FastAPI), in HEAD-as-GET, in the guard that keeps a connection open after an answered 500,
     and outermost in the request id, log line and HTTP metrics of every request."""
     settings = settings or get_settings()
@@ -113,7 +111,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         AnsweredErrors(
             HeadAsGet(
                 BodyLimit(
-                    DirectDoor(fastapi, ROUTERS),
+                    fastapi,
                     settings.max_body_bytes,
                     timeout=settings.body_timeout.total_seconds(),
                 )

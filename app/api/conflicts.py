@@ -26,7 +26,6 @@ from app.api.parameters import (
 )
 from app.conditional import ConditionalDep, ConditionalReads
 from app.deps import ReaderKey, SettingsDep
-from app.direct import DirectRoute, answered_directly
 from app.openapi import OPEN_READ
 from app.settings import Settings
 from events.values import ConflictSlug, Instant
@@ -35,7 +34,7 @@ from projections.views import AllegationsView, ConflictSummary, StatusView
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["conflicts"], route_class=DirectRoute)
+router = APIRouter(tags=["conflicts"])
 
 AsOf = Annotated[
     Instant | None,
@@ -149,7 +148,6 @@ async def _status(
     summary="Is the ceasefire holding, since when, and who accuses whom",
     openapi_extra=OPEN_READ,
 )
-@answered_directly
 async def get_status(
     request: Request,
     conflict: Conflict,
