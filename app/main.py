@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
                     fastapi,
                     settings.max_body_bytes,
                     timeout=settings.body_timeout.total_seconds(),
+                    max_header_bytes=settings.max_header_bytes,
                 )
             )
         ),
