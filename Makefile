@@ -13,7 +13,7 @@ PORT ?= 8000
 LOCK := constraints.txt
 PIP_INSTALL = $(PY) -m pip install -q -c $(LOCK) --build-constraint $(LOCK)
 
-.PHONY: serve demo try-webhooks test lint bench clean replica lock
+.PHONY: serve demo try-webhooks test test-lowest lint bench clean replica lock
 
 # What serving needs (no test or lint tools): `make serve` and `make demo`. A .venv that
 # `make test` already filled up to date has it all.
@@ -62,6 +62,17 @@ try-webhooks: $(VENV)/.installed
 test: $(VENV)/.installed lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## The unit, contract and api tests again on the lowest versions pyproject.toml allows for our
+## direct dependencies (uv's lowest-direct resolution), in a fresh venv of their own: the
+## declared ranges are ones the suite has passed on.
+LOWEST ?= .venv-lowest
+test-lowest: $(VENV)/.installed
+	$(PY) -m pip install -q uv
+	rm -rf $(LOWEST)
+	$(VENV)/bin/uv venv -q --python "$$(readlink -f $(PY))" $(LOWEST)
+	$(VENV)/bin/uv pip install -q --python $(LOWEST)/bin/python --resolution lowest-direct -e '.[dev]'
+	$(LOWEST)/bin/python -m pytest tests/unit tests/contract tests/api $(PYTEST_ARGS)
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check app events projections migrations tests bench
 	$(VENV)/bin/ruff format --check app events projections migrations tests bench
@@ -83,4 +94,4 @@ replica:
 	bash .ci/replica.sh start
 
 clean:
-	rm -rf $(VENV) .lock-venv *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(LOWEST) .lock-venv *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -22,7 +22,6 @@ from app.api import (
     webhooks,
 )
 from app.composition import serving
-from app.direct import DirectDoor
 from app.http import openapi, problems
 from app.http.capacity import Gauge, PerClient
 from app.http.head_requests import HeadAsGet
@@ -106,8 +105,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
-    """The whole app behind the door of the routes answered directly (``app.direct``),
-    wrapped in the body guard (size, deadline, NULs: it must sit outside
+    """The FastAPI app wrapped in the body guard (size, deadline, NULs: it must sit outside
     FastAPI), in HEAD-as-GET, in the guard that keeps a connection open after an answered 500,
     and outermost in the request id, log line and HTTP metrics of every request."""
     settings = settings or get_settings()
@@ -117,9 +115,10 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         AnsweredErrors(
             HeadAsGet(
                 BodyLimit(
-                    DirectDoor(fastapi, ROUTERS),
+                    fastapi,
                     settings.max_body_bytes,
                     timeout=settings.body_timeout.total_seconds(),
+                    max_header_bytes=settings.max_header_bytes,
                 )
             )
         ),

@@ -41,14 +41,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
     # -- the HTTP edge: what one client may hold of a process (app/http/edge.py, app/http/limits.py)
-    #: Largest request line and headers accepted, in bytes (more: 431).
+    #: Largest request target and headers accepted, in bytes (more: 431; ``ceasefire serve``:
+    #: headers still arriving past it are a 400 from uvicorn's h11 parser, app/http/edge.py).
     max_header_bytes: int = Field(default=16 * 1024, ge=1024)
-    #: A request's headers must all arrive this long after its first byte (else 408).
-    header_timeout: timedelta = Field(default=timedelta(seconds=10), gt=timedelta(0))
+    #: Seconds a connection may stay open with nothing sent after its last answer (uvicorn's
+    #: ``timeout_keep_alive``). uvicorn has no deadline on a request's headers (app/http/edge.py).
+    keep_alive_timeout: int = Field(default=5, ge=1)
     #: A request's body must all arrive this long after its headers (else 408).
     body_timeout: timedelta = Field(default=timedelta(seconds=30), gt=timedelta(0))
-    #: Open connections per process (``ceasefire serve``). Past it, the one waiting longest
-    #: for its headers is closed, or the newcomer is answered 503 with Retry-After.
+    #: Open connections per process (``ceasefire serve``; uvicorn's ``limit_concurrency``).
+    #: Past it, a request is answered 503 and its connection closed.
     max_connections: int = Field(default=4096, ge=1)
     #: Live streams (/v1/stream) per process; more: 503 with Retry-After.
     max_streams: int = Field(default=1024, ge=1)
@@ -164,7 +166,6 @@ class Settings(BaseSettings):
         "contested_window",
         "stream_heartbeat",
         "sqlite_notify_poll",
-        "header_timeout",
         "body_timeout",
         "webhook_connect_timeout",
         "webhook_timeout",

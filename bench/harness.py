@@ -42,7 +42,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from app.http.edge import uvicorn_arguments  # noqa: E402
 from app.services.schema_migrations import upgrade  # noqa: E402
+from app.settings import Settings  # noqa: E402
 from events.model.types import Event, event_adapter  # noqa: E402
 
 __all__ = [
@@ -263,8 +265,9 @@ def free_port() -> int:
         return port
 
 
-#: Our app served as ``ceasefire serve`` serves it: with its connection guard (app/http/edge.py).
-GUARDED = ("--http", "app.http.edge:SettingsProtocol")
+#: The uvicorn options ``ceasefire serve`` bounds its connections with (app/http/edge.py), at the
+#: default settings: h11 with its header bound, the connection cap, the keep-alive timeout.
+GUARDED = tuple(uvicorn_arguments(Settings()))
 
 
 class Server:

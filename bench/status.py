@@ -5,7 +5,8 @@ article's timeline plus ``--allegations`` more allegations under its current agr
 
 - the real route, through a real uvicorn (a subprocess on loopback), now and ``as_of`` a time;
 - ``bench/bare_app.py``: the same path answering the same JSON as a constant, served by the same
-  uvicorn settings and driven by the same load generator, in the same round.
+  uvicorn settings (``ceasefire serve``'s, ``GUARDED``) and driven by the same load generator,
+  in the same round.
 
 The load generator is ``wrk`` when installed (C; one thread of it outruns one uvicorn worker
 many times over, so it is not what is measured), else httpx clients in separate processes.
@@ -60,7 +61,7 @@ def run_database(kind: str, table: Table, round_: int, args: argparse.Namespace)
             constant.write_bytes(response.content)
             measure("status (now)", ours.base_url, status)
             measure(f"status ?as_of={AS_OF}", ours.base_url, f"{status}?as_of={AS_OF}")
-        with Server("bench.bare_app:create_app", factory=True, env=env) as bare:
+        with Server("bench.bare_app:create_app", factory=True, extra_args=GUARDED, env=env) as bare:
             measure("bare FastAPI, constant dict", bare.base_url, status)
             measure("bare FastAPI, constant bytes", bare.base_url, f"/bytes/{CONFLICT}/status")
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         table.notes.append(
             f"{args.connections} keep-alive connections, {args.seconds:g} s per figure, "
-            f"uvicorn 1 worker (default loop and HTTP parser, no access log); "
+            f"uvicorn 1 worker ({' '.join(GUARDED)}, no access log); "
             f"seed + {args.allegations} allegations"
         )
         print(table.render())

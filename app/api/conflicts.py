@@ -24,7 +24,6 @@ from app.api.parameters import (
     conditional_responses,
 )
 from app.deps import ReaderKey, SettingsDep
-from app.direct import DirectRoute, answered_directly
 from app.http.openapi import OPEN_READ
 from app.http.problems import ProblemError
 from app.reads import view_bytes
@@ -36,7 +35,7 @@ from projections.views import AllegationsView, ConflictSummary, StatusView
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["conflicts"], route_class=DirectRoute)
+router = APIRouter(tags=["conflicts"])
 
 AsOf = Annotated[
     Instant | None,
@@ -150,7 +149,6 @@ async def _status(
     summary="Is the ceasefire holding, since when, and who accuses whom",
     openapi_extra=OPEN_READ,
 )
-@answered_directly
 async def get_status(
     request: Request,
     conflict: Conflict,

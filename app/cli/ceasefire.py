@@ -115,17 +115,16 @@ def serve(
         )
         return
     # Each worker process builds its own app from the same environment (settings are read
-    # from it, already validated above): uvicorn needs an import string to start them, and so
-    # does the connection guard (the same bounds, read from the same environment).
+    # from it, already validated above): uvicorn needs an import string to start them.
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         workers=workers,
-        http="app.http.edge:SettingsProtocol",
         host=host,
         port=port,
         log_level="info",
         access_log=False,
+        **serving_options(settings),
     )
 
 

@@ -1,4 +1,5 @@
-"""A pure ASGI guard on request bodies: over the limit is a 413 problem, and the body never
+"""A pure ASGI guard on request sizes: headers over their limit are a 431 problem; a body over
+the limit is a 413 problem, and the body never
 reaches the app; a body that has not all arrived ``timeout`` seconds after the headers is a 408
 problem (``CEASEFIRE_BODY_TIMEOUT``), and the connection is closed. A NUL character anywhere
 in the path, the query or a JSON body (``\u0000``) is a 422 validation problem naming where:
@@ -84,15 +85,51 @@ class _Gone(Exception):
     """The client went away before its body was all read."""
 
 
+def _header_bytes(scope: Scope) -> int:
+    """The size of a request's target and headers, each header's name, value and separators
+    counted (``: `` and CRLF), as they came on the wire give or take the request line's
+    method and version."""
+    size = len(scope.get("raw_path") or b"") + len(scope.get("query_string", b"")) + 1
+    for name, value in scope.get("headers", ()):
+        size += len(name) + len(value) + 4
+    return size
+
+
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int, *, timeout: float = 30.0) -> None:
+    """``max_header_bytes``: a request whose target and headers are larger is a 431 problem,
+    and the connection is closed. The HTTP server sees them first: uvicorn's h11 parser bounds
+    what it buffers of headers still arriving (``app.http.edge``), but takes whole a header block
+    that arrived in one read; this is the exact bound on what reaches the app."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        *,
+        timeout: float = 30.0,
+        max_header_bytes: int | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout = timeout
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if self.max_header_bytes is not None and _header_bytes(scope) > self.max_header_bytes:
+            await self._answer(
+                send,
+                431,
+                {
+                    "type": "/problems/headers-too-large",
+                    "title": "Request Header Fields Too Large",
+                    "status": 431,
+                    "detail": f"the request's headers are over {self.max_header_bytes} bytes",
+                    "instance": scope.get("path", ""),
+                },
+            )
             return
         headers = dict(scope.get("headers", ()))
         if b"content-length" not in headers and b"transfer-encoding" not in headers:

@@ -178,37 +178,13 @@ _RECORDED_CLASSES = _recorded_classes()
 
 
 _META_FIELDS = frozenset(RecordMeta.model_fields)
-_object_setattr = object.__setattr__
 
 
 def construct(cls: type[M], values: dict[str, Any], fields_set: AbstractSet[str]) -> M:
-    """A model from values that are valid already, every field given: what ``model_construct``
-    does, without its per-field default and alias handling (a tenth of its cost). Only for
-    the recorded classes, which have no post-init, private attributes or extra fields
-    (asserted at import)."""
-    model = cls.__new__(cls)
-    _object_setattr(model, "__dict__", values)
-    _object_setattr(model, "__pydantic_fields_set__", set(fields_set))
-    _object_setattr(model, "__pydantic_extra__", None)
-    _object_setattr(model, "__pydantic_private__", None)
-    return model
-
-
-def _check_constructible() -> None:
-    """``construct`` and ``to_recorded`` skip what pydantic would do for these: refuse them
-    rather than differ."""
-    for cls in _RECORDED_CLASSES.values():
-        assert not cls.__pydantic_post_init__ and not cls.__private_attributes__
-        assert cls.model_config.get("extra") != "allow" and not cls.__pydantic_root_model__
-        event_class = cls.__mro__[1]
-        assert issubclass(event_class, BaseModel)
-        event_fields = list(event_class.model_fields)
-        assert list(cls.model_fields) == list(_META_FIELDS_ORDER) + event_fields
-    assert _META_FIELDS_ORDER == ("version", "position", "recorded_at", "schema_version")
-
-
-_META_FIELDS_ORDER = tuple(RecordMeta.model_fields)
-_check_constructible()
+    """A model from values that are valid already, every field given: pydantic's
+    ``model_construct`` (no validation), with the fields the values came with as its
+    ``model_fields_set``; the model's ``__dict__`` follows its field order, as validation's."""
+    return cls.model_construct(set(fields_set), **values)
 
 
 def to_recorded(
@@ -217,8 +193,6 @@ def to_recorded(
     """The event as the store records it. The event is validated already, so its fields are
     carried over as they are instead of being dumped and validated again: this runs on every
     append."""
-    # In the recorded class's field order (its RecordMeta base's fields come first), as
-    # validation would give it: JSON dumps list the fields in this order.
     values = {
         "version": version,
         "position": position,

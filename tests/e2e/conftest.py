@@ -175,7 +175,6 @@ def server(database_url: str) -> Iterator[Server]:
 
 #: The limits of ``edge_server``, small enough for a test to pass them quickly.
 EDGE_LIMITS = {
-    "header_timeout": 1.5,
     "body_timeout": 1.5,
     "max_header_bytes": 16 * 1024,
     "stream_buffer_bytes": 64 * 1024,
