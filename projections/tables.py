@@ -31,6 +31,7 @@ from events.log.tables import UtcDateTime, metadata
 
 __all__ = [
     "PROJECTION_KEYS",
+    "actors",
     "agreements",
     "allegations",
     "corrections",
@@ -137,6 +138,8 @@ missions = Table(
     Column("known_until", UtcDateTime, nullable=True),
     # 0005: the agreement it monitors.
     Column("agreement_id", String(64), nullable=True),
+    # 0009: the other organizations running it (a JSON list; NULL: none).
+    Column("organizations", Text, nullable=True),
 )
 Index("ix_proj_missions_key", missions.c.conflict, missions.c.mission_id)
 
@@ -174,6 +177,26 @@ corrections = Table(
 Index("ix_proj_corrections_key", corrections.c.event_id)
 Index("ix_proj_corrections_conflict", corrections.c.conflict)
 
+#: A conflict's actors (0009): one row version per actor, changed when an event names it
+#: earlier than before (``since``) or registers it (its kind, its aliases). Its roles are read
+#: from the agreements and missions that name it. The fold's state is loaded from here
+#: (``ConflictState.actors``).
+actors = Table(
+    "proj_actors",
+    metadata,
+    Column("conflict", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(32), nullable=True),
+    Column("aliases", Text, nullable=False),
+    Column("since", UtcDateTime, nullable=False),
+    Column("registered", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("known_from", UtcDateTime, nullable=False),
+    Column("known_until", UtcDateTime, nullable=True),
+)
+Index("ix_proj_actors_key", actors.c.conflict, actors.c.name)
+
 #: The columns that name one thing in each table: a change closes the current row version
 #: matching these before it inserts the next one.
 PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
@@ -183,6 +206,7 @@ PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
     "proj_corrections": ("event_id",),
     "proj_extensions": ("event_id",),
     "proj_mission_ends": ("event_id",),
+    "proj_actors": ("conflict", "name"),
 }
 
 

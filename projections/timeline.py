@@ -194,8 +194,9 @@ def build_timeline(
         if event.type == "mission.dispatched":
             data = corrected.get(event.id, data_of(event))
             if data.get("agreement_id"):
-                monitors.setdefault(data["agreement_id"], []).append(
-                    (event.occurred_at, data["organization"])
+                monitors.setdefault(data["agreement_id"], []).extend(
+                    (event.occurred_at, org)
+                    for org in (data["organization"], *data.get("organizations", ()))
                 )
     claims: dict[UUID, _Claim] = {}
     under: dict[str, list[_Claim]] = {}

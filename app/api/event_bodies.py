@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from events.model.envelope import Recorded
 from events.model.types import (
+    ActorRegistered,
     AgreementCollapsed,
     AgreementExtended,
     AgreementSigned,
@@ -106,6 +107,12 @@ class MissionEndedIn(MissionEnded, _Appendable):
     type: Literal["mission.ended"]
 
 
+class ActorRegisteredIn(ActorRegistered, _Appendable):
+    """`actor.registered`, as a writer sends it."""
+
+    type: Literal["actor.registered"]
+
+
 EventIn = Annotated[
     AgreementSignedIn
     | AgreementCollapsedIn
@@ -116,7 +123,8 @@ EventIn = Annotated[
     | CeasefireDeclaredIn
     | AgreementExtendedIn
     | AllegationDeniedIn
-    | MissionEndedIn,
+    | MissionEndedIn
+    | ActorRegisteredIn,
     Field(discriminator="type"),
 ]
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar, get_args
 from pydantic import BaseModel, Field, TypeAdapter
 
 from events.model.types import (
+    ActorRegistered,
     AgreementCollapsed,
     AgreementExtended,
     AgreementSigned,
@@ -95,6 +96,10 @@ class RecordedMissionEnded(MissionEnded, RecordMeta):
     pass
 
 
+class RecordedActorRegistered(ActorRegistered, RecordMeta):
+    pass
+
+
 Recorded = Annotated[
     RecordedAgreementSigned
     | RecordedAgreementCollapsed
@@ -105,7 +110,8 @@ Recorded = Annotated[
     | RecordedCeasefireDeclared
     | RecordedAgreementExtended
     | RecordedAllegationDenied
-    | RecordedMissionEnded,
+    | RecordedMissionEnded
+    | RecordedActorRegistered,
     Field(discriminator="type"),
 ]
 recorded_adapter: TypeAdapter[Recorded] = TypeAdapter(Recorded)

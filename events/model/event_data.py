@@ -20,9 +20,11 @@ from pydantic import (
     model_validator,
 )
 
+from events.model.actors import ActorKind
 from events.model.values import (
     MAX_SAFE_INTEGER,
     AgreementKind,
+    AsWritten,
     Frozen,
     Instant,
     Name,
@@ -33,6 +35,7 @@ from events.model.values import (
 
 __all__ = [
     "CORRECTABLE_DATA",
+    "ActorRegisteredData",
     "AgreementCollapsedData",
     "AgreementExtendedData",
     "AgreementSignedData",
@@ -72,6 +75,7 @@ class AgreementSignedData(Frozen):
     scope: Scope | None = Field(default=None, description="Where it applies (default national).")
     kind: AgreementKind = "ceasefire"
     terms: Text | None = None
+    as_written: AsWritten | None = None
 
     @model_validator(mode="after")
     def _distinct_parties(self) -> AgreementSignedData:
@@ -93,6 +97,7 @@ class CeasefireDeclaredData(Frozen):
     scope: Scope | None = None
     kind: AgreementKind = "ceasefire"
     terms: Text | None = None
+    as_written: AsWritten | None = None
 
     @model_validator(mode="after")
     def _distinct_parties(self) -> CeasefireDeclaredData:
@@ -144,6 +149,7 @@ class ViolationAllegedData(Frozen):
     description: Text | None = None
     incidents: int = Field(default=1, ge=1, le=1_000_000, strict=True)
     casualties_claimed: CasualtyRange | None = None
+    as_written: AsWritten | None = None
 
     @model_validator(mode="after")
     def _not_self_accusation(self) -> ViolationAllegedData:
@@ -157,10 +163,29 @@ class MissionDispatchedData(Frozen):
 
     mission_id: Slug
     agreement_id: Slug | None = Field(default=None, description="The agreement it monitors.")
-    organization: Name
+    organization: Name = Field(description="The organization that leads it.")
+    organizations: tuple[Name, ...] | None = Field(
+        default=None,
+        max_length=50,
+        json_schema_extra={"uniqueItems": True},
+        description="The other organizations that run it with `organization`, each named "
+        "once; each is an actor of the conflict with the monitor role.",
+    )
     head: Name | None = None
     purpose: Text | None = None
     expected_arrival: Instant | None = None
+    as_written: AsWritten | None = None
+
+    @model_validator(mode="after")
+    def _distinct_organizations(self) -> MissionDispatchedData:
+        names = [self.organization, *(self.organizations or ())]
+        if len({n.casefold() for n in names}) != len(names):
+            raise ValueError("organization and organizations must be distinct")
+        return self
+
+    def monitors(self) -> tuple[str, ...]:
+        """Every organization running it, the leading one first."""
+        return (self.organization, *(self.organizations or ()))
 
 
 class MissionEndedData(Frozen):
@@ -176,6 +201,7 @@ class AllegationDeniedData(Frozen):
     allegation_id: UUID = Field(description="The id of the violation.alleged event denied.")
     denied_by: Name = Field(description="The party denying it: the one accused.")
     statement: Text | None = None
+    as_written: AsWritten | None = None
 
 
 class AllegationRetractedData(Frozen):
@@ -185,6 +211,23 @@ class AllegationRetractedData(Frozen):
     allegation_id: UUID = Field(description="The id of the violation.alleged event withdrawn.")
     retracted_by: Name = Field(description="The party withdrawing it: the one that alleged it.")
     reason: Text | None = None
+    as_written: AsWritten | None = None
+
+
+class ActorRegisteredData(Frozen):
+    """An actor of the conflict, with its kind and the other spellings sources use for it.
+    A later registration of the same actor (by its name or an alias) adds aliases."""
+
+    name: Name = Field(description="Its name; the canonical one if it is an actor already.")
+    kind: ActorKind
+    aliases: tuple[Name, ...] = Field(
+        default=(),
+        max_length=50,
+        json_schema_extra={"uniqueItems": True},
+        description="Other spellings of its name (matched ignoring case and accents); an "
+        "alias belongs to one actor only.",
+    )
+    as_written: AsWritten | None = None
 
 
 CorrectableType = Literal[

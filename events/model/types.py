@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 from pydantic import Field, TypeAdapter
 
 from events.model.event_data import (
+    ActorRegisteredData,
     AgreementCollapsedData,
     AgreementExtendedData,
     AgreementSignedData,
@@ -30,6 +31,7 @@ from events.model.values import ConflictSlug, Frozen, Instant, Source
 __all__ = [
     "EVENT_TYPES",
     "SCHEMA_VERSIONS",
+    "ActorRegistered",
     "AgreementCollapsed",
     "AgreementExtended",
     "AgreementSigned",
@@ -102,6 +104,11 @@ class AllegationRetracted(EventBase):
     data: AllegationRetractedData
 
 
+class ActorRegistered(EventBase):
+    type: Literal["actor.registered"] = "actor.registered"
+    data: ActorRegisteredData
+
+
 class EventCorrected(EventBase):
     type: Literal["event.corrected"] = "event.corrected"
     data: EventCorrectedData
@@ -117,7 +124,8 @@ Event = Annotated[
     | CeasefireDeclared
     | AgreementExtended
     | AllegationDenied
-    | MissionEnded,
+    | MissionEnded
+    | ActorRegistered,
     Field(discriminator="type"),
 ]
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
@@ -133,6 +141,7 @@ EventType = Literal[
     "agreement.extended",
     "allegation.denied",
     "mission.ended",
+    "actor.registered",
 ]
 EVENT_TYPES: tuple[str, ...] = (
     "agreement.signed",
@@ -145,6 +154,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "agreement.extended",
     "allegation.denied",
     "mission.ended",
+    "actor.registered",
 )
 
 #: The schema version new events of each type are written with. Older stored versions are

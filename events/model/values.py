@@ -28,6 +28,7 @@ __all__ = [
     "NO_NUL",
     "SCOPE_RANK",
     "AgreementKind",
+    "AsWritten",
     "ConflictSlug",
     "Frozen",
     "Instant",
@@ -85,6 +86,20 @@ Name = Annotated[
     StringConstraints(min_length=1, max_length=200, pattern=_NAME),
 ]
 Text = Annotated[str, StringConstraints(max_length=10_000, pattern=NO_NUL)]
+#: What the source wrote where the event stores an actor's canonical name instead: the field
+#: (``accused``; ``parties.1`` for the second of a list) -> the spelling as written.
+AsWritten = Annotated[
+    dict[
+        Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}(\.[0-9]{1,2})?$")],
+        Name,
+    ],
+    Field(
+        max_length=101,
+        description="Set by the service: where it stored an actor's canonical name instead "
+        "of the spelling the source wrote, the field (`accused`; `parties.1` for the second "
+        "of a list) and that spelling.",
+    ),
+]
 AgreementKind = Literal["ceasefire", "humanitarian_truce", "cessation_of_hostilities", "armistice"]
 
 
