@@ -62,6 +62,7 @@ EntryType = Literal[
     "allegation.denied",
     "mission.dispatched",
     "mission.ended",
+    "actor.registered",
 ]
 
 
@@ -148,6 +149,11 @@ def _summary(event: Recorded, data: Mapping[str, Any], retracted: bool) -> str:
         case "mission.ended":
             reason = f": {data['reason']}" if data.get("reason") else "."
             return f"Mission {data['mission_id']} ended{reason}"
+        case "actor.registered":
+            text = f"{data['name']} registered ({data['kind'].replace('_', ' ')})"
+            if data.get("aliases"):
+                text += f", also spelt {', '.join(data['aliases'])}"
+            return text + "."
         case _:
             return f"{data['organization']} dispatched mission {data['mission_id']}."
 

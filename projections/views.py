@@ -288,34 +288,6 @@ class ActorView(View):
 class ActorsView(View):
     """A conflict's actors: its parties, mediators, monitors and registered third parties."""
 
-    model_config = ConfigDict(
-        frozen=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "conflict": "israel-lebanon",
-                    "actors": [
-                        {
-                            "name": "Hezbollah",
-                            "kind": "armed_group",
-                            "aliases": ["Hizbollah", "Hizbullah"],
-                            "registered": True,
-                            "since": "2024-11-26T00:00:00Z",
-                            "roles": ["party"],
-                            "party_to": ["cessation-2024-11"],
-                            "mediator_of": [],
-                            "monitor_of": [],
-                        }
-                    ],
-                    "version": 6,
-                    "position": 42,
-                    "as_of": None,
-                    "known_at": None,
-                }
-            ]
-        },
-    )
-
     conflict: str
     actors: list[ActorView] = Field(description="Every actor appearing by as_of, by name.")
     version: int

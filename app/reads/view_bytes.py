@@ -144,7 +144,7 @@ async def badge(engine: AsyncEngine, conflict: str, *, window: timedelta) -> Rep
 
 
 #: Timeline entries the feed carries: the agreements' story and the allegations.
-_FEED_SKIPS = ("mission.",)
+_FEED_SKIPS = ("mission.", "actor.")
 _FEED_SIZE = 200
 
 

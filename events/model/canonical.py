@@ -21,7 +21,7 @@ from typing import Any
 
 from events.model.actors import name_key
 from events.model.errors import DomainRuleError, UnknownActorError
-from events.model.event_data import CORRECTABLE_DATA
+from events.model.event_data import CORRECTABLE_DATA, ViolationAllegedData
 from events.model.state import ConflictState
 from events.model.types import Event, EventCorrected
 from events.model.values import Frozen
@@ -120,7 +120,7 @@ def _distinct(
     itself, one party named twice."""
     if not update:
         return
-    if event_type == "violation.alleged":
+    if isinstance(data, ViolationAllegedData):
         by = update.get("alleged_by", data.alleged_by)
         accused = update.get("accused", data.accused)
         if by == accused:

@@ -17,6 +17,7 @@ from uuid import UUID
 
 from events.model.canonical import canonical
 from events.model.envelope import Recorded, to_recorded
+from events.model.errors import UnknownActorError
 from events.model.rules import check
 from events.model.state import (
     AgreementState,
@@ -83,7 +84,11 @@ def decide(
     lookup = seen.get
     for i, event in enumerate(events):
         if not history:
-            event = canonical(state, event)
+            try:
+                event = canonical(state, event)
+            except UnknownActorError:
+                check(state, event, lookup)  # a rule broken whatever the name says first
+                raise
         check(state, event, lookup)
         record = to_recorded(
             event,

@@ -92,7 +92,7 @@ async def next_appearance(
 ) -> datetime | None:
     """When the next actor appears after ``after`` (None: none is due): a view of now
     changes then with no new event."""
-    return (
+    found: datetime | None = (
         await conn.execute(
             select(func.min(actors.c.since)).where(
                 actors.c.conflict == conflict,
@@ -101,3 +101,4 @@ async def next_appearance(
             )
         )
     ).scalar_one_or_none()
+    return found

@@ -4,7 +4,6 @@ one, its active missions) and the list of conflicts with theirs."""
 from __future__ import annotations
 
 import json
-
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
