@@ -219,7 +219,10 @@ class ActorRegisteredData(Frozen):
     A later registration of the same actor (by its name or an alias) adds aliases."""
 
     name: Name = Field(description="Its name; the canonical one if it is an actor already.")
-    kind: ActorKind
+    kind: ActorKind = Field(
+        description="What it is: state, armed_group, international_organization, ngo, media "
+        "or other. A later registration of the actor must give the same."
+    )
     aliases: tuple[Name, ...] = Field(
         default=(),
         max_length=50,
