@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from events.model.actors import ActorKind
+from events.model.actors import ActorKind, name_key
 from events.model.values import (
     MAX_SAFE_INTEGER,
     AgreementKind,
@@ -231,6 +231,12 @@ class ActorRegisteredData(Frozen):
         "alias belongs to one actor only.",
     )
     as_written: AsWritten | None = None
+
+    @model_validator(mode="after")
+    def _distinct_aliases(self) -> ActorRegisteredData:
+        if len({name_key(a) for a in self.aliases}) != len(self.aliases):
+            raise ValueError("aliases must be distinct (ignoring case and accents)")
+        return self
 
 
 CorrectableType = Literal[

@@ -95,6 +95,7 @@ AsWritten = Annotated[
     ],
     Field(
         max_length=101,
+        json_schema_extra={"additionalProperties": False},
         description="Set by the service: where it stored an actor's canonical name instead "
         "of the spelling the source wrote, the field (`accused`; `parties.1` for the second "
         "of a list) and that spelling.",
