@@ -79,16 +79,16 @@ def _existing_actors() -> None:
             "'event.corrected') ORDER BY position"
         )
     ).all()
-    occurred: dict[str, Any] = {}  # event id -> occurred_at, for corrections
+    occurred: dict[UUID, Any] = {}  # event id -> occurred_at, for corrections
     # conflict -> key -> the actor's current row (a dict), in the order made
     found: dict[str, dict[str, dict[str, Any]]] = {}
     versions: list[dict[str, Any]] = []
     for event_id, conflict, event_type, version, occurred_at, recorded_at, data in rows:
         payload = json.loads(data)
-        occurred[str(event_id)] = occurred_at
+        occurred[UUID(str(event_id))] = occurred_at  # SQLite gives the id as 32 hex digits
         at = occurred_at
         if event_type == "event.corrected":
-            at = occurred.get(str(payload["event_id"]))
+            at = occurred.get(UUID(payload["event_id"]))
             if at is None:
                 continue
             names = [
