@@ -182,6 +182,8 @@ async def serving(settings: Settings, *, version: str) -> AsyncIterator[Serving]
             cache_bytes=settings.representation_cache_bytes,
             salt_from=f"{version}|{settings.contested_window.total_seconds()}",
             max_waiting=settings.max_long_polls,
+            max_waiting_per_client=settings.max_long_polls_per_client,
+            max_computing_per_client=settings.max_reads_per_client,
             policy=CachePolicy(settings.cache_max_age, settings.cache_stale_while_revalidate),
             immutable_after=settings.cache_immutable_after,
         )

@@ -25,7 +25,7 @@ from app.api import (
 from app.composition import serving
 from app.direct import DirectDoor
 from app.http import openapi, problems
-from app.http.capacity import Gauge
+from app.http.capacity import Gauge, PerClient
 from app.http.head_requests import HeadAsGet
 from app.http.limits import BodyLimit
 from app.http.problems import AnsweredErrors
@@ -70,6 +70,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
             app.state.streams = served.streams
             app.state.webhooks = served.webhooks
             app.state.stream_count = Gauge("streams", settings.max_streams)
+            app.state.streams_per_client = PerClient("streams", settings.max_streams_per_client)
             app.state.metrics.follow(waiting=lambda: served.conditional.waiting.count)
             async with admin.jobs_running(app):
                 with ending_on_signal(served.notifier.close):
@@ -81,6 +82,8 @@ def create_fastapi(settings: Settings) -> FastAPI:
         description="An append-only log of what happens around ceasefires, folded into views: "
         "is this ceasefire holding right now, since when, and who accuses whom how often.",
         lifespan=lifespan,
+        # Starlette's would build its Location from the Host header: app.http.links answers it.
+        redirect_slashes=False,
         # Served by app.docs from installed files, not from a CDN.
         docs_url=None,
         redoc_url=None,

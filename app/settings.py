@@ -8,6 +8,7 @@ from datetime import timedelta
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -53,6 +54,13 @@ class Settings(BaseSettings):
     max_streams: int = Field(default=1024, ge=1)
     #: Requests waiting at once with ``Prefer: wait`` per process; more: 503 with Retry-After.
     max_long_polls: int = Field(default=2048, ge=1)
+    #: Per client address (an IPv6 address by its /64; behind a proxy uvicorn trusts, the
+    #: forwarded one), at once: reads the process must compute because they are not in the
+    #: representation cache (timelines, the page at /, views at other times...), live streams,
+    #: and long-polls. More: 429 with Retry-After, for that client only (app/http/capacity.py).
+    max_reads_per_client: int = Field(default=4, ge=1)
+    max_streams_per_client: int = Field(default=32, ge=1)
+    max_long_polls_per_client: int = Field(default=64, ge=1)
     #: Largest page body (/v1/events, a conflict's events, /timeline, /v1/conflicts), in bytes:
     #: a page ends early (with its ``next_after``) rather than pass it; it holds one item at least.
     max_page_bytes: int = Field(default=1024 * 1024, ge=1024)
@@ -64,6 +72,11 @@ class Settings(BaseSettings):
     #: One log line per request; false turns them off (the X-Request-ID header stays), as
     #: uvicorn's --no-access-log does for its own: a stderr nobody reads would fill and block.
     log_requests: bool = True
+    #: Where clients reach the service (``https://ceasefire.example.org``, or with the path
+    #: prefix a proxy serves it under): the base of the absolute links it writes (the Atom
+    #: feed's, a redirect's ``Location``). Unset: those links are absolute paths (``/v1/...``),
+    #: which a client resolves against the URL it asked; the ``Host`` header is never used.
+    public_url: str | None = None
 
     # -- scaling out (docs/scaling.md) -------------------------------------------------------
     #: PostgreSQL hot standbys for reads (views, the feed, streams, long-polls), comma-separated
@@ -120,6 +133,9 @@ class Settings(BaseSettings):
     webhook_poll_interval: timedelta = timedelta(seconds=1)
     #: Deliveries one worker sends at the same time.
     webhook_concurrency: int = Field(default=16, ge=1, le=1000)
+    #: Of those, at most this many to any one endpoint (at most ``webhook_concurrency``): a
+    #: slow or hanging endpoint holds only its share, and the others keep their latency.
+    webhook_endpoint_concurrency: int = Field(default=4, ge=1, le=1000)
     #: Events the dispatcher turns into deliveries per transaction.
     webhook_dispatch_batch: int = Field(default=500, ge=1, le=10_000)
     #: ``ceasefire serve`` runs one worker in-process; false leaves it to ``ceasefire worker``.
@@ -136,8 +152,9 @@ class Settings(BaseSettings):
     #: is caught up from the log again, a read at a time, as it takes what it was sent.
     stream_buffer_bytes: int = Field(default=256 * 1024, ge=1024)
     #: How many bytes of recent representations (status, allegations…) each process keeps,
-    #: keyed by what was asked and the log position they reflect; 0 keeps none (concurrent
-    #: equal reads still share one).
+    #: keyed by what was asked and the log position they reflect, counting everything an entry
+    #: holds (key, headers, body, bookkeeping); 0 keeps none (concurrent equal reads still
+    #: share one).
     representation_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     #: SQLite only (it has no LISTEN/NOTIFY): how often one query per process looks for
     #: appends by other processes while clients wait.
@@ -173,6 +190,24 @@ class Settings(BaseSettings):
         ):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        """An absolute http(s) URL without query or fragment; kept without a trailing ``/``,
+        so that ``public_url + "/v1/..."`` is the link."""
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        if parts.query or parts.fragment or "@" in parts.netloc:
+            raise ValueError("must have no query, fragment or user name")
+        try:
+            parts.port  # noqa: B018 (a bad port raises here)
+        except ValueError:
+            raise ValueError("has an invalid port") from None
+        return value.strip().rstrip("/")
 
     @field_validator("read_database_url", mode="before")
     @classmethod
@@ -244,6 +279,14 @@ class Settings(BaseSettings):
         if value <= timedelta(0):
             raise ValueError("must be positive")
         return value
+
+    def as_owner(self) -> Settings:
+        """These settings over the owner's database URL (``migration_database_url``) when one
+        is set: for what only the role that owns the log may do on PostgreSQL, such as keeping
+        chosen recording times (``import``; migration 0008)."""
+        if self.migration_database_url is None:
+            return self
+        return self.model_copy(update={"database_url": self.migration_database_url})
 
 
 def _number_or_text(value: str) -> float | str:

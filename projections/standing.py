@@ -16,6 +16,10 @@ filing of an allegation does not either; T only hides what occurred after it.
 from __future__ import annotations
 
 import bisect
+import contextlib
+import heapq
+import itertools
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,10 +30,12 @@ from events.model.state import AgreementState
 __all__ = [
     "AgreementStanding",
     "ConflictStanding",
+    "Contest",
     "Filing",
     "Role",
     "agreement_state",
     "conflict_standing",
+    "conflict_states",
     "role_of",
 ]
 
@@ -128,7 +134,13 @@ def agreement_state(
     """The state at ``at`` of an agreement signed by then. ``last_contesting``: when the
     latest allegation under it that contests it (not retracted by ``at``) occurred, at or
     before ``at``."""
-    state = agreement.state_at(at)
+    return _standing(agreement.state_at(at), at, last_contesting, window)
+
+
+def _standing(
+    state: str, at: datetime, last_contesting: datetime | None, window: timedelta
+) -> AgreementStandingState:
+    """``agreement_state`` from the agreement's own state at ``at`` (``state_at``'s answer)."""
     if state != "in_effect":
         return state  # type: ignore[return-value]
     # at - last < window, not last > at - window: the latter overflows near year 1.
@@ -268,3 +280,129 @@ def _contested_since(
         else:
             break
     return start if since is None else max(since, start)
+
+
+@dataclass(frozen=True, slots=True)
+class Contest:
+    """An allegation that contests an agreement (see ``contests``): the agreement it belongs
+    to, when it occurred, and when its party withdrew it (None: never)."""
+
+    agreement_id: str
+    occurred_at: datetime
+    retracted_at: datetime | None
+
+
+class _LastEnded:
+    """An ended agreement's place in a max-heap (``heapq`` keeps the least first): the one that
+    ended last, by (end, signed_at, agreement_id) as ``conflict_standing`` picks it, on top."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: tuple[datetime, datetime, str]) -> None:
+        self.key = key
+
+    def __lt__(self, other: _LastEnded) -> bool:
+        return self.key > other.key
+
+
+def conflict_states(
+    agreements: Iterable[AgreementState],
+    contesting: Iterable[Contest],
+    moments: Sequence[datetime],
+    window: timedelta,
+) -> list[ConflictStandingState]:
+    """``conflict_standing(...).state`` at each of ``moments`` (ascending), counting the
+    contesting allegations that occurred by each: in one sweep through time, so the cost grows
+    as (agreements' changes + allegations + moments) times the log of that, never as their
+    product. A timeline asks it at every one of its events.
+
+    Only national agreements make the conflict's state, and each one's standing changes only
+    at instants known in advance (its signing, its start, each span's start and end, its
+    collapse: ``AgreementState.state_at`` is constant between them), when an allegation
+    contesting it occurs or is withdrawn, and ``window`` after the latest one. Those instants
+    are visited in order; the state at a moment is read from how many agreements stand in each
+    state and which one ended last."""
+    national = {a.agreement_id: a for a in agreements if a.national}
+    order = itertools.count()
+    #: (instant, tie-breaker, agreement id, the allegation occurring then or None): something
+    #: that may change the agreement's standing from that instant on.
+    due: list[tuple[datetime, int, str, Contest | None]] = []
+    #: Per agreement, its own state from each instant it may change on, and its end then.
+    steps: dict[str, list[tuple[datetime, str, datetime | None]]] = {}
+    for agreement_id, agreement in national.items():
+        instants = {agreement.signed_at, agreement.effective_at}
+        if agreement.collapsed_at is not None:
+            instants.add(agreement.collapsed_at)
+        for start, end in agreement.periods():
+            instants.update(t for t in (start, end) if t is not None)
+        steps[agreement_id] = [
+            (t, "unsigned", None)
+            if t < agreement.signed_at
+            else (t, agreement.state_at(t), agreement.ended_at(t))
+            for t in sorted(instants)
+        ]
+        due.extend((t, next(order), agreement_id, None) for t in instants)
+    for contest in contesting:
+        if contest.agreement_id in national:
+            due.append((contest.occurred_at, next(order), contest.agreement_id, contest))
+            if contest.retracted_at is not None:
+                due.append((contest.retracted_at, next(order), contest.agreement_id, None))
+    heapq.heapify(due)
+
+    stacks: dict[str, list[Contest]] = {a: [] for a in national}
+    step = dict.fromkeys(national, -1)
+    standing = dict.fromkeys(national, "unsigned")
+    counts = Counter(standing.values())
+    ending: dict[str, tuple[datetime, datetime, str] | None] = dict.fromkeys(national)
+    ended: list[_LastEnded] = []
+    expiries: set[tuple[str, datetime]] = set()
+
+    def revisit(agreement_id: str, when: datetime) -> None:
+        """The agreement's standing from ``when`` on, everything due by then applied."""
+        listed = steps[agreement_id]
+        i = step[agreement_id]
+        while i + 1 < len(listed) and listed[i + 1][0] <= when:
+            i += 1
+        step[agreement_id] = i
+        # Contesting allegations in order of occurrence: the latest not withdrawn is on top
+        # (withdrawn by ``when`` is withdrawn for every later instant too).
+        stack = stacks[agreement_id]
+        while stack and (withdrawn := stack[-1].retracted_at) is not None and withdrawn <= when:
+            stack.pop()
+        last = stack[-1].occurred_at if stack else None
+        own = "unsigned" if i < 0 else listed[i][1]
+        state = own if own == "unsigned" else _standing(own, when, last, window)
+        counts[standing[agreement_id]] -= 1
+        counts[state] += 1
+        standing[agreement_id] = state
+        if state == "contested" and last is not None and (agreement_id, last) not in expiries:
+            expiries.add((agreement_id, last))
+            # (Past the last instant a datetime holds: contested to the end of time.)
+            with contextlib.suppress(OverflowError):
+                heapq.heappush(due, (last + window, next(order), agreement_id, None))
+        end = listed[i][2] if state in ("expired", "collapsed") else None
+        key = None if end is None else (end, national[agreement_id].signed_at, agreement_id)
+        ending[agreement_id] = key
+        if key is not None:
+            heapq.heappush(ended, _LastEnded(key))
+
+    def state_now() -> ConflictStandingState:
+        for state in ("contested", "holding", "pending"):
+            if counts[state]:
+                return state
+        while ended:  # the agreement that ended last, if it still stands ended so
+            agreement_id = ended[0].key[2]
+            if ending[agreement_id] == ended[0].key:
+                return standing[agreement_id]  # type: ignore[return-value]
+            heapq.heappop(ended)
+        return "none"
+
+    out: list[ConflictStandingState] = []
+    for moment in moments:
+        while due and due[0][0] <= moment:
+            when, _, agreement_id, occurring = heapq.heappop(due)
+            if occurring is not None:
+                stacks[agreement_id].append(occurring)
+            revisit(agreement_id, when)
+        out.append(state_now())
+    return out

@@ -8,20 +8,25 @@ conflict at its occurred_at, counting everything the log knew (at ``known_at``) 
 by then: the same answer ``/status?as_of=<occurred_at>&known_at=...`` gives.
 
 The story reads the conflict's events from the log, so its cost grows with that one
-conflict's length (it lists all of it), never with the rest of the log.
+conflict's length (it lists all of it), never with the rest of the log: linearly (the states
+are one sweep through time, ``projections.standing.conflict_states``), and only the entries
+of the page asked for are built. Decoding and folding run on a thread of their own, never on
+the event loop, after the connection they were read on is given back (``read_story``, then
+``Story.told``).
 """
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Iterable, Mapping, Sequence
+import asyncio
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.log.store import decode_row
@@ -32,10 +37,21 @@ from events.model.types import AllegationRetracted, EventCorrected, data_of
 from projections.freshness import stream_position
 from projections.inline import load_agreements
 from projections.queries.shared import conflict_head
-from projections.standing import Filing, conflict_standing, contests, role_of
+from projections.standing import Contest, Filing, conflict_states, contests, role_of
 from projections.views import ConflictState, View
 
-__all__ = ["TimelineEntry", "TimelineNote", "TimelineView", "build_timeline", "read_timeline"]
+__all__ = [
+    "Story",
+    "TimelineEntry",
+    "TimelineNote",
+    "TimelineView",
+    "build_timeline",
+    "on_story_thread",
+    "read_story",
+]
+
+#: Rows of the log taken in per await while a story is read.
+_ROWS_AT_ONCE = 250
 
 
 class TimelineNote(View):
@@ -158,22 +174,19 @@ def _summary(event: Recorded, data: Mapping[str, Any], retracted: bool) -> str:
             return f"{data['organization']} dispatched mission {data['mission_id']}."
 
 
-@dataclass(frozen=True, slots=True)
-class _Claim:
-    occurred_at: datetime
-    agreement_id: str
-    contests: bool
-    retracted_at: datetime | None
-
-
 def build_timeline(
     log: Iterable[Recorded],
     known_agreements: Sequence[AgreementState],
     window: timedelta,
     as_of: datetime | None = None,
+    *,
+    after: int = 0,
+    limit: int | None = None,
 ) -> list[TimelineEntry]:
     """The entries that occurred by ``as_of`` (all when None), from the conflict's events (in
-    version order) and its agreements as the projection tables know them."""
+    version order) and its agreements as the projection tables know them: those after the
+    entry at position ``after`` (0: from the first; none when no entry is there), at most
+    ``limit``. Only the entries returned are built; the states are one sweep."""
     originals: list[Recorded] = []
     notes: dict[UUID, list[TimelineNote]] = {}
     corrected: dict[UUID, dict[str, Any]] = {}
@@ -195,17 +208,19 @@ def build_timeline(
 
     filing = Filing(known_agreements)
     by_id = {a.agreement_id: a for a in known_agreements}
-    monitors: dict[str, list[tuple[datetime, str]]] = {}
+    # When each organization was first sent to monitor each agreement: its allegations under
+    # that agreement are a monitor's from then on.
+    monitoring: dict[tuple[str, str], datetime] = {}
     for event in originals:
         if event.type == "mission.dispatched":
             data = corrected.get(event.id, data_of(event))
             if data.get("agreement_id"):
-                monitors.setdefault(data["agreement_id"], []).extend(
-                    (event.occurred_at, org)
-                    for org in (data["organization"], *data.get("organizations", ()))
-                )
-    claims: dict[UUID, _Claim] = {}
-    under: dict[str, list[_Claim]] = {}
+                for org in (data["organization"], *data.get("organizations", ())):
+                    sent = (data["agreement_id"], org.casefold())
+                    if sent not in monitoring or event.occurred_at < monitoring[sent]:
+                        monitoring[sent] = event.occurred_at
+    filed_under: dict[UUID, str] = {}
+    contesting: list[Contest] = []
     for event in originals:
         if event.type != "violation.alleged":
             continue
@@ -213,43 +228,32 @@ def build_timeline(
         filed = filing.agreement_of(data.get("agreement_id"), event.occurred_at, data["accused"])
         if filed is None or filed not in by_id:
             continue
-        orgs = [org for t, org in monitors.get(filed, ()) if t <= event.occurred_at]
-        role = role_of(by_id[filed], data["alleged_by"], orgs)
-        claim = _Claim(event.occurred_at, filed, contests(role), retracted_at.get(event.id))
-        claims[event.id] = claim
-        under.setdefault(filed, []).append(claim)
-    for listed in under.values():
-        listed.sort(key=lambda c: c.occurred_at)
+        author = data["alleged_by"]
+        since = monitoring.get((filed, author.casefold()))
+        monitor = [author] if since is not None and since <= event.occurred_at else []
+        filed_under[event.id] = filed
+        if contests(role_of(by_id[filed], author, monitor)):
+            contesting.append(Contest(filed, event.occurred_at, retracted_at.get(event.id)))
 
-    def state_at(at: datetime) -> ConflictState:
-        last: dict[str, datetime] = {}
-        times: list[datetime] = []
-        for agreement_id, listed in under.items():
-            national = by_id[agreement_id].national
-            for claim in reversed(
-                listed[: bisect.bisect_right([c.occurred_at for c in listed], at)]
-            ):
-                if not claim.contests or (
-                    claim.retracted_at is not None and claim.retracted_at <= at
-                ):
-                    continue
-                last.setdefault(agreement_id, claim.occurred_at)
-                if not national:
-                    break
-                times.append(claim.occurred_at)
-        times.sort(reverse=True)
-        return conflict_standing(known_agreements, at, last, window, times).state
-
+    told = [
+        event
+        for event in sorted(originals, key=lambda e: (e.occurred_at, e.version))
+        if as_of is None or event.occurred_at <= as_of
+    ]
+    start = 0
+    if after:
+        start = next((i + 1 for i, e in enumerate(told) if e.position == after), len(told))
+    end = len(told) if limit is None else min(len(told), start + limit)
+    states = conflict_states(
+        known_agreements, contesting, [event.occurred_at for event in told[:end]], window
+    )
     entries = []
-    for event in sorted(originals, key=lambda e: (e.occurred_at, e.version)):
-        if as_of is not None and event.occurred_at > as_of:
-            continue
+    for event, state in zip(told[start:end], states[start:], strict=True):
         original = data_of(event)
         data = corrected.get(event.id, original)
         when_retracted = retracted_at.get(event.id)
         retracted = when_retracted is not None and (as_of is None or when_retracted <= as_of)
-        filed_as = claims.get(event.id)
-        concerns: str | None = filed_as.agreement_id if filed_as else data.get("agreement_id")
+        concerns: str | None = filed_under.get(event.id) or data.get("agreement_id")
         entries.append(
             TimelineEntry(
                 id=event.id,
@@ -265,7 +269,7 @@ def build_timeline(
                 retracted=retracted,
                 notes=notes.get(event.id, []),
                 agreement_id=concerns,
-                state=state_at(event.occurred_at),
+                state=state,
             )
         )
     return entries
@@ -285,29 +289,76 @@ def _note(event: Recorded) -> TimelineNote:
     )
 
 
-async def read_timeline(
-    conn: AsyncConnection,
-    conflict: str,
-    *,
-    as_of: datetime | None = None,
-    known_at: datetime | None,
-    window: timedelta,
-) -> tuple[TimelineView, int]:
-    """The story up to ``as_of`` as the log told it at ``known_at`` (now when None), and the
-    position of the conflict's newest event (the view's validator)."""
+@dataclass(frozen=True, slots=True)
+class Story:
+    """What a conflict's story is told from, as read in one snapshot (``read_story``): its
+    rows of the log, its agreements, and the positions the view reflects. Telling it needs no
+    connection, so a caller can give its connection back first."""
+
+    conflict: str
+    rows: Sequence[Row[Any]]
+    agreements: Sequence[AgreementState]
+    known_at: datetime | None
+    version: int
+    position: int
+    #: The position of the conflict's newest event (the view's validator).
+    head: int
+
+    async def told(
+        self,
+        *,
+        as_of: datetime | None = None,
+        window: timedelta,
+        after: int = 0,
+        limit: int | None = None,
+    ) -> TimelineView:
+        """The story up to ``as_of``, a page of it when asked (``build_timeline``'s ``after``
+        and ``limit``). Decoding and folding the rows, CPU work that grows with the conflict,
+        run on the process's one story thread (``_TELLING``), never on the event loop: a long
+        conflict's story holds up none of the process's other requests (``/healthz`` among
+        them), and stories asked at once take their turns instead of all slowing the loop."""
+
+        def told() -> list[TimelineEntry]:
+            log = [decode_row(r) for r in self.rows]
+            return build_timeline(log, self.agreements, window, as_of, after=after, limit=limit)
+
+        entries = await on_story_thread(told)
+        return TimelineView(
+            conflict=self.conflict,
+            entries=entries,
+            version=self.version,
+            position=self.position,
+            as_of=as_of,
+            known_at=self.known_at,
+        )
+
+
+#: Stories are pure Python, which runs one thread at a time (the GIL): a second thread would
+#: tell no more stories per second, only take more turns from the event loop.
+_TELLING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ceasefire-story")
+
+_T = TypeVar("_T")
+
+
+async def on_story_thread(work: Callable[[], _T]) -> _T:
+    """``work()`` on the story thread: for the CPU work of telling a story, and of rendering
+    one (a page of a thousand entries takes a while to turn into JSON too)."""
+    return await asyncio.get_running_loop().run_in_executor(_TELLING, work)
+
+
+async def read_story(conn: AsyncConnection, conflict: str, *, known_at: datetime | None) -> Story:
+    """What the story is told from as the log told it at ``known_at`` (now when None). The
+    rows come in a slice at a time, so taking a long conflict's in holds up nothing else for
+    long."""
     head = await stream_position(conn, conflict)
     version, position = await conflict_head(conn, conflict, known_at)
     statement = select(events).where(events.c.conflict == conflict, events.c.position <= head)
     if known_at is not None:
         statement = statement.where(events.c.recorded_at <= known_at)
-    log = [decode_row(r) for r in await conn.execute(statement.order_by(events.c.version))]
-    known_agreements = list((await load_agreements(conn, conflict, known_at)).values())
-    view = TimelineView(
-        conflict=conflict,
-        entries=build_timeline(log, known_agreements, window, as_of),
-        version=version,
-        position=position,
-        as_of=as_of,
-        known_at=known_at,
-    )
-    return view, head
+    rows: list[Row[Any]] = []
+    async for part in (await conn.stream(statement.order_by(events.c.version))).partitions(
+        _ROWS_AT_ONCE
+    ):
+        rows.extend(part)
+    agreements = list((await load_agreements(conn, conflict, known_at)).values())
+    return Story(conflict, rows, agreements, known_at, version, position, head)

@@ -206,7 +206,20 @@ async def get_allegations(
     "/v1/conflicts/{conflict}/timeline",
     operation_id="get_timeline",
     response_model=TimelineView,
-    responses=_documented("The conflict's story.", POSITIONED_CONFLICT_READ_PROBLEMS),
+    responses=_documented("The conflict's story.", POSITIONED_CONFLICT_READ_PROBLEMS)
+    | {
+        200: {
+            "description": "A page of the conflict's story.",
+            "headers": {
+                **CONDITIONAL_HEADERS,
+                "Link": {
+                    "description": 'RFC 8288: `<…?after=position&limit=N>; rel="next"` while '
+                    "more entries follow (the same position as `next_after`).",
+                    "schema": {"type": "string"},
+                },
+            },
+        }
+    },
     summary="The conflict's story in order of occurrence, each event with the state it led to",
     openapi_extra=OPEN_READ,
 )
@@ -236,7 +249,8 @@ async def get_timeline(
     retractions and corrections appear as notes on the events they changed (with the original
     data beside the corrected). ``as_of``: only what occurred by then. ``known_at``: the story
     as the log told it then. In pages of ``limit`` entries (and at most
-    CEASEFIRE_MAX_PAGE_BYTES): pass ``next_after`` as ``after`` for the next."""
+    CEASEFIRE_MAX_PAGE_BYTES): pass ``next_after`` as ``after`` for the next, or follow the
+    ``Link`` header."""
     return await conditional.respond(
         request,
         kind="t",
@@ -252,6 +266,7 @@ async def get_timeline(
             after=after,
             limit=limit,
             max_bytes=settings.max_page_bytes,
+            url=request.url,
         ),
         if_none_match=if_none_match,
         min_position=min_position,

@@ -18,6 +18,7 @@ from app.api.parameters import (
     conditional_responses,
 )
 from app.deps import ReaderKey, SettingsDep
+from app.http.links import link
 from app.http.openapi import OPEN_READ
 from app.reads import view_bytes
 from app.reads.conditional import ConditionalDep
@@ -80,20 +81,22 @@ async def get_feed(
     _prefer: Prefer = None,
 ) -> Response:
     """Newest first, the latest 200 entries. Each entry's id is stable (`urn:uuid:` of the
-    event); `updated` moves when a retraction or correction changes it."""
-    base = str(request.base_url).rstrip("/")
+    event); `updated` moves when a retraction or correction changes it. Its links start with
+    `CEASEFIRE_PUBLIC_URL` when that is set, and are absolute paths otherwise."""
+    self_url = link(request, f"/v1/conflicts/{conflict}/feed.atom")
+    page_url = link(request, f"/#{conflict}")
     return await conditional.respond(
         request,
         kind="f",
-        key=("feed", conflict, base),
+        key=("feed", conflict),
         channel=conflict,
         head=lambda db: view_bytes.conflict_head(db.heads, conflict),
         compute=lambda db: view_bytes.feed(
             db.engine,
             conflict,
             window=settings.contested_window,
-            self_url=f"{base}/v1/conflicts/{conflict}/feed.atom",
-            page_url=f"{base}/#{conflict}",
+            self_url=self_url,
+            page_url=page_url,
         ),
         if_none_match=if_none_match,
     )

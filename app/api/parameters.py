@@ -111,13 +111,16 @@ CONDITIONAL_HEADERS: dict[str, Any] = {
 def conditional_responses(
     description: str = "The current representation.",
 ) -> dict[int | str, Any]:
-    """The OpenAPI ``responses`` entries a conditional read adds: its 200's headers, 304, and
-    the 409 of a ``min_position`` not reached."""
+    """The OpenAPI ``responses`` entries a conditional read adds: its 200's headers, 304, the
+    409 of a ``min_position`` not reached, and the 429 of a client over its caps."""
     return {
         **problem_responses(
             specific={
                 409: "`min_position` is a position the log has not reached "
-                "(`/problems/position-not-reached`)."
+                "(`/problems/position-not-reached`).",
+                429: "This client already has CEASEFIRE_MAX_READS_PER_CLIENT reads being "
+                "computed (or CEASEFIRE_MAX_LONG_POLLS_PER_CLIENT long-polls) at once "
+                "(`/problems/too-many-requests`); retry after `Retry-After` seconds.",
             }
         ),
         200: {"description": description, "headers": CONDITIONAL_HEADERS},

@@ -10,9 +10,10 @@ written while the client was away. An idle stream sends a comment line every
 The first message carries the position the stream starts after (``id:``), so a reconnect
 from any moment loses nothing. Waiting for the next append holds no database connection, and
 one read per append serves every stream with the same filter (``app.reads.streaming``); what a
-stream
-holds for a client that stops reading is bounded (``CEASEFIRE_STREAM_BUFFER_BYTES``). At most
-``CEASEFIRE_MAX_STREAMS`` streams per process: past that, 503 with ``Retry-After``.
+stream holds for a client that stops reading is bounded (``CEASEFIRE_STREAM_BUFFER_BYTES``). At most
+``CEASEFIRE_MAX_STREAMS`` streams per process: past that, 503 with ``Retry-After``; and at most
+``CEASEFIRE_MAX_STREAMS_PER_CLIENT`` per client address, so no one client takes them all: past
+that, 429 with ``Retry-After`` for that client.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.api.parameters import After
 from app.deps import ReaderKey, SettingsDep
-from app.http.capacity import Gauge
+from app.http.capacity import Gauge, PerClient, client_of
 from app.http.openapi import OPEN_READ
 from app.http.problems import ProblemError, problem_responses
 from app.metric_families import Metrics
@@ -42,7 +43,8 @@ router = APIRouter(tags=["events"])
 
 
 class EventStreamResponse(StreamingResponse):
-    """Holds its place under the process's stream cap until it ends, however it ends."""
+    """Holds its places under the stream caps (the process's, the client's) until it ends,
+    however it ends."""
 
     media_type = "text/event-stream"
 
@@ -92,11 +94,15 @@ _EXAMPLE = (
         **problem_responses(
             401,
             422,
+            429,
             503,
             specific={
                 400: "Last-Event-ID is not a position (`/problems/invalid-last-event-id`).",
                 422: "An unknown event type, or a query parameter out of range "
                 "(`/problems/validation-error`).",
+                429: "This client already has as many streams open as one client may "
+                "(`/problems/too-many-requests`, CEASEFIRE_MAX_STREAMS_PER_CLIENT; see "
+                "Retry-After).",
                 503: "The database is not reachable, or the process holds as many streams as "
                 "it may (`/problems/over-capacity`, CEASEFIRE_MAX_STREAMS; see Retry-After).",
             },
@@ -186,7 +192,19 @@ async def stream_events(
         start = oldest
     hub: StreamHub = request.app.state.streams
     streams: Gauge = request.app.state.stream_count
-    streams.acquire()
+    per_client: PerClient = request.app.state.streams_per_client
+    client = client_of(request)
+    streams.acquire()  # the process's cap first: when it is full, that is the answer (503)
+    try:
+        per_client.acquire(client)
+    except BaseException:
+        streams.release()
+        raise
+
+    def release() -> None:
+        streams.release()
+        per_client.release(client)
+
     return EventStreamResponse(
         _counted(
             request.app.state.metrics,
@@ -197,7 +215,7 @@ async def stream_events(
             ),
         ),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        release=streams.release,
+        release=release,
     )
 
 

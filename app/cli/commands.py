@@ -26,7 +26,11 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from app.composition import Services, services
 from app.settings import Settings, get_settings
 from events.log.store import EventStore
-from events.model.errors import ProjectionJobRunningError, StorageUnavailableError
+from events.model.errors import (
+    ProjectionJobRunningError,
+    RecordingTimeRefusedError,
+    StorageUnavailableError,
+)
 
 __all__ = [
     "check_database",
@@ -160,10 +164,13 @@ async def _require_schema(built: Services) -> None:
         raise typer.Exit(1)
 
 
-def with_services(work: Callable[[Services], Awaitable[T]]) -> T:
+def with_services(work: Callable[[Services], Awaitable[T]], *, as_owner: bool = False) -> T:
     """Run ``work`` with the configured services and close them after, once the database is
-    known to be migrated (a clean exit naming ``ceasefire migrate`` otherwise)."""
+    known to be migrated (a clean exit naming ``ceasefire migrate`` otherwise); ``as_owner``: as
+    the role that owns the log, when its URL is set (``Settings.as_owner``)."""
     settings = settings_or_exit()
+    if as_owner:
+        settings = settings.as_owner()
     _require_file(settings)
 
     async def run() -> T:
@@ -175,4 +182,7 @@ def with_services(work: Callable[[Services], Awaitable[T]]) -> T:
         return asyncio.run(run())
     except (ProjectionJobRunningError, StorageUnavailableError) as error:
         typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    except RecordingTimeRefusedError as error:
+        typer.echo(f"error: {error} (CEASEFIRE_MIGRATION_DATABASE_URL)", err=True)
         raise typer.Exit(1) from None

@@ -124,10 +124,12 @@ def import_(
     """Import an export: every line is checked first and nothing is written if any is bad;
     events already stored (same id, same content) are skipped, so importing twice is safe, and
     an id stored with other content, or an event recorded after this machine's clock, is a bad
-    line. Each event keeps the key id its line records, so the log keeps its hashes."""
+    line. Each event keeps the key id its line records, so the log keeps its hashes. It keeps
+    their recording times too, which only the role that owns the log may write: on PostgreSQL
+    it runs as CEASEFIRE_MIGRATION_DATABASE_URL's role when that is set."""
     from app.cli.importer import import_file
 
-    report = with_services(lambda built: import_file(built.appender, file))
+    report = with_services(lambda built: import_file(built.appender, file), as_owner=True)
     if report.bad:
         for bad in report.bad:
             typer.echo(f"{file}:{bad.number}: {bad.reason}", err=True)
@@ -191,6 +193,13 @@ def verify(
     if chain.head_problem:
         findings += 1
         typer.echo(f"log head: {chain.head_problem}")
+    if chain.past_head_count:
+        findings += 1
+        typer.echo(
+            f"{chain.past_head_count} event(s) stored past the log head at position "
+            f"{chain.head_position}, written around the append: "
+            f"{', '.join(map(str, chain.past_head))}"
+        )
     if chain.pin_problem:
         findings += 1
         typer.echo(f"noted head {pinned}: {chain.pin_problem}")

@@ -13,12 +13,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.http.links import slash_redirect
 from events.model.errors import (
     ConcurrencyError,
     DomainRuleError,
@@ -60,6 +61,7 @@ _TITLES = {
     413: "Content Too Large",
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
+    429: "Too Many Requests",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     503: "Service Unavailable",
@@ -133,6 +135,8 @@ _MEANINGS = {
     413: "The body is over CEASEFIRE_MAX_BODY_BYTES (`/problems/body-too-large`).",
     415: "The body is not `application/json` (`/problems/unsupported-media-type`).",
     422: "The request does not fit the schema (`/problems/validation-error`).",
+    429: "This client already has as many expensive reads, streams or long-polls at once as "
+    "one client may (`/problems/too-many-requests`); retry after `Retry-After` seconds.",
     503: "The database cannot be reached (`/problems/storage-unavailable`); retry after "
     "`Retry-After` seconds.",
 }
@@ -254,7 +258,9 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and (redirect := slash_redirect(request)) is not None:
+            return redirect
         if exc.status_code == 400:
             # FastAPI's only 400: a JSON body it could not read (nested too deep, not UTF-8).
             return problem_response(

@@ -4,6 +4,11 @@ The request id is the client's ``X-Request-ID`` when it sends a sane one (letter
 ``._-``, at most 64), otherwise a new one; it is returned in the ``X-Request-ID`` header and is
 in the request's log line, so a user's report can be matched to the server's log. The line is
 written when the answer ends (for a stream: when it closes), at INFO on ``ceasefire.requests``.
+It names the target as the client sent it (``%0a`` stays ``%0a``), control characters escaped
+(``app.logs.escape_controls``): a request cannot forge a log line.
+
+The metrics' labels are few whatever clients send: a method the service does not know is
+``other``, a path no route matches is ``unmatched``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.logs import escape_controls
 from app.metric_families import Metrics
 
 __all__ = ["RequestTelemetry"]
@@ -30,6 +36,26 @@ def _request_ids() -> Any:
     and restarts, at a fraction of a ``uuid4``'s cost (this runs on every poll)."""
     prefix = os.urandom(8).hex()
     return (f"{prefix}{n:016x}".encode() for n in itertools.count(1))
+
+
+#: The methods labelled by name (HTTP's own, RFC 9110, and PATCH); any other is ``other``, so a
+#: client inventing methods cannot grow /metrics by a series per invention.
+_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+
+
+def _method(scope: Scope) -> str:
+    method: str = scope["method"]
+    return method if method in _METHODS else "other"
+
+
+def _target(scope: Scope) -> str:
+    """The path and query as the client sent them (still percent-encoded), on one line."""
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if isinstance(raw, bytes) else scope["path"]
+    query = scope.get("query_string", b"")
+    return escape_controls(path + (f"?{query.decode('latin-1')}" if query else ""))
 
 
 def _route(scope: Scope) -> str:
@@ -76,7 +102,7 @@ class RequestTelemetry:
             await self.app(scope, receive, sending)
         finally:
             elapsed = time.perf_counter() - started
-            method = scope["method"]
+            method = _method(scope)
             route = _route(scope)
             children = self._children.get((method, route, status))
             if children is None:
@@ -87,18 +113,17 @@ class RequestTelemetry:
             children[0].inc()
             children[1].observe(elapsed)
             if self.log_requests and log.isEnabledFor(logging.INFO):
-                query = scope.get("query_string", b"")
-                target = scope["path"] + (f"?{query.decode('latin-1')}" if query else "")
+                target = _target(scope)
                 log.info(
                     "%s %s %d %.1f ms request_id=%s",
-                    method,
+                    scope["method"],
                     target,
                     status,
                     elapsed * 1000,
                     request_id.decode(),
                     extra={
                         "request_id": request_id.decode(),
-                        "method": method,
+                        "method": scope["method"],
                         "path": target,
                         "route": route,
                         "status": status,

@@ -2,7 +2,8 @@
 
 The page shows every conflict at ``as_of`` (as known at ``known_at``): its status view, the
 story up to that moment, and how long the conflict has been in its state. Nothing here reads
-a table: it calls ``projections.queries`` and ``projections.timeline`` as the API does.
+a table: it calls ``projections.queries`` and ``projections.timeline`` as the API does. The
+stories are told once the snapshot's connection is given back (``Story.told``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from events.log.positions import log_position
 from events.log.store import EventStore, storage_errors
 from projections.freshness import snapshot
 from projections.queries.status import list_conflicts, read_status
-from projections.timeline import TimelineEntry, read_timeline
+from projections.timeline import Story, TimelineEntry, read_story
 from projections.views import StatusView
 
 __all__ = ["ConflictPage", "PageData", "read_page"]
@@ -54,7 +55,7 @@ async def read_page(
 ) -> PageData:
     now = datetime.now(UTC)
     at = as_of or now
-    pages = []
+    read: list[tuple[StatusView, Story]] = []
     with storage_errors():
         async with snapshot(store.engine) as conn:
             position = await log_position(conn)
@@ -63,20 +64,18 @@ async def read_page(
                 status = await read_status(
                     conn, summary.conflict, as_of=at, known_at=known_at, window=window
                 )
-                view, _ = await read_timeline(
-                    conn, summary.conflict, as_of=at, known_at=known_at, window=window
-                )
-                story = view.entries
-                if not story:
-                    continue  # nothing had happened yet (or was known) at that moment
-                pages.append(
-                    ConflictPage(
-                        status=status,
-                        timeline=story[::-1],
-                        since=status.since,
-                        chart=Markup(
-                            allegations_chart(f"chart-{summary.conflict}", status.allegations)
-                        ),
-                    )
-                )
+                read.append((status, await read_story(conn, summary.conflict, known_at=known_at)))
+    pages = []
+    for status, source in read:  # told with the connection given back
+        story = (await source.told(as_of=at, window=window)).entries
+        if not story:
+            continue  # nothing had happened yet (or was known) at that moment
+        pages.append(
+            ConflictPage(
+                status=status,
+                timeline=story[::-1],
+                since=status.since,
+                chart=Markup(allegations_chart(f"chart-{source.conflict}", status.allegations)),
+            )
+        )
     return PageData(pages, at, as_of, known_at, now, position)

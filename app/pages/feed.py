@@ -3,7 +3,8 @@
 Each entry's ``id`` is stable across servers and rebuilds: ``urn:uuid:`` of the event's own id
 (an expiry, which has no event, gets a UUID derived from its agreement and its end). An
 entry's ``updated`` is the latest time the log changed it: its recording, or a later
-retraction or correction of it.
+retraction or correction of it. Every text and attribute goes through ``legible``: a log
+written before control characters were refused still gives a well-formed feed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.etree import ElementTree
+
+from events.model.values import legible
 
 __all__ = ["FeedEntry", "atom_feed", "conflict_feed_id", "expiry_id"]
 
@@ -52,8 +55,9 @@ def atom_feed(
     ElementTree.register_namespace("", _ATOM)
 
     def sub(parent: ElementTree.Element, tag: str, text: str | None = None, **attrs: str) -> None:
-        element = ElementTree.SubElement(parent, f"{{{_ATOM}}}{tag}", attrs)
-        element.text = text
+        clean = {name: legible(value) for name, value in attrs.items()}
+        element = ElementTree.SubElement(parent, f"{{{_ATOM}}}{tag}", clean)
+        element.text = None if text is None else legible(text)
 
     listed = list(entries)
     feed = ElementTree.Element(f"{{{_ATOM}}}feed")

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from pydantic import TypeAdapter
 
 from app.deps import ReaderKey, SettingsDep, StoreDep
+from app.http.capacity import client_of
 from app.http.problems import ProblemError
 from app.pages.data import read_page
 from app.pages.text import STATE_WORDS, duration
+from app.reads.conditional import ConditionalReads
+from events.model.values import Instant, legible
 
 __all__ = ["CONTENT_SECURITY_POLICY", "router", "static_files"]
 
@@ -56,6 +61,15 @@ def _countdown(left: timedelta) -> str:
     return f"{days} d {clock}" if days else clock
 
 
+def _finalize(value: Any) -> Any:
+    """Every value the page prints, made legible: an older log may hold control characters
+    or non-characters that events now refuse (the chart's markup included)."""
+    if isinstance(value, Markup):
+        return Markup(legible(str(value)))
+    return legible(value) if isinstance(value, str) else value
+
+
+templates.env.finalize = _finalize
 templates.env.filters.update(
     when=_when,
     local_input=_local_input,
@@ -65,18 +79,28 @@ templates.env.filters.update(
 )
 
 
+_INSTANT: TypeAdapter[datetime] = TypeAdapter(Instant)
+
+
 def _moment(name: str, text: str | None) -> datetime | None:
     """A time from the picker (``datetime-local``: no offset, read as UTC) or from a link
-    (RFC 3339 with an offset); empty means now."""
+    (RFC 3339 with an offset); empty means now. Checked as every instant of the API is
+    (``events.model.values.Instant``): one without a UTC spelling, or at the very ends of what a
+    datetime holds, is a 422 like an unreadable one, never an overflow later."""
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return _INSTANT.validate_python(moment)
+    except ValueError:  # pydantic's ValidationError is one
         raise ProblemError(
-            422, "validation-error", f"{name} must be a date and time, e.g. 2022-09-24T00:00"
+            422,
+            "validation-error",
+            f"{name} must be a date and time from 0001-01-01 to 9999-12-31 in UTC, "
+            "e.g. 2022-09-24T00:00",
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 Moment = Annotated[str | None, Query(description="A time: RFC 3339, or without offset (UTC).")]
@@ -91,12 +115,16 @@ async def status_page(
     as_of: Moment = None,
     known_at: Moment = None,
 ) -> HTMLResponse:
-    data = await read_page(
-        store,
-        as_of=_moment("as_of", as_of),
-        known_at=_moment("known_at", known_at),
-        window=settings.contested_window,
-    )
+    # Rendered for every request (no cache): each one counts under the client's cap of reads
+    # being computed, as a read that misses the cache does (``app.reads.conditional``).
+    reads: ConditionalReads = request.app.state.conditional
+    with reads.computing.held(client_of(request)):
+        data = await read_page(
+            store,
+            as_of=_moment("as_of", as_of),
+            known_at=_moment("known_at", known_at),
+            window=settings.contested_window,
+        )
     live = data.as_of is None and data.known_at is None
     response = templates.TemplateResponse(request, "index.html", {"data": data, "live": live})
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY

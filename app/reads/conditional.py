@@ -18,6 +18,10 @@ cache bounded in bytes (``CEASEFIRE_REPRESENTATION_CACHE_BYTES``) keeps recent o
 what was asked and checked against the head on every request (a cached body is never older
 than the head the request saw). At most ``CEASEFIRE_MAX_LONG_POLLS`` requests wait at once in
 a process; past that a waiting request is refused with a 503 problem and ``Retry-After``.
+One client address computes at most ``CEASEFIRE_MAX_READS_PER_CLIENT`` bodies at once (a read
+served from the cache, or sharing another's computation, costs nothing and is not counted) and
+waits in at most ``CEASEFIRE_MAX_LONG_POLLS_PER_CLIENT`` long-polls; past them, 429 with
+``Retry-After`` for that client alone (``app.http.capacity``).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
-from app.http.capacity import Gauge
+from app.http.capacity import Gauge, PerClient, client_of
 from app.reads.cache import RepresentationCache
 from app.reads.entity_tags import (
     MAX_WAIT,
@@ -100,6 +104,8 @@ class ConditionalReads:
         cache_bytes: int,
         salt_from: str,
         max_waiting: int,
+        max_waiting_per_client: int,
+        max_computing_per_client: int,
         policy: CachePolicy = CachePolicy(),
         immutable_after: timedelta = timedelta(hours=1),
     ) -> None:
@@ -114,6 +120,9 @@ class ConditionalReads:
         self._settled_looked_at = float("-inf")
         #: Requests held by ``Prefer: wait`` right now (``/metrics``), under their cap.
         self.waiting = Gauge("long-polls", max_waiting)
+        self.waiting_per_client = PerClient("long-polls", max_waiting_per_client)
+        #: Bodies being computed for each client (cache misses): the expensive reads.
+        self.computing = PerClient("reads being computed", max_computing_per_client, retry_after=1)
 
     async def respond(
         self,
@@ -179,25 +188,37 @@ class ConditionalReads:
             position = await head(database)
         now = datetime.now(UTC)
         matched = self._matching(if_none_match, kind, position, now)
+        client = client_of(request)
         if matched is None:
-            representation = await self._cache.get(key, position, now, partial(compute, database))
+            representation = await self._cache.get(
+                key, position, now, partial(self._computed, client, compute, database)
+            )
             return self._ok(kind, representation)
         wait = parse_wait(request.headers.getlist("prefer"))
         if not wait:
             return self._not_modified(matched, kind, None)
         applied = min(wait, MAX_WAIT)
-        with self.waiting.held():
+        with self.waiting.held(), self.waiting_per_client.held(client):
             moved = await self._wait(request, channel, matched, head, applied)
         if moved is None:
             return self._not_modified(matched, kind, applied)
         # Woken by the primary's notification: read where the log has reached that position.
         database, _ = await self.router.choose(moved, strict=False)
         representation = await self._cache.get(
-            key, moved, datetime.now(UTC), partial(compute, database)
+            key, moved, datetime.now(UTC), partial(self._computed, client, compute, database)
         )
         response = self._ok(kind, representation)
         response.headers["Preference-Applied"] = f"wait={applied}"
         return response
+
+    async def _computed(
+        self, client: str, compute: Compute, database: ReadDatabase
+    ) -> Representation:
+        """``compute`` on a cache miss, counted under the client's cap. Over the cap, the 429
+        is raised before the computation's first await: nobody can have joined it yet, so
+        no other client ever shares the refusal."""
+        with self.computing.held(client):
+            return await compute(database)
 
     async def _settled(self, database: ReadDatabase, known_at: datetime) -> bool:
         """Whether nothing can be recorded any more at or before ``known_at``: it is earlier

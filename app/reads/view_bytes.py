@@ -28,7 +28,7 @@ from projections.freshness import next_change, snapshot, stream_position
 from projections.queries.actors import next_appearance, read_actors
 from projections.queries.allegations import read_allegations
 from projections.queries.status import list_conflicts, read_status
-from projections.timeline import read_timeline
+from projections.timeline import on_story_thread, read_story
 from projections.views import StatusView
 
 __all__ = [
@@ -157,10 +157,11 @@ async def feed(
         async with snapshot(engine) as conn:
             position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
-            story, _ = await read_timeline(conn, conflict, as_of=now, known_at=None, window=window)
+            source = await read_story(conn, conflict, known_at=None)
             view, until = await _status_now(
                 conn, conflict, as_of=None, known_at=None, window=window, now=now
             )
+    story = await source.told(as_of=now, window=window)
     entries = [
         FeedEntry(
             id=f"urn:uuid:{e.id}",
@@ -294,23 +295,27 @@ async def timeline(
     after: int = 0,
     limit: int = 1000,
     max_bytes: int = 1024 * 1024,
+    url: URL | None = None,
 ) -> Representation:
     """A page of the story: the entries after the one at position ``after`` (0: from the
-    start), at most ``limit`` and ``max_bytes``; ``next_after`` says where the next begins."""
+    start), at most ``limit`` and ``max_bytes``; ``next_after`` says where the next begins,
+    and a ``Link`` header (RFC 8288) names it (``url`` with ``after`` and ``limit`` set)."""
     with storage_errors():
         async with snapshot(engine) as conn:
-            view, position = await read_timeline(
-                conn, conflict, as_of=as_of, known_at=known_at, window=window
-            )
-    entries = view.entries
-    start = 0
-    if after:
-        start = next((i + 1 for i, e in enumerate(entries) if e.position == after), len(entries))
-    window_of = entries[start : start + limit]
-    count = fitting([e.model_dump_json().encode() for e in window_of], max_bytes)
-    page = window_of[:count]
-    more = start + count < len(entries)
-    view = view.model_copy(
-        update={"entries": page, "next_after": page[-1].position if more and page else None}
-    )
-    return Representation(_bytes(view), Validator(position))
+            story = await read_story(conn, conflict, known_at=known_at)
+    # Told and rendered with the connection given back: a long story holds no connection.
+    view = await story.told(as_of=as_of, window=window, after=after, limit=limit + 1)
+
+    def paged() -> tuple[bytes, int | None]:
+        entries = view.entries
+        count = fitting([e.model_dump_json().encode() for e in entries[:limit]], max_bytes)
+        page = entries[:count]
+        following = page[-1].position if count < len(entries) and page else None
+        return _bytes(view.model_copy(update={"entries": page, "next_after": following})), following
+
+    body, following = await on_story_thread(paged)
+    links: tuple[tuple[str, str], ...] = ()
+    if following is not None and url is not None:
+        next_url = url.include_query_params(after=following, limit=limit)
+        links = (("Link", f'<{next_url.path}?{next_url.query}>; rel="next"'),)
+    return Representation(body, Validator(story.head), headers=links)

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from events.log.store import EventStore, WriteBatch, event_row, storage_errors
-from events.log.writers import IdTakenError
+from events.log.writers import IdTakenError, Written
 from events.model.canonical import as_sent
 from events.model.envelope import Recorded, with_position
 from events.model.errors import ConcurrencyError, DomainRuleError, DuplicateEventError
@@ -107,6 +107,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _placed(recorded: Sequence[Recorded], written: Written) -> list[Recorded]:
+    """The decided events as the write stored them: at their positions, and at the database's
+    recording time where it chose one (PostgreSQL, as a role other than the log's owner; the
+    projection rows it wrote carry that time too, and no state keeps a recording time)."""
+    return [
+        with_position(e, written.first + i, written.recorded_at) for i, e in enumerate(recorded)
+    ]
+
+
 class Appender:
     """Appends to the log through ``store``, keeping each conflict's state cached between
     appends (at most ``state_cache_size`` conflicts)."""
@@ -142,8 +151,11 @@ class Appender:
 
         ``expected_version`` is the version the writer last saw (0 for a new conflict); when
         given and the stream has moved on, ``ConcurrencyError``. ``recorded_at`` keeps the
-        recording times of a log the events come from. ``key_id``: the id of the API key
-        appending (``events.log.audit``), recorded with every event.
+        recording times of a log the events come from: only the database role that owns the
+        log may (``RecordingTimeRefusedError``); without it, the events are recorded now, by
+        this process's clock or, on PostgreSQL as any other role, by the database's.
+        ``key_id``: the id of the API key appending (``events.log.audit``), recorded with every
+        event.
         """
         if not events:
             raise ValueError("append needs at least one event")
@@ -198,8 +210,12 @@ class Appender:
                     raise
                 rows = [event_row(e, key_id) for e in decision.recorded]
                 try:
-                    first = await self.store.write(
-                        conflict, state.version, rows, ProjectionRows(decision.changes)
+                    written = await self.store.write(
+                        conflict,
+                        state.version,
+                        rows,
+                        ProjectionRows(decision.changes),
+                        keep_recorded_at=recorded_at is not None,
                     )
                 except IdTakenError:
                     replay = await self.replayed(events)
@@ -208,14 +224,13 @@ class Appender:
                     # Another writer stored one of these ids between our look and our write.
                     self._forget(conflict)
                     continue
-                if first is None:
+                if written is None:
                     self._forget(conflict)
                     if attempt > 2:
                         await asyncio.sleep(random.uniform(0, 0.002 * attempt))
                     continue
                 self._remember(decision.state)
-                stored = [with_position(e, first + i) for i, e in enumerate(decision.recorded)]
-                return AppendResult(stored, True)
+                return AppendResult(_placed(decision.recorded, written), True)
         # Other processes kept winning the compare-and-set for this conflict.
         current = state.version if state is not None else 0
         raise ConcurrencyError(conflict, current, current + 1)
@@ -333,12 +348,16 @@ class Ingesting:
             history=self.history,
         )
         rows = [event_row(e, k) for e, k in zip(decision.recorded, key_ids, strict=True)]
-        first = await self.batch.write(
-            conflict, state.version, rows, ProjectionRows(decision.changes)
+        written = await self.batch.write(
+            conflict,
+            state.version,
+            rows,
+            ProjectionRows(decision.changes),
+            keep_recorded_at=recorded_at is not None,
         )
-        if first is None:
+        if written is None:
             raise ConcurrencyError(conflict, state.version, state.version + 1)
         self.states[conflict] = decision.state
-        stored = [with_position(e, first + i) for i, e in enumerate(decision.recorded)]
+        stored = _placed(decision.recorded, written)
         self._kept.update((e.id, e) for e in stored if e.id in self._keep)
         return stored

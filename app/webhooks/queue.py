@@ -6,7 +6,8 @@ Every function takes a connection in the caller's transaction (``write_transacti
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -137,11 +138,27 @@ def _due(now: datetime) -> list[Any]:
     ]
 
 
+def _not_of(endpoints: Collection[UUID]) -> list[Any]:
+    """Leave out the deliveries of ``endpoints`` (those already at their share)."""
+    return [deliveries.c.subscription_id.not_in(list(endpoints))] if endpoints else []
+
+
 async def claim_due(
-    conn: AsyncConnection, *, worker: str, limit: int, now: datetime, lease: timedelta
+    conn: AsyncConnection,
+    *,
+    worker: str,
+    limit: int,
+    now: datetime,
+    lease: timedelta,
+    share: int | None = None,
+    in_flight: Mapping[UUID, int] | None = None,
 ) -> list[Claim]:
     """Claim up to ``limit`` due deliveries of enabled endpoints for ``lease``, counting the
-    attempt about to be made.
+    attempt about to be made; oldest first, but at most ``share`` in flight per endpoint,
+    counting the caller's ``in_flight`` (attempts it is sending, by endpoint). So an endpoint
+    that hangs holds at most its share of a worker's slots, whatever its backlog: endpoints
+    at their share are left out of the query, and of the rows found no more are taken for an
+    endpoint than its room (the rest are left unclaimed, for the next claim).
 
     On PostgreSQL the candidates are locked ``FOR UPDATE SKIP LOCKED``: concurrent workers
     each take different rows, and nobody waits. On SQLite the caller's BEGIN IMMEDIATE holds
@@ -149,6 +166,8 @@ async def claim_due(
     takes it until the lease expires, which happens only if this worker dies (the lease is
     longer than an attempt may last). A row taken over that way had an attempt whose outcome
     nobody recorded; it is recorded here as lost."""
+    busy = Counter(in_flight or {})
+    full = {endpoint for endpoint, n in busy.items() if share is not None and n >= share}
     candidates = (
         select(
             deliveries.c.id,
@@ -159,13 +178,17 @@ async def claim_due(
             deliveries.c.last_attempt_at,
         )
         .select_from(deliveries.join(subscriptions))
-        .where(*_due(now))
+        .where(*_due(now), *_not_of(full))
         .order_by(deliveries.c.next_attempt_at, deliveries.c.position)
         .limit(limit)
     )
     if is_postgresql(conn):
         candidates = candidates.with_for_update(of=deliveries, skip_locked=True)
-    rows = list(await conn.execute(candidates))
+    rows = []
+    for row in await conn.execute(candidates):
+        if share is None or busy[row.subscription_id] < share:
+            busy[row.subscription_id] += 1
+            rows.append(row)
     if not rows:
         return []
     token = uuid4()
@@ -216,11 +239,16 @@ async def claim_due(
     ]
 
 
-async def earliest_due(conn: AsyncConnection) -> datetime | None:
-    """When a pending delivery of an enabled endpoint next falls due: its next attempt, or
-    the end of its lease while a worker holds it."""
+async def earliest_due(conn: AsyncConnection, *, besides: Collection[UUID] = ()) -> datetime | None:
+    """When a pending delivery of an enabled endpoint, other than those ``besides`` (the ones
+    at their share), next falls due: its next attempt, or the end of its lease while a worker
+    holds it."""
     pending = deliveries.join(subscriptions)
-    where = [deliveries.c.status == "pending", subscriptions.c.enabled.is_(True)]
+    where = [
+        deliveries.c.status == "pending",
+        subscriptions.c.enabled.is_(True),
+        *_not_of(besides),
+    ]
     row = (
         await conn.execute(
             select(

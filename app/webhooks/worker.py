@@ -9,6 +9,10 @@ Each worker runs three loops (and, on PostgreSQL, a LISTEN connection that wakes
   on PostgreSQL, so several workers never send the same attempt; on SQLite one transaction
   holding the database), sends up to ``webhook_concurrency`` at once, and hands each outcome
   to the recorder. It sleeps until the earliest due retry, a wake-up, or the poll interval.
+  No endpoint has more than ``webhook_endpoint_concurrency`` of those attempts in flight: an
+  endpoint at its share is left out of the claims (and of the look for due work) until one
+  of its attempts ends, so one that hangs until the timeout holds its share of the slots and
+  no more, and the other endpoints' deliveries keep going out beside it.
 - record: writes the outcomes gathered meanwhile in one transaction (``recorder``; an outcome
   that cannot be stored is isolated there). One writer per worker (an asyncio lock shared by
   the dispatcher, the claims and the recorder): on SQLite, sixteen transactions racing for the
@@ -28,6 +32,7 @@ import contextlib
 import logging
 import os
 import socket
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -93,6 +98,9 @@ class WebhookWorker:
         self._dispatch_wake = asyncio.Event()
         self._deliver_wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
+        #: Attempts in flight by endpoint (subscription id), each under ``_share``.
+        self._endpoint_in_flight: Counter[UUID] = Counter()
+        self._share = min(settings.webhook_endpoint_concurrency, settings.webhook_concurrency)
         self._tasks: list[asyncio.Task[None]] = []
         self._write_lock = asyncio.Lock()
         self._poll = settings.webhook_poll_interval.total_seconds()
@@ -192,6 +200,7 @@ class WebhookWorker:
                     continue
                 claims = await self._claim(free)
                 for claim in claims:
+                    self._endpoint_in_flight[claim.subscription.id] += 1
                     task = asyncio.create_task(self._deliver(claim))
                     self._in_flight.add(task)
                     task.add_done_callback(self._finished)
@@ -205,6 +214,18 @@ class WebhookWorker:
         self._in_flight.discard(task)
         self._deliver_wake.set()
 
+    def _sent(self, endpoint: UUID) -> None:
+        """An attempt to ``endpoint`` is over (its outcome may still be being recorded): the
+        endpoint has room for one more."""
+        self._endpoint_in_flight[endpoint] -= 1
+        if self._endpoint_in_flight[endpoint] <= 0:
+            del self._endpoint_in_flight[endpoint]
+        self._deliver_wake.set()
+
+    def _at_share(self) -> set[UUID]:
+        """The endpoints with as many attempts in flight as they may have."""
+        return {e for e, n in self._endpoint_in_flight.items() if n >= self._share}
+
     async def _claim(self, limit: int) -> list[Claim]:
         with storage_errors():
             async with self._write_lock, write_transaction(self.store.engine) as conn:
@@ -214,13 +235,17 @@ class WebhookWorker:
                     limit=limit,
                     now=self._clock(),
                     lease=self.settings.webhook_lease,
+                    share=self._share,
+                    in_flight=self._endpoint_in_flight,
                 )
 
     async def _until_next_due(self, poll: float) -> float:
-        """Seconds until a delivery falls due (0: one is due now), at most ``poll``."""
+        """Seconds until a delivery this worker may send falls due (0: one is due now), at
+        most ``poll``. The deliveries of endpoints at their share do not count: the end of one
+        of their attempts wakes the loop."""
         with storage_errors():
             async with self.store.engine.connect() as conn:
-                due = await earliest_due(conn)
+                due = await earliest_due(conn, besides=self._at_share())
         if due is None:
             return poll
         return max(0.0, min(poll, (due - self._clock()).total_seconds()))
@@ -228,13 +253,21 @@ class WebhookWorker:
     # -- one attempt -------------------------------------------------------------------------
 
     async def _deliver(self, claim: Claim) -> None:
+        """Send one claimed attempt and record what came of it. The endpoint's share is given
+        back once the attempt is over, before its outcome is recorded: the worker's slot is
+        held until then, the endpoint's no longer (its lease keeps the delivery this
+        worker's meanwhile)."""
         try:
-            await self.attempt(claim)
+            try:
+                attempted = await self._send(claim)
+            finally:
+                self._sent(claim.subscription.id)
+            await self._record(attempted)
         except Exception:  # never lose the loop over one delivery; the lease brings it back
             log.exception("webhook delivery %s failed unexpectedly", claim.delivery_id)
 
-    async def attempt(self, claim: Claim) -> None:
-        """Send one claimed attempt and record what came of it."""
+    async def _send(self, claim: Claim) -> Attempted:
+        """Send one claimed attempt: what came of it, and what it makes of the delivery."""
         settings = self.settings
         started_at = self._clock()
         outcome = await self.sender.send(
@@ -265,11 +298,14 @@ class WebhookWorker:
         )
         if not outcome.ok:
             _log_failed_attempt(claim, outcome, verdict)
+        return attempted
+
+    async def _record(self, attempted: Attempted) -> None:
         if not await self.recorder.record(attempted):
             log.warning(
                 "delivery %s: attempt %d not recorded (subscription deleted or lease lost)",
-                claim.delivery_id,
-                claim.attempt,
+                attempted.claim.delivery_id,
+                attempted.claim.attempt,
             )
 
 

@@ -1,15 +1,19 @@
 """Checking the log's hash chain: has any stored event been changed, removed or inserted?
 
 Each event's ``hash`` is sha256(previous event's hash || sha256 of its canonical content)
-(``events.model.envelope``), computed by the store in Python on SQLite and by ``ceasefire_append``
-in SQL on PostgreSQL. ``verify_chain`` recomputes every link from the stored columns, in
-position order, streaming in keyset batches:
+(``events.model.envelope``), computed by the store in Python on SQLite and by ``ceasefire_record``
+in SQL on PostgreSQL (which also computes the content hash there for the service's role, whose
+events it records at its own time: migration 0008). ``verify_chain`` recomputes every link
+from the stored columns, in position order, streaming in keyset batches:
 
 - a link whose stored hash differs from the recomputed one: that event's content was changed
   (or its hash was); each broken link is checked against the *stored* hash before it, so one
   changed event shows as one finding, not as every event after it;
 - positions must run 1, 2, 3… without a gap (a removed event);
-- ``log_head`` must name the last event and its hash;
+- ``log_head`` must name the last event and its hash, and no event may lie past it: every
+  append moves the head in the transaction that stores its events, so a row past the head is
+  one written around the append (by the owner: on PostgreSQL the service's role cannot write
+  ``events`` at all, migration 0008). Left there it would make the next append collide with it;
 - each event must still decode as today's model (upcasting included).
 
 The chain proves the log consistent with itself. Someone able to rewrite every hash after a
@@ -26,11 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.log.codec import RowDecoder, columns_of
-from events.log.positions import LOG_HEAD
+from events.log.positions import LOG_HEAD, LOG_POSITION
 from events.log.store import EventStore, storage_errors
 from events.log.tables import events
 from events.model.envelope import GENESIS_HASH, chain_hash, content_hash
@@ -101,6 +105,9 @@ class ChainReport:
     #: (position, why) for events that no longer decode.
     undecodable: list[tuple[int, str]] = field(default_factory=list)
     head_problem: str | None = None
+    #: Positions of events stored past ``log_head`` (the first ``_KEEP``), and how many.
+    past_head: list[int] = field(default_factory=list)
+    past_head_count: int = 0
     #: Why the log no longer extends the head it was asked to (``expect``), if it does not.
     pin_problem: str | None = None
 
@@ -115,6 +122,7 @@ class ChainReport:
             or self.gaps
             or self.undecodable
             or self.head_problem
+            or self.past_head_count
             or self.pin_problem
         )
 
@@ -183,6 +191,7 @@ async def verify_chain(
             break
     report.head_position = head.position
     report.head_hash = head.hash.hex()
+    report.past_head_count, report.past_head = await _past_head(store)
     if expected_position - 1 != report.head_position:
         report.head_problem = (
             f"log_head is at position {report.head_position}, "
@@ -203,6 +212,23 @@ async def verify_chain(
         elif expect.position > 0 and not pin_seen:
             report.pin_problem = f"no event at the noted position {expect.position}"
     return report
+
+
+async def _past_head(store: EventStore) -> tuple[int, list[int]]:
+    """How many events lie past ``log_head``, and the first positions: each statement reads
+    one snapshot, in which an append's events and its head move together, so an append in
+    flight is never counted."""
+    past = events.c.position > LOG_POSITION.scalar_subquery()
+    with storage_errors():
+        async with store.engine.connect() as conn:
+            count = int((await conn.execute(select(func.count()).where(past))).scalar_one())
+            if not count:
+                return 0, []
+            # The count's snapshot may differ from this one's: the positions are examples.
+            first = await conn.execute(
+                select(events.c.position).where(past).order_by(events.c.position).limit(_KEEP)
+            )
+            return count, [int(p) for p in first.scalars()]
 
 
 def _first_line(error: Exception) -> str:

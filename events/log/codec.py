@@ -31,7 +31,7 @@ from pydantic_core import SchemaValidator
 from events.model.envelope import Recorded, construct
 from events.model.types import SCHEMA_VERSIONS
 from events.model.upcasting import upcast
-from events.model.values import Source
+from events.model.values import STORED, Source
 
 __all__ = ["EVENT_COLUMNS", "RowDecoder", "columns_of"]
 
@@ -88,15 +88,15 @@ class RowDecoder:
         if source is None:
             if len(self._sources) >= self._source_cache_size:
                 self._sources.clear()
-            source = self._sources[text] = Source.model_validate_json(text)
+            source = self._sources[text] = Source.model_validate_json(text, context=STORED)
         return source
 
     def data(self, type_: str, schema_version: int, text: str) -> BaseModel:
         if schema_version == SCHEMA_VERSIONS[type_]:
-            model: BaseModel = self._validators[type_].validate_json(text)
+            model: BaseModel = self._validators[type_].validate_json(text, context=STORED)
             return model
         return self._data_models[type_].model_validate(
-            upcast(type_, schema_version, json.loads(text))
+            upcast(type_, schema_version, json.loads(text)), context=STORED
         )
 
     def decode(self, row: Sequence[Any]) -> Recorded:

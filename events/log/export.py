@@ -33,7 +33,7 @@ from events.model.envelope import (
 )
 from events.model.types import EVENT_TYPES, SCHEMA_VERSIONS, Event, event_adapter
 from events.model.upcasting import upcast
-from events.model.values import ConflictSlug, Frozen
+from events.model.values import STORED, ConflictSlug, Frozen
 
 __all__ = ["ExportChain", "ExportedEvent", "export_line", "export_lines", "stored_lines"]
 
@@ -73,7 +73,9 @@ class ExportedEvent(Frozen):
 
     def event(self) -> Event:
         """The event as a writer would submit it now: ``data`` upcast to the current schema
-        version, then validated. ``ValueError`` when it does not validate."""
+        version, then validated as the log's own history (``STORED``: a backup of a log written
+        before a check on text existed still restores). ``ValueError`` when it does not
+        validate."""
         if self.type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {self.type!r}")
         if self.schema_version > SCHEMA_VERSIONS[self.type]:
@@ -89,7 +91,8 @@ class ExportedEvent(Frozen):
                 "occurred_at": self.occurred_at,
                 "source": self.source,
                 "data": upcast(self.type, self.schema_version, self.data),
-            }
+            },
+            context=STORED,
         )
 
 

@@ -21,7 +21,7 @@ from events.log.codec import EVENT_COLUMNS
 from events.log.positions import LOG_HEAD, raw_sql
 from events.log.sqlite_values import DIALECT, rows_binder
 from events.log.tables import events
-from events.log.writers import Batch, IdTakenError, InTransaction
+from events.log.writers import Batch, IdTakenError, InTransaction, Written
 from events.model.envelope import chain_hash
 
 __all__ = ["SqliteWriter"]
@@ -88,25 +88,35 @@ class SqliteWriter:
         return self._queued
 
     async def write(
-        self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
-    ) -> int | None:
+        self,
+        conflict: str,
+        expected: int,
+        rows: list[dict[str, Any]],
+        work: InTransaction,
+        *,
+        keep_recorded_at: bool = False,
+    ) -> Written | None:
+        """Each event recorded at its row's time, ``keep_recorded_at`` or not: SQLite has no
+        roles, whoever can write the file is its owner."""
         if self._inline_allowed and not self._queued:
             try:
                 first = self._write_inline(conflict, expected, rows, work)
             except _Busy:
                 pass
             else:
-                if first is not None:
-                    self._written(len(rows) + len(work) + 3)
-                return first
+                if first is None:
+                    return None
+                self._written(len(rows) + len(work) + 3)
+                return Written(first)
         loop = asyncio.get_running_loop()
         self._queued += 1
         try:
-            return await loop.run_in_executor(
+            first = await loop.run_in_executor(
                 self._executor, self._write, conflict, expected, rows, work
             )
         finally:
             self._queued -= 1
+        return None if first is None else Written(first)
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[Batch]:
@@ -300,9 +310,15 @@ class _SqliteBatch:
         self._run = run
 
     async def write(
-        self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
-    ) -> int | None:
+        self,
+        conflict: str,
+        expected: int,
+        rows: list[dict[str, Any]],
+        work: InTransaction,
+        *,
+        keep_recorded_at: bool = False,
+    ) -> Written | None:
         first: int | None = await self._run(
             self._writer._write_in_transaction, self._conn, conflict, expected, rows, work
         )
-        return first
+        return None if first is None else Written(first)

@@ -32,7 +32,7 @@ from events.log.database import dialect_of
 from events.log.positions import log_position, stream_head
 from events.log.sqlite_writer import SqliteWriter
 from events.log.tables import events as events_table
-from events.log.writers import Batch, InTransaction, PostgresWriter, Writer
+from events.log.writers import Batch, InTransaction, PostgresWriter, Writer, Written
 from events.model.envelope import Recorded, canonical_json, content_hash
 from events.model.errors import StorageUnavailableError
 from events.model.types import data_of
@@ -154,19 +154,30 @@ class EventStore:
     # -- appending ---------------------------------------------------------------------------
 
     async def write(
-        self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
-    ) -> int | None:
+        self,
+        conflict: str,
+        expected: int,
+        rows: list[dict[str, Any]],
+        work: InTransaction,
+        *,
+        keep_recorded_at: bool = False,
+    ) -> Written | None:
         """Write the events' rows (``event_row``) and ``work`` in one transaction that first
-        compare-and-sets the stream's version from ``expected``; the first position, or None
-        (nothing written) when the stream is no longer at ``expected``. ``IdTakenError`` when
-        an event id is stored already. The ``on_append`` listeners hear of each write."""
+        compare-and-sets the stream's version from ``expected``; where they went (and when
+        the database recorded them, if it chose: ``Written``), or None (nothing written) when
+        the stream is no longer at ``expected``. ``IdTakenError`` when an event id is stored
+        already. ``keep_recorded_at``: the rows' recording times were chosen, which only the
+        log's owner may write (``RecordingTimeRefusedError``). The ``on_append`` listeners
+        hear of each write."""
         with storage_errors():
-            first = await self._writer.write(conflict, expected, rows, work)
-        if first is not None:
-            last = first + len(rows) - 1
+            written = await self._writer.write(
+                conflict, expected, rows, work, keep_recorded_at=keep_recorded_at
+            )
+        if written is not None:
+            last = written.first + len(rows) - 1
             for listener in self.on_append:
                 listener(conflict, last)
-        return first
+        return written
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[WriteBatch]:
@@ -272,14 +283,22 @@ class WriteBatch:
         self._last = last
 
     async def write(
-        self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
-    ) -> int | None:
+        self,
+        conflict: str,
+        expected: int,
+        rows: list[dict[str, Any]],
+        work: InTransaction,
+        *,
+        keep_recorded_at: bool = False,
+    ) -> Written | None:
         """As ``EventStore.write``, in the batch's transaction."""
         with storage_errors():
-            first = await self._batch.write(conflict, expected, rows, work)
-        if first is not None:
-            self._last[conflict] = first + len(rows) - 1
-        return first
+            written = await self._batch.write(
+                conflict, expected, rows, work, keep_recorded_at=keep_recorded_at
+            )
+        if written is not None:
+            self._last[conflict] = written.first + len(rows) - 1
+        return written
 
 
 def event_row(event: Recorded, key_id: str | None = None) -> dict[str, Any]:

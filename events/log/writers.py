@@ -2,13 +2,16 @@
 
 Both take the events' rows, already computed in Python, and the work the layer above does in
 the same transaction (``InTransaction``: the projection rows and their checkpoint), and either
-write all of it in one transaction (returning the first position) or nothing (returning None,
-when the stream is no longer at the expected version: the compare-and-set lost). The log knows
-nothing of the projections: it declares the protocol, ``projections.writer`` implements it.
+write all of it in one transaction (returning ``Written``: the first position, and the
+recording time when the database chose it) or nothing (returning None, when the stream is no
+longer at the expected version: the compare-and-set lost). The log knows nothing of the
+projections: it declares the protocol, ``projections.writer`` implements it.
 
-- PostgreSQL: one call of the ``ceasefire_append`` function (migration 0001) on the raw asyncpg
-  connection: one round trip, one implicit transaction, no SQLAlchemy statement overhead on the
-  hot path.
+- PostgreSQL: one call of the ``ceasefire_append`` function (migrations 0001 and 0008) on the
+  raw asyncpg connection: one round trip, one implicit transaction, no SQLAlchemy statement
+  overhead on the hot path. Called by any role but the log's owner, it records the events at
+  the database's own time (``Written.recorded_at``), whatever the rows say, and refuses
+  ``keep_recorded_at`` (``RecordingTimeRefusedError``).
 - SQLite: raw ``sqlite3`` connections of the writer's own, in ``events.log.sqlite_writer``.
 """
 
@@ -19,9 +22,13 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events.model.errors import RecordingTimeRefusedError
 
 __all__ = [
     "Batch",
@@ -29,11 +36,15 @@ __all__ = [
     "InTransaction",
     "PostgresWriter",
     "Writer",
+    "Written",
     "keep_session",
     "postgresql_append_args",
 ]
 
-POSTGRESQL_APPEND = "SELECT ceasefire_append($1, $2, $3::jsonb, $4::jsonb, $5)"
+POSTGRESQL_APPEND = (
+    "SELECT first_position, assigned_recorded_at "
+    "FROM ceasefire_append($1, $2, $3::jsonb, $4::jsonb, $5, $6)"
+)
 
 #: ``json.dumps(..., ensure_ascii=False)`` builds a new encoder on every call; this is built once.
 _json = json.JSONEncoder(ensure_ascii=False).encode
@@ -41,6 +52,17 @@ _json = json.JSONEncoder(ensure_ascii=False).encode
 
 class IdTakenError(Exception):
     """An event id of this append is stored already (the unique index refused it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A write that took place."""
+
+    #: The position of its first event (the others follow it).
+    first: int
+    #: When the database chose the recording time (PostgreSQL, any role but the log's owner):
+    #: that time, every event's of the write. None: each event was recorded at its row's.
+    recorded_at: datetime | None = None
 
 
 class InTransaction(Protocol):
@@ -70,14 +92,29 @@ class Batch(Protocol):
     """Writes inside one transaction that commits when the batch ends (``Writer.batch``)."""
 
     async def write(
-        self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
-    ) -> int | None: ...
+        self,
+        conflict: str,
+        expected: int,
+        rows: list[dict[str, Any]],
+        work: InTransaction,
+        *,
+        keep_recorded_at: bool = False,
+    ) -> Written | None:
+        """``keep_recorded_at``: the rows' recording times were chosen (an import), not read
+        off a clock: only the log's owner may write them (SQLite has no other role)."""
+        ...
 
 
 class Writer(Protocol):
     async def write(
-        self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
-    ) -> int | None: ...
+        self,
+        conflict: str,
+        expected: int,
+        rows: list[dict[str, Any]],
+        work: InTransaction,
+        *,
+        keep_recorded_at: bool = False,
+    ) -> Written | None: ...
 
     def batch(self) -> AbstractAsyncContextManager[Batch]:
         """Several writes in one transaction: all of them commit when the context ends, none
@@ -89,8 +126,13 @@ class Writer(Protocol):
 
 
 def postgresql_append_args(
-    conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
-) -> tuple[str, int, str, str, str]:
+    conflict: str,
+    expected: int,
+    rows: list[dict[str, Any]],
+    work: InTransaction,
+    *,
+    keep_recorded_at: bool = False,
+) -> tuple[str, int, str, str, str, bool]:
     """The arguments of one ``ceasefire_append`` call."""
     events_json = _json(
         [
@@ -108,7 +150,7 @@ def postgresql_append_args(
             for row in rows
         ]
     )
-    return conflict, expected, events_json, work.as_json(), work.checkpoint
+    return conflict, expected, events_json, work.as_json(), work.checkpoint, keep_recorded_at
 
 
 async def keep_session(connection: Any) -> None:
@@ -143,10 +185,16 @@ class PostgresWriter:
         return self._pool
 
     async def write(
-        self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
-    ) -> int | None:
+        self,
+        conflict: str,
+        expected: int,
+        rows: list[dict[str, Any]],
+        work: InTransaction,
+        *,
+        keep_recorded_at: bool = False,
+    ) -> Written | None:
         pool = self._pool or await self._acquire_pool()
-        return await _append(pool, conflict, expected, rows, work)
+        return await _append(pool, conflict, expected, rows, work, keep_recorded_at)
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[Batch]:
@@ -169,26 +217,41 @@ class _PostgresBatch:
         self._conn = conn
 
     async def write(
-        self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
-    ) -> int | None:
-        return await _append(self._conn, conflict, expected, rows, work)
+        self,
+        conflict: str,
+        expected: int,
+        rows: list[dict[str, Any]],
+        work: InTransaction,
+        *,
+        keep_recorded_at: bool = False,
+    ) -> Written | None:
+        return await _append(self._conn, conflict, expected, rows, work, keep_recorded_at)
 
 
 async def _append(
-    on: Any, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
-) -> int | None:
+    on: Any,
+    conflict: str,
+    expected: int,
+    rows: list[dict[str, Any]],
+    work: InTransaction,
+    keep_recorded_at: bool,
+) -> Written | None:
     """One ``ceasefire_append`` call on ``on`` (a pool: its own transaction; a connection in a
     transaction: part of it)."""
     import asyncpg
 
-    args = postgresql_append_args(conflict, expected, rows, work)
+    args = postgresql_append_args(conflict, expected, rows, work, keep_recorded_at=keep_recorded_at)
     try:
-        first = int(await on.fetchval(POSTGRESQL_APPEND, *args))
+        first, recorded_at = await on.fetchrow(POSTGRESQL_APPEND, *args)
     except asyncpg.UniqueViolationError as error:
         raise IdTakenError from error
+    except asyncpg.InsufficientPrivilegeError as error:
+        if keep_recorded_at:
+            raise RecordingTimeRefusedError from error
+        raise
     except _connection_errors() as error:
         raise ConnectionError(str(error)) from error
-    return first if first > 0 else None
+    return Written(first, recorded_at) if first > 0 else None
 
 
 def _connection_errors() -> tuple[type[BaseException], ...]:

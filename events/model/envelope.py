@@ -230,8 +230,11 @@ def to_recorded(
     return construct(cls, values, event.model_fields_set | _META_FIELDS)  # type: ignore[return-value]
 
 
-def with_position(event: Recorded, position: int) -> Recorded:
-    """The recorded event at its place in the log, once the write has taken it."""
+def with_position(event: Recorded, position: int, recorded_at: datetime | None = None) -> Recorded:
+    """The recorded event at its place in the log, once the write has taken it; at the
+    database's ``recorded_at`` when the database chose it (``events.log.writers.Written``)."""
     values = dict(event.__dict__)
     values["position"] = position
+    if recorded_at is not None:
+        values["recorded_at"] = recorded_at
     return construct(type(event), values, event.model_fields_set)

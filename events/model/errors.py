@@ -8,6 +8,7 @@ StoreError
 ├── UnknownConflictError    a read named a conflict with no events
 ├── ProjectionJobRunningError  a rebuild or verification of the projections is running already
 ├── PositionNotReachedError a read asked for a log position no database has reached
+├── RecordingTimeRefusedError  chosen recording times, from a role that does not own the log
 └── StorageUnavailableError the database cannot be reached
 """
 
@@ -19,6 +20,7 @@ __all__ = [
     "DuplicateEventError",
     "PositionNotReachedError",
     "ProjectionJobRunningError",
+    "RecordingTimeRefusedError",
     "StorageUnavailableError",
     "StoreError",
     "UnknownActorError",
@@ -90,3 +92,14 @@ class PositionNotReachedError(StoreError):
         super().__init__(f"the log has not reached position {position} (its head is at {head})")
         self.position = position
         self.head = head
+
+
+class RecordingTimeRefusedError(StoreError):
+    """Recording times chosen rather than read off the database's clock (``import``, a load
+    that keeps them) may only be written by the role that owns the log (PostgreSQL)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "only the database role that owns the log may keep chosen recording times: "
+            "run this with the owner's database URL"
+        )

@@ -280,7 +280,7 @@ class EventCorrectedData(Frozen):
         if event_type is None:  # event_type itself is invalid: that error is reported
             return value
         try:
-            model = CORRECTABLE_DATA[event_type].model_validate(value)
+            model = CORRECTABLE_DATA[event_type].model_validate(value, context=info.context)
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(p) for p in first.get("loc", ()))

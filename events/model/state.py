@@ -23,7 +23,7 @@ from events.model.envelope import Recorded
 from events.model.errors import DomainRuleError
 from events.model.event_data import CORRECTABLE_DATA
 from events.model.types import AllegationDenied, AllegationRetracted, Event, EventCorrected
-from events.model.values import SCOPE_RANK
+from events.model.values import SCOPE_RANK, STORED
 
 __all__ = [
     "NAMING_TYPES",
@@ -229,7 +229,8 @@ def current_version(state: ConflictState, event_id: UUID, lookup: Lookup) -> Rec
 
 def with_data(event: Recorded, data: Mapping[str, object]) -> Recorded:
     """``event`` carrying ``data`` (a correction's) in place of its own."""
-    return event.model_copy(update={"data": CORRECTABLE_DATA[event.type].model_validate(data)})
+    corrected = CORRECTABLE_DATA[event.type].model_validate(data, context=STORED)
+    return event.model_copy(update={"data": corrected})
 
 
 def known_agreement(state: ConflictState, agreement_id: str) -> AgreementState:

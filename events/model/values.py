@@ -9,7 +9,9 @@ and the event types (``events.model.types``) are made of these.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -20,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     model_validator,
 )
 
@@ -27,6 +30,7 @@ __all__ = [
     "MAX_SAFE_INTEGER",
     "NO_NUL",
     "SCOPE_RANK",
+    "STORED",
     "AgreementKind",
     "AsWritten",
     "ConflictSlug",
@@ -38,6 +42,9 @@ __all__ = [
     "Slug",
     "Source",
     "Text",
+    "Url",
+    "legible",
+    "refused_character",
 ]
 
 
@@ -78,14 +85,90 @@ Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 #: Text without NUL: PostgreSQL text cannot hold it, so it is refused on every database alike
 #: (a pattern, so the OpenAPI schema says so too).
 NO_NUL = r"^[^\x00]*$"
+
+#: The validation context of events read back from the log (the decoder, corrections, an
+#: import of an export): what the log already holds is taken as it is, so a log written before
+#: a check existed stays readable. Without it (a writer's event), every check applies.
+STORED: Mapping[str, bool] = MappingProxyType({"stored": True})
+
+#: The characters no text may hold: the C0 controls, DEL and the C1 controls (escape sequences,
+#: and XML 1.0, which Atom is, cannot hold most of them at all), and the Unicode
+#: non-characters (U+FDD0..U+FDEF and the last two code points of every plane: U+FFFE, U+FFFF,
+#: U+1FFFE...). Prose (``Text``) may hold tab and newline. Written as the inside of a regular
+#: expression's character class, for the checks here and for the OpenAPI schema's patterns
+#: alike (the non-characters past the first plane as the characters themselves: JSON Schema
+#: dialects spell their escapes differently).
+_NON_CHARACTERS = r"\ufdd0-\ufdef\ufffe\uffff" + "".join(
+    f"{chr(plane + 0xFFFE)}{chr(plane + 0xFFFF)}" for plane in range(0x10000, 0x110000, 0x10000)
+)
+_NOT_IN_LINES = rf"\x00-\x1f\x7f-\x9f{_NON_CHARACTERS}"
+_NOT_IN_PROSE = rf"\x00-\x08\x0b-\x1f\x7f-\x9f{_NON_CHARACTERS}"
+_REFUSED_IN_LINES = re.compile(f"[{_NOT_IN_LINES}]")
+_REFUSED_IN_PROSE = re.compile(f"[{_NOT_IN_PROSE}]")
+
+
+def refused_character(text: str, *, prose: bool = False) -> str | None:
+    """The first character of ``text`` an event may not hold, or ``None``."""
+    found = (_REFUSED_IN_PROSE if prose else _REFUSED_IN_LINES).search(text)
+    return None if found is None else found.group()
+
+
+def legible(text: str) -> str:
+    """``text`` with every character no event may now hold (tab and newline stay) replaced by
+    U+FFFD: what a feed or a page shows of an older log that holds one (XML 1.0 cannot hold
+    most of them at all, even escaped)."""
+    return _REFUSED_IN_PROSE.sub("\ufffd", text)
+
+
+def _legible(*, prose: bool) -> Callable[[str, ValidationInfo], str]:
+    """The check of what a writer sends: no control character (prose: but tab and newline), no
+    non-character. Skipped for what the log already holds (``STORED``)."""
+    which = "control characters other than tab and newline" if prose else "control characters"
+
+    def check(value: str, info: ValidationInfo) -> str:
+        context = info.context
+        if context is not None and context.get("stored"):
+            return value
+        found = refused_character(value, prose=prose)
+        if found is not None:
+            raise ValueError(
+                f"must not hold U+{ord(found):04X}: {which} (C0, DEL, C1) and Unicode "
+                "non-characters are refused"
+            )
+        return value
+
+    return check
+
+
+def _documented(pattern: str) -> Any:
+    """The schema's pattern: what the checks accept, in the OpenAPI document too."""
+    return Field(json_schema_extra={"pattern": pattern})
+
+
 _NAME = r"^[^ \t\n\r\f\v\x00](?:[^\x00]*[^ \t\n\r\f\v\x00])?$"
+_LINE_START = rf"[^ {_NOT_IN_LINES}]"
 #: A name neither starts nor ends with white space (it is refused, not trimmed), so what the
-#: schema accepts is what is stored.
+#: schema accepts is what is stored. It is one line: no control character at all.
 Name = Annotated[
     str,
     StringConstraints(min_length=1, max_length=200, pattern=_NAME),
+    AfterValidator(_legible(prose=False)),
+    _documented(rf"^{_LINE_START}(?:[^{_NOT_IN_LINES}]*{_LINE_START})?$"),
 ]
-Text = Annotated[str, StringConstraints(max_length=10_000, pattern=NO_NUL)]
+#: Prose (terms, reasons, descriptions, statements): tab and newline are allowed.
+Text = Annotated[
+    str,
+    StringConstraints(max_length=10_000, pattern=NO_NUL),
+    AfterValidator(_legible(prose=True)),
+    _documented(rf"^[^{_NOT_IN_PROSE}]*$"),
+]
+#: A source's link: http(s), one line.
+Url = Annotated[
+    str,
+    StringConstraints(pattern=r"^https?://[^\s\x00]+$", max_length=2000),
+    AfterValidator(_legible(prose=False)),
+    _documented(rf"^https?://[^\s{_NOT_IN_LINES}]+$"),
+]
 #: What the source wrote where the event stores an actor's canonical name instead: the field
 #: (``accused``; ``parties.1`` for the second of a list) -> the spelling as written.
 AsWritten = Annotated[
@@ -112,9 +195,7 @@ class Source(Frozen):
     """Who said so. An allegation is a claim, not a fact: its source travels with it."""
 
     name: Name
-    url: (
-        Annotated[str, StringConstraints(pattern=r"^https?://[^\s\x00]+$", max_length=2000)] | None
-    ) = None
+    url: Url | None = None
 
 
 ScopeLevel = Literal["national", "regional", "local"]

@@ -12,7 +12,7 @@ actor whatever its case or accents, since the earliest occurred_at that names it
 events keep the names they were recorded with.
 
 Revision ID: 0009
-Revises: 0005 (the head when it was written; the lead re-chains it after 0008 at merge)
+Revises: 0008
 Create Date: 2026-12-04
 """
 
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0005"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

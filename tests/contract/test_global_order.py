@@ -17,7 +17,7 @@ import pytest
 
 from app.services.appending import Appender, decide
 from events.log.store import EventStore, event_row
-from events.log.writers import postgresql_append_args
+from events.log.writers import POSTGRESQL_APPEND, postgresql_append_args
 from projections.writer import ProjectionRows
 from tests.factories import alleged, signed
 from tests.webhooks.receiver import eventually
@@ -101,9 +101,7 @@ async def test_a_transaction_held_open_holds_back_every_later_position(
     try:
         transaction = held.transaction()
         await transaction.start()
-        first = await held.fetchval(
-            "SELECT ceasefire_append($1, $2, $3::jsonb, $4::jsonb, $5)", *args
-        )
+        first = await held.fetchval(POSTGRESQL_APPEND, *args)
         before = await store.head()
         assert first == before + 1
 

@@ -1,6 +1,6 @@
 """Migration 0009 on every database: the names already in a log become actors. A log whose
 projection rows the fold made (agreements, a declaration, a mission, a correction adding a
-mediator, spellings differing by case) loses ``proj_actors`` by a downgrade to 0005; the
+mediator, spellings differing by case) loses ``proj_actors`` by a downgrade to 0008; the
 upgrade builds the very rows the fold made, and the replay agrees."""
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def test_0009_makes_the_actors_the_fold_makes(fresh_database_url: str) -> None:
     url = fresh_database_url
     folded = asyncio.run(_history(url))
     assert len(folded) > 8
-    command.downgrade(alembic_config(url), "0005")  # the head before 0009
+    command.downgrade(alembic_config(url), "0008")  # the head before 0009
     upgrade(url)
     assert asyncio.run(_rebuilt(url, replayed=False)) == folded
     assert asyncio.run(_rebuilt(url, replayed=True)) == folded

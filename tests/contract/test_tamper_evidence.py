@@ -3,8 +3,10 @@ names the event someone changed anyway, and projections are checked against a re
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from app.services.appending import Appender
@@ -101,3 +103,22 @@ async def test_verify_reports_an_event_that_no_longer_decodes(fresh_store: Event
     report = await verify_chain(fresh_store)
     assert report.first_broken == 5
     assert [position for position, _ in report.undecodable] == [5]
+
+
+async def test_verify_names_events_stored_past_the_head(fresh_store: EventStore) -> None:
+    """A row inserted behind the append's back, past ``log_head``: the chain up to the head
+    still holds, but the next append would collide with it. The service's role cannot insert
+    one on PostgreSQL (test_append_only); whoever owns the database can, and verify says so."""
+    await _seed(fresh_store)
+    async with fresh_store.engine.begin() as conn:
+        last = (await conn.execute(select(events).order_by(events.c.position.desc()))).first()
+        assert last is not None
+        stray = {**last._asdict(), "position": last.position + 1, "id": uuid.uuid4()}
+        stray["version"] = last.version + 1
+        stray["hash"] = chain_hash(bytes(last.hash), bytes(32))
+        await conn.execute(insert(events).values(**stray))
+    report = await verify_chain(fresh_store, batch_size=3)
+    assert not report.ok
+    assert report.past_head_count == 1 and report.past_head == [last.position + 1]
+    assert report.head_position == last.position
+    assert report.broken_count == 0 and not report.gaps and report.head_problem is None

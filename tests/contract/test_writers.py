@@ -176,8 +176,9 @@ async def test_a_stale_expected_version_writes_nothing(store: EventStore, confli
 async def test_a_write_takes_contiguous_positions_and_moves_the_heads(
     store: EventStore, conflict: str
 ) -> None:
-    first = await store.write(conflict, 0, _rows(conflict, 1, count=3), NOTHING_MORE)
-    assert first is not None
+    written = await store.write(conflict, 0, _rows(conflict, 1, count=3), NOTHING_MORE)
+    assert written is not None
+    first = written.first
     stored = await store.read_stream(conflict)
     assert [(e.version, e.position) for e in stored] == [(1, first), (2, first + 1), (3, first + 2)]
     assert await store.stream_head(conflict) == (3, first + 2)
@@ -189,8 +190,8 @@ async def test_the_work_commits_with_the_events_or_not_at_all(
 ) -> None:
     decided = decide(ConflictState(conflict), [signed(conflict)], now=NOW)
     rows = [event_row(e) for e in decided.recorded]
-    first = await store.write(conflict, 0, rows, ProjectionRows(decided.changes))
-    assert first is not None
+    written = await store.write(conflict, 0, rows, ProjectionRows(decided.changes))
+    assert written is not None
     other = decide(ConflictState(conflict), [signed(conflict, "cf-2")], now=NOW)
     lost = await store.write(
         conflict, 0, [event_row(e) for e in other.recorded], ProjectionRows(other.changes)
@@ -210,7 +211,7 @@ async def test_the_work_commits_with_the_events_or_not_at_all(
             )
         ).scalar_one()
     assert list(agreements) == [decided.recorded[0].data.agreement_id]
-    assert checkpoint >= first
+    assert checkpoint >= written.first
 
 
 async def test_an_id_stored_already_is_refused_and_nothing_written(

@@ -606,6 +606,38 @@ async def test_the_ends_of_time_are_answered(
 
 
 @pytest.mark.parametrize(
+    "value",
+    [
+        "0001-01-01T00:00+14:00",  # no UTC spelling: an OverflowError, once a 500
+        "0001-01-01T00:00:00+00:01",
+        "9999-12-31T23:59:59-01:00",
+        "9999-12-31T23:59:59.999999",  # no offset: UTC, the last instant a datetime holds
+        "0001-01-01T00:00:00",
+        "99999-01-01T00:00:00",
+        "2022-09-24T00:00:00+25:00",
+        "yesterday",
+    ],
+)
+@pytest.mark.parametrize("name", ["as_of", "known_at"])
+async def test_the_page_refuses_times_out_of_range(
+    client: httpx.AsyncClient, signed: str, name: str, value: str
+) -> None:
+    problem = problem_of(await client.get("/", params={name: value}), 422, "validation-error")
+    assert problem["detail"].startswith(f"{name} must be a date and time"), problem
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:01Z", "9999-12-31T23:59:58Z"])
+async def test_the_page_answers_at_the_ends_of_time(
+    writer: httpx.AsyncClient, conflict: str, moment: str
+) -> None:
+    early = {**_signed(conflict), "occurred_at": "0001-01-01T00:00:01Z"}
+    assert (await writer.post("/v1/events", json=early)).status_code == 201
+    for name in ("as_of", "known_at"):
+        response = await writer.get("/", params={name: moment})
+        assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
     "params",
     [
         {"limit": 0},

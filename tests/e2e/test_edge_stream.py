@@ -2,14 +2,15 @@
 stop reading hold a bounded amount of the server's memory; many streams are served by one
 read per append and all get the event; a client that drops before its first event reconnects
 as a browser does and loses nothing; past the caps on streams and long-polls, 503 with
-Retry-After."""
+Retry-After; and one address cannot take every place under them (issue 22, case 12): past its
+own caps it is told 429, and another address still gets its stream or its long-poll."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ import pytest
 from app.services.appending import Appender
 from events.log.database import create_engine
 from events.log.store import EventStore
-from tests.e2e.conftest import EDGE_LIMITS, Keys, Server, problem_of
+from tests.e2e.conftest import EDGE_LIMITS, Keys, Server, problem_of, start_server
 from tests.e2e.test_polling import agreement, allegation, post
 from tests.factories import alleged, signed
 
@@ -261,4 +262,81 @@ async def test_past_the_long_poll_cap_503_with_retry_after(
             assert statuses == [200, 200, 503]
         finally:
             for task in polls:
+                task.cancel()
+
+
+@pytest.fixture(scope="module")
+def shared(database_url: str) -> Iterator[Server]:
+    """A server whose caps per process one client could fill on its own, but for the caps per
+    client: 8 streams, 3 of them per address; 8 long-polls, 2 per address."""
+    with start_server(
+        database_url,
+        max_streams="8",
+        max_streams_per_client="3",
+        max_long_polls="8",
+        max_long_polls_per_client="2",
+    ) as server:
+        yield server
+
+
+def client_from(server: Server, address: str) -> httpx.AsyncClient:
+    """A client whose connections come from ``address`` (any of 127.0.0.0/8 is this host)."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    return httpx.AsyncClient(base_url=server.base_url, timeout=30, transport=transport)
+
+
+async def test_one_address_cannot_take_every_stream(shared: Server) -> None:
+    async with (
+        client_from(shared, "127.0.0.1") as greedy,
+        client_from(shared, "127.0.0.2") as other,
+    ):
+        streams = []
+        try:
+            while True:
+                response = await greedy.send(greedy.build_request("GET", "/v1/stream"), stream=True)
+                if response.status_code != 200:
+                    break
+                streams.append(response)
+                assert len(streams) <= 8
+            await response.aread()
+            problem_of(response, 429, "too-many-requests")
+            assert int(response.headers["retry-after"]) > 0
+            assert len(streams) == 3
+            theirs = await other.send(other.build_request("GET", "/v1/stream"), stream=True)
+            streams.append(theirs)
+            assert theirs.status_code == 200
+            opening = await anext(theirs.aiter_lines())
+            assert opening.startswith("retry:")
+        finally:
+            for opened in streams:
+                await opened.aclose()
+
+
+async def test_one_address_cannot_take_every_long_poll(
+    shared: Server, keys: Keys, conflict: str
+) -> None:
+    async with (
+        client_from(shared, "127.0.0.1") as greedy,
+        client_from(shared, "127.0.0.2") as other,
+    ):
+        await post(greedy, keys, agreement(conflict))
+        url = f"/v1/conflicts/{conflict}/events"
+        tag = (await greedy.get(url)).headers["etag"]
+        wait = {"If-None-Match": tag, "Prefer": "wait=60"}
+        # Three wait where two may from one address: one is refused at once.
+        polls = [asyncio.create_task(greedy.get(url, headers=wait)) for _ in range(3)]
+        theirs = asyncio.create_task(other.get(url, headers=wait))
+        try:
+            done, _ = await asyncio.wait(polls, timeout=20, return_when=asyncio.FIRST_COMPLETED)
+            assert done, "no long-poll was refused"
+            refused = done.pop().result()
+            problem_of(refused, 429, "too-many-requests")
+            assert int(refused.headers["retry-after"]) > 0
+            assert not theirs.done()  # the other address's waits
+            await post(greedy, keys, allegation(conflict))  # releases the three still waiting
+            statuses = sorted(r.status_code for r in await asyncio.gather(*polls))
+            assert statuses == [200, 200, 429]
+            assert (await theirs).status_code == 200
+        finally:
+            for task in [*polls, theirs]:
                 task.cancel()

@@ -33,6 +33,14 @@ def test_durations_in_seconds_or_iso_8601(
         ("CEASEFIRE_DATABASE_URL", "mysql://localhost/db"),
         ("CEASEFIRE_SQLITE_SYNCHRONOUS", "OFF"),
         ("CEASEFIRE_MAX_BODY_BYTES", "10"),
+        ("CEASEFIRE_PUBLIC_URL", "ceasefire.example.org"),
+        ("CEASEFIRE_PUBLIC_URL", "/ceasefire"),
+        ("CEASEFIRE_PUBLIC_URL", "ftp://ceasefire.example.org"),
+        ("CEASEFIRE_PUBLIC_URL", "https://"),
+        ("CEASEFIRE_PUBLIC_URL", "https://ceasefire.example.org/?a=1"),
+        ("CEASEFIRE_PUBLIC_URL", "https://ceasefire.example.org/#top"),
+        ("CEASEFIRE_PUBLIC_URL", "https://user@ceasefire.example.org"),
+        ("CEASEFIRE_PUBLIC_URL", "https://ceasefire.example.org:99999"),
     ],
 )
 def test_bad_values_fail_fast(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
@@ -70,3 +78,19 @@ def test_read_replicas_need_postgresql_on_both_sides(
     monkeypatch.setenv("CEASEFIRE_READ_DATABASE_URL", replicas)
     with pytest.raises(ValidationError):
         Settings()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("https://ceasefire.example.org", "https://ceasefire.example.org"),
+        ("https://ceasefire.example.org/", "https://ceasefire.example.org"),
+        ("http://127.0.0.1:8000/ceasefire/", "http://127.0.0.1:8000/ceasefire"),
+        (" https://[::1]:8443/a/b ", "https://[::1]:8443/a/b"),
+    ],
+)
+def test_the_public_url_is_kept_without_its_trailing_slash(
+    monkeypatch: pytest.MonkeyPatch, text: str, expected: str
+) -> None:
+    monkeypatch.setenv("CEASEFIRE_PUBLIC_URL", text)
+    assert Settings().public_url == expected

@@ -46,6 +46,8 @@ class Reply:
     delay: float = 0.0
     #: Answer nothing: reset the connection (RST) instead.
     reset: bool = False
+    #: Hang: answer only once this is set (the test sets it when done with the hang).
+    hold: threading.Event | None = None
 
 
 #: ``(request, how many times this webhook-id reached this path, this one included) -> Reply``
@@ -71,6 +73,8 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.server.owner._record(request)
         if reply.delay:
             time.sleep(reply.delay)
+        if reply.hold is not None:
+            reply.hold.wait()
         if reply.reset:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()

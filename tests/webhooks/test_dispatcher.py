@@ -3,6 +3,7 @@ nothing twice, and nothing at all without subscriptions."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 
 from app.services.appending import Appender
 from app.webhooks.dispatcher import dispatch_once, dispatch_pending
-from app.webhooks.queue import claim_due, dispatch_batch, read_checkpoint
+from app.webhooks.queue import claim_due, dispatch_batch, earliest_due, read_checkpoint
 from app.webhooks.subscriptions import (
     Subscription,
     create_subscription,
@@ -128,3 +129,34 @@ async def test_a_disabled_endpoint_still_gets_its_deliveries_queued_but_not_clai
     assert claim.attempt == 1 and claim.event.type == "violation.alleged"
     async with write_transaction(fresh_store.engine) as conn:  # leased: nobody else takes it
         assert await claim_due(conn, worker="x", limit=10, now=NOW, lease=LEASE) == []
+
+
+async def test_a_claim_takes_no_endpoint_past_its_share(
+    fresh_store: EventStore, fresh_appender: Appender
+) -> None:
+    """An endpoint with a backlog ahead of another's deliveries gets only its share of a
+    claim, counting what the worker already sends it; one at its share is left out of the
+    claim and of the look for due work, and the other endpoint's deliveries are claimed."""
+    busy = await _subscribe(fresh_store, conflicts=["busy"])
+    other = await _subscribe(fresh_store, conflicts=["other"])
+    await fresh_appender.append(
+        [signed("busy"), *(alleged("busy", incidents=i + 1) for i in range(8))]
+    )
+    await fresh_appender.append([signed("other"), alleged("other"), alleged("other", incidents=2)])
+    await dispatch_pending(fresh_store, batch=100, clock=lambda: NOW)
+
+    async with write_transaction(fresh_store.engine) as conn:
+        first = await claim_due(
+            conn, worker="w", limit=4, now=NOW, lease=LEASE, share=3, in_flight={busy.id: 1}
+        )
+    assert [c.subscription.id for c in first] == [busy.id, busy.id]  # oldest first, to its share
+    in_flight = Counter({busy.id: 3})
+    async with fresh_store.engine.connect() as conn:
+        assert await earliest_due(conn, besides={busy.id}) == NOW  # the other's are due
+    async with write_transaction(fresh_store.engine) as conn:
+        second = await claim_due(
+            conn, worker="w", limit=4, now=NOW, lease=LEASE, share=3, in_flight=in_flight
+        )
+    assert [c.subscription.id for c in second] == [other.id, other.id]
+    async with fresh_store.engine.connect() as conn:
+        assert await earliest_due(conn, besides={busy.id}) == NOW + LEASE  # only leases left

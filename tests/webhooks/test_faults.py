@@ -7,6 +7,7 @@ receiver got is a recorded attempt: nothing is left for a lease to send again.""
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from typing import Any
 
@@ -127,3 +128,41 @@ async def test_a_faulty_receiver_harms_only_its_own_deliveries(
     for hook in hooks.values():
         assert hook["secret"] not in every_line
         assert hook["secret"].removeprefix("whsec_") not in every_line
+
+
+#: Enough events that a hanging endpoint without a cap would take every slot of the worker.
+HANGING_EVENTS = 48
+
+
+async def test_a_hanging_endpoint_holds_only_its_share_of_the_worker(
+    database_url: str, admin_key: str, receiver: Receiver, conflict: str
+) -> None:
+    """One endpoint hangs (it answers only when the test is done), another answers at once:
+    every delivery to the good one arrives while the hanging one is still hanging, and the
+    hanging one holds no more than its share of the worker's slots. The attempt timeout is far
+    longer than the wait, so nothing here is freed by a timeout."""
+    released = threading.Event()
+    receiver.responders["/hang"] = lambda _r, _n: Reply(hold=released)
+    settings = fast_settings(database_url, webhook_timeout=300, webhook_lease=600)
+    async with running_api(settings, admin_key) as api:
+        try:
+            await api.subscribe(receiver.url("/hang"), conflicts=[conflict])
+            good = await api.subscribe(receiver.url("/good"), conflicts=[conflict])
+            await api.record(signed(conflict))
+            for i in range(HANGING_EVENTS):
+                await api.record(alleged(conflict, incidents=i + 1))
+
+            async def all_good_recorded() -> bool:
+                found = await api.deliveries(good["id"], status="succeeded", limit=100)
+                return len(found) == HANGING_EVENTS
+
+            await eventually(
+                lambda: len({r.message_id for r in receiver.at("/good")}) == HANGING_EVENTS,
+                within=90,
+            )
+            await eventually(all_good_recorded, within=30)
+            assert not released.is_set()
+            hanging = receiver.at("/hang")  # every one of them still waiting for its answer
+            assert 1 <= len(hanging) <= settings.webhook_endpoint_concurrency, len(hanging)
+        finally:
+            released.set()  # the hanging attempts end now, and the worker stops at once
