@@ -171,7 +171,8 @@ def _with_agreement(state: ConflictState, agreement: AgreementState) -> Conflict
 
 def _corrected(state: ConflictState, corrected: Recorded) -> ConflictState:
     """What a correction changes of the state: an agreement's or a declaration's terms, a
-    collapse's reason (an allegation's or a mission's new data lives only in the read models).
+    collapse's reason, the actors a new mediator or mission organization makes (an
+    allegation's or a mission's other new data lives only in the read models).
     The corrected event keeps its occurred_at, its version and its source."""
     match corrected:
         case AgreementSigned() | CeasefireDeclared():
