@@ -71,6 +71,9 @@ FIELDS: dict[str, str] = {
     "dispatched_at": "When it was dispatched (its event's occurred_at).",
     "missions": "Monitoring missions dispatched, in order.",
     "retracted_by": "The party that withdrew it.",
+    "as_written": "Set by the service where it stored an actor's canonical name in place of the "
+    "spelling the source wrote: the field (`accused`; `parties.1` for the second of a list) "
+    "and that spelling. Absent when every name was written as the actor's.",
     "denied_by": "The party that denies it: the one accused.",
     "statement": "What the denying party said, in words.",
     "declared_by": "The party declaring a ceasefire of its own (unilateral).",

@@ -76,6 +76,8 @@ def add_rows(
     """The row changes of one transition, from the states before and after ``event``."""
     known_from = event.recorded_at
     conflict = after.conflict
+    if before.actors is not after.actors:
+        _actor_rows(before, event, after, changes)
     match event:  # the commonest first: each case is an isinstance check through ABCMeta
         case ViolationAlleged():
             changes.insert("proj_allegations", _allegation_row(after, event, known_from))
@@ -161,6 +163,36 @@ def add_rows(
                     "known_until": None,
                 },
             )
+
+
+def _actor_rows(
+    before: ConflictState, event: Recorded, after: ConflictState, changes: Changes
+) -> None:
+    """A row version for each actor ``event`` made or changed (named earlier, registered)."""
+    was = before.actors.by_name
+    for name, actor in after.actors.by_name.items():
+        previous = was.get(name)
+        if previous == actor:
+            continue
+        if previous is not None:
+            changes.close(
+                "proj_actors", {"conflict": after.conflict, "name": name}, event.recorded_at
+            )
+        changes.insert(
+            "proj_actors",
+            {
+                "conflict": after.conflict,
+                "name": name,
+                "kind": actor.kind,
+                "aliases": json.dumps(list(actor.aliases), ensure_ascii=False),
+                "since": actor.since,
+                "registered": actor.registered,
+                "version": event.version,
+                "event_id": event.id,
+                "known_from": event.recorded_at,
+                "known_until": None,
+            },
+        )
 
 
 def _correction_rows(
@@ -267,6 +299,11 @@ def _mission_row(
         "known_from": known_from,
         "known_until": None,
         "agreement_id": data.agreement_id,
+        "organizations": (
+            None
+            if data.organizations is None
+            else json.dumps(list(data.organizations), ensure_ascii=False)
+        ),
     }
 
 

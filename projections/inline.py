@@ -13,8 +13,10 @@ from sqlalchemy import RowMapping, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.log.positions import stream_head
+from events.model.actors import Actor, Actors, name_key
 from events.model.state import AgreementState, ConflictState
 from projections.tables import (
+    actors,
     agreements,
     allegations,
     corrections,
@@ -24,7 +26,7 @@ from projections.tables import (
     missions,
 )
 
-__all__ = ["CHECKPOINT", "agreement_from_row", "load_agreements", "load_state"]
+__all__ = ["CHECKPOINT", "agreement_from_row", "load_actors", "load_agreements", "load_state"]
 
 #: The checkpoint row the inline projections advance with every append.
 CHECKPOINT = "ceasefire"
@@ -78,6 +80,32 @@ async def load_agreements(
         row["agreement_id"]: agreement_from_row(row, tuple(extended.get(row["agreement_id"], ())))
         for row in agreement_rows
     }
+
+
+async def load_actors(
+    conn: AsyncConnection, conflict: str, known_at: datetime | None = None
+) -> Actors:
+    """The conflict's actors as the log held them at ``known_at`` (None: now)."""
+    rows = await conn.execute(
+        select(
+            actors.c.name, actors.c.kind, actors.c.aliases, actors.c.since, actors.c.registered
+        ).where(actors.c.conflict == conflict, known_at_condition(actors, known_at))
+    )
+    by_name: dict[str, Actor] = {}
+    keys: dict[str, str] = {}
+    for name, kind, aliases, since, registered in rows:
+        actor = Actor(
+            name=name,
+            since=since,
+            kind=kind,
+            aliases=tuple(json.loads(aliases)),
+            registered=bool(registered),
+        )
+        by_name[name] = actor
+        keys[name_key(name)] = name
+        for alias in actor.aliases:
+            keys[name_key(alias)] = name
+    return Actors(by_name, keys)
 
 
 async def load_state(conn: AsyncConnection, conflict: str) -> ConflictState:
@@ -139,4 +167,5 @@ async def load_state(conn: AsyncConnection, conflict: str) -> ConflictState:
             if row.denied_at is not None
         },
         mission_ends=frozenset(ended),
+        actors=await load_actors(conn, conflict),
     )

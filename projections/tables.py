@@ -31,6 +31,7 @@ from events.log.tables import UtcDateTime, metadata
 
 __all__ = [
     "PROJECTION_KEYS",
+    "actors",
     "agreements",
     "allegations",
     "corrections",
@@ -138,6 +139,8 @@ missions = Table(
     Column("known_until", UtcDateTime, nullable=True),
     # 0005: the agreement it monitors.
     Column("agreement_id", String(64), nullable=True),
+    # 0009: the other organizations running it (a JSON list; NULL: none).
+    Column("organizations", Text, nullable=True),
 )
 Index("ix_proj_missions_key", missions.c.conflict, missions.c.mission_id)
 
@@ -192,6 +195,26 @@ descriptions = Table(
 )
 Index("ix_proj_descriptions_key", descriptions.c.conflict)
 
+#: A conflict's actors (0009): one row version per actor, changed when an event names it
+#: earlier than before (``since``) or registers it (its kind, its aliases). Its roles are read
+#: from the agreements and missions that name it. The fold's state is loaded from here
+#: (``ConflictState.actors``).
+actors = Table(
+    "proj_actors",
+    metadata,
+    Column("conflict", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(32), nullable=True),
+    Column("aliases", Text, nullable=False),
+    Column("since", UtcDateTime, nullable=False),
+    Column("registered", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("known_from", UtcDateTime, nullable=False),
+    Column("known_until", UtcDateTime, nullable=True),
+)
+Index("ix_proj_actors_key", actors.c.conflict, actors.c.name)
+
 #: The columns that name one thing in each table: a change closes the current row version
 #: matching these before it inserts the next one.
 PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
@@ -202,6 +225,7 @@ PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
     "proj_extensions": ("event_id",),
     "proj_mission_ends": ("event_id",),
     "proj_descriptions": ("conflict",),
+    "proj_actors": ("conflict", "name"),
 }
 
 

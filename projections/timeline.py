@@ -80,6 +80,7 @@ EntryType = Literal[
     "mission.dispatched",
     "mission.ended",
     "conflict.described",
+    "actor.registered",
 ]
 
 
@@ -174,6 +175,11 @@ def _summary(event: Recorded, data: Mapping[str, Any], retracted: bool) -> str:
         case "conflict.described":
             where = ", ".join([*data["countries"], data["region"]])
             return f"Described as {data['title']} ({where})."
+        case "actor.registered":
+            text = f"{data['name']} registered ({data['kind'].replace('_', ' ')})"
+            if data.get("aliases"):
+                text += f", also spelt {', '.join(data['aliases'])}"
+            return text + "."
         case _:
             return f"{data['organization']} dispatched mission {data['mission_id']}."
 
@@ -219,9 +225,10 @@ def build_timeline(
         if event.type == "mission.dispatched":
             data = corrected.get(event.id, data_of(event))
             if data.get("agreement_id"):
-                sent = (data["agreement_id"], data["organization"].casefold())
-                if sent not in monitoring or event.occurred_at < monitoring[sent]:
-                    monitoring[sent] = event.occurred_at
+                for org in (data["organization"], *data.get("organizations", ())):
+                    sent = (data["agreement_id"], org.casefold())
+                    if sent not in monitoring or event.occurred_at < monitoring[sent]:
+                        monitoring[sent] = event.occurred_at
     filed_under: dict[UUID, str] = {}
     contesting: list[Contest] = []
     for event in originals:

@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from events.model.state import AgreementState
 
 __all__ = [
+    "ActorRole",
+    "ActorView",
+    "ActorsView",
     "AgreementAllegations",
     "AgreementStateName",
     "AgreementView",
@@ -138,7 +141,10 @@ class MissionView(View):
 
     mission_id: str
     agreement_id: str | None = Field(default=None, description="The agreement it monitors.")
-    organization: str
+    organization: str = Field(description="The organization that leads it.")
+    organizations: list[str] = Field(
+        default_factory=list, description="The other organizations that run it."
+    )
     head: str | None = None
     purpose: str | None = None
     expected_arrival: datetime | None = None
@@ -312,6 +318,41 @@ class ConflictSummary(View):
     last_allegation_at: datetime | None
     version: int
     position: int
+
+
+ActorRole = Literal["party", "mediator", "monitor"]
+
+
+class ActorView(View):
+    """One actor of the conflict: every spelling of its name, and what it is in the conflict
+    at ``as_of``."""
+
+    name: str = Field(description="Its canonical name: what every event stores.")
+    kind: str | None = Field(
+        description="`state`, `armed_group`, `international_organization`, `ngo`, `media` or "
+        "`other`, as registered; null for an actor named by an agreement or a mission and "
+        "never registered."
+    )
+    aliases: list[str] = Field(description="The other spellings registered for it.")
+    registered: bool = Field(description="True once an `actor.registered` named it.")
+    since: datetime = Field(description="When it first appears: the earliest event naming it.")
+    roles: list[ActorRole] = Field(description="Its roles by as_of (none: a third party).")
+    party_to: list[str] = Field(
+        description="The agreements and declarations it is a party of (a declarer included)."
+    )
+    mediator_of: list[str] = Field(description="The agreements it mediates.")
+    monitor_of: list[str] = Field(description="The missions it runs (or helps run).")
+
+
+class ActorsView(View):
+    """A conflict's actors: its parties, mediators, monitors and registered third parties."""
+
+    conflict: str
+    actors: list[ActorView] = Field(description="Every actor appearing by as_of, by name.")
+    version: int
+    position: int
+    as_of: AsOf = None
+    known_at: KnownAt = None
 
 
 def tally(

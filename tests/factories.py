@@ -15,6 +15,7 @@ __all__ = [
     "collapsed",
     "corrected",
     "dispatched",
+    "registered",
     "retracted",
     "seed_events",
     "signed",
@@ -84,6 +85,21 @@ def dispatched(
         conflict,
         occurred_at,
         {"mission_id": mission_id, "organization": "CSTO"},
+    )
+
+
+def registered(
+    conflict: str,
+    name: str,
+    kind: str = "armed_group",
+    aliases: tuple[str, ...] = (),
+    occurred_at: str | datetime = "2022-09-14T00:00:00Z",
+) -> Event:
+    return _event(
+        "actor.registered",
+        conflict,
+        occurred_at,
+        {"name": name, "kind": kind, "aliases": list(aliases)},
     )
 
 

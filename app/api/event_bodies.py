@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from events.model.envelope import Recorded
 from events.model.types import (
+    ActorRegistered,
     AgreementCollapsed,
     AgreementExtended,
     AgreementSigned,
@@ -113,6 +114,12 @@ class ConflictDescribedIn(ConflictDescribed, _Appendable):
     type: Literal["conflict.described"]
 
 
+class ActorRegisteredIn(ActorRegistered, _Appendable):
+    """`actor.registered`, as a writer sends it."""
+
+    type: Literal["actor.registered"]
+
+
 EventIn = Annotated[
     AgreementSignedIn
     | AgreementCollapsedIn
@@ -124,7 +131,8 @@ EventIn = Annotated[
     | AgreementExtendedIn
     | AllegationDeniedIn
     | MissionEndedIn
-    | ConflictDescribedIn,
+    | ConflictDescribedIn
+    | ActorRegisteredIn,
     Field(discriminator="type"),
 ]
 

@@ -74,8 +74,10 @@ _APPENDED_LINKS = links(
                 409: "`expected_version` is not the conflict's version "
                 "(`/problems/version-conflict`), or an event with this `id` and other content "
                 "is stored (`/problems/idempotency-conflict`).",
-                422: "The event does not fit the schema (`/problems/validation-error`) or "
-                "breaks a rule of the domain (`/problems/domain-rule`, with `rule`).",
+                422: "The event does not fit the schema (`/problems/validation-error`), "
+                "breaks a rule of the domain (`/problems/domain-rule`, with `rule`), or is an "
+                "allegation or a denial naming no actor of the conflict "
+                "(`/problems/unknown-actor`, with `did_you_mean`).",
             },
         ),
         200: {"model": Appended, "description": "Already stored: nothing written."},

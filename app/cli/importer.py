@@ -232,7 +232,9 @@ class _Check:
         seen = await self._lookup(names)
         at = exported.recorded_at
         try:
-            decision = decide(state, [event], now=at, recorded_at=[at], referenced=seen)
+            decision = decide(
+                state, [event], now=at, recorded_at=[at], referenced=seen, history=True
+            )
         except DomainRuleError as error:
             self.report.bad.append(BadLine(number, f"{error.rule}: {error.detail}"))
             return
@@ -311,5 +313,7 @@ async def _import(appender: Appender, handle: BinaryIO, batch_size: int) -> Impo
                 exported, event = _parse(raw)
                 yield event, exported.recorded_at, exported.key_id
 
-    report.imported = await write_all(appender, runs_of(entries(), batch_size), keep=named)
+    report.imported = await write_all(
+        appender, runs_of(entries(), batch_size), keep=named, history=True
+    )
     return report

@@ -27,6 +27,7 @@ from events.model.errors import (
     PositionNotReachedError,
     ProjectionJobRunningError,
     StorageUnavailableError,
+    UnknownActorError,
     UnknownConflictError,
 )
 
@@ -113,7 +114,14 @@ class Problem(BaseModel):
         default=None, description="`/problems/validation-error` only: each reason."
     )
     rule: str | None = Field(
-        default=None, description="`/problems/domain-rule` only: the rule the event breaks."
+        default=None,
+        description="`/problems/domain-rule` and `/problems/unknown-actor` only: the rule the "
+        "event breaks.",
+    )
+    did_you_mean: list[str] | None = Field(
+        default=None,
+        description="`/problems/unknown-actor` only: the conflict's actors whose names are "
+        "closest to `name` (none when nothing is close).",
     )
 
 
@@ -295,6 +303,18 @@ def install(app: FastAPI) -> None:
             str(exc),
             min_position=exc.position,
             log_position=exc.head,
+        )
+
+    @app.exception_handler(UnknownActorError)
+    async def _unknown_actor(request: Request, exc: UnknownActorError) -> JSONResponse:
+        return problem_response(
+            request,
+            422,
+            "unknown-actor",
+            exc.detail,
+            rule=exc.rule,
+            name=exc.name,
+            did_you_mean=exc.closest,
         )
 
     @app.exception_handler(DomainRuleError)

@@ -25,12 +25,14 @@ from events.log.positions import log_position
 from events.log.store import storage_errors
 from events.model.errors import UnknownConflictError
 from projections.freshness import next_change, snapshot, stream_position
+from projections.queries.actors import next_appearance, read_actors
 from projections.queries.allegations import read_allegations
 from projections.queries.status import list_conflicts, read_status
 from projections.timeline import TimelineEntry, on_story_thread, read_story
 from projections.views import StatusView
 
 __all__ = [
+    "actors",
     "allegations",
     "badge",
     "conflict_head",
@@ -142,7 +144,7 @@ async def badge(engine: AsyncEngine, conflict: str, *, window: timedelta) -> Rep
 
 
 #: Timeline entries the feed carries: the agreements' story and the allegations.
-_FEED_SKIPS = ("mission.",)
+_FEED_SKIPS = ("mission.", "actor.")
 _FEED_SIZE = 200
 
 
@@ -232,6 +234,26 @@ async def allegations(
             until = None
             if as_of is None:
                 until = await next_change(conn, conflict=conflict, after=now, known_at=known_at)
+                view = view.model_copy(update={"as_of": None})
+    return Representation(_bytes(view), Validator(position, until))
+
+
+async def actors(
+    engine: AsyncEngine, conflict: str, *, as_of: datetime | None, known_at: datetime | None
+) -> Representation:
+    """The conflict's actors. A view of now is tagged until the next signing or dispatch
+    dated later (a role begins) or the next actor's first appearance."""
+    with storage_errors():
+        async with snapshot(engine) as conn:
+            position = await stream_position(conn, conflict)
+            now = datetime.now(UTC)
+            view = await read_actors(conn, conflict, as_of=as_of or now, known_at=known_at)
+            until = None
+            if as_of is None:
+                appearing = await next_appearance(conn, conflict, after=now, known_at=known_at)
+                until = await next_change(
+                    conn, conflict=conflict, after=now, known_at=known_at, also=[appearing]
+                )
                 view = view.model_copy(update={"as_of": None})
     return Representation(_bytes(view), Validator(position, until))
 

@@ -29,6 +29,7 @@ from uuid import UUID
 
 from events.log.store import EventStore, WriteBatch, event_row, storage_errors
 from events.log.writers import IdTakenError, Written
+from events.model.canonical import as_sent
 from events.model.envelope import Recorded, with_position
 from events.model.errors import ConcurrencyError, DomainRuleError, DuplicateEventError
 from events.model.evolve import decide as domain_decide
@@ -68,10 +69,12 @@ def decide(
     now: datetime,
     recorded_at: Sequence[datetime] | None = None,
     referenced: Mapping[UUID, Recorded] | None = None,
+    history: bool = False,
 ) -> Decision:
-    """The domain's decision (``events.model.evolve.decide``: the rules checked, the events
-    placed in their stream and folded) with the projection rows each transition makes: pure,
-    so the live append, ``load``'s and ``import``'s dry runs decide alike."""
+    """The domain's decision (``events.model.evolve.decide``: the names made canonical unless
+    the events are a log's ``history``, the rules checked, the events placed in their stream
+    and folded) with the projection rows each transition makes: pure, so the live append,
+    ``load``'s and ``import``'s dry runs decide alike."""
     changes = Changes()
     decided = domain_decide(
         state,
@@ -80,19 +83,24 @@ def decide(
         recorded_at=recorded_at,
         referenced=referenced,
         observe=rows_into(changes),
+        history=history,
     )
     return Decision(decided.recorded, changes, decided.state)
 
 
 def same_content(stored: Recorded, event: Event) -> bool:
-    """Whether ``event`` is the stored event sent again: the test idempotency rests on."""
-    return (
+    """Whether ``event`` is the stored event sent again: the test idempotency rests on. The
+    stored event holds its actors' canonical names where the writer may have sent other
+    spellings (``events.model.canonical``): compared as the writer sent them too."""
+    if not (
         stored.type == event.type
         and stored.conflict == event.conflict
         and stored.occurred_at == event.occurred_at
         and stored.source == event.source
-        and data_of(stored) == data_of(event)
-    )
+    ):
+        return False
+    kept, sent = data_of(stored), data_of(event)
+    return kept == sent or as_sent(stored.type, kept) == as_sent(event.type, sent)
 
 
 def _now() -> datetime:
@@ -250,11 +258,14 @@ class Appender:
         return AppendResult([stored[e.id] for e in events], False)
 
     @asynccontextmanager
-    async def ingesting(self, keep: Container[UUID] = ()) -> AsyncIterator[Ingesting]:
+    async def ingesting(
+        self, keep: Container[UUID] = (), *, history: bool = False
+    ) -> AsyncIterator[Ingesting]:
         """Appends (``Ingesting.append``) in one transaction (``EventStore.batch``): all of them
         or none, whatever other writers do meanwhile. ``keep``: the ids of events of the batch
-        that later ones of it may name (a retraction, a correction), the only ones it keeps."""
-        ingesting = Ingesting(self, keep)
+        that later ones of it may name (a retraction, a correction), the only ones it keeps.
+        ``history``: the events are a log's history, recorded as they are (see ``decide``)."""
+        ingesting = Ingesting(self, keep, history=history)
         try:
             async with self.store.batch() as batch:
                 ingesting.batch = batch
@@ -297,8 +308,9 @@ class Ingesting:
     """The appends of ``Appender.ingesting``, each decided on the state the ones before it left
     (the states are read once per conflict, under the batch's write lock)."""
 
-    def __init__(self, appender: Appender, keep: Container[UUID]) -> None:
+    def __init__(self, appender: Appender, keep: Container[UUID], *, history: bool = False) -> None:
         self.appender = appender
+        self.history = history
         self.batch: WriteBatch | None = None
         self.states: dict[str, ConflictState] = {}
         self._keep = keep
@@ -333,6 +345,7 @@ class Ingesting:
             now=self.appender._clock(),
             recorded_at=recorded_at,
             referenced=referenced,
+            history=self.history,
         )
         rows = [event_row(e, k) for e, k in zip(decision.recorded, key_ids, strict=True)]
         written = await self.batch.write(

@@ -70,11 +70,14 @@ def _run(events: list[Event], times: list[datetime | None], keys: list[str | Non
     return events, (known if len(known) == len(times) else None), keys
 
 
-async def write_all(appender: Appender, runs: Iterable[Run], keep: Container[UUID]) -> int:
+async def write_all(
+    appender: Appender, runs: Iterable[Run], keep: Container[UUID], *, history: bool = False
+) -> int:
     """Append every run in one transaction; how many events. ``keep``: the ids of the file's
-    events that later ones name."""
+    events that later ones name. ``history``: an export's events, recorded as they are (their
+    names not made canonical: ``events.model.evolve.decide``)."""
     written = 0
-    async with appender.ingesting(keep) as ingesting:
+    async with appender.ingesting(keep, history=history) as ingesting:
         for events, recorded_at, key_ids in runs:
             written += len(await ingesting.append(events, recorded_at, key_ids))
     return written

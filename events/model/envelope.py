@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar, get_args
 from pydantic import BaseModel, Field, TypeAdapter
 
 from events.model.types import (
+    ActorRegistered,
     AgreementCollapsed,
     AgreementExtended,
     AgreementSigned,
@@ -100,6 +101,10 @@ class RecordedConflictDescribed(ConflictDescribed, RecordMeta):
     pass
 
 
+class RecordedActorRegistered(ActorRegistered, RecordMeta):
+    pass
+
+
 Recorded = Annotated[
     RecordedAgreementSigned
     | RecordedAgreementCollapsed
@@ -111,7 +116,8 @@ Recorded = Annotated[
     | RecordedAgreementExtended
     | RecordedAllegationDenied
     | RecordedMissionEnded
-    | RecordedConflictDescribed,
+    | RecordedConflictDescribed
+    | RecordedActorRegistered,
     Field(discriminator="type"),
 ]
 recorded_adapter: TypeAdapter[Recorded] = TypeAdapter(Recorded)

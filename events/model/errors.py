@@ -4,6 +4,7 @@ StoreError
 ├── ConcurrencyError        the stream moved past the writer's expected_version
 ├── DuplicateEventError     an event id is stored already with other content
 ├── DomainRuleError         an event breaks a rule of the domain (``rule`` names which)
+│   └── UnknownActorError   an allegation or a denial names no actor of the conflict
 ├── UnknownConflictError    a read named a conflict with no events
 ├── ProjectionJobRunningError  a rebuild or verification of the projections is running already
 ├── PositionNotReachedError a read asked for a log position no database has reached
@@ -22,6 +23,7 @@ __all__ = [
     "RecordingTimeRefusedError",
     "StorageUnavailableError",
     "StoreError",
+    "UnknownActorError",
     "UnknownConflictError",
 ]
 
@@ -51,6 +53,21 @@ class DomainRuleError(StoreError):
         super().__init__(detail)
         self.rule = rule
         self.detail = detail
+
+
+class UnknownActorError(DomainRuleError):
+    """A name that spells none of the conflict's actors, with the closest ones that do."""
+
+    def __init__(self, conflict: str, name: str, closest: list[str]) -> None:
+        guess = f"; did you mean {' or '.join(repr(c) for c in closest)}?" if closest else ""
+        super().__init__(
+            "unknown-actor",
+            f"{name!r} is no actor of conflict {conflict!r}{guess} (register a new one with "
+            "actor.registered first)",
+        )
+        self.conflict = conflict
+        self.name = name
+        self.closest = closest
 
 
 class UnknownConflictError(StoreError):

@@ -21,10 +21,12 @@ from pydantic import (
     model_validator,
 )
 
+from events.model.actors import ActorKind, name_key
 from events.model.countries import CountryCode
 from events.model.values import (
     MAX_SAFE_INTEGER,
     AgreementKind,
+    AsWritten,
     Frozen,
     Instant,
     Name,
@@ -36,6 +38,7 @@ from events.model.values import (
 
 __all__ = [
     "CORRECTABLE_DATA",
+    "ActorRegisteredData",
     "AgreementCollapsedData",
     "AgreementExtendedData",
     "AgreementSignedData",
@@ -109,6 +112,7 @@ class AgreementSignedData(EventData):
     scope: Scope | None = Field(default=None, description="Where it applies (default national).")
     kind: AgreementKind = "ceasefire"
     terms: Text | None = None
+    as_written: AsWritten | None = None
 
     @model_validator(mode="after")
     def _distinct_parties(self) -> AgreementSignedData:
@@ -130,6 +134,7 @@ class CeasefireDeclaredData(EventData):
     scope: Scope | None = None
     kind: AgreementKind = "ceasefire"
     terms: Text | None = None
+    as_written: AsWritten | None = None
 
     @model_validator(mode="after")
     def _distinct_parties(self) -> CeasefireDeclaredData:
@@ -213,6 +218,7 @@ class ViolationAllegedData(EventData):
         description="The toll claimed: `{low, best, high}` (killed), or "
         "`{killed: {low, best, high}, injured: {low, best, high}}` (either part optional).",
     )
+    as_written: AsWritten | None = None
 
     @model_validator(mode="after")
     def _not_self_accusation(self) -> ViolationAllegedData:
@@ -226,10 +232,29 @@ class MissionDispatchedData(EventData):
 
     mission_id: Slug
     agreement_id: Slug | None = Field(default=None, description="The agreement it monitors.")
-    organization: Name
+    organization: Name = Field(description="The organization that leads it.")
+    organizations: tuple[Name, ...] | None = Field(
+        default=None,
+        max_length=50,
+        json_schema_extra={"uniqueItems": True},
+        description="The other organizations that run it with `organization`, each named "
+        "once; each is an actor of the conflict with the monitor role.",
+    )
     head: Name | None = None
     purpose: Text | None = None
     expected_arrival: Instant | None = None
+    as_written: AsWritten | None = None
+
+    @model_validator(mode="after")
+    def _distinct_organizations(self) -> MissionDispatchedData:
+        names = [self.organization, *(self.organizations or ())]
+        if len({n.casefold() for n in names}) != len(names):
+            raise ValueError("organization and organizations must be distinct")
+        return self
+
+    def monitors(self) -> tuple[str, ...]:
+        """Every organization running it, the leading one first."""
+        return (self.organization, *(self.organizations or ()))
 
 
 class MissionEndedData(EventData):
@@ -245,6 +270,7 @@ class AllegationDeniedData(EventData):
     allegation_id: UUID = Field(description="The id of the violation.alleged event denied.")
     denied_by: Name = Field(description="The party denying it: the one accused.")
     statement: Text | None = None
+    as_written: AsWritten | None = None
 
 
 class AllegationRetractedData(EventData):
@@ -254,6 +280,32 @@ class AllegationRetractedData(EventData):
     allegation_id: UUID = Field(description="The id of the violation.alleged event withdrawn.")
     retracted_by: Name = Field(description="The party withdrawing it: the one that alleged it.")
     reason: Text | None = None
+    as_written: AsWritten | None = None
+
+
+class ActorRegisteredData(EventData):
+    """An actor of the conflict, with its kind and the other spellings sources use for it.
+    A later registration of the same actor (by its name or an alias) adds aliases."""
+
+    name: Name = Field(description="Its name; the canonical one if it is an actor already.")
+    kind: ActorKind = Field(
+        description="What it is: state, armed_group, international_organization, ngo, media "
+        "or other. A later registration of the actor must give the same."
+    )
+    aliases: tuple[Name, ...] = Field(
+        default=(),
+        max_length=50,
+        json_schema_extra={"uniqueItems": True},
+        description="Other spellings of its name (matched ignoring case and accents); an "
+        "alias belongs to one actor only.",
+    )
+    as_written: AsWritten | None = None
+
+    @model_validator(mode="after")
+    def _distinct_aliases(self) -> ActorRegisteredData:
+        if len({name_key(a) for a in self.aliases}) != len(self.aliases):
+            raise ValueError("aliases must be distinct (ignoring case and accents)")
+        return self
 
 
 CorrectableType = Literal[

@@ -15,7 +15,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
+from events.model.canonical import canonical
 from events.model.envelope import Recorded, to_recorded
+from events.model.errors import UnknownActorError
 from events.model.rules import check
 from events.model.state import (
     AgreementState,
@@ -27,6 +29,7 @@ from events.model.state import (
 )
 from events.model.types import (
     SCHEMA_VERSIONS,
+    ActorRegistered,
     AgreementCollapsed,
     AgreementExtended,
     AgreementSigned,
@@ -63,17 +66,29 @@ def decide(
     recorded_at: Sequence[datetime] | None = None,
     referenced: Mapping[UUID, Recorded] | None = None,
     observe: Observer | None = None,
+    history: bool = False,
 ) -> Decided:
     """Check each event against the state the ones before it leave, and fold it: pure, so the
     live append, ``load``'s and ``import``'s dry runs decide alike. ``referenced`` must hold
     what ``references`` names for these events (stored events they retract or correct);
-    ``DomainRuleError`` names the first rule broken."""
+    ``DomainRuleError`` names the first rule broken.
+
+    New events first have every name they give made their actor's canonical name
+    (``events.model.canonical``). ``history``: the events are a log's history (an import),
+    recorded as they were: not canonicalised, so their hashes hold and old events naming no
+    actor still go in."""
     recorded: list[Recorded] = []
     # What the fold may look up: the stored events this append names, then each event of
     # the append once it is recorded (never a later one: a target must come first).
     seen = dict(referenced or {})
     lookup = seen.get
     for i, event in enumerate(events):
+        if not history:
+            try:
+                event = canonical(state, event)
+            except UnknownActorError:
+                check(state, event, lookup)  # a rule broken whatever the name says first
+                raise
         check(state, event, lookup)
         record = to_recorded(
             event,
@@ -100,6 +115,7 @@ def evolve(state: ConflictState, event: Recorded, lookup: Lookup = no_lookup) ->
         case AgreementSigned() | CeasefireDeclared():
             agreement = agreement_of_event(event)
             state = _with_agreement(state, agreement)
+            state = _with_actors(state, (*agreement.parties, *agreement.mediators), event)
         case AgreementCollapsed(data=data):
             agreement = replace(
                 state.agreements[data.agreement_id],
@@ -116,6 +132,12 @@ def evolve(state: ConflictState, event: Recorded, lookup: Lookup = no_lookup) ->
             state = _with_agreement(state, agreement)
         case MissionDispatched(data=data):
             state = replace(state, missions=state.missions | {data.mission_id})
+            state = _with_actors(state, data.monitors(), event)
+        case ActorRegistered(data=registered):
+            actors = state.actors.registered(
+                registered.name, registered.kind, registered.aliases, event.occurred_at
+            )
+            state = replace(state, actors=actors)
         case MissionEnded(data=ended):
             state = replace(state, mission_ends=state.mission_ends | {ended.mission_id})
         case AllegationRetracted(data=data):
@@ -136,13 +158,21 @@ def evolve(state: ConflictState, event: Recorded, lookup: Lookup = no_lookup) ->
     return _at_version(state, event.version)
 
 
+def _with_actors(state: ConflictState, names: Sequence[str], event: Recorded) -> ConflictState:
+    """Every one of ``names`` an actor of the conflict, from ``event``'s occurred_at at the
+    latest: parties, mediators, declarers and mission organizations are actors."""
+    actors = state.actors.named(names, event.occurred_at)
+    return state if actors is state.actors else replace(state, actors=actors)
+
+
 def _with_agreement(state: ConflictState, agreement: AgreementState) -> ConflictState:
     return replace(state, agreements={**state.agreements, agreement.agreement_id: agreement})
 
 
 def _corrected(state: ConflictState, corrected: Recorded) -> ConflictState:
     """What a correction changes of the state: an agreement's or a declaration's terms, a
-    collapse's reason (an allegation's or a mission's new data lives only in the read models).
+    collapse's reason, the actors a new mediator or mission organization makes (an
+    allegation's or a mission's other new data lives only in the read models).
     The corrected event keeps its occurred_at, its version and its source."""
     match corrected:
         case AgreementSigned() | CeasefireDeclared():
@@ -157,7 +187,10 @@ def _corrected(state: ConflictState, corrected: Recorded) -> ConflictState:
                 scope_level=fresh.scope_level,
                 scope_area=fresh.scope_area,
             )
-            return _with_agreement(state, agreement)
+            state = _with_agreement(state, agreement)
+            return _with_actors(state, fresh.mediators, corrected)
+        case MissionDispatched(data=mission):
+            return _with_actors(state, mission.monitors(), corrected)
         case AgreementCollapsed(data=data):
             agreement = replace(state.agreements[data.agreement_id], collapse_reason=data.reason)
             return _with_agreement(state, agreement)
@@ -224,6 +257,7 @@ def _at_version(state: ConflictState, version: int) -> ConflictState:
     _set_retracted_at(following, state.retracted_at)
     _set_denials(following, state.denials)
     _set_mission_ends(following, state.mission_ends)
+    _set_actors(following, state.actors)
     return following
 
 
@@ -238,6 +272,7 @@ _new_state = object.__new__
     _set_retracted_at,
     _set_denials,
     _set_mission_ends,
+    _set_actors,
 ) = (
     getattr(ConflictState, name).__set__
     for name in (
@@ -250,5 +285,6 @@ _new_state = object.__new__
         "retracted_at",
         "denials",
         "mission_ends",
+        "actors",
     )
 )

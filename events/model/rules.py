@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from events.model.actors import name_key
 from events.model.envelope import Recorded
 from events.model.errors import DomainRuleError
 from events.model.event_data import CORRECTABLE_DATA
@@ -22,6 +23,7 @@ from events.model.state import (
     with_data,
 )
 from events.model.types import (
+    ActorRegistered,
     AgreementCollapsed,
     AgreementExtended,
     AgreementSigned,
@@ -94,7 +96,7 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
                 )
             if denied.id in state.denials:
                 raise DomainRuleError("already-denied", f"allegation {denied.id} is denied already")
-            if denial.denied_by.casefold() != denied.data.accused.casefold():
+            if name_key(denial.denied_by) != name_key(denied.data.accused):
                 raise DomainRuleError(
                     "not-the-accused-party",
                     f"allegation {denied.id} accuses {denied.data.accused!r}; only that party "
@@ -111,7 +113,7 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
                 raise DomainRuleError(
                     "already-retracted", f"allegation {target.id} is retracted already"
                 )
-            if data.retracted_by.casefold() != target.data.alleged_by.casefold():
+            if name_key(data.retracted_by) != name_key(target.data.alleged_by):
                 raise DomainRuleError(
                     "not-the-alleging-party",
                     f"allegation {target.id} was made by {target.data.alleged_by!r}; only that "
@@ -119,6 +121,32 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
                 )
         case EventCorrected(data=data):
             _check_correction(state, _target(state, data.event_id, lookup), event)
+        case ActorRegistered():
+            _check_registration(state, event)
+
+
+def _check_registration(state: ConflictState, event: ActorRegistered) -> None:
+    """A registration names an actor (a new one, or one the conflict has: then it adds
+    aliases); its kind may not contradict the one registered before, and an alias may not be
+    another actor's name or alias."""
+    data = event.data
+    actors = state.actors
+    actor = actors.resolve(data.name)
+    if actor is not None:
+        kind = actors.by_name[actor].kind
+        if kind is not None and kind != data.kind:
+            raise DomainRuleError(
+                "actor-kind-differs",
+                f"actor {actor!r} is registered as {kind!r}, not {data.kind!r}",
+            )
+    own = actor or data.name
+    for alias in data.aliases:
+        other = actors.resolve(alias)
+        if other is not None and other != own:
+            raise DomainRuleError(
+                "alias-taken",
+                f"{alias!r} spells actor {other!r} already; an alias belongs to one actor only",
+            )
 
 
 def _check_new_agreement(

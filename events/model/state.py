@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from events.model.actors import Actors
 from events.model.envelope import Recorded
 from events.model.errors import DomainRuleError
 from events.model.event_data import CORRECTABLE_DATA
@@ -179,6 +180,8 @@ class ConflictState:
     denials: Mapping[UUID, tuple[datetime, str]] = field(default_factory=dict)
     #: The missions ended.
     mission_ends: frozenset[str] = frozenset()
+    #: Its actors: every name a new event gives resolves to one of them, or is a new one.
+    actors: Actors = field(default_factory=Actors)
 
 
 def target_of(event: Event) -> UUID | None:

@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 from pydantic import Field, TypeAdapter, model_validator
 
 from events.model.event_data import (
+    ActorRegisteredData,
     AgreementCollapsedData,
     AgreementExtendedData,
     AgreementSignedData,
@@ -31,6 +32,7 @@ from events.model.values import ConflictSlug, Frozen, Instant, Source, offset_gi
 __all__ = [
     "EVENT_TYPES",
     "SCHEMA_VERSIONS",
+    "ActorRegistered",
     "AgreementCollapsed",
     "AgreementExtended",
     "AgreementSigned",
@@ -118,6 +120,11 @@ class AllegationRetracted(EventBase):
     data: AllegationRetractedData
 
 
+class ActorRegistered(EventBase):
+    type: Literal["actor.registered"] = "actor.registered"
+    data: ActorRegisteredData
+
+
 class EventCorrected(EventBase):
     type: Literal["event.corrected"] = "event.corrected"
     data: EventCorrectedData
@@ -139,7 +146,8 @@ Event = Annotated[
     | AgreementExtended
     | AllegationDenied
     | MissionEnded
-    | ConflictDescribed,
+    | ConflictDescribed
+    | ActorRegistered,
     Field(discriminator="type"),
 ]
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
@@ -156,6 +164,7 @@ EventType = Literal[
     "allegation.denied",
     "mission.ended",
     "conflict.described",
+    "actor.registered",
 ]
 EVENT_TYPES: tuple[str, ...] = (
     "agreement.signed",
@@ -169,6 +178,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "allegation.denied",
     "mission.ended",
     "conflict.described",
+    "actor.registered",
 )
 
 #: The schema version new events of each type are written with. Older stored versions are

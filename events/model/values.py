@@ -32,6 +32,7 @@ __all__ = [
     "SCOPE_RANK",
     "STORED",
     "AgreementKind",
+    "AsWritten",
     "ConflictSlug",
     "Frozen",
     "Instant",
@@ -209,6 +210,21 @@ Url = Annotated[
     StringConstraints(pattern=r"^https?://[^\s\x00]+$", max_length=2000),
     AfterValidator(_legible(prose=False)),
     _documented(rf"^https?://[^\s{_NOT_IN_LINES}]+$"),
+]
+#: What the source wrote where the event stores an actor's canonical name instead: the field
+#: (``accused``; ``parties.1`` for the second of a list) -> the spelling as written.
+AsWritten = Annotated[
+    dict[
+        Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}(\.[0-9]{1,2})?$")],
+        Name,
+    ],
+    Field(
+        max_length=101,
+        json_schema_extra={"additionalProperties": False},
+        description="Set by the service: where it stored an actor's canonical name instead "
+        "of the spelling the source wrote, the field (`accused`; `parties.1` for the second "
+        "of a list) and that spelling.",
+    ),
 ]
 AgreementKind = Literal["ceasefire", "humanitarian_truce", "cessation_of_hostilities", "armistice"]
 

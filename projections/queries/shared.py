@@ -43,10 +43,11 @@ async def conflict_head(
 async def read_monitors(
     conn: AsyncConnection, conflict: str, as_of: datetime, known_at: datetime | None
 ) -> dict[str, list[str]]:
-    """Per agreement, the organizations of the missions dispatched to monitor it by ``as_of``:
+    """Per agreement, the organizations (every one, ``organizations`` too) of the missions
+    dispatched to monitor it by ``as_of``:
     their findings count as a monitor's, not a party's claim."""
     rows = await conn.execute(
-        select(missions.c.agreement_id, missions.c.organization).where(
+        select(missions.c.agreement_id, missions.c.organization, missions.c.organizations).where(
             missions.c.conflict == conflict,
             missions.c.agreement_id.is_not(None),
             missions.c.dispatched_at <= as_of,
@@ -54,8 +55,10 @@ async def read_monitors(
         )
     )
     found: dict[str, list[str]] = {}
-    for agreement_id, organization in rows:
+    for agreement_id, organization, others in rows:
         found.setdefault(agreement_id, []).append(organization)
+        if others:
+            found[agreement_id].extend(json.loads(others))
     return found
 
 

@@ -3,6 +3,7 @@ one, its active missions) and the list of conflicts with theirs."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -218,7 +219,10 @@ async def _active_missions(
             .order_by(missions.c.dispatched_at, missions.c.version)
         )
     ).mappings()
-    return [MissionView.model_validate(dict(r)) for r in rows]
+    return [
+        MissionView.model_validate({**r, "organizations": json.loads(r["organizations"] or "[]")})
+        for r in rows
+    ]
 
 
 async def read_status(

@@ -8,6 +8,7 @@ from uuid import uuid4
 
 import pytest
 
+from events.model.actors import Actors
 from events.model.envelope import Recorded, to_recorded
 from events.model.errors import DomainRuleError
 from events.model.evolve import _at_version
@@ -245,6 +246,7 @@ def test_the_next_state_keeps_every_field_but_the_version() -> None:
         retracted_at={uuid4(): NOW},
         denials={uuid4(): (NOW, "Armenia")},
         mission_ends=frozenset({"m-2"}),
+        actors=Actors().named(["Armenia"], NOW),
     )
     following = _at_version(state, 4)
     assert following == replace(state, version=4)

@@ -1,0 +1,171 @@
+"""Every name a new event gives, stored as its actor's canonical name; unknown accusers refused.
+
+A feed spells one actor many ways ("Hizbollah", "Hizbullah", "Hezbollah"). Before the rules
+check a new event, ``canonical`` replaces each name it gives (``NAME_FIELDS``) with the canonical
+name of the conflict's actor it spells (``events.model.actors``), and keeps what the source
+wrote in the event's ``as_written`` (field -> spelling) where that differs. A party, mediator,
+declarer or mission organization that spells no actor is a new one; an allegation or a denial
+naming no actor is refused (``UnknownActorError``, with the closest names), so a misspelt
+accused can no longer be counted against nobody.
+
+Only new appends are canonicalised (``events.model.evolve.decide``): an import stores a log's
+history exactly as recorded, since its hashes cover every byte, and old events naming no actor
+still replay. ``as_sent`` undoes it, for telling an idempotent retry from a different event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from events.model.actors import name_key
+from events.model.errors import DomainRuleError, UnknownActorError
+from events.model.event_data import CORRECTABLE_DATA, ViolationAllegedData
+from events.model.state import ConflictState
+from events.model.types import Event, EventCorrected
+from events.model.values import Frozen
+
+__all__ = ["NAME_FIELDS", "NameFields", "as_sent", "canonical"]
+
+#: Per event type: its fields holding one name, its fields holding a list of names, and which
+#: of them must name a known actor (the others may introduce one).
+NameFields = tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]
+NAME_FIELDS: dict[str, NameFields] = {
+    "violation.alleged": (("alleged_by", "accused"), (), frozenset({"alleged_by", "accused"})),
+    "allegation.denied": (("denied_by",), (), frozenset({"denied_by"})),
+    "allegation.retracted": (("retracted_by",), (), frozenset()),
+    "agreement.signed": ((), ("parties", "mediators"), frozenset()),
+    "ceasefire.declared": (("declared_by",), ("toward",), frozenset()),
+    "mission.dispatched": (("organization",), ("organizations",), frozenset()),
+    "actor.registered": (("name",), (), frozenset()),
+}
+
+
+def canonical(state: ConflictState, event: Event) -> Event:
+    """``event`` with every name it gives as its actor's canonical name (see the module)."""
+    if isinstance(event, EventCorrected):
+        return _canonical_correction(state, event)
+    fields = NAME_FIELDS.get(event.type)
+    if fields is None:
+        return event
+    data = _canonical_data(state, event.type, event.data, fields, event.occurred_at)
+    return event if data is event.data else event.model_copy(update={"data": data})
+
+
+def _canonical_correction(state: ConflictState, event: EventCorrected) -> Event:
+    """A correction carries a whole new ``data`` of its target's type: canonicalised the same."""
+    correction = event.data
+    fields = NAME_FIELDS.get(correction.event_type)
+    if fields is None:
+        return event
+    corrected = CORRECTABLE_DATA[correction.event_type].model_validate(correction.data)
+    data = _canonical_data(state, correction.event_type, corrected, fields, event.occurred_at)
+    if data is corrected:
+        return event
+    new = data.model_dump(mode="json", exclude_none=True)
+    return event.model_copy(update={"data": correction.model_copy(update={"data": new})})
+
+
+def _canonical_data(
+    state: ConflictState, event_type: str, data: Frozen, fields: NameFields, at: datetime
+) -> Frozen:
+    singles, lists, required = fields
+    actors = state.actors
+    update: dict[str, Any] = {}
+    written: dict[str, str] = {}
+
+    def resolve(field: str, where: str, name: str) -> str:
+        nonlocal actors
+        found = actors.resolve(name)
+        if found is None:
+            if field in required:
+                raise UnknownActorError(state.conflict, name, actors.closest(name))
+            actors = actors.named([name], at)  # a new actor: later names may spell it too
+            return name
+        if found != name:
+            written[where] = name
+        return found
+
+    for field in singles:
+        name = getattr(data, field)
+        if name is None:
+            continue
+        resolved = resolve(field, field, name)
+        if resolved != name:
+            update[field] = resolved
+    for field in lists:
+        names = getattr(data, field)
+        if not names:
+            continue
+        resolved_names = tuple(resolve(field, f"{field}.{i}", n) for i, n in enumerate(names))
+        if resolved_names != names:
+            update[field] = resolved_names
+    _distinct(event_type, data, update, singles, lists)
+    if not update:
+        return data
+    given: Mapping[str, str] = getattr(data, "as_written", None) or {}
+    update["as_written"] = {**given, **written}
+    return data.model_copy(update=update)
+
+
+def _distinct(
+    event_type: str,
+    data: Frozen,
+    update: dict[str, Any],
+    singles: tuple[str, ...],
+    lists: tuple[str, ...],
+) -> None:
+    """Two spellings of one actor where the event needs two actors: an accuser accusing
+    itself, one party named twice."""
+    if not update:
+        return
+    if isinstance(data, ViolationAllegedData):
+        by = update.get("alleged_by", data.alleged_by)
+        accused = update.get("accused", data.accused)
+        if by == accused:
+            raise DomainRuleError(
+                "self-accusation", f"{by!r} would accuse itself: both names spell that actor"
+            )
+        return
+    if event_type not in ("agreement.signed", "ceasefire.declared", "mission.dispatched"):
+        return
+    names: list[str] = []
+    for field in (*singles, *lists):
+        if event_type == "agreement.signed" and field == "mediators":
+            continue
+        value = update.get(field, getattr(data, field))
+        if value is None:
+            continue
+        names.extend([value] if isinstance(value, str) else value)
+    keys = [name_key(n) for n in names]
+    if len(set(keys)) != len(keys):
+        raise DomainRuleError(
+            "same-actor-twice",
+            f"two of {', '.join(repr(n) for n in names)} spell one actor: name each once",
+        )
+
+
+def as_sent(event_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``data`` of an event as its writer sent it: each name in ``as_written`` put back in
+    its field, ``as_written`` dropped (a correction's inner data too)."""
+    sent = dict(data)
+    if event_type == "event.corrected" and isinstance(sent.get("data"), Mapping):
+        inner_type = str(sent.get("event_type"))
+        sent["data"] = as_sent(inner_type, sent["data"])
+        return sent
+    written = sent.pop("as_written", None)
+    if not written:
+        return sent
+    for where, spelling in written.items():
+        field, _, index = where.partition(".")
+        if field not in sent:
+            continue
+        if index:
+            values = list(sent[field])
+            if int(index) < len(values):
+                values[int(index)] = spelling
+                sent[field] = values
+        else:
+            sent[field] = spelling
+    return sent

@@ -1,0 +1,75 @@
+"""Every read of a conflict at many moments: the sweep that proves no view answers 500.
+
+Each read (status, allegations, actors, timeline, the conflict list, the page, the feed and the
+badge) at each event's time, a second either side, and the end of the contested window after
+it; or at every ``known_at`` a recording went through. Every JSON view must answer 200.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+__all__ = ["instant", "moments", "reads", "unanswered_as_of", "unanswered_known_at"]
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def moments(occurred: list[datetime], window: timedelta) -> list[str]:
+    """Each event's time, a second either side, and the end of the contested window after it."""
+    second = timedelta(seconds=1)
+    found = {t + d for t in occurred for d in (-second, timedelta(0), second)}
+    found |= {t + window + d for t in occurred for d in (-second, timedelta(0))}
+    return [m.isoformat().replace("+00:00", "Z") for m in sorted(found)]
+
+
+def reads(slug: str) -> list[str]:
+    base = f"/v1/conflicts/{slug}"
+    return [
+        f"{base}/status",
+        f"{base}/allegations",
+        f"{base}/actors",
+        f"{base}/timeline",
+        "/v1/conflicts",
+        "/",
+        f"{base}/feed.atom",
+        f"{base}/badge.svg",
+    ]
+
+
+def _failed(response: httpx.Response, path: str) -> bool:
+    return response.status_code >= 500 or (path.startswith("/v1/") and response.status_code != 200)
+
+
+def unanswered_as_of(
+    http: httpx.Client, slug: str, occurred: list[datetime], window: timedelta
+) -> list[tuple[str, Any, int, str]]:
+    """Every read at every moment (``moments``) that did not answer."""
+    failures = []
+    for as_of in moments(occurred, window):
+        for path in reads(slug):
+            response = http.get(path, params={"as_of": as_of})
+            if _failed(response, path):
+                failures.append((path, as_of, response.status_code, response.text[:200]))
+    return failures
+
+
+def unanswered_known_at(
+    http: httpx.Client, slug: str, occurred: list[datetime], recorded: list[str]
+) -> list[tuple[str, Any, int, str]]:
+    """Every read at every recording time, as of each event's time and now, that did not
+    answer."""
+    failures = []
+    as_ofs = [t.isoformat().replace("+00:00", "Z") for t in occurred]
+    for known_at in recorded:
+        for as_of in [*as_ofs, None]:
+            params = {"known_at": known_at} | ({} if as_of is None else {"as_of": as_of})
+            for path in reads(slug):
+                response = http.get(path, params=params)
+                if _failed(response, path):
+                    failures.append((path, params, response.status_code, response.text[:200]))
+    return failures
