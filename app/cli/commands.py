@@ -5,7 +5,6 @@ known failures turned into a message and exit code 1 instead of a traceback)."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -17,8 +16,12 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from app.composition import Services, services
 from app.settings import Settings, get_settings
-from events.log.store import EventStore
-from events.model.errors import ProjectionJobRunningError, StorageUnavailableError
+from events.log.store import EventStore, storage_failure
+from events.model.errors import (
+    ProjectionJobRunningError,
+    SchemaNotMigratedError,
+    StorageUnavailableError,
+)
 
 __all__ = [
     "check_database",
@@ -63,20 +66,18 @@ def _masked(url: str) -> str:
 
 def database_failure(error: BaseException, settings: Settings) -> str | None:
     """One line naming the setting, when ``error`` (or what caused it) is the database being
-    unreachable, missing or refusing us; None for any other error."""
+    unreachable, missing, refusing us or not migrated (``events.log.store.storage_failure``
+    decides); None for any other error."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        reason: BaseException | None = None
-        if isinstance(current, DBAPIError):
-            reason = current.orig or current
-        elif isinstance(
-            current, ConnectionError | TimeoutError | socket.gaierror | StorageUnavailableError
-        ) or type(current).__module__.startswith(("asyncpg", "sqlite3")):
-            reason = current
-        if reason is not None:
+        failure = storage_failure(current)
+        if isinstance(current, StorageUnavailableError) or failure is not None:
+            reason = current.orig if isinstance(current, DBAPIError) and current.orig else current
             said = (str(reason).strip().splitlines() or [type(reason).__name__])[0]
+            if isinstance(failure, SchemaNotMigratedError):
+                said = str(failure)
             setting = "CEASEFIRE_DATABASE_URL"
             url = settings.database_url
             if settings.migration_database_url:

@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events.log.positions import LOG_POSITION, STREAM_POSITION, log_position, raw_sql, stream_head
 from events.log.store import storage_errors
 from events.log.writers import keep_session
-from events.model.errors import StorageUnavailableError
 
 __all__ = ["Heads", "SingleFlight"]
 
@@ -135,13 +134,8 @@ class Heads:
 
     async def _one(self, sql: str, args: tuple[Any, ...]) -> Any:
         with storage_errors():
-            if self._postgresql:
-                import asyncpg
-
-                try:
-                    return await (await self._postgresql_pool()).fetchval(sql, *args)
-                except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                    raise StorageUnavailableError("the database is not reachable") from error
+            if self._postgresql:  # what fails is decided by storage_errors, as everywhere
+                return await (await self._postgresql_pool()).fetchval(sql, *args)
             try:
                 row = self._connection().execute(sql, args).fetchone()
             except sqlite3.OperationalError:  # busy, or the file moved: the ordinary way

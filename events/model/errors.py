@@ -8,6 +8,7 @@ StoreError
 ├── ProjectionJobRunningError  a rebuild or verification of the projections is running already
 ├── PositionNotReachedError a read asked for a log position no database has reached
 └── StorageUnavailableError the database cannot be reached
+    └── SchemaNotMigratedError  it answers without our tables (``ceasefire migrate``)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = [
     "DuplicateEventError",
     "PositionNotReachedError",
     "ProjectionJobRunningError",
+    "SchemaNotMigratedError",
     "StorageUnavailableError",
     "StoreError",
     "UnknownConflictError",
@@ -59,6 +61,14 @@ class UnknownConflictError(StoreError):
 
 class StorageUnavailableError(StoreError):
     pass
+
+
+class SchemaNotMigratedError(StorageUnavailableError):
+    """The database answers but lacks a table of ours: nothing works until ``ceasefire
+    migrate`` has run. Unavailable all the same (a 503, retried), with its own remedy."""
+
+    def __init__(self) -> None:
+        super().__init__("the database has not been migrated: run `ceasefire migrate`")
 
 
 class ProjectionJobRunningError(StoreError):

@@ -3,6 +3,7 @@ traceback, a non-zero exit. Database-independent: runs once."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,13 @@ def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path) -> None:
     assert done.returncode == 2
     line = _one_line_error(done.stderr)
     assert line.startswith("error: invalid settings: CEASEFIRE_DATABASE_URL='mysql://"), line
+
+
+def test_an_unmigrated_database_is_one_line_saying_migrate(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    sqlite3.connect(path).close()
+    done = _ceasefire(f"sqlite+aiosqlite:///{path}", "keys", "list")
+    assert done.returncode == 1
+    line = _one_line_error(done.stderr)
+    assert line.startswith("error: cannot use the database "), line
+    assert line.endswith("run `ceasefire migrate`"), line
