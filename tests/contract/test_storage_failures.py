@@ -63,7 +63,9 @@ async def _error_of(store: EventStore, sql: str) -> BaseException:
 async def test_statement_errors_are_not_storage_failures(store: EventStore) -> None:
     missing = await _error_of(store, "SELECT position FROM no_such_table")
     assert isinstance(storage_failure(missing), SchemaNotMigratedError)
-    duplicate = await _error_of(store, "INSERT INTO log_head (id, position, hash) VALUES (1, 0, '')")
+    duplicate = await _error_of(
+        store, "INSERT INTO log_head (id, position, hash) VALUES (1, 0, '')"
+    )
     assert storage_failure(duplicate) is None
 
 
