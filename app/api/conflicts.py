@@ -99,7 +99,7 @@ async def get_conflicts(
         kind="c",
         key=("conflicts", as_of, known_at, after, limit),
         channel=None,
-        head=lambda db: view_bytes.log_head(db.heads),
+        head=lambda db: db.heads.log(),
         compute=lambda db: view_bytes.conflicts(
             db.engine,
             as_of=as_of,
@@ -131,7 +131,7 @@ async def _status(
         kind="s",
         key=("status", conflict, as_of, known_at),
         channel=conflict,
-        head=lambda db: view_bytes.conflict_head(db.heads, conflict),
+        head=lambda db: db.heads.stream(conflict),
         compute=lambda db: view_bytes.status(
             db.engine, conflict, as_of=as_of, known_at=known_at, window=settings.contested_window
         ),
@@ -192,7 +192,7 @@ async def get_allegations(
         kind="a",
         key=("allegations", conflict, as_of, known_at),
         channel=conflict,
-        head=lambda db: view_bytes.conflict_head(db.heads, conflict),
+        head=lambda db: db.heads.stream(conflict),
         compute=lambda db: view_bytes.allegations(
             db.engine, conflict, as_of=as_of, known_at=known_at
         ),
@@ -242,7 +242,7 @@ async def get_timeline(
         kind="t",
         key=("timeline", conflict, as_of, known_at, after, limit),
         channel=conflict,
-        head=lambda db: view_bytes.conflict_head(db.heads, conflict),
+        head=lambda db: db.heads.stream(conflict),
         compute=lambda db: view_bytes.timeline(
             db.engine,
             conflict,

@@ -56,7 +56,7 @@ async def get_badge(
         kind="b",
         key=("badge", conflict),
         channel=conflict,
-        head=lambda db: view_bytes.conflict_head(db.heads, conflict),
+        head=lambda db: db.heads.stream(conflict),
         compute=lambda db: view_bytes.badge(db.engine, conflict, window=settings.contested_window),
         if_none_match=if_none_match,
     )
@@ -87,7 +87,7 @@ async def get_feed(
         kind="f",
         key=("feed", conflict, base),
         channel=conflict,
-        head=lambda db: view_bytes.conflict_head(db.heads, conflict),
+        head=lambda db: db.heads.stream(conflict),
         compute=lambda db: view_bytes.feed(
             db.engine,
             conflict,

@@ -37,7 +37,6 @@ from events.model.errors import (
     ConcurrencyError,
     DomainRuleError,
     DuplicateEventError,
-    UnknownConflictError,
 )
 from events.model.types import Event, event_adapter
 
@@ -283,16 +282,10 @@ async def list_conflict_events(
     ``key_id``, as in ``GET /v1/events``."""
     audited = _audited(key)
 
-    async def head(database: ReadDatabase) -> int:
-        stream = await database.heads.stream(conflict)
-        if stream is None:
-            raise UnknownConflictError(conflict)
-        return stream
-
     async def compute(database: ReadDatabase) -> Representation:
         return await _page(
             database,
-            await head(database),
+            await database.heads.stream(conflict),
             after=after,
             limit=limit,
             max_bytes=settings.max_page_bytes,
@@ -305,7 +298,7 @@ async def list_conflict_events(
         kind="cea" if audited else "ce",
         key=("conflict-events", conflict, after, limit, audited),
         channel=conflict,
-        head=head,
+        head=lambda db: db.heads.stream(conflict),
         compute=compute,
         if_none_match=if_none_match,
         min_position=min_position,

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events.log.positions import LOG_POSITION, STREAM_POSITION, log_position, raw_sql, stream_head
 from events.log.store import storage_errors
 from events.log.writers import keep_session
+from events.model.errors import UnknownConflictError
 
 __all__ = ["Heads", "SingleFlight"]
 
@@ -111,10 +112,15 @@ class Heads:
         found = await self._lookup(self._log_sql, ())
         return 0 if found is None else int(found)
 
-    async def stream(self, conflict: str) -> int | None:
-        """The position of the conflict's newest event; None when it has none."""
+    async def stream(self, conflict: str) -> int:
+        """The position of the conflict's newest event; ``UnknownConflictError`` when it has
+        none. The one lookup of a conflict's head outside a read's snapshot: what a conditional
+        read compares an ETag with (``projections.queries.shared.conflict_head`` is the one
+        inside it)."""
         found = await self._lookup(self._stream_sql, (conflict,))
-        return None if found is None else int(found)
+        if found is None:
+            raise UnknownConflictError(conflict)
+        return int(found)
 
     async def _lookup(self, sql: str, args: tuple[Any, ...]) -> Any:
         if self._postgresql:  # a round trip: worth sharing

@@ -52,12 +52,17 @@ def _allegation(
 
 
 async def read_allegations(
-    conn: AsyncConnection, conflict: str, *, as_of: datetime, known_at: datetime | None
+    conn: AsyncConnection,
+    conflict: str,
+    *,
+    as_of: datetime,
+    known_at: datetime | None,
+    head: tuple[int, int] | None = None,
 ) -> AllegationsView:
     """Every allegation that occurred by ``as_of``, filed under its agreement with its role;
     the retracted ones listed (marked) but not counted. Its cost grows with the conflict's
-    allegations: it lists them all."""
-    version, position = await conflict_head(conn, conflict, known_at)
+    allegations: it lists them all. ``head`` as for ``read_status``."""
+    version, position = await conflict_head(conn, conflict, known_at, head=head)
     known = await load_agreements(conn, conflict, known_at)
     filing = Filing(known.values())
     visible = sorted(
