@@ -3,7 +3,8 @@
 A recorded event is the submitted event plus ``version`` (1, 2, 3… within the conflict),
 ``position`` (the global order), ``recorded_at`` and ``schema_version``. Each recorded type
 subclasses its event type, so a fold receives ``event.data`` fully typed and the API returns
-the same model it folds.
+the same model it folds. They are written out, not generated, because a type checker must see
+them (the fold's handlers are typed with them); import checks that they match the event union.
 """
 
 from __future__ import annotations
@@ -16,19 +17,8 @@ from typing import Annotated, Any, TypeVar, get_args
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from events.model.types import (
-    AgreementCollapsed,
-    AgreementExtended,
-    AgreementSigned,
-    AllegationDenied,
-    AllegationRetracted,
-    CeasefireDeclared,
-    Event,
-    EventCorrected,
-    MissionDispatched,
-    MissionEnded,
-    ViolationAlleged,
-)
+from events.model import types
+from events.model.types import EVENT_TYPES, Event
 from events.model.values import Frozen
 
 __all__ = [
@@ -55,43 +45,43 @@ class RecordMeta(Frozen):
     schema_version: int
 
 
-class RecordedAgreementSigned(AgreementSigned, RecordMeta):
+class RecordedAgreementSigned(types.AgreementSigned, RecordMeta):
     pass
 
 
-class RecordedAgreementCollapsed(AgreementCollapsed, RecordMeta):
+class RecordedAgreementCollapsed(types.AgreementCollapsed, RecordMeta):
     pass
 
 
-class RecordedViolationAlleged(ViolationAlleged, RecordMeta):
+class RecordedViolationAlleged(types.ViolationAlleged, RecordMeta):
     pass
 
 
-class RecordedMissionDispatched(MissionDispatched, RecordMeta):
+class RecordedMissionDispatched(types.MissionDispatched, RecordMeta):
     pass
 
 
-class RecordedAllegationRetracted(AllegationRetracted, RecordMeta):
+class RecordedAllegationRetracted(types.AllegationRetracted, RecordMeta):
     pass
 
 
-class RecordedEventCorrected(EventCorrected, RecordMeta):
+class RecordedEventCorrected(types.EventCorrected, RecordMeta):
     pass
 
 
-class RecordedCeasefireDeclared(CeasefireDeclared, RecordMeta):
+class RecordedCeasefireDeclared(types.CeasefireDeclared, RecordMeta):
     pass
 
 
-class RecordedAgreementExtended(AgreementExtended, RecordMeta):
+class RecordedAgreementExtended(types.AgreementExtended, RecordMeta):
     pass
 
 
-class RecordedAllegationDenied(AllegationDenied, RecordMeta):
+class RecordedAllegationDenied(types.AllegationDenied, RecordMeta):
     pass
 
 
-class RecordedMissionEnded(MissionEnded, RecordMeta):
+class RecordedMissionEnded(types.MissionEnded, RecordMeta):
     pass
 
 
@@ -199,6 +189,8 @@ def _check_constructible() -> None:
         event_fields = list(event_class.model_fields)
         assert list(cls.model_fields) == list(_META_FIELDS_ORDER) + event_fields
     assert _META_FIELDS_ORDER == ("version", "position", "recorded_at", "schema_version")
+    # One recorded class per event type, in the event union's order: the union is the list.
+    assert tuple(_RECORDED_CLASSES) == EVENT_TYPES
 
 
 _META_FIELDS_ORDER = tuple(RecordMeta.model_fields)
