@@ -98,8 +98,7 @@ async def get_conflicts(
         request,
         kind="c",
         key=("conflicts", as_of, known_at, after, limit),
-        channel=None,
-        head=lambda db: db.heads.log(),
+        conflict=None,
         compute=lambda db: view_bytes.conflicts(
             db.engine,
             as_of=as_of,
@@ -112,7 +111,8 @@ async def get_conflicts(
         ),
         if_none_match=if_none_match,
         min_position=min_position,
-        pinned=known_at if as_of is not None else None,
+        as_of=as_of,
+        known_at=known_at,
     )
 
 
@@ -130,14 +130,14 @@ async def _status(
         request,
         kind="s",
         key=("status", conflict, as_of, known_at),
-        channel=conflict,
-        head=lambda db: db.heads.stream(conflict),
+        conflict=conflict,
         compute=lambda db: view_bytes.status(
             db.engine, conflict, as_of=as_of, known_at=known_at, window=settings.contested_window
         ),
         if_none_match=if_none_match,
         min_position=min_position,
-        pinned=known_at if as_of is not None else None,
+        as_of=as_of,
+        known_at=known_at,
     )
 
 
@@ -191,14 +191,14 @@ async def get_allegations(
         request,
         kind="a",
         key=("allegations", conflict, as_of, known_at),
-        channel=conflict,
-        head=lambda db: db.heads.stream(conflict),
+        conflict=conflict,
         compute=lambda db: view_bytes.allegations(
             db.engine, conflict, as_of=as_of, known_at=known_at
         ),
         if_none_match=if_none_match,
         min_position=min_position,
-        pinned=known_at if as_of is not None else None,
+        as_of=as_of,
+        known_at=known_at,
     )
 
 
@@ -241,8 +241,7 @@ async def get_timeline(
         request,
         kind="t",
         key=("timeline", conflict, as_of, known_at, after, limit),
-        channel=conflict,
-        head=lambda db: db.heads.stream(conflict),
+        conflict=conflict,
         compute=lambda db: view_bytes.timeline(
             db.engine,
             conflict,
@@ -255,5 +254,6 @@ async def get_timeline(
         ),
         if_none_match=if_none_match,
         min_position=min_position,
-        pinned=known_at if as_of is not None else None,
+        as_of=as_of,
+        known_at=known_at,
     )

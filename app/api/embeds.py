@@ -55,8 +55,7 @@ async def get_badge(
         request,
         kind="b",
         key=("badge", conflict),
-        channel=conflict,
-        head=lambda db: db.heads.stream(conflict),
+        conflict=conflict,
         compute=lambda db: view_bytes.badge(db.engine, conflict, window=settings.contested_window),
         if_none_match=if_none_match,
     )
@@ -86,8 +85,7 @@ async def get_feed(
         request,
         kind="f",
         key=("feed", conflict, base),
-        channel=conflict,
-        head=lambda db: db.heads.stream(conflict),
+        conflict=conflict,
         compute=lambda db: view_bytes.feed(
             db.engine,
             conflict,

@@ -189,13 +189,10 @@ async def list_events(
     were)."""
     audited = _audited(key)
 
-    async def head(database: ReadDatabase) -> int:
-        return await database.heads.log()
-
     async def compute(database: ReadDatabase) -> Representation:
         return await _page(
             database,
-            await head(database),
+            await database.heads.log(),
             after=after,
             limit=limit,
             max_bytes=settings.max_page_bytes,
@@ -206,8 +203,7 @@ async def list_events(
         request,
         kind="ea" if audited else "e",
         key=("events", after, limit, audited),
-        channel=None,
-        head=head,
+        conflict=None,
         compute=compute,
         if_none_match=if_none_match,
         min_position=min_position,
@@ -234,9 +230,6 @@ async def read_log_head(
     as the other conditional reads: the ETag is the position, a 304 costs one indexed lookup,
     and `Prefer: wait=N` waits for the next append."""
 
-    async def head(database: ReadDatabase) -> int:
-        return await database.heads.log()
-
     async def compute(database: ReadDatabase) -> Representation:
         async with reading(database.engine) as conn:
             head = await read_log_head_row(conn)
@@ -247,8 +240,7 @@ async def read_log_head(
         request,
         kind="lh",
         key=("log-head",),
-        channel=None,
-        head=head,
+        conflict=None,
         compute=compute,
         if_none_match=if_none_match,
     )
@@ -297,8 +289,7 @@ async def list_conflict_events(
         request,
         kind="cea" if audited else "ce",
         key=("conflict-events", conflict, after, limit, audited),
-        channel=conflict,
-        head=lambda db: db.heads.stream(conflict),
+        conflict=conflict,
         compute=compute,
         if_none_match=if_none_match,
         min_position=min_position,
