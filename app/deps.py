@@ -1,7 +1,10 @@
-"""Dependencies every route shares, as ``Annotated`` aliases."""
+"""Dependencies every route shares, as ``Annotated`` aliases: the one way a route reaches the
+app's services (so ``dependency_overrides`` reaches every use); a route never reads
+``request.app.state`` itself."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -10,11 +13,15 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.http.capacity import Gauge
 from app.http.problems import ProblemError
+from app.metric_families import Metrics
+from app.reads.streaming import StreamHub
 from app.services.api_keys import ApiKey, KeyCache, Role, find_key
 from app.services.appending import Appender
 from app.settings import Settings
 from app.webhooks.subscriptions import write_transaction
+from app.webhooks.worker import Webhooks
 from events.log.store import EventStore, storage_errors
 from projections.freshness import snapshot
 
@@ -23,10 +30,16 @@ __all__ = [
     "AppenderDep",
     "ConnDep",
     "JsonContent",
+    "KeyCacheDep",
+    "MetricsDep",
     "ReaderKey",
+    "RebuildsDep",
     "SettingsDep",
     "SnapshotDep",
     "StoreDep",
+    "StreamCountDep",
+    "StreamHubDep",
+    "WebhooksDep",
     "WriterKey",
     "authorize",
     "reading",
@@ -50,6 +63,39 @@ async def get_store(request: Request) -> EventStore:
 async def get_appender(request: Request) -> Appender:
     appender: Appender = request.app.state.appender
     return appender
+
+
+async def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+async def get_key_cache(request: Request) -> KeyCache:
+    cache: KeyCache = request.app.state.key_cache
+    return cache
+
+
+async def get_webhooks(request: Request) -> Webhooks:
+    """The process's webhook machinery: its sender, and the worker a change wakes."""
+    webhooks: Webhooks = request.app.state.webhooks
+    return webhooks
+
+
+async def get_stream_hub(request: Request) -> StreamHub:
+    hub: StreamHub = request.app.state.streams
+    return hub
+
+
+async def get_stream_count(request: Request) -> Gauge:
+    """The event streams open in this process, under their cap (``CEASEFIRE_MAX_STREAMS``)."""
+    streams: Gauge = request.app.state.stream_count
+    return streams
+
+
+async def get_rebuilds(request: Request) -> set[asyncio.Task[None]]:
+    """The projection rebuilds started by this process (cancelled when it stops)."""
+    tasks: set[asyncio.Task[None]] = request.app.state.rebuilds
+    return tasks
 
 
 @asynccontextmanager
@@ -94,6 +140,12 @@ StoreDep = Annotated[EventStore, Depends(get_store)]
 AppenderDep = Annotated[Appender, Depends(get_appender)]
 ConnDep = Annotated[AsyncConnection, Depends(get_conn)]
 SnapshotDep = Annotated[AsyncConnection, Depends(get_snapshot)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+KeyCacheDep = Annotated[KeyCache, Depends(get_key_cache)]
+WebhooksDep = Annotated[Webhooks, Depends(get_webhooks)]
+StreamHubDep = Annotated[StreamHub, Depends(get_stream_hub)]
+StreamCountDep = Annotated[Gauge, Depends(get_stream_count)]
+RebuildsDep = Annotated[set[asyncio.Task[None]], Depends(get_rebuilds)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cfk_…`")
 

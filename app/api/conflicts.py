@@ -8,7 +8,6 @@ position it reflects, a ``Cache-Control`` shared caches can use, 304 for a curre
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -27,8 +26,7 @@ from app.deps import ReaderKey, SettingsDep
 from app.direct import DirectRoute, answered_directly
 from app.http.openapi import OPEN_READ
 from app.reads import view_bytes
-from app.reads.conditional import ConditionalDep, ConditionalReads
-from app.settings import Settings
+from app.reads.conditional import ConditionalDep
 from events.model.values import ConflictSlug, Instant
 from projections.timeline import TimelineView
 from projections.views import AllegationsView, ConflictSummary, StatusView
@@ -116,16 +114,29 @@ async def get_conflicts(
     )
 
 
-async def _status(
+@router.get(
+    "/v1/conflicts/{conflict}/status",
+    operation_id="get_status",
+    response_model=StatusView,
+    responses=_documented("The conflict's status.", POSITIONED_CONFLICT_READ_PROBLEMS),
+    summary="Is the ceasefire holding, since when, and who accuses whom",
+    openapi_extra=OPEN_READ,
+)
+@answered_directly
+async def get_status(
     request: Request,
-    conflict: str,
-    as_of: datetime | None,
-    known_at: datetime | None,
-    if_none_match: str | None,
-    min_position: int | None,
+    conflict: Conflict,
+    settings: SettingsDep,
+    conditional: ConditionalDep,
+    _key: ReaderKey,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    min_position: MinPosition = None,
+    if_none_match: IfNoneMatch = None,
+    _prefer: Prefer = None,
 ) -> Response:
-    conditional: ConditionalReads = request.app.state.conditional
-    settings: Settings = request.app.state.settings
+    """Poll it cheaply: send the last ETag in If-None-Match (304 while it is current) and,
+    to be told of a change as it happens, `Prefer: wait=60`."""
     return await conditional.respond(
         request,
         kind="s",
@@ -139,30 +150,6 @@ async def _status(
         as_of=as_of,
         known_at=known_at,
     )
-
-
-@router.get(
-    "/v1/conflicts/{conflict}/status",
-    operation_id="get_status",
-    response_model=StatusView,
-    responses=_documented("The conflict's status.", POSITIONED_CONFLICT_READ_PROBLEMS),
-    summary="Is the ceasefire holding, since when, and who accuses whom",
-    openapi_extra=OPEN_READ,
-)
-@answered_directly
-async def get_status(
-    request: Request,
-    conflict: Conflict,
-    _key: ReaderKey,
-    as_of: AsOf = None,
-    known_at: KnownAt = None,
-    min_position: MinPosition = None,
-    if_none_match: IfNoneMatch = None,
-    _prefer: Prefer = None,
-) -> Response:
-    """Poll it cheaply: send the last ETag in If-None-Match (304 while it is current) and,
-    to be told of a change as it happens, `Prefer: wait=60`."""
-    return await _status(request, conflict, as_of, known_at, if_none_match, min_position)
 
 
 @router.get(

@@ -21,10 +21,17 @@ from app.api.parameters import (
     Prefer,
     conditional_responses,
 )
-from app.deps import AppenderDep, JsonContent, ReaderKey, SettingsDep, WriterKey, reading
+from app.deps import (
+    AppenderDep,
+    JsonContent,
+    MetricsDep,
+    ReaderKey,
+    SettingsDep,
+    WriterKey,
+    reading,
+)
 from app.http.openapi import OPEN_READ, links
 from app.http.problems import problem_responses
-from app.metric_families import Metrics
 from app.reads.conditional import ConditionalDep
 from app.reads.entity_tags import Representation, Validator
 from app.reads.view_bytes import fitting
@@ -83,7 +90,7 @@ _APPENDED_LINKS = links(
     summary="Record an event",
 )
 async def append_event(
-    request: Request,
+    metrics: MetricsDep,
     body: Annotated[EventIn, Body()],
     appender: AppenderDep,
     key: WriterKey,
@@ -94,7 +101,6 @@ async def append_event(
     content) again returns the stored one with 200 and writes nothing. The event records the
     id of the key that appended it (``events.log.audit``)."""
     event: Event = event_adapter.validate_python(body.model_dump(exclude={"expected_version"}))
-    metrics: Metrics = request.app.state.metrics
     outcome = "failed"
     started = time.perf_counter()
     try:

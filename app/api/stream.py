@@ -26,13 +26,11 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from app.api.parameters import After
-from app.deps import ReaderKey, SettingsDep
-from app.http.capacity import Gauge
+from app.deps import MetricsDep, ReaderKey, SettingsDep, StreamCountDep, StreamHubDep
 from app.http.openapi import OPEN_READ
 from app.http.problems import ProblemError, problem_responses
 from app.metric_families import Metrics
 from app.reads.conditional import ConditionalDep
-from app.reads.streaming import StreamHub
 from events.model.types import EVENT_TYPES
 from events.model.values import ConflictSlug
 
@@ -123,6 +121,9 @@ async def stream_events(
     request: Request,
     settings: SettingsDep,
     conditional: ConditionalDep,
+    hub: StreamHubDep,
+    streams: StreamCountDep,
+    metrics: MetricsDep,
     _key: ReaderKey,
     conflict: Annotated[
         ConflictSlug | None, Query(description="Only this conflict's events.")
@@ -184,12 +185,10 @@ async def stream_events(
             )
         )
         start = oldest
-    hub: StreamHub = request.app.state.streams
-    streams: Gauge = request.app.state.stream_count
     streams.acquire()
     return EventStreamResponse(
         _counted(
-            request.app.state.metrics,
+            metrics,
             _opened(
                 start,
                 notices,
