@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -25,6 +25,8 @@ from app.webhooks.worker import Webhooks
 from events.log.store import EventStore, storage_errors
 from projections.freshness import snapshot
 
+T = TypeVar("T")
+
 __all__ = [
     "AdminKey",
     "AppenderDep",
@@ -41,6 +43,7 @@ __all__ = [
     "StreamHubDep",
     "WebhooksDep",
     "WriterKey",
+    "app_state",
     "authorize",
     "reading",
     "require",
@@ -48,54 +51,32 @@ __all__ = [
 ]
 
 
-# These two are ``async def`` although they do not await: FastAPI runs a plain ``def``
-# dependency in a worker thread, one thread hop per request for each (bench/status.py).
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def app_state(name: str, kind: type[T]) -> Callable[[Request], Awaitable[T]]:
+    """The dependency that hands a route the app's ``name`` service (set up by
+    ``app.main``): the one place ``request.app.state`` is read for a route."""
+
+    # ``async def`` although it does not await: FastAPI runs a plain ``def`` dependency in a
+    # worker thread, one thread hop per request for each (bench/status.py).
+    async def dependency(request: Request) -> T:
+        value: T = getattr(request.app.state, name)
+        return value
+
+    dependency.__name__ = f"get_{name}"
+    return dependency
 
 
-async def get_store(request: Request) -> EventStore:
-    store: EventStore = request.app.state.store
-    return store
-
-
-async def get_appender(request: Request) -> Appender:
-    appender: Appender = request.app.state.appender
-    return appender
-
-
-async def get_metrics(request: Request) -> Metrics:
-    metrics: Metrics = request.app.state.metrics
-    return metrics
-
-
-async def get_key_cache(request: Request) -> KeyCache:
-    cache: KeyCache = request.app.state.key_cache
-    return cache
-
-
-async def get_webhooks(request: Request) -> Webhooks:
-    """The process's webhook machinery: its sender, and the worker a change wakes."""
-    webhooks: Webhooks = request.app.state.webhooks
-    return webhooks
-
-
-async def get_stream_hub(request: Request) -> StreamHub:
-    hub: StreamHub = request.app.state.streams
-    return hub
-
-
-async def get_stream_count(request: Request) -> Gauge:
-    """The event streams open in this process, under their cap (``CEASEFIRE_MAX_STREAMS``)."""
-    streams: Gauge = request.app.state.stream_count
-    return streams
-
-
-async def get_rebuilds(request: Request) -> set[asyncio.Task[None]]:
-    """The projection rebuilds started by this process (cancelled when it stops)."""
-    tasks: set[asyncio.Task[None]] = request.app.state.rebuilds
-    return tasks
+get_settings = app_state("settings", Settings)
+get_store = app_state("store", EventStore)
+get_appender = app_state("appender", Appender)
+get_metrics = app_state("metrics", Metrics)
+get_key_cache = app_state("key_cache", KeyCache)
+#: The process's webhook machinery: its sender, and the worker a change wakes.
+get_webhooks = app_state("webhooks", Webhooks)
+get_stream_hub = app_state("streams", StreamHub)
+#: The event streams open in this process, under their cap (``CEASEFIRE_MAX_STREAMS``).
+get_stream_count = app_state("stream_count", Gauge)
+#: The projection rebuilds started by this process (cancelled when it stops).
+get_rebuilds: Callable[[Request], Awaitable[set[asyncio.Task[None]]]] = app_state("rebuilds", set)
 
 
 @asynccontextmanager

@@ -63,18 +63,7 @@ class JobView(BaseModel):
 
     @classmethod
     def of(cls, job: Job) -> JobView:
-        return cls(
-            id=job.id,
-            kind=job.kind,
-            projections=list(job.projections),
-            state=job.state,
-            done=job.done,
-            total=job.total,
-            error=job.error,
-            created_at=job.created_at,
-            updated_at=job.updated_at,
-            finished_at=job.finished_at,
-        )
+        return cls.model_validate(job, from_attributes=True)
 
 
 _ADMIN_PROBLEMS = problem_responses(401, 403, 503)

@@ -112,19 +112,7 @@ class Webhook(BaseModel):
 
     @classmethod
     def of(cls, sub: Subscription) -> Webhook:
-        return cls(
-            id=sub.id,
-            url=sub.url,
-            event_types=list(sub.event_types),
-            conflicts=None if sub.conflicts is None else list(sub.conflicts),
-            description=sub.description,
-            enabled=sub.enabled,
-            disabled_reason=sub.disabled_reason,
-            disabled_at=sub.disabled_at,
-            previous_secret_expires_at=sub.previous_secret_expires_at,
-            created_at=sub.created_at,
-            updated_at=sub.updated_at,
-        )
+        return cls.model_validate(sub, from_attributes=True)
 
 
 class WebhookCreated(Webhook):

@@ -14,6 +14,7 @@ import typer
 from app.cli.commands import (
     check_database,
     database_failure,
+    refuse_bad_lines,
     settings_or_exit,
     with_services,
     with_store,
@@ -175,11 +176,7 @@ def load(
         return await load_lines(built.appender, lines, key_id=await operator(built, key))
 
     report = with_services(work)
-    if report.bad:
-        for bad in report.bad:
-            typer.echo(f"{file}:{bad.number}: {bad.reason}", err=True)
-        typer.echo(f"nothing written: {len(report.bad)} bad line(s)", err=True)
-        raise typer.Exit(1)
+    refuse_bad_lines(file, report.bad)
     typer.echo(f"appended {report.appended} event(s), {report.skipped} already stored")
 
 

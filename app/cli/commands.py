@@ -5,7 +5,8 @@ known failures turned into a message and exit code 1 instead of a traceback)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from app.cli.loader import BadLine
 from app.composition import Services, services
 from app.settings import Settings, get_settings
 from events.log.store import EventStore, storage_failure
@@ -26,6 +28,7 @@ from events.model.errors import (
 __all__ = [
     "check_database",
     "database_failure",
+    "refuse_bad_lines",
     "settings_line",
     "settings_or_exit",
     "with_services",
@@ -85,6 +88,16 @@ def database_failure(error: BaseException, settings: Settings) -> str | None:
             return f"error: cannot use the database {_masked(url)} set by {setting}: {said}"
         current = current.__cause__ or current.__context__
     return None
+
+
+def refuse_bad_lines(file: Path, bad: Sequence[BadLine]) -> None:
+    """Exit 1 naming each bad line of ``file`` (``load`` and ``import`` write nothing then)."""
+    if not bad:
+        return
+    for line in bad:
+        typer.echo(f"{file}:{line.number}: {line.reason}", err=True)
+    typer.echo(f"nothing written: {len(bad)} bad line(s)", err=True)
+    raise typer.Exit(1)
 
 
 def check_database(settings: Settings) -> None:

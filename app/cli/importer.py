@@ -26,7 +26,6 @@ it names from the file.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,9 +33,7 @@ from pathlib import Path
 from typing import BinaryIO
 from uuid import UUID
 
-from pydantic import ValidationError
-
-from app.cli.loader import BadLine
+from app.cli.loader import BadLine, line_reason
 from app.services.appending import Appender, decide, same_content
 from app.services.ingest import BATCH, Entry, retrying, runs_of, write_all
 from events.log.chain import stored_hash_at
@@ -56,16 +53,6 @@ class ImportReport:
     imported: int = 0
     skipped: int = 0
     bad: list[BadLine] = field(default_factory=list)
-
-
-def _reason(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
-    if isinstance(error, json.JSONDecodeError | UnicodeDecodeError):
-        return f"not JSON: {error}"
-    return str(error)
 
 
 def _parse(raw: bytes) -> tuple[ExportedEvent, Event]:
@@ -119,7 +106,7 @@ class _Check:
             try:
                 exported = ExportedEvent.model_validate_json(raw)
             except (ValueError, UnicodeDecodeError) as error:
-                self.report.bad.append(BadLine(number, _reason(error)))
+                self.report.bad.append(BadLine(number, line_reason(error)))
                 continue
             if self.chain is None:  # a file that starts later continues this log's chain
                 self.chain = ExportChain(
@@ -132,7 +119,7 @@ class _Check:
             try:
                 event = exported.event()
             except ValueError as error:
-                self.report.bad.append(BadLine(number, _reason(error)))
+                self.report.bad.append(BadLine(number, line_reason(error)))
                 continue
             first = self.offsets.get(event.id)
             if first is not None:

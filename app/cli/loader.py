@@ -27,7 +27,7 @@ from events.model.errors import DomainRuleError, DuplicateEventError
 from events.model.state import ConflictState, references
 from events.model.types import Event, event_adapter
 
-__all__ = ["BadLine", "LoadReport", "load_lines", "parse_lines"]
+__all__ = ["BadLine", "LoadReport", "line_reason", "load_lines", "parse_lines"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +43,16 @@ class LoadReport:
     bad: list[BadLine] = field(default_factory=list)
 
 
-def _reason(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(p) for p in first.get("loc", ()))
-    return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+def line_reason(error: Exception) -> str:
+    """Why a line of a file of events was refused, in one line: its first validation error
+    (where, what), or that it is not JSON. For ``load`` and ``import`` alike."""
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+    if isinstance(error, json.JSONDecodeError | UnicodeDecodeError):
+        return f"not JSON: {error}"
+    return str(error)
 
 
 def parse_lines(lines: Iterable[str]) -> tuple[list[tuple[int, Event]], list[BadLine]]:
@@ -58,7 +64,7 @@ def parse_lines(lines: Iterable[str]) -> tuple[list[tuple[int, Event]], list[Bad
         try:
             events.append((number, event_adapter.validate_json(line)))
         except ValidationError as error:
-            bad.append(BadLine(number, _reason(error)))
+            bad.append(BadLine(number, line_reason(error)))
         except json.JSONDecodeError as error:
             bad.append(BadLine(number, f"not JSON: {error}"))
     return events, bad

@@ -20,7 +20,7 @@ import functools
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from uuid import UUID
 
 from sqlalchemy import Row, select
@@ -33,12 +33,13 @@ from events.log.positions import log_position, stream_head
 from events.log.sqlite_writer import SqliteWriter
 from events.log.tables import events as events_table
 from events.log.writers import Batch, InTransaction, PostgresWriter, Writer
-from events.model.envelope import Recorded, canonical_json, content_hash
+from events.model.envelope import Recorded, canonical_json, record_content_hash
 from events.model.errors import SchemaNotMigratedError, StorageUnavailableError
 from events.model.types import data_of
 from events.model.values import Source
 
 __all__ = [
+    "EventFilters",
     "EventStore",
     "WriteBatch",
     "decode_row",
@@ -57,6 +58,16 @@ def decode_row(row: Row[Any] | Any) -> Recorded:
     """One ``events`` row as the current event model, upcast from its stored schema version
     (``events.log.codec.RowDecoder``, the one decoder)."""
     return _DECODER.decode(columns_of(row))
+
+
+class EventFilters(TypedDict, total=False):
+    """What a read of the log in global order may narrow it by (``read_events``)."""
+
+    after: int
+    limit: int
+    conflict: str | None
+    types: Sequence[str] | None
+    until: int | None
 
 
 async def read_events(
@@ -231,20 +242,10 @@ class EventStore:
 
     # -- reading -----------------------------------------------------------------------------
 
-    async def read_all(
-        self,
-        *,
-        after: int = 0,
-        limit: int = 1000,
-        conflict: str | None = None,
-        types: Sequence[str] | None = None,
-        until: int | None = None,
-    ) -> list[Recorded]:
+    async def read_all(self, **filters: Unpack[EventFilters]) -> list[Recorded]:
         """Events in global order after ``after``: the feed a consumer pages through.
         ``until``: none after this position (a page that reflects exactly a known head)."""
-        return await read_events(
-            self.engine, after=after, limit=limit, conflict=conflict, types=types, until=until
-        )
+        return await read_events(self.engine, **filters)
 
     async def read_stream(
         self, conflict: str, *, after_version: int = 0, limit: int = 1000
@@ -343,17 +344,8 @@ def event_row(event: Recorded, key_id: str | None = None) -> dict[str, Any]:
         "source": source_json,
         "data": data_json,
         "key_id": key_id,
-        "content_hash": content_hash(
-            event_id=str(event.id),
-            type=event.type,
-            conflict=event.conflict,
-            version=event.version,
-            schema_version=event.schema_version,
-            occurred_at=event.occurred_at,
-            recorded_at=event.recorded_at,
-            source_json=source_json,
-            data_json=data_json,
-            key_id=key_id,
+        "content_hash": record_content_hash(
+            event, source_json=source_json, data_json=data_json, key_id=key_id
         ),
     }
 
