@@ -119,13 +119,7 @@ async def append_event(
     stored = result.events[0]
     if not result.created:
         response.status_code = 200
-    return Appended(
-        id=stored.id,
-        conflict=stored.conflict,
-        version=stored.version,
-        position=stored.position,
-        recorded_at=stored.recorded_at,
-    )
+    return Appended.model_validate(stored, from_attributes=True)
 
 
 async def _page(
