@@ -1,33 +1,50 @@
-"""Dependencies every route shares, as ``Annotated`` aliases."""
+"""Dependencies every route shares, as ``Annotated`` aliases: the one way a route reaches the
+app's services (so ``dependency_overrides`` reaches every use); a route never reads
+``request.app.state`` itself."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.http.capacity import Gauge, PerClient
 from app.http.problems import ProblemError
+from app.metric_families import Metrics
+from app.reads.streaming import StreamHub
 from app.services.api_keys import ApiKey, KeyCache, Role, find_key
 from app.services.appending import Appender
 from app.settings import Settings
 from app.webhooks.subscriptions import write_transaction
+from app.webhooks.worker import Webhooks
 from events.log.store import EventStore, storage_errors
 from projections.freshness import snapshot
+
+T = TypeVar("T")
 
 __all__ = [
     "AdminKey",
     "AppenderDep",
     "ConnDep",
     "JsonContent",
+    "KeyCacheDep",
+    "MetricsDep",
     "ReaderKey",
+    "RebuildsDep",
     "SettingsDep",
     "SnapshotDep",
     "StoreDep",
+    "StreamCountDep",
+    "StreamHubDep",
+    "StreamsPerClientDep",
+    "WebhooksDep",
     "WriterKey",
+    "app_state",
     "authorize",
     "reading",
     "require",
@@ -35,21 +52,33 @@ __all__ = [
 ]
 
 
-# These two are ``async def`` although they do not await: FastAPI runs a plain ``def``
-# dependency in a worker thread, one thread hop per request for each (bench/status.py).
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def app_state(name: str, kind: type[T]) -> Callable[[Request], Awaitable[T]]:
+    """The dependency that hands a route the app's ``name`` service (set up by
+    ``app.main``): the one place ``request.app.state`` is read for a route."""
+
+    # ``async def`` although it does not await: FastAPI runs a plain ``def`` dependency in a
+    # worker thread, one thread hop per request for each (bench/status.py).
+    async def dependency(request: Request) -> T:
+        value: T = getattr(request.app.state, name)
+        return value
+
+    dependency.__name__ = f"get_{name}"
+    return dependency
 
 
-async def get_store(request: Request) -> EventStore:
-    store: EventStore = request.app.state.store
-    return store
-
-
-async def get_appender(request: Request) -> Appender:
-    appender: Appender = request.app.state.appender
-    return appender
+get_settings = app_state("settings", Settings)
+get_store = app_state("store", EventStore)
+get_appender = app_state("appender", Appender)
+get_metrics = app_state("metrics", Metrics)
+get_key_cache = app_state("key_cache", KeyCache)
+#: The process's webhook machinery: its sender, and the worker a change wakes.
+get_webhooks = app_state("webhooks", Webhooks)
+get_stream_hub = app_state("streams", StreamHub)
+#: The event streams open in this process, under their cap (``CEASEFIRE_MAX_STREAMS``).
+get_stream_count = app_state("stream_count", Gauge)
+get_streams_per_client = app_state("streams_per_client", PerClient)
+#: The projection rebuilds started by this process (cancelled when it stops).
+get_rebuilds: Callable[[Request], Awaitable[set[asyncio.Task[None]]]] = app_state("rebuilds", set)
 
 
 @asynccontextmanager
@@ -94,6 +123,13 @@ StoreDep = Annotated[EventStore, Depends(get_store)]
 AppenderDep = Annotated[Appender, Depends(get_appender)]
 ConnDep = Annotated[AsyncConnection, Depends(get_conn)]
 SnapshotDep = Annotated[AsyncConnection, Depends(get_snapshot)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+KeyCacheDep = Annotated[KeyCache, Depends(get_key_cache)]
+WebhooksDep = Annotated[Webhooks, Depends(get_webhooks)]
+StreamHubDep = Annotated[StreamHub, Depends(get_stream_hub)]
+StreamCountDep = Annotated[Gauge, Depends(get_stream_count)]
+StreamsPerClientDep = Annotated[PerClient, Depends(get_streams_per_client)]
+RebuildsDep = Annotated[set[asyncio.Task[None]], Depends(get_rebuilds)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cfk_…`")
 

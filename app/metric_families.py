@@ -85,51 +85,44 @@ class Metrics:
             buckets=_LATENCY,
             registry=registry,
         )
-        self.long_polls = Gauge(
-            "ceasefire_long_polls_waiting",
-            "Requests held by Prefer: wait, waiting for a change.",
-            registry=registry,
+
+        def gauge(name: str, documentation: str, *labels: str) -> Gauge:
+            return Gauge(name, documentation, labels, registry=registry)
+
+        self.long_polls = gauge(
+            "ceasefire_long_polls_waiting", "Requests held by Prefer: wait, waiting for a change."
         )
-        self.streams = Gauge(
-            "ceasefire_streams_open", "Open /v1/stream connections.", registry=registry
-        )
-        self.pool = Gauge(
+        self.streams = gauge("ceasefire_streams_open", "Open /v1/stream connections.")
+        self.pool = gauge(
             "ceasefire_db_pool_connections",
             "Database connections of this process's pool: in_use (checked out), idle, size.",
-            ["state"],
-            registry=registry,
+            "state",
         )
-        self.deliveries = Gauge(
+        self.deliveries = gauge(
             "ceasefire_webhook_deliveries",
             "Webhook deliveries in the delivery log, by status.",
-            ["status"],
-            registry=registry,
+            "status",
         )
-        self.attempts = Gauge(
+        self.attempts = gauge(
             "ceasefire_webhook_attempts",
             "Webhook delivery attempts made, by outcome (succeeded: a 2xx; failed: anything else).",
-            ["outcome"],
-            registry=registry,
+            "outcome",
         )
-        self.backlog = Gauge(
+        self.backlog = gauge(
             "ceasefire_webhook_backlog",
             "Pending deliveries due now (their next attempt time has come).",
-            registry=registry,
         )
-        self.delivery_lag = Gauge(
+        self.delivery_lag = gauge(
             "ceasefire_webhook_delivery_lag_seconds",
             "Age of the oldest pending delivery (0 when none waits).",
-            registry=registry,
         )
-        self.dispatch_lag = Gauge(
+        self.dispatch_lag = gauge(
             "ceasefire_webhook_dispatch_lag_events",
             "Events in the log the webhook dispatcher has not yet turned into deliveries.",
-            registry=registry,
         )
-        self.projection_lag = Gauge(
+        self.projection_lag = gauge(
             "ceasefire_projection_lag_events",
             "Events in the log past the projections' checkpoint (0: up to date).",
-            registry=registry,
         )
 
     def follow(self, *, waiting: Callable[[], int]) -> None:

@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, ScalarSelect, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from events.log.positions import LOG_POSITION, stream_head
+from events.log.positions import LOG_POSITION
 from events.log.tables import events
-from events.model.errors import UnknownConflictError
+from projections.queries.shared import conflict_head
 from projections.tables import (
     agreements,
     allegations,
@@ -47,11 +47,9 @@ async def snapshot(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 async def stream_position(conn: AsyncConnection, conflict: str) -> int:
-    """The position of the conflict's newest event; ``UnknownConflictError`` for none."""
-    head = await stream_head(conn, conflict)
-    if head is None:
-        raise UnknownConflictError(conflict)
-    return head[1]
+    """The position of the conflict's newest event; ``UnknownConflictError`` for none
+    (``projections.queries.shared.conflict_head``, the one lookup)."""
+    return (await conflict_head(conn, conflict))[1]
 
 
 async def newest_recorded_at(conn: AsyncConnection) -> datetime | None:

@@ -14,16 +14,28 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
-from sqlalchemy import BigInteger, Column, Index, String, Table, Text, Uuid, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Row,
+    String,
+    Table,
+    Text,
+    Uuid,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.log.database import WRITE
-from events.log.positions import log_position
-from events.log.tables import UtcDateTime, metadata, projection_checkpoints
+from events.log.positions import checkpoint_position, log_position
+from events.log.tables import UtcDateTime, metadata, record_of
 from events.model.errors import ProjectionJobRunningError
 
 __all__ = [
@@ -92,18 +104,13 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _job(row: object) -> Job:
-    return Job(
-        id=row.id,  # type: ignore[attr-defined]
-        kind=row.kind,  # type: ignore[attr-defined]
-        projections=tuple(p for p in row.projections.split(",") if p),  # type: ignore[attr-defined]
-        state=row.state,  # type: ignore[attr-defined]
-        done=int(row.done),  # type: ignore[attr-defined]
-        total=int(row.total),  # type: ignore[attr-defined]
-        error=row.error,  # type: ignore[attr-defined]
-        created_at=row.created_at,  # type: ignore[attr-defined]
-        updated_at=row.updated_at,  # type: ignore[attr-defined]
-        finished_at=row.finished_at,  # type: ignore[attr-defined]
+def _job(row: Row[Any]) -> Job:
+    return record_of(
+        Job,
+        row,
+        projections=tuple(p for p in row.projections.split(",") if p),
+        done=int(row.done),
+        total=int(row.total),
     )
 
 
@@ -248,11 +255,5 @@ async def projection_positions(conn: AsyncConnection) -> Positions:
     from projections.inline import CHECKPOINT  # the inline projections' one checkpoint
 
     head = await log_position(conn)
-    position = (
-        await conn.execute(
-            select(projection_checkpoints.c.position).where(
-                projection_checkpoints.c.name == CHECKPOINT
-            )
-        )
-    ).scalar_one()
-    return Positions(CHECKPOINT, int(position), int(head), await running_job(conn))
+    position = await checkpoint_position(conn, CHECKPOINT)
+    return Positions(CHECKPOINT, position, head, await running_job(conn))

@@ -38,9 +38,21 @@ __all__ = [
     "descriptions",
     "extensions",
     "known_at_condition",
+    "known_between",
     "mission_ends",
     "missions",
 ]
+
+
+def known_between() -> tuple[Column[datetime], Column[datetime]]:
+    """The bitemporal pair every projection table has: ``known_from`` (when the log said it)
+    and ``known_until`` (when it stopped saying it; NULL while current). Each table keeps it
+    where its migration put it, beside its ``version``; ``known_at_condition`` reads it."""
+    return (
+        Column("known_from", UtcDateTime, nullable=False),
+        Column("known_until", UtcDateTime, nullable=True),
+    )
+
 
 agreements = Table(
     "proj_agreements",
@@ -57,8 +69,7 @@ agreements = Table(
     Column("collapse_reason", Text, nullable=True),
     Column("version", Integer, nullable=False),
     Column("event_id", Uuid, nullable=False),
-    Column("known_from", UtcDateTime, nullable=False),
-    Column("known_until", UtcDateTime, nullable=True),
+    *known_between(),
     # 0005: fixed terms, scope, unilateral declarations. expires_at is the end as signed;
     # extensions are rows of proj_extensions, each from its own occurred_at.
     Column("expires_at", UtcDateTime, nullable=True),
@@ -80,8 +91,7 @@ extensions = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Column("reason", Text, nullable=True),
     Column("version", Integer, nullable=False),
-    Column("known_from", UtcDateTime, nullable=False),
-    Column("known_until", UtcDateTime, nullable=True),
+    *known_between(),
 )
 Index("ix_proj_extensions_key", extensions.c.event_id)
 Index("ix_proj_extensions_conflict", extensions.c.conflict, extensions.c.agreement_id)
@@ -105,8 +115,7 @@ allegations = Table(
     Column("casualties_claimed", Text, nullable=True),
     Column("source", Text, nullable=False),
     Column("retracted", Boolean, nullable=False),
-    Column("known_from", UtcDateTime, nullable=False),
-    Column("known_until", UtcDateTime, nullable=True),
+    *known_between(),
     # 0005: the accused as matched against parties (casefolded); when the retraction and the
     # denial occurred, so a view at an earlier as_of does not see them.
     Column("accused_key", String(200), nullable=False, server_default=""),
@@ -135,8 +144,7 @@ missions = Table(
     Column("dispatched_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
     Column("source", Text, nullable=False),
-    Column("known_from", UtcDateTime, nullable=False),
-    Column("known_until", UtcDateTime, nullable=True),
+    *known_between(),
     # 0005: the agreement it monitors.
     Column("agreement_id", String(64), nullable=True),
     # 0009: the other organizations running it (a JSON list; NULL: none).
@@ -154,8 +162,7 @@ mission_ends = Table(
     Column("ended_at", UtcDateTime, nullable=False),
     Column("reason", Text, nullable=True),
     Column("version", Integer, nullable=False),
-    Column("known_from", UtcDateTime, nullable=False),
-    Column("known_until", UtcDateTime, nullable=True),
+    *known_between(),
 )
 Index("ix_proj_mission_ends_key", mission_ends.c.event_id)
 Index("ix_proj_mission_ends_conflict", mission_ends.c.conflict, mission_ends.c.mission_id)
@@ -172,8 +179,7 @@ corrections = Table(
     Column("reason", Text, nullable=False),
     Column("version", Integer, nullable=False),
     Column("occurred_at", UtcDateTime, nullable=False),
-    Column("known_from", UtcDateTime, nullable=False),
-    Column("known_until", UtcDateTime, nullable=True),
+    *known_between(),
 )
 Index("ix_proj_corrections_key", corrections.c.event_id)
 Index("ix_proj_corrections_conflict", corrections.c.conflict)

@@ -60,10 +60,10 @@ async def get_actors(
         request,
         kind="r",
         key=("actors", conflict, as_of, known_at),
-        channel=conflict,
-        head=lambda db: view_bytes.conflict_head(db.heads, conflict),
+        conflict=conflict,
         compute=lambda db: view_bytes.actors(db.engine, conflict, as_of=as_of, known_at=known_at),
         if_none_match=if_none_match,
         min_position=min_position,
-        pinned=known_at if as_of is not None else None,
+        as_of=as_of,
+        known_at=known_at,
     )

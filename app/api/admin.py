@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, FastAPI, Path, Request, Response
+from fastapi import APIRouter, FastAPI, Path, Response
 from pydantic import BaseModel, Field
 
-from app.deps import AdminKey, ConnDep, StoreDep
+from app.deps import AdminKey, AppenderDep, ConnDep, RebuildsDep, StoreDep
 from app.http.problems import ProblemError, problem_responses
 from app.services.appending import Appender
 from events.log.store import EventStore
@@ -63,18 +63,7 @@ class JobView(BaseModel):
 
     @classmethod
     def of(cls, job: Job) -> JobView:
-        return cls(
-            id=job.id,
-            kind=job.kind,
-            projections=list(job.projections),
-            state=job.state,
-            done=job.done,
-            total=job.total,
-            error=job.error,
-            created_at=job.created_at,
-            updated_at=job.updated_at,
-            finished_at=job.finished_at,
-        )
+        return cls.model_validate(job, from_attributes=True)
 
 
 _ADMIN_PROBLEMS = problem_responses(401, 403, 503)
@@ -128,9 +117,10 @@ async def list_projections(conn: ConnDep, _key: AdminKey) -> list[ProjectionView
 )
 async def rebuild_projection(
     name: Annotated[str, Path(description="A projection's name, as listed.")],
-    request: Request,
     response: Response,
     store: StoreDep,
+    appender: AppenderDep,
+    tasks: RebuildsDep,
     _key: AdminKey,
 ) -> JobView:
     """Rebuilds the projection from the log into new tables beside the live ones, then swaps
@@ -143,9 +133,8 @@ async def rebuild_projection(
             f"no projection {name!r}; there are: {', '.join(PROJECTIONS)}",
         )
     job = await start_job(store.engine, "rebuild", [name])
-    tasks: set[asyncio.Task[None]] = request.app.state.rebuilds
     task = asyncio.create_task(
-        _rebuild(store, request.app.state.appender, name, job), name=f"rebuild {name} {job.id}"
+        _rebuild(store, appender, name, job), name=f"rebuild {name} {job.id}"
     )
     tasks.add(task)
     task.add_done_callback(tasks.discard)

@@ -8,7 +8,6 @@ position it reflects, a ``Cache-Control`` shared caches can use, 304 for a curre
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -27,8 +26,7 @@ from app.deps import ReaderKey, SettingsDep
 from app.http.openapi import OPEN_READ
 from app.http.problems import ProblemError
 from app.reads import view_bytes
-from app.reads.conditional import ConditionalDep, ConditionalReads
-from app.settings import Settings
+from app.reads.conditional import ConditionalDep
 from events.model.values import ConflictSlug, Instant
 from projections.timeline import TimelineView
 from projections.views import AllegationsView, ConflictSummary, StatusView
@@ -98,8 +96,7 @@ async def get_conflicts(
         request,
         kind="c",
         key=("conflicts", as_of, known_at, after, limit),
-        channel=None,
-        head=lambda db: view_bytes.log_head(db.heads),
+        conflict=None,
         compute=lambda db: view_bytes.conflicts(
             db.engine,
             as_of=as_of,
@@ -112,32 +109,8 @@ async def get_conflicts(
         ),
         if_none_match=if_none_match,
         min_position=min_position,
-        pinned=known_at if as_of is not None else None,
-    )
-
-
-async def _status(
-    request: Request,
-    conflict: str,
-    as_of: datetime | None,
-    known_at: datetime | None,
-    if_none_match: str | None,
-    min_position: int | None,
-) -> Response:
-    conditional: ConditionalReads = request.app.state.conditional
-    settings: Settings = request.app.state.settings
-    return await conditional.respond(
-        request,
-        kind="s",
-        key=("status", conflict, as_of, known_at),
-        channel=conflict,
-        head=lambda db: view_bytes.conflict_head(db.heads, conflict),
-        compute=lambda db: view_bytes.status(
-            db.engine, conflict, as_of=as_of, known_at=known_at, window=settings.contested_window
-        ),
-        if_none_match=if_none_match,
-        min_position=min_position,
-        pinned=known_at if as_of is not None else None,
+        as_of=as_of,
+        known_at=known_at,
     )
 
 
@@ -152,6 +125,8 @@ async def _status(
 async def get_status(
     request: Request,
     conflict: Conflict,
+    settings: SettingsDep,
+    conditional: ConditionalDep,
     _key: ReaderKey,
     as_of: AsOf = None,
     known_at: KnownAt = None,
@@ -161,7 +136,19 @@ async def get_status(
 ) -> Response:
     """Poll it cheaply: send the last ETag in If-None-Match (304 while it is current) and,
     to be told of a change as it happens, `Prefer: wait=60`."""
-    return await _status(request, conflict, as_of, known_at, if_none_match, min_position)
+    return await conditional.respond(
+        request,
+        kind="s",
+        key=("status", conflict, as_of, known_at),
+        conflict=conflict,
+        compute=lambda db: view_bytes.status(
+            db.engine, conflict, as_of=as_of, known_at=known_at, window=settings.contested_window
+        ),
+        if_none_match=if_none_match,
+        min_position=min_position,
+        as_of=as_of,
+        known_at=known_at,
+    )
 
 
 @router.get(
@@ -216,8 +203,7 @@ async def get_allegations(
         request,
         kind="a",
         key=("allegations", conflict, as_of, known_at, occurred_from, occurred_to),
-        channel=conflict,
-        head=lambda db: view_bytes.conflict_head(db.heads, conflict),
+        conflict=conflict,
         compute=lambda db: view_bytes.allegations(
             db.engine,
             conflict,
@@ -228,7 +214,8 @@ async def get_allegations(
         ),
         if_none_match=if_none_match,
         min_position=min_position,
-        pinned=known_at if as_of is not None else None,
+        as_of=as_of,
+        known_at=known_at,
     )
 
 
@@ -285,8 +272,7 @@ async def get_timeline(
         request,
         kind="t",
         key=("timeline", conflict, as_of, known_at, after, limit),
-        channel=conflict,
-        head=lambda db: view_bytes.conflict_head(db.heads, conflict),
+        conflict=conflict,
         compute=lambda db: view_bytes.timeline(
             db.engine,
             conflict,
@@ -300,5 +286,6 @@ async def get_timeline(
         ),
         if_none_match=if_none_match,
         min_position=min_position,
-        pinned=known_at if as_of is not None else None,
+        as_of=as_of,
+        known_at=known_at,
     )

@@ -56,8 +56,7 @@ async def get_badge(
         request,
         kind="b",
         key=("badge", conflict),
-        channel=conflict,
-        head=lambda db: view_bytes.conflict_head(db.heads, conflict),
+        conflict=conflict,
         compute=lambda db: view_bytes.badge(db.engine, conflict, window=settings.contested_window),
         if_none_match=if_none_match,
     )
@@ -89,8 +88,7 @@ async def get_feed(
         request,
         kind="f",
         key=("feed", conflict),
-        channel=conflict,
-        head=lambda db: view_bytes.conflict_head(db.heads, conflict),
+        conflict=conflict,
         compute=lambda db: view_bytes.feed(
             db.engine,
             conflict,

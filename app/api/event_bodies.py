@@ -8,26 +8,13 @@ A writer's event is the event model of ``events.model.types`` plus an optional `
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from events.model.envelope import Recorded
-from events.model.types import (
-    ActorRegistered,
-    AgreementCollapsed,
-    AgreementExtended,
-    AgreementSigned,
-    AllegationDenied,
-    AllegationRetracted,
-    CeasefireDeclared,
-    ConflictDescribed,
-    EventCorrected,
-    MissionDispatched,
-    MissionEnded,
-    ViolationAlleged,
-)
+from events.model.types import EVENT_CLASSES, EventBase
 from events.model.values import MAX_SAFE_INTEGER
 
 __all__ = ["Appended", "EventIn", "EventPage", "LogHeadView"]
@@ -44,97 +31,29 @@ class _Appendable(BaseModel):
     )
 
 
-# Each event type as a writer sends it: ``type`` required (it picks the schema), beside the
-# optional ``expected_version``.
+def _as_sent(event_class: type[EventBase]) -> type[BaseModel]:
+    """``event_class`` as a writer sends it: ``type`` required (it picks the schema), beside the
+    optional ``expected_version``. Named ``<class>In`` in the OpenAPI document."""
+    type_name = event_class.model_fields["type"].default
+    bases: tuple[type[BaseModel], ...] = (event_class, _Appendable)
+    required: Any = Literal[type_name]
+    return create_model(
+        f"{event_class.__name__}In",
+        __base__=bases,
+        __doc__=f"`{type_name}`, as a writer sends it.",
+        __module__=__name__,
+        type=(required, ...),
+    )
 
 
-class AgreementSignedIn(AgreementSigned, _Appendable):
-    """`agreement.signed`, as a writer sends it."""
-
-    type: Literal["agreement.signed"]
-
-
-class AgreementCollapsedIn(AgreementCollapsed, _Appendable):
-    """`agreement.collapsed`, as a writer sends it."""
-
-    type: Literal["agreement.collapsed"]
-
-
-class ViolationAllegedIn(ViolationAlleged, _Appendable):
-    """`violation.alleged`, as a writer sends it."""
-
-    type: Literal["violation.alleged"]
-
-
-class MissionDispatchedIn(MissionDispatched, _Appendable):
-    """`mission.dispatched`, as a writer sends it."""
-
-    type: Literal["mission.dispatched"]
-
-
-class AllegationRetractedIn(AllegationRetracted, _Appendable):
-    """`allegation.retracted`, as a writer sends it."""
-
-    type: Literal["allegation.retracted"]
-
-
-class EventCorrectedIn(EventCorrected, _Appendable):
-    """`event.corrected`, as a writer sends it."""
-
-    type: Literal["event.corrected"]
-
-
-class CeasefireDeclaredIn(CeasefireDeclared, _Appendable):
-    """`ceasefire.declared`, as a writer sends it."""
-
-    type: Literal["ceasefire.declared"]
-
-
-class AgreementExtendedIn(AgreementExtended, _Appendable):
-    """`agreement.extended`, as a writer sends it."""
-
-    type: Literal["agreement.extended"]
-
-
-class AllegationDeniedIn(AllegationDenied, _Appendable):
-    """`allegation.denied`, as a writer sends it."""
-
-    type: Literal["allegation.denied"]
-
-
-class MissionEndedIn(MissionEnded, _Appendable):
-    """`mission.ended`, as a writer sends it."""
-
-    type: Literal["mission.ended"]
-
-
-class ConflictDescribedIn(ConflictDescribed, _Appendable):
-    """`conflict.described`, as a writer sends it."""
-
-    type: Literal["conflict.described"]
-
-
-class ActorRegisteredIn(ActorRegistered, _Appendable):
-    """`actor.registered`, as a writer sends it."""
-
-    type: Literal["actor.registered"]
-
-
-EventIn = Annotated[
-    AgreementSignedIn
-    | AgreementCollapsedIn
-    | ViolationAllegedIn
-    | MissionDispatchedIn
-    | AllegationRetractedIn
-    | EventCorrectedIn
-    | CeasefireDeclaredIn
-    | AgreementExtendedIn
-    | AllegationDeniedIn
-    | MissionEndedIn
-    | ConflictDescribedIn
-    | ActorRegisteredIn,
-    Field(discriminator="type"),
-]
+if TYPE_CHECKING:  # to a type checker, what the route reads of it: a model with expected_version
+    EventIn = _Appendable
+else:
+    #: One class per member of ``events.model.types.Event``, derived from it, in its order.
+    EventIn = Annotated[
+        Union[tuple(_as_sent(cls) for cls in EVENT_CLASSES)],  # noqa: UP007 (a tuple, built at run time)
+        Field(discriminator="type"),
+    ]
 
 
 class Appended(BaseModel):

@@ -21,10 +21,17 @@ from app.api.parameters import (
     Prefer,
     conditional_responses,
 )
-from app.deps import AppenderDep, JsonContent, ReaderKey, SettingsDep, WriterKey, reading
+from app.deps import (
+    AppenderDep,
+    JsonContent,
+    MetricsDep,
+    ReaderKey,
+    SettingsDep,
+    WriterKey,
+    reading,
+)
 from app.http.openapi import OPEN_READ, links
 from app.http.problems import problem_responses
-from app.metric_families import Metrics
 from app.reads.conditional import ConditionalDep
 from app.reads.entity_tags import Representation, Validator
 from app.reads.view_bytes import fitting
@@ -37,7 +44,6 @@ from events.model.errors import (
     ConcurrencyError,
     DomainRuleError,
     DuplicateEventError,
-    UnknownConflictError,
 )
 from events.model.types import Event, event_adapter
 
@@ -86,7 +92,7 @@ _APPENDED_LINKS = links(
     summary="Record an event",
 )
 async def append_event(
-    request: Request,
+    metrics: MetricsDep,
     body: Annotated[EventIn, Body()],
     appender: AppenderDep,
     key: WriterKey,
@@ -97,7 +103,6 @@ async def append_event(
     content) again returns the stored one with 200 and writes nothing. The event records the
     id of the key that appended it (``events.log.audit``)."""
     event: Event = event_adapter.validate_python(body.model_dump(exclude={"expected_version"}))
-    metrics: Metrics = request.app.state.metrics
     outcome = "failed"
     started = time.perf_counter()
     try:
@@ -116,13 +121,7 @@ async def append_event(
     stored = result.events[0]
     if not result.created:
         response.status_code = 200
-    return Appended(
-        id=stored.id,
-        conflict=stored.conflict,
-        version=stored.version,
-        position=stored.position,
-        recorded_at=stored.recorded_at,
-    )
+    return Appended.model_validate(stored, from_attributes=True)
 
 
 async def _page(
@@ -192,13 +191,10 @@ async def list_events(
     were)."""
     audited = _audited(key)
 
-    async def head(database: ReadDatabase) -> int:
-        return await database.heads.log()
-
     async def compute(database: ReadDatabase) -> Representation:
         return await _page(
             database,
-            await head(database),
+            await database.heads.log(),
             after=after,
             limit=limit,
             max_bytes=settings.max_page_bytes,
@@ -209,8 +205,7 @@ async def list_events(
         request,
         kind="ea" if audited else "e",
         key=("events", after, limit, audited),
-        channel=None,
-        head=head,
+        conflict=None,
         compute=compute,
         if_none_match=if_none_match,
         min_position=min_position,
@@ -237,9 +232,6 @@ async def read_log_head(
     as the other conditional reads: the ETag is the position, a 304 costs one indexed lookup,
     and `Prefer: wait=N` waits for the next append."""
 
-    async def head(database: ReadDatabase) -> int:
-        return await database.heads.log()
-
     async def compute(database: ReadDatabase) -> Representation:
         async with reading(database.engine) as conn:
             head = await read_log_head_row(conn)
@@ -250,8 +242,7 @@ async def read_log_head(
         request,
         kind="lh",
         key=("log-head",),
-        channel=None,
-        head=head,
+        conflict=None,
         compute=compute,
         if_none_match=if_none_match,
     )
@@ -285,16 +276,10 @@ async def list_conflict_events(
     ``key_id``, as in ``GET /v1/events``."""
     audited = _audited(key)
 
-    async def head(database: ReadDatabase) -> int:
-        stream = await database.heads.stream(conflict)
-        if stream is None:
-            raise UnknownConflictError(conflict)
-        return stream
-
     async def compute(database: ReadDatabase) -> Representation:
         return await _page(
             database,
-            await head(database),
+            await database.heads.stream(conflict),
             after=after,
             limit=limit,
             max_bytes=settings.max_page_bytes,
@@ -306,8 +291,7 @@ async def list_conflict_events(
         request,
         kind="cea" if audited else "ce",
         key=("conflict-events", conflict, after, limit, audited),
-        channel=conflict,
-        head=head,
+        conflict=conflict,
         compute=compute,
         if_none_match=if_none_match,
         min_position=min_position,

@@ -12,12 +12,12 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Path, Request, Response
+from fastapi import APIRouter, Body, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.deps import AdminKey, ConnDep, JsonContent, StoreDep, writing
+from app.deps import AdminKey, ConnDep, JsonContent, KeyCacheDep, StoreDep, writing
 from app.http.problems import ProblemError, problem_responses
-from app.services.api_keys import ApiKey, KeyCache, Role, create_key, list_keys, revoke_key
+from app.services.api_keys import ApiKey, Role, create_key, list_keys, revoke_key
 from events.model.values import NO_NUL
 
 __all__ = ["router"]
@@ -50,14 +50,7 @@ class KeyView(BaseModel):
 
     @classmethod
     def of(cls, key: ApiKey) -> KeyView:
-        return cls(
-            id=key.id,
-            name=key.name,
-            role=key.role,
-            prefix=key.prefix,
-            created_at=key.created_at,
-            revoked_at=key.revoked_at,
-        )
+        return cls.model_validate(key, from_attributes=True)
 
 
 class KeyCreated(KeyView):
@@ -111,7 +104,7 @@ async def list_api_keys(_key: AdminKey, conn: ConnDep) -> list[KeyView]:
 )
 async def revoke_api_key(
     key_id: Annotated[UUID, Path(description="The key's id.")],
-    request: Request,
+    cache: KeyCacheDep,
     store: StoreDep,
     _key: AdminKey,
 ) -> Response:
@@ -119,7 +112,6 @@ async def revoke_api_key(
     or within CEASEFIRE_KEY_CACHE_SECONDS (SQLite)."""
     async with writing(store.engine) as conn:
         revoked = await revoke_key(conn, key_id)
-    cache: KeyCache = request.app.state.key_cache
     cache.forget(key_id)
     if not revoked:
         raise ProblemError(404, "unknown-key", f"no active key {key_id}")

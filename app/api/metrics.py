@@ -5,12 +5,12 @@ A read like any other: open, or behind a reader key with ``CEASEFIRE_REQUIRE_REA
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
-from app.deps import ReaderKey, StoreDep
+from app.deps import MetricsDep, ReaderKey, StoreDep
 from app.http.openapi import OPEN_READ
 from app.http.problems import problem_responses
-from app.metric_families import CONTENT_TYPE, Metrics
+from app.metric_families import CONTENT_TYPE
 from app.webhooks.deliveries import delivery_figures
 
 __all__ = ["router"]
@@ -42,9 +42,8 @@ ceasefire_long_polls_waiting 3.0
     summary="Metrics for Prometheus: appends, reads, long-polls, streams, webhooks, lag, pool",
     openapi_extra=OPEN_READ,
 )
-async def get_metrics(request: Request, store: StoreDep, _key: ReaderKey) -> Response:
+async def get_metrics(metrics: MetricsDep, store: StoreDep, _key: ReaderKey) -> Response:
     """Counters and histograms of this process since it started; gauges read now (webhook
     deliveries and the projections' lag from the database)."""
-    metrics: Metrics = request.app.state.metrics
     body = await metrics.scrape(store.engine, delivery_figures)
     return Response(body, media_type=CONTENT_TYPE)

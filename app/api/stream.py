@@ -27,13 +27,19 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from app.api.parameters import After
-from app.deps import ReaderKey, SettingsDep
-from app.http.capacity import Gauge, PerClient, client_of
+from app.deps import (
+    MetricsDep,
+    ReaderKey,
+    SettingsDep,
+    StreamCountDep,
+    StreamHubDep,
+    StreamsPerClientDep,
+)
+from app.http.capacity import client_of
 from app.http.openapi import OPEN_READ
 from app.http.problems import ProblemError, problem_responses
 from app.metric_families import Metrics
 from app.reads.conditional import ConditionalDep
-from app.reads.streaming import StreamHub
 from events.model.types import EVENT_TYPES
 from events.model.values import ConflictSlug
 
@@ -129,6 +135,10 @@ async def stream_events(
     request: Request,
     settings: SettingsDep,
     conditional: ConditionalDep,
+    hub: StreamHubDep,
+    streams: StreamCountDep,
+    per_client: StreamsPerClientDep,
+    metrics: MetricsDep,
     _key: ReaderKey,
     conflict: Annotated[
         ConflictSlug | None, Query(description="Only this conflict's events.")
@@ -190,9 +200,6 @@ async def stream_events(
             )
         )
         start = oldest
-    hub: StreamHub = request.app.state.streams
-    streams: Gauge = request.app.state.stream_count
-    per_client: PerClient = request.app.state.streams_per_client
     client = client_of(request)
     streams.acquire()  # the process's cap first: when it is full, that is the answer (503)
     try:
@@ -207,7 +214,7 @@ async def stream_events(
 
     return EventStreamResponse(
         _counted(
-            request.app.state.metrics,
+            metrics,
             _opened(
                 start,
                 notices,

@@ -112,19 +112,7 @@ class Webhook(BaseModel):
 
     @classmethod
     def of(cls, sub: Subscription) -> Webhook:
-        return cls(
-            id=sub.id,
-            url=sub.url,
-            event_types=list(sub.event_types),
-            conflicts=None if sub.conflicts is None else list(sub.conflicts),
-            description=sub.description,
-            enabled=sub.enabled,
-            disabled_reason=sub.disabled_reason,
-            disabled_at=sub.disabled_at,
-            previous_secret_expires_at=sub.previous_secret_expires_at,
-            created_at=sub.created_at,
-            updated_at=sub.updated_at,
-        )
+        return cls.model_validate(sub, from_attributes=True)
 
 
 class WebhookCreated(Webhook):
@@ -196,19 +184,15 @@ class Delivery(BaseModel):
 
     @classmethod
     def of(cls, delivery: DeliveryRecord) -> Delivery:
-        return cls(
-            id=delivery.id,
-            message_id=message_id(delivery.id),
-            event_id=delivery.event_id,
-            event_type=delivery.event_type,
-            conflict=delivery.conflict,
-            position=delivery.position,
-            status=delivery.status,
-            attempts=[Attempt.of(a) for a in delivery.attempts],
-            next_attempt_at=delivery.next_attempt_at,
-            created_at=delivery.created_at,
-            completed_at=delivery.completed_at,
-        )
+        shown = {name: getattr(delivery, name) for name in _AS_RECORDED}
+        attempts = [Attempt.of(a) for a in delivery.attempts]
+        return cls(**shown, message_id=message_id(delivery.id), attempts=attempts)
+
+
+#: The fields of a delivery's view that its record holds under the same name.
+_AS_RECORDED = tuple(
+    name for name in Delivery.model_fields if name not in {"message_id", "attempts"}
+)
 
 
 class DeliveryPage(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
 from app.api.webhook_bodies import Delivery, DeliveryPage, Recovered
 from app.api.webhooks import (
@@ -15,9 +15,8 @@ from app.api.webhooks import (
     WebhookId,
     now,
     subscription,
-    webhooks_of,
 )
-from app.deps import AdminKey, SnapshotDep, StoreDep, writing
+from app.deps import AdminKey, SnapshotDep, StoreDep, WebhooksDep, writing
 from app.http.problems import ProblemError, problem_responses
 from app.webhooks import deliveries as delivery_log
 from events.model.values import MAX_SAFE_INTEGER, Instant
@@ -116,7 +115,7 @@ async def retry_webhook_delivery(
     webhook_id: WebhookId,
     delivery_id: DeliveryId,
     store: StoreDep,
-    request: Request,
+    webhooks: WebhooksDep,
     _key: AdminKey,
 ) -> Delivery:
     """Queues one more attempt, due now, with the same ``webhook-id``. A disabled endpoint's
@@ -126,7 +125,7 @@ async def retry_webhook_delivery(
         delivery = await delivery_log.get_delivery(conn, webhook_id, delivery_id)
     if not found or delivery is None:
         raise _no_delivery(webhook_id, delivery_id)
-    webhooks_of(request).wake()
+    webhooks.wake()
     return Delivery.of(delivery)
 
 
@@ -142,7 +141,7 @@ async def recover_webhook_deliveries(
     webhook_id: WebhookId,
     since: Annotated[Instant, Query(description="RFC 3339, with an offset.")],
     store: StoreDep,
-    request: Request,
+    webhooks: WebhooksDep,
     _key: AdminKey,
 ) -> Recovered:
     """Every delivery of this subscription that failed for good since `since` is queued
@@ -150,5 +149,5 @@ async def recover_webhook_deliveries(
     async with writing(store.engine) as conn:  # an unknown id raises here: nothing is written
         await subscription(conn, webhook_id)
         count = await delivery_log.recover_failed(conn, webhook_id, since, now())
-    webhooks_of(request).wake()
+    webhooks.wake()
     return Recovered(requeued=count)

@@ -31,6 +31,7 @@ from app.deps import (
     JsonContent,
     SettingsDep,
     StoreDep,
+    WebhooksDep,
     reading,
     writing,
 )
@@ -42,7 +43,7 @@ from app.webhooks.cloudevents import ping_body
 from app.webhooks.sealing import SecretBox, SecretKeyError, secret_box
 from app.webhooks.ssrf import AddressPolicy, UnsafeUrlError, check_url
 from app.webhooks.subscriptions import Subscription
-from app.webhooks.worker import Webhooks, message_id
+from app.webhooks.worker import message_id
 
 __all__ = [
     "ONE_WEBHOOK_PROBLEMS",
@@ -51,7 +52,6 @@ __all__ = [
     "now",
     "router",
     "subscription",
-    "webhooks_of",
 ]
 
 router = APIRouter(tags=["webhooks"])
@@ -69,12 +69,6 @@ _CREATE = WEBHOOK_PROBLEMS | _BODY | problem_responses(specific={422: _UNSAFE_UR
 _UPDATE = ONE_WEBHOOK_PROBLEMS | _BODY | problem_responses(specific={422: _UNSAFE_URL})
 
 WebhookId = Annotated[UUID, Path(description="The subscription's id.")]
-
-
-def webhooks_of(request: Request) -> Webhooks:
-    """The process's webhook machinery: its sender, and the worker a change wakes."""
-    webhooks: Webhooks = request.app.state.webhooks
-    return webhooks
 
 
 def now() -> datetime:
@@ -205,6 +199,7 @@ async def update_webhook(
     store: StoreDep,
     settings: SettingsDep,
     request: Request,
+    webhooks: WebhooksDep,
     _key: AdminKey,
     _json: JsonContent,
 ) -> Webhook:
@@ -226,7 +221,7 @@ async def update_webhook(
     if sub is None:
         raise _not_found(webhook_id)
     if changes.get("enabled"):
-        webhooks_of(request).wake()
+        webhooks.wake()
     return Webhook.of(sub)
 
 
@@ -283,7 +278,7 @@ async def ping_webhook(
     webhook_id: WebhookId,
     store: StoreDep,
     settings: SettingsDep,
-    request: Request,
+    webhooks: WebhooksDep,
     _key: AdminKey,
 ) -> PingResult:
     """Sends a signed ``webhook.ping`` CloudEvent at once (even to a disabled endpoint) and
@@ -294,7 +289,7 @@ async def ping_webhook(
     ping_id = message_id(uuid4())
     with _secret_key_errors():
         secrets = sub.live_secrets(now(), secret_box(settings))
-    outcome = await webhooks_of(request).sender.send(sub.url, ping_id, ping_body(sub.id), secrets)
+    outcome = await webhooks.sender.send(sub.url, ping_id, ping_body(sub.id), secrets)
     return PingResult(
         delivered=outcome.ok,
         message_id=ping_id,

@@ -15,6 +15,7 @@ import typer
 from app.cli.commands import (
     check_database,
     database_failure,
+    refuse_bad_lines,
     settings_or_exit,
     with_services,
     with_store,
@@ -197,11 +198,7 @@ def load(
         )
 
     report = with_services(work)
-    if report.bad:
-        for bad in report.bad:
-            typer.echo(f"{file}:{bad.number}: {bad.reason}", err=True)
-        typer.echo(f"nothing written: {len(report.bad)} bad line(s)", err=True)
-        raise typer.Exit(1)
+    refuse_bad_lines(file, report.bad)
     typer.echo(f"appended {report.appended} event(s), {report.skipped} already stored")
 
 

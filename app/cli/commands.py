@@ -12,8 +12,7 @@ an empty ``ceasefire.db`` behind.
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,12 +22,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from app.cli.loader import BadLine
 from app.composition import Services, services
 from app.settings import Settings, get_settings
-from events.log.store import EventStore
+from events.log.store import EventStore, storage_failure
 from events.model.errors import (
     ProjectionJobRunningError,
     RecordingTimeRefusedError,
+    SchemaNotMigratedError,
     StorageUnavailableError,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "check_database",
     "database_failure",
     "database_file",
+    "refuse_bad_lines",
     "settings_line",
     "settings_or_exit",
     "with_services",
@@ -88,25 +90,33 @@ def _named(settings: Settings) -> str:
 
 def database_failure(error: BaseException, settings: Settings) -> str | None:
     """One line naming the setting, when ``error`` (or what caused it) is the database being
-    unreachable, missing or refusing us; None for any other error."""
+    unreachable, missing, refusing us or not migrated (``events.log.store.storage_failure``
+    decides); None for any other error."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        reason: BaseException | None = None
-        if isinstance(current, DBAPIError):
-            reason = current.orig or current
-        elif isinstance(
-            current, ConnectionError | TimeoutError | socket.gaierror | StorageUnavailableError
-        ) or type(current).__module__.startswith(("asyncpg", "sqlite3")):
-            reason = current
-        if reason is not None:
+        failure = storage_failure(current)
+        if isinstance(current, StorageUnavailableError) or failure is not None:
+            reason = current.orig if isinstance(current, DBAPIError) and current.orig else current
             said = (str(reason).strip().splitlines() or [type(reason).__name__])[0]
-            if getattr(reason, "sqlstate", None) == "3D000":  # PostgreSQL: no such database
+            if isinstance(failure, SchemaNotMigratedError):
+                said = str(failure)
+            elif getattr(reason, "sqlstate", None) == "3D000":  # PostgreSQL: no such database
                 said += "; create it, then run `ceasefire migrate`"
             return f"error: cannot use {_named(settings)}: {said}"
         current = current.__cause__ or current.__context__
     return None
+
+
+def refuse_bad_lines(file: Path, bad: Sequence[BadLine]) -> None:
+    """Exit 1 naming each bad line of ``file`` (``load`` and ``import`` write nothing then)."""
+    if not bad:
+        return
+    for line in bad:
+        typer.echo(f"{file}:{line.number}: {line.reason}", err=True)
+    typer.echo(f"nothing written: {len(bad)} bad line(s)", err=True)
+    raise typer.Exit(1)
 
 
 def check_database(settings: Settings) -> None:

@@ -32,7 +32,6 @@ it names from the file.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,9 +39,7 @@ from pathlib import Path
 from typing import BinaryIO
 from uuid import UUID
 
-from pydantic import ValidationError
-
-from app.cli.loader import BadLine
+from app.cli.loader import BadLine, line_reason
 from app.services.appending import Appender, decide
 from app.services.ingest import BATCH, CLOCK_SKEW, Entry, retrying, runs_of, write_all
 from events.log.chain import stored_hash_at
@@ -66,16 +63,6 @@ class ImportReport:
     imported: int = 0
     skipped: int = 0
     bad: list[BadLine] = field(default_factory=list)
-
-
-def _reason(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
-    if isinstance(error, json.JSONDecodeError | UnicodeDecodeError):
-        return f"not JSON: {error}"
-    return str(error)
 
 
 def _parse(raw: bytes) -> tuple[ExportedEvent, Event]:
@@ -135,7 +122,7 @@ class _Check:
             try:
                 exported = ExportedEvent.model_validate_json(raw)
             except (ValueError, UnicodeDecodeError) as error:
-                self.report.bad.append(BadLine(number, _reason(error)))
+                self.report.bad.append(BadLine(number, line_reason(error)))
                 continue
             if self.chain is None:  # a file that starts later continues this log's chain
                 self.chain = ExportChain(
@@ -148,7 +135,7 @@ class _Check:
             try:
                 event = exported.event()
             except ValueError as error:
-                self.report.bad.append(BadLine(number, _reason(error)))
+                self.report.bad.append(BadLine(number, line_reason(error)))
                 continue
             first = self.offsets.get(event.id)
             if first is not None:

@@ -38,7 +38,7 @@ from events.model.types import Event, event_adapter
 from events.model.values import Instant
 from projections.freshness import newest_recorded_at
 
-__all__ = ["BadLine", "Line", "LoadReport", "load_lines", "parse_lines"]
+__all__ = ["BadLine", "Line", "LoadReport", "line_reason", "load_lines", "parse_lines"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +54,16 @@ class LoadReport:
     bad: list[BadLine] = field(default_factory=list)
 
 
-def _reason(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(p) for p in first.get("loc", ()))
-    return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+def line_reason(error: Exception) -> str:
+    """Why a line of a file of events was refused, in one line: its first validation error
+    (where, what), or that it is not JSON. For ``load`` and ``import`` alike."""
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+    if isinstance(error, json.JSONDecodeError | UnicodeDecodeError):
+        return f"not JSON: {error}"
+    return str(error)
 
 
 _instant: TypeAdapter[datetime] = TypeAdapter(Instant)
@@ -90,7 +96,7 @@ def parse_lines(
                     line = json.dumps(member)
             events.append((number, event_adapter.validate_json(line), recorded_at))
         except ValidationError as error:
-            bad.append(BadLine(number, _reason(error)))
+            bad.append(BadLine(number, line_reason(error)))
         except json.JSONDecodeError as error:
             bad.append(BadLine(number, f"not JSON: {error}"))
     return events, bad

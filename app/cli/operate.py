@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli.commands import with_services, with_store
+from app.cli.commands import refuse_bad_lines, with_services, with_store
 from app.composition import Services
 from events.log.audit import CLI
 from events.log.store import EventStore
@@ -130,11 +130,7 @@ def import_(
     from app.cli.importer import import_file
 
     report = with_services(lambda built: import_file(built.appender, file), as_owner=True)
-    if report.bad:
-        for bad in report.bad:
-            typer.echo(f"{file}:{bad.number}: {bad.reason}", err=True)
-        typer.echo(f"nothing written: {len(report.bad)} bad line(s)", err=True)
-        raise typer.Exit(1)
+    refuse_bad_lines(file, report.bad)
     typer.echo(f"imported {report.imported:,} event(s), {report.skipped:,} already stored")
 
 

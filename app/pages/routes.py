@@ -23,7 +23,7 @@ from app.http.capacity import client_of
 from app.http.problems import ProblemError
 from app.pages.data import read_page
 from app.pages.text import STATE_WORDS, duration
-from app.reads.conditional import ConditionalReads
+from app.reads.conditional import ConditionalDep
 from events.model.values import Instant, legible
 
 __all__ = ["CONTENT_SECURITY_POLICY", "router", "static_files"]
@@ -122,13 +122,13 @@ async def status_page(
     request: Request,
     store: StoreDep,
     settings: SettingsDep,
+    reads: ConditionalDep,
     _key: ReaderKey,
     as_of: Moment = None,
     known_at: Moment = None,
 ) -> HTMLResponse:
     # Rendered for every request (no cache): each one counts under the client's cap of reads
     # being computed, as a read that misses the cache does (``app.reads.conditional``).
-    reads: ConditionalReads = request.app.state.conditional
     with reads.computing.held(client_of(request)):
         data = await read_page(
             store,

@@ -91,6 +91,14 @@ Head = Callable[[ReadDatabase], Awaitable[int]]
 Compute = Callable[[ReadDatabase], Awaitable[Representation]]
 
 
+def _head_of(conflict: str | None) -> Head:
+    """The cheap lookup of the position a fresh representation would reflect: the conflict's
+    newest event (``UnknownConflictError`` for none), or the whole log's."""
+    if conflict is None:
+        return lambda database: database.heads.log()
+    return lambda database: database.heads.stream(conflict)
+
+
 class ConditionalReads:
     """The conditional-read machinery of one app: the notifier waiters hang on, the databases
     reads go to (with their head lookups), the cache of representations, the cache policy and
@@ -130,19 +138,22 @@ class ConditionalReads:
         *,
         kind: str,
         key: Hashable,
-        channel: str | None,
-        head: Head,
+        conflict: str | None,
         compute: Compute,
         if_none_match: str | None,
         min_position: int | None = None,
-        pinned: datetime | None = None,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
     ) -> Response:
-        """Answer a conditional GET. ``head`` is the cheap lookup of the position a fresh
-        representation would reflect (it raises for an unknown resource); ``compute`` builds
-        one; ``channel`` is the conflict whose appends move ``head`` (None: any).
-        ``min_position``: answer only from a database whose log has reached it (the answer's
-        ``Log-Position`` says how far it had). ``pinned``: the ``known_at`` of a view pinned
-        in ``as_of`` and ``known_at``, which is immutable once that time is settled."""
+        """Answer a conditional GET: the one shape of every conditional-read route.
+        ``conflict``: the conflict the representation is of (its head tags it, its appends end
+        a wait; an unknown one is a 404), or None for the whole log's. ``compute`` builds a
+        representation. ``min_position``: answer only from a database whose log has reached it
+        (the answer's ``Log-Position`` says how far it had). A view pinned in ``as_of`` and
+        ``known_at`` is immutable once ``known_at`` is settled."""
+        head = _head_of(conflict)
+        channel = conflict
+        pinned = known_at if as_of is not None else None
         database, reached = await self.router.choose(min_position)
         try:
             response = await self._respond(

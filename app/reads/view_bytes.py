@@ -20,13 +20,12 @@ from app.pages.badge import badge_svg
 from app.pages.feed import FeedEntry, atom_feed, expiry_id
 from app.pages.text import STATE_WORDS, duration, next_wording
 from app.reads.entity_tags import Representation, Validator
-from events.log.heads import Heads
 from events.log.positions import log_position
 from events.log.store import storage_errors
-from events.model.errors import UnknownConflictError
 from projections.freshness import next_change, snapshot, stream_position
 from projections.queries.actors import next_appearance, read_actors
 from projections.queries.allegations import read_allegations
+from projections.queries.shared import conflict_head
 from projections.queries.status import list_conflicts, read_status
 from projections.timeline import TimelineEntry, on_story_thread, read_story
 from projections.views import StatusView
@@ -35,10 +34,8 @@ __all__ = [
     "actors",
     "allegations",
     "badge",
-    "conflict_head",
     "conflicts",
     "feed",
-    "log_head",
     "status",
     "timeline",
 ]
@@ -61,18 +58,6 @@ def fitting(parts: Sequence[bytes], max_bytes: int) -> int:
     return len(parts)
 
 
-async def conflict_head(heads: Heads, conflict: str) -> int:
-    """The position of the conflict's newest event (one indexed lookup); 404 for none."""
-    head = await heads.stream(conflict)
-    if head is None:
-        raise UnknownConflictError(conflict)
-    return head
-
-
-async def log_head(heads: Heads) -> int:
-    return await heads.log()
-
-
 async def _status_now(
     conn: AsyncConnection,
     conflict: str,
@@ -81,10 +66,14 @@ async def _status_now(
     known_at: datetime | None,
     window: timedelta,
     now: datetime,
-) -> tuple[StatusView, datetime | None]:
-    """The status at ``as_of`` (now when None) and, for a view of now, the instant from which
-    the clock alone may change it."""
-    view = await read_status(conn, conflict, as_of=as_of or now, known_at=known_at, window=window)
+) -> tuple[StatusView, datetime | None, int]:
+    """The status at ``as_of`` (now when None); for a view of now, the instant from which the
+    clock alone may change it; and the position of the conflict's newest event, looked up once
+    for both the view and its validator."""
+    head = await conflict_head(conn, conflict)
+    view = await read_status(
+        conn, conflict, as_of=as_of or now, known_at=known_at, window=window, head=head
+    )
     until = None
     if as_of is None:
         last = view.last_allegation_at
@@ -96,7 +85,7 @@ async def _status_now(
             also=[None if last is None else last + window],
             window=window,
         )
-    return view, until
+    return view, until, head[1]
 
 
 async def status(
@@ -109,9 +98,8 @@ async def status(
 ) -> Representation:
     with storage_errors():
         async with snapshot(engine) as conn:
-            position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
-            view, until = await _status_now(
+            view, until, position = await _status_now(
                 conn, conflict, as_of=as_of, known_at=known_at, window=window, now=now
             )
             if as_of is None:
@@ -129,9 +117,8 @@ async def badge(engine: AsyncEngine, conflict: str, *, window: timedelta) -> Rep
     may change or the wording of its length does ("12 days" becomes "13 days")."""
     with storage_errors():
         async with snapshot(engine) as conn:
-            position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
-            view, until = await _status_now(
+            view, until, position = await _status_now(
                 conn, conflict, as_of=None, known_at=None, window=window, now=now
             )
             since = view.since
@@ -161,10 +148,9 @@ async def feed(
     (an agreement reaching its end). Tagged until the next such end."""
     with storage_errors():
         async with snapshot(engine) as conn:
-            position = await stream_position(conn, conflict)
             now = datetime.now(UTC)
             source = await read_story(conn, conflict, known_at=None)
-            view, until = await _status_now(
+            view, until, position = await _status_now(
                 conn, conflict, as_of=None, known_at=None, window=window, now=now
             )
     story = await source.told(as_of=now, window=window)
@@ -221,7 +207,8 @@ async def allegations(
 ) -> Representation:
     with storage_errors():
         async with snapshot(engine) as conn:
-            position = await stream_position(conn, conflict)
+            head = await conflict_head(conn, conflict)
+            position = head[1]
             now = datetime.now(UTC)
             view = await read_allegations(
                 conn,
@@ -230,6 +217,7 @@ async def allegations(
                 known_at=known_at,
                 occurred_from=occurred_from,
                 occurred_to=occurred_to,
+                head=head,
             )
             until = None
             if as_of is None:

@@ -20,7 +20,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import Column, LargeBinary, String, Table, Uuid, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events.log.tables import UtcDateTime, metadata
+from events.log.tables import UtcDateTime, metadata, record_of
 
 __all__ = [
     "KEYS_CHANNEL",
@@ -115,14 +115,7 @@ def _hash(secret: str) -> bytes:
 
 
 def _key(row: object) -> ApiKey:
-    return ApiKey(
-        id=row.id,  # type: ignore[attr-defined]
-        name=row.name,  # type: ignore[attr-defined]
-        role=row.role,  # type: ignore[attr-defined]
-        prefix=row.prefix,  # type: ignore[attr-defined]
-        created_at=row.created_at,  # type: ignore[attr-defined]
-        revoked_at=row.revoked_at,  # type: ignore[attr-defined]
-    )
+    return record_of(ApiKey, row)
 
 
 async def create_key(conn: AsyncConnection, *, name: str, role: Role) -> tuple[ApiKey, str]:

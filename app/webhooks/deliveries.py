@@ -18,8 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.webhooks.subscriptions import CHECKPOINT, DeliveryStatus
 from app.webhooks.tables import attempts, deliveries
-from events.log.positions import log_position
-from events.log.tables import projection_checkpoints
+from events.log.positions import checkpoint_position, log_position
 
 __all__ = [
     "AttemptRecord",
@@ -207,13 +206,7 @@ async def delivery_figures(conn: AsyncConnection, now: datetime) -> DeliveryFigu
         )
     ).one()
     head = await log_position(conn)
-    dispatched = (
-        await conn.execute(
-            select(projection_checkpoints.c.position).where(
-                projection_checkpoints.c.name == CHECKPOINT
-            )
-        )
-    ).scalar_one_or_none()
+    dispatched = await checkpoint_position(conn, CHECKPOINT)
     return DeliveryFigures(
         by_status=by_status,
         attempts_succeeded=int(succeeded),
@@ -221,5 +214,5 @@ async def delivery_figures(conn: AsyncConnection, now: datetime) -> DeliveryFigu
         due=int(due),
         oldest_pending=oldest,
         log_head=int(head),
-        dispatched=int(dispatched or 0),
+        dispatched=dispatched,
     )

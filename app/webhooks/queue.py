@@ -25,6 +25,7 @@ from app.webhooks.subscriptions import (
     subscription_of,
 )
 from app.webhooks.tables import attempts, deliveries, subscriptions
+from events.log.positions import checkpoint_position
 from events.log.store import decode_row
 from events.log.tables import UtcDateTime, projection_checkpoints
 from events.log.tables import events as events_table
@@ -62,15 +63,7 @@ class Claim:
 
 
 async def read_checkpoint(conn: AsyncConnection) -> int:
-    return int(
-        (
-            await conn.execute(
-                select(projection_checkpoints.c.position).where(
-                    projection_checkpoints.c.name == CHECKPOINT
-                )
-            )
-        ).scalar_one()
-    )
+    return await checkpoint_position(conn, CHECKPOINT)
 
 
 async def first_wanted(conn: AsyncConnection, checkpoint: int) -> int | None:

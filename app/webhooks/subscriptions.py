@@ -26,8 +26,8 @@ from app.webhooks.sealing import SecretBox
 from app.webhooks.signing import new_secret
 from app.webhooks.tables import attempts, deliveries, subscriptions
 from events.log.database import WRITE
-from events.log.positions import log_position
-from events.log.tables import projection_checkpoints
+from events.log.positions import checkpoint_position, log_position
+from events.log.tables import record_of
 from events.model.envelope import Recorded
 
 __all__ = [
@@ -112,22 +112,13 @@ def is_postgresql(conn: AsyncConnection) -> bool:
 
 
 def subscription_of(row: Any) -> Subscription:
-    return Subscription(
-        id=row.id,
-        url=row.url,
+    return record_of(
+        Subscription,
+        row,
         event_types=tuple(json.loads(row.event_types)),
         conflicts=None if row.conflicts is None else tuple(json.loads(row.conflicts)),
-        description=row.description,
         enabled=bool(row.enabled),
-        disabled_reason=row.disabled_reason,
-        disabled_at=row.disabled_at,
         from_position=int(row.from_position),
-        failing_since=row.failing_since,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        previous_secret_expires_at=row.previous_secret_expires_at,
-        secret=row.secret,
-        previous_secret=row.previous_secret,
     )
 
 
@@ -137,12 +128,7 @@ def subscription_of(row: Any) -> Subscription:
 async def checkpoint_locked(conn: AsyncConnection) -> int:
     """The dispatcher's checkpoint, locked until the end of the transaction on PostgreSQL
     (SQLite's BEGIN IMMEDIATE already holds the whole database)."""
-    statement = select(projection_checkpoints.c.position).where(
-        projection_checkpoints.c.name == CHECKPOINT
-    )
-    if is_postgresql(conn):
-        statement = statement.with_for_update()
-    return int((await conn.execute(statement)).scalar_one())
+    return await checkpoint_position(conn, CHECKPOINT, for_update=True)
 
 
 async def create_subscription(

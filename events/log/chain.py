@@ -37,7 +37,7 @@ from events.log.codec import RowDecoder, columns_of
 from events.log.positions import LOG_HEAD, LOG_POSITION
 from events.log.store import EventStore, storage_errors
 from events.log.tables import events
-from events.model.envelope import GENESIS_HASH, chain_hash, content_hash
+from events.model.envelope import GENESIS_HASH, chain_hash, record_content_hash
 
 __all__ = [
     "ChainReport",
@@ -129,18 +129,7 @@ class ChainReport:
 
 def stored_content_hash(row: Any) -> bytes:
     """The content hash of a stored ``events`` row, recomputed from its columns as stored."""
-    return content_hash(
-        event_id=str(row.id),
-        type=row.type,
-        conflict=row.conflict,
-        version=row.version,
-        schema_version=row.schema_version,
-        occurred_at=row.occurred_at,
-        recorded_at=row.recorded_at,
-        source_json=row.source,
-        data_json=row.data,
-        key_id=row.key_id,
-    )
+    return record_content_hash(row, source_json=row.source, data_json=row.data, key_id=row.key_id)
 
 
 async def verify_chain(

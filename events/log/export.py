@@ -28,8 +28,8 @@ from events.model.envelope import (
     GENESIS_HASH,
     canonical_json,
     chain_hash,
-    content_hash,
     format_instant,
+    record_content_hash,
 )
 from events.model.types import EVENT_TYPES, SCHEMA_VERSIONS, Event, event_adapter
 from events.model.upcasting import upcast
@@ -58,14 +58,8 @@ class ExportedEvent(Frozen):
 
     def content_hash(self) -> bytes:
         """The content hash of the stored event this line says it is (``events.model.envelope``)."""
-        return content_hash(
-            event_id=str(self.id),
-            type=self.type,
-            conflict=self.conflict,
-            version=self.version,
-            schema_version=self.schema_version,
-            occurred_at=self.occurred_at,
-            recorded_at=self.recorded_at,
+        return record_content_hash(
+            self,
             source_json=canonical_json(self.source),
             data_json=canonical_json(self.data),
             key_id=self.key_id,

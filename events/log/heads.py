@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events.log.positions import LOG_POSITION, STREAM_POSITION, log_position, raw_sql, stream_head
 from events.log.store import storage_errors
 from events.log.writers import keep_session
-from events.model.errors import StorageUnavailableError
+from events.model.errors import UnknownConflictError
 
 __all__ = ["Heads", "SingleFlight"]
 
@@ -112,10 +112,15 @@ class Heads:
         found = await self._lookup(self._log_sql, ())
         return 0 if found is None else int(found)
 
-    async def stream(self, conflict: str) -> int | None:
-        """The position of the conflict's newest event; None when it has none."""
+    async def stream(self, conflict: str) -> int:
+        """The position of the conflict's newest event; ``UnknownConflictError`` when it has
+        none. The one lookup of a conflict's head outside a read's snapshot: what a conditional
+        read compares an ETag with (``projections.queries.shared.conflict_head`` is the one
+        inside it)."""
         found = await self._lookup(self._stream_sql, (conflict,))
-        return None if found is None else int(found)
+        if found is None:
+            raise UnknownConflictError(conflict)
+        return int(found)
 
     async def _lookup(self, sql: str, args: tuple[Any, ...]) -> Any:
         if self._postgresql:  # a round trip: worth sharing
@@ -135,13 +140,8 @@ class Heads:
 
     async def _one(self, sql: str, args: tuple[Any, ...]) -> Any:
         with storage_errors():
-            if self._postgresql:
-                import asyncpg
-
-                try:
-                    return await (await self._postgresql_pool()).fetchval(sql, *args)
-                except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                    raise StorageUnavailableError("the database is not reachable") from error
+            if self._postgresql:  # what fails is decided by storage_errors, as everywhere
+                return await (await self._postgresql_pool()).fetchval(sql, *args)
             try:
                 row = self._connection().execute(sql, args).fetchone()
             except sqlite3.OperationalError:  # busy, or the file moved: the ordinary way

@@ -14,9 +14,17 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events.log.tables import log_head, streams
+from events.log.tables import log_head, projection_checkpoints, streams
 
-__all__ = ["LOG_HEAD", "LOG_POSITION", "STREAM_POSITION", "log_position", "raw_sql", "stream_head"]
+__all__ = [
+    "LOG_HEAD",
+    "LOG_POSITION",
+    "STREAM_POSITION",
+    "checkpoint_position",
+    "log_position",
+    "raw_sql",
+    "stream_head",
+]
 
 #: The position of the newest event in the whole log (``log_head``'s one row).
 LOG_POSITION = select(log_head.c.position)
@@ -48,3 +56,15 @@ async def stream_head(conn: AsyncConnection, conflict: str) -> tuple[int, int] |
         )
     ).one_or_none()
     return None if row is None else (int(row.version), int(row.position))
+
+
+async def checkpoint_position(conn: AsyncConnection, name: str, *, for_update: bool = False) -> int:
+    """The last log position the consumer ``name`` has taken in (its checkpoint: a projection,
+    the webhook dispatcher); 0 for none. ``for_update``: locked until the transaction ends on
+    PostgreSQL (SQLite's write transaction already holds the whole database)."""
+    statement = select(projection_checkpoints.c.position).where(
+        projection_checkpoints.c.name == name
+    )
+    if for_update and conn.dialect.name == "postgresql":
+        statement = statement.with_for_update()
+    return int((await conn.execute(statement)).scalar_one_or_none() or 0)

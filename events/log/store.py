@@ -20,7 +20,7 @@ import functools
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from uuid import UUID
 
 from sqlalchemy import Row, select
@@ -33,12 +33,13 @@ from events.log.positions import log_position, stream_head
 from events.log.sqlite_writer import SqliteWriter
 from events.log.tables import events as events_table
 from events.log.writers import Batch, InTransaction, PostgresWriter, Writer, Written
-from events.model.envelope import Recorded, canonical_json, content_hash
-from events.model.errors import StorageUnavailableError
+from events.model.envelope import Recorded, canonical_json, record_content_hash
+from events.model.errors import SchemaNotMigratedError, StorageUnavailableError
 from events.model.types import data_of
 from events.model.values import Source
 
 __all__ = [
+    "EventFilters",
     "EventStore",
     "WriteBatch",
     "decode_row",
@@ -46,6 +47,7 @@ __all__ = [
     "read_events",
     "server_gone",
     "storage_errors",
+    "storage_failure",
 ]
 
 
@@ -56,6 +58,16 @@ def decode_row(row: Row[Any] | Any) -> Recorded:
     """One ``events`` row as the current event model, upcast from its stored schema version
     (``events.log.codec.RowDecoder``, the one decoder)."""
     return _DECODER.decode(columns_of(row))
+
+
+class EventFilters(TypedDict, total=False):
+    """What a read of the log in global order may narrow it by (``read_events``)."""
+
+    after: int
+    limit: int
+    conflict: str | None
+    types: Sequence[str] | None
+    until: int | None
 
 
 async def read_events(
@@ -84,21 +96,63 @@ async def read_events(
 
 @contextmanager
 def storage_errors() -> Iterator[None]:
-    """Connection-level failures become ``StorageUnavailableError``: callers never see a
-    driver exception, and the API answers 503 rather than 500."""
+    """Database failures become ours (``storage_failure``): callers never see a driver
+    exception for them, and the API answers 503 rather than 500. Any other error passes."""
     try:
         yield
-    except (OperationalError, InterfaceError, OSError, sqlite3.OperationalError) as exc:
-        raise StorageUnavailableError("the database is not reachable") from exc
-    except DBAPIError as exc:
-        if not (exc.connection_invalidated or server_gone(exc.orig)):
+    except Exception as exc:
+        failure = storage_failure(exc)
+        if failure is None:
             raise
-        raise StorageUnavailableError("the database is not reachable") from exc
+        raise failure from exc
 
 
 #: SQLSTATEs of a server going away: class 08 (connection exception), and an administrator's
 #: shutdown (a restart), a crash shutdown, "the database system is starting up".
 _GONE_STATES = ("08", "57P01", "57P02", "57P03")
+#: SQLSTATEs of a server refusing us: bad credentials (class 28), no such database (3D000),
+#: out of connections or other resources (class 53).
+_REFUSED_STATES = ("28", "3D000", "53")
+#: SQLSTATEs of a database without our schema: undefined table, undefined schema.
+_UNMIGRATED_STATES = ("42P01", "3F000")
+#: What SQLite says for the same (it has no SQLSTATE).
+_SQLITE_UNMIGRATED = ("no such table",)
+
+
+def _causes(error: BaseException | None) -> Iterator[BaseException]:
+    """``error`` and what it wraps (SQLAlchemy's error, its adapter's, the driver's)."""
+    seen = 0
+    while error is not None and seen < 5:
+        yield error
+        error, seen = error.__cause__, seen + 1
+
+
+def _sqlstate(error: BaseException) -> str:
+    state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    return state if isinstance(state, str) else ""
+
+
+def storage_failure(error: BaseException) -> StorageUnavailableError | None:
+    """The one classification of a database error, whichever driver raised it and however
+    wrapped: ``SchemaNotMigratedError`` when the database answers without our tables,
+    ``StorageUnavailableError`` when it cannot be used (gone, unreachable, refusing us, or an
+    SQLite file it cannot open or lock), None for anything else (a bug to surface, not hide)."""
+    if not (isinstance(error, DBAPIError | sqlite3.Error | OSError) or _asyncpg_error(error)):
+        return None  # not a driver's error (ours, raised from one, is already decided)
+    for cause in _causes(error):
+        if _sqlstate(cause).startswith(_UNMIGRATED_STATES) or (
+            isinstance(cause, sqlite3.OperationalError)
+            and str(cause).startswith(_SQLITE_UNMIGRATED)
+        ):
+            return SchemaNotMigratedError()
+    unusable = server_gone(error) or any(
+        _sqlstate(cause).startswith(_REFUSED_STATES)
+        or isinstance(cause, OperationalError | InterfaceError | sqlite3.OperationalError)
+        or (isinstance(cause, DBAPIError) and cause.connection_invalidated)
+        or _asyncpg_error(cause, "InterfaceError")
+        for cause in _causes(error)
+    )
+    return StorageUnavailableError("the database is not reachable") if unusable else None
 
 
 def server_gone(error: BaseException | None) -> bool:
@@ -107,23 +161,26 @@ def server_gone(error: BaseException | None) -> bool:
     connection due to administrator command", and a connection the outage left mid-operation,
     as plain ``DBAPIError``/``InternalError``, not as ``OperationalError``. Also what ``ceasefire
     migrate --wait`` waits through: a server not listening yet, or still starting up."""
-    import asyncpg  # only on this error path: a SQLite service never gets here
+    return any(
+        _sqlstate(cause).startswith(_GONE_STATES)
+        or isinstance(cause, OSError)
+        or _asyncpg_error(
+            cause, "PostgresConnectionError", "OperatorInterventionError", "InternalClientError"
+        )
+        for cause in _causes(error)
+    )
 
-    seen = 0
-    while error is not None and seen < 5:
-        state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-        if isinstance(state, str) and state.startswith(_GONE_STATES):
-            return True
-        if isinstance(
-            error,
-            OSError
-            | asyncpg.PostgresConnectionError
-            | asyncpg.OperatorInterventionError
-            | asyncpg.InternalClientError,
-        ):
-            return True
-        error, seen = error.__cause__, seen + 1
-    return False
+
+def _asyncpg_error(error: BaseException, *names: str) -> bool:
+    """Whether asyncpg raised ``error``, as one of its classes ``names`` when they are given
+    (asyncpg is imported only for an error it raised: a SQLite service never imports it)."""
+    if not type(error).__module__.startswith("asyncpg"):
+        return False
+    if not names:
+        return True
+    import asyncpg
+
+    return isinstance(error, tuple(getattr(asyncpg, name) for name in names))
 
 
 class EventStore:
@@ -196,20 +253,10 @@ class EventStore:
 
     # -- reading -----------------------------------------------------------------------------
 
-    async def read_all(
-        self,
-        *,
-        after: int = 0,
-        limit: int = 1000,
-        conflict: str | None = None,
-        types: Sequence[str] | None = None,
-        until: int | None = None,
-    ) -> list[Recorded]:
+    async def read_all(self, **filters: Unpack[EventFilters]) -> list[Recorded]:
         """Events in global order after ``after``: the feed a consumer pages through.
         ``until``: none after this position (a page that reflects exactly a known head)."""
-        return await read_events(
-            self.engine, after=after, limit=limit, conflict=conflict, types=types, until=until
-        )
+        return await read_events(self.engine, **filters)
 
     async def read_stream(
         self, conflict: str, *, after_version: int = 0, limit: int = 1000
@@ -316,17 +363,8 @@ def event_row(event: Recorded, key_id: str | None = None) -> dict[str, Any]:
         "source": source_json,
         "data": data_json,
         "key_id": key_id,
-        "content_hash": content_hash(
-            event_id=str(event.id),
-            type=event.type,
-            conflict=event.conflict,
-            version=event.version,
-            schema_version=event.schema_version,
-            occurred_at=event.occurred_at,
-            recorded_at=event.recorded_at,
-            source_json=source_json,
-            data_json=data_json,
-            key_id=key_id,
+        "content_hash": record_content_hash(
+            event, source_json=source_json, data_json=data_json, key_id=key_id
         ),
     }
 

@@ -9,8 +9,11 @@ append locks, which is what makes positions commit in order.
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -30,9 +33,32 @@ from sqlalchemy import (
     Uuid,
 )
 
-__all__ = ["UtcDateTime", "events", "log_head", "metadata", "projection_checkpoints", "streams"]
+__all__ = [
+    "UtcDateTime",
+    "events",
+    "log_head",
+    "metadata",
+    "projection_checkpoints",
+    "record_of",
+    "streams",
+]
 
 metadata = MetaData()
+
+R = TypeVar("R")
+
+
+@functools.cache
+def _fields_of(cls: Callable[..., Any]) -> tuple[str, ...]:
+    return tuple(inspect.signature(cls).parameters)
+
+
+def record_of(cls: Callable[..., R], row: Any, **converted: Any) -> R:
+    """The record ``cls`` (a dataclass) of a row whose columns carry its fields' names: every
+    field copied from the column of its name, except those given in ``converted`` (a column
+    that needs decoding, or is named otherwise). The one row-to-record mapping of every table."""
+    copied = {name: getattr(row, name) for name in _fields_of(cls) if name not in converted}
+    return cls(**copied, **converted)
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -3,7 +3,8 @@
 A recorded event is the submitted event plus ``version`` (1, 2, 3… within the conflict),
 ``position`` (the global order), ``recorded_at`` and ``schema_version``. Each recorded type
 subclasses its event type, so a fold receives ``event.data`` fully typed and the API returns
-the same model it folds.
+the same model it folds. They are written out, not generated, because a type checker must see
+them (the fold's handlers are typed with them); import checks that they match the event union.
 """
 
 from __future__ import annotations
@@ -16,21 +17,8 @@ from typing import Annotated, Any, TypeVar, get_args
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from events.model.types import (
-    ActorRegistered,
-    AgreementCollapsed,
-    AgreementExtended,
-    AgreementSigned,
-    AllegationDenied,
-    AllegationRetracted,
-    CeasefireDeclared,
-    ConflictDescribed,
-    Event,
-    EventCorrected,
-    MissionDispatched,
-    MissionEnded,
-    ViolationAlleged,
-)
+from events.model import types
+from events.model.types import EVENT_TYPES, Event
 from events.model.values import Frozen
 
 __all__ = [
@@ -42,6 +30,7 @@ __all__ = [
     "construct",
     "content_hash",
     "format_instant",
+    "record_content_hash",
     "recorded_adapter",
     "to_recorded",
     "with_position",
@@ -57,51 +46,51 @@ class RecordMeta(Frozen):
     schema_version: int
 
 
-class RecordedAgreementSigned(AgreementSigned, RecordMeta):
+class RecordedAgreementSigned(types.AgreementSigned, RecordMeta):
     pass
 
 
-class RecordedAgreementCollapsed(AgreementCollapsed, RecordMeta):
+class RecordedAgreementCollapsed(types.AgreementCollapsed, RecordMeta):
     pass
 
 
-class RecordedViolationAlleged(ViolationAlleged, RecordMeta):
+class RecordedViolationAlleged(types.ViolationAlleged, RecordMeta):
     pass
 
 
-class RecordedMissionDispatched(MissionDispatched, RecordMeta):
+class RecordedMissionDispatched(types.MissionDispatched, RecordMeta):
     pass
 
 
-class RecordedAllegationRetracted(AllegationRetracted, RecordMeta):
+class RecordedAllegationRetracted(types.AllegationRetracted, RecordMeta):
     pass
 
 
-class RecordedEventCorrected(EventCorrected, RecordMeta):
+class RecordedEventCorrected(types.EventCorrected, RecordMeta):
     pass
 
 
-class RecordedCeasefireDeclared(CeasefireDeclared, RecordMeta):
+class RecordedCeasefireDeclared(types.CeasefireDeclared, RecordMeta):
     pass
 
 
-class RecordedAgreementExtended(AgreementExtended, RecordMeta):
+class RecordedAgreementExtended(types.AgreementExtended, RecordMeta):
     pass
 
 
-class RecordedAllegationDenied(AllegationDenied, RecordMeta):
+class RecordedAllegationDenied(types.AllegationDenied, RecordMeta):
     pass
 
 
-class RecordedMissionEnded(MissionEnded, RecordMeta):
+class RecordedMissionEnded(types.MissionEnded, RecordMeta):
     pass
 
 
-class RecordedConflictDescribed(ConflictDescribed, RecordMeta):
+class RecordedConflictDescribed(types.ConflictDescribed, RecordMeta):
     pass
 
 
-class RecordedActorRegistered(ActorRegistered, RecordMeta):
+class RecordedActorRegistered(types.ActorRegistered, RecordMeta):
     pass
 
 
@@ -169,6 +158,32 @@ def content_hash(
     return hashlib.sha256(canonical.encode()).digest()
 
 
+def record_content_hash(
+    record: Any, *, source_json: str, data_json: str, key_id: str | None
+) -> bytes:
+    """``content_hash`` of anything that carries an event's stored fields as attributes (a
+    recorded event, a stored row, an exported line): the one place they are named."""
+    fields = {name: getattr(record, name) for name in _HASHED_AS_THEY_ARE}
+    return content_hash(
+        event_id=str(record.id),
+        source_json=source_json,
+        data_json=data_json,
+        key_id=key_id,
+        **fields,
+    )
+
+
+#: The fields ``record_content_hash`` hands ``content_hash`` as the record has them.
+_HASHED_AS_THEY_ARE = (
+    "type",
+    "conflict",
+    "version",
+    "schema_version",
+    "occurred_at",
+    "recorded_at",
+)
+
+
 def chain_hash(previous: bytes, content: bytes) -> bytes:
     """Each event's chain hash covers its content and, through ``previous``, every event
     before it in position order: one changed byte anywhere breaks every later link."""
@@ -191,6 +206,25 @@ def construct(cls: type[M], values: dict[str, Any], fields_set: AbstractSet[str]
     ``model_construct`` (no validation), with the fields the values came with as its
     ``model_fields_set``; the model's ``__dict__`` follows its field order, as validation's."""
     return cls.model_construct(set(fields_set), **values)
+
+
+def _check_constructible() -> None:
+    """What ``construct`` and ``to_recorded`` rely on: one recorded class per event type, in
+    the union's order, each the event's fields after the record's own."""
+    for cls in _RECORDED_CLASSES.values():
+        assert not cls.__pydantic_post_init__ and not cls.__private_attributes__
+        assert cls.model_config.get("extra") != "allow" and not cls.__pydantic_root_model__
+        event_class = cls.__mro__[1]
+        assert issubclass(event_class, BaseModel)
+        event_fields = list(event_class.model_fields)
+        assert list(cls.model_fields) == list(_META_FIELDS_ORDER) + event_fields
+    assert _META_FIELDS_ORDER == ("version", "position", "recorded_at", "schema_version")
+    # One recorded class per event type, in the event union's order: the union is the list.
+    assert tuple(_RECORDED_CLASSES) == EVENT_TYPES
+
+
+_META_FIELDS_ORDER = tuple(RecordMeta.model_fields)
+_check_constructible()
 
 
 def to_recorded(

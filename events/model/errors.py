@@ -10,6 +10,7 @@ StoreError
 ├── PositionNotReachedError a read asked for a log position no database has reached
 ├── RecordingTimeRefusedError  chosen recording times, from a role that does not own the log
 └── StorageUnavailableError the database cannot be reached
+    └── SchemaNotMigratedError  it answers without our tables (``ceasefire migrate``)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "PositionNotReachedError",
     "ProjectionJobRunningError",
     "RecordingTimeRefusedError",
+    "SchemaNotMigratedError",
     "StorageUnavailableError",
     "StoreError",
     "UnknownActorError",
@@ -78,6 +80,14 @@ class UnknownConflictError(StoreError):
 
 class StorageUnavailableError(StoreError):
     pass
+
+
+class SchemaNotMigratedError(StorageUnavailableError):
+    """The database answers but lacks a table of ours: nothing works until ``ceasefire
+    migrate`` has run. Unavailable all the same (a 503, retried), with its own remedy."""
+
+    def __init__(self) -> None:
+        super().__init__("the database has not been migrated: run `ceasefire migrate`")
 
 
 class ProjectionJobRunningError(StoreError):

@@ -8,7 +8,7 @@ corrects and is checked against that type's model here.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -308,14 +308,6 @@ class ActorRegisteredData(EventData):
         return self
 
 
-CorrectableType = Literal[
-    "agreement.signed",
-    "agreement.collapsed",
-    "violation.alleged",
-    "mission.dispatched",
-    "ceasefire.declared",
-]
-
 #: The data model of every event type a correction may supersede.
 CORRECTABLE_DATA: dict[str, type[Frozen]] = {
     "agreement.signed": AgreementSignedData,
@@ -324,6 +316,12 @@ CORRECTABLE_DATA: dict[str, type[Frozen]] = {
     "mission.dispatched": MissionDispatchedData,
     "ceasefire.declared": CeasefireDeclaredData,
 }
+
+if TYPE_CHECKING:  # a type checker cannot derive a Literal; to it, a type name is a string
+    CorrectableType = str
+else:
+    #: The correctable type names, derived from ``CORRECTABLE_DATA`` rather than listed again.
+    CorrectableType = Literal[tuple(CORRECTABLE_DATA)]
 
 
 class EventCorrectedData(EventData):

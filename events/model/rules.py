@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from events.model import types
 from events.model.actors import name_key
 from events.model.envelope import Recorded
 from events.model.errors import DomainRuleError
@@ -24,17 +25,7 @@ from events.model.state import (
 )
 from events.model.types import (
     ActorRegistered,
-    AgreementCollapsed,
-    AgreementExtended,
-    AgreementSigned,
-    AllegationDenied,
-    AllegationRetracted,
-    CeasefireDeclared,
     Event,
-    EventCorrected,
-    MissionDispatched,
-    MissionEnded,
-    ViolationAlleged,
     data_of,
 )
 
@@ -45,13 +36,13 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
     """Raise ``DomainRuleError`` when ``event`` may not follow ``state``. ``lookup`` must find
     what ``references(state, event)`` names."""
     match event:
-        case AgreementSigned(data=data):
+        case types.AgreementSigned(data=data):
             _check_new_agreement(state, event, data.agreement_id, data.effective_at)
             _check_term(event, data.effective_at, data.expires_at)
-        case CeasefireDeclared(data=declared):
+        case types.CeasefireDeclared(data=declared):
             _check_new_agreement(state, event, declared.agreement_id, declared.effective_at)
             _check_term(event, declared.effective_at, declared.expires_at)
-        case AgreementCollapsed(data=data):
+        case types.AgreementCollapsed(data=data):
             agreement = known_agreement(state, data.agreement_id)
             if agreement.collapsed_at is not None:
                 raise DomainRuleError(
@@ -65,11 +56,11 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
                     f"agreement {data.agreement_id!r} was signed at "
                     f"{agreement.signed_at.isoformat()}, after this collapse",
                 )
-        case AgreementExtended(data=extension):
+        case types.AgreementExtended(data=extension):
             _check_extension(state, event, extension.agreement_id, extension.expires_at)
-        case ViolationAlleged():
+        case types.ViolationAlleged():
             _check_allegation(state, event)
-        case MissionDispatched(data=data):
+        case types.MissionDispatched(data=data):
             if data.mission_id in state.missions:
                 raise DomainRuleError(
                     "mission-exists",
@@ -77,7 +68,7 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
                 )
             if data.agreement_id is not None:
                 known_agreement(state, data.agreement_id)
-        case MissionEnded(data=ended):
+        case types.MissionEnded(data=ended):
             if ended.mission_id not in state.missions:
                 raise DomainRuleError(
                     "unknown-mission",
@@ -87,13 +78,8 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
                 raise DomainRuleError(
                     "mission-already-ended", f"mission {ended.mission_id!r} has ended already"
                 )
-        case AllegationDenied(data=denial):
-            denied = _target(state, denial.allegation_id, lookup)
-            if not isinstance(denied, ViolationAlleged):
-                raise DomainRuleError(
-                    "not-an-allegation",
-                    f"event {denied.id} is a {denied.type}; only an allegation is denied",
-                )
+        case types.AllegationDenied(data=denial):
+            denied = _allegation(state, denial.allegation_id, lookup, "denied")
             if denied.id in state.denials:
                 raise DomainRuleError("already-denied", f"allegation {denied.id} is denied already")
             if name_key(denial.denied_by) != name_key(denied.data.accused):
@@ -102,13 +88,8 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
                     f"allegation {denied.id} accuses {denied.data.accused!r}; only that party "
                     f"may deny it, not {denial.denied_by!r}",
                 )
-        case AllegationRetracted(data=data):
-            target = _target(state, data.allegation_id, lookup)
-            if not isinstance(target, ViolationAlleged):
-                raise DomainRuleError(
-                    "not-an-allegation",
-                    f"event {target.id} is a {target.type}; only an allegation is retracted",
-                )
+        case types.AllegationRetracted(data=data):
+            target = _allegation(state, data.allegation_id, lookup, "retracted")
             if target.id in state.retracted:
                 raise DomainRuleError(
                     "already-retracted", f"allegation {target.id} is retracted already"
@@ -119,7 +100,7 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
                     f"allegation {target.id} was made by {target.data.alleged_by!r}; only that "
                     f"party may retract it, not {data.retracted_by!r}",
                 )
-        case EventCorrected(data=data):
+        case types.EventCorrected(data=data):
             _check_correction(state, _target(state, data.event_id, lookup), event)
         case ActorRegistered():
             _check_registration(state, event)
@@ -173,7 +154,7 @@ def _check_term(event: Event, effective_at: datetime | None, expires_at: datetim
 
 
 def _check_extension(
-    state: ConflictState, event: AgreementExtended, agreement_id: str, expires_at: datetime
+    state: ConflictState, event: types.AgreementExtended, agreement_id: str, expires_at: datetime
 ) -> None:
     agreement = known_agreement(state, agreement_id)
     if agreement.collapsed_at is not None:
@@ -199,7 +180,7 @@ def _check_extension(
         )
 
 
-def _check_allegation(state: ConflictState, event: ViolationAlleged) -> None:
+def _check_allegation(state: ConflictState, event: types.ViolationAlleged) -> None:
     """An allegation naming no agreement is always accepted: which agreement it belongs to
     (if any) is decided when a view is read. One naming an agreement must accuse a party."""
     if event.data.agreement_id is None:
@@ -213,7 +194,7 @@ def _check_allegation(state: ConflictState, event: ViolationAlleged) -> None:
         )
 
 
-def _check_correction(state: ConflictState, target: Recorded, event: EventCorrected) -> None:
+def _check_correction(state: ConflictState, target: Recorded, event: types.EventCorrected) -> None:
     data = event.data
     if target.type not in CORRECTABLE_DATA:
         raise DomainRuleError(
@@ -234,7 +215,7 @@ def _check_correction(state: ConflictState, target: Recorded, event: EventCorrec
         )
     corrected = with_data(target, data.data)
     match target, corrected:
-        case AgreementSigned(data=old), AgreementSigned(data=new):
+        case types.AgreementSigned(data=old), types.AgreementSigned(data=new):
             _same_identity(target, "agreement_id", old.agreement_id, new.agreement_id)
             if old.parties != new.parties:
                 raise DomainRuleError(
@@ -247,9 +228,9 @@ def _check_correction(state: ConflictState, target: Recorded, event: EventCorrec
                     "effective_at must not be earlier than the signing (occurred_at)",
                 )
             _check_term(target, new.effective_at, new.expires_at)
-        case AgreementCollapsed(data=old), AgreementCollapsed(data=new):
+        case types.AgreementCollapsed(data=old), types.AgreementCollapsed(data=new):
             _same_identity(target, "agreement_id", old.agreement_id, new.agreement_id)
-        case CeasefireDeclared(data=old), CeasefireDeclared(data=new):
+        case types.CeasefireDeclared(data=old), types.CeasefireDeclared(data=new):
             _same_identity(target, "agreement_id", old.agreement_id, new.agreement_id)
             if (old.declared_by, old.toward) != (new.declared_by, new.toward):
                 raise DomainRuleError(
@@ -257,9 +238,9 @@ def _check_correction(state: ConflictState, target: Recorded, event: EventCorrec
                     "a correction keeps a declaration's parties; allegations are counted by them",
                 )
             _check_term(target, new.effective_at, new.expires_at)
-        case MissionDispatched(data=old), MissionDispatched(data=new):
+        case types.MissionDispatched(data=old), types.MissionDispatched(data=new):
             _same_identity(target, "mission_id", old.mission_id, new.mission_id)
-        case _, ViolationAlleged():
+        case _, types.ViolationAlleged():
             _check_allegation(state, corrected)
 
 
@@ -276,5 +257,18 @@ def _target(state: ConflictState, event_id: UUID, lookup: Lookup) -> Recorded:
     if target is None:
         raise DomainRuleError(
             "unknown-event", f"no event {event_id} is recorded in conflict {state.conflict!r}"
+        )
+    return target
+
+
+def _allegation(
+    state: ConflictState, event_id: UUID, lookup: Lookup, done: str
+) -> types.ViolationAlleged:
+    """The allegation a denial or a retraction names (``done``: what happens to it)."""
+    target = _target(state, event_id, lookup)
+    if not isinstance(target, types.ViolationAlleged):
+        raise DomainRuleError(
+            "not-an-allegation",
+            f"event {target.id} is a {target.type}; only an allegation is {done}",
         )
     return target

@@ -8,7 +8,7 @@ module-level ``TypeAdapter``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 from uuid import UUID, uuid4
 
 from pydantic import Field, TypeAdapter, model_validator
@@ -30,6 +30,7 @@ from events.model.event_data import (
 from events.model.values import ConflictSlug, Frozen, Instant, Source, offset_given
 
 __all__ = [
+    "EVENT_CLASSES",
     "EVENT_TYPES",
     "SCHEMA_VERSIONS",
     "ActorRegistered",
@@ -152,34 +153,17 @@ Event = Annotated[
 ]
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
 
-EventType = Literal[
-    "agreement.signed",
-    "agreement.collapsed",
-    "violation.alleged",
-    "mission.dispatched",
-    "allegation.retracted",
-    "event.corrected",
-    "ceasefire.declared",
-    "agreement.extended",
-    "allegation.denied",
-    "mission.ended",
-    "conflict.described",
-    "actor.registered",
-]
-EVENT_TYPES: tuple[str, ...] = (
-    "agreement.signed",
-    "agreement.collapsed",
-    "violation.alleged",
-    "mission.dispatched",
-    "allegation.retracted",
-    "event.corrected",
-    "ceasefire.declared",
-    "agreement.extended",
-    "allegation.denied",
-    "mission.ended",
-    "conflict.described",
-    "actor.registered",
-)
+#: Each member of the union, in its order: what a list of every event type is derived from.
+EVENT_CLASSES: tuple[type[EventBase], ...] = get_args(get_args(Event)[0])
+#: Every stored type name, in the union's order: each class's ``type`` literal, not a list
+#: written again beside it.
+EVENT_TYPES: tuple[str, ...] = tuple(cls.model_fields["type"].default for cls in EVENT_CLASSES)
+
+if TYPE_CHECKING:  # a type checker cannot derive a Literal; to it, a type name is a string
+    EventType = str
+else:
+    #: The type names as one ``Literal`` (an ``enum`` in the OpenAPI document).
+    EventType = Literal[EVENT_TYPES]
 
 #: The schema version new events of each type are written with. Older stored versions are
 #: turned into the current model on read by ``events.model.upcasting``.

@@ -104,12 +104,13 @@ async def read_allegations(
     known_at: datetime | None,
     occurred_from: datetime | None = None,
     occurred_to: datetime | None = None,
+    head: tuple[int, int] | None = None,
 ) -> AllegationsView:
     """Every allegation that occurred by ``as_of`` (and in [``occurred_from``,
     ``occurred_to``) when given: a period's counts), filed under its agreement with its role;
     the retracted ones listed (marked) but not counted. Its cost grows with the conflict's
-    allegations: it lists them all."""
-    version, position = await conflict_head(conn, conflict, known_at)
+    allegations: it lists them all. ``head`` as for ``read_status``."""
+    version, position = await conflict_head(conn, conflict, known_at, head=head)
     known = await load_agreements(conn, conflict, known_at)
     filing = Filing(known.values())
     visible = sorted(

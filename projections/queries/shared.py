@@ -20,13 +20,23 @@ __all__ = ["conflict_head", "read_description", "read_monitors"]
 
 
 async def conflict_head(
-    conn: AsyncConnection, conflict: str, known_at: datetime | None = None
+    conn: AsyncConnection,
+    conflict: str,
+    known_at: datetime | None = None,
+    *,
+    head: tuple[int, int] | None = None,
 ) -> tuple[int, int]:
     """``(version, position)`` of the conflict's newest event known at ``known_at``.
-    ``UnknownConflictError`` when the conflict has no events at all."""
-    head = await stream_head(conn, conflict)
+    ``UnknownConflictError`` when the conflict has no events at all.
+
+    The one lookup of a conflict's head inside a read's snapshot (``events.log.heads.Heads`` is
+    the one outside it, for the ETag check). ``head``: the conflict's newest ``(version,
+    position)`` already looked up in this snapshot, so a read that tags its body with it does
+    not look it up again."""
     if head is None:
-        raise UnknownConflictError(conflict)
+        head = await stream_head(conn, conflict)
+        if head is None:
+            raise UnknownConflictError(conflict)
     if known_at is None:
         return head
     known = (

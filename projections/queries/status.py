@@ -232,8 +232,11 @@ async def read_status(
     as_of: datetime,
     known_at: datetime | None,
     window: timedelta,
+    head: tuple[int, int] | None = None,
 ) -> StatusView:
-    version, position = await conflict_head(conn, conflict, known_at)
+    """``head``: the conflict's ``(version, position)`` when the caller looked it up already in
+    this snapshot (``conflict_head``)."""
+    version, position = await conflict_head(conn, conflict, known_at, head=head)
     known = await load_agreements(conn, conflict, known_at)
     visible = [a for a in known.values() if a.signed_at <= as_of]
     filing = Filing(known.values())
