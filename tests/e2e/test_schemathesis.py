@@ -98,5 +98,6 @@ def test_the_api_holds_to_its_openapi_document(fresh_database_url: str, tmp_path
     links = _LINKS.search(run.stdout)
     assert links is not None, report
     covered, selected = int(links[1]), int(links[2])
+    print(f"stateful phase: {covered} of {selected} links followed")  # shown with pytest -rP
     assert covered >= LINKS_COVERED_AT_LEAST, f"{covered} of {selected} links followed\n{report}"
     assert "Traceback" not in log, log[-5_000:]
