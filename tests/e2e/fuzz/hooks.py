@@ -175,22 +175,25 @@ _EVENT_IN: TypeAdapter[Any] = TypeAdapter(EventIn)
 
 def _acceptable(body: dict[str, Any]) -> dict[str, Any]:
     """``body`` as an event the domain takes in any conflict, new or not: a mission dispatched
-    under a mission id of its own, with the generated ``id``, ``conflict``, ``occurred_at`` and
-    ``source`` kept (the mission id and the choice derive from the body, so a run is the same
-    every time). Only for a body the server's own model accepts (so a request made invalid
-    on purpose stays invalid), and for one body in two (so the rules keep being exercised):
-    without it nearly every generated event breaks a rule (an allegation with no agreement, a
-    collapse of an agreement never signed), the append answers 422, and the stateful phase has
-    no recorded event whose ``conflict`` it could follow to the reads."""
+    under a mission id of its own, with the generated ``conflict``, ``occurred_at`` and
+    ``source`` kept, and no ``id`` or ``expected_version`` (a reused id or a stale version is a
+    409; the server makes the id). The mission id and the choice derive from the body, so a run
+    is the same every time. Only for a body the schema accepts (so a request made invalid on
+    purpose stays invalid: the server's own model decides, with integral floats read as the
+    integers JSON Schema takes them for), and for one body in two (so the rules keep being
+    exercised): without it nearly every generated event breaks a rule (an allegation with no
+    agreement, a collapse of an agreement never signed) or names a stale version, the append
+    answers 422 or 409, and the stateful phase has no recorded event whose ``conflict`` it
+    could follow to the reads."""
     try:
-        _EVENT_IN.validate_python(body)
+        _EVENT_IN.validate_python(_integral(body))
     except ValidationError:
         return body
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-    if body.get("expected_version") is not None or int(digest, 16) % 2:
+    if int(digest, 16) % 2:
         return body
     mission = {
-        **{k: body[k] for k in ("id", "conflict", "occurred_at", "source") if k in body},
+        **{k: body[k] for k in ("conflict", "occurred_at", "source") if k in body},
         "type": "mission.dispatched",
         "data": {
             "mission_id": f"fuzz-{digest[:16]}",
@@ -202,6 +205,17 @@ def _acceptable(body: dict[str, Any]) -> dict[str, Any]:
     except ValidationError:
         return body
     return mission
+
+
+def _integral(value: Any) -> Any:
+    """``value`` with every integral float an int, as JSON Schema counts it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
 
 
 @schemathesis.hook
