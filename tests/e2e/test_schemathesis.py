@@ -30,11 +30,12 @@ ROOT = Path(__file__).parents[2]
 EXAMPLES = os.environ.get("CEASEFIRE_FUZZ_EXAMPLES", "")
 #: The links (declared in the document and inferred by schemathesis) the stateful phase must
 #: follow at least once. 9 of 49 before fuzz/hooks.py made half the valid appends acceptable
-#: and schemathesis.toml gave the phase 40 scenarios of up to 10 steps; since, with this seed,
-#: 34 of 49 on SQLite and 27 of 49 on PostgreSQL (what the server answers differs, so the
-#: scenarios do). The floor sits below both, so a change that starves the phase (links no
-#: response really holds, appends that never succeed) fails here.
-LINKS_COVERED_AT_LEAST = 20
+#: and schemathesis.toml gave the phase 60 scenarios of up to 10 steps; since, with this seed,
+#: 21 to 30 of 49 on SQLite and 25 on PostgreSQL in the runs measured (the seed fixes what is
+#: generated, not what the server answers: ids and clocks differ, and the phase adapts to the
+#: answers). The floor sits below every run measured and well above the old figure, so a change
+#: that starves the phase (links no response really holds, appends that never succeed) fails.
+LINKS_COVERED_AT_LEAST = 15
 _LINKS = re.compile(r"API Links:\s+(\d+) covered / (\d+) selected")
 
 
