@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,8 +25,18 @@ from tests.webhooks.receiver import Receiver
 
 FUZZ = Path(__file__).parent / "fuzz"
 ROOT = Path(__file__).parents[2]
-#: Examples per operation and phase: about 2,300 requests in all, ~30 s on a loaded laptop.
-EXAMPLES = int(os.environ.get("CEASEFIRE_FUZZ_EXAMPLES", "10"))
+#: Examples per operation and phase, when set: it overrides those of ``schemathesis.toml``
+#: (the stateful phase's included), for a longer run by hand.
+EXAMPLES = os.environ.get("CEASEFIRE_FUZZ_EXAMPLES", "")
+#: The links (declared in the document and inferred by schemathesis) the stateful phase must
+#: follow at least once. 9 of 49 before fuzz/hooks.py made half the valid appends acceptable
+#: and schemathesis.toml gave the phase 60 scenarios of up to 10 steps; since, with this seed,
+#: 21 to 30 of 49 on SQLite and 25 on PostgreSQL in the runs measured (the seed fixes what is
+#: generated, not what the server answers: ids and clocks differ, and the phase adapts to the
+#: answers). The floor sits below every run measured and well above the old figure, so a change
+#: that starves the phase (links no response really holds, appends that never succeed) fails.
+LINKS_COVERED_AT_LEAST = 15
+_LINKS = re.compile(r"API Links:\s+(\d+) covered / (\d+) selected")
 
 
 def test_the_api_holds_to_its_openapi_document(fresh_database_url: str, tmp_path: Path) -> None:
@@ -52,8 +63,7 @@ def test_the_api_holds_to_its_openapi_document(fresh_database_url: str, tmp_path
                     "all",
                     "--header",
                     f"Authorization: Bearer {keys.admin}",
-                    "--max-examples",
-                    str(EXAMPLES),
+                    *(["--max-examples", EXAMPLES] if EXAMPLES else []),
                     # One worker: with two threads, schemathesis 4.32 on Python 3.11 once failed
                     # inside CPython ("AST constructor recursion depth mismatch").
                     "--workers",
@@ -87,4 +97,9 @@ def test_the_api_holds_to_its_openapi_document(fresh_database_url: str, tmp_path
     report = run.stdout[-20_000:] + run.stderr[-5_000:]
     assert run.returncode == 0, f"{report}\n--- server log ---\n{log[-5_000:]}"
     assert " passed" in run.stdout, report
+    links = _LINKS.search(run.stdout)
+    assert links is not None, report
+    covered, selected = int(links[1]), int(links[2])
+    print(f"stateful phase: {covered} of {selected} links followed")  # shown with pytest -rP
+    assert covered >= LINKS_COVERED_AT_LEAST, f"{covered} of {selected} links followed\n{report}"
     assert "Traceback" not in log, log[-5_000:]
