@@ -9,6 +9,7 @@ database; ``make_keys(url)`` makes them for another one.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -26,10 +27,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.services.api_keys import create_key
 from events.log.database import create_engine
+from tests.conftest import make_database
 
 __all__ = [
     "EDGE_LIMITS",
     "Keys",
+    "OwnServer",
     "Server",
     "gauge",
     "make_keys",
@@ -164,6 +167,23 @@ async def make_keys(database_url: str) -> Keys:
     finally:
         await engine.dispose()
     return Keys(**secrets)
+
+
+@dataclass(frozen=True)
+class OwnServer:
+    server: Server
+    keys: Keys
+
+
+@pytest.fixture(scope="module")
+def own_server(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnServer]:
+    """A server on a database of the module's own: for tests that read the site-wide views
+    (the conflict list, the page) at many moments, whose cost on the shared database would grow
+    with every conflict the rest of the session wrote."""
+    for url in make_database(db_kind, tmp_path_factory.mktemp(f"own-{db_kind}")):
+        keys = asyncio.run(make_keys(url))
+        with start_server(url) as running:
+            yield OwnServer(running, keys)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Keys, Server
+from tests.e2e.conftest import Keys, OwnServer
 from tests.e2e.sweep import instant, unanswered_as_of, unanswered_known_at
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "israel-lebanon-2024-cessation.ndjson"
@@ -42,7 +42,8 @@ class Loaded:
 
 
 @pytest.fixture(scope="module")
-def loaded(server: Server, keys: Keys) -> Iterator[Loaded]:
+def loaded(own_server: OwnServer) -> Iterator[Loaded]:
+    server, keys = own_server.server, own_server.keys
     slug = f"israel-lebanon-{uuid.uuid4().hex[:8]}"
     ids: dict[str, str] = {}
     recorded = []
