@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from events.log.store import EventStore, WriteBatch, event_row, storage_errors
-from events.log.writers import IdTakenError, Written
+from events.log.writers import Append, IdTakenError, Written
 from events.model.canonical import as_sent
 from events.model.envelope import Recorded, with_position
 from events.model.errors import ConcurrencyError, DomainRuleError, DuplicateEventError
@@ -211,11 +211,13 @@ class Appender:
                 rows = [event_row(e, key_id) for e in decision.recorded]
                 try:
                     written = await self.store.write(
-                        conflict,
-                        state.version,
-                        rows,
-                        ProjectionRows(decision.changes),
-                        keep_recorded_at=recorded_at is not None,
+                        Append(
+                            conflict,
+                            state.version,
+                            rows,
+                            ProjectionRows(decision.changes),
+                            keep_recorded_at=recorded_at is not None,
+                        )
                     )
                 except IdTakenError:
                     replay = await self.replayed(events)
@@ -349,11 +351,13 @@ class Ingesting:
         )
         rows = [event_row(e, k) for e, k in zip(decision.recorded, key_ids, strict=True)]
         written = await self.batch.write(
-            conflict,
-            state.version,
-            rows,
-            ProjectionRows(decision.changes),
-            keep_recorded_at=recorded_at is not None,
+            Append(
+                conflict,
+                state.version,
+                rows,
+                ProjectionRows(decision.changes),
+                keep_recorded_at=recorded_at is not None,
+            )
         )
         if written is None:
             raise ConcurrencyError(conflict, state.version, state.version + 1)
