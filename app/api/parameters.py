@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NotRequired, TypedDict, Unpack
 
 from fastapi import Depends, Header, Path, Query, Request, Response
 
@@ -83,6 +83,18 @@ MinPosition = Annotated[
 ]
 
 
+class Read(TypedDict):
+    """What a route says of its conditional read (``ConditionalReads.respond``)."""
+
+    kind: str
+    key: Hashable
+    conflict: str | None
+    compute: Compute
+    min_position: NotRequired[int | None]
+    as_of: NotRequired[datetime | None]
+    known_at: NotRequired[datetime | None]
+
+
 @dataclass(frozen=True, slots=True)
 class ConditionalRead:
     """A conditional GET as its route received it: the request, its ``If-None-Match`` (and the
@@ -94,29 +106,9 @@ class ConditionalRead:
     reads: ConditionalReads
     if_none_match: str | None
 
-    async def respond(
-        self,
-        *,
-        kind: str,
-        key: Hashable,
-        conflict: str | None,
-        compute: Compute,
-        min_position: int | None = None,
-        as_of: datetime | None = None,
-        known_at: datetime | None = None,
-    ) -> Response:
+    async def respond(self, **read: Unpack[Read]) -> Response:
         """``ConditionalReads.respond`` for this request."""
-        return await self.reads.respond(
-            self.request,
-            kind=kind,
-            key=key,
-            conflict=conflict,
-            compute=compute,
-            if_none_match=self.if_none_match,
-            min_position=min_position,
-            as_of=as_of,
-            known_at=known_at,
-        )
+        return await self.reads.respond(self.request, if_none_match=self.if_none_match, **read)
 
 
 async def conditional_read(

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Callable, Container, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from events.log.store import EventStore, WriteBatch, event_row, storage_errors
@@ -60,6 +61,16 @@ class Decision:
     recorded: list[Recorded]
     changes: Changes
     state: ConflictState
+
+    def append(
+        self, before: ConflictState, rows: list[dict[str, Any]], keep_recorded_at: bool
+    ) -> Append:
+        """The write of this decision over ``before`` (its stream at ``before.version``):
+        ``rows``, the recorded events' rows, and the projection rows in the same transaction.
+        ``keep_recorded_at``: the recording times were chosen (an import)."""
+        return Append(
+            before.conflict, before.version, rows, ProjectionRows(self.changes), keep_recorded_at
+        )
 
 
 def decide(
@@ -211,13 +222,7 @@ class Appender:
                 rows = [event_row(e, key_id) for e in decision.recorded]
                 try:
                     written = await self.store.write(
-                        Append(
-                            conflict,
-                            state.version,
-                            rows,
-                            ProjectionRows(decision.changes),
-                            keep_recorded_at=recorded_at is not None,
-                        )
+                        decision.append(state, rows, recorded_at is not None)
                     )
                 except IdTakenError:
                     replay = await self.replayed(events)
@@ -350,15 +355,7 @@ class Ingesting:
             history=self.history,
         )
         rows = [event_row(e, k) for e, k in zip(decision.recorded, key_ids, strict=True)]
-        written = await self.batch.write(
-            Append(
-                conflict,
-                state.version,
-                rows,
-                ProjectionRows(decision.changes),
-                keep_recorded_at=recorded_at is not None,
-            )
-        )
+        written = await self.batch.write(decision.append(state, rows, recorded_at is not None))
         if written is None:
             raise ConcurrencyError(conflict, state.version, state.version + 1)
         self.states[conflict] = decision.state
