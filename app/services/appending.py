@@ -21,11 +21,11 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Container, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Container, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Unpack
 from uuid import UUID
 
 from events.log.store import EventStore, WriteBatch, event_row, storage_errors
@@ -33,6 +33,7 @@ from events.log.writers import Append, IdTakenError, Written
 from events.model.canonical import as_sent
 from events.model.envelope import Recorded, with_position
 from events.model.errors import ConcurrencyError, DomainRuleError, DuplicateEventError
+from events.model.evolve import Placing
 from events.model.evolve import decide as domain_decide
 from events.model.state import ConflictState, references
 from events.model.types import Event, data_of
@@ -74,28 +75,14 @@ class Decision:
 
 
 def decide(
-    state: ConflictState,
-    events: Sequence[Event],
-    *,
-    now: datetime,
-    recorded_at: Sequence[datetime] | None = None,
-    referenced: Mapping[UUID, Recorded] | None = None,
-    history: bool = False,
+    state: ConflictState, events: Sequence[Event], *, now: datetime, **placing: Unpack[Placing]
 ) -> Decision:
     """The domain's decision (``events.model.evolve.decide``: the names made canonical unless
     the events are a log's ``history``, the rules checked, the events placed in their stream
     and folded) with the projection rows each transition makes: pure, so the live append,
     ``load``'s and ``import``'s dry runs decide alike."""
     changes = Changes()
-    decided = domain_decide(
-        state,
-        events,
-        now=now,
-        recorded_at=recorded_at,
-        referenced=referenced,
-        observe=rows_into(changes),
-        history=history,
-    )
+    decided = domain_decide(state, events, now=now, observe=rows_into(changes), **placing)
     return Decision(decided.recorded, changes, decided.state)
 
 
