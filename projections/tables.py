@@ -196,8 +196,7 @@ descriptions = Table(
     Column("region", String(200), nullable=False),
     Column("event_id", Uuid, nullable=False),
     Column("version", Integer, nullable=False),
-    Column("known_from", UtcDateTime, nullable=False),
-    Column("known_until", UtcDateTime, nullable=True),
+    *known_between(),
 )
 Index("ix_proj_descriptions_key", descriptions.c.conflict)
 
@@ -216,8 +215,7 @@ actors = Table(
     Column("registered", Boolean, nullable=False),
     Column("version", Integer, nullable=False),
     Column("event_id", Uuid, nullable=False),
-    Column("known_from", UtcDateTime, nullable=False),
-    Column("known_until", UtcDateTime, nullable=True),
+    *known_between(),
 )
 Index("ix_proj_actors_key", actors.c.conflict, actors.c.name)
 

@@ -133,33 +133,35 @@ class TimelineView(View):
     )
 
 
+def _agreement_summary(made: str, data: Mapping[str, Any], with_whom: str) -> str:
+    """A signed agreement's or a declared ceasefire's line: who made which, with whom (its
+    mediators, or whom it is declared toward), and its span."""
+    text = f"{made} {data['kind'].replace('_', ' ')} {data['agreement_id']}{with_whom}"
+    if data.get("effective_at"):
+        text += f", effective {data['effective_at']}"
+    if data.get("expires_at"):
+        text += f", until {data['expires_at']}"
+    return text + "."
+
+
+def _because(data: Mapping[str, Any]) -> str:
+    """The end of a line for an event that may give a reason: ``: reason``, or the full stop."""
+    return f": {data['reason']}" if data.get("reason") else "."
+
+
 def _summary(event: Recorded, data: Mapping[str, Any], retracted: bool) -> str:
     match event.type:
         case "agreement.signed":
-            text = f"{' and '.join(data['parties'])} signed {data['kind'].replace('_', ' ')} "
-            text += f"{data['agreement_id']}"
-            if data.get("mediators"):
-                text += f", mediated by {', '.join(data['mediators'])}"
-            if data.get("effective_at"):
-                text += f", effective {data['effective_at']}"
-            if data.get("expires_at"):
-                text += f", until {data['expires_at']}"
-            return text + "."
+            mediators = data.get("mediators")
+            mediated = f", mediated by {', '.join(mediators)}" if mediators else ""
+            return _agreement_summary(f"{' and '.join(data['parties'])} signed", data, mediated)
         case "ceasefire.declared":
-            text = f"{data['declared_by']} declared {data['kind'].replace('_', ' ')} "
-            text += f"{data['agreement_id']}"
-            if data.get("toward"):
-                text += f" toward {', '.join(data['toward'])}"
-            if data.get("effective_at"):
-                text += f", effective {data['effective_at']}"
-            if data.get("expires_at"):
-                text += f", until {data['expires_at']}"
-            return text + "."
+            toward = f" toward {', '.join(data['toward'])}" if data.get("toward") else ""
+            return _agreement_summary(f"{data['declared_by']} declared", data, toward)
         case "agreement.extended":
             return f"Agreement {data['agreement_id']} extended until {data['expires_at']}."
         case "agreement.collapsed":
-            reason = f": {data['reason']}" if data.get("reason") else "."
-            return f"Agreement {data['agreement_id']} collapsed{reason}"
+            return f"Agreement {data['agreement_id']} collapsed{_because(data)}"
         case "violation.alleged":
             n = data.get("incidents", 1)
             text = f"{data['alleged_by']} alleged {n} incident{'s' if n != 1 else ''} "
@@ -170,8 +172,7 @@ def _summary(event: Recorded, data: Mapping[str, Any], retracted: bool) -> str:
         case "allegation.denied":
             return f"{data['denied_by']} denied allegation {data['allegation_id']}."
         case "mission.ended":
-            reason = f": {data['reason']}" if data.get("reason") else "."
-            return f"Mission {data['mission_id']} ended{reason}"
+            return f"Mission {data['mission_id']} ended{_because(data)}"
         case "conflict.described":
             where = ", ".join([*data["countries"], data["region"]])
             return f"Described as {data['title']} ({where})."

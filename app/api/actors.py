@@ -7,21 +7,19 @@ conflict's position, 304 for a current ``If-None-Match``, ``Prefer: wait=N``, ``
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
 from app.api.conflicts import AsOf, KnownAt
 from app.api.parameters import (
     POSITIONED_CONFLICT_READ_PROBLEMS,
+    ConditionalReadDep,
     Conflict,
-    IfNoneMatch,
     MinPosition,
-    Prefer,
     conditional_responses,
 )
 from app.deps import ReaderKey
 from app.http.openapi import OPEN_READ
 from app.reads import view_bytes
-from app.reads.conditional import ConditionalDep
 from projections.views import ActorsView
 
 __all__ = ["router"]
@@ -41,28 +39,23 @@ router = APIRouter(tags=["conflicts"])
     openapi_extra=OPEN_READ,
 )
 async def get_actors(
-    request: Request,
     conflict: Conflict,
-    conditional: ConditionalDep,
     _key: ReaderKey,
+    read: ConditionalReadDep,
     as_of: AsOf = None,
     known_at: KnownAt = None,
     min_position: MinPosition = None,
-    if_none_match: IfNoneMatch = None,
-    _prefer: Prefer = None,
 ) -> Response:
     """The parties, mediators and declarers of its agreements and declarations, the
     organizations of its missions, and the actors registered with `actor.registered`, each with
     its kind, its aliases (the other spellings events may use: they are stored under its name)
     and its roles by as_of: the agreements it is a party to or mediates, the missions it runs.
     An actor with no role is a third party."""
-    return await conditional.respond(
-        request,
+    return await read.respond(
         kind="r",
         key=("actors", conflict, as_of, known_at),
         conflict=conflict,
         compute=lambda db: view_bytes.actors(db.engine, conflict, as_of=as_of, known_at=known_at),
-        if_none_match=if_none_match,
         min_position=min_position,
         as_of=as_of,
         known_at=known_at,

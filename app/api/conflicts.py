@@ -10,23 +10,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from app.api.parameters import (
     CONDITIONAL_HEADERS,
     POSITIONED_CONFLICT_READ_PROBLEMS,
     POSITIONED_READ_PROBLEMS,
+    ConditionalReadDep,
     Conflict,
-    IfNoneMatch,
     MinPosition,
-    Prefer,
     conditional_responses,
 )
 from app.deps import ReaderKey, SettingsDep
 from app.http.openapi import OPEN_READ
 from app.http.problems import ProblemError
 from app.reads import view_bytes
-from app.reads.conditional import ConditionalDep
 from events.model.values import ConflictSlug, Instant
 from projections.timeline import TimelineView
 from projections.views import AllegationsView, ConflictSummary, StatusView
@@ -74,10 +72,9 @@ _NEXT_LINK = {
     openapi_extra=OPEN_READ,
 )
 async def get_conflicts(
-    request: Request,
     settings: SettingsDep,
-    conditional: ConditionalDep,
     _key: ReaderKey,
+    read: ConditionalReadDep,
     as_of: AsOf = None,
     known_at: KnownAt = None,
     after: Annotated[
@@ -86,14 +83,11 @@ async def get_conflicts(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many conflicts.")] = 100,
     min_position: MinPosition = None,
-    if_none_match: IfNoneMatch = None,
-    _prefer: Prefer = None,
 ) -> Response:
     """Tagged with the whole log's position: any append anywhere changes the tag. A conflict
     of which nothing was recorded by known_at is not listed. In pages of ``limit`` (and at most
     CEASEFIRE_MAX_PAGE_BYTES); the ``Link`` header names the next."""
-    return await conditional.respond(
-        request,
+    return await read.respond(
         kind="c",
         key=("conflicts", as_of, known_at, after, limit),
         conflict=None,
@@ -105,9 +99,8 @@ async def get_conflicts(
             after=after,
             limit=limit,
             max_bytes=settings.max_page_bytes,
-            url=request.url,
+            url=read.request.url,
         ),
-        if_none_match=if_none_match,
         min_position=min_position,
         as_of=as_of,
         known_at=known_at,
@@ -123,28 +116,23 @@ async def get_conflicts(
     openapi_extra=OPEN_READ,
 )
 async def get_status(
-    request: Request,
     conflict: Conflict,
     settings: SettingsDep,
-    conditional: ConditionalDep,
     _key: ReaderKey,
+    read: ConditionalReadDep,
     as_of: AsOf = None,
     known_at: KnownAt = None,
     min_position: MinPosition = None,
-    if_none_match: IfNoneMatch = None,
-    _prefer: Prefer = None,
 ) -> Response:
     """Poll it cheaply: send the last ETag in If-None-Match (304 while it is current) and,
     to be told of a change as it happens, `Prefer: wait=60`."""
-    return await conditional.respond(
-        request,
+    return await read.respond(
         kind="s",
         key=("status", conflict, as_of, known_at),
         conflict=conflict,
         compute=lambda db: view_bytes.status(
             db.engine, conflict, as_of=as_of, known_at=known_at, window=settings.contested_window
         ),
-        if_none_match=if_none_match,
         min_position=min_position,
         as_of=as_of,
         known_at=known_at,
@@ -160,10 +148,9 @@ async def get_status(
     openapi_extra=OPEN_READ,
 )
 async def get_allegations(
-    request: Request,
     conflict: Conflict,
-    conditional: ConditionalDep,
     _key: ReaderKey,
+    read: ConditionalReadDep,
     as_of: AsOf = None,
     known_at: KnownAt = None,
     occurred_from: Annotated[
@@ -182,8 +169,6 @@ async def get_allegations(
         ),
     ] = None,
     min_position: MinPosition = None,
-    if_none_match: IfNoneMatch = None,
-    _prefer: Prefer = None,
 ) -> Response:
     """Per party: allegations made and received, and the incidents they count, under each
     agreement and over the whole conflict; each allegation listed with its source, and the
@@ -199,8 +184,7 @@ async def get_allegations(
                 {"loc": ["query", "to"], "msg": "must be later than from", "type": "value_error"}
             ],
         )
-    return await conditional.respond(
-        request,
+    return await read.respond(
         kind="a",
         key=("allegations", conflict, as_of, known_at, occurred_from, occurred_to),
         conflict=conflict,
@@ -212,7 +196,6 @@ async def get_allegations(
             occurred_from=occurred_from,
             occurred_to=occurred_to,
         ),
-        if_none_match=if_none_match,
         min_position=min_position,
         as_of=as_of,
         known_at=known_at,
@@ -241,11 +224,10 @@ async def get_allegations(
     openapi_extra=OPEN_READ,
 )
 async def get_timeline(
-    request: Request,
     conflict: Conflict,
     settings: SettingsDep,
-    conditional: ConditionalDep,
     _key: ReaderKey,
+    read: ConditionalReadDep,
     as_of: AsOf = None,
     known_at: KnownAt = None,
     after: Annotated[
@@ -258,8 +240,6 @@ async def get_timeline(
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many entries.")] = 1000,
     min_position: MinPosition = None,
-    if_none_match: IfNoneMatch = None,
-    _prefer: Prefer = None,
 ) -> Response:
     """Agreements and declarations, extensions, collapses, allegations, denials, missions and
     their ends in order of occurred_at, each with the state of the conflict at that moment;
@@ -268,8 +248,7 @@ async def get_timeline(
     as the log told it then. In pages of ``limit`` entries (and at most
     CEASEFIRE_MAX_PAGE_BYTES): pass ``next_after`` as ``after`` for the next, or follow the
     ``Link`` header."""
-    return await conditional.respond(
-        request,
+    return await read.respond(
         kind="t",
         key=("timeline", conflict, as_of, known_at, after, limit),
         conflict=conflict,
@@ -282,9 +261,8 @@ async def get_timeline(
             after=after,
             limit=limit,
             max_bytes=settings.max_page_bytes,
-            url=request.url,
+            url=read.request.url,
         ),
-        if_none_match=if_none_match,
         min_position=min_position,
         as_of=as_of,
         known_at=known_at,

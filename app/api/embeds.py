@@ -8,20 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
 from app.api.parameters import (
     CONFLICT_READ_PROBLEMS,
+    ConditionalReadDep,
     Conflict,
-    IfNoneMatch,
-    Prefer,
     conditional_responses,
 )
 from app.deps import ReaderKey, SettingsDep
 from app.http.links import link
 from app.http.openapi import OPEN_READ
 from app.reads import view_bytes
-from app.reads.conditional import ConditionalDep
 
 __all__ = ["router"]
 
@@ -43,22 +41,17 @@ def _responses(media_type: str, description: str) -> dict[int | str, dict[str, A
     openapi_extra=OPEN_READ,
 )
 async def get_badge(
-    request: Request,
     conflict: Conflict,
     settings: SettingsDep,
-    conditional: ConditionalDep,
     _key: ReaderKey,
-    if_none_match: IfNoneMatch = None,
-    _prefer: Prefer = None,
+    read: ConditionalReadDep,
 ) -> Response:
     """Shields-style SVG, e.g. `ceasefire | holding 12 days`, for a page or a README."""
-    return await conditional.respond(
-        request,
+    return await read.respond(
         kind="b",
         key=("badge", conflict),
         conflict=conflict,
         compute=lambda db: view_bytes.badge(db.engine, conflict, window=settings.contested_window),
-        if_none_match=if_none_match,
     )
 
 
@@ -71,21 +64,17 @@ async def get_badge(
     openapi_extra=OPEN_READ,
 )
 async def get_feed(
-    request: Request,
     conflict: Conflict,
     settings: SettingsDep,
-    conditional: ConditionalDep,
     _key: ReaderKey,
-    if_none_match: IfNoneMatch = None,
-    _prefer: Prefer = None,
+    read: ConditionalReadDep,
 ) -> Response:
     """Newest first, the latest 200 entries. Each entry's id is stable (`urn:uuid:` of the
     event); `updated` moves when a retraction or correction changes it. Its links start with
     `CEASEFIRE_PUBLIC_URL` when that is set, and are absolute paths otherwise."""
-    self_url = link(request, f"/v1/conflicts/{conflict}/feed.atom")
-    page_url = link(request, f"/#{conflict}")
-    return await conditional.respond(
-        request,
+    self_url = link(read.request, f"/v1/conflicts/{conflict}/feed.atom")
+    page_url = link(read.request, f"/#{conflict}")
+    return await read.respond(
         kind="f",
         key=("feed", conflict),
         conflict=conflict,
@@ -96,5 +85,4 @@ async def get_feed(
             self_url=self_url,
             page_url=page_url,
         ),
-        if_none_match=if_none_match,
     )

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Body, Response
 
 from app.api.event_bodies import Appended, EventIn, EventPage, LogHeadView
 from app.api.parameters import (
@@ -14,11 +14,10 @@ from app.api.parameters import (
     POSITIONED_READ_PROBLEMS,
     READ_PROBLEMS,
     After,
+    ConditionalReadDep,
     Conflict,
-    IfNoneMatch,
     Limit,
     MinPosition,
-    Prefer,
     conditional_responses,
 )
 from app.deps import (
@@ -32,7 +31,6 @@ from app.deps import (
 )
 from app.http.openapi import OPEN_READ, links
 from app.http.problems import problem_responses
-from app.reads.conditional import ConditionalDep
 from app.reads.entity_tags import Representation, Validator
 from app.reads.view_bytes import fitting
 from app.services.api_keys import ApiKey
@@ -173,15 +171,12 @@ def _audited(key: ApiKey | None) -> bool:
     openapi_extra=OPEN_READ,
 )
 async def list_events(
-    request: Request,
     settings: SettingsDep,
-    conditional: ConditionalDep,
     key: ReaderKey,
+    read: ConditionalReadDep,
     after: After = 0,
     limit: Limit = 100,
     min_position: MinPosition = None,
-    if_none_match: IfNoneMatch = None,
-    _prefer: Prefer = None,
 ) -> Response:
     """Every committed event exactly once, in position order: a consumer that pages with
     ``after=next_after`` never skips one, even while writers commit concurrently. Tagged with
@@ -201,13 +196,11 @@ async def list_events(
             audited=audited,
         )
 
-    return await conditional.respond(
-        request,
+    return await read.respond(
         kind="ea" if audited else "e",
         key=("events", after, limit, audited),
         conflict=None,
         compute=compute,
-        if_none_match=if_none_match,
         min_position=min_position,
     )
 
@@ -221,11 +214,8 @@ async def list_events(
     openapi_extra=OPEN_READ,
 )
 async def read_log_head(
-    request: Request,
-    conditional: ConditionalDep,
     _key: ReaderKey,
-    if_none_match: IfNoneMatch = None,
-    _prefer: Prefer = None,
+    read: ConditionalReadDep,
 ) -> Response:
     """Whoever notes this pair can later prove that nobody, not even someone with full
     access to the database, rewrote the log up to it (`ceasefire verify --expect`). As cheap
@@ -238,13 +228,11 @@ async def read_log_head(
         view = LogHeadView(position=head.position, hash=head.hash.hex())
         return Representation(view.model_dump_json().encode(), Validator(head.position))
 
-    return await conditional.respond(
-        request,
+    return await read.respond(
         kind="lh",
         key=("log-head",),
         conflict=None,
         compute=compute,
-        if_none_match=if_none_match,
     )
 
 
@@ -260,16 +248,13 @@ async def read_log_head(
     openapi_extra=OPEN_READ,
 )
 async def list_conflict_events(
-    request: Request,
     conflict: Conflict,
     settings: SettingsDep,
-    conditional: ConditionalDep,
     key: ReaderKey,
+    read: ConditionalReadDep,
     after: After = 0,
     limit: Limit = 100,
     min_position: MinPosition = None,
-    if_none_match: IfNoneMatch = None,
-    _prefer: Prefer = None,
 ) -> Response:
     """Tagged with the conflict's newest position: with its ETag and ``Prefer: wait=N`` the
     request waits for the conflict's next event. With an admin key, each event also says
@@ -287,12 +272,10 @@ async def list_conflict_events(
             audited=audited,
         )
 
-    return await conditional.respond(
-        request,
+    return await read.respond(
         kind="cea" if audited else "ce",
         key=("conflict-events", conflict, after, limit, audited),
         conflict=conflict,
         compute=compute,
-        if_none_match=if_none_match,
         min_position=min_position,
     )

@@ -1,14 +1,19 @@
 """What the read routes share: the path, query and header parameters of a conflict, a page and
-a conditional read, and what a read may answer (for their OpenAPI ``responses``): its
-problems, and a conditional read's headers and 304."""
+a conditional read, the conditional read itself as a dependency (``ConditionalReadDep``), and
+what a read may answer (for their OpenAPI ``responses``): its problems, and a conditional
+read's headers and 304."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Hashable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, NotRequired, TypedDict, Unpack
 
-from fastapi import Header, Path, Query
+from fastapi import Depends, Header, Path, Query, Request, Response
 
 from app.http.problems import problem_responses
+from app.reads.conditional import Compute, ConditionalDep, ConditionalReads
 from events.model.values import MAX_SAFE_INTEGER, ConflictSlug
 
 __all__ = [
@@ -18,11 +23,14 @@ __all__ = [
     "POSITIONED_READ_PROBLEMS",
     "READ_PROBLEMS",
     "After",
+    "ConditionalRead",
+    "ConditionalReadDep",
     "Conflict",
     "IfNoneMatch",
     "Limit",
     "MinPosition",
     "Prefer",
+    "conditional_read",
     "conditional_responses",
 ]
 
@@ -73,6 +81,48 @@ MinPosition = Annotated[
         "after a brief wait is a 409 `position-not-reached` problem.",
     ),
 ]
+
+
+class Read(TypedDict):
+    """What a route says of its conditional read (``ConditionalReads.respond``)."""
+
+    kind: str
+    key: Hashable
+    conflict: str | None
+    compute: Compute
+    min_position: NotRequired[int | None]
+    as_of: NotRequired[datetime | None]
+    known_at: NotRequired[datetime | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionalRead:
+    """A conditional GET as its route received it: the request, its ``If-None-Match`` (and the
+    ``Prefer`` header, documented here and read by ``ConditionalReads``), and the service that
+    answers it. A route says only what it reads (``respond``), not the same four parameters
+    and the same call as every other conditional read."""
+
+    request: Request
+    reads: ConditionalReads
+    if_none_match: str | None
+
+    async def respond(self, **read: Unpack[Read]) -> Response:
+        """``ConditionalReads.respond`` for this request."""
+        return await self.reads.respond(self.request, if_none_match=self.if_none_match, **read)
+
+
+async def conditional_read(
+    request: Request,
+    reads: ConditionalDep,
+    if_none_match: IfNoneMatch = None,
+    _prefer: Prefer = None,
+) -> ConditionalRead:
+    return ConditionalRead(request, reads, if_none_match)
+
+
+#: Declared after the key (a request without one is a 401 first), and after the route's own
+#: query parameters are declared: its headers come last in the OpenAPI document, as before.
+ConditionalReadDep = Annotated[ConditionalRead, Depends(conditional_read)]
 
 _STRING = {"type": "string"}
 _ETAG = {

@@ -9,6 +9,7 @@ exceptions become a bare ``internal-error`` and are logged.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -237,6 +238,46 @@ def _allowed_methods(request: Request) -> list[str]:
     ]
 
 
+#: The errors of the domain and the store (``events.model.errors``) as problems: each one's
+#: status, type and the members it adds (in the order shown); its message is the detail.
+#: Starlette picks an error's handler by its class's MRO, so ``UnknownActorError`` gets its
+#: own row before ``DomainRuleError``, of which it is one.
+_STORE_PROBLEMS: dict[type[Exception], tuple[int, str, Callable[[Any], dict[str, Any]]]] = {
+    ConcurrencyError: (
+        409,
+        "version-conflict",
+        lambda e: {
+            "conflict": e.conflict,
+            "expected_version": e.expected,
+            "current_version": e.actual,
+        },
+    ),
+    DuplicateEventError: (409, "idempotency-conflict", lambda e: {"event_id": e.event_id}),
+    ProjectionJobRunningError: (409, "job-running", lambda e: {"job_id": e.job_id}),
+    PositionNotReachedError: (
+        409,
+        "position-not-reached",
+        lambda e: {"min_position": e.position, "log_position": e.head},
+    ),
+    UnknownActorError: (
+        422,
+        "unknown-actor",
+        lambda e: {"rule": e.rule, "name": e.name, "did_you_mean": e.closest},
+    ),
+    DomainRuleError: (422, "domain-rule", lambda e: {"rule": e.rule}),
+    UnknownConflictError: (404, "unknown-conflict", lambda e: {"conflict": e.conflict}),
+}
+
+
+def _store_problem(
+    status: int, slug: str, members: Callable[[Any], dict[str, Any]]
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handler(request: Request, exc: Exception) -> Response:
+        return problem_response(request, status, slug, str(exc), **members(exc))
+
+    return handler
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a problem."""
 
@@ -272,58 +313,8 @@ def install(app: FastAPI) -> None:
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         return problem_response(request, exc.status_code, slug, str(exc.detail), headers=headers)
 
-    @app.exception_handler(ConcurrencyError)
-    async def _concurrency(request: Request, exc: ConcurrencyError) -> JSONResponse:
-        return problem_response(
-            request,
-            409,
-            "version-conflict",
-            str(exc),
-            conflict=exc.conflict,
-            expected_version=exc.expected,
-            current_version=exc.actual,
-        )
-
-    @app.exception_handler(DuplicateEventError)
-    async def _duplicate(request: Request, exc: DuplicateEventError) -> JSONResponse:
-        return problem_response(
-            request, 409, "idempotency-conflict", str(exc), event_id=exc.event_id
-        )
-
-    @app.exception_handler(ProjectionJobRunningError)
-    async def _job_running(request: Request, exc: ProjectionJobRunningError) -> JSONResponse:
-        return problem_response(request, 409, "job-running", str(exc), job_id=exc.job_id)
-
-    @app.exception_handler(PositionNotReachedError)
-    async def _not_reached(request: Request, exc: PositionNotReachedError) -> JSONResponse:
-        return problem_response(
-            request,
-            409,
-            "position-not-reached",
-            str(exc),
-            min_position=exc.position,
-            log_position=exc.head,
-        )
-
-    @app.exception_handler(UnknownActorError)
-    async def _unknown_actor(request: Request, exc: UnknownActorError) -> JSONResponse:
-        return problem_response(
-            request,
-            422,
-            "unknown-actor",
-            exc.detail,
-            rule=exc.rule,
-            name=exc.name,
-            did_you_mean=exc.closest,
-        )
-
-    @app.exception_handler(DomainRuleError)
-    async def _rule(request: Request, exc: DomainRuleError) -> JSONResponse:
-        return problem_response(request, 422, "domain-rule", exc.detail, rule=exc.rule)
-
-    @app.exception_handler(UnknownConflictError)
-    async def _unknown(request: Request, exc: UnknownConflictError) -> JSONResponse:
-        return problem_response(request, 404, "unknown-conflict", str(exc), conflict=exc.conflict)
+    for error, (status, slug, members) in _STORE_PROBLEMS.items():
+        app.add_exception_handler(error, _store_problem(status, slug, members))
 
     @app.exception_handler(StorageUnavailableError)
     async def _unavailable(request: Request, exc: StorageUnavailableError) -> JSONResponse:

@@ -21,17 +21,19 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Container, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Container, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Unpack
 from uuid import UUID
 
 from events.log.store import EventStore, WriteBatch, event_row, storage_errors
-from events.log.writers import IdTakenError, Written
+from events.log.writers import Append, IdTakenError, Written
 from events.model.canonical import as_sent
 from events.model.envelope import Recorded, with_position
 from events.model.errors import ConcurrencyError, DomainRuleError, DuplicateEventError
+from events.model.evolve import Placing
 from events.model.evolve import decide as domain_decide
 from events.model.state import ConflictState, references
 from events.model.types import Event, data_of
@@ -61,30 +63,26 @@ class Decision:
     changes: Changes
     state: ConflictState
 
+    def append(
+        self, before: ConflictState, rows: list[dict[str, Any]], keep_recorded_at: bool
+    ) -> Append:
+        """The write of this decision over ``before`` (its stream at ``before.version``):
+        ``rows``, the recorded events' rows, and the projection rows in the same transaction.
+        ``keep_recorded_at``: the recording times were chosen (an import)."""
+        return Append(
+            before.conflict, before.version, rows, ProjectionRows(self.changes), keep_recorded_at
+        )
+
 
 def decide(
-    state: ConflictState,
-    events: Sequence[Event],
-    *,
-    now: datetime,
-    recorded_at: Sequence[datetime] | None = None,
-    referenced: Mapping[UUID, Recorded] | None = None,
-    history: bool = False,
+    state: ConflictState, events: Sequence[Event], *, now: datetime, **placing: Unpack[Placing]
 ) -> Decision:
     """The domain's decision (``events.model.evolve.decide``: the names made canonical unless
     the events are a log's ``history``, the rules checked, the events placed in their stream
     and folded) with the projection rows each transition makes: pure, so the live append,
     ``load``'s and ``import``'s dry runs decide alike."""
     changes = Changes()
-    decided = domain_decide(
-        state,
-        events,
-        now=now,
-        recorded_at=recorded_at,
-        referenced=referenced,
-        observe=rows_into(changes),
-        history=history,
-    )
+    decided = domain_decide(state, events, now=now, observe=rows_into(changes), **placing)
     return Decision(decided.recorded, changes, decided.state)
 
 
@@ -211,11 +209,7 @@ class Appender:
                 rows = [event_row(e, key_id) for e in decision.recorded]
                 try:
                     written = await self.store.write(
-                        conflict,
-                        state.version,
-                        rows,
-                        ProjectionRows(decision.changes),
-                        keep_recorded_at=recorded_at is not None,
+                        decision.append(state, rows, recorded_at is not None)
                     )
                 except IdTakenError:
                     replay = await self.replayed(events)
@@ -348,13 +342,7 @@ class Ingesting:
             history=self.history,
         )
         rows = [event_row(e, k) for e, k in zip(decision.recorded, key_ids, strict=True)]
-        written = await self.batch.write(
-            conflict,
-            state.version,
-            rows,
-            ProjectionRows(decision.changes),
-            keep_recorded_at=recorded_at is not None,
-        )
+        written = await self.batch.write(decision.append(state, rows, recorded_at is not None))
         if written is None:
             raise ConcurrencyError(conflict, state.version, state.version + 1)
         self.states[conflict] = decision.state

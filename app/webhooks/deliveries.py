@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.webhooks.subscriptions import CHECKPOINT, DeliveryStatus
 from app.webhooks.tables import attempts, deliveries
 from events.log.positions import checkpoint_position, log_position
+from events.log.tables import record_of
 
 __all__ = [
     "AttemptRecord",
@@ -72,34 +73,17 @@ async def _attempts_of(
         .order_by(attempts.c.delivery_id, attempts.c.number)
     )
     for row in rows:
-        found[row.delivery_id].append(
-            AttemptRecord(
-                number=row.number,
-                started_at=row.started_at,
-                status_code=row.status_code,
-                latency_ms=row.latency_ms,
-                error=row.error,
-                response_body=row.response_body,
-                worker=row.worker,
-            )
-        )
+        found[row.delivery_id].append(record_of(AttemptRecord, row))
     return found
 
 
 def _delivery(row: Any, tried: list[AttemptRecord]) -> DeliveryRecord:
-    return DeliveryRecord(
-        id=row.id,
-        subscription_id=row.subscription_id,
-        event_id=row.event_id,
+    return record_of(
+        DeliveryRecord,
+        row,
         position=int(row.position),
-        event_type=row.event_type,
-        conflict=row.conflict,
-        status=row.status,
         attempt_count=row.attempts,
         next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
-        created_at=row.created_at,
-        last_attempt_at=row.last_attempt_at,
-        completed_at=row.completed_at,
         attempts=tuple(tried),
     )
 

@@ -16,9 +16,9 @@ from uuid import UUID, uuid4
 from sqlalchemy import bindparam, func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.webhooks.retry import Outcome, Verdict
 from app.webhooks.subscriptions import (
     CHECKPOINT,
-    DeliveryStatus,
     Subscription,
     checkpoint_locked,
     is_postgresql,
@@ -267,13 +267,12 @@ class Attempted:
     claim: Claim
     started_at: datetime
     finished_at: datetime
-    status_code: int | None
-    latency_ms: float
-    error: str | None
-    response_body: str | None
-    status: DeliveryStatus
-    next_attempt_at: datetime | None
-    #: The endpoint answered 410 Gone: disable it at once.
+    #: What the endpoint answered.
+    outcome: Outcome
+    #: What that makes of the delivery.
+    verdict: Verdict
+    #: The endpoint answered 410 Gone: disable it at once (kept when the outcome is stored
+    #: stripped of the answer, ``app.webhooks.recorder``).
     gone: bool
 
 
@@ -319,9 +318,9 @@ async def record_attempts(
             [
                 {
                     "b_id": o.claim.delivery_id,
-                    "b_status": o.status,
-                    "b_next": o.next_attempt_at,
-                    "b_done": o.finished_at if o.status != "pending" else None,
+                    "b_status": o.verdict.status,
+                    "b_next": o.verdict.next_attempt_at,
+                    "b_done": o.finished_at if o.verdict.status != "pending" else None,
                 }
                 for o in kept
             ],
@@ -333,10 +332,10 @@ async def record_attempts(
                     "delivery_id": o.claim.delivery_id,
                     "number": o.claim.attempt,
                     "started_at": o.started_at,
-                    "status_code": o.status_code,
-                    "latency_ms": o.latency_ms,
-                    "error": storable(o.error, ERROR_CHARS),
-                    "response_body": storable(o.response_body),
+                    "status_code": o.outcome.status_code,
+                    "latency_ms": o.outcome.latency_ms,
+                    "error": storable(o.outcome.error, ERROR_CHARS),
+                    "response_body": storable(o.outcome.response_body),
                     "worker": worker,
                 }
                 for o in kept
@@ -357,7 +356,7 @@ async def _update_streaks(
         by_endpoint.setdefault(outcome.claim.subscription.id, []).append(outcome)
     cleared = []
     for endpoint_id, group in by_endpoint.items():
-        successes = [i for i, o in enumerate(group) if o.status == "succeeded"]
+        successes = [i for i, o in enumerate(group) if o.verdict.status == "succeeded"]
         failures = group[successes[-1] + 1 :] if successes else group
         if not failures:
             cleared.append(endpoint_id)

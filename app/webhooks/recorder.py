@@ -27,6 +27,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.webhooks.queue import Attempted, record_attempts
+from app.webhooks.retry import Outcome
 from app.webhooks.subscriptions import write_transaction
 from events.log.store import storage_errors
 from events.model.errors import StorageUnavailableError
@@ -141,13 +142,8 @@ class Recorder:
             attempted.claim.attempt,
             brief(error),
         )
-        stripped = dataclasses.replace(
-            attempted,
-            status_code=None,
-            latency_ms=0.0,
-            response_body=None,
-            error=f"the outcome could not be stored ({type(error).__name__})",
-        )
+        unstored = f"the outcome could not be stored ({type(error).__name__})"
+        stripped = dataclasses.replace(attempted, outcome=Outcome(None, unstored, 0.0))
         try:
             [ok] = await self._write([stripped])
         except StorageUnavailableError:

@@ -284,18 +284,7 @@ class WebhookWorker:
             jitter=settings.webhook_retry_jitter,
             now=finished_at,
         )
-        attempted = Attempted(
-            claim=claim,
-            started_at=started_at,
-            finished_at=finished_at,
-            status_code=outcome.status_code,
-            latency_ms=outcome.latency_ms,
-            error=outcome.error,
-            response_body=outcome.response_body,
-            status=verdict.status,
-            next_attempt_at=verdict.next_attempt_at,
-            gone=outcome.gone,
-        )
+        attempted = Attempted(claim, started_at, finished_at, outcome, verdict, outcome.gone)
         if not outcome.ok:
             _log_failed_attempt(claim, outcome, verdict)
         return attempted

@@ -21,7 +21,7 @@ from events.log.codec import EVENT_COLUMNS
 from events.log.positions import LOG_HEAD, raw_sql
 from events.log.sqlite_values import DIALECT, rows_binder
 from events.log.tables import events
-from events.log.writers import Batch, IdTakenError, InTransaction, Written
+from events.log.writers import Append, Batch, IdTakenError, Written
 from events.model.envelope import chain_hash
 
 __all__ = ["SqliteWriter"]
@@ -87,33 +87,23 @@ class SqliteWriter:
         that waits there for another connection's lock leaves the event loop free)."""
         return self._queued
 
-    async def write(
-        self,
-        conflict: str,
-        expected: int,
-        rows: list[dict[str, Any]],
-        work: InTransaction,
-        *,
-        keep_recorded_at: bool = False,
-    ) -> Written | None:
+    async def write(self, append: Append) -> Written | None:
         """Each event recorded at its row's time, ``keep_recorded_at`` or not: SQLite has no
         roles, whoever can write the file is its owner."""
         if self._inline_allowed and not self._queued:
             try:
-                first = self._write_inline(conflict, expected, rows, work)
+                first = self._write_inline(append)
             except _Busy:
                 pass
             else:
                 if first is None:
                     return None
-                self._written(len(rows) + len(work) + 3)
+                self._written(len(append.rows) + len(append.work) + 3)
                 return Written(first)
         loop = asyncio.get_running_loop()
         self._queued += 1
         try:
-            first = await loop.run_in_executor(
-                self._executor, self._write, conflict, expected, rows, work
-            )
+            first = await loop.run_in_executor(self._executor, self._write, append)
         finally:
             self._queued -= 1
         return None if first is None else Written(first)
@@ -183,13 +173,11 @@ class SqliteWriter:
             self._inline = conn
         return self._inline
 
-    def _write_inline(
-        self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
-    ) -> int | None:
+    def _write_inline(self, append: Append) -> int | None:
         """The append on the caller's thread; ``_Busy`` (nothing written) when another
         connection holds the lock, or when SQLite answers busy at any later step."""
         try:
-            return self._transaction(self._inline_connection(), conflict, expected, rows, work)
+            return self._transaction(self._inline_connection(), append)
         except sqlite3.OperationalError as error:
             if error.sqlite_errorcode & 0xFF in _BUSY:
                 raise _Busy from error
@@ -213,22 +201,13 @@ class SqliteWriter:
             self._connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             self.checkpoints += 1
 
-    def _write(
-        self, conflict: str, expected: int, rows: list[dict[str, Any]], work: InTransaction
-    ) -> int | None:
-        return self._transaction(self._connection(), conflict, expected, rows, work)
+    def _write(self, append: Append) -> int | None:
+        return self._transaction(self._connection(), append)
 
-    def _transaction(
-        self,
-        conn: sqlite3.Connection,
-        conflict: str,
-        expected: int,
-        rows: list[dict[str, Any]],
-        work: InTransaction,
-    ) -> int | None:
+    def _transaction(self, conn: sqlite3.Connection, append: Append) -> int | None:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            first = self._write_in_transaction(conn, conflict, expected, rows, work)
+            first = self._write_in_transaction(conn, append)
             conn.execute("COMMIT" if first is not None else "ROLLBACK")
         except BaseException:
             if conn.in_transaction:
@@ -236,14 +215,8 @@ class SqliteWriter:
             raise
         return first
 
-    def _write_in_transaction(
-        self,
-        conn: sqlite3.Connection,
-        conflict: str,
-        expected: int,
-        rows: list[dict[str, Any]],
-        work: InTransaction,
-    ) -> int | None:
+    def _write_in_transaction(self, conn: sqlite3.Connection, append: Append) -> int | None:
+        conflict, expected, rows, work = append.conflict, append.expected, append.rows, append.work
         head = conn.execute(_LOG_HEAD).fetchone()
         position, previous = int(head[0]), bytes(head[1])
         first = position + 1
@@ -309,16 +282,6 @@ class _SqliteBatch:
         self._conn = conn
         self._run = run
 
-    async def write(
-        self,
-        conflict: str,
-        expected: int,
-        rows: list[dict[str, Any]],
-        work: InTransaction,
-        *,
-        keep_recorded_at: bool = False,
-    ) -> Written | None:
-        first: int | None = await self._run(
-            self._writer._write_in_transaction, self._conn, conflict, expected, rows, work
-        )
+    async def write(self, append: Append) -> Written | None:
+        first: int | None = await self._run(self._writer._write_in_transaction, self._conn, append)
         return None if first is None else Written(first)

@@ -32,7 +32,7 @@ from events.log.database import dialect_of
 from events.log.positions import log_position, stream_head
 from events.log.sqlite_writer import SqliteWriter
 from events.log.tables import events as events_table
-from events.log.writers import Batch, InTransaction, PostgresWriter, Writer, Written
+from events.log.writers import Append, Batch, PostgresWriter, Writer, Written
 from events.model.envelope import Recorded, canonical_json, record_content_hash
 from events.model.errors import SchemaNotMigratedError, StorageUnavailableError
 from events.model.types import data_of
@@ -210,30 +210,20 @@ class EventStore:
 
     # -- appending ---------------------------------------------------------------------------
 
-    async def write(
-        self,
-        conflict: str,
-        expected: int,
-        rows: list[dict[str, Any]],
-        work: InTransaction,
-        *,
-        keep_recorded_at: bool = False,
-    ) -> Written | None:
-        """Write the events' rows (``event_row``) and ``work`` in one transaction that first
-        compare-and-sets the stream's version from ``expected``; where they went (and when
-        the database recorded them, if it chose: ``Written``), or None (nothing written) when
-        the stream is no longer at ``expected``. ``IdTakenError`` when an event id is stored
-        already. ``keep_recorded_at``: the rows' recording times were chosen, which only the
-        log's owner may write (``RecordingTimeRefusedError``). The ``on_append`` listeners
-        hear of each write."""
+    async def write(self, append: Append) -> Written | None:
+        """Write the events' rows (``event_row``) and the append's work in one transaction that
+        first compare-and-sets the stream's version from ``append.expected``; where they went
+        (and when the database recorded them, if it chose: ``Written``), or None (nothing
+        written) when the stream is no longer at ``expected``. ``IdTakenError`` when an event id
+        is stored already. ``keep_recorded_at``: the rows' recording times were chosen, which
+        only the log's owner may write (``RecordingTimeRefusedError``). The ``on_append``
+        listeners hear of each write."""
         with storage_errors():
-            written = await self._writer.write(
-                conflict, expected, rows, work, keep_recorded_at=keep_recorded_at
-            )
+            written = await self._writer.write(append)
         if written is not None:
-            last = written.first + len(rows) - 1
+            last = written.first + len(append.rows) - 1
             for listener in self.on_append:
-                listener(conflict, last)
+                listener(append.conflict, last)
         return written
 
     @asynccontextmanager
@@ -329,22 +319,12 @@ class WriteBatch:
         self._batch = batch
         self._last = last
 
-    async def write(
-        self,
-        conflict: str,
-        expected: int,
-        rows: list[dict[str, Any]],
-        work: InTransaction,
-        *,
-        keep_recorded_at: bool = False,
-    ) -> Written | None:
+    async def write(self, append: Append) -> Written | None:
         """As ``EventStore.write``, in the batch's transaction."""
         with storage_errors():
-            written = await self._batch.write(
-                conflict, expected, rows, work, keep_recorded_at=keep_recorded_at
-            )
+            written = await self._batch.write(append)
         if written is not None:
-            self._last[conflict] = written.first + len(rows) - 1
+            self._last[append.conflict] = written.first + len(append.rows) - 1
         return written
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events.model.errors import RecordingTimeRefusedError
 
 __all__ = [
+    "Append",
     "Batch",
     "IdTakenError",
     "InTransaction",
@@ -88,33 +89,29 @@ class InTransaction(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Append:
+    """One append's write, as every writer and batch takes it: the events' ``rows``
+    (``events.log.store.event_row``) for ``conflict``, written only while its stream is at
+    version ``expected``, with ``work`` in the same transaction. ``keep_recorded_at``: the rows'
+    recording times were chosen (an import), not read off a clock: only the log's owner may
+    write them (SQLite has no other role)."""
+
+    conflict: str
+    expected: int
+    rows: list[dict[str, Any]]
+    work: InTransaction
+    keep_recorded_at: bool = False
+
+
 class Batch(Protocol):
     """Writes inside one transaction that commits when the batch ends (``Writer.batch``)."""
 
-    async def write(
-        self,
-        conflict: str,
-        expected: int,
-        rows: list[dict[str, Any]],
-        work: InTransaction,
-        *,
-        keep_recorded_at: bool = False,
-    ) -> Written | None:
-        """``keep_recorded_at``: the rows' recording times were chosen (an import), not read
-        off a clock: only the log's owner may write them (SQLite has no other role)."""
-        ...
+    async def write(self, append: Append) -> Written | None: ...
 
 
-class Writer(Protocol):
-    async def write(
-        self,
-        conflict: str,
-        expected: int,
-        rows: list[dict[str, Any]],
-        work: InTransaction,
-        *,
-        keep_recorded_at: bool = False,
-    ) -> Written | None: ...
+class Writer(Batch, Protocol):
+    """Writes, each in a transaction of its own, or several in one (``batch``)."""
 
     def batch(self) -> AbstractAsyncContextManager[Batch]:
         """Several writes in one transaction: all of them commit when the context ends, none
@@ -125,14 +122,7 @@ class Writer(Protocol):
     async def close(self) -> None: ...
 
 
-def postgresql_append_args(
-    conflict: str,
-    expected: int,
-    rows: list[dict[str, Any]],
-    work: InTransaction,
-    *,
-    keep_recorded_at: bool = False,
-) -> tuple[str, int, str, str, str, bool]:
+def postgresql_append_args(append: Append) -> tuple[str, int, str, str, str, bool]:
     """The arguments of one ``ceasefire_append`` call."""
     events_json = _json(
         [
@@ -147,10 +137,18 @@ def postgresql_append_args(
                 "content_hash": row["content_hash"].hex(),
                 "key_id": row["key_id"],
             }
-            for row in rows
+            for row in append.rows
         ]
     )
-    return conflict, expected, events_json, work.as_json(), work.checkpoint, keep_recorded_at
+    work = append.work
+    return (
+        append.conflict,
+        append.expected,
+        events_json,
+        work.as_json(),
+        work.checkpoint,
+        append.keep_recorded_at,
+    )
 
 
 async def keep_session(connection: Any) -> None:
@@ -184,17 +182,9 @@ class PostgresWriter:
                 )
         return self._pool
 
-    async def write(
-        self,
-        conflict: str,
-        expected: int,
-        rows: list[dict[str, Any]],
-        work: InTransaction,
-        *,
-        keep_recorded_at: bool = False,
-    ) -> Written | None:
+    async def write(self, append: Append) -> Written | None:
         pool = self._pool or await self._acquire_pool()
-        return await _append(pool, conflict, expected, rows, work, keep_recorded_at)
+        return await _append(pool, append)
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[Batch]:
@@ -216,37 +206,21 @@ class _PostgresBatch:
     def __init__(self, conn: Any) -> None:
         self._conn = conn
 
-    async def write(
-        self,
-        conflict: str,
-        expected: int,
-        rows: list[dict[str, Any]],
-        work: InTransaction,
-        *,
-        keep_recorded_at: bool = False,
-    ) -> Written | None:
-        return await _append(self._conn, conflict, expected, rows, work, keep_recorded_at)
+    async def write(self, append: Append) -> Written | None:
+        return await _append(self._conn, append)
 
 
-async def _append(
-    on: Any,
-    conflict: str,
-    expected: int,
-    rows: list[dict[str, Any]],
-    work: InTransaction,
-    keep_recorded_at: bool,
-) -> Written | None:
+async def _append(on: Any, append: Append) -> Written | None:
     """One ``ceasefire_append`` call on ``on`` (a pool: its own transaction; a connection in a
     transaction: part of it)."""
     import asyncpg
 
-    args = postgresql_append_args(conflict, expected, rows, work, keep_recorded_at=keep_recorded_at)
     try:
-        first, recorded_at = await on.fetchrow(POSTGRESQL_APPEND, *args)
+        first, recorded_at = await on.fetchrow(POSTGRESQL_APPEND, *postgresql_append_args(append))
     except asyncpg.UniqueViolationError as error:
         raise IdTakenError from error
     except asyncpg.InsufficientPrivilegeError as error:
-        if keep_recorded_at:
+        if append.keep_recorded_at:
             raise RecordingTimeRefusedError from error
         raise
     except _connection_errors() as error:

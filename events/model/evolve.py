@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypedDict
 from uuid import UUID
 
 from events.model.canonical import canonical
@@ -43,7 +44,17 @@ from events.model.types import (
     ViolationAlleged,
 )
 
-__all__ = ["Decided", "Observer", "agreement_of_event", "decide", "evolve", "required"]
+__all__ = ["Decided", "Observer", "Placing", "agreement_of_event", "decide", "evolve", "required"]
+
+
+class Placing(TypedDict, total=False):
+    """What ``decide`` is told of the events besides the time, as a caller that adds to it
+    passes it through (``app.services.appending.decide``); each as ``decide`` says."""
+
+    recorded_at: Sequence[datetime] | None
+    referenced: Mapping[UUID, Recorded] | None
+    history: bool
+
 
 #: Told of each transition ``decide`` makes: (state before, the event, state after, lookup).
 Observer = Callable[[ConflictState, Recorded, ConflictState, Lookup], None]

@@ -30,7 +30,7 @@ from events.log.chain import LogHead, read_log_head, verify_chain
 from events.log.database import create_engine
 from events.log.store import EventStore, event_row
 from events.log.tables import events, log_head, streams
-from events.log.writers import POSTGRESQL_APPEND, postgresql_append_args
+from events.log.writers import POSTGRESQL_APPEND, Append, postgresql_append_args
 from events.model.errors import RecordingTimeRefusedError
 from events.model.state import ConflictState
 from projections.changes import Changes
@@ -355,10 +355,12 @@ async def test_the_append_function_called_directly_by_the_service_role(
         decided = decide(ConflictState("direct"), [signed("direct")], now=LONG_AGO)
         args = list(
             postgresql_append_args(
-                "direct",
-                0,
-                [event_row(e) for e in decided.recorded],
-                ProjectionRows(decided.changes),
+                Append(
+                    "direct",
+                    0,
+                    [event_row(e) for e in decided.recorded],
+                    ProjectionRows(decided.changes),
+                )
             )
         )
         sent = json.loads(args[2])
@@ -549,7 +551,7 @@ async def test_a_log_the_service_role_wrote_before_0008_still_verifies_and_grows
     try:  # as the release before 0008 appended: its own times and hashes, five arguments
         await old_release.fetchval(
             "SELECT ceasefire_append($1, $2, $3::jsonb, $4::jsonb, $5)",
-            *postgresql_append_args("old", 0, rows, ProjectionRows(changes))[:5],
+            *postgresql_append_args(Append("old", 0, rows, ProjectionRows(changes)))[:5],
         )
     finally:
         await old_release.close()

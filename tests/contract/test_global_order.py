@@ -17,7 +17,7 @@ import pytest
 
 from app.services.appending import Appender, decide
 from events.log.store import EventStore, event_row
-from events.log.writers import POSTGRESQL_APPEND, postgresql_append_args
+from events.log.writers import POSTGRESQL_APPEND, Append, postgresql_append_args
 from projections.writer import ProjectionRows
 from tests.factories import alleged, signed
 from tests.webhooks.receiver import eventually
@@ -90,10 +90,12 @@ async def test_a_transaction_held_open_holds_back_every_later_position(
     state = await appender.current_state(conflict)
     decision = decide(state, [alleged(conflict)], now=datetime.now(UTC))
     args = postgresql_append_args(
-        conflict,
-        state.version,
-        [event_row(e) for e in decision.recorded],
-        ProjectionRows(decision.changes),
+        Append(
+            conflict,
+            state.version,
+            [event_row(e) for e in decision.recorded],
+            ProjectionRows(decision.changes),
+        )
     )
 
     raw_url = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)

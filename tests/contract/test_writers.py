@@ -25,7 +25,7 @@ from events.log.database import create_engine
 from events.log.sqlite_writer import SqliteWriter
 from events.log.store import EventStore, event_row
 from events.log.tables import projection_checkpoints
-from events.log.writers import IdTakenError
+from events.log.writers import Append, IdTakenError
 from events.model.envelope import to_recorded
 from events.model.state import ConflictState
 from projections.changes import Changes
@@ -65,12 +65,12 @@ async def test_a_write_waits_for_another_connections_lock_in_the_thread_not_on_t
     writer = SqliteWriter(_path(sqlite_url), synchronous="NORMAL")
     conflict = f"test-{uuid.uuid4().hex[:12]}"
     try:
-        assert await writer.write(conflict, 0, _rows(conflict, 1), NOTHING_MORE) is not None
+        assert await writer.write(Append(conflict, 0, _rows(conflict, 1), NOTHING_MORE)) is not None
         other = sqlite3.connect(_path(sqlite_url), isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # another process's writer, say
         try:
             write = asyncio.ensure_future(
-                writer.write(conflict, 1, _rows(conflict, 2), NOTHING_MORE)
+                writer.write(Append(conflict, 1, _rows(conflict, 2), NOTHING_MORE))
             )
             await eventually(lambda: writer.queued or write.done())
             # In the thread, waiting: neither failed (busy) nor done, while this coroutine runs.
@@ -80,7 +80,7 @@ async def test_a_write_waits_for_another_connections_lock_in_the_thread_not_on_t
             other.close()
         assert await write is not None
         assert writer.queued == 0  # the thread's queue is empty again: the next write goes on
-        assert await writer.write(conflict, 2, _rows(conflict, 3), NOTHING_MORE) is not None
+        assert await writer.write(Append(conflict, 2, _rows(conflict, 3), NOTHING_MORE)) is not None
         with contextlib.closing(sqlite3.connect(_path(sqlite_url))) as reader:
             versions = reader.execute(
                 "SELECT version FROM events WHERE conflict = ? ORDER BY position", (conflict,)
@@ -104,7 +104,9 @@ async def test_the_writer_thread_checkpoints_the_wal(sqlite_url: str) -> None:
             event = to_recorded(
                 alleged(conflict), version=version, position=0, recorded_at=NOW, schema_version=1
             )
-            assert await writer.write(conflict, version - 1, [event_row(event)], nothing_more)
+            assert await writer.write(
+                Append(conflict, version - 1, [event_row(event)], nothing_more)
+            )
         for _ in range(3000):  # the thread runs it after the appends: wait for it
             if writer.checkpoints:
                 break
@@ -164,10 +166,12 @@ NOTHING_MORE = ProjectionRows(Changes())
 
 
 async def test_a_stale_expected_version_writes_nothing(store: EventStore, conflict: str) -> None:
-    assert await store.write(conflict, 0, _rows(conflict, 1), NOTHING_MORE) is not None
-    assert await store.write(conflict, 0, _rows(conflict, 1), NOTHING_MORE) is None  # new? no
-    assert await store.write(conflict, 2, _rows(conflict, 3), NOTHING_MORE) is None  # ahead
-    assert await store.write(conflict, 1, _rows(conflict, 2), NOTHING_MORE) is not None
+    assert await store.write(Append(conflict, 0, _rows(conflict, 1), NOTHING_MORE)) is not None
+    assert (
+        await store.write(Append(conflict, 0, _rows(conflict, 1), NOTHING_MORE)) is None
+    )  # new? no
+    assert await store.write(Append(conflict, 2, _rows(conflict, 3), NOTHING_MORE)) is None  # ahead
+    assert await store.write(Append(conflict, 1, _rows(conflict, 2), NOTHING_MORE)) is not None
     assert [e.version for e in await store.read_stream(conflict)] == [1, 2]
     head = await store.stream_head(conflict)
     assert head is not None and head[0] == 2
@@ -176,7 +180,7 @@ async def test_a_stale_expected_version_writes_nothing(store: EventStore, confli
 async def test_a_write_takes_contiguous_positions_and_moves_the_heads(
     store: EventStore, conflict: str
 ) -> None:
-    written = await store.write(conflict, 0, _rows(conflict, 1, count=3), NOTHING_MORE)
+    written = await store.write(Append(conflict, 0, _rows(conflict, 1, count=3), NOTHING_MORE))
     assert written is not None
     first = written.first
     stored = await store.read_stream(conflict)
@@ -190,11 +194,11 @@ async def test_the_work_commits_with_the_events_or_not_at_all(
 ) -> None:
     decided = decide(ConflictState(conflict), [signed(conflict)], now=NOW)
     rows = [event_row(e) for e in decided.recorded]
-    written = await store.write(conflict, 0, rows, ProjectionRows(decided.changes))
+    written = await store.write(Append(conflict, 0, rows, ProjectionRows(decided.changes)))
     assert written is not None
     other = decide(ConflictState(conflict), [signed(conflict, "cf-2")], now=NOW)
     lost = await store.write(
-        conflict, 0, [event_row(e) for e in other.recorded], ProjectionRows(other.changes)
+        Append(conflict, 0, [event_row(e) for e in other.recorded], ProjectionRows(other.changes))
     )
     assert lost is None  # the compare-and-set lost: its projection rows are not written either
     async with store.engine.connect() as conn:
@@ -218,8 +222,8 @@ async def test_an_id_stored_already_is_refused_and_nothing_written(
     store: EventStore, conflict: str
 ) -> None:
     rows = _rows(conflict, 1)
-    assert await store.write(conflict, 0, rows, NOTHING_MORE) is not None
+    assert await store.write(Append(conflict, 0, rows, NOTHING_MORE)) is not None
     with pytest.raises(IdTakenError):
-        await store.write(f"{conflict}-again", 0, rows, NOTHING_MORE)
+        await store.write(Append(f"{conflict}-again", 0, rows, NOTHING_MORE))
     assert await store.stream_head(f"{conflict}-again") is None
     assert [e.id for e in await store.read_stream(conflict)] == [rows[0]["id"]]

@@ -13,6 +13,7 @@ from app.services.appending import Appender
 from app.webhooks.dispatcher import dispatch_pending
 from app.webhooks.queue import Attempted, Claim, claim_due, storable
 from app.webhooks.recorder import Recorder
+from app.webhooks.retry import Outcome, Verdict
 from app.webhooks.subscriptions import create_subscription, write_transaction
 from app.webhooks.tables import attempts, deliveries
 from events.log.store import EventStore
@@ -50,12 +51,8 @@ def _outcome(claim: Claim, *, status_code: int | None = 204, body: str | None = 
         claim=claim,
         started_at=NOW,
         finished_at=NOW,
-        status_code=status_code,
-        latency_ms=1.0,
-        error=None,
-        response_body=body,
-        status="succeeded",
-        next_attempt_at=None,
+        outcome=Outcome(status_code, None, 1.0, response_body=body),
+        verdict=Verdict("succeeded", None),
         gone=False,
     )
 
