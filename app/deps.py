@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.http.capacity import Gauge, PerClient
 from app.http.problems import ProblemError
 from app.metric_families import Metrics
+from app.reads.conditional import ConditionalRead, ConditionalReads
 from app.reads.streaming import StreamHub
 from app.services.api_keys import ApiKey, KeyCache, Role, find_key
 from app.services.appending import Appender
@@ -46,6 +47,7 @@ __all__ = [
     "WriterKey",
     "app_state",
     "authorize",
+    "conditional_read",
     "reading",
     "require",
     "writing",
@@ -206,3 +208,16 @@ JsonContent = Annotated[None, Depends(require_json)]
 ReaderKey = Annotated[ApiKey | None, Depends(require("reader"))]
 WriterKey = Annotated[ApiKey | None, Depends(require("writer"))]
 AdminKey = Annotated[ApiKey | None, Depends(require("admin"))]
+
+
+async def conditional_read(request: Request) -> ConditionalRead:
+    """A conditional read's request, service and settings, in one dependency. The headers are
+    read here rather than declared as FastAPI parameters, and the service and settings read
+    from the app's state rather than through ``ConditionalDep`` and ``SettingsDep``: every
+    parameter and sub-dependency costs FastAPI a validation or solving pass on every request,
+    and these are the reads clients poll (bench/status.py). The OpenAPI document still declares
+    both headers on every conditional read (``app.http.openapi``)."""
+    state = request.app.state
+    reads: ConditionalReads = state.conditional
+    settings: Settings = state.settings
+    return ConditionalRead(request, reads, request.headers.get("if-none-match"), settings)

@@ -21,7 +21,7 @@ from app.api.parameters import (
     MinPosition,
     conditional_responses,
 )
-from app.deps import ReaderKey, SettingsDep
+from app.deps import ReaderKey
 from app.http.openapi import OPEN_READ
 from app.http.problems import ProblemError
 from app.reads import view_bytes
@@ -72,7 +72,6 @@ _NEXT_LINK = {
     openapi_extra=OPEN_READ,
 )
 async def get_conflicts(
-    settings: SettingsDep,
     _key: ReaderKey,
     read: ConditionalReadDep,
     as_of: AsOf = None,
@@ -95,10 +94,10 @@ async def get_conflicts(
             db.engine,
             as_of=as_of,
             known_at=known_at,
-            window=settings.contested_window,
+            window=read.settings.contested_window,
             after=after,
             limit=limit,
-            max_bytes=settings.max_page_bytes,
+            max_bytes=read.settings.max_page_bytes,
             url=read.request.url,
         ),
         min_position=min_position,
@@ -117,7 +116,6 @@ async def get_conflicts(
 )
 async def get_status(
     conflict: Conflict,
-    settings: SettingsDep,
     _key: ReaderKey,
     read: ConditionalReadDep,
     as_of: AsOf = None,
@@ -131,7 +129,11 @@ async def get_status(
         key=("status", conflict, as_of, known_at),
         conflict=conflict,
         compute=lambda db: view_bytes.status(
-            db.engine, conflict, as_of=as_of, known_at=known_at, window=settings.contested_window
+            db.engine,
+            conflict,
+            as_of=as_of,
+            known_at=known_at,
+            window=read.settings.contested_window,
         ),
         min_position=min_position,
         as_of=as_of,
@@ -225,7 +227,6 @@ async def get_allegations(
 )
 async def get_timeline(
     conflict: Conflict,
-    settings: SettingsDep,
     _key: ReaderKey,
     read: ConditionalReadDep,
     as_of: AsOf = None,
@@ -257,10 +258,10 @@ async def get_timeline(
             conflict,
             as_of=as_of,
             known_at=known_at,
-            window=settings.contested_window,
+            window=read.settings.contested_window,
             after=after,
             limit=limit,
-            max_bytes=settings.max_page_bytes,
+            max_bytes=read.settings.max_page_bytes,
             url=read.request.url,
         ),
         min_position=min_position,

@@ -16,7 +16,7 @@ from app.api.parameters import (
     Conflict,
     conditional_responses,
 )
-from app.deps import ReaderKey, SettingsDep
+from app.deps import ReaderKey
 from app.http.links import link
 from app.http.openapi import OPEN_READ
 from app.reads import view_bytes
@@ -42,7 +42,6 @@ def _responses(media_type: str, description: str) -> dict[int | str, dict[str, A
 )
 async def get_badge(
     conflict: Conflict,
-    settings: SettingsDep,
     _key: ReaderKey,
     read: ConditionalReadDep,
 ) -> Response:
@@ -51,7 +50,9 @@ async def get_badge(
         kind="b",
         key=("badge", conflict),
         conflict=conflict,
-        compute=lambda db: view_bytes.badge(db.engine, conflict, window=settings.contested_window),
+        compute=lambda db: view_bytes.badge(
+            db.engine, conflict, window=read.settings.contested_window
+        ),
     )
 
 
@@ -65,7 +66,6 @@ async def get_badge(
 )
 async def get_feed(
     conflict: Conflict,
-    settings: SettingsDep,
     _key: ReaderKey,
     read: ConditionalReadDep,
 ) -> Response:
@@ -81,7 +81,7 @@ async def get_feed(
         compute=lambda db: view_bytes.feed(
             db.engine,
             conflict,
-            window=settings.contested_window,
+            window=read.settings.contested_window,
             self_url=self_url,
             page_url=page_url,
         ),

@@ -25,7 +25,6 @@ from app.deps import (
     JsonContent,
     MetricsDep,
     ReaderKey,
-    SettingsDep,
     WriterKey,
     reading,
 )
@@ -171,7 +170,6 @@ def _audited(key: ApiKey | None) -> bool:
     openapi_extra=OPEN_READ,
 )
 async def list_events(
-    settings: SettingsDep,
     key: ReaderKey,
     read: ConditionalReadDep,
     after: After = 0,
@@ -192,7 +190,7 @@ async def list_events(
             await database.heads.log(),
             after=after,
             limit=limit,
-            max_bytes=settings.max_page_bytes,
+            max_bytes=read.settings.max_page_bytes,
             audited=audited,
         )
 
@@ -249,7 +247,6 @@ async def read_log_head(
 )
 async def list_conflict_events(
     conflict: Conflict,
-    settings: SettingsDep,
     key: ReaderKey,
     read: ConditionalReadDep,
     after: After = 0,
@@ -267,7 +264,7 @@ async def list_conflict_events(
             await database.heads.stream(conflict),
             after=after,
             limit=limit,
-            max_bytes=settings.max_page_bytes,
+            max_bytes=read.settings.max_page_bytes,
             conflict=conflict,
             audited=audited,
         )

@@ -5,15 +5,13 @@ read's headers and 304."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any, NotRequired, TypedDict, Unpack
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Path, Query, Request, Response
+from fastapi import Depends, Path, Query
 
+from app.deps import conditional_read
 from app.http.problems import problem_responses
-from app.reads.conditional import Compute, ConditionalDep, ConditionalReads
+from app.reads.conditional import ConditionalRead
 from events.model.values import MAX_SAFE_INTEGER, ConflictSlug
 
 __all__ = [
@@ -26,11 +24,8 @@ __all__ = [
     "ConditionalRead",
     "ConditionalReadDep",
     "Conflict",
-    "IfNoneMatch",
     "Limit",
     "MinPosition",
-    "Prefer",
-    "conditional_read",
     "conditional_responses",
 ]
 
@@ -55,22 +50,6 @@ POSITIONED_CONFLICT_READ_PROBLEMS = problem_responses(
     401, 422, 503, specific=_UNKNOWN_CONFLICT | _NOT_REACHED
 )
 
-IfNoneMatch = Annotated[
-    str | None,
-    Header(
-        alias="If-None-Match",
-        description="An ETag from an earlier answer: 304 with no body while it is current.",
-    ),
-]
-Prefer = Annotated[
-    str | None,
-    Header(
-        alias="Prefer",
-        description="`wait=N` (RFC 7240, N ≤ 60 seconds) with a current If-None-Match: hold "
-        "the request until the state changes (200) or N seconds pass (304).",
-    ),
-]
-
 MinPosition = Annotated[
     int | None,
     Query(
@@ -83,45 +62,6 @@ MinPosition = Annotated[
 ]
 
 
-class Read(TypedDict):
-    """What a route says of its conditional read (``ConditionalReads.respond``)."""
-
-    kind: str
-    key: Hashable
-    conflict: str | None
-    compute: Compute
-    min_position: NotRequired[int | None]
-    as_of: NotRequired[datetime | None]
-    known_at: NotRequired[datetime | None]
-
-
-@dataclass(frozen=True, slots=True)
-class ConditionalRead:
-    """A conditional GET as its route received it: the request, its ``If-None-Match`` (and the
-    ``Prefer`` header, documented here and read by ``ConditionalReads``), and the service that
-    answers it. A route says only what it reads (``respond``), not the same four parameters
-    and the same call as every other conditional read."""
-
-    request: Request
-    reads: ConditionalReads
-    if_none_match: str | None
-
-    async def respond(self, **read: Unpack[Read]) -> Response:
-        """``ConditionalReads.respond`` for this request."""
-        return await self.reads.respond(self.request, if_none_match=self.if_none_match, **read)
-
-
-async def conditional_read(
-    request: Request,
-    reads: ConditionalDep,
-    if_none_match: IfNoneMatch = None,
-    _prefer: Prefer = None,
-) -> ConditionalRead:
-    return ConditionalRead(request, reads, if_none_match)
-
-
-#: Declared after the key (a request without one is a 401 first), and after the route's own
-#: query parameters are declared: its headers come last in the OpenAPI document, as before.
 ConditionalReadDep = Annotated[ConditionalRead, Depends(conditional_read)]
 
 _STRING = {"type": "string"}

@@ -8,6 +8,7 @@ cannot say from the routes alone.
 - Stored events may carry ``key_id`` (admin readers only).
 - ``event.corrected``'s ``data`` follows the schema of the type it corrects.
 - An example for each request body and 2xx response (``docs/examples.json`` beside it).
+- A conditional read's request headers (If-None-Match, Prefer), which it reads itself.
 - Reads are declared with optional auth (``OPEN_READ``); with ``CEASEFIRE_REQUIRE_READ_KEY``
   the document says they need a key, as the server then does.
 
@@ -33,6 +34,40 @@ __all__ = ["OPEN_READ", "install", "links"]
 #: ``openapi_extra`` of a read: FastAPI lists the bearer scheme from the key dependency, and
 #: this adds the empty requirement beside it, which is OpenAPI's way to say "optional".
 OPEN_READ: dict[str, Any] = {"security": [{}]}
+
+#: The request headers of a conditional read (an operation that may answer 304), which
+#: ``app.api.parameters.conditional_read`` reads from the request itself.
+_CONDITIONAL_HEADERS = (
+    ("If-None-Match", "An ETag from an earlier answer: 304 with no body while it is current."),
+    (
+        "Prefer",
+        "`wait=N` (RFC 7240, N \u2264 60 seconds) with a current If-None-Match: hold the request "
+        "until the state changes (200) or N seconds pass (304).",
+    ),
+)
+
+
+def _conditional_headers(paths: dict[str, Any]) -> None:
+    for path in paths.values():
+        for operation in path.values():
+            if "304" not in operation.get("responses", {}):
+                continue
+            parameters = operation.setdefault("parameters", [])
+            for name, description in _CONDITIONAL_HEADERS:
+                schema = {
+                    "anyOf": [{"type": "string"}, {"type": "null"}],
+                    "description": description,
+                    "title": name,
+                }
+                parameters.append(
+                    {
+                        "name": name,
+                        "in": "header",
+                        "required": False,
+                        "schema": schema,
+                        "description": description,
+                    }
+                )
 
 
 def links(parameter: str, value: str, *operation_ids: str) -> dict[str, Any]:
@@ -109,6 +144,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             _audited_events(schemas)
             describe(schemas)
             _examples(document)
+            _conditional_headers(document["paths"])
             if settings.require_read_key:
                 for path in document["paths"].values():
                     for operation in path.values():

@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Annotated
+from typing import Annotated, NotRequired, TypedDict, Unpack
 
 from fastapi import Depends, Request, Response
 
@@ -48,13 +48,21 @@ from app.reads.entity_tags import (
     parse_tag,
     parse_wait,
 )
+from app.settings import Settings
 from events.log.notifications import AppendNotifier
 from events.log.routing import ReadDatabase, ReadRouter
 from events.log.store import storage_errors
 from events.model.errors import StorageUnavailableError, UnknownConflictError
 from projections.freshness import newest_recorded_at
 
-__all__ = ["CachePolicy", "ConditionalDep", "ConditionalReads", "get_conditional"]
+__all__ = [
+    "CachePolicy",
+    "ConditionalDep",
+    "ConditionalRead",
+    "ConditionalReads",
+    "Read",
+    "get_conditional",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,36 +207,35 @@ class ConditionalReads:
             position = await head(database)
         now = datetime.now(UTC)
         matched = self._matching(if_none_match, kind, position, now)
-        client = client_of(request)
         if matched is None:
             representation = await self._cache.get(
-                key, position, now, partial(self._computed, client, compute, database)
+                key, position, now, partial(self._computed, request, compute, database)
             )
             return self._ok(kind, representation)
         wait = parse_wait(request.headers.getlist("prefer"))
         if not wait:
             return self._not_modified(matched, kind, None)
         applied = min(wait, MAX_WAIT)
-        with self.waiting.held(), self.waiting_per_client.held(client):
+        with self.waiting.held(), self.waiting_per_client.held(client_of(request)):
             moved = await self._wait(request, channel, matched, head, applied)
         if moved is None:
             return self._not_modified(matched, kind, applied)
         # Woken by the primary's notification: read where the log has reached that position.
         database, _ = await self.router.choose(moved, strict=False)
         representation = await self._cache.get(
-            key, moved, datetime.now(UTC), partial(self._computed, client, compute, database)
+            key, moved, datetime.now(UTC), partial(self._computed, request, compute, database)
         )
         response = self._ok(kind, representation)
         response.headers["Preference-Applied"] = f"wait={applied}"
         return response
 
     async def _computed(
-        self, client: str, compute: Compute, database: ReadDatabase
+        self, request: Request, compute: Compute, database: ReadDatabase
     ) -> Representation:
         """``compute`` on a cache miss, counted under the client's cap. Over the cap, the 429
         is raised before the computation's first await: nobody can have joined it yet, so
         no other client ever shares the refusal."""
-        with self.computing.held(client):
+        with self.computing.held(client_of(request)):
             return await compute(database)
 
     async def _settled(self, database: ReadDatabase, known_at: datetime) -> bool:
@@ -348,3 +355,32 @@ async def _disconnected(request: Request) -> None:
         message = await request.receive()
         if message["type"] == "http.disconnect":
             return
+
+
+class Read(TypedDict):
+    """What a route says of its conditional read (``ConditionalReads.respond``)."""
+
+    kind: str
+    key: Hashable
+    conflict: str | None
+    compute: Compute
+    min_position: NotRequired[int | None]
+    as_of: NotRequired[datetime | None]
+    known_at: NotRequired[datetime | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionalRead:
+    """A conditional GET as its route received it: the request, its ``If-None-Match`` (the
+    ``Prefer`` header is read by ``ConditionalReads``), the service that answers it and the
+    settings that shape the body. A route says only what it reads (``respond``), not the same
+    parameters and the same call as every other conditional read."""
+
+    request: Request
+    reads: ConditionalReads
+    if_none_match: str | None
+    settings: Settings
+
+    async def respond(self, **read: Unpack[Read]) -> Response:
+        """``ConditionalReads.respond`` for this request."""
+        return await self.reads.respond(self.request, if_none_match=self.if_none_match, **read)
