@@ -14,6 +14,7 @@ import json
 from datetime import datetime
 
 from events.model.envelope import Recorded, RecordedMissionDispatched, RecordedViolationAlleged
+from events.model.event_data import MilestoneExtendedData, MilestoneMetData
 from events.model.evolve import Observer, evolve, required
 from events.model.state import AgreementState, ConflictState, Lookup, no_lookup, with_data
 from events.model.types import (
@@ -25,6 +26,8 @@ from events.model.types import (
     CeasefireDeclared,
     ConflictDescribed,
     EventCorrected,
+    MilestoneExtended,
+    MilestoneMet,
     MissionDispatched,
     MissionEnded,
     ViolationAlleged,
@@ -84,6 +87,9 @@ def add_rows(
         case AgreementSigned() | CeasefireDeclared():
             agreement = after.agreements[event.data.agreement_id]
             changes.insert("proj_agreements", _agreement_row(agreement, conflict, known_from))
+            _milestone_rows(None, agreement, conflict, event, changes)
+        case MilestoneExtended() | MilestoneMet():
+            changes.insert("proj_milestone_updates", _milestone_update_row(event, conflict))
         case AgreementCollapsed(data=data):
             _replace_agreement(after, after.agreements[data.agreement_id], known_from, changes)
         case AgreementExtended(data=extension):
@@ -146,7 +152,7 @@ def add_rows(
             )
         case EventCorrected(data=data):
             target = required(before, data.event_id, lookup)
-            _correction_rows(after, with_data(target, data.data), known_from, changes)
+            _correction_rows(before, after, with_data(target, data.data), known_from, changes)
             if target.id in before.revisions:
                 changes.close("proj_corrections", {"event_id": target.id}, known_from)
             changes.insert(
@@ -196,7 +202,11 @@ def _actor_rows(
 
 
 def _correction_rows(
-    after: ConflictState, corrected: Recorded, known_from: datetime, changes: Changes
+    before: ConflictState,
+    after: ConflictState,
+    corrected: Recorded,
+    known_from: datetime,
+    changes: Changes,
 ) -> None:
     """Close the current row version of the corrected thing and insert one with the new data."""
     match corrected:
@@ -210,6 +220,13 @@ def _correction_rows(
         case AgreementSigned() | CeasefireDeclared() | AgreementCollapsed():
             agreement = after.agreements[corrected.data.agreement_id]
             _replace_agreement(after, agreement, known_from, changes)
+            if not isinstance(corrected, AgreementCollapsed):
+                was = before.agreements[agreement.agreement_id]
+                _milestone_rows(was, agreement, after.conflict, corrected, changes, known_from)
+        case MilestoneExtended() | MilestoneMet():
+            changes.close("proj_milestone_updates", {"event_id": corrected.id}, known_from)
+            row = _milestone_update_row(corrected, after.conflict) | {"known_from": known_from}
+            changes.insert("proj_milestone_updates", row)
 
 
 def _replace_agreement(
@@ -218,6 +235,68 @@ def _replace_agreement(
     key = {"conflict": state.conflict, "agreement_id": agreement.agreement_id}
     changes.close("proj_agreements", key, known_from)
     changes.insert("proj_agreements", _agreement_row(agreement, state.conflict, known_from))
+
+
+def _milestone_rows(
+    was: AgreementState | None,
+    agreement: AgreementState,
+    conflict: str,
+    signing: Recorded,
+    changes: Changes,
+    known_from: datetime | None = None,
+) -> None:
+    """The agreement's milestones as its signing sets them: on a correction (``was``: the
+    agreement before it) the earlier rows are closed and the corrected ones inserted."""
+    known_from = signing.recorded_at if known_from is None else known_from
+    for milestone in () if was is None else was.milestones:
+        key = {
+            "conflict": conflict,
+            "agreement_id": agreement.agreement_id,
+            "milestone_id": milestone.milestone_id,
+        }
+        changes.close("proj_milestones", key, known_from)
+    for milestone in agreement.milestones:
+        changes.insert(
+            "proj_milestones",
+            {
+                "conflict": conflict,
+                "agreement_id": agreement.agreement_id,
+                "milestone_id": milestone.milestone_id,
+                "description": milestone.description,
+                "due_at": milestone.due_at,
+                "version": signing.version,
+                "event_id": signing.id,
+                "known_from": known_from,
+                "known_until": None,
+            },
+        )
+
+
+def _milestone_update_row(event: Recorded, conflict: str) -> Row:
+    """A ``milestone.extended`` or ``milestone.met`` as a row (a corrected one: its data)."""
+    data = event.data
+    assert isinstance(data, MilestoneExtendedData | MilestoneMetData)
+    due_at: datetime | None = None
+    reason: str | None = None
+    statement: str | None = None
+    if isinstance(data, MilestoneExtendedData):
+        due_at, reason = data.due_at, data.reason
+    else:
+        statement = data.statement
+    return {
+        "event_id": event.id,
+        "conflict": conflict,
+        "agreement_id": data.agreement_id,
+        "milestone_id": data.milestone_id,
+        "type": event.type,
+        "occurred_at": event.occurred_at,
+        "due_at": due_at,
+        "reason": reason,
+        "statement": statement,
+        "version": event.version,
+        "known_from": event.recorded_at,
+        "known_until": None,
+    }
 
 
 def _agreement_row(agreement: AgreementState, conflict: str, known_from: datetime) -> Row:

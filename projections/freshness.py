@@ -2,9 +2,10 @@
 
 A view of a past instant (``as_of`` given) changes only when the log grows. A view of *now*
 also changes with the clock: an agreement becomes effective, the contested window after the
-last allegation runs out, an event dated in the future comes due. ``next_change`` finds the
-earliest such instant from the projection tables (a few indexed minimums), so a validator
-can say "unchanged until position P moves or until instant U", and a waiter can wake at U.
+last allegation runs out, a milestone falls due, an event dated in the future comes due.
+``next_change`` finds the earliest such instant from the projection tables (a few indexed
+minimums), so a validator can say "unchanged until position P moves or until instant U", and
+a waiter can wake at U.
 
 ``snapshot`` gives a connection whose reads all see one state of the database, so a view and
 the position it is tagged with always agree.
@@ -28,6 +29,8 @@ from projections.tables import (
     allegations,
     extensions,
     known_at_condition,
+    milestone_updates,
+    milestones,
     mission_ends,
     missions,
 )
@@ -74,7 +77,8 @@ async def next_change(
     """The earliest instant after ``after`` at which a view of the conflict (every conflict
     when None) as of *now* may change with no new event: a signing, an effective_at, an end,
     an extension, a collapse, an allegation, its retraction or denial, a mission's dispatch or
-    end dated later than ``after``, or any of ``also`` (the
+    end, a milestone falling due, its extension or its meeting dated later than ``after``, or
+    any of ``also`` (the
     end of a contested window, say). Given the contested ``window``, also the earliest end of
     the window after any allegation (whichever agreement it contests). None when nothing is
     due. It may name an instant at which nothing visible changes; never one later than a real
@@ -102,6 +106,9 @@ async def next_change(
                 earliest(allegations, "denied_at"),
                 earliest(missions, "dispatched_at"),
                 earliest(mission_ends, "ended_at"),
+                earliest(milestones, "due_at"),
+                earliest(milestone_updates, "occurred_at"),
+                earliest(milestone_updates, "due_at"),
                 earliest(allegations, "occurred_at", since=after - (window or timedelta(0))),
             )
         )

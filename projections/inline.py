@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.log.positions import stream_head
 from events.model.actors import Actor, Actors, name_key
+from events.model.milestones import MilestoneExtension, MilestoneMeeting, MilestoneState
 from events.model.state import AgreementState, ConflictState
 from projections.tables import (
     actors,
@@ -22,18 +23,29 @@ from projections.tables import (
     corrections,
     extensions,
     known_at_condition,
+    milestone_updates,
+    milestones,
     mission_ends,
     missions,
 )
 
-__all__ = ["CHECKPOINT", "agreement_from_row", "load_actors", "load_agreements", "load_state"]
+__all__ = [
+    "CHECKPOINT",
+    "agreement_from_row",
+    "load_actors",
+    "load_agreements",
+    "load_milestones",
+    "load_state",
+]
 
 #: The checkpoint row the inline projections advance with every append.
 CHECKPOINT = "ceasefire"
 
 
 def agreement_from_row(
-    row: RowMapping, extensions: tuple[tuple[datetime, datetime], ...] = ()
+    row: RowMapping,
+    extensions: tuple[tuple[datetime, datetime], ...] = (),
+    milestones: tuple[MilestoneState, ...] = (),
 ) -> AgreementState:
     return AgreementState(
         agreement_id=row["agreement_id"],
@@ -53,14 +65,16 @@ def agreement_from_row(
         unilateral=bool(row["unilateral"]),
         declared_by=row["declared_by"],
         extensions=extensions,
+        milestones=milestones,
     )
 
 
 async def load_agreements(
     conn: AsyncConnection, conflict: str, known_at: datetime | None = None
 ) -> dict[str, AgreementState]:
-    """The conflict's agreements and declarations with their extensions, as the log held them
-    at ``known_at`` (None: now). Two indexed lookups; a conflict has few agreements."""
+    """The conflict's agreements and declarations with their extensions and milestones, as the
+    log held them at ``known_at`` (None: now). Three indexed lookups (four when it has
+    milestones); a conflict has few agreements."""
     extended: dict[str, list[tuple[datetime, datetime]]] = {}
     rows = await conn.execute(
         select(extensions.c.agreement_id, extensions.c.occurred_at, extensions.c.expires_at)
@@ -76,10 +90,70 @@ async def load_agreements(
             )
         )
     ).mappings()
+    deadlines = await load_milestones(conn, conflict, known_at)
     return {
-        row["agreement_id"]: agreement_from_row(row, tuple(extended.get(row["agreement_id"], ())))
+        row["agreement_id"]: agreement_from_row(
+            row,
+            tuple(extended.get(row["agreement_id"], ())),
+            deadlines.get(row["agreement_id"], ()),
+        )
         for row in agreement_rows
     }
+
+
+async def load_milestones(
+    conn: AsyncConnection, conflict: str, known_at: datetime | None = None
+) -> dict[str, tuple[MilestoneState, ...]]:
+    """Per agreement, its milestones with their extensions and meetings, as the log held them
+    at ``known_at``: the updates are read only when there is a milestone to update."""
+    rows = (
+        await conn.execute(
+            select(
+                milestones.c.agreement_id,
+                milestones.c.milestone_id,
+                milestones.c.description,
+                milestones.c.due_at,
+            )
+            .where(milestones.c.conflict == conflict, known_at_condition(milestones, known_at))
+            .order_by(milestones.c.agreement_id, milestones.c.due_at, milestones.c.milestone_id)
+        )
+    ).all()
+    if not rows:
+        return {}
+    extended: dict[tuple[str, str], list[MilestoneExtension]] = {}
+    met: dict[tuple[str, str], MilestoneMeeting] = {}
+    u = milestone_updates.c
+    updates = await conn.execute(
+        select(
+            u.agreement_id,
+            u.milestone_id,
+            u.type,
+            u.event_id,
+            u.occurred_at,
+            u.due_at,
+            u.reason,
+            u.statement,
+        )
+        .where(u.conflict == conflict, known_at_condition(milestone_updates, known_at))
+        .order_by(u.version)
+    )
+    for agreement_id, milestone_id, kind, event_id, occurred_at, due_at, reason, said in updates:
+        key = (agreement_id, milestone_id)
+        if kind == "milestone.met":
+            met[key] = MilestoneMeeting(event_id, occurred_at, said)
+        else:
+            extended.setdefault(key, []).append(
+                MilestoneExtension(event_id, occurred_at, due_at, reason)
+            )
+    found: dict[str, list[MilestoneState]] = {}
+    for agreement_id, milestone_id, description, due_at in rows:
+        key = (agreement_id, milestone_id)
+        found.setdefault(agreement_id, []).append(
+            MilestoneState(
+                milestone_id, description, due_at, tuple(extended.get(key, ())), met.get(key)
+            )
+        )
+    return {agreement_id: tuple(listed) for agreement_id, listed in found.items()}
 
 
 async def load_actors(

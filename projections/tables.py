@@ -39,6 +39,8 @@ __all__ = [
     "extensions",
     "known_at_condition",
     "known_between",
+    "milestone_updates",
+    "milestones",
     "mission_ends",
     "missions",
 ]
@@ -219,6 +221,42 @@ actors = Table(
 )
 Index("ix_proj_actors_key", actors.c.conflict, actors.c.name)
 
+#: Each milestone of an agreement or declaration as its signing (or the latest correction of
+#: it) set it (0012): a correction closes the agreement's milestone rows and inserts its new ones.
+milestones = Table(
+    "proj_milestones",
+    metadata,
+    Column("conflict", String(64), nullable=False),
+    Column("agreement_id", String(64), nullable=False),
+    Column("milestone_id", String(64), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    *known_between(),
+)
+Index("ix_proj_milestones_key", milestones.c.conflict, milestones.c.agreement_id)
+
+#: Each ``milestone.extended`` (its new ``due_at`` from its occurred_at on) and
+#: ``milestone.met`` (met from its occurred_at on), 0012; a correction of one closes its row.
+milestone_updates = Table(
+    "proj_milestone_updates",
+    metadata,
+    Column("event_id", Uuid, nullable=False),
+    Column("conflict", String(64), nullable=False),
+    Column("agreement_id", String(64), nullable=False),
+    Column("milestone_id", String(64), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("due_at", UtcDateTime, nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("statement", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    *known_between(),
+)
+Index("ix_proj_milestone_updates_key", milestone_updates.c.event_id)
+Index("ix_proj_milestone_updates_conflict", milestone_updates.c.conflict)
+
 #: The columns that name one thing in each table: a change closes the current row version
 #: matching these before it inserts the next one.
 PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
@@ -230,6 +268,8 @@ PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
     "proj_mission_ends": ("event_id",),
     "proj_descriptions": ("conflict",),
     "proj_actors": ("conflict", "name"),
+    "proj_milestones": ("conflict", "agreement_id", "milestone_id"),
+    "proj_milestone_updates": ("event_id",),
 }
 
 

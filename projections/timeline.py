@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from events.log.store import decode_row
 from events.log.tables import events
 from events.model.envelope import Recorded
+from events.model.milestones import MilestoneStateName
 from events.model.state import AgreementState
 from events.model.types import AllegationRetracted, EventCorrected, data_of
 from events.model.values import local_time
@@ -81,6 +82,8 @@ EntryType = Literal[
     "mission.ended",
     "conflict.described",
     "actor.registered",
+    "milestone.extended",
+    "milestone.met",
 ]
 
 
@@ -114,6 +117,11 @@ class TimelineEntry(View):
     state: ConflictState = Field(
         description="The state of the conflict at this event's occurred_at, this event counted."
     )
+    milestone_state: MilestoneStateName | None = Field(
+        default=None,
+        description="For a `milestone.extended` or `milestone.met`: the state of its milestone "
+        "at this event's occurred_at, this event counted (null for other events).",
+    )
 
 
 class TimelineView(View):
@@ -141,6 +149,10 @@ def _agreement_summary(made: str, data: Mapping[str, Any], with_whom: str) -> st
         text += f", effective {data['effective_at']}"
     if data.get("expires_at"):
         text += f", until {data['expires_at']}"
+    milestones = data.get("milestones")
+    if milestones:
+        due = "; ".join(f"{m['description']} by {m['due_at']}" for m in milestones)
+        return f"{text}. Milestones: {due}."
     return text + "."
 
 
@@ -176,6 +188,13 @@ def _summary(event: Recorded, data: Mapping[str, Any], retracted: bool) -> str:
         case "conflict.described":
             where = ", ".join([*data["countries"], data["region"]])
             return f"Described as {data['title']} ({where})."
+        case "milestone.extended":
+            return (
+                f"Milestone {data['milestone_id']} of {data['agreement_id']} extended until "
+                f"{data['due_at']}{_because(data)}"
+            )
+        case "milestone.met":
+            return f"Milestone {data['milestone_id']} of {data['agreement_id']} met."
         case "actor.registered":
             text = f"{data['name']} registered ({data['kind'].replace('_', ' ')})"
             if data.get("aliases"):
@@ -283,9 +302,21 @@ def build_timeline(
                 notes=notes.get(event.id, []),
                 agreement_id=concerns,
                 state=state,
+                milestone_state=_milestone_state(by_id, data, event),
             )
         )
     return entries
+
+
+def _milestone_state(
+    agreements: Mapping[str, AgreementState], data: Mapping[str, Any], event: Recorded
+) -> MilestoneStateName | None:
+    """The state at ``event``'s occurred_at of the milestone a ``milestone.*`` event names."""
+    if not event.type.startswith("milestone."):
+        return None
+    agreement = agreements.get(data["agreement_id"])
+    milestone = None if agreement is None else agreement.milestone(data["milestone_id"])
+    return None if milestone is None else milestone.state_at(event.occurred_at)
 
 
 def _note(event: Recorded) -> TimelineNote:

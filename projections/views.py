@@ -10,6 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from events.model.milestones import MilestoneState, MilestoneStateName
 from events.model.state import AgreementState
 
 __all__ = [
@@ -25,8 +26,11 @@ __all__ = [
     "CasualtyTotals",
     "ConflictState",
     "ConflictSummary",
+    "DeadlineView",
     "DescriptionView",
     "ExtensionView",
+    "MilestoneExtensionView",
+    "MilestoneView",
     "MissionView",
     "OutsideAgreements",
     "PartyCounts",
@@ -73,6 +77,59 @@ class ExtensionView(View):
     expires_at: datetime = Field(description="The new end.")
 
 
+class MilestoneExtensionView(View):
+    """A milestone's deadline moved to a later time."""
+
+    occurred_at: datetime = Field(description="When it was agreed: it takes effect then.")
+    due_at: datetime = Field(description="The new due time.")
+    reason: str | None = None
+
+
+class MilestoneView(View):
+    """A deadline inside an agreement (a withdrawal, a handover, an exchange) as it stood at
+    ``as_of``: nothing that occurred later (an extension, its meeting) shows."""
+
+    milestone_id: str
+    description: str
+    due_at: datetime = Field(description="When it is due as known at as_of (extensions by then).")
+    signed_due_at: datetime = Field(description="When it was due as signed.")
+    extensions: list[MilestoneExtensionView] = Field(
+        default_factory=list, description="Its extensions that occurred by as_of."
+    )
+    state: MilestoneStateName = Field(
+        description="`met` once met (by as_of); else `pending` before `due_at`, `overdue` "
+        "from it on. It never changes the agreement's own state."
+    )
+    met_at: datetime | None = Field(default=None, description="When it was met (by as_of).")
+    statement: str | None = Field(default=None, description="What its `milestone.met` said.")
+
+    @classmethod
+    def of(cls, milestone: MilestoneState, at: datetime) -> MilestoneView:
+        met = milestone.met if milestone.met_by(at) else None
+        return cls(
+            milestone_id=milestone.milestone_id,
+            description=milestone.description,
+            due_at=milestone.due_at_time(at),
+            signed_due_at=milestone.due_at,
+            extensions=[
+                MilestoneExtensionView(occurred_at=e.occurred_at, due_at=e.due_at, reason=e.reason)
+                for e in sorted(milestone.extensions, key=lambda e: (e.occurred_at, e.due_at))
+                if e.occurred_at <= at
+            ],
+            state=milestone.state_at(at),
+            met_at=None if met is None else met.occurred_at,
+            statement=None if met is None else met.statement,
+        )
+
+
+class DeadlineView(View):
+    """An agreement's earliest pending milestone."""
+
+    milestone_id: str
+    description: str
+    due_at: datetime
+
+
 class AgreementView(View):
     """An agreement or a unilateral declaration as it stood at ``as_of``: nothing that
     occurred later (a collapse, an extension) shows."""
@@ -94,12 +151,25 @@ class AgreementView(View):
     state: AgreementStateName = Field(description="Its own state at as_of.")
     collapsed_at: datetime | None = None
     collapse_reason: str | None = None
+    milestones: list[MilestoneView] = Field(
+        default_factory=list,
+        description="Its deadlines (withdrawals, handovers, exchanges) with their state at "
+        "as_of, earliest due first.",
+    )
+    next_deadline: DeadlineView | None = Field(
+        default=None, description="The pending milestone due first (null: none is pending)."
+    )
 
     @classmethod
     def of(
         cls, agreement: AgreementState, at: datetime, state: AgreementStateName
     ) -> AgreementView:
         collapsed = agreement.collapsed_at is not None and agreement.collapsed_at <= at
+        milestones = sorted(
+            (MilestoneView.of(m, at) for m in agreement.milestones),
+            key=lambda m: (m.due_at, m.milestone_id),
+        )
+        pending = next((m for m in milestones if m.state == "pending"), None)
         return cls(
             agreement_id=agreement.agreement_id,
             parties=list(agreement.parties),
@@ -120,6 +190,16 @@ class AgreementView(View):
             state=state,
             collapsed_at=agreement.collapsed_at if collapsed else None,
             collapse_reason=agreement.collapse_reason if collapsed else None,
+            milestones=milestones,
+            next_deadline=(
+                None
+                if pending is None
+                else DeadlineView(
+                    milestone_id=pending.milestone_id,
+                    description=pending.description,
+                    due_at=pending.due_at,
+                )
+            ),
         )
 
 

@@ -94,6 +94,14 @@ class RecordedActorRegistered(types.ActorRegistered, RecordMeta):
     pass
 
 
+class RecordedMilestoneExtended(types.MilestoneExtended, RecordMeta):
+    pass
+
+
+class RecordedMilestoneMet(types.MilestoneMet, RecordMeta):
+    pass
+
+
 Recorded = Annotated[
     RecordedAgreementSigned
     | RecordedAgreementCollapsed
@@ -106,7 +114,9 @@ Recorded = Annotated[
     | RecordedAllegationDenied
     | RecordedMissionEnded
     | RecordedConflictDescribed
-    | RecordedActorRegistered,
+    | RecordedActorRegistered
+    | RecordedMilestoneExtended
+    | RecordedMilestoneMet,
     Field(discriminator="type"),
 ]
 recorded_adapter: TypeAdapter[Recorded] = TypeAdapter(Recorded)

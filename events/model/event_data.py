@@ -51,6 +51,9 @@ __all__ = [
     "CorrectableType",
     "EventCorrectedData",
     "EventData",
+    "Milestone",
+    "MilestoneExtendedData",
+    "MilestoneMetData",
     "MissionDispatchedData",
     "MissionEndedData",
     "ViolationAllegedData",
@@ -69,6 +72,32 @@ class EventData(Frozen):
 def _ends_after_start(effective_at: datetime | None, expires_at: datetime | None) -> None:
     if effective_at is not None and expires_at is not None and expires_at <= effective_at:
         raise ValueError("expires_at must be later than effective_at")
+
+
+class Milestone(Frozen):
+    """A deadline inside an agreement (a withdrawal, a handover, a prisoner exchange): what is
+    to be done, and by when. It never ends the agreement: past its due time it is overdue."""
+
+    milestone_id: Slug = Field(description="Names it within its agreement.")
+    description: Annotated[Text, StringConstraints(min_length=1)] = Field(
+        description="What is to be done (an Israeli withdrawal from southern Lebanon, say)."
+    )
+    due_at: Instant = Field(description="When it is due, as signed (later than the signing).")
+
+
+def _distinct_milestones(milestones: tuple[Milestone, ...] | None) -> None:
+    if milestones is not None and len({m.milestone_id for m in milestones}) != len(milestones):
+        raise ValueError("milestone ids must be distinct")
+
+
+def _milestones_field() -> Any:
+    return Field(
+        default=None,
+        max_length=100,
+        description="Deadlines inside it (withdrawals, handovers, exchanges), each with its own "
+        "`milestone_id` (distinct), `description` and `due_at`; extended with "
+        "`milestone.extended`, met with `milestone.met`.",
+    )
 
 
 class ConflictDescribedData(EventData):
@@ -113,12 +142,14 @@ class AgreementSignedData(EventData):
     kind: AgreementKind = "ceasefire"
     terms: Text | None = None
     as_written: AsWritten | None = None
+    milestones: tuple[Milestone, ...] | None = _milestones_field()
 
     @model_validator(mode="after")
     def _distinct_parties(self) -> AgreementSignedData:
         if len({p.casefold() for p in self.parties}) != len(self.parties):
             raise ValueError("parties must be distinct")
         _ends_after_start(self.effective_at, self.expires_at)
+        _distinct_milestones(self.milestones)
         return self
 
 
@@ -135,6 +166,7 @@ class CeasefireDeclaredData(EventData):
     kind: AgreementKind = "ceasefire"
     terms: Text | None = None
     as_written: AsWritten | None = None
+    milestones: tuple[Milestone, ...] | None = _milestones_field()
 
     @model_validator(mode="after")
     def _distinct_parties(self) -> CeasefireDeclaredData:
@@ -142,6 +174,7 @@ class CeasefireDeclaredData(EventData):
         if len({p.casefold() for p in names}) != len(names):
             raise ValueError("declared_by and toward must be distinct")
         _ends_after_start(self.effective_at, self.expires_at)
+        _distinct_milestones(self.milestones)
         return self
 
 
@@ -151,6 +184,24 @@ class AgreementExtendedData(EventData):
     agreement_id: Slug
     expires_at: Instant = Field(description="The new end: later than the current one.")
     reason: Text | None = None
+
+
+class MilestoneExtendedData(EventData):
+    """A milestone's deadline moved to a later time, from the extension's own occurred_at on.
+    It never ends the agreement, and an open-ended agreement's milestones are extended too."""
+
+    agreement_id: Slug
+    milestone_id: Slug = Field(description="A milestone of the agreement.")
+    due_at: Instant = Field(description="The new due time: later than the current one.")
+    reason: Text | None = None
+
+
+class MilestoneMetData(EventData):
+    """A milestone done: from this event's occurred_at on it is ``met``."""
+
+    agreement_id: Slug
+    milestone_id: Slug = Field(description="A milestone of the agreement, not yet met.")
+    statement: Text | None = None
 
 
 class AgreementCollapsedData(EventData):
@@ -315,6 +366,8 @@ CORRECTABLE_DATA: dict[str, type[Frozen]] = {
     "violation.alleged": ViolationAllegedData,
     "mission.dispatched": MissionDispatchedData,
     "ceasefire.declared": CeasefireDeclaredData,
+    "milestone.extended": MilestoneExtendedData,
+    "milestone.met": MilestoneMetData,
 }
 
 if TYPE_CHECKING:  # a type checker cannot derive a Literal; to it, a type name is a string

@@ -19,6 +19,7 @@ from uuid import UUID
 from events.model.canonical import canonical
 from events.model.envelope import Recorded, to_recorded
 from events.model.errors import UnknownActorError
+from events.model.milestones import MilestoneExtension, MilestoneMeeting, MilestoneState
 from events.model.rules import check
 from events.model.state import (
     AgreementState,
@@ -39,6 +40,8 @@ from events.model.types import (
     CeasefireDeclared,
     Event,
     EventCorrected,
+    MilestoneExtended,
+    MilestoneMet,
     MissionDispatched,
     MissionEnded,
     ViolationAlleged,
@@ -166,7 +169,42 @@ def evolve(state: ConflictState, event: Recorded, lookup: Lookup = no_lookup) ->
             target = required(state, data.event_id, lookup)
             state = _corrected(state, with_data(target, data.data))
             state = replace(state, revisions={**state.revisions, target.id: event.id})
+        case MilestoneExtended() | MilestoneMet():
+            state = _with_milestone_event(state, event)
     return _at_version(state, event.version)
+
+
+def _with_milestone_event(state: ConflictState, event: Recorded) -> ConflictState:
+    """What a ``milestone.extended`` or a ``milestone.met`` (or a correction of one, which
+    keeps its id and occurred_at) makes of its milestone: an extension replaces the one with
+    its id, if any, else is added; a meeting sets (or restates) ``met``."""
+    match event:
+        case MilestoneExtended(data=data):
+            agreement = state.agreements[data.agreement_id]
+            milestone = _required_milestone(agreement, data.milestone_id)
+            extension = MilestoneExtension(event.id, event.occurred_at, data.due_at, data.reason)
+            listed = milestone.extensions
+            if any(e.event_id == event.id for e in listed):  # a correction: in its place
+                listed = tuple(extension if e.event_id == event.id else e for e in listed)
+            else:
+                listed = (*listed, extension)
+            milestone = replace(milestone, extensions=listed)
+        case MilestoneMet(data=met):
+            agreement = state.agreements[met.agreement_id]
+            milestone = _required_milestone(agreement, met.milestone_id)
+            milestone = replace(
+                milestone, met=MilestoneMeeting(event.id, event.occurred_at, met.statement)
+            )
+        case _:
+            return state
+    return _with_agreement(state, agreement.with_milestone(milestone))
+
+
+def _required_milestone(agreement: AgreementState, milestone_id: str) -> MilestoneState:
+    milestone = agreement.milestone(milestone_id)
+    if milestone is None:
+        raise LookupError(f"{agreement.agreement_id} has no milestone {milestone_id}: check first")
+    return milestone
 
 
 def _with_actors(state: ConflictState, names: Sequence[str], event: Recorded) -> ConflictState:
@@ -198,14 +236,30 @@ def _corrected(state: ConflictState, corrected: Recorded) -> ConflictState:
                 scope_level=fresh.scope_level,
                 scope_area=fresh.scope_area,
             )
+            agreement = replace(agreement, milestones=_kept(agreement, fresh.milestones))
             state = _with_agreement(state, agreement)
             return _with_actors(state, fresh.mediators, corrected)
+        case MilestoneExtended() | MilestoneMet():
+            return _with_milestone_event(state, corrected)
         case MissionDispatched(data=mission):
             return _with_actors(state, mission.monitors(), corrected)
         case AgreementCollapsed(data=data):
             agreement = replace(state.agreements[data.agreement_id], collapse_reason=data.reason)
             return _with_agreement(state, agreement)
     return state
+
+
+def _kept(
+    agreement: AgreementState, milestones: tuple[MilestoneState, ...]
+) -> tuple[MilestoneState, ...]:
+    """A corrected signing's milestones, each keeping the extensions and the meeting the
+    one of its id had (``check`` refuses a correction that drops one that has either)."""
+    return tuple(
+        m
+        if (before := agreement.milestone(m.milestone_id)) is None
+        else replace(m, extensions=before.extensions, met=before.met)
+        for m in milestones
+    )
 
 
 def agreement_of_event(event: Recorded) -> AgreementState:
@@ -217,12 +271,12 @@ def agreement_of_event(event: Recorded) -> AgreementState:
             mediators: tuple[str, ...] = ()
             effective_at, expires_at = declared.effective_at, declared.expires_at
             kind, terms, declared_by = declared.kind, declared.terms, declared.declared_by
-            agreement_id = declared.agreement_id
+            agreement_id, milestones = declared.agreement_id, declared.milestones
         case AgreementSigned(data=data):
             scope, parties, mediators = data.scope, data.parties, data.mediators
             effective_at, expires_at = data.effective_at, data.expires_at
             kind, terms, declared_by = data.kind, data.terms, None
-            agreement_id = data.agreement_id
+            agreement_id, milestones = data.agreement_id, data.milestones
         case _:
             raise TypeError(f"{event.type} makes no agreement")
     return AgreementState(
@@ -242,6 +296,10 @@ def agreement_of_event(event: Recorded) -> AgreementState:
         scope_area=None if scope is None else scope.area,
         unilateral=declared_by is not None,
         declared_by=declared_by,
+        milestones=tuple(
+            MilestoneState(m.milestone_id, m.description, m.due_at)
+            for m in sorted(milestones or (), key=lambda m: (m.due_at, m.milestone_id))
+        ),
     )
 
 

@@ -14,7 +14,8 @@ from events.model import types
 from events.model.actors import name_key
 from events.model.envelope import Recorded
 from events.model.errors import DomainRuleError
-from events.model.event_data import CORRECTABLE_DATA
+from events.model.event_data import CORRECTABLE_DATA, Milestone, MilestoneExtendedData
+from events.model.milestones import MilestoneState
 from events.model.state import (
     ConflictState,
     Lookup,
@@ -39,9 +40,11 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
         case types.AgreementSigned(data=data):
             _check_new_agreement(state, event, data.agreement_id, data.effective_at)
             _check_term(event, data.effective_at, data.expires_at)
+            _check_milestones(event, data.milestones)
         case types.CeasefireDeclared(data=declared):
             _check_new_agreement(state, event, declared.agreement_id, declared.effective_at)
             _check_term(event, declared.effective_at, declared.expires_at)
+            _check_milestones(event, declared.milestones)
         case types.AgreementCollapsed(data=data):
             agreement = known_agreement(state, data.agreement_id)
             if agreement.collapsed_at is not None:
@@ -104,6 +107,83 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
             _check_correction(state, _target(state, data.event_id, lookup), event)
         case ActorRegistered():
             _check_registration(state, event)
+        case types.MilestoneExtended(data=extension):
+            milestone = _milestone(state, event, extension.agreement_id, extension.milestone_id)
+            if milestone.met is not None and milestone.met.occurred_at <= event.occurred_at:
+                raise DomainRuleError(
+                    "milestone-already-met",
+                    f"milestone {milestone.milestone_id!r} was met at "
+                    f"{milestone.met.occurred_at.isoformat()}, before this extension",
+                )
+            due = milestone.current_due()
+            if extension.due_at <= due:
+                raise DomainRuleError(
+                    "milestone-extension-not-later",
+                    f"milestone {milestone.milestone_id!r} is due at {due.isoformat()}; an "
+                    "extension must make it due later",
+                )
+        case types.MilestoneMet(data=met):
+            milestone = _milestone(state, event, met.agreement_id, met.milestone_id)
+            if milestone.met is not None:
+                raise DomainRuleError(
+                    "milestone-already-met",
+                    f"milestone {milestone.milestone_id!r} was met at "
+                    f"{milestone.met.occurred_at.isoformat()} already",
+                )
+
+
+def _milestone(
+    state: ConflictState, event: Event, agreement_id: str, milestone_id: str
+) -> MilestoneState:
+    """The milestone a ``milestone.*`` event names: of a known agreement signed by the event's
+    occurred_at and not collapsed by then (an extension or a meeting may be recorded late, so
+    only what occurred before it counts against it, whatever the order of recording)."""
+    agreement = known_agreement(state, agreement_id)
+    milestone = agreement.milestone(milestone_id)
+    if milestone is None:
+        known = ", ".join(m.milestone_id for m in agreement.milestones) or "none"
+        raise DomainRuleError(
+            "unknown-milestone",
+            f"agreement {agreement_id!r} has no milestone {milestone_id!r} (its milestones: "
+            f"{known})",
+        )
+    if event.occurred_at < agreement.signed_at:
+        raise DomainRuleError(
+            "milestone-before-signing",
+            f"agreement {agreement_id!r} was signed at {agreement.signed_at.isoformat()}, "
+            "after this event",
+        )
+    if agreement.collapsed_at is not None and agreement.collapsed_at <= event.occurred_at:
+        raise DomainRuleError(
+            "agreement-already-collapsed",
+            f"agreement {agreement_id!r} collapsed at {agreement.collapsed_at.isoformat()}",
+        )
+    return milestone
+
+
+def _check_milestones(event: Event, milestones: tuple[Milestone, ...] | None) -> None:
+    for milestone in milestones or ():
+        if milestone.due_at <= event.occurred_at:
+            raise DomainRuleError(
+                "milestone-due-before-signing",
+                f"milestone {milestone.milestone_id!r} is due at "
+                f"{milestone.due_at.isoformat()}, not later than the signing (occurred_at)",
+            )
+
+
+def _check_kept_milestones(
+    state: ConflictState, agreement_id: str, milestones: tuple[Milestone, ...] | None
+) -> None:
+    """A correction of a signing may change its milestones, but not drop one that was
+    extended or met: those events would name nothing."""
+    agreement = state.agreements.get(agreement_id)
+    kept = {m.milestone_id for m in milestones or ()}
+    for milestone in () if agreement is None else agreement.milestones:
+        if milestone.milestone_id not in kept and (milestone.extensions or milestone.met):
+            raise DomainRuleError(
+                "correction-drops-milestone",
+                f"milestone {milestone.milestone_id!r} was extended or met; a correction keeps it",
+            )
 
 
 def _check_registration(state: ConflictState, event: ActorRegistered) -> None:
@@ -228,6 +308,8 @@ def _check_correction(state: ConflictState, target: Recorded, event: types.Event
                     "effective_at must not be earlier than the signing (occurred_at)",
                 )
             _check_term(target, new.effective_at, new.expires_at)
+            _check_milestones(target, new.milestones)
+            _check_kept_milestones(state, new.agreement_id, new.milestones)
         case types.AgreementCollapsed(data=old), types.AgreementCollapsed(data=new):
             _same_identity(target, "agreement_id", old.agreement_id, new.agreement_id)
         case types.CeasefireDeclared(data=old), types.CeasefireDeclared(data=new):
@@ -238,8 +320,27 @@ def _check_correction(state: ConflictState, target: Recorded, event: types.Event
                     "a correction keeps a declaration's parties; allegations are counted by them",
                 )
             _check_term(target, new.effective_at, new.expires_at)
+            _check_milestones(target, new.milestones)
+            _check_kept_milestones(state, new.agreement_id, new.milestones)
         case types.MissionDispatched(data=old), types.MissionDispatched(data=new):
             _same_identity(target, "mission_id", old.mission_id, new.mission_id)
+        case (types.MilestoneExtended(data=old), types.MilestoneExtended(data=new)) | (
+            types.MilestoneMet(data=old),
+            types.MilestoneMet(data=new),
+        ):
+            _same_identity(target, "agreement_id", old.agreement_id, new.agreement_id)
+            _same_identity(target, "milestone_id", old.milestone_id, new.milestone_id)
+            milestone = known_agreement(state, new.agreement_id).milestone(new.milestone_id)
+            if (
+                isinstance(new, MilestoneExtendedData)
+                and milestone is not None
+                and new.due_at <= milestone.due_at
+            ):
+                raise DomainRuleError(
+                    "milestone-extension-not-later",
+                    f"milestone {new.milestone_id!r} was signed due at "
+                    f"{milestone.due_at.isoformat()}; an extension must make it due later",
+                )
         case _, types.ViolationAlleged():
             _check_allegation(state, corrected)
 

@@ -14,7 +14,7 @@ replay once per batch.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -22,6 +22,7 @@ from events.model.actors import Actors
 from events.model.envelope import Recorded
 from events.model.errors import DomainRuleError
 from events.model.event_data import CORRECTABLE_DATA
+from events.model.milestones import MilestoneState
 from events.model.types import AllegationDenied, AllegationRetracted, Event, EventCorrected
 from events.model.values import SCOPE_RANK, STORED
 
@@ -71,6 +72,22 @@ class AgreementState:
     unilateral: bool = False
     declared_by: str | None = None
     extensions: tuple[tuple[datetime, datetime], ...] = ()
+    #: Its deadlines (``events.model.milestones``), earliest due (as signed) first: they never
+    #: change its own state.
+    milestones: tuple[MilestoneState, ...] = ()
+
+    def milestone(self, milestone_id: str) -> MilestoneState | None:
+        return next((m for m in self.milestones if m.milestone_id == milestone_id), None)
+
+    def with_milestone(self, milestone: MilestoneState) -> AgreementState:
+        """This agreement with ``milestone`` in place of the one of the same id."""
+        return replace(
+            self,
+            milestones=tuple(
+                milestone if m.milestone_id == milestone.milestone_id else m
+                for m in self.milestones
+            ),
+        )
 
     def party(self, name: str) -> str | None:
         """The agreement's own spelling of a party, matched without regard to case."""

@@ -23,6 +23,8 @@ from events.model.event_data import (
     CeasefireDeclaredData,
     ConflictDescribedData,
     EventCorrectedData,
+    MilestoneExtendedData,
+    MilestoneMetData,
     MissionDispatchedData,
     MissionEndedData,
     ViolationAllegedData,
@@ -45,6 +47,8 @@ __all__ = [
     "EventBase",
     "EventCorrected",
     "EventType",
+    "MilestoneExtended",
+    "MilestoneMet",
     "MissionDispatched",
     "MissionEnded",
     "ViolationAlleged",
@@ -136,6 +140,16 @@ class ConflictDescribed(EventBase):
     data: ConflictDescribedData
 
 
+class MilestoneExtended(EventBase):
+    type: Literal["milestone.extended"] = "milestone.extended"
+    data: MilestoneExtendedData
+
+
+class MilestoneMet(EventBase):
+    type: Literal["milestone.met"] = "milestone.met"
+    data: MilestoneMetData
+
+
 Event = Annotated[
     AgreementSigned
     | AgreementCollapsed
@@ -148,7 +162,9 @@ Event = Annotated[
     | AllegationDenied
     | MissionEnded
     | ConflictDescribed
-    | ActorRegistered,
+    | ActorRegistered
+    | MilestoneExtended
+    | MilestoneMet,
     Field(discriminator="type"),
 ]
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)

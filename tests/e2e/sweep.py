@@ -2,11 +2,13 @@
 
 Each read (status, allegations, actors, timeline, the conflict list, the page, the feed and the
 badge) at each event's time, a second either side, and the end of the contested window after
-it; or at every ``known_at`` a recording went through. Every JSON view must answer 200.
+it (and at instants no event occurred at, such as a milestone's due times); or at every
+``known_at`` a recording went through. Every JSON view must answer 200.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,10 +21,14 @@ def instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def moments(occurred: list[datetime], window: timedelta) -> list[str]:
-    """Each event's time, a second either side, and the end of the contested window after it."""
+def moments(
+    occurred: list[datetime], window: timedelta, also: Iterable[datetime] = ()
+) -> list[str]:
+    """Each event's time, a second either side, and the end of the contested window after it;
+    and each of ``also`` (instants no event occurred at where a view changes: a milestone
+    falling due) with a second either side."""
     second = timedelta(seconds=1)
-    found = {t + d for t in occurred for d in (-second, timedelta(0), second)}
+    found = {t + d for t in [*occurred, *also] for d in (-second, timedelta(0), second)}
     found |= {t + window + d for t in occurred for d in (-second, timedelta(0))}
     return [m.isoformat().replace("+00:00", "Z") for m in sorted(found)]
 
@@ -46,11 +52,15 @@ def _failed(response: httpx.Response, path: str) -> bool:
 
 
 def unanswered_as_of(
-    http: httpx.Client, slug: str, occurred: list[datetime], window: timedelta
+    http: httpx.Client,
+    slug: str,
+    occurred: list[datetime],
+    window: timedelta,
+    also: Iterable[datetime] = (),
 ) -> list[tuple[str, Any, int, str]]:
     """Every read at every moment (``moments``) that did not answer."""
     failures = []
-    for as_of in moments(occurred, window):
+    for as_of in moments(occurred, window, also):
         for path in reads(slug):
             response = http.get(path, params={"as_of": as_of})
             if _failed(response, path):
