@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,7 +23,7 @@ from app.api import (
     webhook_deliveries,
     webhooks,
 )
-from app.composition import serving
+from app.composition import Serving, serving
 from app.http import openapi, problems
 from app.http.capacity import Gauge, PerClient
 from app.http.head_requests import HeadAsGet
@@ -34,6 +35,7 @@ from app.metric_families import Metrics
 from app.pages import routes as pages
 from app.settings import Settings, get_settings
 from app.shutdown import ending_on_signal
+from events.model.errors import StorageUnavailableError
 
 __all__ = ["create_app"]
 
@@ -57,6 +59,26 @@ ROUTERS = (
 )
 
 
+async def _follow(metrics: Metrics, served: Serving, *, version: str) -> None:
+    """Hand ``/metrics`` what it reads from the running process: the long-polls waiting, the
+    appends the notifier hears of (every process's), the worker's attempts, the build. The
+    log's head at start is where the appends are counted from; unknown (the database is
+    away), the first position heard of is."""
+    store = served.services.store
+    head: int | None = None
+    with contextlib.suppress(StorageUnavailableError):
+        head = await store.head()
+    metrics.follow(
+        waiting=lambda: served.conditional.waiting.count,
+        version=version,
+        database=store.dialect,
+        head=head,
+    )
+    served.notifier.on_publish.append(lambda _conflict, position: metrics.log_reached(position))
+    if served.webhooks.worker is not None:
+        served.webhooks.worker.on_attempt.append(metrics.attempted)
+
+
 def create_fastapi(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,7 +92,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
             app.state.webhooks = served.webhooks
             app.state.stream_count = Gauge("streams", settings.max_streams)
             app.state.streams_per_client = PerClient("streams", settings.max_streams_per_client)
-            app.state.metrics.follow(waiting=lambda: served.conditional.waiting.count)
+            await _follow(app.state.metrics, served, version=app.version)
             async with admin.jobs_running(app):
                 with ending_on_signal(served.notifier.close):
                     yield

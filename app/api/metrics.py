@@ -39,11 +39,13 @@ ceasefire_long_polls_waiting 3.0
             "content": {"text/plain": {"schema": {"type": "string"}, "example": _EXAMPLE}},
         },
     },
-    summary="Metrics for Prometheus: appends, reads, long-polls, streams, webhooks, lag, pool",
+    summary="Metrics for Prometheus: appends, reads, long-polls, streams, webhooks, lag, "
+    "replays, pool, process",
     openapi_extra=OPEN_READ,
 )
 async def get_metrics(metrics: MetricsDep, store: StoreDep, _key: ReaderKey) -> Response:
-    """Counters and histograms of this process since it started; gauges read now (webhook
-    deliveries and the projections' lag from the database)."""
+    """Counters and histograms of this process since it started; gauges read now (the log's
+    head, webhook deliveries, the projections' lag and a replay's progress from the
+    database)."""
     body = await metrics.scrape(store.engine, delivery_figures)
     return Response(body, media_type=CONTENT_TYPE)

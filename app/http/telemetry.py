@@ -8,7 +8,10 @@ It names the target as the client sent it (``%0a`` stays ``%0a``), control chara
 (``app.logs.escape_controls``): a request cannot forge a log line.
 
 The metrics' labels are few whatever clients send: a method the service does not know is
-``other``, a path no route matches is ``unmatched``.
+``other``, a path no route matches is ``unmatched``. A request's time goes to one of three
+histograms, told apart by its answer: a long-poll that waited (it says ``Preference-Applied:
+wait``) and a stream (``text/event-stream``) are timed apart from the other requests, whose
+latency they would drown (one 3 s wait was once the slowest "request").
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -58,6 +62,21 @@ def _target(scope: Scope) -> str:
     return escape_controls(path + (f"?{query.decode('latin-1')}" if query else ""))
 
 
+#: Which histogram times a request, by its answer (``_timed_as``).
+_REQUEST, _LONG_POLL, _STREAM = 0, 1, 2
+
+
+def _timed_as(headers: Iterable[tuple[bytes, bytes]]) -> int:
+    """``_LONG_POLL`` for an answer after a wait, ``_STREAM`` for an event stream, else
+    ``_REQUEST``; from the answer's headers (lower-case names, as Starlette sends them)."""
+    for name, value in headers:
+        if name == b"preference-applied" and value.startswith(b"wait"):
+            return _LONG_POLL
+        if name == b"content-type" and value.startswith(b"text/event-stream"):
+            return _STREAM
+    return _REQUEST
+
+
 def _route(scope: Scope) -> str:
     """The route template (``/v1/conflicts/{conflict}/status``), so that labels stay few."""
     route = scope.get("route")
@@ -73,9 +92,14 @@ class RequestTelemetry:
         self.metrics = metrics
         self.log_requests = log_requests
         self._ids = _request_ids()
-        # The labelled children, looked up once per (method, route, status): ``labels()`` costs
-        # a lock and a validation each time, a tenth of a status poll.
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        # The labelled children, looked up once per (method, route, status, histogram):
+        # ``labels()`` costs a lock and a validation each time, a tenth of a status poll.
+        self._children: dict[tuple[str, str, int, int], tuple[Any, Any]] = {}
+        self._histograms = (
+            metrics.request_seconds,
+            metrics.long_poll_seconds,
+            metrics.stream_seconds,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,13 +113,16 @@ class RequestTelemetry:
         if request_id is None:
             request_id = next(self._ids)
         status = 500
+        timed_as = _REQUEST
         started = time.perf_counter()
 
         async def sending(message: Message) -> None:
-            nonlocal status
+            nonlocal status, timed_as
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id)]
+                headers = message.get("headers", [])
+                timed_as = _timed_as(headers)
+                message["headers"] = [*headers, (b"x-request-id", request_id)]
             await send(message)
 
         try:
@@ -104,11 +131,11 @@ class RequestTelemetry:
             elapsed = time.perf_counter() - started
             method = _method(scope)
             route = _route(scope)
-            children = self._children.get((method, route, status))
+            children = self._children.get((method, route, status, timed_as))
             if children is None:
-                children = self._children[(method, route, status)] = (
+                children = self._children[(method, route, status, timed_as)] = (
                     self.metrics.requests.labels(method, route, str(status)),
-                    self.metrics.request_seconds.labels(method, route),
+                    self._histograms[timed_as].labels(method, route),
                 )
             children[0].inc()
             children[1].observe(elapsed)

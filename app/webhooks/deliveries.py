@@ -16,9 +16,10 @@ from uuid import UUID
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.webhooks.subscriptions import CHECKPOINT, DeliveryStatus
+from app.webhooks.queue import first_wanted, read_checkpoint
+from app.webhooks.subscriptions import DeliveryStatus
 from app.webhooks.tables import attempts, deliveries
-from events.log.positions import checkpoint_position, log_position
+from events.log.positions import log_position
 from events.log.tables import record_of
 
 __all__ = [
@@ -165,7 +166,9 @@ class DeliveryFigures:
     due: int
     oldest_pending: datetime | None
     log_head: int
-    #: The dispatcher's checkpoint: events up to it have their deliveries.
+    #: Events up to here have their deliveries or are wanted by no subscription: the
+    #: dispatcher's checkpoint, or where its next page starts, or the head when there is no
+    #: subscription (then the dispatcher rightly does nothing, and nothing lags).
     dispatched: int
 
 
@@ -190,7 +193,8 @@ async def delivery_figures(conn: AsyncConnection, now: datetime) -> DeliveryFigu
         )
     ).one()
     head = await log_position(conn)
-    dispatched = await checkpoint_position(conn, CHECKPOINT)
+    wanted = await first_wanted(conn, await read_checkpoint(conn))
+    dispatched = head if wanted is None else wanted
     return DeliveryFigures(
         by_status=by_status,
         attempts_succeeded=int(succeeded),

@@ -30,10 +30,27 @@ class Outcome:
     #: At most the configured number of bytes of the response, decoded leniently.
     response_body: str | None = None
     retry_after: timedelta | None = None
+    #: No answer within the timeout (``error`` says which).
+    timed_out: bool = False
 
     @property
     def ok(self) -> bool:
         return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def kind(self) -> str:
+        """The outcome in a word, for ``/metrics``: ``succeeded``, the class of another status
+        (``3xx``, ``4xx``, ``5xx``; ``other`` outside 100-599), ``timeout``, or ``error`` (no
+        answer: refused, reset, a malformed answer). Few values whatever receivers send."""
+        if self.ok:
+            return "succeeded"
+        if self.timed_out:
+            return "timeout"
+        if self.error is not None or self.status_code is None:
+            return "error"
+        if 100 <= self.status_code < 600:
+            return f"{self.status_code // 100}xx"
+        return "other"
 
     @property
     def gone(self) -> bool:

@@ -111,9 +111,9 @@ class WebhookSender:
                     ),
                 )
         except TimeoutError:
-            return Outcome(None, f"timed out after {self._timeout:g}s", elapsed())
+            return Outcome(None, f"timed out after {self._timeout:g}s", elapsed(), timed_out=True)
         except httpx.TimeoutException as error:
-            return Outcome(None, f"timed out: {type(error).__name__}", elapsed())
+            return Outcome(None, f"timed out: {type(error).__name__}", elapsed(), timed_out=True)
         except httpx.HTTPError as error:
             return Outcome(None, f"{type(error).__name__}: {error}", elapsed())
         except (httpcore.ProtocolError, ValueError, UnicodeError, OSError) as error:

@@ -55,7 +55,7 @@ from app.webhooks.recorder import Recorder, brief
 from app.webhooks.retry import Outcome, Verdict, decide
 from app.webhooks.sealing import secret_box
 from app.webhooks.sender import WebhookSender
-from app.webhooks.subscriptions import write_transaction
+from app.webhooks.subscriptions import DeliveryStatus, write_transaction
 from events.log.notifications import CHANNEL, ChannelHandler
 from events.log.store import EventStore, storage_errors
 from events.model.envelope import format_instant
@@ -104,6 +104,9 @@ class WebhookWorker:
         self._tasks: list[asyncio.Task[None]] = []
         self._write_lock = asyncio.Lock()
         self._poll = settings.webhook_poll_interval.total_seconds()
+        #: Told of every attempt sent, with its outcome (``Outcome.kind``) and what it made of
+        #: the delivery (``/metrics``: ``app.metric_families.Metrics.attempted``).
+        self.on_attempt: list[Callable[[str, DeliveryStatus], None]] = []
         self.recorder = Recorder(
             store.engine,
             worker=self.name,
@@ -285,6 +288,8 @@ class WebhookWorker:
             now=finished_at,
         )
         attempted = Attempted(claim, started_at, finished_at, outcome, verdict, outcome.gone)
+        for listener in self.on_attempt:
+            listener(outcome.kind, verdict.status)
         if not outcome.ok:
             _log_failed_attempt(claim, outcome, verdict)
         return attempted

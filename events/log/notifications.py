@@ -101,6 +101,12 @@ class AppendNotifier:
     def __init__(self) -> None:
         self._waiters: dict[str | None, set[Subscription]] = {}
         self.closed = False
+        #: Told of every append heard of, with its conflict and last position: this process's
+        #: and other processes' (the CLI's too) alike, so one append may be told twice (once
+        #: in-process, once from the database) and others' out of order: count the head's
+        #: advance, not the calls (``/metrics`` does). On SQLite others' are heard only while
+        #: someone waits (``SqlitePoller``).
+        self.on_publish: list[Callable[[str, int], None]] = []
 
     def subscribe(self, conflict: str | None, after: int) -> Subscription:
         subscription = Subscription(self, conflict, after)
@@ -112,6 +118,8 @@ class AppendNotifier:
 
     def publish(self, conflict: str, position: int) -> None:
         """An append to ``conflict`` committed, its last event at ``position``."""
+        for listener in self.on_publish:
+            listener(conflict, position)
         for key in (conflict, None):
             waiting = self._waiters.get(key)
             if not waiting:

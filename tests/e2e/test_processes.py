@@ -4,7 +4,8 @@ test chooses which one each request reaches), each with its own caches, listener
 webhook worker. Eight writers spread over them while feed readers page through the others:
 every acknowledged event is seen exactly once, a write made through one process is read
 through another at once (read-your-writes across processes), and a webhook endpoint receives
-each event once per attempt, whichever process's worker sends it."""
+each event once per attempt, whichever process's worker sends it; each process's ``/metrics``
+counts every process's appends, and their attempts add up."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import pytest
 from tests.conftest import make_database
 from tests.e2e.conftest import Keys, make_keys, start_servers
 from tests.e2e.replica import tag_position
+from tests.e2e.test_metrics import scrape, value
 from tests.e2e.test_polling import agreement, allegation, post
 from tests.webhooks.receiver import Receiver, Reply, eventually
 
@@ -125,6 +127,24 @@ async def _run(clients: list[httpx.AsyncClient], keys: Keys, receiver: Receiver)
     assert set(counts.values()) == {2}, counts
     sent = {_position_of(r.body) for r in receiver.received}
     assert sent == set(allegations)
+
+    # /metrics (issue 19): each process counted every append, whichever process took it (its
+    # own in-process, the others' through the database's notifications); the attempts, each
+    # counted by the process whose worker sent it, add up to what the receiver got.
+    for http in clients:
+        samples = await scrape(http)
+        assert value(samples, "ceasefire_log_appended_events_total") == len(acknowledged)
+        assert value(samples, "ceasefire_log_head_position") == max(acknowledged)
+
+    async def attempts_counted() -> bool:
+        scraped = [await scrape(http) for http in clients]
+        sent = "ceasefire_webhook_attempts_sent_total"
+        return all(
+            sum(value(samples, sent, outcome=outcome) for samples in scraped) == len(allegations)
+            for outcome in ("5xx", "succeeded")
+        )
+
+    await eventually(attempts_counted)  # a worker counts an attempt once it has the answer
 
 
 def _position_of(body: bytes) -> int:

@@ -1,5 +1,6 @@
 """``/metrics`` parses with prometheus_client's own parser, and its figures move as a client
-appends, reads (200s and 304s apart), long-polls and as the worker delivers a webhook."""
+appends, reads (200s and 304s apart), long-polls and as the worker delivers a webhook (attempts
+and failures by outcome); the dispatcher shows no lag while nothing subscribes."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.http.limits import BodyLimit
 from app.http.telemetry import RequestTelemetry
 from app.main import create_fastapi
+from tests.conftest import make_key
 from tests.factories import alleged, signed
-from tests.webhooks.conftest import fast_settings
-from tests.webhooks.receiver import Receiver, eventually
+from tests.webhooks.conftest import Api, fast_settings, running_api
+from tests.webhooks.receiver import Receiver, Reply, eventually
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -121,3 +123,59 @@ async def test_the_figures_move(http: httpx.AsyncClient, receiver: Receiver, con
     assert moved("ceasefire_webhook_attempts", outcome="succeeded") >= 2
     assert value(after, "ceasefire_long_polls_waiting") == 0
     assert value(after, "ceasefire_projection_lag_events") == 0
+
+
+def moved_between(before: Samples, after: Samples, name: str, **labels: str) -> float:
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
+async def test_no_dispatch_lag_without_subscriptions(
+    fresh_database_url: str, receiver: Receiver, conflict: str
+) -> None:
+    """With no subscription the dispatcher rightly does nothing: the events it has not
+    looked at are no lag (the issue saw 17). A subscription starts at the head: no lag either;
+    its events count until dispatched."""
+    lag = "ceasefire_webhook_dispatch_lag_events"
+    admin = await make_key(fresh_database_url, "admin", "metrics")
+    async with running_api(fast_settings(fresh_database_url), admin) as api:
+        await api.record(signed(conflict))
+        await api.record(alleged(conflict))
+        samples = await scrape(api.http)
+        assert value(samples, "ceasefire_log_head_position") == 2
+        assert value(samples, lag) == 0
+        await api.subscribe(receiver.url(), conflicts=[conflict])
+        assert value(await scrape(api.http), lag) == 0
+        await api.record(alleged(conflict, occurred_at="2022-09-23T05:00:00Z"))
+        await eventually(lambda: len(receiver.at()) == 1)
+
+        async def caught_up() -> bool:
+            return value(await scrape(api.http), lag) == 0
+
+        await eventually(caught_up)
+
+
+async def test_attempts_and_failures_by_outcome(
+    api: Api, receiver: Receiver, conflict: str
+) -> None:
+    """Every attempt this process's worker sends is counted by outcome; a delivery given up
+    is counted once, by its last attempt's outcome."""
+    receiver.responders["/down"] = lambda _request, _count: Reply(status=503)
+    await api.record(signed(conflict))
+    up = await api.subscribe(receiver.url(), conflicts=[conflict])
+    down = await api.subscribe(receiver.url("/down"), conflicts=[conflict])
+    before = await scrape(api.http)
+    await api.record(alleged(conflict))  # what they subscribe to (by default)
+
+    async def settled() -> list[dict[str, Any]] | None:
+        sent = await api.deliveries(up["id"], status="succeeded")
+        failed = await api.deliveries(down["id"], status="failed")
+        return failed if sent and failed else None
+
+    [failed] = await eventually(settled)
+    after = await scrape(api.http)
+    sent = "ceasefire_webhook_attempts_sent_total"
+    given_up = "ceasefire_webhook_deliveries_failed_total"
+    assert moved_between(before, after, sent, outcome="succeeded") == 1
+    assert moved_between(before, after, sent, outcome="5xx") == len(failed["attempts"]) > 1
+    assert moved_between(before, after, given_up, outcome="5xx") == 1
+    assert moved_between(before, after, given_up, outcome="succeeded") == 0

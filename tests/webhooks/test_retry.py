@@ -96,3 +96,22 @@ def test_absurd_retry_after_values_never_raise(value: str, expected: timedelta |
 
 def test_410_is_gone() -> None:
     assert Outcome(410, None, 1).gone and not Outcome(404, None, 1).gone
+
+
+@pytest.mark.parametrize(
+    ("outcome", "kind"),
+    [
+        (Outcome(204, None, 1), "succeeded"),
+        (Outcome(200, None, 1), "succeeded"),
+        (Outcome(302, None, 1), "3xx"),
+        (Outcome(410, None, 1), "4xx"),
+        (Outcome(503, None, 1), "5xx"),
+        (Outcome(999, None, 1), "other"),
+        (Outcome(None, "timed out after 3s", 1, timed_out=True), "timeout"),
+        (Outcome(None, "ConnectError: refused", 1), "error"),
+        (Outcome(200, "the outcome could not be stored", 1), "error"),
+    ],
+)
+def test_an_outcome_in_a_word(outcome: Outcome, kind: str) -> None:
+    """``/metrics`` labels attempts with a few words whatever receivers answer."""
+    assert outcome.kind == kind
