@@ -225,6 +225,21 @@ class Table:
         for r in range(self.rounds):
             self.add(name, r, self.get(numerator, r) / self.get(denominator, r), unit="ratio")
 
+    def target(
+        self, name: str, *, minimum: float | None = None, maximum: float | None = None
+    ) -> None:
+        """A note saying whether the median of row ``name`` holds its target."""
+        finite = [v for v in self.rows.get(name, []) if v == v]
+        if not finite:
+            return
+        median = statistics.median(finite)
+        holds = (minimum is None or median >= minimum) and (maximum is None or median <= maximum)
+        bound = f">= {minimum:g}" if minimum is not None else f"<= {maximum:g}"
+        self.notes.append(
+            f"{name.split('  (')[0]}: median {median:.2f}, target {bound}: "
+            + ("holds" if holds else "SHORT")
+        )
+
     def render(self) -> str:
         width = max([len(n) for n in self.rows] + [10])
         head = (

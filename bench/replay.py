@@ -11,6 +11,13 @@ For each database (SQLite, PostgreSQL) and each size, in a freshly created, migr
 - **raw scan**: the same columns of the same table read in the same keyset batches, by the bare
   driver (asyncpg / sqlite3) with no decoding, also in a fresh subprocess: the floor a replay
   could reach, measured in the same run (the machine is shared, absolute figures drift).
+- **eventsourcing read + decode**: the same number of allegations saved by the ``eventsourcing``
+  library (in the same database), read back as its own replay reads them
+  (``recorder.select_notifications`` pages of 500 and ``mapper.to_domain_event``), in a fresh
+  subprocess: issue 21's yardstick for the replay's rate.
+
+Issue 21's lines are printed with their targets: replay events/s at least half the
+``eventsourcing`` read + decode rate, replay time at most 3 times the raw scan's.
 
 Peak RSS is the process's high-water mark (``VmHWM``); "base" is its RSS after its imports,
 before any work, so peak - base is what the work itself needed. Flat memory means peak - base
@@ -244,6 +251,47 @@ def _fill_sqlite(url: str, n: int) -> None:
     conn.close()
 
 
+def _fill_eventsourcing(kind: str, url: str, n: int) -> None:
+    """``n`` allegations saved through ``eventsourcing``, in batches of ``BATCH`` events per
+    aggregate and save (how it is filled is not measured)."""
+    from bench.append import BenchEventsourcing, Ceasefire, eventsourcing_env
+    from bench.harness import alleged_json
+
+    app = BenchEventsourcing(env=eventsourcing_env(kind, url, 1))
+    try:
+        made = 0
+        while made < n:
+            aggregate = Ceasefire(f"es-{uuid.uuid4().hex[:8]}")
+            for i in range(min(BATCH, n - made)):
+                e = alleged_json(aggregate.conflict, i)
+                aggregate.allege(e["occurred_at"], e["source"], **e["data"])
+            made += min(BATCH, n - made)
+            app.save(aggregate)
+    finally:
+        app.close()
+
+
+def _eventsourcing_read(kind: str, url: str) -> dict[str, Any]:
+    """``eventsourcing``'s read + decode of everything it holds, pages of 500."""
+    from bench.append import BenchEventsourcing, eventsourcing_env
+
+    base = _rss_kb("VmRSS")
+    app = BenchEventsourcing(env=eventsourcing_env(kind, url, 1))
+    started = time.perf_counter()
+    count, start = 0, 1
+    while True:
+        page = app.recorder.select_notifications(start=start, limit=500)
+        if not page:
+            break
+        for notification in page:
+            app.mapper.to_domain_event(notification)
+        count += len(page)
+        start = page[-1].id + 1
+    seconds = time.perf_counter() - started
+    app.close()
+    return {"events": count, "seconds": seconds, "base_kb": base, "peak_kb": _rss_kb()}
+
+
 def fill(kind: str, url: str, n: int) -> float:
     started = time.perf_counter()
     if kind == "postgresql":
@@ -329,6 +377,9 @@ def child(what: str, url: str, profile: bool) -> None:
             stats.sort_stats("tottime").print_stats(25)
         else:
             result = asyncio.run(_replay(url))
+    elif what == "eventsourcing":
+        kind = "postgresql" if url.startswith("postgresql") else "sqlite"
+        result = _eventsourcing_read(kind, url)
     elif url.startswith("postgresql"):
         result = asyncio.run(_scan_postgresql(url))
     else:
@@ -359,6 +410,11 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--profile", action="store_true", help="cProfile the replay (stderr)")
+    parser.add_argument(
+        "--no-eventsourcing",
+        action="store_true",
+        help="skip the eventsourcing read + decode yardstick (it needs the bench extra)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("WHAT", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -368,17 +424,23 @@ def main() -> None:
     for kind in args.databases.split(","):
         rows: dict[str, list[str]] = {}
         notes = []
+        verdicts: list[str] = []
         for n in sizes:
             with fresh_database(kind) as url:
                 filled = fill(kind, url, n)
                 notes.append(f"{n:,} events written directly in {filled:.0f}s (not measured)")
                 scan = _measure("scan", url)
                 replayed = _measure("replay", url, args.profile)
+                peer = None
+                if not args.no_eventsourcing:
+                    _fill_eventsourcing(kind, url, n)
+                    peer = _measure("eventsourcing", url)
             assert replayed["events"] == n and scan["events"] == n, (replayed, scan)
+            ratio = replayed["seconds"] / scan["seconds"]
             figures = {
                 "raw scan, events/s (driver, no decoding)": f"{n / scan['seconds']:,.0f}",
                 "replay, events/s (blue/green rebuild)": f"{n / replayed['seconds']:,.0f}",
-                "replay time / raw scan time": f"{replayed['seconds'] / scan['seconds']:.1f}",
+                "replay time / raw scan time (issue 21: <= 3)": f"{ratio:.1f}",
                 "replay peak RSS, MB": f"{replayed['peak_kb'] / 1024:,.0f}",
                 "replay peak - base RSS, MB": (
                     f"{(replayed['peak_kb'] - replayed['base_kb']) / 1024:,.0f}"
@@ -386,6 +448,22 @@ def main() -> None:
                 "raw scan peak RSS, MB": f"{scan['peak_kb'] / 1024:,.0f}",
                 "append lock held for catch-up + swap, ms": f"{replayed['locked_ms']:,.0f}",
             }
+            if peer is not None:
+                peer_rate = peer["events"] / peer["seconds"]
+                replay_rate = n / replayed["seconds"]
+                figures["eventsourcing read + decode, events/s"] = f"{peer_rate:,.0f}"
+                figures["replay events/s / eventsourcing read + decode (issue 21: >= 0.5)"] = (
+                    f"{replay_rate / peer_rate:.2f}"
+                )
+                verdicts.append(
+                    f"{n:,} events: replay / eventsourcing read + decode "
+                    f"{replay_rate / peer_rate:.2f}, target >= 0.5: "
+                    + ("holds" if replay_rate / peer_rate >= 0.5 else "SHORT")
+                )
+            verdicts.append(
+                f"{n:,} events: replay time / raw scan time {ratio:.1f}, target <= 3: "
+                + ("holds" if ratio <= 3 else "SHORT")
+            )
             for name, value in figures.items():
                 rows.setdefault(name, []).append(value)
         width = max(len(name) for name in rows)
@@ -395,6 +473,8 @@ def main() -> None:
             print(f"{name:<{width}}" + "".join(f"{v:>20}" for v in values))
         for note in notes:
             print(f"   {note}")
+        for verdict in verdicts:
+            print(f"   issue 21: {verdict}")
         print(flush=True)
 
 
