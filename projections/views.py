@@ -26,6 +26,7 @@ __all__ = [
     "ConflictState",
     "ConflictSummary",
     "DescriptionView",
+    "DisputeView",
     "ExtensionView",
     "MissionView",
     "OutsideAgreements",
@@ -33,10 +34,13 @@ __all__ = [
     "Role",
     "ScopeView",
     "StatusView",
+    "WithdrawalView",
 ]
 
-ConflictState = Literal["none", "pending", "collapsed", "expired", "contested", "holding"]
-AgreementStateName = Literal["pending", "holding", "contested", "expired", "collapsed"]
+ConflictState = Literal[
+    "none", "pending", "collapsed", "expired", "contested", "holding", "withdrawn"
+]
+AgreementStateName = Literal["pending", "holding", "contested", "expired", "collapsed", "withdrawn"]
 Role = Literal["party", "mediator", "monitor", "third_party"]
 
 
@@ -73,6 +77,21 @@ class ExtensionView(View):
     expires_at: datetime = Field(description="The new end.")
 
 
+class DisputeView(View):
+    """A party that says it never agreed: what it said."""
+
+    party: str = Field(description="The party that says it was never bound.")
+    statement: str = Field(description="What it said, in words.")
+
+
+class WithdrawalView(View):
+    """A party that withdrew: from when, and what it said."""
+
+    party: str = Field(description="The party that withdrew.")
+    occurred_at: datetime = Field(description="When it withdrew: it is bound no more from then.")
+    statement: str = Field(description="What it said, in words.")
+
+
 class AgreementView(View):
     """An agreement or a unilateral declaration as it stood at ``as_of``: nothing that
     occurred later (a collapse, an extension) shows."""
@@ -89,17 +108,42 @@ class AgreementView(View):
     )
     extensions: list[ExtensionView] = Field(default_factory=list)
     scope: ScopeView
-    unilateral: bool = Field(description="True for a ceasefire.declared by one side.")
-    declared_by: str | None = None
+    unilateral: bool = Field(
+        description="True for a ceasefire.declared by one side, and for an agreement that all "
+        "but one of its parties repudiated or withdrew from by as_of: that one's commitment."
+    )
+    declared_by: str | None = Field(
+        default=None, description="Whose unilateral commitment it is (null: not unilateral)."
+    )
     state: AgreementStateName = Field(description="Its own state at as_of.")
     collapsed_at: datetime | None = None
     collapse_reason: str | None = None
+    committed: list[str] = Field(
+        default_factory=list,
+        description="The parties bound by it at as_of: those that made it (a declaration's "
+        "declarer), less any that says it never agreed and any that withdrew by as_of. The "
+        "others stay in `parties`: the commitment is toward them.",
+    )
+    disputed_by: list[DisputeView] = Field(
+        default_factory=list,
+        description="Parties that say they never agreed (`agreement.repudiated` with "
+        "never_agreed), at every as_of once recorded.",
+    )
+    withdrawals: list[WithdrawalView] = Field(
+        default_factory=list, description="Parties that withdrew from it by as_of."
+    )
+    withdrawn_at: datetime | None = Field(
+        default=None,
+        description="When the last party bound by it withdrew (state `withdrawn`), by as_of.",
+    )
 
     @classmethod
     def of(
         cls, agreement: AgreementState, at: datetime, state: AgreementStateName
     ) -> AgreementView:
         collapsed = agreement.collapsed_at is not None and agreement.collapsed_at <= at
+        withdrawn = agreement.withdrawn_at
+        declarer = agreement.declarer_at(at)
         return cls(
             agreement_id=agreement.agreement_id,
             parties=list(agreement.parties),
@@ -115,11 +159,24 @@ class AgreementView(View):
                 if t <= at
             ],
             scope=ScopeView(level=agreement.scope_level, area=agreement.scope_area),
-            unilateral=agreement.unilateral,
-            declared_by=agreement.declared_by,
+            unilateral=declarer is not None,
+            declared_by=declarer,
             state=state,
             collapsed_at=agreement.collapsed_at if collapsed else None,
             collapse_reason=agreement.collapse_reason if collapsed else None,
+            committed=list(agreement.bound_at(at)),
+            # In an order of their own, never the order of recording.
+            disputed_by=[
+                DisputeView(party=d.party, statement=d.statement)
+                for d in sorted(agreement.departures, key=lambda d: d.party)
+                if d.never_agreed
+            ],
+            withdrawals=[
+                WithdrawalView(party=d.party, occurred_at=d.occurred_at, statement=d.statement)
+                for d in sorted(agreement.departures, key=lambda d: (d.occurred_at, d.party))
+                if not d.never_agreed and d.occurred_at <= at
+            ],
+            withdrawn_at=withdrawn if withdrawn is not None and withdrawn <= at else None,
         )
 
 

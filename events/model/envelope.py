@@ -94,6 +94,18 @@ class RecordedActorRegistered(types.ActorRegistered, RecordMeta):
     pass
 
 
+class RecordedAgreementRepudiated(types.AgreementRepudiated, RecordMeta):
+    pass
+
+
+class RecordedTalksSuspended(types.TalksSuspended, RecordMeta):
+    pass
+
+
+class RecordedTalksResumed(types.TalksResumed, RecordMeta):
+    pass
+
+
 Recorded = Annotated[
     RecordedAgreementSigned
     | RecordedAgreementCollapsed
@@ -106,7 +118,10 @@ Recorded = Annotated[
     | RecordedAllegationDenied
     | RecordedMissionEnded
     | RecordedConflictDescribed
-    | RecordedActorRegistered,
+    | RecordedActorRegistered
+    | RecordedAgreementRepudiated
+    | RecordedTalksSuspended
+    | RecordedTalksResumed,
     Field(discriminator="type"),
 ]
 recorded_adapter: TypeAdapter[Recorded] = TypeAdapter(Recorded)

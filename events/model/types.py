@@ -17,6 +17,7 @@ from events.model.event_data import (
     ActorRegisteredData,
     AgreementCollapsedData,
     AgreementExtendedData,
+    AgreementRepudiatedData,
     AgreementSignedData,
     AllegationDeniedData,
     AllegationRetractedData,
@@ -25,6 +26,7 @@ from events.model.event_data import (
     EventCorrectedData,
     MissionDispatchedData,
     MissionEndedData,
+    TalksData,
     ViolationAllegedData,
 )
 from events.model.values import ConflictSlug, Frozen, Instant, Source, offset_given
@@ -36,6 +38,7 @@ __all__ = [
     "ActorRegistered",
     "AgreementCollapsed",
     "AgreementExtended",
+    "AgreementRepudiated",
     "AgreementSigned",
     "AllegationDenied",
     "AllegationRetracted",
@@ -47,6 +50,8 @@ __all__ = [
     "EventType",
     "MissionDispatched",
     "MissionEnded",
+    "TalksResumed",
+    "TalksSuspended",
     "ViolationAlleged",
     "data_of",
     "event_adapter",
@@ -136,6 +141,21 @@ class ConflictDescribed(EventBase):
     data: ConflictDescribedData
 
 
+class AgreementRepudiated(EventBase):
+    type: Literal["agreement.repudiated"] = "agreement.repudiated"
+    data: AgreementRepudiatedData
+
+
+class TalksSuspended(EventBase):
+    type: Literal["talks.suspended"] = "talks.suspended"
+    data: TalksData
+
+
+class TalksResumed(EventBase):
+    type: Literal["talks.resumed"] = "talks.resumed"
+    data: TalksData
+
+
 Event = Annotated[
     AgreementSigned
     | AgreementCollapsed
@@ -148,7 +168,10 @@ Event = Annotated[
     | AllegationDenied
     | MissionEnded
     | ConflictDescribed
-    | ActorRegistered,
+    | ActorRegistered
+    | AgreementRepudiated
+    | TalksSuspended
+    | TalksResumed,
     Field(discriminator="type"),
 ]
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
