@@ -111,6 +111,7 @@ def test_the_feed_and_the_page_tell_them(loaded: Loaded) -> None:
     ],
 )
 def test_nonsense_is_a_422_problem(loaded: Loaded, data: dict[str, Any], rule: str) -> None:
+    data = dict(data)  # the parameter is shared by every database's run
     when = data.pop("occurred_at", "2023-01-04T12:00:00Z")
     body = {
         "type": "agreement.repudiated",
@@ -126,7 +127,7 @@ def test_nonsense_is_a_422_problem(loaded: Loaded, data: dict[str, Any], rule: s
         | data,
     }
     response = loaded.http.post("/v1/events", json=body, headers=loaded.writer)
-    assert problem_of(response, 422, "/problems/domain-rule")["rule"] == rule
+    assert problem_of(response, 422, "domain-rule")["rule"] == rule
 
 
 def test_a_party_no_actor_has_is_no_party(loaded: Loaded) -> None:
@@ -143,7 +144,7 @@ def test_a_party_no_actor_has_is_no_party(loaded: Loaded) -> None:
         },
     }
     response = loaded.http.post("/v1/events", json=body, headers=loaded.writer)
-    assert problem_of(response, 422, "/problems/domain-rule")["rule"] == "not-a-party"
+    assert problem_of(response, 422, "domain-rule")["rule"] == "not-a-party"
 
 
 def test_no_read_answers_500_at_any_moment(loaded: Loaded) -> None:
