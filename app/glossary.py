@@ -96,7 +96,8 @@ FIELDS: dict[str, str] = {
     "event_type": "The type of the event it concerns.",
     # Views
     "state": "none (no agreement yet), pending (signed, not yet in effect), holding, contested "
-    "(allegations within the contested window) or collapsed.",
+    "(allegations within the contested window), expired, collapsed or withdrawn (every party "
+    "bound by it withdrew).",
     "last_allegation_at": "When the latest allegation occurred.",
     "allegations": "The allegations.",
     "counts": "Per party, allegations made and received.",

@@ -20,6 +20,7 @@ from events.model.state import AgreementState, ConflictState, Lookup, no_lookup,
 from events.model.types import (
     AgreementCollapsed,
     AgreementExtended,
+    AgreementRepudiated,
     AgreementSigned,
     AllegationDenied,
     AllegationRetracted,
@@ -35,7 +36,7 @@ from events.model.types import (
 from events.model.values import Source
 from projections.changes import Changes, Row
 
-__all__ = ["add_rows", "apply", "rows_into"]
+__all__ = ["add_rows", "apply", "departures_json", "rows_into"]
 
 
 def apply(
@@ -90,7 +91,9 @@ def add_rows(
             _milestone_rows(None, agreement, conflict, event, changes)
         case MilestoneExtended() | MilestoneMet():
             changes.insert("proj_milestone_updates", _milestone_update_row(event, conflict))
-        case AgreementCollapsed(data=data):
+        case AgreementCollapsed(data=data) | AgreementRepudiated(data=data):
+            # A repudiation replaces the agreement's row version from its recording on, as a
+            # correction does: known_at before it reads the agreement as it was.
             _replace_agreement(after, after.agreements[data.agreement_id], known_from, changes)
         case AgreementExtended(data=extension):
             changes.insert(
@@ -217,7 +220,7 @@ def _correction_rows(
             key = {"conflict": after.conflict, "mission_id": data.mission_id}
             changes.close("proj_missions", key, known_from)
             changes.insert("proj_missions", _mission_row(after, corrected, known_from))
-        case AgreementSigned() | CeasefireDeclared() | AgreementCollapsed():
+        case AgreementSigned() | CeasefireDeclared() | AgreementCollapsed() | AgreementRepudiated():
             agreement = after.agreements[corrected.data.agreement_id]
             _replace_agreement(after, agreement, known_from, changes)
             if not isinstance(corrected, AgreementCollapsed):
@@ -320,7 +323,28 @@ def _agreement_row(agreement: AgreementState, conflict: str, known_from: datetim
         "scope_area": agreement.scope_area,
         "unilateral": agreement.unilateral,
         "declared_by": agreement.declared_by,
+        "departures": departures_json(agreement),
+        "departed_at": (agreement.departures[-1].occurred_at if agreement.departures else None),
     }
+
+
+def departures_json(agreement: AgreementState) -> str | None:
+    """The ``departures`` column: None when no party left, so every row an older log makes is
+    what it always was."""
+    if not agreement.departures:
+        return None
+    return json.dumps(
+        [
+            {
+                "party": d.party,
+                "never_agreed": d.never_agreed,
+                "occurred_at": d.occurred_at.isoformat(),
+                "statement": d.statement,
+            }
+            for d in agreement.departures
+        ],
+        ensure_ascii=False,
+    )
 
 
 def _allegation_row(

@@ -76,10 +76,10 @@ async def next_change(
 ) -> datetime | None:
     """The earliest instant after ``after`` at which a view of the conflict (every conflict
     when None) as of *now* may change with no new event: a signing, an effective_at, an end,
-    an extension, a collapse, an allegation, its retraction or denial, a mission's dispatch or
-    end, a milestone falling due, its extension or its meeting dated later than ``after``, or
-    any of ``also`` (the
-    end of a contested window, say). Given the contested ``window``, also the earliest end of
+    an extension, a collapse, a withdrawal, an allegation, its retraction or denial, a
+    mission's dispatch or end, a milestone falling due, its extension or its meeting dated
+    later than ``after``, or any of ``also`` (the end of a contested window, say). Given the
+    contested ``window``, also the earliest end of
     the window after any allegation (whichever agreement it contests). None when nothing is
     due. It may name an instant at which nothing visible changes; never one later than a real
     change."""
@@ -92,9 +92,17 @@ async def next_change(
             conditions.append(table.c.conflict == conflict)
         return select(func.min(table.c[column])).where(*conditions).scalar_subquery()
 
+    # Every version of an agreement's row known holds one withdrawal's time (departed_at):
+    # a withdrawal is never undone, so each version known counts, not the current one only.
+    departed = [agreements.c.departed_at > after]
+    if known_at is not None:
+        departed.append(agreements.c.known_from <= known_at)
+    if conflict is not None:
+        departed.append(agreements.c.conflict == conflict)
     row = (
         await conn.execute(
             select(
+                select(func.min(agreements.c.departed_at)).where(*departed).scalar_subquery(),
                 earliest(agreements, "signed_at"),
                 earliest(agreements, "effective_at"),
                 earliest(agreements, "collapsed_at"),

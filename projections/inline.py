@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from events.log.positions import stream_head
 from events.model.actors import Actor, Actors, name_key
 from events.model.milestones import MilestoneExtension, MilestoneMeeting, MilestoneState
-from events.model.state import AgreementState, ConflictState
+from events.model.state import AgreementState, ConflictState, Departure
 from projections.tables import (
     actors,
     agreements,
@@ -32,6 +32,7 @@ from projections.tables import (
 __all__ = [
     "CHECKPOINT",
     "agreement_from_row",
+    "departures_from_json",
     "load_actors",
     "load_agreements",
     "load_milestones",
@@ -66,6 +67,22 @@ def agreement_from_row(
         declared_by=row["declared_by"],
         extensions=extensions,
         milestones=milestones,
+        departures=departures_from_json(row["departures"]),
+    )
+
+
+def departures_from_json(text: str | None) -> tuple[Departure, ...]:
+    """The ``departures`` column's JSON (``projections.fold.departures_json``) read back."""
+    if not text:
+        return ()
+    return tuple(
+        Departure(
+            party=d["party"],
+            never_agreed=d["never_agreed"],
+            occurred_at=datetime.fromisoformat(d["occurred_at"]),
+            statement=d["statement"],
+        )
+        for d in json.loads(text)
     )
 
 

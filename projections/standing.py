@@ -40,8 +40,14 @@ __all__ = [
 ]
 
 Role = Literal["party", "mediator", "monitor", "third_party"]
-AgreementStandingState = Literal["pending", "holding", "contested", "expired", "collapsed"]
-ConflictStandingState = Literal["none", "pending", "holding", "contested", "expired", "collapsed"]
+AgreementStandingState = Literal[
+    "pending", "holding", "contested", "expired", "collapsed", "withdrawn"
+]
+ConflictStandingState = Literal[
+    "none", "pending", "holding", "contested", "expired", "collapsed", "withdrawn"
+]
+#: The states of an agreement that has ended.
+ENDED = ("expired", "collapsed", "withdrawn")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +194,7 @@ def conflict_standing(
     national = [s for s in standings if s.agreement.national]
     in_effect = [s for s in national if s.state in ("holding", "contested")]
     pending = [s for s in national if s.state == "pending"]
-    ended = [s for s in national if s.state in ("expired", "collapsed")]
+    ended = [s for s in national if s.state in ENDED]
     newest_first = list(reversed(standings))
 
     if in_effect:
@@ -331,8 +337,9 @@ def conflict_states(
     steps: dict[str, list[tuple[datetime, str, datetime | None]]] = {}
     for agreement_id, agreement in national.items():
         instants = {agreement.signed_at, agreement.effective_at}
-        if agreement.collapsed_at is not None:
-            instants.add(agreement.collapsed_at)
+        for stop in (agreement.collapsed_at, agreement.withdrawn_at):
+            if stop is not None:
+                instants.add(stop)
         for start, end in agreement.periods():
             instants.update(t for t in (start, end) if t is not None)
         steps[agreement_id] = [
@@ -380,7 +387,7 @@ def conflict_states(
             # (Past the last instant a datetime holds: contested to the end of time.)
             with contextlib.suppress(OverflowError):
                 heapq.heappush(due, (last + window, next(order), agreement_id, None))
-        end = listed[i][2] if state in ("expired", "collapsed") else None
+        end = listed[i][2] if state in ENDED else None
         key = None if end is None else (end, national[agreement_id].signed_at, agreement_id)
         ending[agreement_id] = key
         if key is not None:

@@ -79,6 +79,12 @@ agreements = Table(
     Column("scope_area", String(200), nullable=True),
     Column("unilateral", Boolean, nullable=False, server_default=false()),
     Column("declared_by", String(200), nullable=True),
+    # 0011: each agreement.repudiated (a JSON list of {party, never_agreed, occurred_at,
+    # statement}; NULL: none). A repudiation closes the row version like a correction.
+    # departed_at: the occurred_at of the latest departure recorded; every version known
+    # holds one departure's, which is how the freshness check finds each withdrawal's instant.
+    Column("departures", Text, nullable=True),
+    Column("departed_at", UtcDateTime, nullable=True),
 )
 Index("ix_proj_agreements_key", agreements.c.conflict, agreements.c.agreement_id)
 

@@ -1,11 +1,12 @@
 """A conflict's story for a person to read: its events in order of occurrence, each with the
 state it led to, and the retractions and corrections each one received.
 
-Agreements, collapses, allegations, missions and descriptions are entries; a retraction or a
-correction is not an entry of its own but a note on the entry it changed, which shows its data
-as corrected (and the original beside it) and whether it was withdrawn. Each entry carries the
-state of the conflict at its occurred_at, counting everything the log knew (at ``known_at``)
-that occurred by then: the same answer ``/status?as_of=<occurred_at>&known_at=...`` gives.
+Agreements, collapses, repudiations, allegations, missions, talks and descriptions are
+entries; a retraction or a correction is not an entry of its own but a note on the entry it
+changed, which shows its data as corrected (and the original beside it) and whether it was
+withdrawn. Each entry carries the state of the conflict at its occurred_at, counting
+everything the log knew (at ``known_at``) that occurred by then: the same answer
+``/status?as_of=<occurred_at>&known_at=...`` gives.
 
 The story reads the conflict's events from the log, so its cost grows with that one
 conflict's length (it lists all of it), never with the rest of the log: linearly (the states
@@ -84,6 +85,9 @@ EntryType = Literal[
     "actor.registered",
     "milestone.extended",
     "milestone.met",
+    "agreement.repudiated",
+    "talks.suspended",
+    "talks.resumed",
 ]
 
 
@@ -195,6 +199,17 @@ def _summary(event: Recorded, data: Mapping[str, Any], retracted: bool) -> str:
             )
         case "milestone.met":
             return f"Milestone {data['milestone_id']} of {data['agreement_id']} met."
+        case "agreement.repudiated":
+            if data["never_agreed"]:
+                text = f"{data['party']} said it never agreed to {data['agreement_id']}"
+            else:
+                text = f"{data['party']} withdrew from {data['agreement_id']}"
+            return f"{text}: {data['statement']}"
+        case "talks.suspended" | "talks.resumed":
+            venue = f" in {data['venue']}" if data.get("venue") else ""
+            done = event.type.removeprefix("talks.")
+            text = f"Talks between {' and '.join(data['parties'])}{venue} {done}"
+            return f"{text}: {data['statement']}" if data.get("statement") else text + "."
         case "actor.registered":
             text = f"{data['name']} registered ({data['kind'].replace('_', ' ')})"
             if data.get("aliases"):

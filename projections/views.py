@@ -28,6 +28,7 @@ __all__ = [
     "ConflictSummary",
     "DeadlineView",
     "DescriptionView",
+    "DisputeView",
     "ExtensionView",
     "MilestoneExtensionView",
     "MilestoneView",
@@ -37,10 +38,13 @@ __all__ = [
     "Role",
     "ScopeView",
     "StatusView",
+    "WithdrawalView",
 ]
 
-ConflictState = Literal["none", "pending", "collapsed", "expired", "contested", "holding"]
-AgreementStateName = Literal["pending", "holding", "contested", "expired", "collapsed"]
+ConflictState = Literal[
+    "none", "pending", "collapsed", "expired", "contested", "holding", "withdrawn"
+]
+AgreementStateName = Literal["pending", "holding", "contested", "expired", "collapsed", "withdrawn"]
 Role = Literal["party", "mediator", "monitor", "third_party"]
 
 
@@ -130,6 +134,21 @@ class DeadlineView(View):
     due_at: datetime
 
 
+class DisputeView(View):
+    """A party that says it never agreed: what it said."""
+
+    party: str = Field(description="The party that says it was never bound.")
+    statement: str = Field(description="What it said, in words.")
+
+
+class WithdrawalView(View):
+    """A party that withdrew: from when, and what it said."""
+
+    party: str = Field(description="The party that withdrew.")
+    occurred_at: datetime = Field(description="When it withdrew: it is bound no more from then.")
+    statement: str = Field(description="What it said, in words.")
+
+
 class AgreementView(View):
     """An agreement or a unilateral declaration as it stood at ``as_of``: nothing that
     occurred later (a collapse, an extension) shows."""
@@ -146,8 +165,13 @@ class AgreementView(View):
     )
     extensions: list[ExtensionView] = Field(default_factory=list)
     scope: ScopeView
-    unilateral: bool = Field(description="True for a ceasefire.declared by one side.")
-    declared_by: str | None = None
+    unilateral: bool = Field(
+        description="True for a ceasefire.declared by one side, and for an agreement that all "
+        "but one of its parties repudiated or withdrew from by as_of: that one's commitment."
+    )
+    declared_by: str | None = Field(
+        default=None, description="Whose unilateral commitment it is (null: not unilateral)."
+    )
     state: AgreementStateName = Field(description="Its own state at as_of.")
     collapsed_at: datetime | None = None
     collapse_reason: str | None = None
@@ -158,6 +182,24 @@ class AgreementView(View):
     )
     next_deadline: DeadlineView | None = Field(
         default=None, description="The pending milestone due first (null: none is pending)."
+    )
+    committed: list[str] = Field(
+        default_factory=list,
+        description="The parties bound by it at as_of: those that made it (a declaration's "
+        "declarer), less any that says it never agreed and any that withdrew by as_of. The "
+        "others stay in `parties`: the commitment is toward them.",
+    )
+    disputed_by: list[DisputeView] = Field(
+        default_factory=list,
+        description="Parties that say they never agreed (`agreement.repudiated` with "
+        "never_agreed), at every as_of once recorded.",
+    )
+    withdrawals: list[WithdrawalView] = Field(
+        default_factory=list, description="Parties that withdrew from it by as_of."
+    )
+    withdrawn_at: datetime | None = Field(
+        default=None,
+        description="When the last party bound by it withdrew (state `withdrawn`), by as_of.",
     )
 
     @classmethod
@@ -170,6 +212,8 @@ class AgreementView(View):
             key=lambda m: (m.due_at, m.milestone_id),
         )
         pending = next((m for m in milestones if m.state == "pending"), None)
+        withdrawn = agreement.withdrawn_at
+        declarer = agreement.declarer_at(at)
         return cls(
             agreement_id=agreement.agreement_id,
             parties=list(agreement.parties),
@@ -185,8 +229,8 @@ class AgreementView(View):
                 if t <= at
             ],
             scope=ScopeView(level=agreement.scope_level, area=agreement.scope_area),
-            unilateral=agreement.unilateral,
-            declared_by=agreement.declared_by,
+            unilateral=declarer is not None,
+            declared_by=declarer,
             state=state,
             collapsed_at=agreement.collapsed_at if collapsed else None,
             collapse_reason=agreement.collapse_reason if collapsed else None,
@@ -200,6 +244,19 @@ class AgreementView(View):
                     due_at=pending.due_at,
                 )
             ),
+            committed=list(agreement.bound_at(at)),
+            # In an order of their own, never the order of recording.
+            disputed_by=[
+                DisputeView(party=d.party, statement=d.statement)
+                for d in sorted(agreement.departures, key=lambda d: d.party)
+                if d.never_agreed
+            ],
+            withdrawals=[
+                WithdrawalView(party=d.party, occurred_at=d.occurred_at, statement=d.statement)
+                for d in sorted(agreement.departures, key=lambda d: (d.occurred_at, d.party))
+                if not d.never_agreed and d.occurred_at <= at
+            ],
+            withdrawn_at=withdrawn if withdrawn is not None and withdrawn <= at else None,
         )
 
 

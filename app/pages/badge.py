@@ -17,6 +17,7 @@ STATE_COLOURS = {
     "pending": "#1e40af",
     "collapsed": "#991b1b",
     "expired": "#374151",
+    "withdrawn": "#6b21a8",
     "none": "#4b5563",
 }
 _LABEL_COLOUR = "#555"

@@ -18,6 +18,7 @@ STATE_WORDS = {
     "contested": "contested",
     "collapsed": "collapsed",
     "expired": "expired",
+    "withdrawn": "withdrawn",
 }
 
 _MINUTE = timedelta(minutes=1)

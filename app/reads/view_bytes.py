@@ -171,8 +171,8 @@ async def feed(
     recorded = {"agreement.expired"} & {e.type for e in story.entries}
     for agreement in [] if recorded else getattr(view, "agreements", None) or []:
         ends = getattr(agreement, "expires_at", None)
-        collapsed = agreement.collapsed_at
-        if ends is None or ends > now or (collapsed is not None and collapsed <= ends):
+        stopped = [t for t in (agreement.collapsed_at, agreement.withdrawn_at) if t is not None]
+        if ends is None or ends > now or any(t <= ends for t in stopped):
             continue
         entries.append(
             FeedEntry(

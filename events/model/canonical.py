@@ -39,6 +39,9 @@ NAME_FIELDS: dict[str, NameFields] = {
     "ceasefire.declared": (("declared_by",), ("toward",), frozenset()),
     "mission.dispatched": (("organization",), ("organizations",), frozenset()),
     "actor.registered": (("name",), (), frozenset()),
+    "agreement.repudiated": (("party",), (), frozenset({"party"})),
+    "talks.suspended": ((), ("parties",), frozenset()),
+    "talks.resumed": ((), ("parties",), frozenset()),
 }
 
 
@@ -128,7 +131,13 @@ def _distinct(
                 "self-accusation", f"{by!r} would accuse itself: both names spell that actor"
             )
         return
-    if event_type not in ("agreement.signed", "ceasefire.declared", "mission.dispatched"):
+    if event_type not in (
+        "agreement.signed",
+        "ceasefire.declared",
+        "mission.dispatched",
+        "talks.suspended",
+        "talks.resumed",
+    ):
         return
     names: list[str] = []
     for field in (*singles, *lists):

@@ -102,6 +102,18 @@ class RecordedMilestoneMet(types.MilestoneMet, RecordMeta):
     pass
 
 
+class RecordedAgreementRepudiated(types.AgreementRepudiated, RecordMeta):
+    pass
+
+
+class RecordedTalksSuspended(types.TalksSuspended, RecordMeta):
+    pass
+
+
+class RecordedTalksResumed(types.TalksResumed, RecordMeta):
+    pass
+
+
 Recorded = Annotated[
     RecordedAgreementSigned
     | RecordedAgreementCollapsed
@@ -116,7 +128,10 @@ Recorded = Annotated[
     | RecordedConflictDescribed
     | RecordedActorRegistered
     | RecordedMilestoneExtended
-    | RecordedMilestoneMet,
+    | RecordedMilestoneMet
+    | RecordedAgreementRepudiated
+    | RecordedTalksSuspended
+    | RecordedTalksResumed,
     Field(discriminator="type"),
 ]
 recorded_adapter: TypeAdapter[Recorded] = TypeAdapter(Recorded)

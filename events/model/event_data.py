@@ -41,6 +41,7 @@ __all__ = [
     "ActorRegisteredData",
     "AgreementCollapsedData",
     "AgreementExtendedData",
+    "AgreementRepudiatedData",
     "AgreementSignedData",
     "AllegationDeniedData",
     "AllegationRetractedData",
@@ -56,6 +57,7 @@ __all__ = [
     "MilestoneMetData",
     "MissionDispatchedData",
     "MissionEndedData",
+    "TalksData",
     "ViolationAllegedData",
     "killed_and_injured",
 ]
@@ -209,6 +211,48 @@ class AgreementCollapsedData(EventData):
 
     agreement_id: Slug
     reason: Text | None = None
+
+
+class AgreementRepudiatedData(EventData):
+    """A party of an agreement leaves it. ``never_agreed``: it says it was never bound, so the
+    agreement was only ever a commitment of the others toward it (from this event's recording
+    on, at every ``as_of``). Otherwise it withdraws, from this event's occurred_at on."""
+
+    agreement_id: Slug
+    party: Name = Field(
+        description="The party leaving: one of the agreement's parties still bound by it (for "
+        "a declaration, its declarer)."
+    )
+    never_agreed: bool = Field(
+        description="true: the party says it never agreed (the agreement shows as the other "
+        "parties' commitment toward it, marked `disputed_by`, from this event's recording on); "
+        "false: it withdraws at this event's occurred_at."
+    )
+    statement: Annotated[Text, StringConstraints(min_length=1)] = Field(
+        description="What the party said, in words."
+    )
+    as_written: AsWritten | None = None
+
+
+class TalksData(EventData):
+    """Talks between parties suspended or resumed: the process around a ceasefire, which
+    newsrooms report beside it. They never change a state."""
+
+    parties: tuple[Name, ...] = Field(
+        min_length=2,
+        max_length=50,
+        json_schema_extra={"uniqueItems": True},
+        description="The parties to the talks, each named once.",
+    )
+    venue: Text | None = Field(default=None, description="Where the talks are held.")
+    statement: Text | None = Field(default=None, description="What was said, in words.")
+    as_written: AsWritten | None = None
+
+    @model_validator(mode="after")
+    def _distinct_parties(self) -> TalksData:
+        if len({p.casefold() for p in self.parties}) != len(self.parties):
+            raise ValueError("parties must be distinct")
+        return self
 
 
 class CasualtyRange(Frozen):
@@ -368,6 +412,9 @@ CORRECTABLE_DATA: dict[str, type[Frozen]] = {
     "ceasefire.declared": CeasefireDeclaredData,
     "milestone.extended": MilestoneExtendedData,
     "milestone.met": MilestoneMetData,
+    "agreement.repudiated": AgreementRepudiatedData,
+    "talks.suspended": TalksData,
+    "talks.resumed": TalksData,
 }
 
 if TYPE_CHECKING:  # a type checker cannot derive a Literal; to it, a type name is a string

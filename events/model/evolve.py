@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TypedDict
 from uuid import UUID
 
+from events.model.actors import name_key
 from events.model.canonical import canonical
 from events.model.envelope import Recorded, to_recorded
 from events.model.errors import UnknownActorError
@@ -24,6 +25,7 @@ from events.model.rules import check
 from events.model.state import (
     AgreementState,
     ConflictState,
+    Departure,
     Lookup,
     current_version,
     no_lookup,
@@ -34,6 +36,7 @@ from events.model.types import (
     ActorRegistered,
     AgreementCollapsed,
     AgreementExtended,
+    AgreementRepudiated,
     AgreementSigned,
     AllegationDenied,
     AllegationRetracted,
@@ -44,6 +47,8 @@ from events.model.types import (
     MilestoneMet,
     MissionDispatched,
     MissionEnded,
+    TalksResumed,
+    TalksSuspended,
     ViolationAlleged,
 )
 
@@ -144,6 +149,18 @@ def evolve(state: ConflictState, event: Recorded, lookup: Lookup = no_lookup) ->
                 extensions=(*extended.extensions, (event.occurred_at, extension.expires_at)),
             )
             state = _with_agreement(state, agreement)
+        case AgreementRepudiated(data=left):
+            repudiated = state.agreements[left.agreement_id]
+            departure = Departure(
+                party=repudiated.party(left.party) or left.party,
+                never_agreed=left.never_agreed,
+                occurred_at=event.occurred_at,
+                statement=left.statement,
+            )
+            agreement = replace(repudiated, departures=(*repudiated.departures, departure))
+            state = _with_agreement(state, agreement)
+        case TalksSuspended(data=talks) | TalksResumed(data=talks):
+            state = _with_actors(state, talks.parties, event)
         case MissionDispatched(data=data):
             state = replace(state, missions=state.missions | {data.mission_id})
             state = _with_actors(state, data.monitors(), event)
@@ -220,8 +237,9 @@ def _with_agreement(state: ConflictState, agreement: AgreementState) -> Conflict
 
 def _corrected(state: ConflictState, corrected: Recorded) -> ConflictState:
     """What a correction changes of the state: an agreement's or a declaration's terms, a
-    collapse's reason, the actors a new mediator or mission organization makes (an
-    allegation's or a mission's other new data lives only in the read models).
+    collapse's reason, a repudiation's statement, the actors a new mediator, mission
+    organization or party to talks makes (an allegation's or a mission's other new data lives
+    only in the read models).
     The corrected event keeps its occurred_at, its version and its source."""
     match corrected:
         case AgreementSigned() | CeasefireDeclared():
@@ -246,6 +264,17 @@ def _corrected(state: ConflictState, corrected: Recorded) -> ConflictState:
         case AgreementCollapsed(data=data):
             agreement = replace(state.agreements[data.agreement_id], collapse_reason=data.reason)
             return _with_agreement(state, agreement)
+        case AgreementRepudiated(data=left):
+            repudiated = state.agreements[left.agreement_id]
+            departures = tuple(
+                replace(d, statement=left.statement)
+                if name_key(d.party) == name_key(left.party)
+                else d
+                for d in repudiated.departures
+            )
+            return _with_agreement(state, replace(repudiated, departures=departures))
+        case TalksSuspended(data=talks) | TalksResumed(data=talks):
+            return _with_actors(state, talks.parties, corrected)
     return state
 
 

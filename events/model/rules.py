@@ -17,6 +17,7 @@ from events.model.errors import DomainRuleError
 from events.model.event_data import CORRECTABLE_DATA, Milestone, MilestoneExtendedData
 from events.model.milestones import MilestoneState
 from events.model.state import (
+    AgreementState,
     ConflictState,
     Lookup,
     current_version,
@@ -47,12 +48,7 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
             _check_milestones(event, declared.milestones)
         case types.AgreementCollapsed(data=data):
             agreement = known_agreement(state, data.agreement_id)
-            if agreement.collapsed_at is not None:
-                raise DomainRuleError(
-                    "agreement-already-collapsed",
-                    f"agreement {data.agreement_id!r} collapsed at "
-                    f"{agreement.collapsed_at.isoformat()}",
-                )
+            _check_not_ended(agreement)
             if event.occurred_at < agreement.signed_at:
                 raise DomainRuleError(
                     "collapse-before-signing",
@@ -61,6 +57,8 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
                 )
         case types.AgreementExtended(data=extension):
             _check_extension(state, event, extension.agreement_id, extension.expires_at)
+        case types.AgreementRepudiated():
+            _check_repudiation(state, event)
         case types.ViolationAlleged():
             _check_allegation(state, event)
         case types.MissionDispatched(data=data):
@@ -237,11 +235,7 @@ def _check_extension(
     state: ConflictState, event: types.AgreementExtended, agreement_id: str, expires_at: datetime
 ) -> None:
     agreement = known_agreement(state, agreement_id)
-    if agreement.collapsed_at is not None:
-        raise DomainRuleError(
-            "agreement-already-collapsed",
-            f"agreement {agreement_id!r} collapsed at {agreement.collapsed_at.isoformat()}",
-        )
+    _check_not_ended(agreement)
     if event.occurred_at < agreement.signed_at:
         raise DomainRuleError(
             "extension-before-signing",
@@ -257,6 +251,77 @@ def _check_extension(
         raise DomainRuleError(
             "extension-not-later",
             f"agreement {agreement_id!r} runs until {end.isoformat()}; an extension must end later",
+        )
+
+
+def _check_not_ended(agreement: AgreementState) -> None:
+    """An agreement that collapsed or that every party bound by it left is over: nothing
+    more happens to it."""
+    if agreement.collapsed_at is not None:
+        raise DomainRuleError(
+            "agreement-already-collapsed",
+            f"agreement {agreement.agreement_id!r} collapsed at "
+            f"{agreement.collapsed_at.isoformat()}",
+        )
+    withdrawn = agreement.withdrawn_at
+    if withdrawn is not None:
+        raise DomainRuleError(
+            "agreement-withdrawn",
+            f"agreement {agreement.agreement_id!r} ended at {withdrawn.isoformat()}: every "
+            "party bound by it has withdrawn",
+        )
+
+
+def _check_repudiation(state: ConflictState, event: types.AgreementRepudiated) -> None:
+    """Only a party still bound leaves, once, from an agreement that has not ended by then
+    (collapsed, every party gone, or past its end); and another party must have been bound by
+    what a party says it never agreed to, or it was never anything (a correction says that).
+    Each holds whatever the order the departures are recorded in, as long as each comes after
+    its agreement and not every party says it never agreed."""
+    data = event.data
+    agreement = known_agreement(state, data.agreement_id)
+    party = agreement.party(data.party)
+    if party is None:
+        raise DomainRuleError(
+            "not-a-party",
+            f"{data.party!r} is not a party of agreement {agreement.agreement_id!r} "
+            f"(parties: {', '.join(agreement.parties)})",
+        )
+    left = agreement.departed(party)
+    if left is not None:
+        raise DomainRuleError(
+            "already-repudiated",
+            f"{party!r} has "
+            + ("said it never agreed to" if left.never_agreed else "withdrawn from")
+            + f" agreement {agreement.agreement_id!r} already",
+        )
+    if party not in agreement.binding():
+        raise DomainRuleError(
+            "not-bound",
+            f"{party!r} never bound itself by {agreement.agreement_id!r}: it is declared by "
+            f"{agreement.declared_by!r} toward it",
+        )
+    _check_not_ended(agreement)
+    if event.occurred_at < agreement.signed_at:
+        raise DomainRuleError(
+            "repudiation-before-signing",
+            f"agreement {agreement.agreement_id!r} was signed at "
+            f"{agreement.signed_at.isoformat()}, after this repudiation",
+        )
+    if agreement.state_at(event.occurred_at) == "expired":
+        raise DomainRuleError(
+            "agreement-ended",
+            f"agreement {agreement.agreement_id!r} had ended by {event.occurred_at.isoformat()}",
+        )
+    if data.never_agreed and all(
+        (other := agreement.departed(p)) is not None and other.never_agreed
+        for p in agreement.binding()
+        if p != party
+    ):
+        raise DomainRuleError(
+            "nobody-bound",
+            f"no party of {agreement.agreement_id!r} but {party!r} was ever bound by it: a "
+            "commitment nobody made is not repudiated (correct the event that recorded it)",
         )
 
 
@@ -340,6 +405,16 @@ def _check_correction(state: ConflictState, target: Recorded, event: types.Event
                     "milestone-extension-not-later",
                     f"milestone {new.milestone_id!r} was signed due at "
                     f"{milestone.due_at.isoformat()}; an extension must make it due later",
+                )
+        case types.AgreementRepudiated(data=old), types.AgreementRepudiated(data=new):
+            # Who left what, and how, is who is bound: another fact, not a correction.
+            _same_identity(target, "agreement_id", old.agreement_id, new.agreement_id)
+            _same_identity(target, "party", name_key(old.party), name_key(new.party))
+            if old.never_agreed != new.never_agreed:
+                raise DomainRuleError(
+                    "correction-changes-identity",
+                    f"a correction of event {target.id} must keep its never_agreed "
+                    f"{str(old.never_agreed).lower()}",
                 )
         case _, types.ViolationAlleged():
             _check_allegation(state, corrected)

@@ -30,6 +30,7 @@ __all__ = [
     "NAMING_TYPES",
     "AgreementState",
     "ConflictState",
+    "Departure",
     "Lookup",
     "current_version",
     "known_agreement",
@@ -47,6 +48,17 @@ Lookup = Callable[[UUID], Recorded | None]
 def no_lookup(_event_id: UUID) -> Recorded | None:
     """The lookup of a caller that folds no retraction or correction."""
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """A party leaving an agreement (``agreement.repudiated``): ``never_agreed``, it says it
+    was never bound, which holds for every time; otherwise it withdrew at ``occurred_at``."""
+
+    party: str
+    never_agreed: bool
+    occurred_at: datetime
+    statement: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +101,10 @@ class AgreementState:
             ),
         )
 
+    #: Each ``agreement.repudiated``, in the order recorded. Parties stay as signed: one that
+    #: left is the one the others' commitment is toward, as a declaration's ``toward`` are.
+    departures: tuple[Departure, ...] = ()
+
     def party(self, name: str) -> str | None:
         """The agreement's own spelling of a party, matched without regard to case."""
         # Parties are distinct without regard to case (``AgreementSignedData`` refuses others),
@@ -111,6 +127,58 @@ class AgreementState:
         broadest scope first, then the latest signed. Ties go by agreement id, never by the
         order of recording, so any order of recording gives the same filing."""
         return (-SCOPE_RANK[self.scope_level], self.signed_at, self.agreement_id)
+
+    def binding(self) -> tuple[str, ...]:
+        """Who committed to it, as made: every party of an agreement, a declaration's
+        declarer only (those it is declared toward never bound themselves)."""
+        if self.unilateral and self.declared_by is not None:
+            return (self.declared_by,)
+        return self.parties
+
+    def bound_at(self, at: datetime) -> tuple[str, ...]:
+        """The parties still bound at ``at``: those that made it, less those that say they
+        never agreed (at every time) and those that withdrew by ``at``."""
+        gone = {
+            d.party.casefold() for d in self.departures if d.never_agreed or d.occurred_at <= at
+        }
+        return tuple(p for p in self.binding() if p.casefold() not in gone)
+
+    def departed(self, party: str) -> Departure | None:
+        """``party``'s repudiation or withdrawal, if it left (whenever that happened)."""
+        folded = party.casefold()
+        return next((d for d in self.departures if d.party.casefold() == folded), None)
+
+    @property
+    def withdrawn_at(self) -> datetime | None:
+        """When the last party bound by it withdrew, so that none is bound: it ends then
+        (state ``withdrawn``). None while one is still bound at every time."""
+        if not self.departures:
+            return None
+        left = {d.party.casefold(): d for d in self.departures}
+        if any(p.casefold() not in left for p in self.binding()):
+            return None
+        withdrawals = [d.occurred_at for d in self.departures if not d.never_agreed]
+        return max(withdrawals, default=None)
+
+    def declarer_at(self, at: datetime) -> str | None:
+        """Whose unilateral commitment it is at ``at``: a declaration's declarer, or the one
+        party still bound when the others repudiated it or withdrew (after its end, as it was
+        just before). None while two or more are bound."""
+        if self.unilateral:
+            return self.declared_by
+        end = self.withdrawn_at
+        if end is not None and end <= at:
+            at = end - _INSTANT
+        bound = self.bound_at(at)
+        return bound[0] if len(bound) == 1 else None
+
+    def _ending(self) -> tuple[datetime, str] | None:
+        """The event that ends it, the earlier of its collapse and its last withdrawal."""
+        withdrawn = self.withdrawn_at
+        collapsed = self.collapsed_at
+        if withdrawn is None or (collapsed is not None and collapsed <= withdrawn):
+            return None if collapsed is None else (collapsed, "collapsed")
+        return (withdrawn, "withdrawn")
 
     def end_at(self, at: datetime) -> datetime | None:
         """The end as known at ``at``: as signed, moved by every extension that occurred by
@@ -138,8 +206,9 @@ class AgreementState:
                 spans[-1] = (start, new_end if end is None or new_end > end else end)
             else:
                 spans.append((max(occurred_at, self.effective_at), new_end))
-        if self.collapsed_at is not None:
-            cut = self.collapsed_at
+        ending = self._ending()
+        if ending is not None:
+            cut = ending[0]
             spans = [
                 (start, cut if end is None or end > cut else end)
                 for start, end in spans
@@ -151,15 +220,16 @@ class AgreementState:
         return any(start <= at and (end is None or at < end) for start, end in self.periods())
 
     def state_at(self, at: datetime) -> str:
-        """``pending``, ``in_effect``, ``collapsed`` or ``expired`` at ``at`` (signed by then);
-        the caller tells holding from contested."""
-        if self.collapsed_at is not None and self.collapsed_at <= at:
-            cut = self.collapsed_at
+        """``pending``, ``in_effect``, ``collapsed``, ``withdrawn`` or ``expired`` at ``at``
+        (signed by then); the caller tells holding from contested."""
+        ending = self._ending()
+        if ending is not None and ending[0] <= at:
+            cut, how = ending
             expired_first = not self.in_effect(cut - _INSTANT) and any(
                 end is not None and end <= cut for _, end in self.periods()
             )
             if not expired_first:
-                return "collapsed"
+                return how
         if self.effective_at > at:
             return "pending"
         if self.in_effect(at):
@@ -167,10 +237,12 @@ class AgreementState:
         return "expired"
 
     def ended_at(self, at: datetime) -> datetime | None:
-        """When it last stopped being in effect, by ``at``: its collapse or its end."""
+        """When it last stopped being in effect, by ``at``: its collapse, its last withdrawal
+        or its end."""
         state = self.state_at(at)
-        if state == "collapsed":
-            return self.collapsed_at
+        if state in ("collapsed", "withdrawn"):
+            ending = self._ending()
+            return None if ending is None else ending[0]
         if state != "expired":
             return None
         ends = [end for start, end in self.periods() if start <= at and end is not None]

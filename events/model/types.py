@@ -17,6 +17,7 @@ from events.model.event_data import (
     ActorRegisteredData,
     AgreementCollapsedData,
     AgreementExtendedData,
+    AgreementRepudiatedData,
     AgreementSignedData,
     AllegationDeniedData,
     AllegationRetractedData,
@@ -27,6 +28,7 @@ from events.model.event_data import (
     MilestoneMetData,
     MissionDispatchedData,
     MissionEndedData,
+    TalksData,
     ViolationAllegedData,
 )
 from events.model.values import ConflictSlug, Frozen, Instant, Source, offset_given
@@ -38,6 +40,7 @@ __all__ = [
     "ActorRegistered",
     "AgreementCollapsed",
     "AgreementExtended",
+    "AgreementRepudiated",
     "AgreementSigned",
     "AllegationDenied",
     "AllegationRetracted",
@@ -51,6 +54,8 @@ __all__ = [
     "MilestoneMet",
     "MissionDispatched",
     "MissionEnded",
+    "TalksResumed",
+    "TalksSuspended",
     "ViolationAlleged",
     "data_of",
     "event_adapter",
@@ -150,6 +155,21 @@ class MilestoneMet(EventBase):
     data: MilestoneMetData
 
 
+class AgreementRepudiated(EventBase):
+    type: Literal["agreement.repudiated"] = "agreement.repudiated"
+    data: AgreementRepudiatedData
+
+
+class TalksSuspended(EventBase):
+    type: Literal["talks.suspended"] = "talks.suspended"
+    data: TalksData
+
+
+class TalksResumed(EventBase):
+    type: Literal["talks.resumed"] = "talks.resumed"
+    data: TalksData
+
+
 Event = Annotated[
     AgreementSigned
     | AgreementCollapsed
@@ -164,7 +184,10 @@ Event = Annotated[
     | ConflictDescribed
     | ActorRegistered
     | MilestoneExtended
-    | MilestoneMet,
+    | MilestoneMet
+    | AgreementRepudiated
+    | TalksSuspended
+    | TalksResumed,
     Field(discriminator="type"),
 ]
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)

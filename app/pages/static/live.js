@@ -56,7 +56,8 @@ function follow(url) {
   for (const type of ["agreement.signed", "agreement.collapsed", "agreement.extended",
                       "ceasefire.declared", "violation.alleged", "allegation.retracted",
                       "allegation.denied", "event.corrected", "mission.dispatched",
-                      "mission.ended", "milestone.extended", "milestone.met", "message"]) {
+                      "mission.ended", "milestone.extended", "milestone.met",
+                      "agreement.repudiated", "talks.suspended", "talks.resumed", "message"]) {
     stream.addEventListener(type, () => refresh(`New event: ${type}.`));
   }
 }
