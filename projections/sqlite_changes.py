@@ -1,7 +1,10 @@
 """The one applier of the fold's ``Changes`` on SQLite: the append and the replay both run it.
 
 ``sqlite_statements`` turns changes into statements, each with all its parameter rows: per
-table, one ``UPDATE`` closing the current row versions, then one ``INSERT`` per column set.
+table, one ``UPDATE`` closing the current row versions, then per column set one multi-row
+``INSERT`` (``VALUES (…), (…), …``), run once per chunk of as many rows as SQLite binds values
+in one statement (a replay batch's thousands of rows: a statement step per chunk instead of one
+per row; the append's one row: the plain one-row ``INSERT``).
 The append runs them on the writer's raw ``sqlite3`` connection inside its transaction
 (``projections.writer.ProjectionRows.write_sqlite``); the replay on its aiosqlite connection,
 into the live tables or a rebuild's scratch tables (``projections.bulk.BulkWriter``). So the two
@@ -17,7 +20,9 @@ table that is not a projection's).
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Table
@@ -49,9 +54,38 @@ def sqlite_statements(changes: Changes, targets: Mapping[str, str] = LIVE) -> li
         )
     for table, groups in grouped.inserts.items():
         for columns, values in groups.items():
-            statements.append(
-                (_insert_statement(targets[table], columns), _bind(table, columns, values))
-            )
+            statements.extend(_inserts(targets[table], columns, _bind(table, columns, values)))
+    return statements
+
+
+def _variable_limit() -> int:
+    """How many values one statement may bind in this build of SQLite."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        return conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    finally:
+        conn.close()
+
+
+#: Values bound per statement at most: SQLite's limit, and a bound that keeps a statement's text
+#: (and what one step holds) small.
+_MAX_VALUES = min(_variable_limit(), 16_384)
+
+
+def _inserts(table: str, columns: tuple[str, ...], rows: list[Sequence[Any]]) -> list[Statement]:
+    """Multi-row inserts of ``rows``: chunks of ``per`` rows through one statement, the rest
+    through another, each row's values laid end to end."""
+    per = max(1, min(len(rows), _MAX_VALUES // len(columns)))
+    full = len(rows) - len(rows) % per
+    statements: list[Statement] = []
+    if full:
+        chunks: list[Sequence[Any]] = [
+            list(chain.from_iterable(rows[i : i + per])) for i in range(0, full, per)
+        ]
+        statements.append((_insert_statement(table, columns, per), chunks))
+    if full < len(rows):
+        rest = list(chain.from_iterable(rows[full:]))
+        statements.append((_insert_statement(table, columns, len(rows) - full), [rest]))
     return statements
 
 
@@ -72,7 +106,8 @@ def _close_statement(table: str, key: tuple[str, ...]) -> str:
     return f'UPDATE "{table}" SET known_until = ? WHERE known_until IS NULL AND {where}'
 
 
-@functools.cache
-def _insert_statement(table: str, columns: tuple[str, ...]) -> str:
+@functools.lru_cache(maxsize=32)  # bounded: a replay's last chunks come in many sizes
+def _insert_statement(table: str, columns: tuple[str, ...], rows: int = 1) -> str:
     names = ", ".join(f'"{c}"' for c in columns)
-    return f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" * len(columns))})'
+    row = f"({', '.join('?' * len(columns))})"
+    return f'INSERT INTO "{table}" ({names}) VALUES {", ".join([row] * rows)}'

@@ -13,11 +13,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, create_model
 
-from events.model.envelope import Recorded
-from events.model.types import EVENT_CLASSES, EventBase
+from events.model.envelope import Recorded, construct
+from events.model.types import EVENT_CLASSES, Event, EventBase
 from events.model.values import MAX_SAFE_INTEGER
 
-__all__ = ["Appended", "EventIn", "EventPage", "LogHeadView"]
+__all__ = ["Appended", "EventIn", "EventPage", "LogHeadView", "event_of"]
 
 
 class _Appendable(BaseModel):
@@ -37,13 +37,37 @@ def _as_sent(event_class: type[EventBase]) -> type[BaseModel]:
     type_name = event_class.model_fields["type"].default
     bases: tuple[type[BaseModel], ...] = (event_class, _Appendable)
     required: Any = Literal[type_name]
-    return create_model(
-        f"{event_class.__name__}In",
-        __base__=bases,
-        __doc__=f"`{type_name}`, as a writer sends it.",
-        __module__=__name__,
-        type=(required, ...),
+    return _derived(
+        create_model(
+            f"{event_class.__name__}In",
+            __base__=bases,
+            __doc__=f"`{type_name}`, as a writer sends it.",
+            __module__=__name__,
+            type=(required, ...),
+        ),
+        event_class,
     )
+
+
+def _derived(sent: type[BaseModel], event_class: type[EventBase]) -> type[BaseModel]:
+    """``sent``, remembered as the body class of ``event_class`` (``event_of``)."""
+    _EVENT_OF[sent] = event_class
+    return sent
+
+
+#: Each body class (``_as_sent``) -> the event class it was derived from.
+_EVENT_OF: dict[type[BaseModel], type[EventBase]] = {}
+
+
+def event_of(body: BaseModel) -> Event:
+    """The event a writer's body holds, as ``events.model.types.event_adapter`` would make it
+    from the body's fields. Not validated again: the body's class is the event's class plus
+    ``expected_version`` (``_as_sent``), so FastAPI's validation of the body ran every check
+    of the event's, and its fields are the event's values already."""
+    cls = _EVENT_OF[type(body)]
+    values = {name: getattr(body, name) for name in cls.model_fields}
+    event: Event = construct(cls, values, cls.model_fields.keys())  # type: ignore[assignment]
+    return event
 
 
 if TYPE_CHECKING:  # to a type checker, what the route reads of it: a model with expected_version

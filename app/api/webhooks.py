@@ -140,6 +140,7 @@ async def create_webhook(
     body: Annotated[WebhookIn, Body()],
     store: StoreDep,
     settings: SettingsDep,
+    webhooks: WebhooksDep,
     _key: AdminKey,
     _json: JsonContent,
 ) -> WebhookCreated:
@@ -156,6 +157,7 @@ async def create_webhook(
             now=now(),
             box=secret_box(settings),
         )
+    webhooks.wake()  # a dispatcher that saw no subscription heeds appends again
     return WebhookCreated(
         **Webhook.of(sub).model_dump(), secret=_open(secret_box(settings), sub.secret)
     )

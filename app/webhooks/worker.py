@@ -4,7 +4,10 @@
 Each worker runs three loops (and, on PostgreSQL, a LISTEN connection that wakes them):
 
 - dispatch: woken by ``store.on_append`` in-process, by PostgreSQL's ``ceasefire_events``
-  notifications across processes, and by a poll as the fallback; see ``dispatcher``.
+  notifications across processes, and by a poll as the fallback; see ``dispatcher``. A burst
+  of appends wakes it once per ``_DISPATCH_SPACING``, and while its last look found no
+  subscription at all appends do not wake it (a look costs a connection and reads, which
+  every append would pay): the poll and a subscription made in this process do.
 - deliver: claims due deliveries (``queue.claim_due``: ``FOR UPDATE SKIP LOCKED`` and a lease
   on PostgreSQL, so several workers never send the same attempt; on SQLite one transaction
   holding the database), sends up to ``webhook_concurrency`` at once, and hands each outcome
@@ -50,6 +53,7 @@ from app.webhooks.queue import (
     Claim,
     claim_due,
     earliest_due,
+    first_wanted,
 )
 from app.webhooks.recorder import Recorder, brief
 from app.webhooks.retry import Outcome, Verdict, decide
@@ -67,6 +71,9 @@ log = logging.getLogger("ceasefire.webhooks")
 
 #: The PostgreSQL channel ``ceasefire_append`` notifies on every append.
 EVENTS_CHANNEL = CHANNEL
+#: The least time between two looks of the dispatcher at the log (seconds): what a burst of
+#: appends may add to the time to a delivery, against a look per append.
+_DISPATCH_SPACING = 0.01
 
 
 def _now() -> datetime:
@@ -96,6 +103,9 @@ class WebhookWorker:
         self._clock = clock
         self.box = secret_box(settings)
         self._dispatch_wake = asyncio.Event()
+        #: No subscription at the last look: appends do not wake the dispatcher (the poll
+        #: does, and ``wake``).
+        self._quiet = False
         self._deliver_wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         #: Attempts in flight by endpoint (subscription id), each under ``_share``.
@@ -118,10 +128,14 @@ class WebhookWorker:
     # -- wake-ups ----------------------------------------------------------------------------
 
     def _on_append(self, _conflict: str, _position: int) -> None:
-        self._dispatch_wake.set()
+        # With no subscription at the last look, an append has nothing to dispatch: the look
+        # at the next poll (or a wake(), when one is made here) finds any made meanwhile.
+        if not self._quiet:
+            self._dispatch_wake.set()
 
     def wake(self) -> None:
         """Look for work now (a delivery was re-queued, an endpoint re-enabled…)."""
+        self._quiet = False
         self._dispatch_wake.set()
         self._deliver_wake.set()
 
@@ -130,7 +144,7 @@ class WebhookWorker:
         dispatcher made. The process's one listening connection (``events.log.notifications``)
         listens for them; a None payload (notifications may have been missed) wakes it too."""
         return {
-            EVENTS_CHANNEL: lambda _payload: self._dispatch_wake.set(),
+            EVENTS_CHANNEL: lambda _payload: self._on_append("", 0),
             NOTIFY_CHANNEL: lambda _payload: self._deliver_wake.set(),
         }
 
@@ -169,7 +183,9 @@ class WebhookWorker:
         event.clear()
 
     async def _dispatch_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            looked_at = loop.time()
             try:
                 _events, made = await dispatch_pending(
                     self.store,
@@ -179,9 +195,21 @@ class WebhookWorker:
                 )
                 if made:
                     self._deliver_wake.set()
+                self._quiet = not made and not await self._subscribed()
             except Exception as error:  # log it, keep trying
                 _log_failure("webhook dispatch", error)
             await self._wait(self._dispatch_wake, self._poll)
+            # A burst of appends wakes this loop once per _DISPATCH_SPACING, not once each: a look
+            # costs a connection and two reads, which every append of the burst would pay.
+            spare = looked_at + _DISPATCH_SPACING - loop.time()
+            if spare > 0:
+                await asyncio.sleep(spare)
+
+    async def _subscribed(self) -> bool:
+        """Whether any subscription exists (``first_wanted``: None when none does)."""
+        with storage_errors():
+            async with self.store.engine.connect() as conn:
+                return await first_wanted(conn, 0) is not None
 
     async def _deliver_loop(self) -> None:
         capacity = self.settings.webhook_concurrency

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 from events.log.codec import EVENT_COLUMNS
 from events.log.positions import LOG_HEAD, raw_sql
 from events.log.sqlite_values import DIALECT, rows_binder
-from events.log.tables import events
+from events.log.tables import events, log_head
 from events.log.writers import Append, Batch, IdTakenError, Written
 from events.model.envelope import chain_hash
 
@@ -29,7 +29,22 @@ __all__ = ["SqliteWriter"]
 
 #: What the decoders read (``events.log.codec``), and the chain's hash and the writer's key.
 _EVENT_COLUMNS = (*EVENT_COLUMNS, "hash", "key_id")
-_LOG_HEAD = raw_sql(LOG_HEAD, DIALECT)
+#: The log's head as two scalar subqueries (``LOG_HEAD``, the one lookup, a column each), for
+#: the compare-and-set to return: one statement moves the stream and reads where the log is.
+_HEAD_POSITION = f"({raw_sql(LOG_HEAD.with_only_columns(log_head.c.position), DIALECT)})"
+_HEAD_HASH = f"({raw_sql(LOG_HEAD.with_only_columns(log_head.c.hash), DIALECT)})"
+#: The compare-and-set of a stream's version, as ``ceasefire_append`` does it: a new stream's
+#: row (expected version 0), or the row at the expected version moved on; no row returned
+#: means another writer got there first. It returns the log's head the events continue from.
+_NEW_STREAM = (
+    "INSERT INTO streams (conflict, version, position) "
+    f"VALUES (?, ?, {_HEAD_POSITION} + ?) ON CONFLICT (conflict) DO NOTHING "
+    f"RETURNING {_HEAD_POSITION}, {_HEAD_HASH}"
+)
+_MOVE_STREAM = (
+    f"UPDATE streams SET version = ?, position = {_HEAD_POSITION} + ? "
+    f"WHERE conflict = ? AND version = ? RETURNING {_HEAD_POSITION}, {_HEAD_HASH}"
+)
 _MARKS = ", ".join("?" * len(_EVENT_COLUMNS))
 _INSERT_EVENTS = f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({_MARKS})"
 #: The event rows' values as SQLite stores them (``events.log.sqlite_values``, the one converter).
@@ -90,23 +105,32 @@ class SqliteWriter:
     async def write(self, append: Append) -> Written | None:
         """Each event recorded at its row's time, ``keep_recorded_at`` or not: SQLite has no
         roles, whoever can write the file is its owner."""
+        return (await self.write_group((append,)))[0]
+
+    async def write_group(self, appends: Sequence[Append]) -> list[Written | None]:
+        """The appends in one transaction (``events.log.group_commit``), on the caller's
+        thread when it need not wait, else in the writer thread."""
         if self._inline_allowed and not self._queued:
             try:
-                first = self._write_inline(append)
+                firsts = self._write_inline(appends)
             except _Busy:
                 pass
             else:
-                if first is None:
-                    return None
-                self._written(len(append.rows) + len(append.work) + 3)
-                return Written(first)
+                self._written(
+                    sum(
+                        len(a.rows) + len(a.work) + 3
+                        for a, f in zip(appends, firsts, strict=True)
+                        if f
+                    )
+                )
+                return [None if first is None else Written(first) for first in firsts]
         loop = asyncio.get_running_loop()
         self._queued += 1
         try:
-            first = await loop.run_in_executor(self._executor, self._write, append)
+            firsts = await loop.run_in_executor(self._executor, self._write, appends)
         finally:
             self._queued -= 1
-        return None if first is None else Written(first)
+        return [None if first is None else Written(first) for first in firsts]
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[Batch]:
@@ -173,11 +197,11 @@ class SqliteWriter:
             self._inline = conn
         return self._inline
 
-    def _write_inline(self, append: Append) -> int | None:
-        """The append on the caller's thread; ``_Busy`` (nothing written) when another
+    def _write_inline(self, appends: Sequence[Append]) -> list[int | None]:
+        """The appends on the caller's thread; ``_Busy`` (nothing written) when another
         connection holds the lock, or when SQLite answers busy at any later step."""
         try:
-            return self._transaction(self._inline_connection(), append)
+            return self._transaction(self._inline_connection(), appends)
         except sqlite3.OperationalError as error:
             if error.sqlite_errorcode & 0xFF in _BUSY:
                 raise _Busy from error
@@ -201,41 +225,35 @@ class SqliteWriter:
             self._connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             self.checkpoints += 1
 
-    def _write(self, append: Append) -> int | None:
-        return self._transaction(self._connection(), append)
+    def _write(self, appends: Sequence[Append]) -> list[int | None]:
+        return self._transaction(self._connection(), appends)
 
-    def _transaction(self, conn: sqlite3.Connection, append: Append) -> int | None:
+    def _transaction(self, conn: sqlite3.Connection, appends: Sequence[Append]) -> list[int | None]:
+        """One transaction for ``appends``, each its own compare-and-set (None: its stream
+        moved on, nothing of it written); any error writes none of them."""
         conn.execute("BEGIN IMMEDIATE")
         try:
-            first = self._write_in_transaction(conn, append)
-            conn.execute("COMMIT" if first is not None else "ROLLBACK")
+            firsts = [self._write_in_transaction(conn, append) for append in appends]
+            conn.execute("ROLLBACK" if all(f is None for f in firsts) else "COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        return first
+        return firsts
 
     def _write_in_transaction(self, conn: sqlite3.Connection, append: Append) -> int | None:
         conflict, expected, rows, work = append.conflict, append.expected, append.rows, append.work
-        head = conn.execute(_LOG_HEAD).fetchone()
-        position, previous = int(head[0]), bytes(head[1])
-        first = position + 1
-        # The compare-and-set of the stream's version, in one statement as in
-        # ceasefire_append: no row changed means another writer got there first.
-        last = position + len(rows)
         if expected == 0:
-            moved = conn.execute(
-                "INSERT INTO streams (conflict, version, position) VALUES (?, ?, ?) "
-                "ON CONFLICT (conflict) DO NOTHING",
-                (conflict, len(rows), last),
-            )
+            moved = conn.execute(_NEW_STREAM, (conflict, len(rows), len(rows)))
         else:
             moved = conn.execute(
-                "UPDATE streams SET version = ?, position = ? WHERE conflict = ? AND version = ?",
-                (expected + len(rows), last, conflict, expected),
+                _MOVE_STREAM, (expected + len(rows), len(rows), conflict, expected)
             )
-        if moved.rowcount != 1:
+        heads = moved.fetchall()  # all of it: a statement still stepping would hold the commit
+        if not heads:
             return None
+        position, previous = int(heads[0][0]), bytes(heads[0][1])
+        first = position + 1
         params = []
         for row in rows:
             position += 1

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.log.codec import RowDecoder, columns_of
 from events.log.database import dialect_of
+from events.log.group_commit import GroupCommit
 from events.log.positions import log_position, stream_head
 from events.log.sqlite_writer import SqliteWriter
 from events.log.tables import events as events_table
@@ -198,13 +199,25 @@ class EventStore:
             self._writer = PostgresWriter(engine, pool_size=writer_pool_size)
         else:
             self._writer = SqliteWriter(str(engine.url.database), synchronous=sqlite_synchronous)
+        #: Concurrent appends share a transaction (``events.log.group_commit``). SQLite's
+        #: inline appends never wait, so there the first of them lets others join first.
+        self._group = GroupCommit(
+            self._writer,
+            gather=self.dialect != "postgresql" and sqlite_synchronous.upper() != "FULL",
+        )
         #: Called after each append commits, with the conflict and the last position written.
         #: In-process waiters (long-poll, streams) hang off this; other processes use the
         #: database's own notifications.
         self.on_append: list[Callable[[str, int], None]] = []
 
+    @property
+    def transactions(self) -> int:
+        """Append transactions written so far by ``write`` (concurrent appends share one)."""
+        return self._group.transactions
+
     async def close(self) -> None:
         """Stop the writer and close every connection."""
+        await self._group.close()
         await self._writer.close()
         await self.engine.dispose()
 
@@ -217,9 +230,10 @@ class EventStore:
         written) when the stream is no longer at ``expected``. ``IdTakenError`` when an event id
         is stored already. ``keep_recorded_at``: the rows' recording times were chosen, which
         only the log's owner may write (``RecordingTimeRefusedError``). The ``on_append``
-        listeners hear of each write."""
+        listeners hear of each write. Appends concurrent with it may share its transaction
+        (``events.log.group_commit``): it returns once that has committed."""
         with storage_errors():
-            written = await self._writer.write(append)
+            written = await self._group.write(append)
         if written is not None:
             last = written.first + len(append.rows) - 1
             for listener in self.on_append:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,6 +45,16 @@ __all__ = [
 POSTGRESQL_APPEND = (
     "SELECT first_position, assigned_recorded_at "
     "FROM ceasefire_append($1, $2, $3::jsonb, $4::jsonb, $5, $6)"
+)
+
+#: Several appends in one statement (``events.log.group_commit``): ``ceasefire_append`` called
+#: once per element of the argument arrays, in their order, with the results in that order.
+POSTGRESQL_APPEND_GROUP = (
+    "SELECT r.first_position, r.assigned_recorded_at "
+    "FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[], $5::text[], $6::boolean[]) "
+    "WITH ORDINALITY AS a(conflict, expected, events, changes, checkpoint, keep, n) "
+    "CROSS JOIN LATERAL ceasefire_append(a.conflict, a.expected, a.events::jsonb, "
+    "a.changes::jsonb, a.checkpoint, a.keep) AS r ORDER BY a.n"
 )
 
 #: ``json.dumps(..., ensure_ascii=False)`` builds a new encoder on every call; this is built once.
@@ -111,7 +121,13 @@ class Batch(Protocol):
 
 
 class Writer(Batch, Protocol):
-    """Writes, each in a transaction of its own, or several in one (``batch``)."""
+    """Writes, each in a transaction of its own, or several in one (``batch``, ``write_group``)."""
+
+    async def write_group(self, appends: Sequence[Append]) -> list[Written | None]:
+        """Appends in one transaction, each with its own compare-and-set (None for one whose
+        stream moved on, the others written all the same): ``events.log.group_commit``. When
+        one of them raises (an id taken), the transaction writes nothing and the error passes."""
+        ...
 
     def batch(self) -> AbstractAsyncContextManager[Batch]:
         """Several writes in one transaction: all of them commit when the context ends, none
@@ -185,6 +201,25 @@ class PostgresWriter:
     async def write(self, append: Append) -> Written | None:
         pool = self._pool or await self._acquire_pool()
         return await _append(pool, append)
+
+    async def write_group(self, appends: Sequence[Append]) -> list[Written | None]:
+        """One statement calling ``ceasefire_append`` once per append, in their order: one
+        round trip, one implicit transaction, one WAL flush at its commit for all of them."""
+        import asyncpg
+
+        pool = self._pool or await self._acquire_pool()
+        columns = list(zip(*map(postgresql_append_args, appends), strict=True))
+        try:
+            rows = await pool.fetch(POSTGRESQL_APPEND_GROUP, *map(list, columns))
+        except asyncpg.UniqueViolationError as error:
+            raise IdTakenError from error
+        except asyncpg.InsufficientPrivilegeError as error:
+            if any(append.keep_recorded_at for append in appends):
+                raise RecordingTimeRefusedError from error
+            raise
+        except _connection_errors() as error:
+            raise ConnectionError(str(error)) from error
+        return [Written(first, recorded_at) if first > 0 else None for first, recorded_at in rows]
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[Batch]:

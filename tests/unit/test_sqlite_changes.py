@@ -81,3 +81,35 @@ def test_the_statements_run_on_sqlite3() -> None:
         ("2022-09-14 16:00:00.000000",)
     ]
     assert conn.execute("SELECT count(*) FROM proj_mission_ends").fetchone() == (1,)
+
+
+def test_many_rows_go_in_multi_row_chunks_and_all_arrive() -> None:
+    """A replay batch's rows: chunks of as many rows as one statement binds, and the rest in
+    one more; every row inserted once, in order."""
+    changes = Changes()
+    for i in range(5000):
+        changes.insert(
+            "proj_mission_ends",
+            {
+                "event_id": UUID(int=i),
+                "conflict": "c",
+                "mission_id": f"m-{i}",
+                "ended_at": T0,
+                "reason": None,
+                "version": i,
+                "known_from": T0,
+                "known_until": None,
+            },
+        )
+    statements = sqlite_statements(changes)
+    assert 1 < len(statements) <= 2  # the full chunks through one statement, the rest another
+    assert sum(len(params) for _, params in statements) < 5000
+    conn = sqlite3.connect(":memory:")
+    conn.execute(
+        "CREATE TABLE proj_mission_ends (event_id, conflict, mission_id, ended_at, reason, "
+        "version, known_from, known_until)"
+    )
+    for statement, params in statements:
+        conn.executemany(statement, params)
+    versions = [v for (v,) in conn.execute("SELECT version FROM proj_mission_ends ORDER BY rowid")]
+    assert versions == list(range(5000))
