@@ -22,6 +22,7 @@ from app.api.parameters import (
     conditional_responses,
 )
 from app.deps import ReaderKey, SettingsDep
+from app.http.links import request_link
 from app.http.openapi import OPEN_READ
 from app.http.problems import ProblemError
 from app.reads import view_bytes
@@ -99,7 +100,7 @@ async def get_conflicts(
             after=after,
             limit=limit,
             max_bytes=settings.max_page_bytes,
-            url=read.request.url,
+            url=request_link(read.request),
         ),
         min_position=min_position,
         as_of=as_of,
@@ -261,7 +262,7 @@ async def get_timeline(
             after=after,
             limit=limit,
             max_bytes=settings.max_page_bytes,
-            url=read.request.url,
+            url=request_link(read.request),
         ),
         min_position=min_position,
         as_of=as_of,

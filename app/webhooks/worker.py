@@ -41,8 +41,9 @@ from uuid import UUID, uuid4
 
 import httpx
 
+from app.http.links import public_link
 from app.settings import Settings
-from app.webhooks.cloudevents import event_body
+from app.webhooks.cloudevents import SOURCE, event_body
 from app.webhooks.dispatcher import dispatch_pending
 from app.webhooks.queue import (
     NOTIFY_CHANNEL,
@@ -95,6 +96,7 @@ class WebhookWorker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:6]}"
         self._clock = clock
         self.box = secret_box(settings)
+        self.source = public_link(settings, SOURCE)
         self._dispatch_wake = asyncio.Event()
         self._deliver_wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -273,7 +275,7 @@ class WebhookWorker:
         outcome = await self.sender.send(
             claim.subscription.url,
             message_id(claim.delivery_id),
-            event_body(claim.event),
+            event_body(claim.event, source=self.source),
             claim.subscription.live_secrets(started_at, self.box),
         )
         finished_at = self._clock()
