@@ -30,6 +30,17 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PIP_INSTALL) -e '.[dev]'
 	touch $@ $(VENV)/.serving
 
+# openapi-python-client, which generates docs/client.md's typed client in the suite, in a venv
+# of its own: it caps typer and httpx below the versions the service runs on, so it cannot
+# share .venv. Its versions are locked in docs/client/constraints.txt (`make lock` too).
+CLIENT_GENERATOR ?= .venv-client
+CLIENT_LOCK := docs/client/constraints.txt
+$(CLIENT_GENERATOR)/.installed: $(CLIENT_LOCK)
+	$(PYTHON) -m venv $(CLIENT_GENERATOR)
+	$(CLIENT_GENERATOR)/bin/python -m pip install -q --upgrade -c $(CLIENT_LOCK) pip
+	$(CLIENT_GENERATOR)/bin/python -m pip install -q -c $(CLIENT_LOCK) openapi-python-client
+	touch $@
+
 ## Re-resolve every dependency to the newest release within pyproject.toml's ranges (the dev and
 ## bench extras, pip and setuptools too) and write the versions to constraints.txt; then run
 ## `make test` and commit both if it passes. A new pyproject.toml dependency needs this too.
@@ -43,6 +54,12 @@ lock:
 	  .lock-venv/bin/python -m pip freeze --all --exclude-editable --exclude ceasefire-status; \
 	} > $(LOCK).new
 	mv $(LOCK).new $(LOCK)
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install -q --upgrade pip
+	.lock-venv/bin/python -m pip install -q openapi-python-client
+	{ echo "# openapi-python-client's own venv (Makefile: .venv-client), resolved by make lock."; \
+	  .lock-venv/bin/python -m pip freeze --all; } > $(CLIENT_LOCK)
 	rm -rf .lock-venv
 
 ## Run the API on http://$(HOST):$(PORT), migrating the embedded SQLite database first.
@@ -59,7 +76,7 @@ try-webhooks: $(VENV)/.installed
 	docs/examples/try_webhooks.sh
 
 ## Lint, type-check, then the whole suite on SQLite and PostgreSQL.
-test: $(VENV)/.installed lint
+test: $(VENV)/.installed $(CLIENT_GENERATOR)/.installed lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## The unit, contract and api tests again on the lowest versions pyproject.toml allows for our
@@ -86,6 +103,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/polling.py
 	$(PY) bench/webhooks.py
 	$(PY) bench/webhook_libraries.py
+	$(PY) bench/load.py
 	$(PY) bench/scale.py
 
 ## A PostgreSQL hot standby of the local cluster on 127.0.0.1:5433 (streaming replication), for the
@@ -94,4 +112,4 @@ replica:
 	bash .ci/replica.sh start
 
 clean:
-	rm -rf $(VENV) $(LOWEST) .lock-venv *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(LOWEST) $(CLIENT_GENERATOR) .lock-venv *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -26,6 +26,7 @@ from app.api import (
 from app.composition import Serving, serving
 from app.http import openapi, problems
 from app.http.capacity import Gauge, PerClient
+from app.http.cross_site import cross_site
 from app.http.head_requests import HeadAsGet
 from app.http.limits import BodyLimit
 from app.http.problems import AnsweredErrors
@@ -131,20 +132,24 @@ def create_fastapi(settings: Settings) -> FastAPI:
 def create_app(settings: Settings | None = None) -> ASGIApp:
     """The FastAPI app wrapped in the body guard (size, deadline, NULs: it must sit outside
     FastAPI), in HEAD-as-GET, in the guard that keeps a connection open after an answered 500,
-    and outermost in the request id, log line and HTTP metrics of every request."""
+    in what other sites may do with the answers (their headers, CORS: around the 500 too), and
+    outermost in the request id, log line and HTTP metrics of every request."""
     settings = settings or get_settings()
     configure_logging(settings.log_format)
     fastapi = create_fastapi(settings)
     return RequestTelemetry(
-        AnsweredErrors(
-            HeadAsGet(
-                BodyLimit(
-                    fastapi,
-                    settings.max_body_bytes,
-                    timeout=settings.body_timeout.total_seconds(),
-                    max_header_bytes=settings.max_header_bytes,
+        cross_site(
+            AnsweredErrors(
+                HeadAsGet(
+                    BodyLimit(
+                        fastapi,
+                        settings.max_body_bytes,
+                        timeout=settings.body_timeout.total_seconds(),
+                        max_header_bytes=settings.max_header_bytes,
+                    )
                 )
-            )
+            ),
+            settings,
         ),
         fastapi.state.metrics,
         log_requests=settings.log_requests,

@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     #: feed's, a redirect's ``Location``). Unset: those links are absolute paths (``/v1/...``),
     #: which a client resolves against the URL it asked; the ``Host`` header is never used.
     public_url: str | None = None
+    #: Other sites whose pages' JavaScript may read the open reads (views, the log, its head,
+    #: the stream, badges and feeds) across origins (CORS, ``app.http.cross_site``): origins
+    #: such as ``https://news.example``, comma-separated, or ``*`` for any site. Empty (the
+    #: default): no CORS, and a preflight is answered 405. Reads only, without credentials and
+    #: without a key (a key in another site's JavaScript is a key every reader holds), so not
+    #: with ``require_read_key``; writes and admin are never open to other sites.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
 
     # -- scaling out (docs/scaling.md) -------------------------------------------------------
     #: PostgreSQL hot standbys for reads (views, the feed, streams, long-polls), comma-separated
@@ -210,6 +217,39 @@ class Settings(BaseSettings):
             raise ValueError("has an invalid port") from None
         return value.strip().rstrip("/")
 
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """``*`` alone, or origins as a browser sends them in ``Origin``: scheme, host and a
+        port other than the scheme's default, lower case, no path."""
+        if "*" in value:
+            if len(value) > 1:
+                raise ValueError("* allows every origin: give it alone")
+            return value
+        origins = []
+        for origin in value:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{origin!r} is not an http:// or https:// origin")
+            if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in origin:
+                raise ValueError(f"{origin!r}: an origin has no path, query or user name")
+            try:
+                port = parts.port
+            except ValueError:
+                raise ValueError(f"{origin!r} has an invalid port") from None
+            default = {"http": 80, "https": 443}[parts.scheme]
+            host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+            shown = f":{port}" if port is not None and port != default else ""
+            origins.append(f"{parts.scheme}://{host}{shown}")
+        return tuple(origins)
+
     @field_validator("read_database_url", mode="before")
     @classmethod
     def _urls(cls, value: Any) -> Any:
@@ -272,6 +312,11 @@ class Settings(BaseSettings):
             raise ValueError("webhook_poll_interval must be positive")
         if self.read_database_url and not self.database_url.startswith("postgresql"):
             raise ValueError("read_database_url needs a PostgreSQL database_url (its primary)")
+        if self.cors_origins and self.require_read_key:
+            raise ValueError(
+                "cors_origins opens the anonymous reads to other sites, and require_read_key "
+                "leaves none: set one of them"
+            )
         return self
 
     @field_validator("contested_window")

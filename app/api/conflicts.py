@@ -22,6 +22,7 @@ from app.api.parameters import (
     conditional_responses,
 )
 from app.deps import ReaderKey
+from app.http.links import request_link
 from app.http.openapi import OPEN_READ
 from app.http.problems import ProblemError
 from app.reads import view_bytes
@@ -98,7 +99,7 @@ async def get_conflicts(
             after=after,
             limit=limit,
             max_bytes=read.settings.max_page_bytes,
-            url=read.request.url,
+            url=request_link(read.request),
         ),
         min_position=min_position,
         as_of=as_of,
@@ -262,7 +263,7 @@ async def get_timeline(
             after=after,
             limit=limit,
             max_bytes=read.settings.max_page_bytes,
-            url=read.request.url,
+            url=request_link(read.request),
         ),
         min_position=min_position,
         as_of=as_of,

@@ -28,7 +28,11 @@ router = APIRouter(tags=["conflicts"])
 
 def _responses(media_type: str, description: str) -> dict[int | str, dict[str, Any]]:
     documented = {**CONFLICT_READ_PROBLEMS, **conditional_responses(description)}
-    documented[200] = {**documented[200], "content": {media_type: {"schema": {"type": "string"}}}}
+    # contentMediaType: the string is this media type's text (JSON Schema 2020-12), for
+    # generators that map a body by its schema (docs/client.md ships the mapping for those
+    # that map it by media type).
+    body = {"schema": {"type": "string", "contentMediaType": media_type}}
+    documented[200] = {**documented[200], "content": {media_type: body}}
     return documented
 
 

@@ -36,7 +36,7 @@ from app.deps import (
     StreamsPerClientDep,
 )
 from app.http.capacity import client_of
-from app.http.openapi import OPEN_READ
+from app.http.openapi import OPEN_READ, SERVER_SENT_EVENTS
 from app.http.problems import ProblemError, problem_responses
 from app.metric_families import Metrics
 from app.reads.conditional import ConditionalDep
@@ -121,7 +121,9 @@ _EXAMPLE = (
             "idle. In-band notices: `event: position-too-old` (the resume point is further "
             "back than the replay limit: the stream resumes at the limit, its `id:`, and "
             "`data` says which positions to page through /v1/events for) and "
-            "`event: position-unknown` (the resume point is past the log's head).",
+            "`event: position-unknown` (the resume point is past the log's head). It never "
+            "ends: read it with an SSE client (httpx-sse, a browser's EventSource), not one "
+            "that waits for the whole body; `x-server-sent-events` describes its messages.",
             "content": {"text/event-stream": {"schema": {"type": "string"}, "example": _EXAMPLE}},
             "headers": {
                 "Cache-Control": {"description": "`no-cache`.", "schema": {"type": "string"}},
@@ -129,7 +131,7 @@ _EXAMPLE = (
         },
     },
     summary="Follow the log live (Server-Sent Events), resumable with Last-Event-ID",
-    openapi_extra=OPEN_READ,
+    openapi_extra={**OPEN_READ, **SERVER_SENT_EVENTS},
 )
 async def stream_events(
     request: Request,

@@ -35,11 +35,12 @@ from app.deps import (
     reading,
     writing,
 )
+from app.http.links import public_link
 from app.http.openapi import links
 from app.http.problems import ProblemError, problem_responses
 from app.settings import Settings
 from app.webhooks import subscriptions as webhook_store
-from app.webhooks.cloudevents import ping_body
+from app.webhooks.cloudevents import SOURCE, ping_body
 from app.webhooks.sealing import SecretBox, SecretKeyError, secret_box
 from app.webhooks.ssrf import AddressPolicy, UnsafeUrlError, check_url
 from app.webhooks.subscriptions import Subscription
@@ -291,7 +292,8 @@ async def ping_webhook(
     ping_id = message_id(uuid4())
     with _secret_key_errors():
         secrets = sub.live_secrets(now(), secret_box(settings))
-    outcome = await webhooks.sender.send(sub.url, ping_id, ping_body(sub.id), secrets)
+    body = ping_body(sub.id, source=public_link(settings, SOURCE))
+    outcome = await webhooks.sender.send(sub.url, ping_id, body, secrets)
     return PingResult(
         delivered=outcome.ok,
         message_id=ping_id,

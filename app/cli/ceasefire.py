@@ -36,6 +36,8 @@ cli = typer.Typer(
     # Plain help: the rich one labels every flag <bool>, as if it took a value.
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
+    # -h as well as --help, here and (click passes it down) in every sub-command.
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 keys_cli = typer.Typer(
     help="API keys: create, list, revoke.", no_args_is_help=True, rich_markup_mode=None
@@ -43,6 +45,29 @@ keys_cli = typer.Typer(
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(operate_cli)  # replay, export, import, verify: app/cli/operate.py
 cli.add_typer(webhooks_cli, name="webhooks")  # new-key, reseal: app/cli/webhook_secrets.py
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"ceasefire {version('ceasefire-status')}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Print the installed version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Ceasefire status service: an event log of ceasefires and the views folded from it."""
 
 
 @cli.command()
@@ -78,7 +103,8 @@ def migrate(
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    # Bounded here: uvicorn would take 84037 and listen on 84037 % 65536.
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     no_migrate: Annotated[
         bool, typer.Option("--no-migrate", help="Do not run migrations first.")
     ] = False,
@@ -179,6 +205,7 @@ def load(
     """Append the events of an NDJSON file: all of them, or none if any line is bad. Each
     event records who appended it: the key given, or `cli`."""
     from app.cli.loader import load_lines
+    from app.cli.progress import progress_reporter
 
     if str(file) == "-":
         lines = sys.stdin.readlines()
@@ -195,6 +222,7 @@ def load(
             lines,
             key_id=await operator(built, key),
             keep_recorded_at=keep_recorded_at,
+            progress=progress_reporter,
         )
 
     report = with_services(work)

@@ -51,7 +51,7 @@ from events.model.state import ConflictState, references
 from events.model.types import SCHEMA_VERSIONS, Event
 from projections.freshness import newest_recorded_at
 
-__all__ = ["CLOCK_SKEW", "ImportReport", "import_file"]
+__all__ = ["CLOCK_SKEW", "ImportReport", "import_file", "import_handle"]
 
 #: What an import keeps of a line whatever the log it goes into, so what a stored event must
 #: share with a line to be that line (with ``source`` and ``data``: ``_differences``).
@@ -283,7 +283,15 @@ def _recorded(event: Event, version: int, recorded_at: datetime) -> Recorded:
 async def import_file(appender: Appender, path: Path, *, batch_size: int = BATCH) -> ImportReport:
     """Import the export at ``path``; see the module's docstring for the rules."""
     with path.open("rb") as handle:
-        return await retrying(lambda: _import(appender, handle, batch_size))
+        return await import_handle(appender, handle, batch_size=batch_size)
+
+
+async def import_handle(
+    appender: Appender, handle: BinaryIO, *, batch_size: int = BATCH
+) -> ImportReport:
+    """Import the export ``handle`` reads, from its start: a seekable file (it is read
+    twice), such as the copy of standard input ``ceasefire import -`` makes."""
+    return await retrying(lambda: _import(appender, handle, batch_size))
 
 
 async def _import(appender: Appender, handle: BinaryIO, batch_size: int) -> ImportReport:

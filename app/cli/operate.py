@@ -7,7 +7,10 @@ the database of ``CEASEFIRE_DATABASE_URL`` while the service keeps running.
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -118,7 +121,8 @@ def export(
 @operate_cli.command("import")
 def import_(
     file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="A file `export` wrote.")
+        Path,
+        typer.Argument(dir_okay=False, help="A file `export` wrote, or - for standard input."),
     ],
 ) -> None:
     """Import an export: every line is checked first and nothing is written if any is bad;
@@ -127,9 +131,19 @@ def import_(
     line. Each event keeps the key id its line records, so the log keeps its hashes. It keeps
     their recording times too, which only the role that owns the log may write: on PostgreSQL
     it runs as CEASEFIRE_MIGRATION_DATABASE_URL's role when that is set."""
-    from app.cli.importer import import_file
+    from app.cli.importer import import_file, import_handle
 
-    report = with_services(lambda built: import_file(built.appender, file), as_owner=True)
+    if str(file) != "-" and not file.is_file():
+        typer.echo(f"error: no file {file}", err=True)
+        raise typer.Exit(2)
+    if str(file) == "-":
+        # An import reads its file twice (checked, then written) without holding it: standard
+        # input, which cannot be read again, is copied to a temporary file first.
+        with tempfile.TemporaryFile() as copy:
+            shutil.copyfileobj(sys.stdin.buffer, copy)
+            report = with_services(lambda built: import_handle(built.appender, copy), as_owner=True)
+    else:
+        report = with_services(lambda built: import_file(built.appender, file), as_owner=True)
     refuse_bad_lines(file, report.bad)
     typer.echo(f"imported {report.imported:,} event(s), {report.skipped:,} already stored")
 
@@ -142,7 +156,8 @@ def verify(
         typer.Option(
             metavar="POSITION:HASH",
             help="A head noted earlier (GET /v1/log/head, or this command's chain line): "
-            "the log must still extend it, or someone rewrote it.",
+            "the log must still extend it, or someone rewrote it. - reads it from standard "
+            "input, as POSITION:HASH or as the JSON GET /v1/log/head answers.",
         ),
     ] = None,
 ) -> None:
@@ -153,7 +168,7 @@ def verify(
     from projections.verify import Difference, verify_projections
 
     try:
-        pinned = None if expect is None else LogHead.parse(expect)
+        pinned = None if expect is None else LogHead.parse(_noted_head(expect))
     except ValueError as error:
         typer.echo(f"error: --expect: {error}", err=True)
         raise typer.Exit(2) from None
@@ -216,3 +231,18 @@ def verify(
         typer.echo(f"verify: {findings} finding(s)", err=True)
         raise typer.Exit(1)
     typer.echo("verify: the chain holds and every projection matches a rebuild from the log")
+
+
+def _noted_head(expect: str) -> str:
+    """``--expect`` as ``POSITION:HASH``: as given, or read from standard input for ``-``
+    (either spelled so, or the JSON of ``GET /v1/log/head``, piped from curl)."""
+    if expect != "-":
+        return expect
+    text = sys.stdin.read().strip()
+    if not text.startswith("{"):
+        return text
+    try:
+        head = json.loads(text)
+        return f"{int(head['position'])}:{head['hash']}"
+    except (ValueError, KeyError, TypeError):
+        raise ValueError('standard input holds no {"position": …, "hash": …}') from None

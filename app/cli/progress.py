@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-__all__ = ["progress_reporter"]
+__all__ = ["Report", "progress_reporter"]
 
+#: ``report(done, total)``: events done so far, of how many.
 Report = Callable[[int, int], None]
 
 

@@ -1,5 +1,6 @@
-"""The links the service writes into answers (the Atom feed's, a redirect's ``Location``),
-built without the request's ``Host`` header.
+"""The links the service writes into answers (the Atom feed's, a redirect's ``Location``, a
+page's ``Link: rel="next"``, a webhook's CloudEvents ``source``), built without the request's
+``Host`` header.
 
 ``Host`` is whatever the client sent: a link built from it would hand a cache, a feed reader
 or the next client an address of the sender's choosing (and an answer that depends on it
@@ -13,22 +14,40 @@ it off (``redirect_slashes=False``) and answers the same redirect with ``slash_r
 
 from __future__ import annotations
 
+from starlette.datastructures import URL
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.routing import Match
 
 from app.settings import Settings
 
-__all__ = ["link", "slash_redirect"]
+__all__ = ["link", "public_link", "request_link", "slash_redirect"]
 
 
 def link(request: Request, path: str) -> str:
     """Where ``path`` (``/v1/...``, with any query or fragment) is, for a client."""
     settings: Settings = request.app.state.settings
     if settings.public_url is not None:
-        return settings.public_url + path
+        return public_link(settings, path)
     root: str = request.scope.get("root_path", "")
     return root + path
+
+
+def public_link(settings: Settings, path: str) -> str:
+    """``link`` where there is no request (a webhook's body): ``CEASEFIRE_PUBLIC_URL`` and
+    ``path`` when that is set, ``path`` otherwise."""
+    return path if settings.public_url is None else settings.public_url + path
+
+
+def request_link(request: Request) -> URL:
+    """The request's own path and query as ``link`` makes them: the base of a ``Link`` header
+    naming the next page."""
+    path: str = request.scope["path"]
+    root: str = request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return URL(link(request, path + (f"?{query}" if query else "")))
 
 
 def slash_redirect(request: Request) -> RedirectResponse | None:

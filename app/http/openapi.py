@@ -11,6 +11,9 @@ cannot say from the routes alone.
 - A conditional read's request headers (If-None-Match, Prefer), which it reads itself.
 - Reads are declared with optional auth (``OPEN_READ``); with ``CEASEFIRE_REQUIRE_READ_KEY``
   the document says they need a key, as the server then does.
+- The stream is marked for generated clients (``SERVER_SENT_EVENTS``): its answer never ends,
+  so a client that reads the whole body waits forever; the mark names its items, for an SSE
+  client (``docs/client.md``).
 
 The document is checked against the OpenAPI specification in ``tests/api/test_openapi.py``
 and fuzzed against a real server in ``tests/e2e/test_schemathesis.py``.
@@ -29,7 +32,7 @@ from app.http.problems import problem_schema
 from app.settings import Settings
 from events.model.event_data import CORRECTABLE_DATA
 
-__all__ = ["OPEN_READ", "install", "links"]
+__all__ = ["OPEN_READ", "SERVER_SENT_EVENTS", "install", "links"]
 
 #: ``openapi_extra`` of a read: FastAPI lists the bearer scheme from the key dependency, and
 #: this adds the empty requirement beside it, which is OpenAPI's way to say "optional".
@@ -68,6 +71,39 @@ def _conditional_headers(paths: dict[str, Any]) -> None:
                         "description": description,
                     }
                 )
+
+
+#: ``openapi_extra`` of the stream: ``x-server-sent-events`` says the answer is an endless
+#: ``text/event-stream`` and what each of its messages holds, in the shape of OpenAPI 3.2's
+#: ``itemSchema`` (this is a 3.1 document, which has no word for a sequence of items).
+SERVER_SENT_EVENTS: dict[str, Any] = {
+    "x-server-sent-events": {
+        "contentType": "text/event-stream",
+        "endless": True,
+        "itemSchema": {
+            "type": "object",
+            "properties": {
+                "id": {
+                    "type": "string",
+                    "description": "The event's log position: sent back as `Last-Event-ID`, "
+                    "the stream resumes right after it.",
+                },
+                "event": {
+                    "type": "string",
+                    "description": "The event's type (`agreement.signed`, …), or a notice: "
+                    "`position-too-old`, `position-unknown`.",
+                },
+                "data": {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "description": "The event as `GET /v1/events` shows it (a notice: what "
+                    "to do about it).",
+                },
+                "retry": {"type": "integer", "description": "Milliseconds to reconnect after."},
+            },
+        },
+    }
+}
 
 
 def links(parameter: str, value: str, *operation_ids: str) -> dict[str, Any]:

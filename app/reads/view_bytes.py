@@ -292,7 +292,7 @@ async def conflicts(
     links: tuple[tuple[str, str], ...] = ()
     if more and url is not None:
         following = url.include_query_params(after=summaries[-1].conflict, limit=limit)
-        links = (("Link", f'<{following.path}?{following.query}>; rel="next"'),)
+        links = (("Link", f'<{following}>; rel="next"'),)
     return Representation(
         b"[" + b",".join(parts[:count]) + b"]", Validator(position, until), headers=links
     )
@@ -330,5 +330,5 @@ async def timeline(
     links: tuple[tuple[str, str], ...] = ()
     if following is not None and url is not None:
         next_url = url.include_query_params(after=following, limit=limit)
-        links = (("Link", f'<{next_url.path}?{next_url.query}>; rel="next"'),)
+        links = (("Link", f'<{next_url}>; rel="next"'),)
     return Representation(body, Validator(story.head), headers=links)

@@ -71,15 +71,23 @@ def _run(events: list[Event], times: list[datetime | None], keys: list[str | Non
 
 
 async def write_all(
-    appender: Appender, runs: Iterable[Run], keep: Container[UUID], *, history: bool = False
+    appender: Appender,
+    runs: Iterable[Run],
+    keep: Container[UUID],
+    *,
+    history: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
     """Append every run in one transaction; how many events. ``keep``: the ids of the file's
     events that later ones name. ``history``: an export's events, recorded as they are (their
-    names not made canonical: ``events.model.evolve.decide``)."""
+    names not made canonical: ``events.model.evolve.decide``). ``progress(written)`` after
+    each run."""
     written = 0
     async with appender.ingesting(keep, history=history) as ingesting:
         for events, recorded_at, key_ids in runs:
             written += len(await ingesting.append(events, recorded_at, key_ids))
+            if progress is not None:
+                progress(written)
     return written
 
 

@@ -3,7 +3,9 @@
 ``data`` is the event exactly as the API shows it (``GET /v1/events``), so a receiver can use
 the same parsing code for the feed and for webhooks. The CloudEvents ``id`` is the event's id
 (unique across the log, hence across ``source``), ``time`` is when the event occurred and
-``subject`` the conflict it belongs to.
+``subject`` the conflict it belongs to. ``source`` is the log's feed, ``/v1/events``: absolute
+(``CEASEFIRE_PUBLIC_URL/v1/events``) when that setting is set (``app.http.links``), so that a
+receiver of several services' events can tell them apart.
 
 Why not the CloudEvents SDK (``cloudevents``, which the tests parse every delivery with):
 ``JSONFormat().write(CloudEvent(attributes, data))`` costs more CPU per body, 18.2 µs against
@@ -26,15 +28,16 @@ from events.model.envelope import Recorded, format_instant, recorded_adapter
 __all__ = ["CONTENT_TYPE", "PING_TYPE", "SOURCE", "encode", "event_body", "ping_body"]
 
 CONTENT_TYPE = "application/cloudevents+json"
-#: The CloudEvents ``source``: a URI reference naming this service's event feed.
+#: The CloudEvents ``source``: a URI reference naming this service's event feed (the path:
+#: ``app.http.links.public_link`` makes it absolute when the public URL is known).
 SOURCE = "/v1/events"
 PING_TYPE = "webhook.ping"
 
 
 def _envelope(
-    *, id: str, type: str, time: datetime, subject: str | None, data: Any
+    *, id: str, type: str, time: datetime, subject: str | None, data: Any, source: str
 ) -> dict[str, Any]:
-    envelope: dict[str, Any] = {"specversion": "1.0", "id": id, "source": SOURCE, "type": type}
+    envelope: dict[str, Any] = {"specversion": "1.0", "id": id, "source": source, "type": type}
     if subject is not None:
         envelope["subject"] = subject
     envelope.update(time=format_instant(time), datacontenttype="application/json", data=data)
@@ -46,7 +49,7 @@ def encode(envelope: dict[str, Any]) -> bytes:
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def event_body(event: Recorded) -> bytes:
+def event_body(event: Recorded, *, source: str = SOURCE) -> bytes:
     return encode(
         _envelope(
             id=str(event.id),
@@ -54,11 +57,12 @@ def event_body(event: Recorded) -> bytes:
             time=event.occurred_at,
             subject=event.conflict,
             data=recorded_adapter.dump_python(event, mode="json"),
+            source=source,
         )
     )
 
 
-def ping_body(subscription_id: UUID) -> bytes:
+def ping_body(subscription_id: UUID, *, source: str = SOURCE) -> bytes:
     """A test event, sent by ``POST /v1/webhooks/{id}/ping``; never stored in the log."""
     now = datetime.now(UTC)
     return encode(
@@ -68,5 +72,6 @@ def ping_body(subscription_id: UUID) -> bytes:
             time=now,
             subject=None,
             data={"webhook_id": str(subscription_id), "message": "ping"},
+            source=source,
         )
     )

@@ -44,8 +44,9 @@ from uuid import UUID, uuid4
 
 import httpx
 
+from app.http.links import public_link
 from app.settings import Settings
-from app.webhooks.cloudevents import event_body
+from app.webhooks.cloudevents import SOURCE, event_body
 from app.webhooks.dispatcher import dispatch_pending
 from app.webhooks.queue import (
     NOTIFY_CHANNEL,
@@ -102,6 +103,7 @@ class WebhookWorker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:6]}"
         self._clock = clock
         self.box = secret_box(settings)
+        self.source = public_link(settings, SOURCE)
         self._dispatch_wake = asyncio.Event()
         #: No subscription at the last look: appends do not wake the dispatcher (the poll
         #: does, and ``wake``).
@@ -304,7 +306,7 @@ class WebhookWorker:
         outcome = await self.sender.send(
             claim.subscription.url,
             message_id(claim.delivery_id),
-            event_body(claim.event),
+            event_body(claim.event, source=self.source),
             claim.subscription.live_secrets(started_at, self.box),
         )
         finished_at = self._clock()

@@ -203,3 +203,32 @@ async def test_problem_types_resolve_and_docs_load_nothing_from_elsewhere() -> N
             assert "http" not in page.text.replace("http-equiv", "")
             for source in sources:
                 assert (await client.get(source)).status_code == 200, source
+
+
+@pytest.mark.parametrize(
+    ("path", "media_type"),
+    [
+        ("/v1/conflicts/{conflict}/badge.svg", "image/svg+xml"),
+        ("/v1/conflicts/{conflict}/feed.atom", "application/atom+xml"),
+    ],
+)
+def test_the_badge_and_the_feed_declare_their_bodies(
+    document: dict[str, Any], path: str, media_type: str
+) -> None:
+    """Strings of their media type: what a generator needs to keep them (docs/client.md)."""
+    content = document["paths"][path]["get"]["responses"]["200"]["content"]
+    assert list(content) == [media_type]
+    assert content[media_type]["schema"] == {"type": "string", "contentMediaType": media_type}
+
+
+def test_the_stream_is_marked_for_sse_clients(document: dict[str, Any]) -> None:
+    """A generated client that waits for the whole body never returns: the operation says so,
+    and names what each message holds."""
+    operation = document["paths"]["/v1/stream"]["get"]
+    marked = operation["x-server-sent-events"]
+    assert marked["contentType"] == "text/event-stream" and marked["endless"] is True
+    assert set(marked["itemSchema"]["properties"]) == {"id", "event", "data", "retry"}
+    ok = operation["responses"]["200"]
+    assert list(ok["content"]) == ["text/event-stream"]
+    assert "It never ends: read it with an SSE client" in ok["description"]
+    Draft202012Validator.check_schema(marked["itemSchema"])

@@ -1,7 +1,8 @@
-"""The ``Host`` header a client sends is in no answer, on a real server: the Atom feed's links
-and the trailing-slash redirect's ``Location`` are absolute paths, or start with
-``CEASEFIRE_PUBLIC_URL`` when it is set. (So no answer depends on ``Host``, and none needs
-``Vary: Host``; a cached feed cannot carry one client's ``Host`` to the next.)"""
+"""The ``Host`` header a client sends is in no answer, on a real server: the Atom feed's links,
+the trailing-slash redirect's ``Location`` and a page's ``Link: rel="next"`` are absolute
+paths, or start with ``CEASEFIRE_PUBLIC_URL`` when it is set. (So no answer depends on
+``Host``, and none needs ``Vary: Host``; a cached feed cannot carry one client's ``Host`` to
+the next.)"""
 
 from __future__ import annotations
 
@@ -93,6 +94,14 @@ async def test_with_a_public_url_links_start_with_it(
         path = f"/v1/conflicts/{conflict}/feed.atom"
         feed = await http.get(path, headers=FORGED)
         redirect = await http.get("/v1/events/?after=1", headers=FORGED)
+        await post(http, keys, agreement(f"{conflict}-2"))  # a second conflict: a next page
+        page = await http.get("/v1/conflicts", params={"limit": 1}, headers=FORGED)
+        plain = await http.get("/v1/conflicts", params={"limit": 1})
+    assert page.status_code == 200, page.text
+    assert page.headers["link"].startswith(f"<{PUBLIC}/v1/conflicts?"), page.headers["link"]
+    assert 'rel="next"' in page.headers["link"] and "limit=1" in page.headers["link"]
+    assert plain.headers["link"] == page.headers["link"]
+    _reflects_no_host(page)
     _reflects_no_host(feed)
     assert _links(feed, f"{public_server.base_url}{path}") == {
         "self": f"{PUBLIC}{path}",

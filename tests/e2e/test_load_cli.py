@@ -49,6 +49,10 @@ def test_standard_input_with_recording_times(fresh_database_url: str) -> None:
     done = _load_stdin(fresh_database_url, "\n".join(json.dumps(line) for line in LINES))
     assert done.returncode == 0, done.stderr
     assert "appended 2 event(s), 0 already stored" in done.stdout
+    # replay's progress, as lines when stderr is no terminal: the check, then the write
+    assert "load: check: 2/2 events (100%)" in done.stderr, done.stderr
+    assert "load: write: 2/2 events (100%)" in done.stderr, done.stderr
+    assert "\x1b[" not in done.stderr
     exported = [
         json.loads(line) for line in _ceasefire(fresh_database_url, "export").stdout.splitlines()
     ]

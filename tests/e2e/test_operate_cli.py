@@ -102,6 +102,44 @@ async def test_export_import_and_verify(
     assert "chain broken at position 4" in tampered.stdout
 
 
+def _ceasefire_input(url: str, text: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CEASEFIRE, *args], input=text, env=_env(url), capture_output=True, text=True, timeout=120
+    )
+
+
+async def test_import_and_verify_read_standard_input(
+    fresh_database_url: str, target_url: str
+) -> None:
+    """``import -`` takes an export piped in (``export | import -`` copies a log), bad lines
+    named ``-:N``; ``verify --expect -`` takes the head as ``GET /v1/log/head`` answers it
+    (piped from curl) or as ``POSITION:HASH``."""
+    await _seed(fresh_database_url)
+    exported = _ceasefire(fresh_database_url, "export").stdout
+    lines = exported.splitlines()
+    refused = _ceasefire_input(
+        target_url, "\n".join([lines[0], "{oops", *lines[1:]]), "import", "-"
+    )
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "-:2: " in refused.stderr and "nothing written: 1 bad line(s)" in refused.stderr
+    done = _ceasefire_input(target_url, exported, "import", "-")
+    assert done.returncode == 0, done.stderr
+    assert "imported 6 event(s), 0 already stored" in done.stdout
+
+    last = json.loads(lines[-1])
+    head = {"position": last["position"], "hash": last["hash"]}
+    for given in (json.dumps(head), f"{head['position']}:{head['hash']}\n"):
+        checked = _ceasefire_input(target_url, given, "verify", "--expect", "-")
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert f"the log still extends the noted head {head['position']}:" in checked.stdout
+    other = _ceasefire_input(
+        target_url, json.dumps(head | {"hash": "0" * 64}), "verify", "--expect", "-"
+    )
+    assert other.returncode == 1 and "noted head" in other.stdout, other.stdout
+    nonsense = _ceasefire_input(target_url, '{"head": 3}', "verify", "--expect", "-")
+    assert nonsense.returncode == 2 and "error: --expect:" in nonsense.stderr
+
+
 async def test_import_refuses_another_logs_history_and_events_from_the_future(
     fresh_database_url: str, target_url: str, tmp_path: Path
 ) -> None:

@@ -41,6 +41,12 @@ def test_durations_in_seconds_or_iso_8601(
         ("CEASEFIRE_PUBLIC_URL", "https://ceasefire.example.org/#top"),
         ("CEASEFIRE_PUBLIC_URL", "https://user@ceasefire.example.org"),
         ("CEASEFIRE_PUBLIC_URL", "https://ceasefire.example.org:99999"),
+        ("CEASEFIRE_CORS_ORIGINS", "news.example"),
+        ("CEASEFIRE_CORS_ORIGINS", "https://news.example/embeds"),
+        ("CEASEFIRE_CORS_ORIGINS", "ftp://news.example"),
+        ("CEASEFIRE_CORS_ORIGINS", "https://news.example:99999"),
+        ("CEASEFIRE_CORS_ORIGINS", "https://user@news.example"),
+        ("CEASEFIRE_CORS_ORIGINS", "*, https://news.example"),
     ],
 )
 def test_bad_values_fail_fast(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
@@ -94,3 +100,29 @@ def test_the_public_url_is_kept_without_its_trailing_slash(
 ) -> None:
     monkeypatch.setenv("CEASEFIRE_PUBLIC_URL", text)
     assert Settings().public_url == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "origins"),
+    [
+        ("", ()),
+        ("*", ("*",)),
+        (
+            "HTTPS://News.Example/, http://127.0.0.1:8080,https://news.example:443",
+            ("https://news.example", "http://127.0.0.1:8080", "https://news.example"),
+        ),
+        ("http://[::1]:8000", ("http://[::1]:8000",)),
+    ],
+)
+def test_cors_origins_are_kept_as_browsers_send_origin(
+    monkeypatch: pytest.MonkeyPatch, text: str, origins: tuple[str, ...]
+) -> None:
+    monkeypatch.setenv("CEASEFIRE_CORS_ORIGINS", text)
+    assert Settings().cors_origins == origins
+
+
+def test_cors_needs_anonymous_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CEASEFIRE_CORS_ORIGINS", "*")
+    monkeypatch.setenv("CEASEFIRE_REQUIRE_READ_KEY", "true")
+    with pytest.raises(ValidationError, match="require_read_key"):
+        Settings()

@@ -57,6 +57,7 @@ async def test_an_allegation_is_delivered_signed_as_a_cloudevent(
     [request] = await eventually(lambda: receiver.at())
     raw = assert_verified(hook["secret"], request)
     assert raw["id"] == appended["id"]
+    assert raw["source"] == "/v1/events"  # no CEASEFIRE_PUBLIC_URL: a path
     feed = (await api.http.get("/v1/events", params={"after": appended["position"] - 1})).json()
     # The event as the feed shows it, less what only an admin's view adds (who appended it).
     shown = {k: v for k, v in feed["events"][0].items() if k != "key_id"}
@@ -343,3 +344,26 @@ async def test_ping_sends_a_signed_test_event_now(api: Api, receiver: Receiver) 
     refused = (await api.http.post(f"/v1/webhooks/{hook['id']}/ping")).json()
     assert refused["delivered"] is False and refused["status_code"] is None
     assert refused["error"]
+
+
+async def test_with_a_public_url_the_source_is_absolute(
+    database_url: str, admin_key: str, receiver: Receiver, conflict: str
+) -> None:
+    """A receiver of several services' events tells them apart by ``source``: with
+    ``CEASEFIRE_PUBLIC_URL`` it is the service's feed, absolute, in deliveries and pings."""
+    public = "https://ceasefire.example.org/status"
+    settings = fast_settings(database_url, public_url=public)
+    async with running_api(settings, admin_key) as api:
+        hook = await api.subscribe(receiver.url(), conflicts=[conflict])
+        await api.record(signed(conflict))
+        await api.record(alleged(conflict))
+        [delivered] = await eventually(lambda: receiver.at())
+        ping = await api.http.post(f"/v1/webhooks/{hook['id']}/ping")
+        assert ping.status_code == 200 and ping.json()["delivered"] is True, ping.text
+    pinged = [r for r in receiver.at() if r is not delivered]
+    assert len(pinged) == 1
+    for request in (delivered, *pinged):
+        raw = json.loads(request.body)
+        assert raw["source"] == f"{public}/v1/events", raw
+        event = from_http_event(HTTPMessage(headers=request.headers, body=request.body))
+        assert event.get_source() == raw["source"]
