@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     #: feed's, a redirect's ``Location``). Unset: those links are absolute paths (``/v1/...``),
     #: which a client resolves against the URL it asked; the ``Host`` header is never used.
     public_url: str | None = None
+    #: Origins whose pages may frame ``/embed/conflicts/{slug}`` (comma-separated, e.g.
+    #: ``https://news.example``, or ``*`` for any): its CSP ``frame-ancestors``. The other
+    #: pages are framed by this app only. Empty: the embed too.
+    embed_origins: Annotated[tuple[str, ...], NoDecode] = ()
 
     # -- scaling out (docs/scaling.md) -------------------------------------------------------
     #: PostgreSQL hot standbys for reads (views, the feed, streams, long-polls), comma-separated
@@ -209,6 +213,38 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("has an invalid port") from None
         return value.strip().rstrip("/")
+
+    @field_validator("embed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _frame_ancestors(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Each an origin (``https://host[:port]``, nothing after it) or ``*``: a CSP source
+        that cannot add a directive or widen another."""
+        for origin in value:
+            if origin == "*":
+                continue
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.path not in ("", "/")
+                or parts.query
+                or parts.fragment
+                or "@" in parts.netloc
+                or any(c in origin for c in " ;,'\"")
+            ):
+                raise ValueError(f"{origin!r} is not an origin like https://news.example")
+            try:
+                parts.port  # noqa: B018 (a bad port raises here)
+            except ValueError:
+                raise ValueError(f"{origin!r} has an invalid port") from None
+        return tuple(origin.rstrip("/") for origin in value)
 
     @field_validator("read_database_url", mode="before")
     @classmethod
