@@ -366,8 +366,9 @@ def _note(event: Recorded, allegations: Allegations) -> TimelineNote:
         summary = f"{data['retracted_by']} retracted {named} on {in_words(event.occurred_at)}"
     else:
         summary = f"Corrected on {in_words(event.occurred_at)}"
+    summary += _because(data)
     return TimelineNote(
-        summary=summary + _because(data),
+        summary=summary if summary.endswith((".", "!", "?")) else summary + ".",
         id=event.id,
         type=event.type,
         occurred_at=event.occurred_at,
