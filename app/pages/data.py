@@ -95,29 +95,35 @@ def _shown(status: StatusView, moment: Moment) -> bool:
     return bool(happened or (moment.as_of is None and status.description is not None))
 
 
-async def _until(
-    conn: AsyncConnection, status: StatusView, moment: Moment, window: timedelta
+async def _clock(
+    conn: AsyncConnection,
+    conflict: str | None,
+    statuses: list[StatusView],
+    moment: Moment,
+    window: timedelta,
 ) -> datetime | None:
-    """For a page of now: when the clock alone next changes a word about this conflict (its
-    state, how long it has been in it, a countdown in words). None for a page of the past."""
+    """For a page of now: when the clock alone next changes a word of it. The state of a
+    conflict shown (``next_change``: of that one, or of every conflict when None, one query
+    for a whole page of the list), how long it has been in it, a countdown in words. None for
+    a page of the past."""
     if moment.as_of is not None:
         return None
     now = moment.now
-    last = status.last_allegation_at
     until = await next_change(
         conn,
-        conflict=status.conflict,
+        conflict=conflict,
         after=now,
         known_at=moment.known_at,
-        also=[None if last is None else last + window],
+        also=[s.last_allegation_at + window for s in statuses if s.last_allegation_at],
         window=window,
     )
-    if status.since is not None:
-        until = earliest(until, next_wording(status.since, now))
-    for agreement in status.agreements:
-        for ends in (agreement.effective_at, agreement.expires_at):
-            if ends is not None and ends > now:
-                until = earliest(until, next_countdown_wording(ends, now))
+    for status in statuses:
+        if status.since is not None:
+            until = earliest(until, next_wording(status.since, now))
+        for agreement in status.agreements:
+            for ends in (agreement.effective_at, agreement.expires_at):
+                if ends is not None and ends > now:
+                    until = earliest(until, next_countdown_wording(ends, now))
     return until
 
 
@@ -144,14 +150,15 @@ async def index(
                 limit=PAGE_SIZE,
             )
             rows: list[Headline] = []
-            until: datetime | None = None
+            statuses: list[StatusView] = []
             for item in listed:
                 status = await read_status(
                     conn, item.conflict, as_of=moment.at, known_at=moment.known_at, window=window
                 )
-                until = earliest(until, await _until(conn, status, moment, window))
+                statuses.append(status)
                 if _shown(status, moment):
                     rows.append(_headline(status, item.changed_at))
+            until = await _clock(conn, None, statuses, moment, window)
     pages = max(1, -(-total // PAGE_SIZE))
     # The stream's own filter follows the conflicts on screen, from the position shown.
     stream = None
@@ -197,7 +204,7 @@ async def conflict(
             status = await read_status(
                 conn, slug, as_of=moment.at, known_at=moment.known_at, window=window, head=head
             )
-            until = await _until(conn, status, moment, window)
+            until = await _clock(conn, slug, [status], moment, window)
             pairs = await accusations(conn, slug, as_of=moment.at, known_at=moment.known_at)
             story = await read_story(conn, slug, known_at=moment.known_at)
     told = await story.told(
@@ -233,6 +240,6 @@ async def embed(engine: AsyncEngine, slug: str, *, window: timedelta) -> Represe
             status = await read_status(
                 conn, slug, as_of=now, known_at=None, window=window, head=head
             )
-            until = await _until(conn, status, moment, window)
+            until = await _clock(conn, slug, [status], moment, window)
     body = await render("embed.html", moment=moment, s=status, headline=_headline(status, None))
     return Representation(body, Validator(head[1], until), _HTML)
