@@ -137,6 +137,7 @@ def test_the_list_and_a_conflict_page_in_a_browser(
             "2 agreements · 2 allegations under the current one · 1 mission active"
         )
         assert not browser.evaluate("document.querySelector('#main .timeline, #main table')")
+        desktop_list = browser.screenshot()
         # By name; searched by title, by country code; the stream follows what is on screen.
         browser.open(f"{base}/?sort=name")
         assert listed(browser) == [SEED_CONFLICT, PENDING_CONFLICT, TRUCE_CONFLICT]
@@ -146,7 +147,6 @@ def test_the_list_and_a_conflict_page_in_a_browser(
             assert text(browser, '[data-testid="count"]').startswith("1 conflict matching")
         stream = browser.evaluate("document.body.dataset.stream")
         assert stream.endswith(f"&conflict={TRUCE_CONFLICT}") and stream.count("conflict=") == 1
-        desktop_list = browser.screenshot()
 
         # By keyboard: the skip link first; then to the conflict's page by its link.
         browser.open(f"{base}/")
