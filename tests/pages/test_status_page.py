@@ -239,6 +239,18 @@ def test_the_list_and_a_conflict_page_in_a_browser(
         assert browser.evaluate(marked.format(".timeline li.entry", "new"))
         assert browser.evaluate("document.querySelectorAll('.timeline li.entry.new').length") == 1
 
+        # The list follows the conflicts it shows: an allegation moves the pending truce to
+        # the top, its entry redrawn and marked, the others moved down unmarked.
+        browser.open(f"{base}/")
+        browser.wait_for("document.getElementById('live')?.dataset.state === 'open'")
+        assert listed(browser)[0] == SEED_CONFLICT
+        four_minutes_ago = now - timedelta(minutes=4)
+        post(server, keys, alleged(PENDING_CONFLICT, "North", "South", four_minutes_ago))
+        browser.wait_for(f"document.querySelector('li.conflict')?.id === '{PENDING_CONFLICT}'")
+        assert browser.evaluate(marked.format(f"#{PENDING_CONFLICT}", "fresh"))
+        assert not browser.evaluate(marked.format(f"#{SEED_CONFLICT}", "fresh"))
+        assert browser.evaluate("document.body.dataset.events") == "1"
+
         # A phone: nothing wider than the screen, no column hidden that the desktop shows.
         browser.viewport(390, 844, mobile=True)
         browser.open(f"{base}/conflicts/{SEED_CONFLICT}")
