@@ -97,14 +97,14 @@ def _shown(status: StatusView, moment: Moment) -> bool:
 
 async def _clock(
     conn: AsyncConnection,
-    conflict: str | None,
+    conflict: str | list[str],
     statuses: list[StatusView],
     moment: Moment,
     window: timedelta,
 ) -> datetime | None:
     """For a page of now: when the clock alone next changes a word of it. The state of a
-    conflict shown (``next_change``: of that one, or of every conflict when None, one query
-    for a whole page of the list), how long it has been in it, a countdown in words. None for
+    conflict shown (``next_change``: of that one, or of those of a page of the list, in one
+    query), how long it has been in it, a countdown in words. None for
     a page of the past."""
     if moment.as_of is not None:
         return None
@@ -158,7 +158,8 @@ async def index(
                 statuses.append(status)
                 if _shown(status, moment):
                     rows.append(_headline(status, item.changed_at))
-            until = await _clock(conn, None, statuses, moment, window)
+            read = [s.conflict for s in statuses]
+            until = await _clock(conn, read, statuses, moment, window) if read else None
     pages = max(1, -(-total // PAGE_SIZE))
     # The stream's own filter follows the conflicts on screen, from the position shown.
     stream = None
