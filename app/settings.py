@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     #: with ``require_read_key``; writes and admin are never open to other sites.
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
 
+    #: Origins whose pages may frame ``/embed/conflicts/{slug}`` (comma-separated, e.g.
+    #: ``https://news.example``, or ``*`` for any): its CSP ``frame-ancestors``. The other
+    #: pages are framed by this app only. Empty: the embed too.
+    embed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+
     # -- scaling out (docs/scaling.md) -------------------------------------------------------
     #: PostgreSQL hot standbys for reads (views, the feed, streams, long-polls), comma-separated
     #: ``postgresql+asyncpg://`` URLs; empty: everything reads the primary.
@@ -217,7 +222,7 @@ class Settings(BaseSettings):
             raise ValueError("has an invalid port") from None
         return value.strip().rstrip("/")
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "embed_origins", mode="before")
     @classmethod
     def _origins_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -249,6 +254,31 @@ class Settings(BaseSettings):
             shown = f":{port}" if port is not None and port != default else ""
             origins.append(f"{parts.scheme}://{host}{shown}")
         return tuple(origins)
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _frame_ancestors(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Each an origin (``https://host[:port]``, nothing after it) or ``*``: a CSP source
+        that cannot add a directive or widen another."""
+        for origin in value:
+            if origin == "*":
+                continue
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.path not in ("", "/")
+                or parts.query
+                or parts.fragment
+                or "@" in parts.netloc
+                or any(c in origin for c in " ;,'\"")
+            ):
+                raise ValueError(f"{origin!r} is not an origin like https://news.example")
+            try:
+                parts.port  # noqa: B018 (a bad port raises here)
+            except ValueError:
+                raise ValueError(f"{origin!r} has an invalid port") from None
+        return tuple(origin.rstrip("/") for origin in value)
 
     @field_validator("read_database_url", mode="before")
     @classmethod

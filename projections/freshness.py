@@ -13,7 +13,7 @@ the position it is tagged with always agree.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,18 +68,19 @@ async def newest_recorded_at(conn: AsyncConnection) -> datetime | None:
 async def next_change(
     conn: AsyncConnection,
     *,
-    conflict: str | None,
+    conflict: str | Sequence[str] | None,
     after: datetime,
     known_at: datetime | None,
     also: Iterable[datetime | None] = (),
     window: timedelta | None = None,
 ) -> datetime | None:
-    """The earliest instant after ``after`` at which a view of the conflict (every conflict
-    when None) as of *now* may change with no new event: a signing, an effective_at, an end,
-    an extension, a collapse, a withdrawal, an allegation, its retraction or denial, a
-    mission's dispatch or end, a milestone falling due, its extension or its meeting dated
-    later than ``after``, or any of ``also`` (the end of a contested window, say). Given the
-    contested ``window``, also the earliest end of
+    """The earliest instant after ``after`` at which a view of the conflict (of any of several
+    conflicts given, of every conflict when None: a scan of the tables, where a few conflicts
+    are a few index ranges) as of *now* may change with no new event: a signing, an
+    effective_at, an end, an extension, a collapse, a withdrawal, an allegation, its retraction
+    or denial, a mission's dispatch or end, a milestone falling due, its extension or its
+    meeting dated later than ``after``, or any of ``also`` (the end of a contested window,
+    say). Given the contested ``window``, also the earliest end of
     the window after any allegation (whichever agreement it contests). None when nothing is
     due. It may name an instant at which nothing visible changes; never one later than a real
     change."""
@@ -88,8 +89,10 @@ async def next_change(
         table: Table, column: str, *extra: ColumnElement[bool], since: datetime = after
     ) -> ScalarSelect[Any]:
         conditions = [table.c[column] > since, known_at_condition(table, known_at), *extra]
-        if conflict is not None:
+        if isinstance(conflict, str):
             conditions.append(table.c.conflict == conflict)
+        elif conflict is not None:
+            conditions.append(table.c.conflict.in_(list(conflict)))
         return select(func.min(table.c[column])).where(*conditions).scalar_subquery()
 
     # Every version of an agreement's row known holds one withdrawal's time (departed_at):

@@ -42,6 +42,7 @@ from projections.inline import load_agreements
 from projections.queries.shared import conflict_head
 from projections.standing import Contest, Filing, conflict_states, contests, role_of
 from projections.views import ConflictState, View
+from projections.words import in_words
 
 __all__ = [
     "Story",
@@ -62,6 +63,9 @@ class TimelineNote(View):
 
     id: UUID
     type: Literal["allegation.retracted", "event.corrected"]
+    summary: str = Field(
+        default="", description="One sentence for a person to read, naming who did what when."
+    )
     occurred_at: datetime
     recorded_at: datetime
     source: dict[str, Any]
@@ -145,17 +149,22 @@ class TimelineView(View):
     )
 
 
+def _when(text: str) -> str:
+    """A date of the event's data (RFC 3339, as stored) in words."""
+    return in_words(datetime.fromisoformat(text))
+
+
 def _agreement_summary(made: str, data: Mapping[str, Any], with_whom: str) -> str:
     """A signed agreement's or a declared ceasefire's line: who made which, with whom (its
     mediators, or whom it is declared toward), and its span."""
     text = f"{made} {data['kind'].replace('_', ' ')} {data['agreement_id']}{with_whom}"
     if data.get("effective_at"):
-        text += f", effective {data['effective_at']}"
+        text += f", effective {_when(data['effective_at'])}"
     if data.get("expires_at"):
-        text += f", until {data['expires_at']}"
+        text += f", until {_when(data['expires_at'])}"
     milestones = data.get("milestones")
     if milestones:
-        due = "; ".join(f"{m['description']} by {m['due_at']}" for m in milestones)
+        due = "; ".join(f"{m['description']} by {_when(m['due_at'])}" for m in milestones)
         return f"{text}. Milestones: {due}."
     return text + "."
 
@@ -165,7 +174,48 @@ def _because(data: Mapping[str, Any]) -> str:
     return f": {data['reason']}" if data.get("reason") else "."
 
 
-def _summary(event: Recorded, data: Mapping[str, Any], retracted: bool) -> str:
+def _estimate(claimed: Mapping[str, int]) -> str:
+    low, best, high = claimed["low"], claimed["best"], claimed["high"]
+    return str(best) if low == high else f"{best} ({low} to {high})"
+
+
+def casualties_words(claimed: Mapping[str, Any] | None) -> str | None:
+    """A claimed toll in words (``4 (3 to 5) killed, 2 injured``); None when none is claimed.
+    A bare ``{low, best, high}`` counts the killed, as the allegation's schema says."""
+    if not claimed:
+        return None
+    if "best" in claimed:
+        return f"{_estimate(claimed)} killed"
+    parts = [
+        f"{_estimate(claimed[part])} {part}" for part in ("killed", "injured") if claimed.get(part)
+    ]
+    return ", ".join(parts) or None
+
+
+#: The allegation of an id, as a denial or a retraction names it: its data (as corrected) and
+#: when it occurred; None when the story does not hold it.
+Allegations = Callable[[UUID], tuple[Mapping[str, Any], datetime] | None]
+
+
+def allegation_words(allegations: Allegations, allegation_id: Any, *, its: bool = False) -> str:
+    """``Northland's allegation against Southland of 2 April 2022, 19:00 UTC (2 incidents)``:
+    an allegation named by who, whom and when; ``its``: as its author says it ("its
+    allegation…"). By its id only when the story does not hold it."""
+    found = allegations(UUID(str(allegation_id)))
+    if found is None:
+        return f"allegation {allegation_id}"
+    data, occurred_at = found
+    n = data.get("incidents", 1)
+    whose = "its" if its else f"{data['alleged_by']}'s"
+    return (
+        f"{whose} allegation against {data['accused']} of {in_words(occurred_at)} "
+        f"({n} incident{'s' if n != 1 else ''})"
+    )
+
+
+def _summary(
+    event: Recorded, data: Mapping[str, Any], retracted: bool, allegations: Allegations
+) -> str:
     match event.type:
         case "agreement.signed":
             mediators = data.get("mediators")
@@ -175,7 +225,7 @@ def _summary(event: Recorded, data: Mapping[str, Any], retracted: bool) -> str:
             toward = f" toward {', '.join(data['toward'])}" if data.get("toward") else ""
             return _agreement_summary(f"{data['declared_by']} declared", data, toward)
         case "agreement.extended":
-            return f"Agreement {data['agreement_id']} extended until {data['expires_at']}."
+            return f"Agreement {data['agreement_id']} extended until {_when(data['expires_at'])}."
         case "agreement.collapsed":
             return f"Agreement {data['agreement_id']} collapsed{_because(data)}"
         case "violation.alleged":
@@ -184,9 +234,13 @@ def _summary(event: Recorded, data: Mapping[str, Any], retracted: bool) -> str:
             text += f"by {data['accused']}"
             if data.get("location"):
                 text += f" ({data['location']})"
+            toll = casualties_words(data.get("casualties_claimed"))
+            if toll:
+                text += f"; casualties claimed by {data['alleged_by']}: {toll}"
             return text + (" — since retracted." if retracted else ".")
         case "allegation.denied":
-            return f"{data['denied_by']} denied allegation {data['allegation_id']}."
+            denied = allegation_words(allegations, data["allegation_id"])
+            return f"{data['denied_by']} denied {denied}."
         case "mission.ended":
             return f"Mission {data['mission_id']} ended{_because(data)}"
         case "conflict.described":
@@ -195,7 +249,7 @@ def _summary(event: Recorded, data: Mapping[str, Any], retracted: bool) -> str:
         case "milestone.extended":
             return (
                 f"Milestone {data['milestone_id']} of {data['agreement_id']} extended until "
-                f"{data['due_at']}{_because(data)}"
+                f"{_when(data['due_at'])}{_because(data)}"
             )
         case "milestone.met":
             return f"Milestone {data['milestone_id']} of {data['agreement_id']} met."
@@ -227,13 +281,16 @@ def build_timeline(
     *,
     after: int = 0,
     limit: int | None = None,
+    before: int | None = None,
 ) -> list[TimelineEntry]:
     """The entries that occurred by ``as_of`` (all when None), from the conflict's events (in
     version order) and its agreements as the projection tables know them: those after the
     entry at position ``after`` (0: from the first; none when no entry is there), at most
-    ``limit``. Only the entries returned are built; the states are one sweep."""
+    ``limit``. ``before`` (for a page that starts at the newest): the last ``limit`` entries
+    before the one at that position (0: the last ones of all; none when no entry is there).
+    Only the entries returned are built; the states are one sweep."""
     originals: list[Recorded] = []
-    notes: dict[UUID, list[TimelineNote]] = {}
+    notes: dict[UUID, list[Recorded]] = {}
     corrected: dict[UUID, dict[str, Any]] = {}
     retracted_at: dict[UUID, datetime] = {}
     for event in log:
@@ -241,15 +298,23 @@ def build_timeline(
             case AllegationRetracted(data=retraction):
                 retracted_at[retraction.allegation_id] = event.occurred_at
                 if as_of is None or event.occurred_at <= as_of:
-                    notes.setdefault(retraction.allegation_id, []).append(_note(event))
+                    notes.setdefault(retraction.allegation_id, []).append(event)
             case EventCorrected(data=correction):
                 # A correction fixes what was said: its data applies to every as_of, but the
                 # note (dated when it was made) shows only from then.
                 if as_of is None or event.occurred_at <= as_of:
-                    notes.setdefault(correction.event_id, []).append(_note(event))
+                    notes.setdefault(correction.event_id, []).append(event)
                 corrected[correction.event_id] = correction.data
             case _:
                 originals.append(event)
+
+    alleged = {e.id: e for e in originals if e.type == "violation.alleged"}
+
+    def allegation(allegation_id: UUID) -> tuple[Mapping[str, Any], datetime] | None:
+        found = alleged.get(allegation_id)
+        if found is None:
+            return None
+        return corrected.get(found.id, data_of(found)), found.occurred_at
 
     filing = Filing(known_agreements)
     by_id = {a.agreement_id: a for a in known_agreements}
@@ -286,9 +351,15 @@ def build_timeline(
         if as_of is None or event.occurred_at <= as_of
     ]
     start = 0
-    if after:
-        start = next((i + 1 for i, e in enumerate(told) if e.position == after), len(told))
-    end = len(told) if limit is None else min(len(told), start + limit)
+    if before is not None:
+        end = len(told)
+        if before:
+            end = next((i for i, e in enumerate(told) if e.position == before), 0)
+        start = 0 if limit is None else max(0, end - limit)
+    else:
+        if after:
+            start = next((i + 1 for i, e in enumerate(told) if e.position == after), len(told))
+        end = len(told) if limit is None else min(len(told), start + limit)
     states = conflict_states(
         known_agreements, contesting, [event.occurred_at for event in told[:end]], window
     )
@@ -310,11 +381,11 @@ def build_timeline(
                 version=event.version,
                 position=event.position,
                 source=event.source.model_dump(mode="json", exclude_none=True),
-                summary=_summary(event, data, retracted),
+                summary=_summary(event, data, retracted, allegation),
                 data=data,
                 original_data=original if event.id in corrected else None,
                 retracted=retracted,
-                notes=notes.get(event.id, []),
+                notes=[_note(note, allegation) for note in notes.get(event.id, [])],
                 agreement_id=concerns,
                 state=state,
                 milestone_state=_milestone_state(by_id, data, event),
@@ -334,9 +405,16 @@ def _milestone_state(
     return None if milestone is None else milestone.state_at(event.occurred_at)
 
 
-def _note(event: Recorded) -> TimelineNote:
+def _note(event: Recorded, allegations: Allegations) -> TimelineNote:
     data = data_of(event)
+    if event.type == "allegation.retracted":
+        named = allegation_words(allegations, data["allegation_id"], its=True)
+        summary = f"{data['retracted_by']} retracted {named} on {in_words(event.occurred_at)}"
+    else:
+        summary = f"Corrected on {in_words(event.occurred_at)}"
+    summary += _because(data)
     return TimelineNote(
+        summary=summary if summary.endswith((".", "!", "?")) else summary + ".",
         id=event.id,
         type=event.type,
         occurred_at=event.occurred_at,
@@ -370,6 +448,7 @@ class Story:
         window: timedelta,
         after: int = 0,
         limit: int | None = None,
+        before: int | None = None,
     ) -> TimelineView:
         """The story up to ``as_of``, a page of it when asked (``build_timeline``'s ``after``
         and ``limit``). Decoding and folding the rows, CPU work that grows with the conflict,
@@ -379,7 +458,9 @@ class Story:
 
         def told() -> list[TimelineEntry]:
             log = [decode_row(r) for r in self.rows]
-            return build_timeline(log, self.agreements, window, as_of, after=after, limit=limit)
+            return build_timeline(
+                log, self.agreements, window, as_of, after=after, limit=limit, before=before
+            )
 
         entries = await on_story_thread(told)
         return TimelineView(

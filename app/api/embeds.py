@@ -77,7 +77,7 @@ async def get_feed(
     event); `updated` moves when a retraction or correction changes it. Its links start with
     `CEASEFIRE_PUBLIC_URL` when that is set, and are absolute paths otherwise."""
     self_url = link(read.request, f"/v1/conflicts/{conflict}/feed.atom")
-    page_url = link(read.request, f"/#{conflict}")
+    page_url = link(read.request, f"/conflicts/{conflict}")
     return await read.respond(
         kind="f",
         key=("feed", conflict),

@@ -143,7 +143,11 @@ async def stream_events(
     metrics: MetricsDep,
     _key: ReaderKey,
     conflict: Annotated[
-        ConflictSlug | None, Query(description="Only this conflict's events.")
+        list[ConflictSlug] | None,
+        Query(
+            max_length=100,
+            description="Only this conflict's events (repeat it for several, up to 100).",
+        ),
     ] = None,
     types: Annotated[
         list[str] | None,
@@ -220,7 +224,9 @@ async def stream_events(
             _opened(
                 start,
                 notices,
-                hub.follow(start, conflict, wanted, settings.stream_heartbeat.total_seconds()),
+                hub.follow(
+                    start, _conflicts(conflict), wanted, settings.stream_heartbeat.total_seconds()
+                ),
             ),
         ),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
@@ -236,6 +242,14 @@ async def _counted(metrics: Metrics, messages: AsyncIterator[str]) -> AsyncItera
             yield message
     finally:
         metrics.streams.dec()
+
+
+def _conflicts(values: list[str] | None) -> str | tuple[str, ...] | None:
+    """The conflicts asked for: one as itself (the filter it always was), several in order."""
+    if not values:
+        return None
+    named = tuple(sorted(set(values)))
+    return named[0] if len(named) == 1 else named
 
 
 def _types(values: list[str] | None) -> list[str] | None:

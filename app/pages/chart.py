@@ -2,7 +2,8 @@
 
 Two bars per party: allegations it made and allegations it received. Every bar carries its
 number as text, so the chart reads without colour; the chart has a title and a description for
-screen readers, and the page shows the same counts in a table beside it.
+screen readers, and the page shows the same counts in a table beside it. A party's name longer
+than its column is cut with an ellipsis, the full name in its tooltip (and in the table).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from html import escape
 
 from projections.views import PartyCounts
 
-__all__ = ["allegations_chart"]
+__all__ = ["allegations_chart", "label"]
 
 _BAR = 18
 _GAP = 6
@@ -20,10 +21,19 @@ _GROUP_GAP = 14
 _LABEL_WIDTH = 120
 _BAR_WIDTH = 220
 _NUMBER_WIDTH = 40
+#: What fits in the label column at 13 px (about 7 px a character, with a gap before the bars).
+_LABEL_CHARACTERS = 15
 _WIDTH = _LABEL_WIDTH + _BAR_WIDTH + _NUMBER_WIDTH
 #: Dark enough for 4.5:1 against the white background (WCAG AA), told apart by a pattern too.
 _MADE = "#1d4ed8"
 _RECEIVED = "#b45309"
+
+
+def label(name: str) -> str:
+    """``name`` as the chart's label column holds it: cut with an ellipsis when too long."""
+    if len(name) <= _LABEL_CHARACTERS:
+        return name
+    return name[: _LABEL_CHARACTERS - 1].rstrip() + "…"
 
 
 def allegations_chart(chart_id: str, counts: Mapping[str, PartyCounts]) -> str:
@@ -51,7 +61,9 @@ def allegations_chart(chart_id: str, counts: Mapping[str, PartyCounts]) -> str:
     y = legend
     for party in parties:
         parts.append(
-            f'<text x="0" y="{y + _BAR + 2}" font-size="13" fill="#111">{escape(party)}</text>'
+            f'<g class="label"><title>{escape(party)}</title>'
+            f'<text x="0" y="{y + _BAR + 2}" font-size="13" fill="#111">{escape(label(party))}'
+            "</text></g>"
         )
         for offset, value, colour, what in (
             (0, counts[party].made, _MADE, "made"),

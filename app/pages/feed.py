@@ -15,11 +15,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.etree import ElementTree
 
+from app.pages.text import STATE_MEANINGS, STATE_WORDS
 from events.model.values import legible
 
 __all__ = ["FeedEntry", "atom_feed", "conflict_feed_id", "expiry_id"]
 
 _ATOM = "http://www.w3.org/2005/Atom"
+#: What the feed holds, and what the states its entries name mean.
+_SUBTITLE = (
+    "Agreements, collapses, expiries and allegations (claims, not facts). What the states mean: "
+    + "; ".join(f"{STATE_WORDS[state]}: {meaning}" for state, meaning in STATE_MEANINGS.items())
+    + "."
+)
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ceasefire-status")
 
 
@@ -69,7 +76,7 @@ def atom_feed(
     feed = ElementTree.Element(f"{{{_ATOM}}}feed")
     sub(feed, "id", conflict_feed_id(conflict))
     sub(feed, "title", f"{title or conflict}: ceasefire status")
-    sub(feed, "subtitle", "Agreements, collapses, expiries and allegations (claims, not facts).")
+    sub(feed, "subtitle", _SUBTITLE)
     updated = max((e.updated for e in listed), default=datetime(1970, 1, 1, tzinfo=UTC))
     sub(feed, "updated", _stamp(updated))
     sub(feed, "link", rel="self", type="application/atom+xml", href=self_url)

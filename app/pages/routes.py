@@ -1,32 +1,34 @@
-"""``/``: the status page, and ``/static``: the files it uses (served by the app: no CDN).
+"""What people open: ``/`` (the conflict list), ``/conflicts/{slug}`` (one conflict in full),
+``/embed/conflicts/{slug}`` (its card, for another site's frame), and ``/static`` (the files
+they use, served by the app: no CDN).
 
-The page is rendered on the server from the same views the API serves; its one script only
-follows ``/v1/stream`` to swap in a fresh render when an event lands, and ticks countdowns.
-Its Content-Security-Policy lets it load nothing from anywhere but this app.
+Each page is a conditional read like every view (``app.reads.conditional``: a strong ETag,
+304, the same cache rules as the API), rendered on the server from the projections' queries
+(``app.pages.data``). Its one script follows ``/v1/stream`` for the conflicts on screen only
+and redraws what changed; without it the page is whole. Its Content-Security-Policy lets it
+load nothing from anywhere but this app, and be framed by this app only, except the embed,
+which the origins of ``CEASEFIRE_EMBED_ORIGINS`` may frame.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Query, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from markupsafe import Markup
 from pydantic import TypeAdapter
 
-from app.deps import ReaderKey, SettingsDep, StoreDep
-from app.http.capacity import client_of
+from app.api.parameters import ConditionalReadDep, Conflict
+from app.deps import ReaderKey, SettingsDep
 from app.http.problems import ProblemError
-from app.pages.data import read_page
-from app.pages.text import STATE_WORDS, duration
-from app.reads.conditional import ConditionalDep
-from events.model.values import Instant, legible
+from app.pages import data
+from app.settings import Settings
+from events.model.values import MAX_SAFE_INTEGER, Instant
+from projections.queries.overview import ListOrder
 
-__all__ = ["CONTENT_SECURITY_POLICY", "router", "static_files"]
+__all__ = ["CONTENT_SECURITY_POLICY", "embed_policy", "router", "static_files"]
 
 _HERE = Path(__file__).parent
 
@@ -37,63 +39,22 @@ CONTENT_SECURITY_POLICY = (
 )
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=_HERE / "templates")
 
 
 def static_files() -> StaticFiles:
     return StaticFiles(directory=_HERE / "static")
 
 
-def _when(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC")
-
-
-def _local_when(value: datetime) -> str:
-    """A local time with its offset, as the event was written (``2 Apr 2022, 19:00 UTC+03:00``)."""
-    return (
-        value.strftime("%-d %b %Y, %H:%M UTC")
-        + value.strftime("%z")[:3]
-        + ":"
-        + value.strftime("%z")[3:]
-    )
-
-
-def _local_input(value: datetime | None) -> str:
-    """The value a ``datetime-local`` input shows: UTC, without an offset."""
-    return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def _countdown(left: timedelta) -> str:
-    days, rest = divmod(int(left.total_seconds()), 86400)
-    clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
-    return f"{days} d {clock}" if days else clock
-
-
-def _finalize(value: Any) -> Any:
-    """Every value the page prints, made legible: an older log may hold control characters
-    or non-characters that events now refuse (the chart's markup included)."""
-    if isinstance(value, Markup):
-        return Markup(legible(str(value)))
-    return legible(value) if isinstance(value, str) else value
-
-
-templates.env.finalize = _finalize
-templates.env.filters.update(
-    when=_when,
-    local_when=_local_when,
-    local_input=_local_input,
-    duration=duration,
-    countdown=_countdown,
-    state_words=lambda state: STATE_WORDS.get(state, state),
-)
+def embed_policy(settings: Settings) -> str:
+    """The embed's policy: the pages' own, framed by this app and ``CEASEFIRE_EMBED_ORIGINS``."""
+    ancestors = " ".join(("'self'", *settings.embed_origins))
+    return CONTENT_SECURITY_POLICY.replace("frame-ancestors 'self'", f"frame-ancestors {ancestors}")
 
 
 _INSTANT: TypeAdapter[datetime] = TypeAdapter(Instant)
 
 
-def _moment(name: str, text: str | None) -> datetime | None:
+def _instant(name: str, text: str | None) -> datetime | None:
     """A time from the picker (``datetime-local``: no offset, read as UTC) or from a link
     (RFC 3339 with an offset); empty means now. Checked as every instant of the API is
     (``events.model.values.Instant``): one without a UTC spelling, or at the very ends of what a
@@ -114,30 +75,91 @@ def _moment(name: str, text: str | None) -> datetime | None:
         ) from None
 
 
+def _moment(as_of: str | None, known_at: str | None) -> data.Moment:
+    now = datetime.now(UTC)
+    shown_as_of = _instant("as_of", as_of)
+    return data.Moment(shown_as_of or now, shown_as_of, _instant("known_at", known_at), now)
+
+
 Moment = Annotated[str | None, Query(description="A time: RFC 3339, or without offset (UTC).")]
+Search = Annotated[str | None, Query(max_length=100, description="Title, country code, region.")]
+Order = Annotated[ListOrder, Query(description="`changed` (latest first) or `name`.")]
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+Before = Annotated[int | None, Query(ge=1, le=MAX_SAFE_INTEGER)]
 
 
-@router.get("/", response_class=HTMLResponse)
-async def status_page(
-    request: Request,
-    store: StoreDep,
+def _with_policy(response: Response, policy: str = CONTENT_SECURITY_POLICY) -> Response:
+    response.headers["Content-Security-Policy"] = policy
+    return response
+
+
+@router.get("/")
+async def index_page(
     settings: SettingsDep,
-    reads: ConditionalDep,
     _key: ReaderKey,
+    read: ConditionalReadDep,
     as_of: Moment = None,
     known_at: Moment = None,
-) -> HTMLResponse:
-    # Rendered for every request (no cache): each one counts under the client's cap of reads
-    # being computed, as a read that misses the cache does (``app.reads.conditional``).
-    with reads.computing.held(client_of(request)):
-        data = await read_page(
-            store,
-            as_of=_moment("as_of", as_of),
-            known_at=_moment("known_at", known_at),
+    q: Search = None,
+    sort: Order = "changed",
+    page: PageNumber = 1,
+) -> Response:
+    asked = _moment(as_of, known_at)
+    search = (q or "").strip() or None
+    response = await read.respond(
+        kind="pi",
+        key=("page", asked.as_of, asked.known_at, search, sort, page),
+        conflict=None,
+        compute=lambda db: data.index(
+            db.engine,
+            _moment(as_of, known_at),
             window=settings.contested_window,
-        )
-    live = data.as_of is None and data.known_at is None
-    response = templates.TemplateResponse(request, "index.html", {"data": data, "live": live})
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["Cache-Control"] = "no-cache"
-    return response
+            search=search,
+            order=sort,
+            page=page,
+        ),
+        as_of=asked.as_of,
+        known_at=asked.known_at,
+    )
+    return _with_policy(response)
+
+
+@router.get("/conflicts/{conflict}")
+async def conflict_page(
+    conflict: Conflict,
+    settings: SettingsDep,
+    _key: ReaderKey,
+    read: ConditionalReadDep,
+    as_of: Moment = None,
+    known_at: Moment = None,
+    before: Before = None,
+) -> Response:
+    asked = _moment(as_of, known_at)
+    response = await read.respond(
+        kind="pc",
+        key=("page", conflict, asked.as_of, asked.known_at, before),
+        conflict=conflict,
+        compute=lambda db: data.conflict(
+            db.engine,
+            conflict,
+            _moment(as_of, known_at),
+            window=settings.contested_window,
+            before=before,
+        ),
+        as_of=asked.as_of,
+        known_at=asked.known_at,
+    )
+    return _with_policy(response)
+
+
+@router.get("/embed/conflicts/{conflict}")
+async def embed_card(
+    conflict: Conflict, settings: SettingsDep, _key: ReaderKey, read: ConditionalReadDep
+) -> Response:
+    response = await read.respond(
+        kind="pe",
+        key=("embed", conflict),
+        conflict=conflict,
+        compute=lambda db: data.embed(db.engine, conflict, window=settings.contested_window),
+    )
+    return _with_policy(response, embed_policy(settings))

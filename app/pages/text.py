@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-__all__ = ["STATE_WORDS", "duration", "next_wording"]
+__all__ = [
+    "STATE_MEANINGS",
+    "STATE_WORDS",
+    "duration",
+    "next_countdown_wording",
+    "next_wording",
+]
 
 #: How each state reads in a sentence ("holding", "no agreement"...).
 STATE_WORDS = {
@@ -19,6 +25,18 @@ STATE_WORDS = {
     "collapsed": "collapsed",
     "expired": "expired",
     "withdrawn": "withdrawn",
+}
+
+#: What each state means, for readers: on the pages and in the feed.
+STATE_MEANINGS = {
+    "holding": "an agreement or declaration is in effect and no party has alleged a breach of "
+    "it in the contested window",
+    "contested": "an agreement is in effect but a party alleged a breach of it within the "
+    "contested window (a claim, not an established fact)",
+    "pending": "an agreement is signed or declared but has not yet taken effect",
+    "collapsed": "the last agreement in effect was declared broken down",
+    "expired": "the last agreement in effect reached its agreed end",
+    "none": "no agreement or declaration is recorded for the conflict yet",
 }
 
 _MINUTE = timedelta(minutes=1)
@@ -50,3 +68,13 @@ def next_wording(since: datetime, now: datetime) -> datetime:
         return since + _MINUTE
     unit, _ = _unit(length)
     return since + (length // unit + 1) * unit
+
+
+def next_countdown_wording(ends: datetime, now: datetime) -> datetime:
+    """The first instant after ``now`` at which ``duration(ends - now)`` (a countdown in words,
+    "in 3 days") reads differently; ``ends`` once under a minute is left."""
+    left = ends - now
+    if left < _MINUTE:
+        return ends
+    unit, _ = _unit(left)
+    return max(ends - (left // unit) * unit, now) + timedelta(microseconds=1)

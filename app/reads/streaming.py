@@ -39,7 +39,9 @@ PAGE = 500
 
 log = logging.getLogger("ceasefire.stream")
 
-_FilterKey = tuple[str | None, tuple[str, ...] | None]
+#: The conflicts a stream follows: one, several (a page showing them), or all (None).
+Conflicts = str | tuple[str, ...] | None
+_FilterKey = tuple[Conflicts, tuple[str, ...] | None]
 
 
 def render(event: Recorded) -> str:
@@ -131,7 +133,9 @@ class _Feed:
         hub = self.hub
         conflict, types = self.key
         while self.members and not hub.notifier.closed:
-            with hub.notifier.subscribe(conflict, self.scanned) as subscription:
+            # Several conflicts: woken by any append, and the read filters them.
+            channel = conflict if isinstance(conflict, str) else None
+            with hub.notifier.subscribe(channel, self.scanned) as subscription:
                 head = await hub.router.primary.heads.log()
                 if head > self.scanned:
                     messages, full = await hub._read(
@@ -160,7 +164,7 @@ class StreamHub:
         self,
         after: int,
         head: int,
-        conflict: str | None,
+        conflict: Conflicts,
         types: Sequence[str] | None,
         sizes: _Sizes,
     ) -> tuple[list[tuple[int, str]], bool]:
@@ -210,7 +214,7 @@ class StreamHub:
     async def follow(
         self,
         after: int,
-        conflict: str | None,
+        conflict: Conflicts,
         types: Sequence[str] | None,
         heartbeat: float,
     ) -> AsyncIterator[str]:

@@ -29,12 +29,14 @@ from projections.queries.shared import conflict_head
 from projections.queries.status import list_conflicts, read_status
 from projections.timeline import TimelineEntry, on_story_thread, read_story
 from projections.views import StatusView
+from projections.words import in_words, local_in_words
 
 __all__ = [
     "actors",
     "allegations",
     "badge",
     "conflicts",
+    "earliest",
     "feed",
     "status",
     "timeline",
@@ -107,7 +109,8 @@ async def status(
     return Representation(_bytes(view), Validator(position, until))
 
 
-def _earliest(*moments: datetime | None) -> datetime | None:
+def earliest(*moments: datetime | None) -> datetime | None:
+    """The earliest of the instants given (None among them: no instant), None for none."""
     present = [m for m in moments if m is not None]
     return min(present) if present else None
 
@@ -125,7 +128,7 @@ async def badge(engine: AsyncEngine, conflict: str, *, window: timedelta) -> Rep
     message = STATE_WORDS.get(view.state, view.state)
     if since is not None:
         message += f" {duration(now - since)}"
-        until = _earliest(until, next_wording(since, now))
+        until = earliest(until, next_wording(since, now))
     body = badge_svg("ceasefire", message, view.state).encode()
     return Representation(body, Validator(position, until), "image/svg+xml")
 
@@ -138,7 +141,7 @@ _FEED_SIZE = 200
 def _local(entry: TimelineEntry) -> str:
     """`` (<local time> local)`` for an event written with a UTC offset, else nothing."""
     local = entry.occurred_at_local
-    return "" if local is None else f" ({local.isoformat()} local)"
+    return "" if local is None else f" ({local_in_words(local)} local)"
 
 
 async def feed(
@@ -161,8 +164,10 @@ async def feed(
             updated=max([e.recorded_at, *(n.recorded_at for n in e.notes)]),
             published=e.recorded_at,
             category=e.type,
-            content=f"{e.summary} Occurred {e.occurred_at.isoformat()}{_local(e)}; "
-            f"source: {e.source.get('name', 'unknown')}.",
+            content=f"{e.summary} Occurred {in_words(e.occurred_at)}{_local(e)}; "
+            f"source: {e.source.get('name', 'unknown')}."
+            + "".join(f" {note.summary}" for note in e.notes if note.summary)
+            + f" The conflict was {STATE_WORDS.get(e.state, e.state)} then.",
             occurred_at=e.occurred_at,
         )
         for e in story.entries
@@ -181,7 +186,7 @@ async def feed(
                 updated=ends,
                 published=ends,
                 category="agreement.expired",
-                content=f"Agreement {agreement.agreement_id} reached its end, {ends.isoformat()}.",
+                content=f"Agreement {agreement.agreement_id} reached its end, {in_words(ends)}.",
                 occurred_at=ends,
             )
         )

@@ -76,17 +76,19 @@ async def read_events(
     *,
     after: int = 0,
     limit: int = 1000,
-    conflict: str | None = None,
+    conflict: str | Sequence[str] | None = None,
     types: Sequence[str] | None = None,
     until: int | None = None,
 ) -> list[Recorded]:
     """``EventStore.read_all`` on any database holding the log: the primary or a hot standby
-    (``events.log.routing``)."""
+    (``events.log.routing``). ``conflict``: one conflict's events, or several's."""
     statement = select(events_table).where(events_table.c.position > after)
     if until is not None:
         statement = statement.where(events_table.c.position <= until)
-    if conflict is not None:
+    if isinstance(conflict, str):
         statement = statement.where(events_table.c.conflict == conflict)
+    elif conflict is not None:
+        statement = statement.where(events_table.c.conflict.in_(list(conflict)))
     if types:
         statement = statement.where(events_table.c.type.in_(list(types)))
     statement = statement.order_by(events_table.c.position).limit(limit)

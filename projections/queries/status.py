@@ -28,7 +28,7 @@ from projections.views import (
     tally,
 )
 
-__all__ = ["list_conflicts", "read_status"]
+__all__ = ["list_conflicts", "read_status", "standing_now"]
 
 
 def _under(filing: Filing, wanted: Iterable[str]) -> tuple[Any, ColumnElement[bool]]:
@@ -55,7 +55,7 @@ def _under(filing: Filing, wanted: Iterable[str]) -> tuple[Any, ColumnElement[bo
     return filed, condition
 
 
-def _standing_now(as_of: datetime) -> ColumnElement[bool]:
+def standing_now(as_of: datetime) -> ColumnElement[bool]:
     """Not retracted by ``as_of`` (a retraction shows from its own occurred_at)."""
     return or_(allegations.c.retracted_at.is_(None), allegations.c.retracted_at > as_of)
 
@@ -98,7 +98,7 @@ async def _tallies(
         .where(
             a.conflict == conflict,
             a.occurred_at <= as_of,
-            _standing_now(as_of),
+            standing_now(as_of),
             known_at_condition(allegations, known_at),
             condition,
         )
@@ -151,7 +151,7 @@ async def _contesting_times(
                 .where(
                     a.conflict == conflict,
                     a.occurred_at <= before,
-                    _standing_now(as_of),
+                    standing_now(as_of),
                     known_at_condition(allegations, known_at),
                     condition,
                 )
@@ -185,7 +185,7 @@ async def _last_allegation(
             .where(
                 a.conflict == conflict,
                 a.occurred_at <= as_of,
-                _standing_now(as_of),
+                standing_now(as_of),
                 known_at_condition(allegations, known_at),
             )
             .order_by(a.occurred_at.desc())

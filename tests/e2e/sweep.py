@@ -1,8 +1,9 @@
 """Every read of a conflict at many moments: the sweep that proves no view answers 500.
 
-Each read (status, allegations, actors, timeline, the conflict list, the page, the feed and the
-badge) at each event's time, a second either side, and the end of the contested window after
-it (and at instants no event occurred at, such as a milestone's due times); or at every
+Each read (status, allegations, actors, timeline, the conflict list, the pages: the list
+searched and not, the conflict's page and its card, the feed and the badge) at each event's
+time, a second either side, and the end of the contested window after it (and at instants no
+event occurred at, such as a milestone's due times); or at every
 ``known_at`` a recording went through. Every JSON view must answer 200.
 """
 
@@ -42,6 +43,9 @@ def reads(slug: str) -> list[str]:
         f"{base}/timeline",
         "/v1/conflicts",
         "/",
+        f"/?q={slug}&sort=name",
+        f"/conflicts/{slug}",
+        f"/embed/conflicts/{slug}",
         f"{base}/feed.atom",
         f"{base}/badge.svg",
     ]

@@ -139,7 +139,7 @@ async def test_an_older_log_still_gives_a_well_formed_feed(
 async def test_an_older_log_still_gives_a_page_without_them(
     client: httpx.AsyncClient, older_log: str
 ) -> None:
-    response = await client.get("/")
+    response = await client.get(f"/conflicts/{older_log}")
     assert response.status_code == 200, response.text
     start = response.text.index(f'<article class="conflict" id="{older_log}"')
     article = response.text[start : response.text.index("</article>", start)]

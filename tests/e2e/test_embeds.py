@@ -107,6 +107,11 @@ async def test_the_feed_parses_with_the_right_entries_and_stable_ids(
     changed = entries[f"urn:uuid:{alleged['id']}"]
     assert changed.updated > before[changed.id].updated  # RFC 3339 UTC, same precision
     assert changed.title.endswith("since retracted.")
+    assert (
+        "Armenia retracted its allegation against Azerbaijan of 15 September 2022, 00:00 UTC "
+        "(1 incident) on 17 September 2022, 00:00 UTC: withdrawn."
+    ) in changed.content[0].value
+    assert "What the states mean: " in feed.feed.subtitle and "contested: " in feed.feed.subtitle
     assert set(entries) == set(before)
 
 

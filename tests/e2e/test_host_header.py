@@ -46,7 +46,7 @@ async def test_the_feed_links_to_absolute_paths_whatever_the_host(
         assert f'href="{path}"' in response.text
         assert _links(response, f"{server.base_url}{path}") == {
             "self": f"{server.base_url}{path}",
-            "alternate": f"{server.base_url}/#{conflict}",
+            "alternate": f"{server.base_url}/conflicts/{conflict}",
         }
         assert "host" not in response.headers.get("vary", "").lower()
 
@@ -105,7 +105,7 @@ async def test_with_a_public_url_links_start_with_it(
     _reflects_no_host(feed)
     assert _links(feed, f"{public_server.base_url}{path}") == {
         "self": f"{PUBLIC}{path}",
-        "alternate": f"{PUBLIC}/#{conflict}",
+        "alternate": f"{PUBLIC}/conflicts/{conflict}",
     }
     assert redirect.status_code == 307
     assert redirect.headers["location"] == f"{PUBLIC}/v1/events?after=1"

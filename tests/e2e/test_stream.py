@@ -120,6 +120,27 @@ async def test_filters_by_type_and_the_whole_log(
         assert (await sse.next()).id == str(first["position"])
 
 
+async def test_follows_several_conflicts_and_only_them(
+    client: httpx.AsyncClient, keys: Keys, conflict: str
+) -> None:
+    """What a page showing several conflicts asks: ``conflict`` repeated; another conflict's
+    events, before and while it follows, never reach it."""
+    first, second, other = f"{conflict}-a", f"{conflict}-b", f"{conflict}-x"
+    start = (await post(client, keys, agreement(other)))["position"] - 1
+    wanted = [await post(client, keys, agreement(first))]
+    await post(client, keys, allegation(other))
+    wanted.append(await post(client, keys, agreement(second)))
+    params = {"conflict": [second, first], "after": start}
+    async with stream(client, params) as sse:
+        received = [await sse.next(), await sse.next()]  # the catch-up
+        await post(client, keys, allegation(other))
+        wanted.append(await post(client, keys, allegation(first)))
+        received.append(await sse.next())  # live: the other's allegation was left out
+    assert [int(m.id or 0) for m in received] == [w["position"] for w in wanted]
+    too_many = await client.get("/v1/stream", params={"conflict": [f"c{i}" for i in range(101)]})
+    problem_of(too_many, 422, "validation-error")
+
+
 async def test_bad_resume_points_and_types_are_problems(client: httpx.AsyncClient) -> None:
     bad_id = await client.get("/v1/stream", headers={"Last-Event-ID": "yesterday"})
     problem_of(bad_id, 400, "invalid-last-event-id")

@@ -149,7 +149,10 @@ def test_the_feed_and_the_page_show_the_title(loaded: Loaded) -> None:
     feed = loaded.http.get(f"/v1/conflicts/{loaded.slug}/feed.atom")
     assert feed.status_code == 200
     assert f"<title>{TITLE}: ceasefire status</title>" in feed.text
-    page = loaded.http.get("/")
+    listed = loaded.http.get("/", params={"q": loaded.slug})  # the list, searched by slug
+    assert listed.status_code == 200
+    assert f'>{TITLE}</a> <small class="slug">{loaded.slug}</small>' in listed.text
+    page = loaded.http.get(f"/conflicts/{loaded.slug}")
     assert page.status_code == 200
     assert f'{TITLE} <small class="slug">{loaded.slug}</small>' in page.text
 
@@ -267,6 +270,6 @@ def test_an_event_keeps_its_utc_offset_and_the_timeline_shows_local_time(loaded:
 
 def test_the_feed_and_the_page_show_local_time_beside_utc(loaded: Loaded) -> None:
     feed = loaded.http.get(f"/v1/conflicts/{loaded.slug}/feed.atom").text
-    assert "Occurred 2022-10-21T09:00:00+00:00 (2022-10-21T12:00:00+03:00 local)" in feed
-    page = loaded.http.get("/").text
-    assert "21 Oct 2022, 09:00 UTC" in page and "21 Oct 2022, 12:00 UTC+03:00" in page
+    assert "Occurred 21 October 2022, 09:00 UTC (21 October 2022, 12:00 UTC+03:00 local)" in feed
+    page = loaded.http.get(f"/conflicts/{loaded.slug}").text
+    assert "21 October 2022, 09:00 UTC" in page and "21 October 2022, 12:00 UTC+03:00" in page

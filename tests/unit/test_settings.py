@@ -47,12 +47,27 @@ def test_durations_in_seconds_or_iso_8601(
         ("CEASEFIRE_CORS_ORIGINS", "https://news.example:99999"),
         ("CEASEFIRE_CORS_ORIGINS", "https://user@news.example"),
         ("CEASEFIRE_CORS_ORIGINS", "*, https://news.example"),
+        ("CEASEFIRE_EMBED_ORIGINS", "news.example"),
+        ("CEASEFIRE_EMBED_ORIGINS", "https://news.example/page"),
+        ("CEASEFIRE_EMBED_ORIGINS", "https://news.example; script-src *"),
+        ("CEASEFIRE_EMBED_ORIGINS", "https://news.example 'unsafe-inline'"),
+        ("CEASEFIRE_EMBED_ORIGINS", "javascript:alert(1)"),
+        ("CEASEFIRE_EMBED_ORIGINS", "https://news.example:99999"),
     ],
 )
 def test_bad_values_fail_fast(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_embed_origins_are_a_comma_separated_list_of_origins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CEASEFIRE_EMBED_ORIGINS", "https://news.example/, http://127.0.0.1:8080")
+    assert Settings().embed_origins == ("https://news.example", "http://127.0.0.1:8080")
+    monkeypatch.setenv("CEASEFIRE_EMBED_ORIGINS", "*")
+    assert Settings().embed_origins == ("*",)
 
 
 def test_read_replicas_are_a_comma_separated_list_of_postgresql_urls(
