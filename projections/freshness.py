@@ -85,14 +85,18 @@ async def next_change(
     due. It may name an instant at which nothing visible changes; never one later than a real
     change."""
 
+    def of_conflict(table: Table) -> list[ColumnElement[bool]]:
+        if isinstance(conflict, str):
+            return [table.c.conflict == conflict]
+        if conflict is not None:
+            return [table.c.conflict.in_(list(conflict))]
+        return []
+
     def earliest(
         table: Table, column: str, *extra: ColumnElement[bool], since: datetime = after
     ) -> ScalarSelect[Any]:
         conditions = [table.c[column] > since, known_at_condition(table, known_at), *extra]
-        if isinstance(conflict, str):
-            conditions.append(table.c.conflict == conflict)
-        elif conflict is not None:
-            conditions.append(table.c.conflict.in_(list(conflict)))
+        conditions += of_conflict(table)
         return select(func.min(table.c[column])).where(*conditions).scalar_subquery()
 
     # Every version of an agreement's row known holds one withdrawal's time (departed_at):
@@ -100,8 +104,7 @@ async def next_change(
     departed = [agreements.c.departed_at > after]
     if known_at is not None:
         departed.append(agreements.c.known_from <= known_at)
-    if conflict is not None:
-        departed.append(agreements.c.conflict == conflict)
+    departed += of_conflict(agreements)
     row = (
         await conn.execute(
             select(

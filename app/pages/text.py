@@ -36,6 +36,7 @@ STATE_MEANINGS = {
     "pending": "an agreement is signed or declared but has not yet taken effect",
     "collapsed": "the last agreement in effect was declared broken down",
     "expired": "the last agreement in effect reached its agreed end",
+    "withdrawn": "every party bound by the last agreement in effect withdrew from it",
     "none": "no agreement or declaration is recorded for the conflict yet",
 }
 

@@ -85,7 +85,9 @@ def test_the_timeline_and_the_page_show_the_milestone(loaded: Loaded) -> None:
     (entry,) = [e for e in timeline["entries"] if e["type"] == "milestone.extended"]
     assert entry["milestone_state"] == "pending"
     assert entry["agreement_id"] == AGREEMENT
-    response = loaded.http.get("/", params={"as_of": "2025-01-26T12:00:00Z"})
+    response = loaded.http.get(
+        f"/conflicts/{loaded.slug}", params={"as_of": "2025-01-26T12:00:00Z"}
+    )
     assert response.status_code == 200
     assert f'data-milestone="{WITHDRAWAL}"' in response.text
     assert "milestone-overdue" in response.text

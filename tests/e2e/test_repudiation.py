@@ -95,7 +95,7 @@ def test_the_feed_and_the_page_tell_them(loaded: Loaded) -> None:
     assert feed.status_code == 200
     assert "ELN said it never agreed to 2023-01-ceasefire-eln" in feed.text
     assert "talks.suspended" in feed.text and "talks.resumed" in feed.text
-    page = loaded.http.get("/", params={"as_of": "2023-01-02T12:00:00Z"})
+    page = loaded.http.get(f"/conflicts/{slug}", params={"as_of": "2023-01-02T12:00:00Z"})
     assert page.status_code == 200
     assert "Disputed by ELN, which says it never agreed" in page.text
 
