@@ -368,7 +368,8 @@ def test_the_timeline_tells_the_extension_with_the_milestones_state() -> None:
     assert "Milestones: Israeli forces withdraw" in by_type["agreement.signed"].summary
     extension = by_type["milestone.extended"]
     assert extension.summary.startswith(
-        "Milestone israeli-withdrawal of 2024-11-cessation extended until 17 February 2025, 22:00 UTC"
+        "Milestone israeli-withdrawal of 2024-11-cessation extended until "
+        "17 February 2025, 22:00 UTC"
     )
     assert extension.milestone_state == "pending"
     assert by_type["milestone.met"].milestone_state == "met"
