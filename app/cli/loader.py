@@ -215,8 +215,9 @@ async def _dry_run(
 ) -> tuple[list[BadLine], set[UUID]]:
     """Fold the file over the conflicts' current state without writing, to find every line a
     real append would refuse; and the ids the file's events name. Linear in the file: each
-    line looks up only the few ids it names (a set difference against every id seen so far
-    made a 50,000-line load quadratic, issue 19)."""
+    line looks up, and hands ``decide``, only the few ids it names (a set difference against
+    every id seen so far, and ``decide`` copying them all, made a 50,000-line load quadratic,
+    issue 19)."""
     states: dict[str, ConflictState] = {}
     bad: list[BadLine] = []
     placeholder = datetime.now().astimezone()
@@ -233,7 +234,9 @@ async def _dry_run(
         if missing:
             seen.update(await appender.store.stored_events(missing))
         try:
-            decision = decide(state, [event], now=placeholder, referenced=seen)
+            # Only what this line names: decide copies what it is given.
+            referenced = {name: seen[name] for name in names if name in seen}
+            decision = decide(state, [event], now=placeholder, referenced=referenced)
         except DomainRuleError as error:
             bad.append(BadLine(number, f"{error.rule}: {error.detail}"))
             continue

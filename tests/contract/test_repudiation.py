@@ -25,8 +25,10 @@ from events.model.types import Event, event_adapter
 from projections.freshness import next_change
 from projections.queries.allegations import read_allegations
 from projections.queries.status import read_status
+from projections.runner import replay
 from projections.timeline import read_story
 from tests.e2e.test_ceasefires_in_time import assert_nothing_after
+from tests.logtools import dump_projections
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 WINDOW = timedelta(days=7)
@@ -265,3 +267,44 @@ async def test_any_order_of_recording_gives_the_same_views(
     await _record(appender, _shuffled(_events(fixture, second), seed=18))
     for as_of in moments:
         assert await _views(store, first, as_of) == await _views(store, second, as_of), as_of
+
+
+# -- The replay ----------------------------------------------------------------------------
+
+
+async def test_a_replay_rebuilds_the_same_rows_with_repudiations_and_their_corrections(
+    fresh_store: EventStore, fresh_appender: Appender
+) -> None:
+    """The live path and the replay write the same rows: departures, a repudiation's
+    corrected statement, talks and a talks correction naming a new actor."""
+    recorded = await _record(fresh_appender, _events("colombia-2022-12-eln.ndjson", "colombia"))
+    await _record(fresh_appender, _events("black-sea-grain-2023-07.ndjson", "black-sea"))
+    statement = next(e for e in recorded if e.type == "agreement.repudiated")
+    talks = next(e for e in recorded if e.type == "talks.suspended")
+    corrections = [
+        (statement, {**statement.data.model_dump(mode="json", exclude_none=True),
+                     "statement": "No bilateral ceasefire had been agreed."}),
+        (talks, {"parties": [GOV, "ELN", "Venezuela"], "venue": "Caracas"}),
+    ]  # fmt: skip
+    for target, data in corrections:
+        correction = event_adapter.validate_python(
+            {
+                "type": "event.corrected",
+                "conflict": "colombia",
+                "occurred_at": "2025-02-01T00:00:00Z",
+                "source": {"name": "test desk"},
+                "data": {
+                    "event_id": str(target.id),
+                    "event_type": target.type,
+                    "data": data,
+                    "reason": "Test.",
+                },
+            }
+        )
+        await fresh_appender.append([correction])
+    views = await _views(fresh_store, "colombia", "2023-01-02T00:00:00Z")
+    eln = _agreement(views, ELN_CEASEFIRE)
+    assert eln["disputed_by"][0]["statement"] == "No bilateral ceasefire had been agreed."
+    before = await dump_projections(fresh_store.engine)
+    await replay(fresh_store, batch_size=3)
+    assert await dump_projections(fresh_store.engine) == before
