@@ -30,6 +30,7 @@ from projections.tables import (
     known_at_condition,
     mission_ends,
     missions,
+    reports,
 )
 
 __all__ = ["newest_recorded_at", "next_change", "snapshot", "stream_position"]
@@ -73,12 +74,12 @@ async def next_change(
 ) -> datetime | None:
     """The earliest instant after ``after`` at which a view of the conflict (every conflict
     when None) as of *now* may change with no new event: a signing, an effective_at, an end,
-    an extension, a collapse, an allegation, its retraction or denial, a mission's dispatch or
-    end dated later than ``after``, or any of ``also`` (the
-    end of a contested window, say). Given the contested ``window``, also the earliest end of
-    the window after any allegation (whichever agreement it contests). None when nothing is
-    due. It may name an instant at which nothing visible changes; never one later than a real
-    change."""
+    an extension, a collapse, an allegation, its retraction or denial, an ongoing violation's
+    end, the end of a report's period, a mission's dispatch or end dated later than ``after``,
+    or any of ``also`` (the end of a contested window, say). Given the contested ``window``,
+    also the earliest end of the window after any allegation, any ongoing violation's end and
+    any report's period (whichever agreement it contests). None when nothing is due. It may
+    name an instant at which nothing visible changes; never one later than a real change."""
 
     def earliest(
         table: Table, column: str, *extra: ColumnElement[bool], since: datetime = after
@@ -102,17 +103,22 @@ async def next_change(
                 earliest(allegations, "denied_at"),
                 earliest(missions, "dispatched_at"),
                 earliest(mission_ends, "ended_at"),
+                earliest(allegations, "ended_at"),
+                earliest(reports, "period_to"),
                 earliest(allegations, "occurred_at", since=after - (window or timedelta(0))),
+                earliest(allegations, "ended_at", since=after - (window or timedelta(0))),
+                earliest(reports, "period_to", since=after - (window or timedelta(0))),
             )
         )
     ).one()
-    *due, recent = row
+    *due, recent, recent_end, recent_report = row
     window_ends = []
-    if (
-        window is not None
-        and recent is not None
-        and recent < datetime.max.replace(tzinfo=recent.tzinfo) - window
-    ):  # a window ending past the last instant a datetime holds never ends
-        window_ends.append(recent + window)
+    for last in (recent, recent_end, recent_report):
+        if (
+            window is not None
+            and last is not None
+            and last < datetime.max.replace(tzinfo=last.tzinfo) - window
+        ):  # a window ending past the last instant a datetime holds never ends
+            window_ends.append(last + window)
     candidates = [c for c in (*due, *also, *window_ends) if c is not None and c > after]
     return min(candidates, default=None)

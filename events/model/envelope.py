@@ -94,6 +94,14 @@ class RecordedActorRegistered(types.ActorRegistered, RecordMeta):
     pass
 
 
+class RecordedIncidentEnded(types.IncidentEnded, RecordMeta):
+    pass
+
+
+class RecordedViolationsReported(types.ViolationsReported, RecordMeta):
+    pass
+
+
 Recorded = Annotated[
     RecordedAgreementSigned
     | RecordedAgreementCollapsed
@@ -106,7 +114,9 @@ Recorded = Annotated[
     | RecordedAllegationDenied
     | RecordedMissionEnded
     | RecordedConflictDescribed
-    | RecordedActorRegistered,
+    | RecordedActorRegistered
+    | RecordedIncidentEnded
+    | RecordedViolationsReported,
     Field(discriminator="type"),
 ]
 recorded_adapter: TypeAdapter[Recorded] = TypeAdapter(Recorded)

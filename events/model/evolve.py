@@ -39,6 +39,7 @@ from events.model.types import (
     CeasefireDeclared,
     Event,
     EventCorrected,
+    IncidentEnded,
     MissionDispatched,
     MissionEnded,
     ViolationAlleged,
@@ -166,6 +167,10 @@ def evolve(state: ConflictState, event: Recorded, lookup: Lookup = no_lookup) ->
             target = required(state, data.event_id, lookup)
             state = _corrected(state, with_data(target, data.data))
             state = replace(state, revisions={**state.revisions, target.id: event.id})
+        case IncidentEnded(data=ended):
+            target = required(state, ended.allegation_id, lookup)
+            ends = {**state.incident_ends, target.id: (ended.ended_at, target.occurred_at)}
+            state = replace(state, incident_ends=ends)
     return _at_version(state, event.version)
 
 
@@ -269,6 +274,7 @@ def _at_version(state: ConflictState, version: int) -> ConflictState:
     _set_denials(following, state.denials)
     _set_mission_ends(following, state.mission_ends)
     _set_actors(following, state.actors)
+    _set_incident_ends(following, state.incident_ends)
     return following
 
 
@@ -284,6 +290,7 @@ _new_state = object.__new__
     _set_denials,
     _set_mission_ends,
     _set_actors,
+    _set_incident_ends,
 ) = (
     getattr(ConflictState, name).__set__
     for name in (
@@ -297,5 +304,6 @@ _new_state = object.__new__
         "denials",
         "mission_ends",
         "actors",
+        "incident_ends",
     )
 )

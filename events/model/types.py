@@ -23,9 +23,11 @@ from events.model.event_data import (
     CeasefireDeclaredData,
     ConflictDescribedData,
     EventCorrectedData,
+    IncidentEndedData,
     MissionDispatchedData,
     MissionEndedData,
     ViolationAllegedData,
+    ViolationsReportedData,
 )
 from events.model.values import ConflictSlug, Frozen, Instant, Source, offset_given
 
@@ -45,9 +47,11 @@ __all__ = [
     "EventBase",
     "EventCorrected",
     "EventType",
+    "IncidentEnded",
     "MissionDispatched",
     "MissionEnded",
     "ViolationAlleged",
+    "ViolationsReported",
     "data_of",
     "event_adapter",
 ]
@@ -136,6 +140,16 @@ class ConflictDescribed(EventBase):
     data: ConflictDescribedData
 
 
+class IncidentEnded(EventBase):
+    type: Literal["incident.ended"] = "incident.ended"
+    data: IncidentEndedData
+
+
+class ViolationsReported(EventBase):
+    type: Literal["violations.reported"] = "violations.reported"
+    data: ViolationsReportedData
+
+
 Event = Annotated[
     AgreementSigned
     | AgreementCollapsed
@@ -148,7 +162,9 @@ Event = Annotated[
     | AllegationDenied
     | MissionEnded
     | ConflictDescribed
-    | ActorRegistered,
+    | ActorRegistered
+    | IncidentEnded
+    | ViolationsReported,
     Field(discriminator="type"),
 ]
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
