@@ -36,6 +36,7 @@ class Loaded:
     slugs: dict[str, str]
     bodies: dict[str, list[dict[str, Any]]]
     recorded: dict[str, list[str]]
+    writer: str
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def loaded(own_server: OwnServer) -> Iterator[Loaded]:
                 response = http.post("/v1/events", json=body, headers=Keys.header(keys.writer))
                 assert response.status_code == 201, response.text
                 recorded[key].append(response.json()["recorded_at"])
-        yield Loaded(http, slugs, bodies, recorded)
+        yield Loaded(http, slugs, bodies, recorded, keys.writer)
 
 
 def _get(loaded: Loaded, path: str, **params: str) -> Any:
@@ -134,3 +135,38 @@ def test_the_kidnapping_is_ongoing_until_the_release(loaded: Loaded) -> None:
     assert (status["state"], status["since"]) == ("contested", "2023-10-28T17:00:00Z")
     status = _get(loaded, f"/v1/conflicts/{slug}/status", as_of="2023-11-16T16:00:00Z")
     assert (status["state"], status["since"]) == ("holding", "2023-11-16T15:30:00Z")
+
+
+def _refused(loaded: Loaded, data: dict[str, Any], type_: str = "violations.reported") -> Any:
+    body = {
+        "type": type_,
+        "conflict": loaded.slugs["il"],
+        "occurred_at": "2025-12-01T00:00:00Z",
+        "source": {"name": "Synthetic test source"},
+        "data": data,
+    }
+    response = loaded.http.post("/v1/events", json=body, headers=Keys.header(loaded.writer))
+    assert response.status_code == 422, response.text
+    return response.json()
+
+
+def test_bad_reports_and_ends_are_problems_not_500s(loaded: Loaded) -> None:
+    report = {"reported_by": "UNIFIL", "from": "2025-11-01T00:00:00Z", "count": 3}
+    late = _refused(loaded, {**report, "to": "2025-12-02T00:00:00Z"})
+    assert late["rule"] == "report-before-period-end"
+    backwards = _refused(loaded, {**report, "to": "2025-10-01T00:00:00Z"})
+    assert backwards["type"].endswith("/validation-error")
+    nobody = _refused(loaded, {**report, "to": "2025-11-30T00:00:00Z", "by_party": {"Hezbolah": 1}})
+    assert nobody["type"].endswith("/unknown-actor") and "Hezbollah" in nobody["did_you_mean"]
+    party = _refused(
+        loaded,
+        {**report, "to": "2025-11-30T00:00:00Z", "reported_by": "Israel",
+         "agreement_id": "2024-11-cessation"},
+    )  # fmt: skip
+    assert party["rule"] == "reporter-is-a-party"
+    unknown = _refused(
+        loaded,
+        {"allegation_id": str(uuid.uuid4()), "ended_at": "2025-11-30T00:00:00Z"},
+        "incident.ended",
+    )
+    assert unknown["rule"] == "unknown-event"
