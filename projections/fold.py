@@ -13,7 +13,12 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from events.model.envelope import Recorded, RecordedMissionDispatched, RecordedViolationAlleged
+from events.model.envelope import (
+    Recorded,
+    RecordedMissionDispatched,
+    RecordedViolationAlleged,
+    RecordedViolationsReported,
+)
 from events.model.event_data import MilestoneExtendedData, MilestoneMetData
 from events.model.evolve import Observer, evolve, required
 from events.model.state import AgreementState, ConflictState, Lookup, no_lookup, with_data
@@ -27,11 +32,13 @@ from events.model.types import (
     CeasefireDeclared,
     ConflictDescribed,
     EventCorrected,
+    IncidentEnded,
     MilestoneExtended,
     MilestoneMet,
     MissionDispatched,
     MissionEnded,
     ViolationAlleged,
+    ViolationsReported,
 )
 from events.model.values import Source
 from projections.changes import Changes, Row
@@ -136,6 +143,13 @@ def add_rows(
             assert isinstance(target, ViolationAlleged)
             changes.close("proj_allegations", {"event_id": target.id}, known_from)
             changes.insert("proj_allegations", _allegation_row(after, target, known_from))
+        case IncidentEnded(data=ended):
+            target = required(before, ended.allegation_id, lookup)
+            assert isinstance(target, ViolationAlleged)
+            changes.close("proj_allegations", {"event_id": target.id}, known_from)
+            changes.insert("proj_allegations", _allegation_row(after, target, known_from))
+        case ViolationsReported():
+            changes.insert("proj_reports", _report_row(conflict, event, known_from))
         case ConflictDescribed(data=described):
             # A later description replaces the current one (closing none is a no-op).
             changes.close("proj_descriptions", {"conflict": conflict}, known_from)
@@ -230,6 +244,9 @@ def _correction_rows(
             changes.close("proj_milestone_updates", {"event_id": corrected.id}, known_from)
             row = _milestone_update_row(corrected, after.conflict) | {"known_from": known_from}
             changes.insert("proj_milestone_updates", row)
+        case ViolationsReported():
+            changes.close("proj_reports", {"event_id": corrected.id}, known_from)
+            changes.insert("proj_reports", _report_row(after.conflict, corrected, known_from))
 
 
 def _replace_agreement(
@@ -357,6 +374,7 @@ def _allegation_row(
     named = None if data.agreement_id is None else state.agreements.get(data.agreement_id)
     denial = state.denials.get(event.id)
     retracted_at = state.retracted_at.get(event.id)
+    end = state.incident_ends.get(event.id)
     return {
         "event_id": event.id,
         "conflict": state.conflict,
@@ -382,6 +400,30 @@ def _allegation_row(
         "retracted_at": retracted_at,
         "denied_at": None if denial is None else denial[0],
         "denied_by": None if denial is None else denial[1],
+        "ended_at": data.ended_at if end is None else end[0],
+        "ended_later": end is not None,
+    }
+
+
+def _report_row(conflict: str, event: RecordedViolationsReported, known_from: datetime) -> Row:
+    data = event.data
+    return {
+        "event_id": event.id,
+        "conflict": conflict,
+        "version": event.version,
+        "reported_by": data.reported_by,
+        "period_from": data.period_from,
+        "period_to": data.period_to,
+        "count": data.count,
+        "by_party": (
+            None if data.by_party is None else json.dumps(data.by_party, ensure_ascii=False)
+        ),
+        "agreement_id": data.agreement_id,
+        "statement": data.statement,
+        "occurred_at": event.occurred_at,
+        "source": _source_json(event.source),
+        "known_from": known_from,
+        "known_until": None,
     }
 
 

@@ -33,6 +33,7 @@ from projections.tables import (
     milestones,
     mission_ends,
     missions,
+    reports,
 )
 
 __all__ = ["newest_recorded_at", "next_change", "snapshot", "stream_position"]
@@ -78,12 +79,12 @@ async def next_change(
     conflicts given, of every conflict when None: a scan of the tables, where a few conflicts
     are a few index ranges) as of *now* may change with no new event: a signing, an
     effective_at, an end, an extension, a collapse, a withdrawal, an allegation, its retraction
-    or denial, a mission's dispatch or end, a milestone falling due, its extension or its
-    meeting dated later than ``after``, or any of ``also`` (the end of a contested window,
-    say). Given the contested ``window``, also the earliest end of
-    the window after any allegation (whichever agreement it contests). None when nothing is
-    due. It may name an instant at which nothing visible changes; never one later than a real
-    change."""
+    or denial, an ongoing violation's end, the end of a report's period, a mission's dispatch
+    or end, a milestone falling due, its extension or its meeting dated later than ``after``,
+    or any of ``also`` (the end of a contested window, say). Given the contested ``window``,
+    also the earliest end of the window after any allegation, any ongoing violation's end and
+    any report's period (whichever agreement it contests). None when nothing is due. It may
+    name an instant at which nothing visible changes; never one later than a real change."""
 
     def of_conflict(table: Table) -> list[ColumnElement[bool]]:
         if isinstance(conflict, str):
@@ -123,17 +124,22 @@ async def next_change(
                 earliest(milestones, "due_at"),
                 earliest(milestone_updates, "occurred_at"),
                 earliest(milestone_updates, "due_at"),
+                earliest(allegations, "ended_at"),
+                earliest(reports, "period_to"),
                 earliest(allegations, "occurred_at", since=after - (window or timedelta(0))),
+                earliest(allegations, "ended_at", since=after - (window or timedelta(0))),
+                earliest(reports, "period_to", since=after - (window or timedelta(0))),
             )
         )
     ).one()
-    *due, recent = row
+    *due, recent, recent_end, recent_report = row
     window_ends = []
-    if (
-        window is not None
-        and recent is not None
-        and recent < datetime.max.replace(tzinfo=recent.tzinfo) - window
-    ):  # a window ending past the last instant a datetime holds never ends
-        window_ends.append(recent + window)
+    for last in (recent, recent_end, recent_report):
+        if (
+            window is not None
+            and last is not None
+            and last < datetime.max.replace(tzinfo=last.tzinfo) - window
+        ):  # a window ending past the last instant a datetime holds never ends
+            window_ends.append(last + window)
     candidates = [c for c in (*due, *also, *window_ends) if c is not None and c > after]
     return min(candidates, default=None)

@@ -235,10 +235,17 @@ async def load_state(conn: AsyncConnection, conflict: str) -> ConflictState:
                 allegations.c.known_from,
                 allegations.c.denied_at,
                 allegations.c.denied_by,
+                allegations.c.ended_later,
+                allegations.c.ended_at,
+                allegations.c.occurred_at,
             ).where(
                 allegations.c.conflict == conflict,
                 allegations.c.known_until.is_(None),
-                or_(allegations.c.retracted.is_(True), allegations.c.denied_at.is_not(None)),
+                or_(
+                    allegations.c.retracted.is_(True),
+                    allegations.c.denied_at.is_not(None),
+                    allegations.c.ended_later.is_(True),
+                ),
             )
         )
     ).all()
@@ -259,4 +266,7 @@ async def load_state(conn: AsyncConnection, conflict: str) -> ConflictState:
         },
         mission_ends=frozenset(ended),
         actors=await load_actors(conn, conflict),
+        incident_ends={
+            row.event_id: (row.ended_at, row.occurred_at) for row in marked if row.ended_later
+        },
     )

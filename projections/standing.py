@@ -36,6 +36,8 @@ __all__ = [
     "agreement_state",
     "conflict_standing",
     "conflict_states",
+    "contested_run_start",
+    "contests",
     "role_of",
 ]
 
@@ -126,9 +128,11 @@ def role_of(agreement: AgreementState | None, alleged_by: str, monitors: Iterabl
 
 
 def contests(role: Role) -> bool:
-    """A party's or a third party's allegation contests an agreement; a mediator's or a
-    monitor's finding is counted and listed but does not by itself make it contested."""
-    return role in ("party", "third_party")
+    """Every allegation under an agreement contests it, whoever makes it: a party's claim, a
+    third party's, and a mediator's or a monitor's finding, which weighs more than a claim,
+    not less (issue 18; until then findings did not contest). The views tell them apart
+    (``projections.findings.weight_of``)."""
+    return role in ("party", "mediator", "monitor", "third_party")
 
 
 def agreement_state(
@@ -177,13 +181,16 @@ def conflict_standing(
     last_contesting: Mapping[str, datetime],
     window: timedelta,
     contesting_times: Sequence[datetime] = (),
+    contesting_spans: Sequence[tuple[datetime, datetime]] = (),
 ) -> ConflictStanding:
     """The conflict's state at ``at``, from its national agreements and declarations alone.
 
-    ``last_contesting``: per agreement, when the latest allegation contesting it occurred (at or
-    before ``at``). ``contesting_times``: when the allegations contesting national agreements
-    occurred, newest first, back to the start of the current spell in effect at least (only
-    needed to say since when a contested conflict is contested)."""
+    ``last_contesting``: per agreement, the latest instant at or before ``at`` at which an
+    allegation contesting it occurred or, for an ongoing violation, still went on.
+    ``contesting_times``: when the allegations contesting national agreements occurred, newest
+    first, back to the start of the current spell in effect at least, and
+    ``contesting_spans`` (first, last) for ongoing violations (only needed to say since when a
+    contested conflict is contested)."""
     signed = sorted(
         (a for a in agreements if a.signed_at <= at), key=lambda a: (a.signed_at, a.agreement_id)
     )
@@ -203,7 +210,7 @@ def conflict_standing(
         if any(s.state == "contested" for s in in_effect):
             return ConflictStanding(
                 "contested",
-                _contested_since(contesting_times, at, start, window),
+                _contested_since(contesting_times, at, start, window, contesting_spans),
                 current,
                 newest_first,
             )
@@ -265,37 +272,76 @@ def _merged(
     return merged
 
 
+def contested_run_start(
+    times: Sequence[datetime],
+    spans: Sequence[tuple[datetime, datetime]],
+    at: datetime,
+    window: timedelta,
+) -> datetime | None:
+    """The start of the run of contesting allegations that reaches ``at`` (see
+    ``_contested_since``), or the earliest of them when none does (None: there are none): a
+    reader paging back through them reads on while it is within ``window`` of the oldest."""
+    if not times and not spans:
+        return None
+    earliest = min(itertools.chain(times, (first for first, _ in spans)))
+    return _contested_since(times, at, earliest, window, spans)
+
+
 def _contested_since(
-    times: Sequence[datetime], at: datetime, start: datetime, window: timedelta
+    times: Sequence[datetime],
+    at: datetime,
+    start: datetime,
+    window: timedelta,
+    spans: Sequence[tuple[datetime, datetime]] = (),
 ) -> datetime:
-    """The first allegation of the unbroken run (gaps under ``window``) that reaches ``at``,
-    counting only allegations from the start of the spell in effect on: a run under an earlier
+    """The start of the unbroken run that reaches ``at``: each allegation contests from when
+    it occurred until ``window`` after it (after its end, for an ongoing one), and the run is
+    the union of those. Only from the start of the spell in effect on: a run under an earlier
     agreement that ended does not make the current one contested since its own start."""
+    runs = sorted(
+        (max(first, start), min(last, at))
+        for first, last in itertools.chain(((t, t) for t in times), spans)
+        if first <= at and last >= start
+    )
     since: datetime | None = None
-    for t in times:  # newest first
-        if t > at:
-            continue
-        if t < start:  # an earlier spell's allegations do not carry into this one
-            break
-        if since is None:
-            if at - t >= window:
-                break
-            since = t
-        elif since - t < window:
-            since = t
-        else:
-            break
-    return start if since is None else max(since, start)
+    latest: datetime | None = None
+    for first, last in runs:  # by start; (first - latest < window, not first < latest + window:
+        if latest is None or first - latest >= window:  # the latter overflows near the end)
+            since, latest = first, last
+        elif last > latest:
+            latest = last
+    if since is None or latest is None or at - latest >= window:
+        return start
+    return since
 
 
 @dataclass(frozen=True, slots=True)
 class Contest:
     """An allegation that contests an agreement (see ``contests``): the agreement it belongs
-    to, when it occurred, and when its party withdrew it (None: never)."""
+    to, when it occurred, when its party withdrew it (None: never), and for an ongoing
+    violation when it ended (None: an instant)."""
 
     agreement_id: str
     occurred_at: datetime
     retracted_at: datetime | None
+    ends_at: datetime | None = None
+
+    @property
+    def last(self) -> datetime:
+        """The last instant it went on: it contests until ``window`` after it."""
+        return self.occurred_at if self.ends_at is None else max(self.ends_at, self.occurred_at)
+
+
+class _Latest:
+    """A contest's place in a max-heap by its last instant (``heapq`` keeps the least first)."""
+
+    __slots__ = ("contest",)
+
+    def __init__(self, contest: Contest) -> None:
+        self.contest = contest
+
+    def __lt__(self, other: _Latest) -> bool:
+        return self.contest.last > other.contest.last
 
 
 class _LastEnded:
@@ -356,7 +402,7 @@ def conflict_states(
                 due.append((contest.retracted_at, next(order), contest.agreement_id, None))
     heapq.heapify(due)
 
-    stacks: dict[str, list[Contest]] = {a: [] for a in national}
+    latest: dict[str, list[_Latest]] = {a: [] for a in national}
     step = dict.fromkeys(national, -1)
     standing = dict.fromkeys(national, "unsigned")
     counts = Counter(standing.values())
@@ -371,22 +417,25 @@ def conflict_states(
         while i + 1 < len(listed) and listed[i + 1][0] <= when:
             i += 1
         step[agreement_id] = i
-        # Contesting allegations in order of occurrence: the latest not withdrawn is on top
+        # Contesting allegations that occurred by ``when``, the one that goes on latest on top
         # (withdrawn by ``when`` is withdrawn for every later instant too).
-        stack = stacks[agreement_id]
-        while stack and (withdrawn := stack[-1].retracted_at) is not None and withdrawn <= when:
-            stack.pop()
-        last = stack[-1].occurred_at if stack else None
+        heap = latest[agreement_id]
+        while (
+            heap and (withdrawn := heap[0].contest.retracted_at) is not None and withdrawn <= when
+        ):
+            heapq.heappop(heap)
+        last = min(heap[0].contest.last, when) if heap else None
+        goes_on = heap[0].contest.last if heap else None
         own = "unsigned" if i < 0 else listed[i][1]
         state = own if own == "unsigned" else _standing(own, when, last, window)
         counts[standing[agreement_id]] -= 1
         counts[state] += 1
         standing[agreement_id] = state
-        if state == "contested" and last is not None and (agreement_id, last) not in expiries:
-            expiries.add((agreement_id, last))
+        if state == "contested" and goes_on is not None and (agreement_id, goes_on) not in expiries:
+            expiries.add((agreement_id, goes_on))
             # (Past the last instant a datetime holds: contested to the end of time.)
             with contextlib.suppress(OverflowError):
-                heapq.heappush(due, (last + window, next(order), agreement_id, None))
+                heapq.heappush(due, (goes_on + window, next(order), agreement_id, None))
         end = listed[i][2] if state in ENDED else None
         key = None if end is None else (end, national[agreement_id].signed_at, agreement_id)
         ending[agreement_id] = key
@@ -409,7 +458,7 @@ def conflict_states(
         while due and due[0][0] <= moment:
             when, _, agreement_id, occurring = heapq.heappop(due)
             if occurring is not None:
-                stacks[agreement_id].append(occurring)
+                heapq.heappush(latest[agreement_id], _Latest(occurring))
             revisit(agreement_id, when)
         out.append(state_now())
     return out

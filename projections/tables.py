@@ -43,6 +43,7 @@ __all__ = [
     "milestones",
     "mission_ends",
     "missions",
+    "reports",
 ]
 
 
@@ -130,6 +131,10 @@ allegations = Table(
     Column("retracted_at", UtcDateTime, nullable=True),
     Column("denied_at", UtcDateTime, nullable=True),
     Column("denied_by", String(200), nullable=True),
+    # 0013: an ongoing violation's end (its own ended_at, or an incident.ended's: then
+    # ended_later, so the fold's state can be loaded back).
+    Column("ended_at", UtcDateTime, nullable=True),
+    Column("ended_later", Boolean, nullable=False, server_default=false()),
 )
 Index("ix_proj_allegations_key", allegations.c.event_id)
 Index("ix_proj_allegations_time", allegations.c.conflict, allegations.c.occurred_at)
@@ -262,6 +267,27 @@ milestone_updates = Table(
 )
 Index("ix_proj_milestone_updates_key", milestone_updates.c.event_id)
 Index("ix_proj_milestone_updates_conflict", milestone_updates.c.conflict)
+#: Each ``violations.reported`` (0013): an aggregate report of violations over a period, by a
+#: monitor, a mediator or a third party. ``by_party`` is a JSON object (accused -> count).
+reports = Table(
+    "proj_reports",
+    metadata,
+    Column("event_id", Uuid, nullable=False),
+    Column("conflict", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("reported_by", String(200), nullable=False),
+    Column("period_from", UtcDateTime, nullable=False),
+    Column("period_to", UtcDateTime, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("by_party", Text, nullable=True),
+    Column("agreement_id", String(64), nullable=True),
+    Column("statement", Text, nullable=True),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("source", Text, nullable=False),
+    *known_between(),
+)
+Index("ix_proj_reports_key", reports.c.event_id)
+Index("ix_proj_reports_time", reports.c.conflict, reports.c.period_to)
 
 #: The columns that name one thing in each table: a change closes the current row version
 #: matching these before it inserts the next one.
@@ -276,6 +302,7 @@ PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
     "proj_actors": ("conflict", "name"),
     "proj_milestones": ("conflict", "agreement_id", "milestone_id"),
     "proj_milestone_updates": ("event_id",),
+    "proj_reports": ("event_id",),
 }
 
 

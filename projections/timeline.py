@@ -35,8 +35,9 @@ from events.log.tables import events
 from events.model.envelope import Recorded
 from events.model.milestones import MilestoneStateName
 from events.model.state import AgreementState
-from events.model.types import AllegationRetracted, EventCorrected, data_of
+from events.model.types import AllegationRetracted, EventCorrected, IncidentEnded, data_of
 from events.model.values import local_time
+from projections.findings import report_agreements
 from projections.freshness import stream_position
 from projections.inline import load_agreements
 from projections.queries.shared import conflict_head
@@ -92,6 +93,8 @@ EntryType = Literal[
     "agreement.repudiated",
     "talks.suspended",
     "talks.resumed",
+    "incident.ended",
+    "violations.reported",
 ]
 
 
@@ -243,6 +246,15 @@ def _summary(
             return f"{data['denied_by']} denied {denied}."
         case "mission.ended":
             return f"Mission {data['mission_id']} ended{_because(data)}"
+        case "incident.ended":
+            return f"The violation alleged in {data['allegation_id']} ended {data['ended_at']}."
+        case "violations.reported":
+            text = f"{data['reported_by']} reported {data['count']} violation"
+            text += f"{'s' if data['count'] != 1 else ''} from {data['from']} to {data['to']}"
+            if data.get("by_party"):
+                each = ", ".join(f"{n} by {who}" for who, n in data["by_party"].items())
+                text += f" ({each})"
+            return text + "."
         case "conflict.described":
             where = ", ".join([*data["countries"], data["region"]])
             return f"Described as {data['title']} ({where})."
@@ -293,8 +305,12 @@ def build_timeline(
     notes: dict[UUID, list[Recorded]] = {}
     corrected: dict[UUID, dict[str, Any]] = {}
     retracted_at: dict[UUID, datetime] = {}
+    ended_later: dict[UUID, datetime] = {}
     for event in log:
         match event:
+            case IncidentEnded(data=ended):  # the latest recorded stands (the log's order)
+                ended_later[ended.allegation_id] = ended.ended_at
+                originals.append(event)
             case AllegationRetracted(data=retraction):
                 retracted_at[retraction.allegation_id] = event.occurred_at
                 if as_of is None or event.occurred_at <= as_of:
@@ -343,7 +359,35 @@ def build_timeline(
         monitor = [author] if since is not None and since <= event.occurred_at else []
         filed_under[event.id] = filed
         if contests(role_of(by_id[filed], author, monitor)):
-            contesting.append(Contest(filed, event.occurred_at, retracted_at.get(event.id)))
+            ends = ended_later.get(event.id) or data.get("ended_at")
+            contesting.append(
+                Contest(
+                    filed,
+                    event.occurred_at,
+                    retracted_at.get(event.id),
+                    None if ends is None else _instant(ends),
+                )
+            )
+    for event in originals:
+        if isinstance(event, IncidentEnded) and event.data.allegation_id in filed_under:
+            filed_under[event.id] = filed_under[event.data.allegation_id]
+        if event.type != "violations.reported":
+            continue
+        data = corrected.get(event.id, data_of(event))
+        period_to = _instant(data["to"])
+        under = report_agreements(
+            known_agreements,
+            data.get("agreement_id"),
+            _instant(data["from"]),
+            period_to,
+            data.get("by_party") or (),
+        )
+        concerned = [a for a in under if a in by_id]
+        if concerned:
+            filed_under[event.id] = concerned[0]
+        if data["count"] > 0:
+            # Every author's report contests (``contests``), from the end of its period.
+            contesting.extend(Contest(a, period_to, None) for a in concerned)
 
     told = [
         event
@@ -403,6 +447,11 @@ def _milestone_state(
     agreement = agreements.get(data["agreement_id"])
     milestone = None if agreement is None else agreement.milestone(data["milestone_id"])
     return None if milestone is None else milestone.state_at(event.occurred_at)
+
+
+def _instant(value: str | datetime) -> datetime:
+    """A time of an event's data: a datetime as corrected data keeps it, or its JSON text."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def _note(event: Recorded, allegations: Allegations) -> TimelineNote:

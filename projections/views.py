@@ -4,6 +4,7 @@ does not grow with the log."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -26,6 +27,7 @@ __all__ = [
     "CasualtyTotals",
     "ConflictState",
     "ConflictSummary",
+    "ContestTally",
     "DeadlineView",
     "DescriptionView",
     "DisputeView",
@@ -35,6 +37,8 @@ __all__ = [
     "MissionView",
     "OutsideAgreements",
     "PartyCounts",
+    "ReportView",
+    "ReportedTotals",
     "Role",
     "ScopeView",
     "StatusView",
@@ -149,6 +153,58 @@ class WithdrawalView(View):
     statement: str = Field(description="What it said, in words.")
 
 
+class ContestTally(View):
+    """The allegations of one weight under an agreement by as_of (retracted ones aside): how
+    many, and the latest."""
+
+    count: int = Field(default=0, description="How many (a report counts as one).")
+    latest_at: datetime | None = Field(
+        default=None, description="When the latest occurred (a report: the end of its period)."
+    )
+    latest_by: str | None = Field(default=None, description="Who made the latest.")
+
+
+class ReportView(View):
+    """A ``violations.reported``: an aggregate report by a monitor, a mediator or a third
+    party over a period, apart from individual allegations."""
+
+    model_config = ConfigDict(frozen=True, validate_by_name=True, serialize_by_alias=True)
+
+    id: UUID
+    reported_by: str = Field(description="Who reported it.")
+    role: Role | None = Field(
+        description="The role of reported_by against the agreement it is listed under; null "
+        "outside every agreement."
+    )
+    period_from: datetime = Field(alias="from", description="The period's start (inclusive).")
+    period_to: datetime = Field(alias="to", description="The period's end (exclusive).")
+    count: int = Field(description="The violations it counts over the period.")
+    by_party: dict[str, int] | None = Field(
+        default=None, description="The violations it attributes to each accused."
+    )
+    agreement_id: str | None = Field(
+        default=None, description="The agreement it names (null: filed by its period)."
+    )
+    statement: str | None = Field(default=None, description="What the report says, in words.")
+    occurred_at: datetime = Field(description="When the report was made.")
+    source: dict[str, Any]
+    version: int
+
+
+class ReportedTotals(View):
+    """The aggregate reports listed under an agreement by as_of: shown apart from its
+    individual allegations."""
+
+    reports: int = Field(default=0, description="How many reports.")
+    violations: int = Field(default=0, description="Their counts added up.")
+    by_party: dict[str, int] = Field(
+        default_factory=dict, description="Their counts per accused added up."
+    )
+    latest: ReportView | None = Field(
+        default=None, description="The report whose period ended last."
+    )
+
+
 class AgreementView(View):
     """An agreement or a unilateral declaration as it stood at ``as_of``: nothing that
     occurred later (a collapse, an extension) shows."""
@@ -201,11 +257,35 @@ class AgreementView(View):
         default=None,
         description="When the last party bound by it withdrew (state `withdrawn`), by as_of.",
     )
+    claims: ContestTally = Field(
+        default_factory=ContestTally, description="Allegations under it by its parties."
+    )
+    findings: ContestTally = Field(
+        default_factory=ContestTally,
+        description="Findings of violations under it by its mediators and monitors (reports "
+        "included): they contest it like a party's claim.",
+    )
+    third_party: ContestTally = Field(
+        default_factory=ContestTally,
+        description="Allegations (and reports) under it by anyone else.",
+    )
+    reported: ReportedTotals = Field(
+        default_factory=ReportedTotals,
+        description="Aggregate reports (violations.reported) under it whose period ended by as_of.",
+    )
 
     @classmethod
     def of(
-        cls, agreement: AgreementState, at: datetime, state: AgreementStateName
+        cls,
+        agreement: AgreementState,
+        at: datetime,
+        state: AgreementStateName,
+        weighed: Mapping[str, ContestTally] | None = None,
+        reported: ReportedTotals | None = None,
     ) -> AgreementView:
+        """``weighed``: its ``claims``, ``findings`` and ``third_party`` tallies (by
+        ``projections.findings.weight_of``) and ``reported``, when the caller counted them."""
+        weights = weighed or {}
         collapsed = agreement.collapsed_at is not None and agreement.collapsed_at <= at
         milestones = sorted(
             (MilestoneView.of(m, at) for m in agreement.milestones),
@@ -257,6 +337,10 @@ class AgreementView(View):
                 if not d.never_agreed and d.occurred_at <= at
             ],
             withdrawn_at=withdrawn if withdrawn is not None and withdrawn <= at else None,
+            claims=weights.get("claims", ContestTally()),
+            findings=weights.get("findings", ContestTally()),
+            third_party=weights.get("third_party", ContestTally()),
+            reported=reported or ReportedTotals(),
         )
 
 
@@ -370,6 +454,14 @@ class AllegationView(View):
     accused: str
     incidents: int
     occurred_at: datetime
+    ended_at: datetime | None = Field(
+        default=None,
+        description="For an ongoing violation, its end once it ended by as_of (null: an "
+        "instant, or still going on at as_of: see `ongoing`).",
+    )
+    ongoing: bool = Field(
+        default=False, description="True when it went on past as_of (its end came later)."
+    )
     location: str | None = None
     description: str | None = None
     casualties_claimed: Any = None
@@ -409,6 +501,19 @@ class AgreementAllegations(View):
     casualties: list[CasualtyTotals] = Field(
         default_factory=list, description="Claimed casualties per accuser and accused."
     )
+    claims: ContestTally = Field(default_factory=ContestTally, description="Its parties' claims.")
+    findings: ContestTally = Field(
+        default_factory=ContestTally,
+        description="Its mediators' and monitors' findings (reports included).",
+    )
+    third_party: ContestTally = Field(
+        default_factory=ContestTally, description="Anyone else's allegations and reports."
+    )
+    reports: list[ReportView] = Field(
+        default_factory=list,
+        description="Aggregate reports under it (violations.reported) whose period ended by "
+        "as_of, apart from the allegations.",
+    )
 
 
 class OutsideAgreements(View):
@@ -418,6 +523,9 @@ class OutsideAgreements(View):
     allegations: list[AllegationView]
     casualties: list[CasualtyTotals] = Field(
         default_factory=list, description="Claimed casualties per accuser and accused."
+    )
+    reports: list[ReportView] = Field(
+        default_factory=list, description="Aggregate reports under no agreement."
     )
 
 

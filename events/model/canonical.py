@@ -42,6 +42,7 @@ NAME_FIELDS: dict[str, NameFields] = {
     "agreement.repudiated": (("party",), (), frozenset({"party"})),
     "talks.suspended": ((), ("parties",), frozenset()),
     "talks.resumed": ((), ("parties",), frozenset()),
+    "violations.reported": (("reported_by",), (), frozenset({"reported_by"})),
 }
 
 
@@ -104,6 +105,26 @@ def _canonical_data(
         resolved_names = tuple(resolve(field, f"{field}.{i}", n) for i, n in enumerate(names))
         if resolved_names != names:
             update[field] = resolved_names
+    by_party: Mapping[str, int] | None = getattr(data, "by_party", None)
+    if by_party:
+        resolved_counts: dict[str, int] = {}
+        spelt: dict[str, str] = {}
+        for name, count in by_party.items():
+            found = actors.resolve(name)
+            if found is None:
+                raise UnknownActorError(state.conflict, name, actors.closest(name))
+            if found in resolved_counts:
+                raise DomainRuleError(
+                    "same-actor-twice", f"two names in by_party spell {found!r}: name it once"
+                )
+            resolved_counts[found] = count
+            if found != name:
+                spelt[found] = name
+        if spelt:
+            # ``as_written`` names a key by its place among the keys sorted (as stored).
+            ordered = sorted(resolved_counts)
+            update["by_party"] = resolved_counts
+            written.update({f"by_party.{ordered.index(n)}": w for n, w in spelt.items()})
     _distinct(event_type, data, update, singles, lists)
     if not update:
         return data
@@ -170,7 +191,12 @@ def as_sent(event_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
         field, _, index = where.partition(".")
         if field not in sent:
             continue
-        if index:
+        if index and isinstance(sent[field], Mapping):  # a key of by_party, by its sorted place
+            keys = sorted(data[field])  # the stored keys' places, whatever was put back already
+            if int(index) < len(keys):
+                stored = keys[int(index)]
+                sent[field] = {(spelling if k == stored else k): v for k, v in sent[field].items()}
+        elif index:
             values = list(sent[field])
             if int(index) < len(values):
                 values[int(index)] = spelling

@@ -114,6 +114,14 @@ class RecordedTalksResumed(types.TalksResumed, RecordMeta):
     pass
 
 
+class RecordedIncidentEnded(types.IncidentEnded, RecordMeta):
+    pass
+
+
+class RecordedViolationsReported(types.ViolationsReported, RecordMeta):
+    pass
+
+
 Recorded = Annotated[
     RecordedAgreementSigned
     | RecordedAgreementCollapsed
@@ -131,7 +139,9 @@ Recorded = Annotated[
     | RecordedMilestoneMet
     | RecordedAgreementRepudiated
     | RecordedTalksSuspended
-    | RecordedTalksResumed,
+    | RecordedTalksResumed
+    | RecordedIncidentEnded
+    | RecordedViolationsReported,
     Field(discriminator="type"),
 ]
 recorded_adapter: TypeAdapter[Recorded] = TypeAdapter(Recorded)

@@ -52,6 +52,7 @@ __all__ = [
     "CorrectableType",
     "EventCorrectedData",
     "EventData",
+    "IncidentEndedData",
     "Milestone",
     "MilestoneExtendedData",
     "MilestoneMetData",
@@ -59,6 +60,7 @@ __all__ = [
     "MissionEndedData",
     "TalksData",
     "ViolationAllegedData",
+    "ViolationsReportedData",
     "killed_and_injured",
 ]
 
@@ -314,6 +316,12 @@ class ViolationAllegedData(EventData):
         "`{killed: {low, best, high}, injured: {low, best, high}}` (either part optional).",
     )
     as_written: AsWritten | None = None
+    ended_at: Instant | None = Field(
+        default=None,
+        description="For an ongoing violation (a hostage held, a position occupied): when it "
+        "ended, at or after occurred_at. It contests its agreement from occurred_at until the "
+        "contested window after this end. An end learned later is an `incident.ended`.",
+    )
 
     @model_validator(mode="after")
     def _not_self_accusation(self) -> ViolationAllegedData:
@@ -378,6 +386,61 @@ class AllegationRetractedData(EventData):
     as_written: AsWritten | None = None
 
 
+class IncidentEndedData(EventData):
+    """The end of an ongoing violation, learned after it was alleged: the allegation contests
+    its agreement until the contested window after this end."""
+
+    allegation_id: UUID = Field(description="The id of the violation.alleged event that ended.")
+    ended_at: Instant = Field(
+        description="When it ended: at or after the allegation's occurred_at."
+    )
+    statement: Text | None = Field(default=None, description="How the end was reported.")
+
+
+ReportCount = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER, strict=True)]
+
+
+class ViolationsReportedData(EventData):
+    """An aggregate report of violations by a monitor, a mediator or a third party (an envoy's
+    briefing, a peacekeeping force's monthly figures): a count over a period, with no
+    incident of its own. It is a finding about its period, known once the period is over."""
+
+    reported_by: Name = Field(description="Who reports it: an actor of the conflict.")
+    period_from: Instant = Field(
+        alias="from", description="The start of the period it covers (inclusive)."
+    )
+    period_to: Instant = Field(
+        alias="to",
+        description="The end of the period it covers (exclusive; at or before occurred_at).",
+    )
+    count: ReportCount = Field(description="The violations it counts over the period.")
+    by_party: dict[Name, ReportCount] | None = Field(
+        default=None,
+        max_length=50,
+        description="The violations it attributes to each accused (each an actor of the "
+        "conflict); they need not add up to `count`.",
+    )
+    agreement_id: Slug | None = Field(
+        default=None,
+        description="The agreement it reports on; none: those in effect in its period (with "
+        "`by_party`, those whose parties include an accused).",
+    )
+    statement: Text | None = Field(default=None, description="What the report says, in words.")
+    as_written: AsWritten | None = None
+
+    model_config = ConfigDict(frozen=True, extra="forbid", serialize_by_alias=True)
+
+    @model_validator(mode="after")
+    def _period(self) -> ViolationsReportedData:
+        if self.period_to <= self.period_from:
+            raise ValueError("to must be later than from")
+        if self.by_party is not None:
+            keys = [name_key(n) for n in self.by_party]
+            if len(set(keys)) != len(keys):
+                raise ValueError("by_party must name each accused once")
+        return self
+
+
 class ActorRegisteredData(EventData):
     """An actor of the conflict, with its kind and the other spellings sources use for it.
     A later registration of the same actor (by its name or an alias) adds aliases."""
@@ -415,6 +478,7 @@ CORRECTABLE_DATA: dict[str, type[Frozen]] = {
     "agreement.repudiated": AgreementRepudiatedData,
     "talks.suspended": TalksData,
     "talks.resumed": TalksData,
+    "violations.reported": ViolationsReportedData,
 }
 
 if TYPE_CHECKING:  # a type checker cannot derive a Literal; to it, a type name is a string

@@ -43,6 +43,7 @@ from events.model.types import (
     CeasefireDeclared,
     Event,
     EventCorrected,
+    IncidentEnded,
     MilestoneExtended,
     MilestoneMet,
     MissionDispatched,
@@ -188,6 +189,10 @@ def evolve(state: ConflictState, event: Recorded, lookup: Lookup = no_lookup) ->
             state = replace(state, revisions={**state.revisions, target.id: event.id})
         case MilestoneExtended() | MilestoneMet():
             state = _with_milestone_event(state, event)
+        case IncidentEnded(data=ended):
+            target = required(state, ended.allegation_id, lookup)
+            ends = {**state.incident_ends, target.id: (ended.ended_at, target.occurred_at)}
+            state = replace(state, incident_ends=ends)
     return _at_version(state, event.version)
 
 
@@ -356,6 +361,7 @@ def _at_version(state: ConflictState, version: int) -> ConflictState:
     _set_denials(following, state.denials)
     _set_mission_ends(following, state.mission_ends)
     _set_actors(following, state.actors)
+    _set_incident_ends(following, state.incident_ends)
     return following
 
 
@@ -371,6 +377,7 @@ _new_state = object.__new__
     _set_denials,
     _set_mission_ends,
     _set_actors,
+    _set_incident_ends,
 ) = (
     getattr(ConflictState, name).__set__
     for name in (
@@ -384,5 +391,6 @@ _new_state = object.__new__
         "denials",
         "mission_ends",
         "actors",
+        "incident_ends",
     )
 )

@@ -128,6 +128,17 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
                     f"milestone {milestone.milestone_id!r} was met at "
                     f"{milestone.met.occurred_at.isoformat()} already",
                 )
+        case types.IncidentEnded(data=ended):
+            incident = _allegation(state, ended.allegation_id, lookup, "ended")
+            if incident.data.ended_at is not None:
+                raise DomainRuleError(
+                    "end-given-in-allegation",
+                    f"allegation {incident.id} gives its end already; correct the allegation "
+                    "to change it",
+                )
+            _check_end(incident.occurred_at, ended.ended_at)
+        case types.ViolationsReported():
+            _check_report(state, event)
 
 
 def _milestone(
@@ -181,6 +192,44 @@ def _check_kept_milestones(
             raise DomainRuleError(
                 "correction-drops-milestone",
                 f"milestone {milestone.milestone_id!r} was extended or met; a correction keeps it",
+            )
+
+
+def _check_end(occurred_at: datetime, ended_at: datetime | None) -> None:
+    """An ongoing violation ends at or after it began."""
+    if ended_at is not None and ended_at < occurred_at:
+        raise DomainRuleError(
+            "ended-before-occurred",
+            f"ended_at {ended_at.isoformat()} is before the violation occurred "
+            f"({occurred_at.isoformat()})",
+        )
+
+
+def _check_report(state: ConflictState, event: types.ViolationsReported) -> None:
+    """A report covers a period over by the time it is made; one naming an agreement is a
+    non-party's, and attributes violations to its parties only."""
+    data = event.data
+    if data.period_to > event.occurred_at:
+        raise DomainRuleError(
+            "report-before-period-end",
+            f"the period reported on ends at {data.period_to.isoformat()}, after the report "
+            f"(occurred_at {event.occurred_at.isoformat()})",
+        )
+    if data.agreement_id is None:
+        return
+    agreement = known_agreement(state, data.agreement_id)
+    if agreement.party(data.reported_by) is not None:
+        raise DomainRuleError(
+            "reporter-is-a-party",
+            f"{data.reported_by!r} is a party of agreement {agreement.agreement_id!r}: a "
+            "party's claims are violation.alleged",
+        )
+    for accused in data.by_party or {}:
+        if agreement.party(accused) is None:
+            raise DomainRuleError(
+                "accused-not-a-party",
+                f"{accused!r} is not a party of agreement {agreement.agreement_id!r} "
+                f"(parties: {', '.join(agreement.parties)})",
             )
 
 
@@ -328,6 +377,7 @@ def _check_repudiation(state: ConflictState, event: types.AgreementRepudiated) -
 def _check_allegation(state: ConflictState, event: types.ViolationAlleged) -> None:
     """An allegation naming no agreement is always accepted: which agreement it belongs to
     (if any) is decided when a view is read. One naming an agreement must accuse a party."""
+    _check_end(event.occurred_at, event.data.ended_at)
     if event.data.agreement_id is None:
         return
     agreement = known_agreement(state, event.data.agreement_id)
@@ -416,8 +466,16 @@ def _check_correction(state: ConflictState, target: Recorded, event: types.Event
                     f"a correction of event {target.id} must keep its never_agreed "
                     f"{str(old.never_agreed).lower()}",
                 )
-        case _, types.ViolationAlleged():
+        case _, types.ViolationAlleged(data=new):
+            if new.ended_at is not None and target.id in state.incident_ends:
+                raise DomainRuleError(
+                    "end-recorded-apart",
+                    f"allegation {target.id} has its end from an incident.ended; record "
+                    "another incident.ended to change it",
+                )
             _check_allegation(state, corrected)
+        case _, types.ViolationsReported():
+            _check_report(state, corrected)
 
 
 def _same_identity(target: Recorded, name: str, old: str, new: str) -> None:

@@ -23,7 +23,13 @@ from events.model.envelope import Recorded
 from events.model.errors import DomainRuleError
 from events.model.event_data import CORRECTABLE_DATA
 from events.model.milestones import MilestoneState
-from events.model.types import AllegationDenied, AllegationRetracted, Event, EventCorrected
+from events.model.types import (
+    AllegationDenied,
+    AllegationRetracted,
+    Event,
+    EventCorrected,
+    IncidentEnded,
+)
 from events.model.values import SCOPE_RANK, STORED
 
 __all__ = [
@@ -271,6 +277,9 @@ class ConflictState:
     mission_ends: frozenset[str] = frozenset()
     #: Its actors: every name a new event gives resolves to one of them, or is a new one.
     actors: Actors = field(default_factory=Actors)
+    #: Each allegation whose end an ``incident.ended`` gave: (its end, when it occurred). The
+    #: latest one recorded stands, so later row versions of the allegation carry it.
+    incident_ends: Mapping[UUID, tuple[datetime, datetime]] = field(default_factory=dict)
 
 
 def target_of(event: Event) -> UUID | None:
@@ -282,13 +291,17 @@ def target_of(event: Event) -> UUID | None:
             return data.allegation_id
         case AllegationDenied(data=denial):
             return denial.allegation_id
+        case IncidentEnded(data=ended):
+            return ended.allegation_id
         case EventCorrected(data=data):
             return data.event_id
     return None
 
 
 #: The types of the events that name an earlier one (see ``references``).
-NAMING_TYPES = frozenset({"allegation.retracted", "allegation.denied", "event.corrected"})
+NAMING_TYPES = frozenset(
+    {"allegation.retracted", "allegation.denied", "event.corrected", "incident.ended"}
+)
 
 
 def references(state: ConflictState, event: Event) -> tuple[UUID, ...]:

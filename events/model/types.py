@@ -24,12 +24,14 @@ from events.model.event_data import (
     CeasefireDeclaredData,
     ConflictDescribedData,
     EventCorrectedData,
+    IncidentEndedData,
     MilestoneExtendedData,
     MilestoneMetData,
     MissionDispatchedData,
     MissionEndedData,
     TalksData,
     ViolationAllegedData,
+    ViolationsReportedData,
 )
 from events.model.values import ConflictSlug, Frozen, Instant, Source, offset_given
 
@@ -50,6 +52,7 @@ __all__ = [
     "EventBase",
     "EventCorrected",
     "EventType",
+    "IncidentEnded",
     "MilestoneExtended",
     "MilestoneMet",
     "MissionDispatched",
@@ -57,6 +60,7 @@ __all__ = [
     "TalksResumed",
     "TalksSuspended",
     "ViolationAlleged",
+    "ViolationsReported",
     "data_of",
     "event_adapter",
 ]
@@ -170,6 +174,16 @@ class TalksResumed(EventBase):
     data: TalksData
 
 
+class IncidentEnded(EventBase):
+    type: Literal["incident.ended"] = "incident.ended"
+    data: IncidentEndedData
+
+
+class ViolationsReported(EventBase):
+    type: Literal["violations.reported"] = "violations.reported"
+    data: ViolationsReportedData
+
+
 Event = Annotated[
     AgreementSigned
     | AgreementCollapsed
@@ -187,7 +201,9 @@ Event = Annotated[
     | MilestoneMet
     | AgreementRepudiated
     | TalksSuspended
-    | TalksResumed,
+    | TalksResumed
+    | IncidentEnded
+    | ViolationsReported,
     Field(discriminator="type"),
 ]
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)

@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from projections.findings import weight_of
 from projections.inline import load_agreements
+from projections.queries.reports import read_reports, tally_weight
 from projections.queries.shared import conflict_head, read_monitors
 from projections.standing import Filing, role_of
 from projections.tables import allegations, known_at_condition
@@ -20,6 +22,7 @@ from projections.views import (
     AllegationView,
     CasualtySum,
     CasualtyTotals,
+    ContestTally,
     OutsideAgreements,
     PartyCounts,
     Role,
@@ -86,6 +89,8 @@ def _allegation(
         accused=row.accused,
         incidents=row.incidents,
         occurred_at=row.occurred_at,
+        ended_at=row.ended_at if row.ended_at is not None and row.ended_at <= as_of else None,
+        ongoing=row.ended_at is not None and row.ended_at > as_of,
         location=row.location,
         description=row.description,
         casualties_claimed=(
@@ -169,15 +174,34 @@ async def read_allegations(
                 party_claim=role in (None, "party"),
                 denied=int(view.denied),
             )
+    filed_reports = await read_reports(
+        conn,
+        conflict,
+        by_id,
+        monitors,
+        as_of=as_of,
+        known_at=known_at,
+        occurred_from=occurred_from,
+        occurred_to=occurred_to,
+    )
     sections = []
     for agreement in visible:
         items = per_agreement[agreement.agreement_id]
         counts = {p: PartyCounts() for p in agreement.parties}
         roles: dict[str, int] = {}
+        weighed: dict[str, ContestTally] = {}
         section_casualties = _CasualtyTally()
+        listed = [f.view for f in filed_reports if f.agreement_id == agreement.agreement_id]
+        for report in listed:
+            if report.role is not None:
+                tally_weight(
+                    weighed, weight_of(report.role), 1, report.period_to, report.reported_by
+                )
         for item in items:
             if item.retracted:
                 continue
+            if item.role is not None:
+                tally_weight(weighed, weight_of(item.role), 1, item.occurred_at, item.alleged_by)
             section_casualties.add(item)
             roles[item.role or "third_party"] = roles.get(item.role or "third_party", 0) + 1
             tally(
@@ -197,6 +221,10 @@ async def read_allegations(
                 roles=roles,
                 allegations=items,
                 casualties=section_casualties.totals(),
+                claims=weighed.get("claims", ContestTally()),
+                findings=weighed.get("findings", ContestTally()),
+                third_party=weighed.get("third_party", ContestTally()),
+                reports=listed,
             )
         )
     outside_counts: dict[str, PartyCounts] = {}
@@ -217,7 +245,10 @@ async def read_allegations(
         totals=totals,
         agreements=sections,
         outside_agreements=OutsideAgreements(
-            counts=outside_counts, allegations=outside, casualties=outside_casualties.totals()
+            counts=outside_counts,
+            allegations=outside,
+            casualties=outside_casualties.totals(),
+            reports=[f.view for f in filed_reports if f.agreement_id is None],
         ),
         casualties=casualties.totals(),
         period_from=occurred_from,

@@ -7,7 +7,6 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, false, func, literal, null, or_, select, true
@@ -15,13 +14,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.log.tables import streams
 from events.model.state import AgreementState
+from projections.findings import weight_of
 from projections.inline import load_agreements
+from projections.queries.reports import FiledReport, read_reports, reported_totals, tally_weight
 from projections.queries.shared import conflict_head, read_description, read_monitors
-from projections.standing import Filing, conflict_standing, contests, role_of
+from projections.standing import (
+    Filing,
+    conflict_standing,
+    contested_run_start,
+    contests,
+    role_of,
+)
 from projections.tables import allegations, known_at_condition, mission_ends, missions
 from projections.views import (
     AgreementView,
     ConflictSummary,
+    ContestTally,
     MissionView,
     PartyCounts,
     StatusView,
@@ -66,7 +74,15 @@ class _Under:
 
     counts: dict[str, PartyCounts] = field(default_factory=dict)
     last: datetime | None = None
+    #: The latest instant by as_of at which an allegation contesting it occurred or went on.
     last_contesting: datetime | None = None
+    #: Its allegations (and reports) by weight: claims, findings, third_party.
+    weighed: dict[str, ContestTally] = field(default_factory=dict)
+    reports: list[FiledReport] = field(default_factory=list)
+
+    def contested_at(self, at: datetime) -> None:
+        if self.last_contesting is None or at > self.last_contesting:
+            self.last_contesting = at
 
 
 async def _tallies(
@@ -94,6 +110,7 @@ async def _tallies(
             func.sum(a.incidents),
             func.max(a.occurred_at),
             func.sum(case((a.denied_at <= as_of, 1), else_=0)),
+            func.max(a.ended_at),
         )
         .where(
             a.conflict == conflict,
@@ -105,7 +122,7 @@ async def _tallies(
         .group_by(filed, a.alleged_by, a.accused)
     )
     by_id = {a.agreement_id: a for a in wanted}
-    for agreement_id, alleged_by, accused, n, incidents, latest, denied in rows:
+    for agreement_id, alleged_by, accused, n, incidents, latest, denied, ended in rows:
         agreement = by_id.get(agreement_id)
         if agreement is None:
             continue
@@ -121,8 +138,11 @@ async def _tallies(
             denied=int(denied or 0),
         )
         into.last = latest if into.last is None or latest > into.last else into.last
-        if contests(role) and (into.last_contesting is None or latest > into.last_contesting):
-            into.last_contesting = latest
+        tally_weight(into.weighed, weight_of(role), int(n), latest, alleged_by)
+        if contests(role):
+            # An ongoing violation goes on until its end (ends are never before occurrences).
+            goes_on = latest if ended is None or ended < latest else ended
+            into.contested_at(min(goes_on, as_of))
     return under
 
 
@@ -135,39 +155,71 @@ async def _contesting_times(
     as_of: datetime,
     known_at: datetime | None,
     window: timedelta,
-) -> list[datetime]:
+    under: dict[str, _Under],
+) -> tuple[list[datetime], list[tuple[datetime, datetime]]]:
     """When the allegations contesting the national agreements occurred, newest first, back
-    to the first gap of ``window`` or more: only read when the conflict is contested, to say
-    since when. Its cost grows with the length of the contested run, read in pages."""
+    to the first gap of ``window`` or more, and the (start, end) of every ongoing one (few,
+    read at once); reports count at their period's end. Only read when the conflict is
+    contested, to say since when. Its cost grows with the length of the contested run, read
+    in pages."""
     filed, condition = _under(filing, [a.agreement_id for a in national])
     by_id = {a.agreement_id: a for a in national}
     a = allegations.c
-    times: list[datetime] = []
+    common = (
+        a.conflict == conflict,
+        standing_now(as_of),
+        known_at_condition(allegations, known_at),
+        condition,
+    )
+
+    def contesting(alleged_by: str, agreement_id: str | None) -> bool:
+        agreement = by_id.get(agreement_id) if agreement_id is not None else None
+        return agreement is not None and contests(
+            role_of(agreement, alleged_by, monitors.get(agreement.agreement_id, ()))
+        )
+
+    spans = [
+        (occurred_at, ended_at)
+        for occurred_at, ended_at, alleged_by, agreement_id in await conn.execute(
+            select(a.occurred_at, a.ended_at, a.alleged_by, filed).where(
+                *common, a.occurred_at <= as_of, a.ended_at.is_not(None)
+            )
+        )
+        if contesting(alleged_by, agreement_id)
+    ]
+    times = sorted(
+        (
+            f.view.period_to
+            for u in (under[n.agreement_id] for n in national if n.agreement_id in under)
+            for f in u.reports
+            if f.view.count > 0
+        ),
+        reverse=True,
+    )
+    paged: list[datetime] = []
     before = as_of
     while True:
         rows = (
             await conn.execute(
                 select(a.occurred_at, a.alleged_by, filed)
-                .where(
-                    a.conflict == conflict,
-                    a.occurred_at <= before,
-                    standing_now(as_of),
-                    known_at_condition(allegations, known_at),
-                    condition,
-                )
+                .where(*common, a.occurred_at <= before, a.ended_at.is_(None))
                 .order_by(a.occurred_at.desc())
                 .limit(_PAGE)
             )
         ).all()
-        for occurred_at, alleged_by, agreement_id in rows:
-            agreement = by_id.get(agreement_id)
-            if agreement is not None and contests(
-                role_of(agreement, alleged_by, monitors.get(agreement_id, ()))
-            ):
-                times.append(occurred_at)
-        if len(rows) < _PAGE or any(a - b >= window for a, b in pairwise(times)):
-            return times
-        before = rows[-1].occurred_at - timedelta(microseconds=1)
+        paged.extend(
+            occurred_at
+            for occurred_at, alleged_by, agreement_id in rows
+            if contesting(alleged_by, agreement_id)
+        )
+        if len(rows) < _PAGE:
+            break
+        oldest = rows[-1].occurred_at
+        since = contested_run_start([*times, *paged], spans, as_of, window)
+        if since is not None and since - oldest >= window:
+            break
+        before = oldest - timedelta(microseconds=1)
+    return sorted([*times, *paged], reverse=True), spans
 
 
 _PAGE = 500
@@ -242,16 +294,37 @@ async def read_status(
     filing = Filing(known.values())
     monitors = await read_monitors(conn, conflict, as_of, known_at) if visible else {}
     under = await _tallies(conn, conflict, filing, visible, monitors, as_of, known_at)
+    filed = (
+        await read_reports(
+            conn,
+            conflict,
+            {a.agreement_id: a for a in visible},
+            monitors,
+            as_of=as_of,
+            known_at=known_at,
+        )
+        if visible
+        else []
+    )
+    for report in filed:
+        found, role = report.view, report.view.role
+        if report.agreement_id is None or role is None:
+            continue
+        into = under[report.agreement_id]
+        into.reports.append(report)
+        tally_weight(into.weighed, weight_of(role), 1, found.period_to, found.reported_by)
+        if found.count > 0 and contests(role):
+            into.contested_at(found.period_to)
     last_contesting = {
         k: u.last_contesting for k, u in under.items() if u.last_contesting is not None
     }
     standing = conflict_standing(visible, as_of, last_contesting, window)
     if standing.state == "contested":
         national = [a for a in visible if a.national]
-        times = await _contesting_times(
-            conn, conflict, filing, national, monitors, as_of, known_at, window
+        times, spans = await _contesting_times(
+            conn, conflict, filing, national, monitors, as_of, known_at, window, under
         )
-        standing = conflict_standing(visible, as_of, last_contesting, window, times)
+        standing = conflict_standing(visible, as_of, last_contesting, window, times, spans)
     current = standing.agreement
     states = {s.agreement.agreement_id: s.state for s in standing.agreements}
     counts: dict[str, PartyCounts] = {}
@@ -259,18 +332,25 @@ async def read_status(
     if current is not None:
         counts, last_under = under[current.agreement_id].counts, under[current.agreement_id].last
     described = await read_description(conn, conflict, known_at)
+
+    def view(agreement: AgreementState) -> AgreementView:
+        u = under[agreement.agreement_id]
+        return AgreementView.of(
+            agreement,
+            as_of,
+            states[agreement.agreement_id],
+            u.weighed,
+            reported_totals([f.view for f in u.reports]),
+        )
+
     return StatusView(
         conflict=conflict,
         title=None if described is None else described.title,
         description=described,
         state=standing.state,
         since=standing.since,
-        agreement=(
-            None
-            if current is None
-            else AgreementView.of(current, as_of, states[current.agreement_id])
-        ),
-        agreements=[AgreementView.of(s.agreement, as_of, s.state) for s in standing.agreements],
+        agreement=None if current is None else view(current),
+        agreements=[view(s.agreement) for s in standing.agreements],
         allegations=counts,
         missions=await _active_missions(conn, conflict, as_of, known_at),
         last_allegation_at=await _last_allegation(conn, conflict, as_of, known_at),

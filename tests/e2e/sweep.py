@@ -15,11 +15,30 @@ from typing import Any
 
 import httpx
 
-__all__ = ["instant", "moments", "reads", "unanswered_as_of", "unanswered_known_at"]
+__all__ = [
+    "instant",
+    "moments",
+    "reads",
+    "times_of",
+    "unanswered_as_of",
+    "unanswered_known_at",
+]
+
+#: The fields of an event's data that are times a view may turn on: an agreement's start and
+#: end, an ongoing violation's end, a report's period.
+DATA_TIMES = ("effective_at", "expires_at", "ended_at", "from", "to")
 
 
 def instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def times_of(bodies: list[dict[str, Any]]) -> list[datetime]:
+    """Every time the events ``bodies`` (as sent) carry: each occurred_at and each of
+    ``DATA_TIMES`` in its data, sorted: the moments a sweep reads at."""
+    found = {instant(b["occurred_at"]) for b in bodies}
+    found |= {instant(b["data"][k]) for b in bodies for k in DATA_TIMES if b["data"].get(k)}
+    return sorted(found)
 
 
 def moments(

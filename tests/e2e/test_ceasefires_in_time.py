@@ -1,7 +1,8 @@
 """Ceasefires as they really happen, through a real server on every database: the Gaza
 humanitarian pause of November 2023 (a fixed term extended twice), Russia's unilateral Easter
 truce of April 2025 (allegations both ways) and a local truce beside a national ceasefire
-(collapsing, with a monitor's finding, a denial and a mission's end). Every view at as_of T is
+(collapsing, with a monitor's finding, which contests it like a claim, a denial and a
+mission's end). Every view at as_of T is
 checked to hold nothing that occurred after T.
 
 Each fixture is loaded under a conflict slug of its own (and fresh event ids), so the session's
@@ -282,7 +283,7 @@ def test_the_denial_and_the_missions_end_show_only_from_their_dates(loaded: Load
     assert after["status"]["missions"] == []
     types = [e["type"] for e in after["timeline"]["entries"]]
     assert types[-2:] == ["allegation.denied", "mission.ended"]
-    # The monitor's finding is counted but does not contest by itself: by 2 March the window
-    # after the government's claim of 15 February has run out.
+    # The monitor's finding of 16 February contests like a claim (issue 18; before, it did not
+    # and the conflict held from the 22nd): by 2 March the window after it has run out.
     assert after["status"]["state"] == "holding"
-    assert after["status"]["since"] == "2024-02-22T00:00:00Z"
+    assert after["status"]["since"] == "2024-02-23T00:00:00Z"

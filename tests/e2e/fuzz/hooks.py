@@ -23,6 +23,7 @@ import schemathesis
 from pydantic import TypeAdapter, ValidationError
 
 from app.api.event_bodies import EventIn
+from events.model.actors import name_key
 
 
 @schemathesis.check
@@ -84,7 +85,8 @@ def _within_rules(data: dict[str, Any]) -> dict[str, Any]:
     cannot state and the schema's descriptions do: parties (and a declaration's ``declared_by``
     and ``toward``) distinct ignoring case, ``accused`` not ``alleged_by``, casualties
     ``low <= best <= high``, ``expires_at`` after ``effective_at``, an area for a regional or
-    local scope. Only values that are valid on their own are changed, so a request made
+    local scope, a report's ``to`` after its ``from`` and its ``by_party`` naming each once.
+    Only values that are valid on their own are changed, so a request made
     invalid on purpose stays invalid."""
     data = dict(data)
     parties = data.get("parties")
@@ -125,6 +127,21 @@ def _within_rules(data: dict[str, Any]) -> dict[str, Any]:
     if effective_at is not None and expires_at is not None and expires_at <= effective_at:
         data["expires_at"] = data["effective_at"]
         data["effective_at"] = None
+    period_from, period_to = _instant(data.get("from")), _instant(data.get("to"))
+    if period_from is not None and period_to is not None and period_to < period_from:
+        data["from"], data["to"] = data["to"], data["from"]  # a report's period, the right way
+    elif period_from is not None and period_from == period_to:
+        if period_from.year > 1970:
+            data["from"] = "1970-01-01T00:00:00Z"
+        else:
+            data["to"] = "2999-01-01T00:00:00Z"
+    by_party = data.get("by_party")
+    if isinstance(by_party, dict) and all(_is_name(k) for k in by_party):
+        kept_keys: dict[str, Any] = {}
+        for name, count in by_party.items():
+            if name_key(name) not in {name_key(k) for k in kept_keys}:
+                kept_keys[name] = count
+        data["by_party"] = kept_keys
     scope = data.get("scope")
     if (
         isinstance(scope, dict)
