@@ -137,7 +137,13 @@ async def read_allegations(
             known_at_condition(allegations, known_at),
             *period,
         )
-        .order_by(allegations.c.occurred_at, allegations.c.version)
+        # Ties in time go by who and whom, never by the order of recording (the version).
+        .order_by(
+            allegations.c.occurred_at,
+            allegations.c.alleged_by,
+            allegations.c.accused,
+            allegations.c.event_id,
+        )
     )
     per_agreement: dict[str, list[AllegationView]] = {a.agreement_id: [] for a in visible}
     outside: list[AllegationView] = []

@@ -105,9 +105,14 @@ def _view(row: RowMapping, by_party: dict[str, int] | None, role: Role | None) -
 def tally_weight(
     tallies: dict[str, ContestTally], weight: str, n: int, latest: datetime, by: str
 ) -> None:
-    """Add ``n`` allegations (or one report) of ``weight`` whose latest is ``latest`` by ``by``."""
+    """Add ``n`` allegations (or one report) of ``weight`` whose latest is ``latest`` by ``by``.
+    Of two at the same instant the later name is the latest: never the order of recording."""
     was = tallies.get(weight, ContestTally())
-    newer = was.latest_at is None or latest > was.latest_at
+    newer = (
+        was.latest_at is None
+        or latest > was.latest_at
+        or (latest == was.latest_at and by > (was.latest_by or ""))
+    )
     tallies[weight] = ContestTally(
         count=was.count + n,
         latest_at=latest if newer else was.latest_at,

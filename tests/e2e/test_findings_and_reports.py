@@ -93,7 +93,7 @@ def test_a_un_finding_reads_apart_from_claims(loaded: Loaded) -> None:
         "latest_by": "UNIFIL",
     }
     assert agreement["claims"]["count"] == 2 and agreement["third_party"]["count"] == 0
-    page = loaded.http.get("/", params={"as_of": "2024-12-27T00:00:00Z"}).text
+    page = loaded.http.get(f"/conflicts/{slug}", params={"as_of": "2024-12-27T00:00:00Z"}).text
     assert "— a finding by UNIFIL" in page
 
 
