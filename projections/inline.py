@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.log.positions import stream_head
 from events.model.actors import Actor, Actors, name_key
-from events.model.state import AgreementState, ConflictState
+from events.model.state import AgreementState, ConflictState, LullState
 from projections.tables import (
     actors,
     agreements,
@@ -22,11 +22,19 @@ from projections.tables import (
     corrections,
     extensions,
     known_at_condition,
+    lulls,
     mission_ends,
     missions,
 )
 
-__all__ = ["CHECKPOINT", "agreement_from_row", "load_actors", "load_agreements", "load_state"]
+__all__ = [
+    "CHECKPOINT",
+    "agreement_from_row",
+    "load_actors",
+    "load_agreements",
+    "load_lulls",
+    "load_state",
+]
 
 #: The checkpoint row the inline projections advance with every append.
 CHECKPOINT = "ceasefire"
@@ -79,6 +87,32 @@ async def load_agreements(
     return {
         row["agreement_id"]: agreement_from_row(row, tuple(extended.get(row["agreement_id"], ())))
         for row in agreement_rows
+    }
+
+
+async def load_lulls(
+    conn: AsyncConnection, conflict: str, known_at: datetime | None = None
+) -> dict[str, LullState]:
+    """The conflict's lulls as the log held them at ``known_at`` (None: now): one indexed
+    lookup; a conflict has few."""
+    rows = (
+        await conn.execute(
+            select(lulls).where(lulls.c.conflict == conflict, known_at_condition(lulls, known_at))
+        )
+    ).mappings()
+    return {
+        row["lull_id"]: LullState(
+            lull_id=row["lull_id"],
+            parties=tuple(json.loads(row["parties"])),
+            observed_by=row["observed_by"],
+            statement=row["statement"],
+            observed_at=row["observed_at"],
+            version=row["version"],
+            event_id=row["event_id"],
+            ended_at=row["ended_at"],
+            end_reason=row["end_reason"],
+        )
+        for row in rows
     }
 
 
@@ -168,4 +202,5 @@ async def load_state(conn: AsyncConnection, conflict: str) -> ConflictState:
         },
         mission_ends=frozenset(ended),
         actors=await load_actors(conn, conflict),
+        lulls=await load_lulls(conn, conflict),
     )

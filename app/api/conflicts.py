@@ -100,6 +100,7 @@ async def get_conflicts(
             limit=limit,
             max_bytes=settings.max_page_bytes,
             url=read.request.url,
+            stale_after=settings.stale_after,
         ),
         min_position=min_position,
         as_of=as_of,
@@ -131,7 +132,12 @@ async def get_status(
         key=("status", conflict, as_of, known_at),
         conflict=conflict,
         compute=lambda db: view_bytes.status(
-            db.engine, conflict, as_of=as_of, known_at=known_at, window=settings.contested_window
+            db.engine,
+            conflict,
+            as_of=as_of,
+            known_at=known_at,
+            window=settings.contested_window,
+            stale_after=settings.stale_after,
         ),
         min_position=min_position,
         as_of=as_of,

@@ -18,6 +18,7 @@ STATE_COLOURS = {
     "collapsed": "#991b1b",
     "expired": "#374151",
     "none": "#4b5563",
+    "lull": "#0f766e",
 }
 _LABEL_COLOUR = "#555"
 

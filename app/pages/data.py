@@ -17,7 +17,7 @@ from app.pages.chart import allegations_chart
 from events.log.positions import log_position
 from events.log.store import EventStore, storage_errors
 from projections.freshness import snapshot
-from projections.queries.status import list_conflicts, read_status
+from projections.queries.status import DEFAULT_STALE_AFTER, list_conflicts, read_status
 from projections.timeline import Story, TimelineEntry, read_story
 from projections.views import StatusView
 
@@ -52,6 +52,7 @@ async def read_page(
     as_of: datetime | None,
     known_at: datetime | None,
     window: timedelta,
+    stale_after: timedelta = DEFAULT_STALE_AFTER,
 ) -> PageData:
     now = datetime.now(UTC)
     at = as_of or now
@@ -62,7 +63,12 @@ async def read_page(
             summaries = await list_conflicts(conn, as_of=at, known_at=known_at, window=window)
             for summary in summaries:
                 status = await read_status(
-                    conn, summary.conflict, as_of=at, known_at=known_at, window=window
+                    conn,
+                    summary.conflict,
+                    as_of=at,
+                    known_at=known_at,
+                    window=window,
+                    stale_after=stale_after,
                 )
                 read.append((status, await read_story(conn, summary.conflict, known_at=known_at)))
     pages = []

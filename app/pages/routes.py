@@ -135,6 +135,7 @@ async def status_page(
             as_of=_moment("as_of", as_of),
             known_at=_moment("known_at", known_at),
             window=settings.contested_window,
+            stale_after=settings.stale_after,
         )
     live = data.as_of is None and data.known_at is None
     response = templates.TemplateResponse(request, "index.html", {"data": data, "live": live})

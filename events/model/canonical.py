@@ -39,7 +39,12 @@ NAME_FIELDS: dict[str, NameFields] = {
     "ceasefire.declared": (("declared_by",), ("toward",), frozenset()),
     "mission.dispatched": (("organization",), ("organizations",), frozenset()),
     "actor.registered": (("name",), (), frozenset()),
+    "lull.observed": (("observed_by",), ("parties",), frozenset()),
 }
+
+#: Per event type, the fields whose names may spell an actor another field names too (a
+#: mediator is no party; an observer of a lull may be one of its parties).
+_MAY_REPEAT = {"agreement.signed": "mediators", "lull.observed": "observed_by"}
 
 
 def canonical(state: ConflictState, event: Event) -> Event:
@@ -128,11 +133,16 @@ def _distinct(
                 "self-accusation", f"{by!r} would accuse itself: both names spell that actor"
             )
         return
-    if event_type not in ("agreement.signed", "ceasefire.declared", "mission.dispatched"):
+    if event_type not in (
+        "agreement.signed",
+        "ceasefire.declared",
+        "mission.dispatched",
+        "lull.observed",
+    ):
         return
     names: list[str] = []
     for field in (*singles, *lists):
-        if event_type == "agreement.signed" and field == "mediators":
+        if _MAY_REPEAT.get(event_type) == field:
             continue
         value = update.get(field, getattr(data, field))
         if value is None:

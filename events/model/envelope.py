@@ -94,6 +94,14 @@ class RecordedActorRegistered(types.ActorRegistered, RecordMeta):
     pass
 
 
+class RecordedLullObserved(types.LullObserved, RecordMeta):
+    pass
+
+
+class RecordedLullEnded(types.LullEnded, RecordMeta):
+    pass
+
+
 Recorded = Annotated[
     RecordedAgreementSigned
     | RecordedAgreementCollapsed
@@ -106,7 +114,9 @@ Recorded = Annotated[
     | RecordedAllegationDenied
     | RecordedMissionEnded
     | RecordedConflictDescribed
-    | RecordedActorRegistered,
+    | RecordedActorRegistered
+    | RecordedLullObserved
+    | RecordedLullEnded,
     Field(discriminator="type"),
 ]
 recorded_adapter: TypeAdapter[Recorded] = TypeAdapter(Recorded)

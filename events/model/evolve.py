@@ -24,6 +24,7 @@ from events.model.state import (
     AgreementState,
     ConflictState,
     Lookup,
+    LullState,
     current_version,
     no_lookup,
     with_data,
@@ -39,12 +40,23 @@ from events.model.types import (
     CeasefireDeclared,
     Event,
     EventCorrected,
+    LullEnded,
+    LullObserved,
     MissionDispatched,
     MissionEnded,
     ViolationAlleged,
 )
 
-__all__ = ["Decided", "Observer", "Placing", "agreement_of_event", "decide", "evolve", "required"]
+__all__ = [
+    "Decided",
+    "Observer",
+    "Placing",
+    "agreement_of_event",
+    "decide",
+    "evolve",
+    "lull_of_event",
+    "required",
+]
 
 
 class Placing(TypedDict, total=False):
@@ -166,7 +178,35 @@ def evolve(state: ConflictState, event: Recorded, lookup: Lookup = no_lookup) ->
             target = required(state, data.event_id, lookup)
             state = _corrected(state, with_data(target, data.data))
             state = replace(state, revisions={**state.revisions, target.id: event.id})
+        case LullObserved(data=observed):
+            state = _with_lull(state, lull_of_event(event))
+            state = _with_actors(state, (*observed.parties, observed.observed_by), event)
+        case LullEnded(data=ended):
+            lull = replace(
+                state.lulls[ended.lull_id], ended_at=event.occurred_at, end_reason=ended.reason
+            )
+            state = _with_lull(state, lull)
     return _at_version(state, event.version)
+
+
+def _with_lull(state: ConflictState, lull: LullState) -> ConflictState:
+    return replace(state, lulls={**state.lulls, lull.lull_id: lull})
+
+
+def lull_of_event(event: Recorded) -> LullState:
+    """The lull a ``lull.observed`` makes (not ended)."""
+    if not isinstance(event, LullObserved):
+        raise TypeError(f"{event.type} makes no lull")
+    data = event.data
+    return LullState(
+        lull_id=data.lull_id,
+        parties=data.parties,
+        observed_by=data.observed_by,
+        statement=data.statement,
+        observed_at=event.occurred_at,
+        version=event.version,
+        event_id=event.id,
+    )
 
 
 def _with_actors(state: ConflictState, names: Sequence[str], event: Recorded) -> ConflictState:
@@ -205,6 +245,18 @@ def _corrected(state: ConflictState, corrected: Recorded) -> ConflictState:
         case AgreementCollapsed(data=data):
             agreement = replace(state.agreements[data.agreement_id], collapse_reason=data.reason)
             return _with_agreement(state, agreement)
+        case LullObserved(data=observed):
+            lull = replace(
+                state.lulls[observed.lull_id],
+                parties=observed.parties,
+                observed_by=observed.observed_by,
+                statement=observed.statement,
+            )
+            state = _with_lull(state, lull)
+            return _with_actors(state, (*observed.parties, observed.observed_by), corrected)
+        case LullEnded(data=ended):
+            lull = replace(state.lulls[ended.lull_id], end_reason=ended.reason)
+            return _with_lull(state, lull)
     return state
 
 
@@ -269,6 +321,7 @@ def _at_version(state: ConflictState, version: int) -> ConflictState:
     _set_denials(following, state.denials)
     _set_mission_ends(following, state.mission_ends)
     _set_actors(following, state.actors)
+    _set_lulls(following, state.lulls)
     return following
 
 
@@ -284,6 +337,7 @@ _new_state = object.__new__
     _set_denials,
     _set_mission_ends,
     _set_actors,
+    _set_lulls,
 ) = (
     getattr(ConflictState, name).__set__
     for name in (
@@ -297,5 +351,6 @@ _new_state = object.__new__
         "denials",
         "mission_ends",
         "actors",
+        "lulls",
     )
 )

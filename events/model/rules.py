@@ -20,6 +20,7 @@ from events.model.state import (
     Lookup,
     current_version,
     known_agreement,
+    known_lull,
     no_lookup,
     with_data,
 )
@@ -104,6 +105,25 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
             _check_correction(state, _target(state, data.event_id, lookup), event)
         case ActorRegistered():
             _check_registration(state, event)
+        case types.LullObserved(data=observed):
+            if observed.lull_id in state.lulls:
+                raise DomainRuleError(
+                    "lull-exists",
+                    f"lull {observed.lull_id!r} is already recorded in {state.conflict!r}",
+                )
+        case types.LullEnded(data=ended):
+            lull = known_lull(state, ended.lull_id)
+            if lull.ended_at is not None:
+                raise DomainRuleError(
+                    "lull-already-ended",
+                    f"lull {ended.lull_id!r} ended at {lull.ended_at.isoformat()}",
+                )
+            if event.occurred_at < lull.observed_at:
+                raise DomainRuleError(
+                    "end-before-observation",
+                    f"lull {ended.lull_id!r} was observed at {lull.observed_at.isoformat()}, "
+                    "after this end",
+                )
 
 
 def _check_registration(state: ConflictState, event: ActorRegistered) -> None:
@@ -240,6 +260,10 @@ def _check_correction(state: ConflictState, target: Recorded, event: types.Event
             _check_term(target, new.effective_at, new.expires_at)
         case types.MissionDispatched(data=old), types.MissionDispatched(data=new):
             _same_identity(target, "mission_id", old.mission_id, new.mission_id)
+        case types.LullObserved(data=old), types.LullObserved(data=new):
+            _same_identity(target, "lull_id", old.lull_id, new.lull_id)
+        case types.LullEnded(data=old), types.LullEnded(data=new):
+            _same_identity(target, "lull_id", old.lull_id, new.lull_id)
         case _, types.ViolationAlleged():
             _check_allegation(state, corrected)
 

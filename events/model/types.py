@@ -23,6 +23,8 @@ from events.model.event_data import (
     CeasefireDeclaredData,
     ConflictDescribedData,
     EventCorrectedData,
+    LullEndedData,
+    LullObservedData,
     MissionDispatchedData,
     MissionEndedData,
     ViolationAllegedData,
@@ -45,6 +47,8 @@ __all__ = [
     "EventBase",
     "EventCorrected",
     "EventType",
+    "LullEnded",
+    "LullObserved",
     "MissionDispatched",
     "MissionEnded",
     "ViolationAlleged",
@@ -136,6 +140,16 @@ class ConflictDescribed(EventBase):
     data: ConflictDescribedData
 
 
+class LullObserved(EventBase):
+    type: Literal["lull.observed"] = "lull.observed"
+    data: LullObservedData
+
+
+class LullEnded(EventBase):
+    type: Literal["lull.ended"] = "lull.ended"
+    data: LullEndedData
+
+
 Event = Annotated[
     AgreementSigned
     | AgreementCollapsed
@@ -148,7 +162,9 @@ Event = Annotated[
     | AllegationDenied
     | MissionEnded
     | ConflictDescribed
-    | ActorRegistered,
+    | ActorRegistered
+    | LullObserved
+    | LullEnded,
     Field(discriminator="type"),
 ]
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)

@@ -13,22 +13,26 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, false, func, literal, null, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events.log.tables import streams
+from events.log.tables import events, streams
 from events.model.state import AgreementState
-from projections.inline import load_agreements
+from projections.inline import load_agreements, load_lulls
 from projections.queries.shared import conflict_head, read_description, read_monitors
 from projections.standing import Filing, conflict_standing, contests, role_of
 from projections.tables import allegations, known_at_condition, mission_ends, missions
 from projections.views import (
     AgreementView,
     ConflictSummary,
+    LullView,
     MissionView,
     PartyCounts,
     StatusView,
     tally,
 )
 
-__all__ = ["list_conflicts", "read_status"]
+__all__ = ["DEFAULT_STALE_AFTER", "list_conflicts", "read_status"]
+
+#: ``CEASEFIRE_STALE_AFTER``'s default: a conflict with no report for this long is ``stale``.
+DEFAULT_STALE_AFTER = timedelta(days=30)
 
 
 def _under(filing: Filing, wanted: Iterable[str]) -> tuple[Any, ColumnElement[bool]]:
@@ -173,25 +177,32 @@ async def _contesting_times(
 _PAGE = 500
 
 
-async def _last_allegation(
+async def _last_times(
     conn: AsyncConnection, conflict: str, as_of: datetime, known_at: datetime | None
-) -> datetime | None:
+) -> tuple[datetime | None, datetime | None]:
     """When the conflict's latest allegation occurred by ``as_of``, under whichever agreement
-    or none (retracted ones aside): a backward walk of the (conflict, occurred_at) index."""
+    or none (retracted ones aside), and its latest event of any kind (its freshness): two
+    backward walks of (conflict, occurred_at) indexes, in one round trip."""
     a = allegations.c
-    return (
-        await conn.execute(
-            select(a.occurred_at)
-            .where(
-                a.conflict == conflict,
-                a.occurred_at <= as_of,
-                _standing_now(as_of),
-                known_at_condition(allegations, known_at),
-            )
-            .order_by(a.occurred_at.desc())
-            .limit(1)
+    allegation = (
+        select(a.occurred_at)
+        .where(
+            a.conflict == conflict,
+            a.occurred_at <= as_of,
+            _standing_now(as_of),
+            known_at_condition(allegations, known_at),
         )
-    ).scalar_one_or_none()
+        .order_by(a.occurred_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    e = events.c
+    report = select(e.occurred_at).where(e.conflict == conflict, e.occurred_at <= as_of)
+    if known_at is not None:
+        report = report.where(e.recorded_at <= known_at)
+    reported = report.order_by(e.occurred_at.desc()).limit(1).scalar_subquery()
+    row = (await conn.execute(select(allegation, reported))).one()
+    return row[0], row[1]
 
 
 async def _active_missions(
@@ -233,9 +244,11 @@ async def read_status(
     known_at: datetime | None,
     window: timedelta,
     head: tuple[int, int] | None = None,
+    stale_after: timedelta = DEFAULT_STALE_AFTER,
 ) -> StatusView:
     """``head``: the conflict's ``(version, position)`` when the caller looked it up already in
-    this snapshot (``conflict_head``)."""
+    this snapshot (``conflict_head``). ``stale_after``: how long without a report makes the
+    view ``stale``."""
     version, position = await conflict_head(conn, conflict, known_at, head=head)
     known = await load_agreements(conn, conflict, known_at)
     visible = [a for a in known.values() if a.signed_at <= as_of]
@@ -252,6 +265,9 @@ async def read_status(
             conn, conflict, filing, national, monitors, as_of, known_at, window
         )
         standing = conflict_standing(visible, as_of, last_contesting, window, times)
+    if standing.state not in ("holding", "contested"):  # an agreement in effect wins: no lull
+        lulls = (await load_lulls(conn, conflict, known_at)).values()
+        standing = conflict_standing(visible, as_of, last_contesting, window, lulls=lulls)
     current = standing.agreement
     states = {s.agreement.agreement_id: s.state for s in standing.agreements}
     counts: dict[str, PartyCounts] = {}
@@ -259,6 +275,8 @@ async def read_status(
     if current is not None:
         counts, last_under = under[current.agreement_id].counts, under[current.agreement_id].last
     described = await read_description(conn, conflict, known_at)
+    last_allegation, last_report = await _last_times(conn, conflict, as_of, known_at)
+    quiet_for = None if last_report is None else as_of - last_report
     return StatusView(
         conflict=conflict,
         title=None if described is None else described.title,
@@ -272,9 +290,13 @@ async def read_status(
         ),
         agreements=[AgreementView.of(s.agreement, as_of, s.state) for s in standing.agreements],
         allegations=counts,
+        lull=None if standing.lull is None else LullView.of(standing.lull),
         missions=await _active_missions(conn, conflict, as_of, known_at),
-        last_allegation_at=await _last_allegation(conn, conflict, as_of, known_at),
+        last_allegation_at=last_allegation,
         agreement_last_allegation_at=last_under,
+        last_report_at=last_report,
+        quiet_for=quiet_for,
+        stale=quiet_for is not None and quiet_for >= stale_after,
         version=version,
         position=position,
         as_of=as_of,
@@ -290,6 +312,7 @@ async def list_conflicts(
     window: timedelta,
     after: str | None = None,
     limit: int | None = None,
+    stale_after: timedelta = DEFAULT_STALE_AFTER,
 ) -> list[ConflictSummary]:
     """The conflicts in slug order (after ``after``, at most ``limit`` of them): those of which
     something was recorded by ``known_at``."""
@@ -302,7 +325,9 @@ async def list_conflicts(
         names = list((await conn.execute(listed)).scalars())
         for name in names:
             after = name
-            status = await read_status(conn, name, as_of=as_of, known_at=known_at, window=window)
+            status = await read_status(
+                conn, name, as_of=as_of, known_at=known_at, window=window, stale_after=stale_after
+            )
             if status.version == 0:  # nothing of it was recorded yet at known_at
                 continue
             summaries.append(
@@ -313,6 +338,9 @@ async def list_conflicts(
                     since=status.since,
                     agreement_id=status.agreement.agreement_id if status.agreement else None,
                     last_allegation_at=status.last_allegation_at,
+                    last_report_at=status.last_report_at,
+                    quiet_for=status.quiet_for,
+                    stale=status.stale,
                     version=status.version,
                     position=status.position,
                 )

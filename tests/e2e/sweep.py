@@ -1,8 +1,10 @@
 """Every read of a conflict at many moments: the sweep that proves no view answers 500.
 
 Each read (status, allegations, actors, timeline, the conflict list, the page, the feed and the
-badge) at each event's time, a second either side, and the end of the contested window after
-it; or at every ``known_at`` a recording went through. Every JSON view must answer 200.
+badge) at each event's time, a second either side, the end of the contested window after it
+and, when asked, the instant each event's silence turns the views stale
+(``CEASEFIRE_STALE_AFTER``); or at every ``known_at`` a recording went through. Every JSON view
+must answer 200.
 """
 
 from __future__ import annotations
@@ -19,11 +21,16 @@ def instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def moments(occurred: list[datetime], window: timedelta) -> list[str]:
-    """Each event's time, a second either side, and the end of the contested window after it."""
+def moments(
+    occurred: list[datetime], window: timedelta, stale_after: timedelta | None = None
+) -> list[str]:
+    """Each event's time, a second either side, the end of the contested window after it, and
+    the instant the silence after it turns the views stale (``stale_after``, when given)."""
     second = timedelta(seconds=1)
     found = {t + d for t in occurred for d in (-second, timedelta(0), second)}
     found |= {t + window + d for t in occurred for d in (-second, timedelta(0))}
+    if stale_after is not None:
+        found |= {t + stale_after + d for t in occurred for d in (-second, timedelta(0))}
     return [m.isoformat().replace("+00:00", "Z") for m in sorted(found)]
 
 
@@ -46,11 +53,15 @@ def _failed(response: httpx.Response, path: str) -> bool:
 
 
 def unanswered_as_of(
-    http: httpx.Client, slug: str, occurred: list[datetime], window: timedelta
+    http: httpx.Client,
+    slug: str,
+    occurred: list[datetime],
+    window: timedelta,
+    stale_after: timedelta | None = None,
 ) -> list[tuple[str, Any, int, str]]:
     """Every read at every moment (``moments``) that did not answer."""
     failures = []
-    for as_of in moments(occurred, window):
+    for as_of in moments(occurred, window, stale_after):
         for path in reads(slug):
             response = http.get(path, params={"as_of": as_of})
             if _failed(response, path):
