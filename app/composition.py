@@ -180,7 +180,8 @@ async def serving(settings: Settings, *, version: str) -> AsyncIterator[Serving]
             notifier,
             router,
             cache_bytes=settings.representation_cache_bytes,
-            salt_from=f"{version}|{settings.contested_window.total_seconds()}",
+            salt_from=f"{version}|{settings.contested_window.total_seconds()}"
+            f"|{settings.stale_after.total_seconds()}",
             max_waiting=settings.max_long_polls,
             max_waiting_per_client=settings.max_long_polls_per_client,
             max_computing_per_client=settings.max_reads_per_client,

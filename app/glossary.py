@@ -137,6 +137,11 @@ FIELDS: dict[str, str] = {
     "database": "`ok`, or `unreachable`.",
     "migrations": "`head` when the schema is current, `behind` when a migration is missing.",
     # Ambiguous terms, by schema
+    "lull_id": "The lull's slug within its conflict.",
+    "observed_by": "Who observed the lull: a mediator, a monitor, a newsroom.",
+    "LullView.parties": "The sides keeping the calm.",
+    "LullView.statement": "What the observer said, in words.",
+    "LullObservedData.statement": "What the observer said, in words.",
     "Health.status": "`ok` when ready (or alive), `unavailable` otherwise.",
     "ProjectionView.name": "The projection's name: pass it to the rebuild.",
     "JobView.kind": "What the job does: `rebuild`.",

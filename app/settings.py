@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     #: An allegation within this window before T makes an in-effect agreement "contested".
     contested_window: timedelta = timedelta(days=7)
+    #: A conflict whose latest report (any event) is this old or older is ``stale``: its status
+    #: and the list say so, and its page and badge say "no reports since ...".
+    stale_after: timedelta = timedelta(days=30)
     #: When true, reads need a key too (any role); by default reads are open.
     require_read_key: bool = False
     #: How long a key found in the database is trusted without looking again, in seconds; on
@@ -176,6 +179,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "contested_window",
+        "stale_after",
         "stream_heartbeat",
         "sqlite_notify_poll",
         "body_timeout",
@@ -349,7 +353,7 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("contested_window")
+    @field_validator("contested_window", "stale_after")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):

@@ -21,7 +21,14 @@ from events.model.envelope import (
 )
 from events.model.event_data import MilestoneExtendedData, MilestoneMetData
 from events.model.evolve import Observer, evolve, required
-from events.model.state import AgreementState, ConflictState, Lookup, no_lookup, with_data
+from events.model.state import (
+    AgreementState,
+    ConflictState,
+    Lookup,
+    LullState,
+    no_lookup,
+    with_data,
+)
 from events.model.types import (
     AgreementCollapsed,
     AgreementExtended,
@@ -33,6 +40,8 @@ from events.model.types import (
     ConflictDescribed,
     EventCorrected,
     IncidentEnded,
+    LullEnded,
+    LullObserved,
     MilestoneExtended,
     MilestoneMet,
     MissionDispatched,
@@ -167,6 +176,11 @@ def add_rows(
                     "known_until": None,
                 },
             )
+        case LullObserved(data=observed):
+            lull = after.lulls[observed.lull_id]
+            changes.insert("proj_lulls", _lull_row(lull, conflict, known_from))
+        case LullEnded(data=ended):
+            _replace_lull(after, after.lulls[ended.lull_id], known_from, changes)
         case EventCorrected(data=data):
             target = required(before, data.event_id, lookup)
             _correction_rows(before, after, with_data(target, data.data), known_from, changes)
@@ -247,6 +261,32 @@ def _correction_rows(
         case ViolationsReported():
             changes.close("proj_reports", {"event_id": corrected.id}, known_from)
             changes.insert("proj_reports", _report_row(after.conflict, corrected, known_from))
+        case LullObserved() | LullEnded():
+            _replace_lull(after, after.lulls[corrected.data.lull_id], known_from, changes)
+
+
+def _replace_lull(
+    state: ConflictState, lull: LullState, known_from: datetime, changes: Changes
+) -> None:
+    changes.close("proj_lulls", {"conflict": state.conflict, "lull_id": lull.lull_id}, known_from)
+    changes.insert("proj_lulls", _lull_row(lull, state.conflict, known_from))
+
+
+def _lull_row(lull: LullState, conflict: str, known_from: datetime) -> Row:
+    return {
+        "conflict": conflict,
+        "lull_id": lull.lull_id,
+        "parties": json.dumps(list(lull.parties), ensure_ascii=False),
+        "observed_by": lull.observed_by,
+        "statement": lull.statement,
+        "observed_at": lull.observed_at,
+        "ended_at": lull.ended_at,
+        "end_reason": lull.end_reason,
+        "version": lull.version,
+        "event_id": lull.event_id,
+        "known_from": known_from,
+        "known_until": None,
+    }
 
 
 def _replace_agreement(

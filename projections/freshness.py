@@ -2,10 +2,11 @@
 
 A view of a past instant (``as_of`` given) changes only when the log grows. A view of *now*
 also changes with the clock: an agreement becomes effective, the contested window after the
-last allegation runs out, a milestone falls due, an event dated in the future comes due.
-``next_change`` finds the earliest such instant from the projection tables (a few indexed
-minimums), so a validator can say "unchanged until position P moves or until instant U", and
-a waiter can wake at U.
+last allegation runs out, a milestone falls due, an event dated in the future comes due, a
+conflict's ``quiet_for`` reaches its next whole day or it turns ``stale`` (no report for
+``CEASEFIRE_STALE_AFTER``). ``next_change`` finds the earliest such instant from the projection
+tables and the log's (conflict, occurred_at) index (a few indexed minimums), so a validator
+can say "unchanged until position P moves or until instant U", and a waiter can wake at U.
 
 ``snapshot`` gives a connection whose reads all see one state of the database, so a view and
 the position it is tagged with always agree.
@@ -13,7 +14,8 @@ the position it is tagged with always agree.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +31,7 @@ from projections.tables import (
     allegations,
     extensions,
     known_at_condition,
+    lulls,
     milestone_updates,
     milestones,
     mission_ends,
@@ -36,7 +39,33 @@ from projections.tables import (
     reports,
 )
 
-__all__ = ["newest_recorded_at", "next_change", "snapshot", "stream_position"]
+__all__ = ["newest_recorded_at", "next_change", "quiet_now", "snapshot", "stream_position"]
+
+_DAY = timedelta(days=1)
+
+
+def quiet_now(last_report_at: datetime | None, now: datetime) -> timedelta | None:
+    """``quiet_for`` in a view of now: whole days (under a day: none), so its bytes change
+    once a day; ``next_change`` knows when the next day starts."""
+    if last_report_at is None:
+        return None
+    return (now - last_report_at) // _DAY * _DAY
+
+
+def _clock_instants(
+    reported: Mapping[str, datetime | None], after: datetime, stale_after: timedelta | None
+) -> list[datetime]:
+    """When a view of now showing these conflicts' last reports changes with the clock alone:
+    the next whole day of each one's ``quiet_now``, and the instant each turns stale."""
+    instants: list[datetime] = []
+    for last in reported.values():
+        if last is None:
+            continue
+        with contextlib.suppress(OverflowError):  # past the last instant a datetime holds
+            instants.append(last + ((after - last) // _DAY + 1) * _DAY)
+            if stale_after is not None:
+                instants.append(last + stale_after)
+    return instants
 
 
 @asynccontextmanager
@@ -74,6 +103,8 @@ async def next_change(
     known_at: datetime | None,
     also: Iterable[datetime | None] = (),
     window: timedelta | None = None,
+    reported: Mapping[str, datetime | None] | None = None,
+    stale_after: timedelta | None = None,
 ) -> datetime | None:
     """The earliest instant after ``after`` at which a view of the conflict (of any of several
     conflicts given, of every conflict when None: a scan of the tables, where a few conflicts
@@ -84,7 +115,12 @@ async def next_change(
     or any of ``also`` (the end of a contested window, say). Given the contested ``window``,
     also the earliest end of the window after any allegation, any ongoing violation's end and
     any report's period (whichever agreement it contests). None when nothing is due. It may
-    name an instant at which nothing visible changes; never one later than a real change."""
+    name an instant at which nothing visible changes; never one later than a real change.
+
+    ``reported``: the conflicts the view shows with their ``last_report_at`` (their freshness):
+    then also the next event of theirs dated later (of any kind: it is their next report), the
+    next whole day of their ``quiet_now``, and, given ``stale_after``, when each turns stale.
+    A lull's observation or end dated later is a change like an agreement's."""
 
     def of_conflict(table: Table) -> list[ColumnElement[bool]]:
         if isinstance(conflict, str):
@@ -126,6 +162,9 @@ async def next_change(
                 earliest(milestone_updates, "due_at"),
                 earliest(allegations, "ended_at"),
                 earliest(reports, "period_to"),
+                earliest(lulls, "observed_at"),
+                earliest(lulls, "ended_at"),
+                _next_report(reported, after, known_at),
                 earliest(allegations, "occurred_at", since=after - (window or timedelta(0))),
                 earliest(allegations, "ended_at", since=after - (window or timedelta(0))),
                 earliest(reports, "period_to", since=after - (window or timedelta(0))),
@@ -133,6 +172,8 @@ async def next_change(
         )
     ).one()
     *due, recent, recent_end, recent_report = row
+    if reported:
+        due.extend(_clock_instants(reported, after, stale_after))
     window_ends = []
     for last in (recent, recent_end, recent_report):
         if (
@@ -143,3 +184,15 @@ async def next_change(
             window_ends.append(last + window)
     candidates = [c for c in (*due, *also, *window_ends) if c is not None and c > after]
     return min(candidates, default=None)
+
+
+def _next_report(
+    reported: Mapping[str, datetime | None] | None, after: datetime, known_at: datetime | None
+) -> ScalarSelect[Any]:
+    """The earliest event of the ``reported`` conflicts dated after ``after``: a probe of the
+    (conflict, occurred_at) index per conflict (NULL when none is asked)."""
+    e = events.c
+    conditions = [e.conflict.in_(list(reported or ())), e.occurred_at > after]
+    if known_at is not None:
+        conditions.append(e.recorded_at <= known_at)
+    return select(func.min(e.occurred_at)).where(*conditions).scalar_subquery()

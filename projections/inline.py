@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from events.log.positions import stream_head
 from events.model.actors import Actor, Actors, name_key
 from events.model.milestones import MilestoneExtension, MilestoneMeeting, MilestoneState
-from events.model.state import AgreementState, ConflictState, Departure
+from events.model.state import AgreementState, ConflictState, Departure, LullState
 from projections.tables import (
     actors,
     agreements,
@@ -23,6 +23,7 @@ from projections.tables import (
     corrections,
     extensions,
     known_at_condition,
+    lulls,
     milestone_updates,
     milestones,
     mission_ends,
@@ -35,6 +36,7 @@ __all__ = [
     "departures_from_json",
     "load_actors",
     "load_agreements",
+    "load_lulls",
     "load_milestones",
     "load_state",
 ]
@@ -173,6 +175,32 @@ async def load_milestones(
     return {agreement_id: tuple(listed) for agreement_id, listed in found.items()}
 
 
+async def load_lulls(
+    conn: AsyncConnection, conflict: str, known_at: datetime | None = None
+) -> dict[str, LullState]:
+    """The conflict's lulls as the log held them at ``known_at`` (None: now): one indexed
+    lookup; a conflict has few."""
+    rows = (
+        await conn.execute(
+            select(lulls).where(lulls.c.conflict == conflict, known_at_condition(lulls, known_at))
+        )
+    ).mappings()
+    return {
+        row["lull_id"]: LullState(
+            lull_id=row["lull_id"],
+            parties=tuple(json.loads(row["parties"])),
+            observed_by=row["observed_by"],
+            statement=row["statement"],
+            observed_at=row["observed_at"],
+            version=row["version"],
+            event_id=row["event_id"],
+            ended_at=row["ended_at"],
+            end_reason=row["end_reason"],
+        )
+        for row in rows
+    }
+
+
 async def load_actors(
     conn: AsyncConnection, conflict: str, known_at: datetime | None = None
 ) -> Actors:
@@ -269,4 +297,5 @@ async def load_state(conn: AsyncConnection, conflict: str) -> ConflictState:
         incident_ends={
             row.event_id: (row.ended_at, row.occurred_at) for row in marked if row.ended_later
         },
+        lulls=await load_lulls(conn, conflict),
     )

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from events.model.state import AgreementState
+from events.model.state import AgreementState, LullState
 
 __all__ = [
     "AgreementStanding",
@@ -46,7 +46,7 @@ AgreementStandingState = Literal[
     "pending", "holding", "contested", "expired", "collapsed", "withdrawn"
 ]
 ConflictStandingState = Literal[
-    "none", "pending", "holding", "contested", "expired", "collapsed", "withdrawn"
+    "none", "pending", "holding", "contested", "lull", "expired", "collapsed", "withdrawn"
 ]
 #: The states of an agreement that has ended.
 ENDED = ("expired", "collapsed", "withdrawn")
@@ -173,6 +173,8 @@ class ConflictStanding:
     agreement: AgreementState | None
     #: Every agreement and declaration signed by T, each with its state, newest first.
     agreements: Sequence[AgreementStanding]
+    #: In state ``lull``: the lull it comes from (the latest observed of those holding at T).
+    lull: LullState | None = None
 
 
 def conflict_standing(
@@ -182,8 +184,12 @@ def conflict_standing(
     window: timedelta,
     contesting_times: Sequence[datetime] = (),
     contesting_spans: Sequence[tuple[datetime, datetime]] = (),
+    lulls: Iterable[LullState] = (),
 ) -> ConflictStanding:
-    """The conflict's state at ``at``, from its national agreements and declarations alone.
+    """The conflict's state at ``at``, from its national agreements and declarations, and its
+    ``lulls`` when none is in effect: a lull observed and not ended at ``at`` makes it ``lull``
+    (over a pending agreement, which binds no one yet), since the later of the lull's start and
+    the end of the last national agreement in effect.
 
     ``last_contesting``: per agreement, the latest instant at or before ``at`` at which an
     allegation contesting it occurred or, for an ongoing violation, still went on.
@@ -231,25 +237,48 @@ def conflict_standing(
         key=lambda pair: (pair[1], pair[0].agreement.signed_at, pair[0].agreement.agreement_id),
         default=None,
     )
+    seen = [lull for lull in lulls if lull.observed_at <= at]
+    holding_lulls = sorted(
+        (lull for lull in seen if lull.observed(at)), key=lambda x: (x.observed_at, x.lull_id)
+    )
+    if holding_lulls:
+        since = _covering_start([(lull.observed_at, lull.ended_at) for lull in seen], at)
+        otherwise: AgreementState | None = None
+        if pending:
+            otherwise = pending[-1].agreement
+        elif last_end is not None:
+            otherwise = last_end[0].agreement
+        if last_end is not None:
+            since = max(since, last_end[1])
+        return ConflictStanding("lull", since, otherwise, newest_first, holding_lulls[-1])
+    # A lull that ended by ``at`` hands the state back: it took its value again then.
+    lull_end = max((lull.ended_at for lull in seen if lull.ended_at is not None), default=None)
     if pending:
         since = min(s.agreement.signed_at for s in pending)
         if last_end is not None:
             since = max(since, last_end[1])
+        if lull_end is not None:
+            since = max(since, lull_end)
         return ConflictStanding("pending", since, pending[-1].agreement, newest_first)
     if last_end is not None:
         standing, end = last_end
-        return ConflictStanding(standing.state, end, standing.agreement, newest_first)
+        since = end if lull_end is None else max(end, lull_end)
+        return ConflictStanding(standing.state, since, standing.agreement, newest_first)
     return ConflictStanding("none", None, None, newest_first)
 
 
 def _spell_start(national: Iterable[AgreementState], at: datetime) -> datetime:
     """The start of the unbroken stretch, up to ``at``, in which some national agreement was
     in effect (``at`` itself is in it)."""
-    spans = sorted(
-        ((start, end) for a in national for start, end in a.periods() if start <= at),
-        key=lambda span: span[0],
+    return _covering_start(
+        [(start, end) for a in national for start, end in a.periods() if start <= at], at
     )
-    for start, end in _merged(spans):
+
+
+def _covering_start(spans: Iterable[tuple[datetime, datetime | None]], at: datetime) -> datetime:
+    """The start of the unbroken stretch of ``spans`` (half-open, end None: open) that holds
+    ``at``; ``at`` itself when none does."""
+    for start, end in _merged(sorted(spans, key=lambda span: span[0])):
         if start <= at and (end is None or at < end):
             return start
     return at
@@ -362,6 +391,7 @@ def conflict_states(
     contesting: Iterable[Contest],
     moments: Sequence[datetime],
     window: timedelta,
+    lulls: Iterable[LullState] = (),
 ) -> list[ConflictStandingState]:
     """``conflict_standing(...).state`` at each of ``moments`` (ascending), counting the
     contesting allegations that occurred by each: in one sweep through time, so the cost grows
@@ -373,7 +403,8 @@ def conflict_states(
     collapse: ``AgreementState.state_at`` is constant between them), when an allegation
     contesting it occurs or is withdrawn, and ``window`` after the latest one. Those instants
     are visited in order; the state at a moment is read from how many agreements stand in each
-    state and which one ended last."""
+    state and which one ended last, and a lull from how many ``lulls`` hold then (observed by
+    the moment and not ended by it)."""
     national = {a.agreement_id: a for a in agreements if a.national}
     order = itertools.count()
     #: (instant, tie-breaker, agreement id, the allegation occurring then or None): something
@@ -442,10 +473,17 @@ def conflict_states(
         if key is not None:
             heapq.heappush(ended, _LastEnded(key))
 
-    def state_now() -> ConflictStandingState:
-        for state in ("contested", "holding", "pending"):
+    observed = sorted(lull.observed_at for lull in lulls)
+    ended_lulls = sorted(lull.ended_at for lull in lulls if lull.ended_at is not None)
+
+    def state_now(moment: datetime) -> ConflictStandingState:
+        for state in ("contested", "holding"):
             if counts[state]:
                 return state
+        if bisect.bisect_right(observed, moment) > bisect.bisect_right(ended_lulls, moment):
+            return "lull"
+        if counts["pending"]:
+            return "pending"
         while ended:  # the agreement that ended last, if it still stands ended so
             agreement_id = ended[0].key[2]
             if ending[agreement_id] == ended[0].key:
@@ -460,5 +498,5 @@ def conflict_states(
             if occurring is not None:
                 heapq.heappush(latest[agreement_id], _Latest(occurring))
             revisit(agreement_id, when)
-        out.append(state_now())
+        out.append(state_now(moment))
     return out

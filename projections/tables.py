@@ -39,6 +39,7 @@ __all__ = [
     "extensions",
     "known_at_condition",
     "known_between",
+    "lulls",
     "milestone_updates",
     "milestones",
     "mission_ends",
@@ -289,6 +290,25 @@ reports = Table(
 Index("ix_proj_reports_key", reports.c.event_id)
 Index("ix_proj_reports_time", reports.c.conflict, reports.c.period_to)
 
+#: Each lull (0014): a de facto calm without an agreement, from its observation until its end
+#: (``ended_at``, NULL while not ended); a ``lull.ended`` or a correction closes the row version.
+lulls = Table(
+    "proj_lulls",
+    metadata,
+    Column("conflict", String(64), nullable=False),
+    Column("lull_id", String(64), nullable=False),
+    Column("parties", Text, nullable=False),
+    Column("observed_by", String(200), nullable=False),
+    Column("statement", Text, nullable=True),
+    Column("observed_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime, nullable=True),
+    Column("end_reason", Text, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    *known_between(),
+)
+Index("ix_proj_lulls_key", lulls.c.conflict, lulls.c.lull_id)
+
 #: The columns that name one thing in each table: a change closes the current row version
 #: matching these before it inserts the next one.
 PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
@@ -303,6 +323,7 @@ PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
     "proj_milestones": ("conflict", "agreement_id", "milestone_id"),
     "proj_milestone_updates": ("event_id",),
     "proj_reports": ("event_id",),
+    "proj_lulls": ("conflict", "lull_id"),
 }
 
 

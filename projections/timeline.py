@@ -1,7 +1,7 @@
 """A conflict's story for a person to read: its events in order of occurrence, each with the
 state it led to, and the retractions and corrections each one received.
 
-Agreements, collapses, repudiations, allegations, missions, talks and descriptions are
+Agreements, collapses, repudiations, allegations, missions, talks, lulls and descriptions are
 entries; a retraction or a correction is not an entry of its own but a note on the entry it
 changed, which shows its data as corrected (and the original beside it) and whether it was
 withdrawn. Each entry carries the state of the conflict at its occurred_at, counting
@@ -34,12 +34,12 @@ from events.log.store import decode_row
 from events.log.tables import events
 from events.model.envelope import Recorded
 from events.model.milestones import MilestoneStateName
-from events.model.state import AgreementState
+from events.model.state import AgreementState, LullState
 from events.model.types import AllegationRetracted, EventCorrected, IncidentEnded, data_of
 from events.model.values import local_time
 from projections.findings import report_agreements
 from projections.freshness import stream_position
-from projections.inline import load_agreements
+from projections.inline import load_agreements, load_lulls
 from projections.queries.shared import conflict_head
 from projections.standing import Contest, Filing, conflict_states, contests, role_of
 from projections.views import ConflictState, View
@@ -95,6 +95,8 @@ EntryType = Literal[
     "talks.resumed",
     "incident.ended",
     "violations.reported",
+    "lull.observed",
+    "lull.ended",
 ]
 
 
@@ -276,6 +278,12 @@ def _summary(
             done = event.type.removeprefix("talks.")
             text = f"Talks between {' and '.join(data['parties'])}{venue} {done}"
             return f"{text}: {data['statement']}" if data.get("statement") else text + "."
+        case "lull.observed":
+            between = " and ".join(data["parties"])
+            text = f"{data['observed_by']} observed a lull between {between} ({data['lull_id']})"
+            return text + (f": {data['statement']}" if data.get("statement") else ".")
+        case "lull.ended":
+            return f"Lull {data['lull_id']} ended{_because(data)}"
         case "actor.registered":
             text = f"{data['name']} registered ({data['kind'].replace('_', ' ')})"
             if data.get("aliases"):
@@ -294,9 +302,11 @@ def build_timeline(
     after: int = 0,
     limit: int | None = None,
     before: int | None = None,
+    lulls: Sequence[LullState] = (),
 ) -> list[TimelineEntry]:
     """The entries that occurred by ``as_of`` (all when None), from the conflict's events (in
-    version order) and its agreements as the projection tables know them: those after the
+    version order) and its agreements and ``lulls`` as the projection tables know them: those
+    after the
     entry at position ``after`` (0: from the first; none when no entry is there), at most
     ``limit``. ``before`` (for a page that starts at the newest): the last ``limit`` entries
     before the one at that position (0: the last ones of all; none when no entry is there).
@@ -405,7 +415,7 @@ def build_timeline(
             start = next((i + 1 for i, e in enumerate(told) if e.position == after), len(told))
         end = len(told) if limit is None else min(len(told), start + limit)
     states = conflict_states(
-        known_agreements, contesting, [event.occurred_at for event in told[:end]], window
+        known_agreements, contesting, [event.occurred_at for event in told[:end]], window, lulls
     )
     entries = []
     for event, state in zip(told[start:end], states[start:], strict=True):
@@ -489,6 +499,7 @@ class Story:
     position: int
     #: The position of the conflict's newest event (the view's validator).
     head: int
+    lulls: Sequence[LullState] = ()
 
     async def told(
         self,
@@ -508,7 +519,14 @@ class Story:
         def told() -> list[TimelineEntry]:
             log = [decode_row(r) for r in self.rows]
             return build_timeline(
-                log, self.agreements, window, as_of, after=after, limit=limit, before=before
+                log,
+                self.agreements,
+                window,
+                as_of,
+                after=after,
+                limit=limit,
+                before=before,
+                lulls=self.lulls,
             )
 
         entries = await on_story_thread(told)
@@ -550,4 +568,5 @@ async def read_story(conn: AsyncConnection, conflict: str, *, known_at: datetime
     ):
         rows.extend(part)
     agreements = list((await load_agreements(conn, conflict, known_at)).values())
-    return Story(conflict, rows, agreements, known_at, version, position, head)
+    lulls = list((await load_lulls(conn, conflict, known_at)).values())
+    return Story(conflict, rows, agreements, known_at, version, position, head, lulls)

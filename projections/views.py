@@ -5,14 +5,14 @@ does not grow with the log."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from events.model.milestones import MilestoneState, MilestoneStateName
-from events.model.state import AgreementState
+from events.model.state import AgreementState, LullState
 
 __all__ = [
     "ActorRole",
@@ -31,7 +31,9 @@ __all__ = [
     "DeadlineView",
     "DescriptionView",
     "DisputeView",
+    "Duration",
     "ExtensionView",
+    "LullView",
     "MilestoneExtensionView",
     "MilestoneView",
     "MissionView",
@@ -46,7 +48,7 @@ __all__ = [
 ]
 
 ConflictState = Literal[
-    "none", "pending", "collapsed", "expired", "contested", "holding", "withdrawn"
+    "none", "pending", "collapsed", "expired", "contested", "holding", "lull", "withdrawn"
 ]
 AgreementStateName = Literal["pending", "holding", "contested", "expired", "collapsed", "withdrawn"]
 Role = Literal["party", "mediator", "monitor", "third_party"]
@@ -344,6 +346,68 @@ class AgreementView(View):
         )
 
 
+class LullView(View):
+    """A de facto calm without an agreement, as it stood at ``as_of``."""
+
+    lull_id: str
+    parties: list[str]
+    observed_by: str
+    statement: str | None = None
+    observed_at: datetime = Field(description="When it was observed: the lull holds from then.")
+
+    @classmethod
+    def of(cls, lull: LullState) -> LullView:
+        return cls(
+            lull_id=lull.lull_id,
+            parties=list(lull.parties),
+            observed_by=lull.observed_by,
+            statement=lull.statement,
+            observed_at=lull.observed_at,
+        )
+
+
+def _iso_duration(length: timedelta) -> str:
+    """ISO 8601 in days and time (``P615DT3H5S``): never years or months, whose length
+    varies."""
+    hours, rest = divmod(length.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    second = f"{seconds}.{length.microseconds:06d}".rstrip("0") if length.microseconds else ""
+    time = "".join(
+        f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (second or seconds, "S")) if n
+    )
+    days = f"{length.days}D" if length.days else ""
+    if not days and not time:
+        return "PT0S"
+    return f"P{days}{f'T{time}' if time else ''}"
+
+
+#: A length of time, written as ``_iso_duration`` spells it; one schema for reading and writing.
+Duration = Annotated[
+    timedelta,
+    PlainSerializer(_iso_duration, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "duration"}),
+]
+
+
+_LAST_REPORT_AT = Field(
+    default=None,
+    description="When the latest event of the conflict (of any kind) occurred by as_of, as known "
+    "at known_at (null: none by then).",
+)
+_QUIET_FOR = Field(
+    default=None,
+    description="as_of minus last_report_at, an ISO 8601 duration in days and time. In a view of "
+    "now (as_of null): whole days (`P20D`; `P0D` under a day), so the view changes once a day "
+    "rather than every second.",
+)
+_STALE = Field(
+    default=False,
+    description="True when quiet_for is CEASEFIRE_STALE_AFTER (default 30 days) or more: the "
+    "state is what the record last said, and nothing was recorded for that long. The state "
+    "itself does not change.",
+)
+
+
 class PartyCounts(View):
     """A party's allegations: ``made`` and ``received`` count parties' claims only."""
 
@@ -398,15 +462,22 @@ class StatusView(View):
     )
     state: ConflictState = Field(
         description="From the national agreements and declarations alone: contested if any in "
-        "effect is contested, else holding if any is in effect, else pending if any is "
-        "pending, else the state of the one that ended last (collapsed or expired), else none."
+        "effect is contested, else holding if any is in effect, else lull if a lull is "
+        "observed and not ended, else pending if any is pending, else the state of the one "
+        "that ended last (collapsed or expired), else none."
     )
     since: datetime | None = Field(
         description="When the state took its current value (null for none)."
     )
     agreement: AgreementView | None = Field(
         description="The national commitment the state comes from: the latest signed of those "
-        "in effect, else of those pending, else the one that ended last."
+        "in effect, else of those pending, else the one that ended last (in state lull: the "
+        "pending or ended one it would otherwise come from)."
+    )
+    lull: LullView | None = Field(
+        default=None,
+        description="In state lull: the lull it comes from (the latest observed of those "
+        "holding); null otherwise.",
     )
     agreements: list[AgreementView] = Field(
         description="Every agreement and declaration signed at or before as_of, each with its "
@@ -426,6 +497,9 @@ class StatusView(View):
         description="When the latest allegation under `agreement` occurred (null: none, or no "
         "agreement).",
     )
+    last_report_at: datetime | None = _LAST_REPORT_AT
+    quiet_for: Duration | None = _QUIET_FOR
+    stale: bool = _STALE
     version: int = Field(description="The conflict's stream version this status reflects.")
     position: int = Field(description="The global log position this status reflects.")
     as_of: AsOf = None
@@ -561,6 +635,9 @@ class ConflictSummary(View):
     since: datetime | None = None
     agreement_id: str | None
     last_allegation_at: datetime | None
+    last_report_at: datetime | None = _LAST_REPORT_AT
+    quiet_for: Duration | None = _QUIET_FOR
+    stale: bool = _STALE
     version: int
     position: int
 

@@ -49,13 +49,17 @@ async def get_badge(
     _key: ReaderKey,
     read: ConditionalReadDep,
 ) -> Response:
-    """Shields-style SVG, e.g. `ceasefire | holding 12 days`, for a page or a README."""
+    """Shields-style SVG, e.g. `ceasefire | holding 12 days`, for a page or a README; with no
+    report for CEASEFIRE_STALE_AFTER, how long instead: `holding · no reports 20 months`."""
     return await read.respond(
         kind="b",
         key=("badge", conflict),
         conflict=conflict,
         compute=lambda db: view_bytes.badge(
-            db.engine, conflict, window=read.settings.contested_window
+            db.engine,
+            conflict,
+            window=read.settings.contested_window,
+            stale_after=read.settings.stale_after,
         ),
     )
 

@@ -19,6 +19,7 @@ STATE_COLOURS = {
     "expired": "#374151",
     "withdrawn": "#6b21a8",
     "none": "#4b5563",
+    "lull": "#0f766e",
 }
 _LABEL_COLOUR = "#555"
 

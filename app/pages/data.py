@@ -34,7 +34,7 @@ from events.log.store import storage_errors
 from projections.freshness import next_change, snapshot
 from projections.queries.overview import ListOrder, accusations, list_page
 from projections.queries.shared import conflict_head
-from projections.queries.status import read_status
+from projections.queries.status import DEFAULT_STALE_AFTER, read_status
 from projections.timeline import TimelineEntry, read_story
 from projections.views import StatusView
 
@@ -116,6 +116,8 @@ async def _clock(
         known_at=moment.known_at,
         also=[s.last_allegation_at + window for s in statuses if s.last_allegation_at],
         window=window,
+        reported={s.conflict: s.last_report_at for s in statuses},
+        stale_after=DEFAULT_STALE_AFTER,
     )
     for status in statuses:
         if status.since is not None:

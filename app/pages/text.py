@@ -25,6 +25,7 @@ STATE_WORDS = {
     "collapsed": "collapsed",
     "expired": "expired",
     "withdrawn": "withdrawn",
+    "lull": "lull",
 }
 
 #: What each state means, for readers: on the pages and in the feed.
@@ -37,15 +38,21 @@ STATE_MEANINGS = {
     "collapsed": "the last agreement in effect was declared broken down",
     "expired": "the last agreement in effect reached its agreed end",
     "withdrawn": "every party bound by the last agreement in effect withdrew from it",
+    "lull": "no agreement or declaration is in effect, but a de facto calm (a lull) was observed "
+    "and has not been said to end",
     "none": "no agreement or declaration is recorded for the conflict yet",
 }
 
 _MINUTE = timedelta(minutes=1)
 _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
+#: A month of the wording "no reports 20 months": 30 days.
+_MONTH = timedelta(days=30)
 
 
-def _unit(length: timedelta) -> tuple[timedelta, str]:
+def _unit(length: timedelta, months: bool = False) -> tuple[timedelta, str]:
+    if months and length >= _MONTH:
+        return _MONTH, "month"
     if length >= _DAY:
         return _DAY, "day"
     if length >= _HOUR:
@@ -53,21 +60,22 @@ def _unit(length: timedelta) -> tuple[timedelta, str]:
     return _MINUTE, "minute"
 
 
-def duration(length: timedelta) -> str:
-    """``12 days``, ``3 hours``, ``1 minute``, ``under a minute``: the largest whole unit."""
+def duration(length: timedelta, *, months: bool = False) -> str:
+    """``12 days``, ``3 hours``, ``1 minute``, ``under a minute``: the largest whole unit
+    (``months``: 30 days a month from the first, ``20 months``, for long silences)."""
     if length < _MINUTE:
         return "under a minute"
-    unit, name = _unit(length)
+    unit, name = _unit(length, months)
     n = length // unit
     return f"{n} {name}{'' if n == 1 else 's'}"
 
 
-def next_wording(since: datetime, now: datetime) -> datetime:
+def next_wording(since: datetime, now: datetime, *, months: bool = False) -> datetime:
     """The first instant after ``now`` at which ``duration(now - since)`` reads differently."""
     length = max(now - since, timedelta(0))
     if length < _MINUTE:
         return since + _MINUTE
-    unit, _ = _unit(length)
+    unit, _ = _unit(length, months)
     return since + (length // unit + 1) * unit
 
 

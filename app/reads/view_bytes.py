@@ -22,11 +22,11 @@ from app.pages.text import STATE_WORDS, duration, next_wording
 from app.reads.entity_tags import Representation, Validator
 from events.log.positions import log_position
 from events.log.store import storage_errors
-from projections.freshness import next_change, snapshot, stream_position
+from projections.freshness import next_change, quiet_now, snapshot, stream_position
 from projections.queries.actors import next_appearance, read_actors
 from projections.queries.allegations import read_allegations
 from projections.queries.shared import conflict_head
-from projections.queries.status import list_conflicts, read_status
+from projections.queries.status import DEFAULT_STALE_AFTER, list_conflicts, read_status
 from projections.timeline import TimelineEntry, on_story_thread, read_story
 from projections.views import StatusView
 from projections.words import in_words, local_in_words
@@ -68,13 +68,21 @@ async def _status_now(
     known_at: datetime | None,
     window: timedelta,
     now: datetime,
+    stale_after: timedelta = DEFAULT_STALE_AFTER,
 ) -> tuple[StatusView, datetime | None, int]:
     """The status at ``as_of`` (now when None); for a view of now, the instant from which the
-    clock alone may change it; and the position of the conflict's newest event, looked up once
-    for both the view and its validator."""
+    clock alone may change it (its ``quiet_for`` in whole days: ``quiet_now``); and the
+    position of the conflict's newest event, looked up once for both the view and its
+    validator."""
     head = await conflict_head(conn, conflict)
     view = await read_status(
-        conn, conflict, as_of=as_of or now, known_at=known_at, window=window, head=head
+        conn,
+        conflict,
+        as_of=as_of or now,
+        known_at=known_at,
+        window=window,
+        head=head,
+        stale_after=stale_after,
     )
     until = None
     if as_of is None:
@@ -86,7 +94,10 @@ async def _status_now(
             known_at=known_at,
             also=[None if last is None else last + window],
             window=window,
+            reported={conflict: view.last_report_at},
+            stale_after=stale_after,
         )
+        view = view.model_copy(update={"quiet_for": quiet_now(view.last_report_at, now)})
     return view, until, head[1]
 
 
@@ -97,12 +108,19 @@ async def status(
     as_of: datetime | None,
     known_at: datetime | None,
     window: timedelta,
+    stale_after: timedelta = DEFAULT_STALE_AFTER,
 ) -> Representation:
     with storage_errors():
         async with snapshot(engine) as conn:
             now = datetime.now(UTC)
             view, until, position = await _status_now(
-                conn, conflict, as_of=as_of, known_at=known_at, window=window, now=now
+                conn,
+                conflict,
+                as_of=as_of,
+                known_at=known_at,
+                window=window,
+                now=now,
+                stale_after=stale_after,
             )
             if as_of is None:
                 view = view.model_copy(update={"as_of": None})
@@ -115,18 +133,34 @@ def earliest(*moments: datetime | None) -> datetime | None:
     return min(present) if present else None
 
 
-async def badge(engine: AsyncEngine, conflict: str, *, window: timedelta) -> Representation:
-    """The conflict's state now and how long it has held, as a badge. Tagged until the state
-    may change or the wording of its length does ("12 days" becomes "13 days")."""
+async def badge(
+    engine: AsyncEngine,
+    conflict: str,
+    *,
+    window: timedelta,
+    stale_after: timedelta = DEFAULT_STALE_AFTER,
+) -> Representation:
+    """The conflict's state now and how long it has held, as a badge; when it is stale, how
+    long nothing was reported instead (``holding · no reports 20 months``). Tagged until the
+    state may change or the wording of a length does ("12 days" becomes "13 days")."""
     with storage_errors():
         async with snapshot(engine) as conn:
             now = datetime.now(UTC)
             view, until, position = await _status_now(
-                conn, conflict, as_of=None, known_at=None, window=window, now=now
+                conn,
+                conflict,
+                as_of=None,
+                known_at=None,
+                window=window,
+                now=now,
+                stale_after=stale_after,
             )
-            since = view.since
+            since, last = view.since, view.last_report_at
     message = STATE_WORDS.get(view.state, view.state)
-    if since is not None:
+    if view.stale and last is not None:
+        message += f" · no reports {duration(now - last, months=True)}"
+        until = earliest(until, next_wording(last, now, months=True))
+    elif since is not None:
         message += f" {duration(now - since)}"
         until = earliest(until, next_wording(since, now))
     body = badge_svg("ceasefire", message, view.state).encode()
@@ -261,9 +295,11 @@ async def conflicts(
     limit: int = 100,
     max_bytes: int = 1024 * 1024,
     url: URL | None = None,
+    stale_after: timedelta = DEFAULT_STALE_AFTER,
 ) -> Representation:
     """A page of the conflicts in slug order, after ``after``: a ``Link`` header (RFC 8288)
-    names the next page (``url`` with ``after`` and ``limit`` set) while there is one."""
+    names the next page (``url`` with ``after`` and ``limit`` set) while there is one. In a
+    view of now each ``quiet_for`` is in whole days (``quiet_now``)."""
     with storage_errors():
         async with snapshot(engine) as conn:
             position = await log_position(conn)
@@ -275,7 +311,13 @@ async def conflicts(
                 window=window,
                 after=after,
                 limit=limit + 1,
+                stale_after=stale_after,
             )
+            if as_of is None:
+                summaries = [
+                    s.model_copy(update={"quiet_for": quiet_now(s.last_report_at, now)})
+                    for s in summaries
+                ]
             parts = [s.model_dump_json().encode() for s in summaries[:limit]]
             count = fitting(parts, max_bytes)
             more = count < len(summaries)
@@ -293,6 +335,8 @@ async def conflicts(
                         if s.last_allegation_at is not None
                     ],
                     window=window,
+                    reported={s.conflict: s.last_report_at for s in summaries},
+                    stale_after=stale_after,
                 )
     links: tuple[tuple[str, str], ...] = ()
     if more and url is not None:

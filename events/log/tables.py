@@ -105,6 +105,8 @@ events = Table(
     UniqueConstraint("conflict", "version", name="uq_events_conflict_version"),
 )
 Index("ix_events_conflict_recorded", events.c.conflict, events.c.recorded_at)
+#: 0014: a conflict's latest event occurred by a time (its freshness), one index probe.
+Index("ix_events_conflict_occurred", events.c.conflict, events.c.occurred_at)
 
 streams = Table(
     "streams",

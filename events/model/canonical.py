@@ -43,7 +43,12 @@ NAME_FIELDS: dict[str, NameFields] = {
     "talks.suspended": ((), ("parties",), frozenset()),
     "talks.resumed": ((), ("parties",), frozenset()),
     "violations.reported": (("reported_by",), (), frozenset({"reported_by"})),
+    "lull.observed": (("observed_by",), ("parties",), frozenset()),
 }
+
+#: Per event type, the fields whose names may spell an actor another field names too (a
+#: mediator is no party; an observer of a lull may be one of its parties).
+_MAY_REPEAT = {"agreement.signed": "mediators", "lull.observed": "observed_by"}
 
 
 def canonical(state: ConflictState, event: Event) -> Event:
@@ -158,11 +163,12 @@ def _distinct(
         "mission.dispatched",
         "talks.suspended",
         "talks.resumed",
+        "lull.observed",
     ):
         return
     names: list[str] = []
     for field in (*singles, *lists):
-        if event_type == "agreement.signed" and field == "mediators":
+        if _MAY_REPEAT.get(event_type) == field:
             continue
         value = update.get(field, getattr(data, field))
         if value is None:

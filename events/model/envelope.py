@@ -122,6 +122,14 @@ class RecordedViolationsReported(types.ViolationsReported, RecordMeta):
     pass
 
 
+class RecordedLullObserved(types.LullObserved, RecordMeta):
+    pass
+
+
+class RecordedLullEnded(types.LullEnded, RecordMeta):
+    pass
+
+
 Recorded = Annotated[
     RecordedAgreementSigned
     | RecordedAgreementCollapsed
@@ -141,7 +149,9 @@ Recorded = Annotated[
     | RecordedTalksSuspended
     | RecordedTalksResumed
     | RecordedIncidentEnded
-    | RecordedViolationsReported,
+    | RecordedViolationsReported
+    | RecordedLullObserved
+    | RecordedLullEnded,
     Field(discriminator="type"),
 ]
 recorded_adapter: TypeAdapter[Recorded] = TypeAdapter(Recorded)

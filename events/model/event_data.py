@@ -53,6 +53,8 @@ __all__ = [
     "EventCorrectedData",
     "EventData",
     "IncidentEndedData",
+    "LullEndedData",
+    "LullObservedData",
     "Milestone",
     "MilestoneExtendedData",
     "MilestoneMetData",
@@ -466,6 +468,40 @@ class ActorRegisteredData(EventData):
         return self
 
 
+class LullObservedData(EventData):
+    """A de facto calm between parties with no agreement behind it, as someone observed it:
+    while no agreement or declaration is in effect, the conflict is in state ``lull`` from the
+    observation (its occurred_at) until a ``lull.ended``."""
+
+    lull_id: Slug
+    parties: tuple[Name, ...] = Field(
+        min_length=2,
+        max_length=50,
+        json_schema_extra={"uniqueItems": True},
+        description="The sides keeping the calm, each named once.",
+    )
+    observed_by: Name = Field(
+        description="Who observed it: a mediator, a monitor, a newsroom (an actor of the "
+        "conflict from then on)."
+    )
+    statement: Text | None = None
+    as_written: AsWritten | None = None
+
+    @model_validator(mode="after")
+    def _distinct_parties(self) -> LullObservedData:
+        if len({p.casefold() for p in self.parties}) != len(self.parties):
+            raise ValueError("parties must be distinct")
+        return self
+
+
+class LullEndedData(EventData):
+    """A lull that no longer holds (fighting resumed, or an agreement took its place), from
+    the event's occurred_at."""
+
+    lull_id: Slug
+    reason: Text | None = None
+
+
 #: The data model of every event type a correction may supersede.
 CORRECTABLE_DATA: dict[str, type[Frozen]] = {
     "agreement.signed": AgreementSignedData,
@@ -479,6 +515,8 @@ CORRECTABLE_DATA: dict[str, type[Frozen]] = {
     "talks.suspended": TalksData,
     "talks.resumed": TalksData,
     "violations.reported": ViolationsReportedData,
+    "lull.observed": LullObservedData,
+    "lull.ended": LullEndedData,
 }
 
 if TYPE_CHECKING:  # a type checker cannot derive a Literal; to it, a type name is a string

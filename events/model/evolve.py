@@ -27,6 +27,7 @@ from events.model.state import (
     ConflictState,
     Departure,
     Lookup,
+    LullState,
     current_version,
     no_lookup,
     with_data,
@@ -44,6 +45,8 @@ from events.model.types import (
     Event,
     EventCorrected,
     IncidentEnded,
+    LullEnded,
+    LullObserved,
     MilestoneExtended,
     MilestoneMet,
     MissionDispatched,
@@ -53,7 +56,16 @@ from events.model.types import (
     ViolationAlleged,
 )
 
-__all__ = ["Decided", "Observer", "Placing", "agreement_of_event", "decide", "evolve", "required"]
+__all__ = [
+    "Decided",
+    "Observer",
+    "Placing",
+    "agreement_of_event",
+    "decide",
+    "evolve",
+    "lull_of_event",
+    "required",
+]
 
 
 class Placing(TypedDict, total=False):
@@ -193,6 +205,14 @@ def evolve(state: ConflictState, event: Recorded, lookup: Lookup = no_lookup) ->
             target = required(state, ended.allegation_id, lookup)
             ends = {**state.incident_ends, target.id: (ended.ended_at, target.occurred_at)}
             state = replace(state, incident_ends=ends)
+        case LullObserved(data=observed):
+            state = _with_lull(state, lull_of_event(event))
+            state = _with_actors(state, (*observed.parties, observed.observed_by), event)
+        case LullEnded(data=ended):
+            lull = replace(
+                state.lulls[ended.lull_id], ended_at=event.occurred_at, end_reason=ended.reason
+            )
+            state = _with_lull(state, lull)
     return _at_version(state, event.version)
 
 
@@ -227,6 +247,26 @@ def _required_milestone(agreement: AgreementState, milestone_id: str) -> Milesto
     if milestone is None:
         raise LookupError(f"{agreement.agreement_id} has no milestone {milestone_id}: check first")
     return milestone
+
+
+def _with_lull(state: ConflictState, lull: LullState) -> ConflictState:
+    return replace(state, lulls={**state.lulls, lull.lull_id: lull})
+
+
+def lull_of_event(event: Recorded) -> LullState:
+    """The lull a ``lull.observed`` makes (not ended)."""
+    if not isinstance(event, LullObserved):
+        raise TypeError(f"{event.type} makes no lull")
+    data = event.data
+    return LullState(
+        lull_id=data.lull_id,
+        parties=data.parties,
+        observed_by=data.observed_by,
+        statement=data.statement,
+        observed_at=event.occurred_at,
+        version=event.version,
+        event_id=event.id,
+    )
 
 
 def _with_actors(state: ConflictState, names: Sequence[str], event: Recorded) -> ConflictState:
@@ -280,6 +320,18 @@ def _corrected(state: ConflictState, corrected: Recorded) -> ConflictState:
             return _with_agreement(state, replace(repudiated, departures=departures))
         case TalksSuspended(data=talks) | TalksResumed(data=talks):
             return _with_actors(state, talks.parties, corrected)
+        case LullObserved(data=observed):
+            lull = replace(
+                state.lulls[observed.lull_id],
+                parties=observed.parties,
+                observed_by=observed.observed_by,
+                statement=observed.statement,
+            )
+            state = _with_lull(state, lull)
+            return _with_actors(state, (*observed.parties, observed.observed_by), corrected)
+        case LullEnded(data=ended):
+            lull = replace(state.lulls[ended.lull_id], end_reason=ended.reason)
+            return _with_lull(state, lull)
     return state
 
 
@@ -362,6 +414,7 @@ def _at_version(state: ConflictState, version: int) -> ConflictState:
     _set_mission_ends(following, state.mission_ends)
     _set_actors(following, state.actors)
     _set_incident_ends(following, state.incident_ends)
+    _set_lulls(following, state.lulls)
     return following
 
 
@@ -378,6 +431,7 @@ _new_state = object.__new__
     _set_mission_ends,
     _set_actors,
     _set_incident_ends,
+    _set_lulls,
 ) = (
     getattr(ConflictState, name).__set__
     for name in (
@@ -392,5 +446,6 @@ _new_state = object.__new__
         "mission_ends",
         "actors",
         "incident_ends",
+        "lulls",
     )
 )

@@ -22,6 +22,7 @@ from events.model.state import (
     Lookup,
     current_version,
     known_agreement,
+    known_lull,
     no_lookup,
     with_data,
 )
@@ -139,6 +140,25 @@ def check(state: ConflictState, event: Event, lookup: Lookup = no_lookup) -> Non
             _check_end(incident.occurred_at, ended.ended_at)
         case types.ViolationsReported():
             _check_report(state, event)
+        case types.LullObserved(data=observed):
+            if observed.lull_id in state.lulls:
+                raise DomainRuleError(
+                    "lull-exists",
+                    f"lull {observed.lull_id!r} is already recorded in {state.conflict!r}",
+                )
+        case types.LullEnded(data=ended):
+            lull = known_lull(state, ended.lull_id)
+            if lull.ended_at is not None:
+                raise DomainRuleError(
+                    "lull-already-ended",
+                    f"lull {ended.lull_id!r} ended at {lull.ended_at.isoformat()}",
+                )
+            if event.occurred_at < lull.observed_at:
+                raise DomainRuleError(
+                    "end-before-observation",
+                    f"lull {ended.lull_id!r} was observed at {lull.observed_at.isoformat()}, "
+                    "after this end",
+                )
 
 
 def _milestone(
@@ -466,6 +486,10 @@ def _check_correction(state: ConflictState, target: Recorded, event: types.Event
                     f"a correction of event {target.id} must keep its never_agreed "
                     f"{str(old.never_agreed).lower()}",
                 )
+        case types.LullObserved(data=old), types.LullObserved(data=new):
+            _same_identity(target, "lull_id", old.lull_id, new.lull_id)
+        case types.LullEnded(data=old), types.LullEnded(data=new):
+            _same_identity(target, "lull_id", old.lull_id, new.lull_id)
         case _, types.ViolationAlleged(data=new):
             if new.ended_at is not None and target.id in state.incident_ends:
                 raise DomainRuleError(

@@ -38,8 +38,10 @@ __all__ = [
     "ConflictState",
     "Departure",
     "Lookup",
+    "LullState",
     "current_version",
     "known_agreement",
+    "known_lull",
     "no_lookup",
     "references",
     "target_of",
@@ -255,6 +257,27 @@ class AgreementState:
         return max((e for e in ends if e <= at), default=self.effective_at)
 
 
+@dataclass(frozen=True, slots=True)
+class LullState:
+    """A de facto calm as its events made it: observed at ``observed_at`` (the
+    ``lull.observed``'s occurred_at), held until ``ended_at`` (the ``lull.ended``'s; None: not
+    ended). Its span does not depend on the time of a view, so a view of T filters by it."""
+
+    lull_id: str
+    parties: tuple[str, ...]
+    observed_by: str
+    statement: str | None
+    observed_at: datetime
+    version: int
+    event_id: UUID
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+
+    def observed(self, at: datetime) -> bool:
+        """Observed and not ended at ``at``."""
+        return self.observed_at <= at and (self.ended_at is None or at < self.ended_at)
+
+
 #: The smallest step of a datetime: "just before" an instant.
 _INSTANT = timedelta(microseconds=1)
 
@@ -280,6 +303,8 @@ class ConflictState:
     #: Each allegation whose end an ``incident.ended`` gave: (its end, when it occurred). The
     #: latest one recorded stands, so later row versions of the allegation carry it.
     incident_ends: Mapping[UUID, tuple[datetime, datetime]] = field(default_factory=dict)
+    #: Its lulls (de facto calms without an agreement), observed and ended.
+    lulls: Mapping[str, LullState] = field(default_factory=dict)
 
 
 def target_of(event: Event) -> UUID | None:
@@ -333,6 +358,16 @@ def with_data(event: Recorded, data: Mapping[str, object]) -> Recorded:
     """``event`` carrying ``data`` (a correction's) in place of its own."""
     corrected = CORRECTABLE_DATA[event.type].model_validate(data, context=STORED)
     return event.model_copy(update={"data": corrected})
+
+
+def known_lull(state: ConflictState, lull_id: str) -> LullState:
+    """The lull ``lull_id`` of this conflict; the rule's problem when there is none."""
+    lull = state.lulls.get(lull_id)
+    if lull is None:
+        raise DomainRuleError(
+            "unknown-lull", f"no lull {lull_id!r} is recorded in conflict {state.conflict!r}"
+        )
+    return lull
 
 
 def known_agreement(state: ConflictState, agreement_id: str) -> AgreementState:

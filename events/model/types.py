@@ -25,6 +25,8 @@ from events.model.event_data import (
     ConflictDescribedData,
     EventCorrectedData,
     IncidentEndedData,
+    LullEndedData,
+    LullObservedData,
     MilestoneExtendedData,
     MilestoneMetData,
     MissionDispatchedData,
@@ -53,6 +55,8 @@ __all__ = [
     "EventCorrected",
     "EventType",
     "IncidentEnded",
+    "LullEnded",
+    "LullObserved",
     "MilestoneExtended",
     "MilestoneMet",
     "MissionDispatched",
@@ -184,6 +188,16 @@ class ViolationsReported(EventBase):
     data: ViolationsReportedData
 
 
+class LullObserved(EventBase):
+    type: Literal["lull.observed"] = "lull.observed"
+    data: LullObservedData
+
+
+class LullEnded(EventBase):
+    type: Literal["lull.ended"] = "lull.ended"
+    data: LullEndedData
+
+
 Event = Annotated[
     AgreementSigned
     | AgreementCollapsed
@@ -203,7 +217,9 @@ Event = Annotated[
     | TalksSuspended
     | TalksResumed
     | IncidentEnded
-    | ViolationsReported,
+    | ViolationsReported
+    | LullObserved
+    | LullEnded,
     Field(discriminator="type"),
 ]
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)

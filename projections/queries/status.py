@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, false, func, literal, null, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events.log.tables import streams
+from events.log.tables import events, streams
 from events.model.state import AgreementState
 from projections.findings import weight_of
-from projections.inline import load_agreements
+from projections.inline import load_agreements, load_lulls
 from projections.queries.reports import FiledReport, read_reports, reported_totals, tally_weight
 from projections.queries.shared import conflict_head, read_description, read_monitors
 from projections.standing import (
@@ -30,13 +30,17 @@ from projections.views import (
     AgreementView,
     ConflictSummary,
     ContestTally,
+    LullView,
     MissionView,
     PartyCounts,
     StatusView,
     tally,
 )
 
-__all__ = ["list_conflicts", "read_status", "standing_now"]
+__all__ = ["DEFAULT_STALE_AFTER", "list_conflicts", "read_status", "standing_now"]
+
+#: ``CEASEFIRE_STALE_AFTER``'s default: a conflict with no report for this long is ``stale``.
+DEFAULT_STALE_AFTER = timedelta(days=30)
 
 
 def _under(filing: Filing, wanted: Iterable[str]) -> tuple[Any, ColumnElement[bool]]:
@@ -225,25 +229,32 @@ async def _contesting_times(
 _PAGE = 500
 
 
-async def _last_allegation(
+async def _last_times(
     conn: AsyncConnection, conflict: str, as_of: datetime, known_at: datetime | None
-) -> datetime | None:
+) -> tuple[datetime | None, datetime | None]:
     """When the conflict's latest allegation occurred by ``as_of``, under whichever agreement
-    or none (retracted ones aside): a backward walk of the (conflict, occurred_at) index."""
+    or none (retracted ones aside), and its latest event of any kind (its freshness): two
+    backward walks of (conflict, occurred_at) indexes, in one round trip."""
     a = allegations.c
-    return (
-        await conn.execute(
-            select(a.occurred_at)
-            .where(
-                a.conflict == conflict,
-                a.occurred_at <= as_of,
-                standing_now(as_of),
-                known_at_condition(allegations, known_at),
-            )
-            .order_by(a.occurred_at.desc())
-            .limit(1)
+    allegation = (
+        select(a.occurred_at)
+        .where(
+            a.conflict == conflict,
+            a.occurred_at <= as_of,
+            standing_now(as_of),
+            known_at_condition(allegations, known_at),
         )
-    ).scalar_one_or_none()
+        .order_by(a.occurred_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    e = events.c
+    report = select(e.occurred_at).where(e.conflict == conflict, e.occurred_at <= as_of)
+    if known_at is not None:
+        report = report.where(e.recorded_at <= known_at)
+    reported = report.order_by(e.occurred_at.desc()).limit(1).scalar_subquery()
+    row = (await conn.execute(select(allegation, reported))).one()
+    return row[0], row[1]
 
 
 async def _active_missions(
@@ -285,9 +296,11 @@ async def read_status(
     known_at: datetime | None,
     window: timedelta,
     head: tuple[int, int] | None = None,
+    stale_after: timedelta = DEFAULT_STALE_AFTER,
 ) -> StatusView:
     """``head``: the conflict's ``(version, position)`` when the caller looked it up already in
-    this snapshot (``conflict_head``)."""
+    this snapshot (``conflict_head``). ``stale_after``: how long without a report makes the
+    view ``stale``."""
     version, position = await conflict_head(conn, conflict, known_at, head=head)
     known = await load_agreements(conn, conflict, known_at)
     visible = [a for a in known.values() if a.signed_at <= as_of]
@@ -325,6 +338,9 @@ async def read_status(
             conn, conflict, filing, national, monitors, as_of, known_at, window, under
         )
         standing = conflict_standing(visible, as_of, last_contesting, window, times, spans)
+    if standing.state not in ("holding", "contested"):  # an agreement in effect wins: no lull
+        lulls = (await load_lulls(conn, conflict, known_at)).values()
+        standing = conflict_standing(visible, as_of, last_contesting, window, lulls=lulls)
     current = standing.agreement
     states = {s.agreement.agreement_id: s.state for s in standing.agreements}
     counts: dict[str, PartyCounts] = {}
@@ -343,6 +359,8 @@ async def read_status(
             reported_totals([f.view for f in u.reports]),
         )
 
+    last_allegation, last_report = await _last_times(conn, conflict, as_of, known_at)
+    quiet_for = None if last_report is None else as_of - last_report
     return StatusView(
         conflict=conflict,
         title=None if described is None else described.title,
@@ -352,9 +370,13 @@ async def read_status(
         agreement=None if current is None else view(current),
         agreements=[view(s.agreement) for s in standing.agreements],
         allegations=counts,
+        lull=None if standing.lull is None else LullView.of(standing.lull),
         missions=await _active_missions(conn, conflict, as_of, known_at),
-        last_allegation_at=await _last_allegation(conn, conflict, as_of, known_at),
+        last_allegation_at=last_allegation,
         agreement_last_allegation_at=last_under,
+        last_report_at=last_report,
+        quiet_for=quiet_for,
+        stale=quiet_for is not None and quiet_for >= stale_after,
         version=version,
         position=position,
         as_of=as_of,
@@ -370,6 +392,7 @@ async def list_conflicts(
     window: timedelta,
     after: str | None = None,
     limit: int | None = None,
+    stale_after: timedelta = DEFAULT_STALE_AFTER,
 ) -> list[ConflictSummary]:
     """The conflicts in slug order (after ``after``, at most ``limit`` of them): those of which
     something was recorded by ``known_at``."""
@@ -382,7 +405,9 @@ async def list_conflicts(
         names = list((await conn.execute(listed)).scalars())
         for name in names:
             after = name
-            status = await read_status(conn, name, as_of=as_of, known_at=known_at, window=window)
+            status = await read_status(
+                conn, name, as_of=as_of, known_at=known_at, window=window, stale_after=stale_after
+            )
             if status.version == 0:  # nothing of it was recorded yet at known_at
                 continue
             summaries.append(
@@ -393,6 +418,9 @@ async def list_conflicts(
                     since=status.since,
                     agreement_id=status.agreement.agreement_id if status.agreement else None,
                     last_allegation_at=status.last_allegation_at,
+                    last_report_at=status.last_report_at,
+                    quiet_for=status.quiet_for,
+                    stale=status.stale,
                     version=status.version,
                     position=status.position,
                 )

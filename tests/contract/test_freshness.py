@@ -98,7 +98,15 @@ async def test_an_allegation_near_the_last_instant_breaks_no_view(
     last = datetime(9999, 12, 31, 23, 59, 50, tzinfo=UTC)  # its window would end past it
     await appender.append([signed(conflict), alleged(conflict, occurred_at=last)])
     now = await view_bytes.status(store.engine, conflict, as_of=None, known_at=None, window=WINDOW)
-    assert now.validator.until == last  # it comes due; its window's end is past any instant
+    # Its quiet days move on first (issue 18: the signing of 2022 is its last report); then it
+    # comes due; its window's end is past any instant.
+    body = json.loads(now.body)
+    assert body["last_report_at"] == "2022-09-14T16:00:00Z" and body["quiet_for"].endswith("D")
+    signing = datetime(2022, 9, 14, 16, tzinfo=UTC)
+    day = timedelta(days=1)
+    until = now.validator.until
+    assert until is not None and (until - signing) % day == timedelta(0)
+    assert until - day <= datetime.now(UTC) and until < last
     at_the_end = await view_bytes.status(
         store.engine, conflict, as_of=last + timedelta(seconds=5), known_at=None, window=WINDOW
     )

@@ -2,9 +2,10 @@
 
 Each read (status, allegations, actors, timeline, the conflict list, the pages: the list
 searched and not, the conflict's page and its card, the feed and the badge) at each event's
-time, a second either side, and the end of the contested window after it (and at instants no
-event occurred at, such as a milestone's due times); or at every
-``known_at`` a recording went through. Every JSON view must answer 200.
+time, a second either side, the end of the contested window after it (and at instants no
+event occurred at, such as a milestone's due times) and, when asked, the instant each event's
+silence turns the views stale (``CEASEFIRE_STALE_AFTER``); or at every ``known_at`` a
+recording went through. Every JSON view must answer 200.
 """
 
 from __future__ import annotations
@@ -42,14 +43,20 @@ def times_of(bodies: list[dict[str, Any]]) -> list[datetime]:
 
 
 def moments(
-    occurred: list[datetime], window: timedelta, also: Iterable[datetime] = ()
+    occurred: list[datetime],
+    window: timedelta,
+    also: Iterable[datetime] = (),
+    stale_after: timedelta | None = None,
 ) -> list[str]:
     """Each event's time, a second either side, and the end of the contested window after it;
-    and each of ``also`` (instants no event occurred at where a view changes: a milestone
-    falling due) with a second either side."""
+    each of ``also`` (instants no event occurred at where a view changes: a milestone falling
+    due) with a second either side; and the instant the silence after each event turns the
+    views stale (``stale_after``, when given)."""
     second = timedelta(seconds=1)
     found = {t + d for t in [*occurred, *also] for d in (-second, timedelta(0), second)}
     found |= {t + window + d for t in occurred for d in (-second, timedelta(0))}
+    if stale_after is not None:
+        found |= {t + stale_after + d for t in occurred for d in (-second, timedelta(0))}
     return [m.isoformat().replace("+00:00", "Z") for m in sorted(found)]
 
 
@@ -80,10 +87,11 @@ def unanswered_as_of(
     occurred: list[datetime],
     window: timedelta,
     also: Iterable[datetime] = (),
+    stale_after: timedelta | None = None,
 ) -> list[tuple[str, Any, int, str]]:
     """Every read at every moment (``moments``) that did not answer."""
     failures = []
-    for as_of in moments(occurred, window, also):
+    for as_of in moments(occurred, window, also, stale_after):
         for path in reads(slug):
             response = http.get(path, params={"as_of": as_of})
             if _failed(response, path):

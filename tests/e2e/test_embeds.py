@@ -3,6 +3,7 @@ readers are built on), the badge by an XML parser, both revalidated with If-None
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
 import feedparser
@@ -26,8 +27,10 @@ async def test_the_badge_is_svg_saying_the_state_and_how_long(
     assert int(root.attrib["width"]) > 0 and root.attrib["height"] == "20"
     title = root.find(f"{SVG}title")
     assert title is not None and title.text is not None
-    assert title.text.startswith("ceasefire: holding "), title.text
-    assert title.text.endswith(" days"), title.text
+    # Nothing reported since 2022 (issue 18): the state stays, how long nothing was reported
+    # takes the place of how long it held.
+    assert title.text.startswith("ceasefire: holding · no reports "), title.text
+    assert title.text.endswith(" months"), title.text
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert texts[0] == "ceasefire" and texts[1] == title.text.removeprefix("ceasefire: ")
 
@@ -139,3 +142,13 @@ async def test_a_fixed_term_truce_reaching_its_end_is_an_entry(
     again = feedparser.parse((await client.get(url)).content)
     assert [e.id for e in again.entries] == [ended.id, signed.id]  # stable
     assert ended.id.startswith("urn:uuid:") and ended.id != signed.id
+
+
+async def test_a_fresh_badge_says_how_long_the_state_has_held(
+    client: httpx.AsyncClient, keys: Keys, conflict: str
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    await post(client, keys, agreement(conflict, occurred_at=(now - timedelta(days=3)).isoformat()))
+    response = await client.get(f"/v1/conflicts/{conflict}/badge.svg")
+    title = ElementTree.fromstring(response.content).find(f"{SVG}title")
+    assert title is not None and title.text == "ceasefire: holding 3 days"

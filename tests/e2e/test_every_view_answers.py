@@ -1,15 +1,17 @@
 """Every view answers, at every moment, whatever the allegations: through a real server on
 every database, the UN-brokered Yemen truce of 2022 (renewed twice, expired unrenewed on
-2 October 2022, then the al-Dhabba terminal attack of 21 October outside any agreement), with
+2 October 2022, then the al-Dhabba terminal attack of 21 October outside any agreement, and
+the de facto lull the Special Envoy reported to the Security Council on 16 January 2023), with
 synthetic additions that real feeds carry too: a claim by a registered third party (an actor
 no agreement names), a denial, a retraction and a correction.
 
 Every read (status, allegations, timeline, the conflict list, the page, the feed and the badge)
 is tried at many ``as_of`` moments (each event's time, a second either side, the end of each
-contested window) and at every ``known_at`` the recording went through: none may answer 500,
-and each JSON view must be a 200. Then what the two bugs of the actors issue got wrong is
-checked on its own: the allegations view with an allegation outside every agreement, and
-``last_allegation_at`` counting it.
+contested window, the instant each silence turns the views stale) and at every ``known_at``
+the recording went through: none may answer 500, and each JSON view must be a 200. Then what
+the two bugs of the actors issue got wrong is checked on its own: the allegations view with an
+allegation outside every agreement, and ``last_allegation_at`` counting it; and the lull and
+the freshness fields through HTTP.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ import pytest
 from tests.e2e.conftest import Keys, OwnServer
 from tests.e2e.sweep import instant, unanswered_as_of, unanswered_known_at
 
-FIXTURE = Path(__file__).parent.parent / "fixtures" / "yemen-2022-truce.ndjson"
+FIXTURES = [
+    Path(__file__).parent.parent / "fixtures" / name
+    for name in ("yemen-2022-truce.ndjson", "yemen-2022-lull.ndjson")
+]
 TRUCE = "2022-04-un-truce"
 GOVERNMENT, HOUTHIS = "Government of Yemen", "Ansar Allah"
 #: The terminal attack, in UTC (noon in Yemen, UTC+3).
@@ -129,7 +134,7 @@ def loaded(own_server: OwnServer) -> Iterator[Loaded]:
     slug = f"yemen-{uuid.uuid4().hex[:8]}"
     ids: dict[str, str] = {}
     bodies = []
-    for line in FIXTURE.read_text().splitlines():
+    for line in [line for fixture in FIXTURES for line in fixture.read_text().splitlines()]:
         raw = json.loads(line)
         ids[raw["id"]] = str(uuid.uuid4())
         bodies.append({**raw, "id": ids[raw["id"]], "conflict": slug})
@@ -145,7 +150,10 @@ def loaded(own_server: OwnServer) -> Iterator[Loaded]:
 
 
 def test_no_read_answers_500_at_any_moment(loaded: Loaded) -> None:
-    assert unanswered_as_of(loaded.http, loaded.slug, loaded.occurred, timedelta(days=7)) == []
+    failures = unanswered_as_of(
+        loaded.http, loaded.slug, loaded.occurred, timedelta(days=7), timedelta(days=30)
+    )
+    assert failures == []
 
 
 def test_no_read_answers_500_at_any_known_at(loaded: Loaded) -> None:
@@ -208,3 +216,29 @@ def test_the_truce_day_by_day(loaded: Loaded) -> None:
         status = _get(loaded, f"/v1/conflicts/{loaded.slug}/status", as_of=as_of)
         got[as_of] = (status["state"], status["since"])
     assert got == expected
+
+
+def test_the_lull_after_the_truce_and_how_fresh_each_answer_is(loaded: Loaded) -> None:
+    """The lull through HTTP: the state, since the observation, with the envoy's statement;
+    the freshness fields on either side of 30 days of silence; the page says so; the badge
+    of now says how long nothing was reported."""
+    status = f"/v1/conflicts/{loaded.slug}/status"
+    quiet = _get(loaded, status, as_of="2023-01-16T14:59:59Z")
+    assert (quiet["state"], quiet["stale"]) == ("expired", True)
+    assert quiet["last_report_at"] == "2022-11-02T08:00:00Z"  # the synthetic retraction
+    assert quiet["quiet_for"] == "P75DT6H59M59S"
+    lull = _get(loaded, status, as_of="2023-01-16T15:00:00Z")
+    assert (lull["state"], lull["since"], lull["stale"]) == ("lull", "2023-01-16T15:00:00Z", False)
+    assert lull["lull"]["observed_by"] == "United Nations" and lull["quiet_for"] == "PT0S"
+    assert _get(loaded, status, as_of="2023-02-15T15:00:00Z")["stale"] is True
+    listed = _get(loaded, "/v1/conflicts", as_of="2023-02-15T14:59:59Z")
+    (summary,) = [c for c in listed if c["conflict"] == loaded.slug]  # type: ignore[union-attr]
+    assert (summary["state"], summary["stale"]) == ("lull", False)
+    assert summary["quiet_for"] == "P29DT23H59M59S"
+    page = loaded.http.get("/", params={"as_of": "2023-03-01T00:00:00Z"})
+    assert page.status_code == 200 and "no reports since" in page.text
+    assert "A de facto lull between Government of Yemen, Ansar Allah" in page.text
+    badge = loaded.http.get(f"/v1/conflicts/{loaded.slug}/badge.svg")
+    assert badge.status_code == 200 and "lull · no reports" in badge.text
+    now = _get(loaded, status)
+    assert now["stale"] is True and now["as_of"] is None and now["quiet_for"].endswith("D")
