@@ -368,13 +368,11 @@ class LullView(View):
 
 def _iso_duration(length: timedelta) -> str:
     """ISO 8601 in days and time (``P615DT3H5S``): never years or months, whose length
-    varies."""
+    varies, and whole seconds (RFC 3339's duration has no fractions; a part of a second is
+    dropped, never rounded up)."""
     hours, rest = divmod(length.seconds, 3600)
     minutes, seconds = divmod(rest, 60)
-    second = f"{seconds}.{length.microseconds:06d}".rstrip("0") if length.microseconds else ""
-    time = "".join(
-        f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (second or seconds, "S")) if n
-    )
+    time = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if n)
     days = f"{length.days}D" if length.days else ""
     if not days and not time:
         return "PT0S"

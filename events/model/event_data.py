@@ -85,7 +85,7 @@ class Milestone(Frozen):
     to be done, and by when. It never ends the agreement: past its due time it is overdue."""
 
     milestone_id: Slug = Field(description="Names it within its agreement.")
-    description: Annotated[Text, StringConstraints(min_length=1)] = Field(
+    description: Annotated[Text, StringConstraints(min_length=1, max_length=1000)] = Field(
         description="What is to be done (an Israeli withdrawal from southern Lebanon, say)."
     )
     due_at: Instant = Field(description="When it is due, as signed (later than the signing).")
@@ -99,7 +99,7 @@ def _distinct_milestones(milestones: tuple[Milestone, ...] | None) -> None:
 def _milestones_field() -> Any:
     return Field(
         default=None,
-        max_length=100,
+        max_length=50,
         description="Deadlines inside it (withdrawals, handovers, exchanges), each with its own "
         "`milestone_id` (distinct), `description` and `due_at`; extended with "
         "`milestone.extended`, met with `milestone.met`.",

@@ -85,10 +85,21 @@ def _within_rules(data: dict[str, Any]) -> dict[str, Any]:
     cannot state and the schema's descriptions do: parties (and a declaration's ``declared_by``
     and ``toward``) distinct ignoring case, ``accused`` not ``alleged_by``, casualties
     ``low <= best <= high``, ``expires_at`` after ``effective_at``, an area for a regional or
-    local scope, a report's ``to`` after its ``from`` and its ``by_party`` naming each once.
-    Only values that are valid on their own are changed, so a request made
-    invalid on purpose stays invalid."""
+    local scope, a report's ``to`` after its ``from`` and its ``by_party`` naming each once,
+    milestone ids distinct. Only values that are valid on their own are changed, so a request
+    made invalid on purpose stays invalid."""
     data = dict(data)
+    milestones = data.get("milestones")
+    if isinstance(milestones, list) and all(
+        isinstance(m, dict)
+        and isinstance(m.get("milestone_id"), str)
+        and re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", m["milestone_id"])
+        for m in milestones
+    ):
+        data["milestones"] = [
+            {**m, "milestone_id": f"{m['milestone_id'][:40]}-{number}"}
+            for number, m in enumerate(milestones)
+        ]
     parties = data.get("parties")
     if isinstance(parties, list) and all(_is_name(p) for p in parties):
         seen: set[str] = set()
