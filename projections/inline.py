@@ -17,9 +17,11 @@ from events.model.actors import Actor, Actors, name_key
 from events.model.milestones import MilestoneExtension, MilestoneMeeting, MilestoneState
 from events.model.state import AgreementState, ConflictState, Departure, LullState
 from projections.tables import (
+    CONFLICT,
     actors,
     agreements,
     allegations,
+    by_knowledge,
     corrections,
     extensions,
     known_at_condition,
@@ -28,6 +30,7 @@ from projections.tables import (
     milestones,
     mission_ends,
     missions,
+    read_params,
 )
 
 __all__ = [
@@ -88,28 +91,37 @@ def departures_from_json(text: str | None) -> tuple[Departure, ...]:
     )
 
 
+_EXTENSIONS = by_knowledge(
+    lambda known_at: (
+        select(extensions.c.agreement_id, extensions.c.occurred_at, extensions.c.expires_at)
+        .where(extensions.c.conflict == CONFLICT, known_at_condition(extensions, known_at))
+        .order_by(extensions.c.version)
+    )
+)
+_AGREEMENTS = by_knowledge(
+    lambda known_at: select(agreements).where(
+        agreements.c.conflict == CONFLICT, known_at_condition(agreements, known_at)
+    )
+)
+
+
 async def load_agreements(
-    conn: AsyncConnection, conflict: str, known_at: datetime | None = None
+    conn: AsyncConnection,
+    conflict: str,
+    known_at: datetime | None = None,
+    *,
+    with_milestones: bool = True,
 ) -> dict[str, AgreementState]:
     """The conflict's agreements and declarations with their extensions and milestones, as the
     log held them at ``known_at`` (None: now). Three indexed lookups (four when it has
-    milestones); a conflict has few agreements."""
+    milestones); a conflict has few agreements. ``with_milestones=False``: the caller knows it has
+    none (``Glance.has_milestones``), which spares a lookup."""
     extended: dict[str, list[tuple[datetime, datetime]]] = {}
-    rows = await conn.execute(
-        select(extensions.c.agreement_id, extensions.c.occurred_at, extensions.c.expires_at)
-        .where(extensions.c.conflict == conflict, known_at_condition(extensions, known_at))
-        .order_by(extensions.c.version)
-    )
-    for agreement_id, occurred_at, expires_at in rows:
+    params = read_params(conflict, known_at=known_at)
+    for agreement_id, occurred_at, expires_at in await conn.execute(_EXTENSIONS(known_at), params):
         extended.setdefault(agreement_id, []).append((occurred_at, expires_at))
-    agreement_rows = (
-        await conn.execute(
-            select(agreements).where(
-                agreements.c.conflict == conflict, known_at_condition(agreements, known_at)
-            )
-        )
-    ).mappings()
-    deadlines = await load_milestones(conn, conflict, known_at)
+    agreement_rows = (await conn.execute(_AGREEMENTS(known_at), params)).mappings()
+    deadlines = await load_milestones(conn, conflict, known_at) if with_milestones else {}
     return {
         row["agreement_id"]: agreement_from_row(
             row,

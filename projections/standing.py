@@ -327,11 +327,11 @@ def _contested_since(
     it occurred until ``window`` after it (after its end, for an ongoing one), and the run is
     the union of those. Only from the start of the spell in effect on: a run under an earlier
     agreement that ended does not make the current one contested since its own start."""
-    runs = sorted(
-        (max(first, start), min(last, at))
-        for first, last in itertools.chain(((t, t) for t in times), spans)
-        if first <= at and last >= start
+    runs = [(t, t) for t in times if start <= t <= at]  # an instant is its own run
+    runs.extend(
+        (max(first, start), min(last, at)) for first, last in spans if first <= at and last >= start
     )
+    runs.sort()
     since: datetime | None = None
     latest: datetime | None = None
     for first, last in runs:  # by start; (first - latest < window, not first < latest + window:

@@ -10,9 +10,12 @@ log said at any moment with an indexed lookup instead of a replay.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BindParameter,
     Boolean,
     Column,
     ColumnElement,
@@ -23,6 +26,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     and_,
+    bindparam,
     false,
     or_,
 )
@@ -30,10 +34,14 @@ from sqlalchemy import (
 from events.log.tables import UtcDateTime, metadata
 
 __all__ = [
+    "AS_OF",
+    "CONFLICT",
+    "KNOWN_AT",
     "PROJECTION_KEYS",
     "actors",
     "agreements",
     "allegations",
+    "by_knowledge",
     "corrections",
     "descriptions",
     "extensions",
@@ -44,8 +52,11 @@ __all__ = [
     "milestones",
     "mission_ends",
     "missions",
+    "read_params",
     "reports",
 ]
+
+S = TypeVar("S")
 
 
 def known_between() -> tuple[Column[datetime], Column[datetime]]:
@@ -327,7 +338,33 @@ PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-def known_at_condition(table: Table, known_at: datetime | None) -> ColumnElement[bool]:
+#: The parameters of the reads built once and run many times (``Read``): a read's conflict,
+#: ``as_of`` and ``known_at``, given at execution (``Read.params``). Building a statement costs
+#: more than running it on a conflict's few rows.
+CONFLICT: BindParameter[str] = bindparam("conflict", type_=String())
+AS_OF: BindParameter[datetime] = bindparam("as_of", type_=UtcDateTime())
+KNOWN_AT: BindParameter[datetime] = bindparam("known_at", type_=UtcDateTime())
+
+
+def by_knowledge(
+    build: Callable[[BindParameter[datetime] | None], S],
+) -> Callable[[datetime | None], S]:
+    """A statement built once for each of its two shapes, as the log is now (``known_at`` None)
+    and as it was at a ``known_at`` (``KNOWN_AT``): ``build`` gets ``KNOWN_AT`` or None."""
+    shapes = (build(None), build(KNOWN_AT))
+    return lambda known_at: shapes[known_at is not None]
+
+
+def read_params(
+    conflict: str, as_of: datetime | None = None, known_at: datetime | None = None
+) -> dict[str, Any]:
+    """The parameters of a ``by_knowledge`` statement (one that lacks some ignores them)."""
+    return {"conflict": conflict, "as_of": as_of, "known_at": known_at}
+
+
+def known_at_condition(
+    table: Table, known_at: datetime | BindParameter[datetime] | None
+) -> ColumnElement[bool]:
     """The row versions the log held at ``known_at`` (None: the current ones)."""
     if known_at is None:
         return table.c.known_until.is_(None)

@@ -19,6 +19,7 @@ from events.log.tables import log_head, projection_checkpoints, streams
 __all__ = [
     "LOG_HEAD",
     "LOG_POSITION",
+    "STREAM_HEAD",
     "STREAM_POSITION",
     "checkpoint_position",
     "log_position",
@@ -32,6 +33,10 @@ LOG_POSITION = select(log_head.c.position)
 LOG_HEAD = select(log_head.c.position, log_head.c.hash)
 #: The position of a conflict's newest event (no row for an unknown conflict).
 STREAM_POSITION = select(streams.c.position).where(streams.c.conflict == bindparam("conflict"))
+#: A conflict's newest ``(version, position)`` (no row for an unknown conflict).
+STREAM_HEAD = select(streams.c.version, streams.c.position).where(
+    streams.c.conflict == bindparam("conflict")
+)
 
 
 def raw_sql(statement: Select[Any], dialect: Dialect, *, for_update: bool = False) -> str:
@@ -50,11 +55,7 @@ async def log_position(conn: AsyncConnection) -> int:
 
 async def stream_head(conn: AsyncConnection, conflict: str) -> tuple[int, int] | None:
     """``(version, position)`` of the conflict's newest event; None for an unknown conflict."""
-    row = (
-        await conn.execute(
-            select(streams.c.version, streams.c.position).where(streams.c.conflict == conflict)
-        )
-    ).one_or_none()
+    row = (await conn.execute(STREAM_HEAD, {"conflict": conflict})).one_or_none()
     return None if row is None else (int(row.version), int(row.position))
 
 

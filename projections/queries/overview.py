@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.log.tables import events, streams
-from projections.queries.status import standing_now
+from projections.queries.shared import standing_now
 from projections.tables import allegations, descriptions, known_at_condition
 
 __all__ = ["ListOrder", "Listed", "accusations", "list_page"]

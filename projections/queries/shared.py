@@ -1,22 +1,60 @@
 """What every read of a conflict starts with: its head (so the data is never older than the
-position it is tagged with), the monitors of its agreements (whose findings are not a party's
-claim) and its description (its title)."""
+position it is tagged with), its missions (the monitors of its agreements, whose findings are
+not a party's claim) and a glance at the rest (its title, its latest times, what it has)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Exists,
+    ScalarSelect,
+    Select,
+    Table,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.log.positions import stream_head
 from events.log.tables import events
 from events.model.errors import UnknownConflictError
-from projections.tables import descriptions, known_at_condition, missions
-from projections.views import DescriptionView
+from projections.tables import (
+    AS_OF,
+    CONFLICT,
+    allegations,
+    by_knowledge,
+    descriptions,
+    known_at_condition,
+    lulls,
+    milestones,
+    mission_ends,
+    missions,
+    read_params,
+    reports,
+)
+from projections.views import DescriptionView, MissionView
 
-__all__ = ["conflict_head", "read_description", "read_monitors"]
+__all__ = [
+    "Glance",
+    "Missions",
+    "conflict_head",
+    "read_glance",
+    "read_missions",
+    "read_monitors",
+    "standing_now",
+]
+
+
+def standing_now(as_of: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
+    """An allegation not retracted by ``as_of`` (a retraction shows from its own
+    occurred_at)."""
+    return or_(allegations.c.retracted_at.is_(None), allegations.c.retracted_at > as_of)
 
 
 async def conflict_head(
@@ -50,45 +88,152 @@ async def conflict_head(
     return (0, 0) if known is None else (int(known.version), int(known.position))
 
 
+@dataclass(frozen=True)
+class Missions:
+    """The missions dispatched to a conflict by ``as_of``, read once for both of their uses."""
+
+    #: Per agreement, the organizations (every one, ``organizations`` too) of the missions
+    #: dispatched to monitor it, ended or not: their findings count as a monitor's, not a
+    #: party's claim.
+    monitors: dict[str, list[str]]
+    #: Those not ended by ``as_of``, in order of dispatch.
+    active: list[MissionView]
+
+
+def _missions(known_at: BindParameter[datetime] | None) -> Select[Any]:
+    m = missions.c
+    ended = (
+        select(mission_ends.c.mission_id)
+        .where(
+            mission_ends.c.conflict == CONFLICT,
+            mission_ends.c.mission_id == m.mission_id,
+            mission_ends.c.ended_at <= AS_OF,
+            known_at_condition(mission_ends, known_at),
+        )
+        .exists()
+    )
+    return (
+        select(missions, ended.label("ended"))
+        .where(
+            m.conflict == CONFLICT,
+            m.dispatched_at <= AS_OF,
+            known_at_condition(missions, known_at),
+        )
+        .order_by(m.dispatched_at, m.version)
+    )
+
+
+_MISSIONS = by_knowledge(_missions)
+
+
+async def read_missions(
+    conn: AsyncConnection, conflict: str, as_of: datetime, known_at: datetime | None
+) -> Missions:
+    """The conflict's missions at ``as_of`` as the log held them at ``known_at``: one indexed
+    lookup, each row with whether it had ended."""
+    rows = await conn.execute(_MISSIONS(known_at), read_params(conflict, as_of, known_at))
+    monitors: dict[str, list[str]] = {}
+    active: list[MissionView] = []
+    for row in rows.mappings():
+        others: list[str] = json.loads(row["organizations"] or "[]")
+        if row["agreement_id"] is not None:
+            monitors.setdefault(row["agreement_id"], []).extend([row["organization"], *others])
+        if not row["ended"]:
+            active.append(MissionView.model_validate({**row, "organizations": others}))
+    return Missions(monitors, active)
+
+
 async def read_monitors(
     conn: AsyncConnection, conflict: str, as_of: datetime, known_at: datetime | None
 ) -> dict[str, list[str]]:
-    """Per agreement, the organizations (every one, ``organizations`` too) of the missions
-    dispatched to monitor it by ``as_of``:
-    their findings count as a monitor's, not a party's claim."""
-    rows = await conn.execute(
-        select(missions.c.agreement_id, missions.c.organization, missions.c.organizations).where(
-            missions.c.conflict == conflict,
-            missions.c.agreement_id.is_not(None),
-            missions.c.dispatched_at <= as_of,
-            known_at_condition(missions, known_at),
+    """Per agreement, the organizations of the missions dispatched to monitor it by ``as_of``
+    (``Missions.monitors``)."""
+    return (await read_missions(conn, conflict, as_of, known_at)).monitors
+
+
+@dataclass(frozen=True)
+class Glance:
+    """What a status read wants of a conflict beside its agreements, allegations and missions,
+    looked up in one round trip: each part one indexed lookup or one backward walk of an
+    index, so that what most conflicts lack (milestones, reports, lulls) costs a probe rather
+    than a query of its own."""
+
+    #: Its latest description (its title) known at ``known_at`` (None: never described).
+    description: DescriptionView | None
+    #: When its latest allegation occurred by ``as_of``, under whichever agreement or none
+    #: (retracted ones aside).
+    last_allegation_at: datetime | None
+    #: When its latest event of any kind occurred by ``as_of`` (its freshness).
+    last_report_at: datetime | None
+    has_milestones: bool
+    #: A report whose period ended by ``as_of``.
+    has_reports: bool
+    has_lulls: bool
+
+
+def _glance(known_at: BindParameter[datetime] | None) -> Select[Any]:
+    a, e, d = allegations.c, events.c, descriptions.c
+
+    def described(column: ColumnElement[Any]) -> ScalarSelect[Any]:
+        return (
+            select(column)
+            .where(d.conflict == CONFLICT, known_at_condition(descriptions, known_at))
+            .scalar_subquery()
         )
+
+    def probe(table: Table, *where: ColumnElement[bool]) -> Exists:
+        return (
+            select(table.c.conflict)
+            .where(table.c.conflict == CONFLICT, known_at_condition(table, known_at), *where)
+            .exists()
+        )
+
+    allegation = (
+        select(a.occurred_at)
+        .where(
+            a.conflict == CONFLICT,
+            a.occurred_at <= AS_OF,
+            standing_now(AS_OF),
+            known_at_condition(allegations, known_at),
+        )
+        .order_by(a.occurred_at.desc())
+        .limit(1)
+        .scalar_subquery()
     )
-    found: dict[str, list[str]] = {}
-    for agreement_id, organization, others in rows:
-        found.setdefault(agreement_id, []).append(organization)
-        if others:
-            found[agreement_id].extend(json.loads(others))
-    return found
+    report = select(e.occurred_at).where(e.conflict == CONFLICT, e.occurred_at <= AS_OF)
+    if known_at is not None:
+        report = report.where(e.recorded_at <= known_at)
+    return select(
+        described(d.title),
+        described(d.summary),
+        described(d.countries),
+        described(d.region),
+        allegation,
+        report.order_by(e.occurred_at.desc()).limit(1).scalar_subquery(),
+        probe(milestones),
+        probe(reports, reports.c.period_to <= AS_OF),
+        probe(lulls),
+    )
 
 
-async def read_description(
-    conn: AsyncConnection, conflict: str, known_at: datetime | None
-) -> DescriptionView | None:
-    """The conflict's description as the log held it at ``known_at`` (None: never described
-    by then): one indexed lookup."""
-    row = (
-        await conn.execute(
-            select(
-                descriptions.c.title,
-                descriptions.c.summary,
-                descriptions.c.countries,
-                descriptions.c.region,
-            ).where(descriptions.c.conflict == conflict, known_at_condition(descriptions, known_at))
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    return DescriptionView(
-        title=row.title, summary=row.summary, countries=json.loads(row.countries), region=row.region
+_GLANCE = by_knowledge(_glance)
+
+
+async def read_glance(
+    conn: AsyncConnection, conflict: str, *, as_of: datetime, known_at: datetime | None
+) -> Glance:
+    """The conflict's ``Glance`` at ``as_of`` as the log held it at ``known_at``."""
+    row = (await conn.execute(_GLANCE(known_at), read_params(conflict, as_of, known_at))).one()
+    title, summary, countries, region, last_allegation, last_report, *has = row
+    return Glance(
+        description=None
+        if title is None
+        else DescriptionView(
+            title=title, summary=summary, countries=json.loads(countries), region=region
+        ),
+        last_allegation_at=last_allegation,
+        last_report_at=last_report,
+        has_milestones=bool(has[0]),
+        has_reports=bool(has[1]),
+        has_lulls=bool(has[2]),
     )

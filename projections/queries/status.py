@@ -3,7 +3,6 @@ one, its active missions) and the list of conflicts with theirs."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -12,12 +11,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, false, func, literal, null, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events.log.tables import events, streams
+from events.log.tables import streams
 from events.model.state import AgreementState
 from projections.findings import weight_of
 from projections.inline import load_agreements, load_lulls
 from projections.queries.reports import FiledReport, read_reports, reported_totals, tally_weight
-from projections.queries.shared import conflict_head, read_description, read_monitors
+from projections.queries.shared import conflict_head, read_glance, read_missions, standing_now
 from projections.standing import (
     Filing,
     conflict_standing,
@@ -25,19 +24,18 @@ from projections.standing import (
     contests,
     role_of,
 )
-from projections.tables import allegations, known_at_condition, mission_ends, missions
+from projections.tables import allegations, known_at_condition
 from projections.views import (
     AgreementView,
     ConflictSummary,
     ContestTally,
     LullView,
-    MissionView,
     PartyCounts,
     StatusView,
     tally,
 )
 
-__all__ = ["DEFAULT_STALE_AFTER", "list_conflicts", "read_status", "standing_now"]
+__all__ = ["DEFAULT_STALE_AFTER", "list_conflicts", "read_status"]
 
 #: ``CEASEFIRE_STALE_AFTER``'s default: a conflict with no report for this long is ``stale``.
 DEFAULT_STALE_AFTER = timedelta(days=30)
@@ -65,11 +63,6 @@ def _under(filing: Filing, wanted: Iterable[str]) -> tuple[Any, ColumnElement[bo
         a.agreement_id.in_(wanted), and_(a.agreement_id.is_(None), or_(false(), *implicit))
     )
     return filed, condition
-
-
-def standing_now(as_of: datetime) -> ColumnElement[bool]:
-    """Not retracted by ``as_of`` (a retraction shows from its own occurred_at)."""
-    return or_(allegations.c.retracted_at.is_(None), allegations.c.retracted_at > as_of)
 
 
 @dataclass
@@ -176,11 +169,16 @@ async def _contesting_times(
         condition,
     )
 
+    decided: dict[tuple[str, str | None], bool] = {}  # a run has few (author, agreement) pairs
+
     def contesting(alleged_by: str, agreement_id: str | None) -> bool:
-        agreement = by_id.get(agreement_id) if agreement_id is not None else None
-        return agreement is not None and contests(
-            role_of(agreement, alleged_by, monitors.get(agreement.agreement_id, ()))
-        )
+        key = (alleged_by, agreement_id)
+        if key not in decided:
+            agreement = by_id.get(agreement_id) if agreement_id is not None else None
+            decided[key] = agreement is not None and contests(
+                role_of(agreement, alleged_by, monitors.get(agreement.agreement_id, ()))
+            )
+        return decided[key]
 
     spans = [
         (occurred_at, ended_at)
@@ -229,65 +227,6 @@ async def _contesting_times(
 _PAGE = 500
 
 
-async def _last_times(
-    conn: AsyncConnection, conflict: str, as_of: datetime, known_at: datetime | None
-) -> tuple[datetime | None, datetime | None]:
-    """When the conflict's latest allegation occurred by ``as_of``, under whichever agreement
-    or none (retracted ones aside), and its latest event of any kind (its freshness): two
-    backward walks of (conflict, occurred_at) indexes, in one round trip."""
-    a = allegations.c
-    allegation = (
-        select(a.occurred_at)
-        .where(
-            a.conflict == conflict,
-            a.occurred_at <= as_of,
-            standing_now(as_of),
-            known_at_condition(allegations, known_at),
-        )
-        .order_by(a.occurred_at.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    e = events.c
-    report = select(e.occurred_at).where(e.conflict == conflict, e.occurred_at <= as_of)
-    if known_at is not None:
-        report = report.where(e.recorded_at <= known_at)
-    reported = report.order_by(e.occurred_at.desc()).limit(1).scalar_subquery()
-    row = (await conn.execute(select(allegation, reported))).one()
-    return row[0], row[1]
-
-
-async def _active_missions(
-    conn: AsyncConnection, conflict: str, as_of: datetime, known_at: datetime | None
-) -> list[MissionView]:
-    ended = (
-        select(mission_ends.c.mission_id)
-        .where(
-            mission_ends.c.conflict == conflict,
-            mission_ends.c.mission_id == missions.c.mission_id,
-            mission_ends.c.ended_at <= as_of,
-            known_at_condition(mission_ends, known_at),
-        )
-        .exists()
-    )
-    rows = (
-        await conn.execute(
-            select(missions)
-            .where(
-                missions.c.conflict == conflict,
-                missions.c.dispatched_at <= as_of,
-                known_at_condition(missions, known_at),
-                ~ended,
-            )
-            .order_by(missions.c.dispatched_at, missions.c.version)
-        )
-    ).mappings()
-    return [
-        MissionView.model_validate({**r, "organizations": json.loads(r["organizations"] or "[]")})
-        for r in rows
-    ]
-
-
 async def read_status(
     conn: AsyncConnection,
     conflict: str,
@@ -302,10 +241,12 @@ async def read_status(
     this snapshot (``conflict_head``). ``stale_after``: how long without a report makes the
     view ``stale``."""
     version, position = await conflict_head(conn, conflict, known_at, head=head)
-    known = await load_agreements(conn, conflict, known_at)
+    glance = await read_glance(conn, conflict, as_of=as_of, known_at=known_at)
+    known = await load_agreements(conn, conflict, known_at, with_milestones=glance.has_milestones)
     visible = [a for a in known.values() if a.signed_at <= as_of]
     filing = Filing(known.values())
-    monitors = await read_monitors(conn, conflict, as_of, known_at) if visible else {}
+    dispatched = await read_missions(conn, conflict, as_of, known_at)
+    monitors = dispatched.monitors
     under = await _tallies(conn, conflict, filing, visible, monitors, as_of, known_at)
     filed = (
         await read_reports(
@@ -316,7 +257,7 @@ async def read_status(
             as_of=as_of,
             known_at=known_at,
         )
-        if visible
+        if visible and glance.has_reports
         else []
     )
     for report in filed:
@@ -338,7 +279,8 @@ async def read_status(
             conn, conflict, filing, national, monitors, as_of, known_at, window, under
         )
         standing = conflict_standing(visible, as_of, last_contesting, window, times, spans)
-    if standing.state not in ("holding", "contested"):  # an agreement in effect wins: no lull
+    if glance.has_lulls and standing.state not in ("holding", "contested"):
+        # An agreement in effect wins: no lull.
         lulls = (await load_lulls(conn, conflict, known_at)).values()
         standing = conflict_standing(visible, as_of, last_contesting, window, lulls=lulls)
     current = standing.agreement
@@ -347,7 +289,7 @@ async def read_status(
     last_under: datetime | None = None
     if current is not None:
         counts, last_under = under[current.agreement_id].counts, under[current.agreement_id].last
-    described = await read_description(conn, conflict, known_at)
+    described = glance.description
 
     def view(agreement: AgreementState) -> AgreementView:
         u = under[agreement.agreement_id]
@@ -359,7 +301,7 @@ async def read_status(
             reported_totals([f.view for f in u.reports]),
         )
 
-    last_allegation, last_report = await _last_times(conn, conflict, as_of, known_at)
+    last_allegation, last_report = glance.last_allegation_at, glance.last_report_at
     quiet_for = None if last_report is None else as_of - last_report
     return StatusView(
         conflict=conflict,
@@ -371,7 +313,7 @@ async def read_status(
         agreements=[view(s.agreement) for s in standing.agreements],
         allegations=counts,
         lull=None if standing.lull is None else LullView.of(standing.lull),
-        missions=await _active_missions(conn, conflict, as_of, known_at),
+        missions=dispatched.active,
         last_allegation_at=last_allegation,
         agreement_last_allegation_at=last_under,
         last_report_at=last_report,

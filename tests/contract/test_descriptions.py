@@ -12,8 +12,9 @@ from app.services.appending import Appender
 from events.log.store import EventStore
 from events.model.types import Event, event_adapter
 from projections.freshness import snapshot
-from projections.queries.shared import read_description
+from projections.queries.shared import read_glance
 from projections.runner import replay
+from projections.views import DescriptionView
 from tests.factories import alleged, seed_events
 from tests.logtools import dump_projections
 
@@ -69,10 +70,15 @@ async def test_the_latest_description_known_is_the_conflicts(
     appender = Appender(fresh_store, clock=lambda: next(ticks))
     first = await appender.append([_described(conflict, "Border clashes", ["AM"])])
     await appender.append([_described(conflict, "Armenia-Azerbaijan", ["AM", "AZ"])])
-    async with snapshot(fresh_store.engine) as conn:
-        now = await read_description(conn, conflict, None)
-        then = await read_description(conn, conflict, first.events[0].recorded_at)
-        before = await read_description(conn, conflict, T0 - timedelta(seconds=1))
+    later = T0 + timedelta(days=1)
+
+    async def described(known_at: datetime | None) -> DescriptionView | None:
+        async with snapshot(fresh_store.engine) as conn:
+            return (await read_glance(conn, conflict, as_of=later, known_at=known_at)).description
+
+    now = await described(None)
+    then = await described(first.events[0].recorded_at)
+    before = await described(T0 - timedelta(seconds=1))
     assert now is not None and (now.title, now.countries) == ("Armenia-Azerbaijan", ["AM", "AZ"])
     assert then is not None and (then.title, then.countries) == ("Border clashes", ["AM"])
     assert before is None
