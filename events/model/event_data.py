@@ -280,7 +280,18 @@ class CasualtiesClaimed(Frozen):
     missing (the claim did not say). The bare range of ``CasualtyRange`` still stands and means
     killed, so stored allegations keep their bytes and their hashes."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        # What ``_says_something`` checks, for the document: killed or injured, not null.
+        json_schema_extra={
+            "minProperties": 1,
+            "anyOf": [
+                {"required": [part], "properties": {part: {"not": {"type": "null"}}}}
+                for part in ("killed", "injured")
+            ],
+        },
+    )
 
     killed: CasualtyRange | None = None
     injured: CasualtyRange | None = None

@@ -151,6 +151,8 @@ _REFUSED_IN_PROSE = re.compile(f"[{_NOT_IN_PROSE}]")
 
 def refused_character(text: str, *, prose: bool = False) -> str | None:
     """The first character of ``text`` an event may not hold, or ``None``."""
+    if text.isascii() and text.isprintable():  # U+0020..U+007E, none refused: most text
+        return None
     found = (_REFUSED_IN_PROSE if prose else _REFUSED_IN_LINES).search(text)
     return None if found is None else found.group()
 
