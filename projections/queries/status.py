@@ -158,7 +158,7 @@ async def _contesting_times(
     to the first gap of ``window`` or more, and the (start, end) of every ongoing one (few,
     read at once); reports count at their period's end. Only read when the conflict is
     contested, to say since when. Its cost grows with the length of the contested run, read
-    in pages."""
+    in pages that grow fourfold."""
     filed, condition = _under(filing, [a.agreement_id for a in national])
     by_id = {a.agreement_id: a for a in national}
     a = allegations.c
@@ -199,14 +199,14 @@ async def _contesting_times(
         reverse=True,
     )
     paged: list[datetime] = []
-    before = as_of
+    before, page = as_of, _FIRST_PAGE
     while True:
         rows = (
             await conn.execute(
                 select(a.occurred_at, a.alleged_by, filed)
                 .where(*common, a.occurred_at <= before, a.ended_at.is_(None))
                 .order_by(a.occurred_at.desc())
-                .limit(_PAGE)
+                .limit(page)
             )
         ).all()
         paged.extend(
@@ -214,17 +214,19 @@ async def _contesting_times(
             for occurred_at, alleged_by, agreement_id in rows
             if contesting(alleged_by, agreement_id)
         )
-        if len(rows) < _PAGE:
+        if len(rows) < page:
             break
         oldest = rows[-1].occurred_at
         since = contested_run_start([*times, *paged], spans, as_of, window)
         if since is not None and since - oldest >= window:
             break
         before = oldest - timedelta(microseconds=1)
+        page *= 4  # a short run costs one small page, a long one few round trips
     return sorted([*times, *paged], reverse=True), spans
 
 
-_PAGE = 500
+#: The first page of ``_contesting_times``; each next one is four times longer.
+_FIRST_PAGE = 500
 
 
 async def read_status(

@@ -108,3 +108,33 @@ async def test_known_at_before_the_first_event_knows_nothing(
 async def test_unknown_conflict(store: EventStore) -> None:
     with pytest.raises(UnknownConflictError):
         await status(store, "no-such-conflict", "2022-09-24T00:00:00Z")
+
+
+@pytest.mark.parametrize("run_length", [499, 500, 2_600])
+async def test_since_of_a_contested_run_longer_than_a_page(
+    store: EventStore, conflict: str, appender: Appender, run_length: int
+) -> None:
+    """``since`` of a contested run read back in pages (500, then 2,000, ...): a run of
+    allegations 12 hours apart, after a gap longer than the window that follows older ones,
+    is contested since its first allegation, whatever page it falls in; one allegation more
+    inside the gap joins the run."""
+    start = at("2020-01-01T00:00:00Z")
+    await appender.append([signed(conflict, occurred_at=start)])
+    older = [alleged(conflict, occurred_at=start + timedelta(days=1 + i)) for i in range(30)]
+    run_start = start + timedelta(days=31) + WINDOW + timedelta(days=3)
+    run = [
+        alleged(conflict, occurred_at=run_start + timedelta(hours=12 * i))
+        for i in range(run_length)
+    ]
+    events = [*older, *run]
+    for first in range(0, len(events), 200):
+        await appender.append(events[first : first + 200])
+    last = run_start + timedelta(hours=12 * (run_length - 1))
+    as_of = (last + timedelta(hours=1)).isoformat()
+    view = await status(store, conflict, as_of)
+    assert (view.state, view.since) == ("contested", run_start)
+    # An allegation in the gap, within the window of both sides, joins the two runs.
+    bridge = start + timedelta(days=30) + WINDOW - timedelta(days=1)
+    await appender.append([alleged(conflict, occurred_at=bridge)])
+    view = await status(store, conflict, as_of)
+    assert (view.state, view.since) == ("contested", start + timedelta(days=1))
