@@ -442,6 +442,7 @@ def _allegation_row(
         "denied_by": None if denial is None else denial[1],
         "ended_at": data.ended_at if end is None else end[0],
         "ended_later": end is not None,
+        "ongoing": data.ongoing,
     }
 
 

@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, Table, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.log.positions import LOG_POSITION
@@ -114,8 +114,10 @@ async def next_change(
     or end, a milestone falling due, its extension or its meeting dated later than ``after``,
     or any of ``also`` (the end of a contested window, say). Given the contested ``window``,
     also the earliest end of the window after any allegation, any ongoing violation's end and
-    any report's period (whichever agreement it contests). None when nothing is due. It may
-    name an instant at which nothing visible changes; never one later than a real change.
+    any report's period (whichever agreement it contests); an allegation recorded as still
+    going on, no end of it known, has none (its end comes with a new event). None when
+    nothing is due. It may name an instant at which nothing visible changes; never one later
+    than a real change.
 
     ``reported``: the conflicts the view shows with their ``last_report_at`` (their freshness):
     then also the next event of theirs dated later (of any kind: it is their next report), the
@@ -165,7 +167,14 @@ async def next_change(
                 earliest(lulls, "observed_at"),
                 earliest(lulls, "ended_at"),
                 _next_report(reported, after, known_at),
-                earliest(allegations, "occurred_at", since=after - (window or timedelta(0))),
+                # (One going on with no end known yet has no window end: its end comes with
+                # an incident.ended, a new event.)
+                earliest(
+                    allegations,
+                    "occurred_at",
+                    or_(allegations.c.ongoing.is_(False), allegations.c.ended_at.is_not(None)),
+                    since=after - (window or timedelta(0)),
+                ),
                 earliest(allegations, "ended_at", since=after - (window or timedelta(0))),
                 earliest(reports, "period_to", since=after - (window or timedelta(0))),
             )

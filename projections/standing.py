@@ -22,7 +22,7 @@ import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from events.model.state import AgreementState, LullState
@@ -348,17 +348,26 @@ def _contested_since(
 class Contest:
     """An allegation that contests an agreement (see ``contests``): the agreement it belongs
     to, when it occurred, when its party withdrew it (None: never), and for an ongoing
-    violation when it ended (None: an instant)."""
+    violation when it ended (None: an instant, or one recorded as still going on, ``ongoing``,
+    whose end is not known yet)."""
 
     agreement_id: str
     occurred_at: datetime
     retracted_at: datetime | None
     ends_at: datetime | None = None
+    ongoing: bool = False
 
     @property
     def last(self) -> datetime:
-        """The last instant it went on: it contests until ``window`` after it."""
-        return self.occurred_at if self.ends_at is None else max(self.ends_at, self.occurred_at)
+        """The last instant it went on: it contests until ``window`` after it. One going on
+        with no end known goes on to the end of time (its window never ends)."""
+        if self.ends_at is None:
+            return _END_OF_TIME if self.ongoing else self.occurred_at
+        return max(self.ends_at, self.occurred_at)
+
+
+#: The last instant a datetime holds: where a violation with no end known yet goes on to.
+_END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 
 
 class _Latest:

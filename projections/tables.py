@@ -147,6 +147,9 @@ allegations = Table(
     # ended_later, so the fold's state can be loaded back).
     Column("ended_at", UtcDateTime, nullable=True),
     Column("ended_later", Boolean, nullable=False, server_default=false()),
+    # 0015: recorded as still going on (its end unknown then): with ended_at NULL it goes on
+    # through every as_of; an incident.ended's row version gives ended_at and keeps this.
+    Column("ongoing", Boolean, nullable=False, server_default=false()),
 )
 Index("ix_proj_allegations_key", allegations.c.event_id)
 Index("ix_proj_allegations_time", allegations.c.conflict, allegations.c.occurred_at)

@@ -239,6 +239,8 @@ def _summary(
             text += f"by {data['accused']}"
             if data.get("location"):
                 text += f" ({data['location']})"
+            if data.get("ongoing"):
+                text += ", still going on when recorded"
             toll = casualties_words(data.get("casualties_claimed"))
             if toll:
                 text += f"; casualties claimed by {data['alleged_by']}: {toll}"
@@ -376,6 +378,7 @@ def build_timeline(
                     event.occurred_at,
                     retracted_at.get(event.id),
                     None if ends is None else _instant(ends),
+                    ongoing=bool(data.get("ongoing")),
                 )
             )
     for event in originals:

@@ -15,6 +15,7 @@ __all__ = [
     "collapsed",
     "corrected",
     "dispatched",
+    "incident_ended",
     "registered",
     "retracted",
     "seed_events",
@@ -114,6 +115,23 @@ def retracted(
     if reason is not None:
         data["reason"] = reason
     return _event("allegation.retracted", conflict, occurred_at, data)
+
+
+def incident_ended(
+    conflict: str,
+    allegation_id: UUID,
+    ended_at: str | datetime,
+    occurred_at: str | datetime | None = None,
+) -> Event:
+    """The end of an ongoing violation, reported when it ended unless ``occurred_at`` says."""
+    if isinstance(ended_at, datetime):
+        ended_at = ended_at.isoformat()
+    return _event(
+        "incident.ended",
+        conflict,
+        ended_at if occurred_at is None else occurred_at,
+        {"allegation_id": str(allegation_id), "ended_at": ended_at},
+    )
 
 
 def corrected(

@@ -335,11 +335,30 @@ class ViolationAllegedData(EventData):
         "ended, at or after occurred_at. It contests its agreement from occurred_at until the "
         "contested window after this end. An end learned later is an `incident.ended`.",
     )
+    # Stored only when true, so allegations recorded before it existed keep their bytes.
+    ongoing: bool = Field(
+        default=False,
+        strict=True,
+        exclude_if=lambda ongoing: not ongoing,
+        description="True for a violation still going on when recorded, its end not known yet "
+        "(a hostage still held): it contests its agreement from occurred_at through every "
+        "as_of until an `incident.ended` gives its end. Not with `ended_at`, which says it "
+        "is over.",
+    )
 
     @model_validator(mode="after")
     def _not_self_accusation(self) -> ViolationAllegedData:
         if self.alleged_by.casefold() == self.accused.casefold():
             raise ValueError("accused must not be the same party as alleged_by")
+        return self
+
+    @model_validator(mode="after")
+    def _ongoing_or_ended(self) -> ViolationAllegedData:
+        if self.ongoing and self.ended_at is not None:
+            raise ValueError(
+                "ongoing: true says the violation's end is not known yet and ended_at gives "
+                "it: send ended_at alone for one that is over, ongoing alone for one that goes on"
+            )
         return self
 
 

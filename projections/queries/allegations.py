@@ -90,7 +90,8 @@ def _allegation(
         incidents=row.incidents,
         occurred_at=row.occurred_at,
         ended_at=row.ended_at if row.ended_at is not None and row.ended_at <= as_of else None,
-        ongoing=row.ended_at is not None and row.ended_at > as_of,
+        # Going on past as_of: it ends later, or was recorded going on and no end is known.
+        ongoing=row.ended_at > as_of if row.ended_at is not None else row.ongoing,
         location=row.location,
         description=row.description,
         casualties_claimed=(

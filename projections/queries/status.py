@@ -65,6 +65,12 @@ def _under(filing: Filing, wanted: Iterable[str]) -> tuple[Any, ColumnElement[bo
     return filed, condition
 
 
+def _open_ended() -> ColumnElement[bool]:
+    """An allegation recorded as still going on whose end no row version known gives yet: it
+    goes on through every as_of."""
+    return and_(allegations.c.ongoing.is_(True), allegations.c.ended_at.is_(None))
+
+
 @dataclass
 class _Under:
     """What the allegations under one agreement add up to at ``as_of``."""
@@ -108,6 +114,7 @@ async def _tallies(
             func.max(a.occurred_at),
             func.sum(case((a.denied_at <= as_of, 1), else_=0)),
             func.max(a.ended_at),
+            func.max(case((_open_ended(), 1), else_=0)),
         )
         .where(
             a.conflict == conflict,
@@ -119,7 +126,7 @@ async def _tallies(
         .group_by(filed, a.alleged_by, a.accused)
     )
     by_id = {a.agreement_id: a for a in wanted}
-    for agreement_id, alleged_by, accused, n, incidents, latest, denied, ended in rows:
+    for agreement_id, alleged_by, accused, n, incidents, latest, denied, ended, open_ in rows:
         agreement = by_id.get(agreement_id)
         if agreement is None:
             continue
@@ -137,9 +144,10 @@ async def _tallies(
         into.last = latest if into.last is None or latest > into.last else into.last
         tally_weight(into.weighed, weight_of(role), int(n), latest, alleged_by)
         if contests(role):
-            # An ongoing violation goes on until its end (ends are never before occurrences).
+            # An ongoing violation goes on until its end (ends are never before occurrences),
+            # one recorded going on with no end known yet through as_of.
             goes_on = latest if ended is None or ended < latest else ended
-            into.contested_at(min(goes_on, as_of))
+            into.contested_at(as_of if open_ else min(goes_on, as_of))
     return under
 
 
@@ -156,9 +164,9 @@ async def _contesting_times(
 ) -> tuple[list[datetime], list[tuple[datetime, datetime]]]:
     """When the allegations contesting the national agreements occurred, newest first, back
     to the first gap of ``window`` or more, and the (start, end) of every ongoing one (few,
-    read at once); reports count at their period's end. Only read when the conflict is
-    contested, to say since when. Its cost grows with the length of the contested run, read
-    in pages that grow fourfold."""
+    read at once; one with no end known yet ends at ``as_of``); reports count at their
+    period's end. Only read when the conflict is contested, to say since when. Its cost grows
+    with the length of the contested run, read in pages that grow fourfold."""
     filed, condition = _under(filing, [a.agreement_id for a in national])
     by_id = {a.agreement_id: a for a in national}
     a = allegations.c
@@ -181,10 +189,10 @@ async def _contesting_times(
         return decided[key]
 
     spans = [
-        (occurred_at, ended_at)
+        (occurred_at, as_of if ended_at is None else ended_at)
         for occurred_at, ended_at, alleged_by, agreement_id in await conn.execute(
             select(a.occurred_at, a.ended_at, a.alleged_by, filed).where(
-                *common, a.occurred_at <= as_of, a.ended_at.is_not(None)
+                *common, a.occurred_at <= as_of, or_(a.ended_at.is_not(None), _open_ended())
             )
         )
         if contesting(alleged_by, agreement_id)
@@ -204,7 +212,12 @@ async def _contesting_times(
         rows = (
             await conn.execute(
                 select(a.occurred_at, a.alleged_by, filed)
-                .where(*common, a.occurred_at <= before, a.ended_at.is_(None))
+                .where(
+                    *common,
+                    a.occurred_at <= before,
+                    a.ended_at.is_(None),
+                    a.ongoing.is_(False),
+                )
                 .order_by(a.occurred_at.desc())
                 .limit(page)
             )

@@ -42,7 +42,9 @@ class AllegationView(View):
         "instant, or still going on at as_of: see `ongoing`).",
     )
     ongoing: bool = Field(
-        default=False, description="True when it went on past as_of (its end came later)."
+        default=False,
+        description="True when it went on past as_of: its end came later, or it was recorded "
+        "as still going on and no end of it is known at known_at.",
     )
     location: str | None = None
     description: str | None = None

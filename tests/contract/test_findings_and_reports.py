@@ -170,6 +170,67 @@ async def test_a_kidnapping_contests_while_the_hostage_is_held(
     assert entries[-1].type == "incident.ended"
 
 
+async def test_a_kidnapping_recorded_while_the_hostage_is_held_contests_until_his_release(
+    store: EventStore, appender: Appender, conflict: str
+) -> None:
+    """The same kidnapping recorded as monitors record one on its first days, ``ongoing``:
+    it contests past the window while no end is known, then until the window after the
+    recorded release; ``known_at`` before the release was recorded still reads it going on."""
+    recorded = await _record(
+        appender, _lines(conflict, "colombia-eln-2023-kidnapping.ongoing.ndjson")
+    )
+    end_known = next(r.recorded_at for r in recorded if r.type == "incident.ended")
+    alleged_known = next(r.recorded_at for r in recorded if r.type == "violation.alleged")
+    before_end = alleged_known + (end_known - alleged_known) / 2
+    taken = "2023-10-28T17:00:00Z"  # day 0
+    day_10, day_15, day_20 = "2023-11-07T17:00:00Z", "2023-11-12T17:00:00Z", "2023-11-17T17:00:00Z"
+    for as_of, state, since in [
+        (day_10, "contested", taken),  # past the 7-day window, still held
+        (day_15, "contested", taken),  # released on day 12: within the window after it
+        (day_20, "holding", "2023-11-16T15:30:00Z"),
+    ]:
+        status = await _status(store, conflict, as_of)
+        assert (status.state, status.since) == (state, at(since)), as_of
+    # Before the release was recorded: going on at every as_of.
+    for as_of in (day_10, day_20, "2023-12-31T00:00:00Z"):
+        status = await _status(store, conflict, as_of, known_at=before_end)
+        assert (status.state, status.since) == ("contested", at(taken)), as_of
+    async with store.engine.connect() as conn:
+
+        async def allegation(as_of: str, known_at: datetime | None) -> Any:
+            listed = await read_allegations(conn, conflict, as_of=at(as_of), known_at=known_at)
+            (only,) = listed.agreements[0].allegations
+            return only
+
+        held = await allegation(day_20, before_end)
+        assert (held.ongoing, held.ended_at, held.accused) == (True, None, "ELN")
+        held = await allegation(day_10, None)
+        assert (held.ongoing, held.ended_at) == (True, None)
+        released = await allegation(day_20, None)
+        assert (released.ongoing, released.ended_at) == (False, at("2023-11-09T15:30:00Z"))
+        # Going on with no end known, nothing changes with time alone (not the window after
+        # it occurred either): its end is a new event.
+        due = await next_change(
+            conn,
+            conflict=conflict,
+            after=at("2023-11-01T00:00:00Z"),
+            known_at=before_end,
+            window=WINDOW,
+        )
+        assert due is None
+        due = await next_change(
+            conn, conflict=conflict, after=at("2023-11-10T00:00:00Z"), known_at=None, window=WINDOW
+        )
+        assert due == at("2023-11-16T15:30:00Z")
+        early = await read_story(conn, conflict, known_at=before_end)
+        story = await read_story(conn, conflict, known_at=None)
+    entries = (await early.told(window=WINDOW)).entries
+    (told,) = [e for e in entries if e.type == "violation.alleged"]
+    assert told.state == "contested" and "still going on when recorded" in told.summary
+    states = {e.type: e.state for e in (await story.told(window=WINDOW)).entries}
+    assert states["incident.ended"] == "contested"
+
+
 async def test_a_un_finding_and_a_report_contest_the_cessation(
     store: EventStore, appender: Appender, conflict: str
 ) -> None:
@@ -239,8 +300,9 @@ async def test_any_order_of_recording_gives_the_same_views(
         "israel-lebanon-2024-cessation.ndjson",
         "israel-lebanon-2024-findings.ndjson",
         "colombia-eln-2023-kidnapping.ndjson",
+        "colombia-eln-2023-kidnapping.ongoing.ndjson",
     )
-    slugs = {"il": files[:2], "co": files[2:]}
+    slugs = {"il": files[:2], "co": files[2:3], "cw": files[3:]}
     moments = {
         "il": [
             "2024-11-26T12:00:00Z", "2024-12-02T10:00:00Z", "2024-12-10T00:00:00Z",
@@ -253,6 +315,7 @@ async def test_any_order_of_recording_gives_the_same_views(
             "2023-11-16T15:31:00Z",
         ],
     }  # fmt: skip
+    moments["cw"] = moments["co"]  # recorded while going on
     for key, names in slugs.items():
         first, second = f"{conflict}-{key}-a", f"{conflict}-{key}-b"
         await _record(appender, _lines(first, *names))

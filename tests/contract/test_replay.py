@@ -23,7 +23,7 @@ from projections.runner import (
     replay,
 )
 from projections.scratch import Scratch
-from tests.factories import alleged, collapsed, dispatched, seed_events, signed
+from tests.factories import alleged, collapsed, dispatched, incident_ended, seed_events, signed
 from tests.logtools import dump_projections, index_names, scratch_tables
 
 
@@ -45,6 +45,13 @@ async def _history(store: EventStore, conflicts: int = 3) -> None:
                 collapsed(conflict, "cf-9", occurred_at="2022-10-04T00:00:00Z"),
             ]
         )
+        # A violation recorded while it goes on (its own column), and in the third conflict
+        # its end learned later (a second row version of it: only the full rebuild's test has
+        # three conflicts; the others count one row per allegation).
+        going_on = alleged(conflict, occurred_at="2022-10-05T00:00:00Z", ongoing=True)
+        await appender.append([going_on])
+        if n == 2:
+            await appender.append([incident_ended(conflict, going_on.id, "2022-10-09T00:00:00Z")])
 
 
 async def test_replay_rebuilds_identical_tables(fresh_store: EventStore) -> None:

@@ -27,6 +27,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 HISTORIES = {
     "il": ("israel-lebanon-2024-cessation.ndjson", "israel-lebanon-2024-findings.ndjson"),
     "co": ("colombia-eln-2023-kidnapping.ndjson",),
+    "cw": ("colombia-eln-2023-kidnapping.ongoing.ndjson",),  # recorded while he was held
 }
 
 
@@ -77,9 +78,10 @@ def test_no_read_answers_500_at_any_moment(loaded: Loaded) -> None:
 
 
 def test_no_read_answers_500_at_any_known_at(loaded: Loaded) -> None:
-    slug, bodies = loaded.slugs["co"], loaded.bodies["co"]
-    failures = unanswered_known_at(loaded.http, slug, times_of(bodies), loaded.recorded["co"])
-    assert failures == []
+    for key in ("co", "cw"):
+        slug, bodies = loaded.slugs[key], loaded.bodies[key]
+        failures = unanswered_known_at(loaded.http, slug, times_of(bodies), loaded.recorded[key])
+        assert failures == [], key
 
 
 def test_a_un_finding_reads_apart_from_claims(loaded: Loaded) -> None:
@@ -137,6 +139,25 @@ def test_the_kidnapping_is_ongoing_until_the_release(loaded: Loaded) -> None:
     assert (status["state"], status["since"]) == ("holding", "2023-11-16T15:30:00Z")
 
 
+def test_the_kidnapping_recorded_while_held_goes_on_until_the_release_is_recorded(
+    loaded: Loaded,
+) -> None:
+    slug, bodies = loaded.slugs["cw"], loaded.bodies["cw"]
+    alleged = next(i for i, b in enumerate(bodies) if b["type"] == "violation.alleged")
+    known_at = loaded.recorded["cw"][alleged]  # the release not recorded yet
+    status_path, listed_path = f"/v1/conflicts/{slug}/status", f"/v1/conflicts/{slug}/allegations"
+    status = _get(loaded, status_path, as_of="2023-12-31T00:00:00Z", known_at=known_at)
+    assert (status["state"], status["since"]) == ("contested", "2023-10-28T17:00:00Z")
+    held = _get(loaded, listed_path, as_of="2023-11-17T17:00:00Z", known_at=known_at)
+    (allegation,) = held["agreements"][0]["allegations"]
+    assert allegation["ongoing"] is True and allegation["ended_at"] is None
+    status = _get(loaded, status_path, as_of="2023-11-17T17:00:00Z")
+    assert (status["state"], status["since"]) == ("holding", "2023-11-16T15:30:00Z")
+    released = _get(loaded, listed_path, as_of="2023-11-17T17:00:00Z")
+    (allegation,) = released["agreements"][0]["allegations"]
+    assert allegation["ongoing"] is False and allegation["ended_at"] == "2023-11-09T15:30:00Z"
+
+
 def _refused(loaded: Loaded, data: dict[str, Any], type_: str = "violations.reported") -> Any:
     body = {
         "type": type_,
@@ -170,3 +191,11 @@ def test_bad_reports_and_ends_are_problems_not_500s(loaded: Loaded) -> None:
         "incident.ended",
     )
     assert unknown["rule"] == "unknown-event"
+    both = _refused(
+        loaded,
+        {"alleged_by": "Israel", "accused": "Hezbollah", "ongoing": True,
+         "ended_at": "2025-11-30T00:00:00Z"},
+        "violation.alleged",
+    )  # fmt: skip
+    assert both["type"].endswith("/validation-error")
+    assert any("ongoing: true says" in e["msg"] for e in both["errors"]), both

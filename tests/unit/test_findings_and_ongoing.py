@@ -294,3 +294,53 @@ def test_a_report_s_names_are_its_actors_and_their_spellings_are_kept() -> None:
     changes = Changes()
     decide(ConflictState("c"), [*BASE, sent, correction], now=NOW, observe=rows_into(changes))
     assert inserted(changes, "proj_reports")[-1]["count"] == 15
+
+
+def test_one_recorded_going_on_contests_until_its_end_is_recorded() -> None:
+    """``ongoing: true``, no end known: the sweep keeps the truce contested at every moment
+    after it occurred, long past the window; an end (``ends_at``) closes it as for any."""
+    t = truce()
+    start = at("2024-02-01T00:00:00Z")
+    open_ended = Contest("t", start, None, ongoing=True)
+    ended = Contest("t", start, None, at("2024-02-13T00:00:00Z"), ongoing=True)
+    moments = [
+        at(m) for m in ("2024-01-31T00:00:00Z", "2024-02-11T00:00:00Z", "2025-01-01T00:00:00Z")
+    ]
+    assert conflict_states([t], [open_ended], moments, WINDOW) == [
+        "holding",
+        "contested",
+        "contested",
+    ]
+    assert conflict_states([t], [ended], moments, WINDOW) == ["holding", "contested", "holding"]
+    # The status's reading of it: contested through as_of, since it occurred.
+    moment = at("2025-01-01T00:00:00Z")
+    standing = conflict_standing([t], moment, {"t": moment}, WINDOW, [], [(start, moment)])
+    assert (standing.state, standing.since) == ("contested", start)
+
+
+def test_ongoing_is_stored_only_when_true_and_never_with_an_end() -> None:
+    instant = event("violation.alleged", "2024-02-01T00:00:00Z", alleged_by="A", accused="B")
+    assert "ongoing" not in data_of(instant)  # allegations recorded before it keep their bytes
+    held = event(
+        "violation.alleged", "2024-02-01T00:00:00Z", alleged_by="A", accused="B", ongoing=True
+    )
+    assert data_of(held)["ongoing"] is True
+    with pytest.raises(ValueError, match="ongoing: true says the violation's end is not known"):
+        event(
+            "violation.alleged",
+            "2024-02-01T00:00:00Z",
+            alleged_by="A",
+            accused="B",
+            ongoing=True,
+            ended_at="2024-02-13T00:00:00Z",
+        )
+    # An incident.ended is taken for it as for any allegation giving no end; its row version
+    # keeps ongoing and gives the end.
+    end = {"allegation_id": str(held.id), "ended_at": "2024-02-13T00:00:00Z"}
+    state, changes = decided(held, event("incident.ended", "2024-02-13T00:00:00Z", **end))
+    assert state.incident_ends[held.id][0] == at("2024-02-13T00:00:00Z")
+    first, then = inserted(changes, "proj_allegations")
+    assert (first["ongoing"], first["ended_at"]) == (True, None)
+    assert (then["ongoing"], then["ended_at"]) == (True, at("2024-02-13T00:00:00Z"))
+    _, changes = decided(instant)
+    assert inserted(changes, "proj_allegations")[0]["ongoing"] is False

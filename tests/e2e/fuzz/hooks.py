@@ -86,8 +86,8 @@ def _within_rules(data: dict[str, Any]) -> dict[str, Any]:
     and ``toward``) distinct ignoring case, ``accused`` not ``alleged_by``, casualties
     ``low <= best <= high``, ``expires_at`` after ``effective_at``, an area for a regional or
     local scope, a report's ``to`` after its ``from`` and its ``by_party`` naming each once,
-    milestone ids distinct. Only values that are valid on their own are changed, so a request
-    made invalid on purpose stays invalid."""
+    milestone ids distinct, no ``ended_at`` beside ``ongoing: true``. Only values that are
+    valid on their own are changed, so a request made invalid on purpose stays invalid."""
     data = dict(data)
     milestones = data.get("milestones")
     if isinstance(milestones, list) and all(
@@ -153,6 +153,8 @@ def _within_rules(data: dict[str, Any]) -> dict[str, Any]:
             if name_key(name) not in {name_key(k) for k in kept_keys}:
                 kept_keys[name] = count
         data["by_party"] = kept_keys
+    if data.get("ongoing") is True and data.get("ended_at") is not None:
+        data["ongoing"] = False  # an allegation still going on has no end yet
     scope = data.get("scope")
     if (
         isinstance(scope, dict)
