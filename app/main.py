@@ -19,6 +19,7 @@ from app.api import (
     health,
     keys,
     metrics,
+    pages,
     stream,
     webhook_deliveries,
     webhooks,
@@ -33,7 +34,6 @@ from app.http.problems import AnsweredErrors
 from app.http.telemetry import RequestTelemetry
 from app.logs import configure_logging
 from app.metric_families import Metrics
-from app.pages import routes as pages
 from app.settings import Settings, get_settings
 from app.shutdown import ending_on_signal
 from events.model.errors import StorageUnavailableError

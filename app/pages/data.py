@@ -24,9 +24,9 @@ from urllib.parse import urlencode
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.formats.text import next_countdown_wording, next_wording
 from app.pages.chart import allegations_chart
 from app.pages.render import render
-from app.pages.text import next_countdown_wording, next_wording
 from app.reads.entity_tags import Representation, Validator
 from app.reads.view_bytes import earliest
 from events.log.positions import log_position

@@ -14,15 +14,17 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from app.pages.text import STATE_MEANINGS, STATE_WORDS, duration
+from app.formats.text import STATE_MEANINGS, STATE_WORDS, duration
 from events.model.types import EVENT_TYPES
 from events.model.values import legible
 from projections.timeline import on_story_thread
 from projections.words import in_words, local_in_words
 
-__all__ = ["render"]
+__all__ = ["STATIC", "render"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
+#: The files the pages load (``/static``: the script, the styles), served by this app.
+STATIC = Path(__file__).parent / "static"
 
 
 def _when(value: datetime | None) -> str:

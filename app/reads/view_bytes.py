@@ -16,9 +16,9 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.datastructures import URL
 
-from app.pages.badge import badge_svg
-from app.pages.feed import FeedEntry, atom_feed, expiry_id
-from app.pages.text import STATE_WORDS, duration, next_wording
+from app.formats.badge import badge_svg
+from app.formats.feed import FeedEntry, atom_feed, expiry_id
+from app.formats.text import STATE_WORDS, duration, next_wording
 from app.reads.entity_tags import Representation, Validator
 from events.log.positions import log_position
 from events.log.store import storage_errors

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from app.formats.text import STATE_MEANINGS, STATE_WORDS, duration, next_countdown_wording
 from app.pages.chart import allegations_chart, label
-from app.pages.text import STATE_MEANINGS, STATE_WORDS, duration, next_countdown_wording
 from events.model.state import AgreementState
 from events.model.types import event_adapter
 from projections.timeline import build_timeline, casualties_words

@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-#: The modules that declare routes.
+#: The modules that declare routes (app.api) and the helpers of the pages' (app.pages).
 ROUTE_MODULES = sorted(
     [*(ROOT / "app" / "api").glob("*.py"), *(ROOT / "app" / "pages").glob("*.py")]
 )
@@ -31,7 +31,7 @@ def _state_reads(path: Path) -> list[str]:
 
 def test_the_route_modules_are_found() -> None:
     names = {path.name for path in ROUTE_MODULES}
-    assert {"conflicts.py", "events.py", "webhooks.py", "stream.py"} <= names
+    assert {"conflicts.py", "events.py", "webhooks.py", "stream.py", "pages.py"} <= names
 
 
 def test_no_route_reads_the_app_state_around_its_dependencies() -> None:

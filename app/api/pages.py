@@ -13,7 +13,6 @@ which the origins of ``CEASEFIRE_EMBED_ORIGINS`` may frame.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -24,13 +23,12 @@ from app.api.parameters import ConditionalReadDep, Conflict
 from app.deps import ReaderKey, SettingsDep
 from app.http.problems import ProblemError
 from app.pages import data
+from app.pages.render import STATIC
 from app.settings import Settings
 from events.model.values import MAX_SAFE_INTEGER, Instant
 from projections.queries.overview import ListOrder
 
 __all__ = ["CONTENT_SECURITY_POLICY", "embed_policy", "router", "static_files"]
-
-_HERE = Path(__file__).parent
 
 #: Nothing from elsewhere: scripts, styles, images, connections all from this origin only.
 CONTENT_SECURITY_POLICY = (
@@ -42,7 +40,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def static_files() -> StaticFiles:
-    return StaticFiles(directory=_HERE / "static")
+    return StaticFiles(directory=STATIC)
 
 
 def embed_policy(settings: Settings) -> str:

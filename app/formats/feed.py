@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.etree import ElementTree
 
-from app.pages.text import STATE_MEANINGS, STATE_WORDS
+from app.formats.text import STATE_MEANINGS, STATE_WORDS
 from events.model.values import legible
 
 __all__ = ["FeedEntry", "atom_feed", "conflict_feed_id", "expiry_id"]
