@@ -17,7 +17,6 @@ from app.api.parameters import (
     MinPosition,
     conditional_responses,
 )
-from app.deps import ReaderKey
 from app.http.openapi import OPEN_READ
 from app.reads import view_bytes
 from projections.views import ActorsView
@@ -40,7 +39,6 @@ router = APIRouter(tags=["conflicts"])
 )
 async def get_actors(
     conflict: Conflict,
-    _key: ReaderKey,
     read: ConditionalReadDep,
     as_of: AsOf = None,
     known_at: KnownAt = None,

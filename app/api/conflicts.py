@@ -21,7 +21,6 @@ from app.api.parameters import (
     MinPosition,
     conditional_responses,
 )
-from app.deps import ReaderKey
 from app.http.links import request_link
 from app.http.openapi import OPEN_READ
 from app.http.problems import ProblemError
@@ -73,7 +72,6 @@ _NEXT_LINK = {
     openapi_extra=OPEN_READ,
 )
 async def get_conflicts(
-    _key: ReaderKey,
     read: ConditionalReadDep,
     as_of: AsOf = None,
     known_at: KnownAt = None,
@@ -118,7 +116,6 @@ async def get_conflicts(
 )
 async def get_status(
     conflict: Conflict,
-    _key: ReaderKey,
     read: ConditionalReadDep,
     as_of: AsOf = None,
     known_at: KnownAt = None,
@@ -154,7 +151,6 @@ async def get_status(
 )
 async def get_allegations(
     conflict: Conflict,
-    _key: ReaderKey,
     read: ConditionalReadDep,
     as_of: AsOf = None,
     known_at: KnownAt = None,
@@ -230,7 +226,6 @@ async def get_allegations(
 )
 async def get_timeline(
     conflict: Conflict,
-    _key: ReaderKey,
     read: ConditionalReadDep,
     as_of: AsOf = None,
     known_at: KnownAt = None,

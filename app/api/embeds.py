@@ -16,7 +16,6 @@ from app.api.parameters import (
     Conflict,
     conditional_responses,
 )
-from app.deps import ReaderKey
 from app.http.links import link
 from app.http.openapi import OPEN_READ
 from app.reads import view_bytes
@@ -46,7 +45,6 @@ def _responses(media_type: str, description: str) -> dict[int | str, dict[str, A
 )
 async def get_badge(
     conflict: Conflict,
-    _key: ReaderKey,
     read: ConditionalReadDep,
 ) -> Response:
     """Shields-style SVG, e.g. `ceasefire | holding 12 days`, for a page or a README; with no
@@ -74,7 +72,6 @@ async def get_badge(
 )
 async def get_feed(
     conflict: Conflict,
-    _key: ReaderKey,
     read: ConditionalReadDep,
 ) -> Response:
     """Newest first, the latest 200 entries. Each entry's id is stable (`urn:uuid:` of the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Hashable
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
@@ -14,6 +15,7 @@ from app.api.parameters import (
     POSITIONED_READ_PROBLEMS,
     READ_PROBLEMS,
     After,
+    ConditionalRead,
     ConditionalReadDep,
     Conflict,
     Limit,
@@ -24,7 +26,6 @@ from app.deps import (
     AppenderDep,
     JsonContent,
     MetricsDep,
-    ReaderKey,
     WriterKey,
     reading,
 )
@@ -32,7 +33,6 @@ from app.http.openapi import OPEN_READ, links
 from app.http.problems import problem_responses
 from app.reads.entity_tags import Representation, Validator
 from app.reads.view_bytes import fitting
-from app.services.api_keys import ApiKey
 from events.log.audit import appended_by
 from events.log.chain import read_log_head as read_log_head_row
 from events.log.routing import ReadDatabase
@@ -160,8 +160,44 @@ async def _page(
     return Representation(json.dumps(page, separators=(",", ":")).encode(), Validator(head))
 
 
-def _audited(key: ApiKey | None) -> bool:
-    return key is not None and key.allows("admin")
+async def _respond_page(
+    read: ConditionalRead,
+    conflict: str | None,
+    *,
+    after: int,
+    limit: int,
+    min_position: int | None,
+) -> Response:
+    """A page of the log (``conflict`` None) or of one conflict's events, tagged with that
+    head. Asked with an admin key, each event also says ``key_id`` (the page is then tagged
+    and cached apart)."""
+    audited = read.key is not None and read.key.allows("admin")
+
+    async def compute(database: ReadDatabase) -> Representation:
+        heads = database.heads
+        return await _page(
+            database,
+            await (heads.log() if conflict is None else heads.stream(conflict)),
+            after=after,
+            limit=limit,
+            max_bytes=read.settings.max_page_bytes,
+            conflict=conflict,
+            audited=audited,
+        )
+
+    kind: str
+    key: Hashable
+    if conflict is None:
+        kind, key = "e", ("events", after, limit, audited)
+    else:
+        kind, key = "ce", ("conflict-events", conflict, after, limit, audited)
+    return await read.respond(
+        kind=f"{kind}a" if audited else kind,
+        key=key,
+        conflict=conflict,
+        compute=compute,
+        min_position=min_position,
+    )
 
 
 @router.get(
@@ -173,7 +209,6 @@ def _audited(key: ApiKey | None) -> bool:
     openapi_extra=OPEN_READ,
 )
 async def list_events(
-    key: ReaderKey,
     read: ConditionalReadDep,
     after: After = 0,
     limit: Limit = 100,
@@ -185,25 +220,7 @@ async def list_events(
     append anywhere. Asked with an admin key, each event also says ``key_id``: the id of the
     API key that appended it (``cli``: an operator's command; null: recorded before keys
     were)."""
-    audited = _audited(key)
-
-    async def compute(database: ReadDatabase) -> Representation:
-        return await _page(
-            database,
-            await database.heads.log(),
-            after=after,
-            limit=limit,
-            max_bytes=read.settings.max_page_bytes,
-            audited=audited,
-        )
-
-    return await read.respond(
-        kind="ea" if audited else "e",
-        key=("events", after, limit, audited),
-        conflict=None,
-        compute=compute,
-        min_position=min_position,
-    )
+    return await _respond_page(read, None, after=after, limit=limit, min_position=min_position)
 
 
 @router.get(
@@ -214,10 +231,7 @@ async def list_events(
     summary="The log's newest position and chain hash, to pin the history",
     openapi_extra=OPEN_READ,
 )
-async def read_log_head(
-    _key: ReaderKey,
-    read: ConditionalReadDep,
-) -> Response:
+async def read_log_head(read: ConditionalReadDep) -> Response:
     """Whoever notes this pair can later prove that nobody, not even someone with full
     access to the database, rewrote the log up to it (`ceasefire verify --expect`). As cheap
     as the other conditional reads: the ETag is the position, a 304 costs one indexed lookup,
@@ -250,7 +264,6 @@ async def read_log_head(
 )
 async def list_conflict_events(
     conflict: Conflict,
-    key: ReaderKey,
     read: ConditionalReadDep,
     after: After = 0,
     limit: Limit = 100,
@@ -259,23 +272,4 @@ async def list_conflict_events(
     """Tagged with the conflict's newest position: with its ETag and ``Prefer: wait=N`` the
     request waits for the conflict's next event. With an admin key, each event also says
     ``key_id``, as in ``GET /v1/events``."""
-    audited = _audited(key)
-
-    async def compute(database: ReadDatabase) -> Representation:
-        return await _page(
-            database,
-            await database.heads.stream(conflict),
-            after=after,
-            limit=limit,
-            max_bytes=read.settings.max_page_bytes,
-            conflict=conflict,
-            audited=audited,
-        )
-
-    return await read.respond(
-        kind="cea" if audited else "ce",
-        key=("conflict-events", conflict, after, limit, audited),
-        conflict=conflict,
-        compute=compute,
-        min_position=min_position,
-    )
+    return await _respond_page(read, conflict, after=after, limit=limit, min_position=min_position)

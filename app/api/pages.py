@@ -12,6 +12,7 @@ which the origins of ``CEASEFIRE_EMBED_ORIGINS`` may frame.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -19,11 +20,11 @@ from fastapi import APIRouter, Query, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import TypeAdapter
 
-from app.api.parameters import ConditionalReadDep, Conflict
-from app.deps import ReaderKey, SettingsDep
+from app.api.parameters import ConditionalRead, ConditionalReadDep, Conflict
 from app.http.problems import ProblemError
 from app.pages import data
 from app.pages.render import STATIC
+from app.reads.conditional import Compute
 from app.settings import Settings
 from events.model.values import MAX_SAFE_INTEGER, Instant
 from projections.queries.overview import ListOrder
@@ -91,10 +92,30 @@ def _with_policy(response: Response, policy: str = CONTENT_SECURITY_POLICY) -> R
     return response
 
 
+async def _page_at(
+    read: ConditionalRead,
+    asked: data.Moment,
+    *,
+    kind: str,
+    key: Hashable,
+    conflict: str | None,
+    compute: Compute,
+) -> Response:
+    """A page of a moment: its conditional read, pinned as ``asked`` says, under the pages'
+    policy."""
+    response = await read.respond(
+        kind=kind,
+        key=key,
+        conflict=conflict,
+        compute=compute,
+        as_of=asked.as_of,
+        known_at=asked.known_at,
+    )
+    return _with_policy(response)
+
+
 @router.get("/")
 async def index_page(
-    settings: SettingsDep,
-    _key: ReaderKey,
     read: ConditionalReadDep,
     as_of: Moment = None,
     known_at: Moment = None,
@@ -104,36 +125,35 @@ async def index_page(
 ) -> Response:
     asked = _moment(as_of, known_at)
     search = (q or "").strip() or None
-    response = await read.respond(
+    return await _page_at(
+        read,
+        asked,
         kind="pi",
         key=("page", asked.as_of, asked.known_at, search, sort, page),
         conflict=None,
         compute=lambda db: data.index(
             db.engine,
             _moment(as_of, known_at),
-            window=settings.contested_window,
+            window=read.settings.contested_window,
             search=search,
             order=sort,
             page=page,
         ),
-        as_of=asked.as_of,
-        known_at=asked.known_at,
     )
-    return _with_policy(response)
 
 
 @router.get("/conflicts/{conflict}")
 async def conflict_page(
     conflict: Conflict,
-    settings: SettingsDep,
-    _key: ReaderKey,
     read: ConditionalReadDep,
     as_of: Moment = None,
     known_at: Moment = None,
     before: Before = None,
 ) -> Response:
     asked = _moment(as_of, known_at)
-    response = await read.respond(
+    return await _page_at(
+        read,
+        asked,
         kind="pc",
         key=("page", conflict, asked.as_of, asked.known_at, before),
         conflict=conflict,
@@ -141,23 +161,18 @@ async def conflict_page(
             db.engine,
             conflict,
             _moment(as_of, known_at),
-            window=settings.contested_window,
+            window=read.settings.contested_window,
             before=before,
         ),
-        as_of=asked.as_of,
-        known_at=asked.known_at,
     )
-    return _with_policy(response)
 
 
 @router.get("/embed/conflicts/{conflict}")
-async def embed_card(
-    conflict: Conflict, settings: SettingsDep, _key: ReaderKey, read: ConditionalReadDep
-) -> Response:
+async def embed_card(conflict: Conflict, read: ConditionalReadDep) -> Response:
     response = await read.respond(
         kind="pe",
         key=("embed", conflict),
         conflict=conflict,
-        compute=lambda db: data.embed(db.engine, conflict, window=settings.contested_window),
+        compute=lambda db: data.embed(db.engine, conflict, window=read.settings.contested_window),
     )
-    return _with_policy(response, embed_policy(settings))
+    return _with_policy(response, embed_policy(read.settings))

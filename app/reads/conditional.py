@@ -48,6 +48,7 @@ from app.reads.entity_tags import (
     parse_tag,
     parse_wait,
 )
+from app.services.api_keys import ApiKey
 from app.settings import Settings
 from events.log.notifications import AppendNotifier
 from events.log.routing import ReadDatabase, ReadRouter
@@ -372,14 +373,16 @@ class Read(TypedDict):
 @dataclass(frozen=True, slots=True)
 class ConditionalRead:
     """A conditional GET as its route received it: the request, its ``If-None-Match`` (the
-    ``Prefer`` header is read by ``ConditionalReads``), the service that answers it and the
-    settings that shape the body. A route says only what it reads (``respond``), not the same
-    parameters and the same call as every other conditional read."""
+    ``Prefer`` header is read by ``ConditionalReads``), the service that answers it, the
+    settings that shape the body and the reader's key it was asked with (None: no key, where
+    reads need none). A route says only what it reads (``respond``), not the same parameters
+    and the same call as every other conditional read."""
 
     request: Request
     reads: ConditionalReads
     if_none_match: str | None
     settings: Settings
+    key: ApiKey | None
 
     async def respond(self, **read: Unpack[Read]) -> Response:
         """``ConditionalReads.respond`` for this request."""
