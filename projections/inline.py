@@ -13,6 +13,7 @@ from sqlalchemy import RowMapping, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.log.positions import stream_head
+from events.log.tables import record_of
 from events.model.actors import Actor, Actors, name_key
 from events.model.milestones import MilestoneExtension, MilestoneMeeting, MilestoneState
 from events.model.state import AgreementState, ConflictState, Departure, LullState
@@ -192,23 +193,11 @@ async def load_lulls(
 ) -> dict[str, LullState]:
     """The conflict's lulls as the log held them at ``known_at`` (None: now): one indexed
     lookup; a conflict has few."""
-    rows = (
-        await conn.execute(
-            select(lulls).where(lulls.c.conflict == conflict, known_at_condition(lulls, known_at))
-        )
-    ).mappings()
+    rows = await conn.execute(
+        select(lulls).where(lulls.c.conflict == conflict, known_at_condition(lulls, known_at))
+    )
     return {
-        row["lull_id"]: LullState(
-            lull_id=row["lull_id"],
-            parties=tuple(json.loads(row["parties"])),
-            observed_by=row["observed_by"],
-            statement=row["statement"],
-            observed_at=row["observed_at"],
-            version=row["version"],
-            event_id=row["event_id"],
-            ended_at=row["ended_at"],
-            end_reason=row["end_reason"],
-        )
+        row.lull_id: record_of(LullState, row, parties=tuple(json.loads(row.parties)))
         for row in rows
     }
 

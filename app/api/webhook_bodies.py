@@ -17,6 +17,7 @@ from pydantic.json_schema import SkipJsonSchema
 from app.webhooks.deliveries import AttemptRecord, DeliveryRecord
 from app.webhooks.subscriptions import DeliveryStatus, Subscription
 from app.webhooks.worker import message_id
+from events.log.tables import record_of
 from events.model.types import EventType
 from events.model.values import NO_NUL, ConflictSlug
 
@@ -157,14 +158,7 @@ class Attempt(BaseModel):
 
     @classmethod
     def of(cls, attempt: AttemptRecord) -> Attempt:
-        return cls(
-            number=attempt.number,
-            at=attempt.started_at,
-            status_code=attempt.status_code,
-            latency_ms=attempt.latency_ms,
-            error=attempt.error,
-            response=attempt.response_body,
-        )
+        return record_of(cls, attempt, at=attempt.started_at, response=attempt.response_body)
 
 
 class Delivery(BaseModel):

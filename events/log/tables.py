@@ -54,9 +54,11 @@ def _fields_of(cls: Callable[..., Any]) -> tuple[str, ...]:
 
 
 def record_of(cls: Callable[..., R], row: Any, **converted: Any) -> R:
-    """The record ``cls`` (a dataclass) of a row whose columns carry its fields' names: every
-    field copied from the column of its name, except those given in ``converted`` (a column
-    that needs decoding, or is named otherwise). The one row-to-record mapping of every table."""
+    """The record ``cls`` (a dataclass, or a view's model) of a row whose columns carry its
+    fields' names: every field copied from the column of its name, except those given in
+    ``converted`` (a column that needs decoding, or is named otherwise). The one row-to-record
+    mapping of every table; a record made from another record (a view from a wider one) is
+    copied the same way."""
     copied = {name: getattr(row, name) for name in _fields_of(cls) if name not in converted}
     return cls(**copied, **converted)
 

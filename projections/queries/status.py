@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, false, func, literal, null, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events.log.tables import streams
+from events.log.tables import record_of, streams
 from events.model.state import AgreementState
 from projections.findings import weight_of
 from projections.inline import load_agreements, load_lulls
@@ -367,19 +367,13 @@ async def list_conflicts(
             )
             if status.version == 0:  # nothing of it was recorded yet at known_at
                 continue
+            agreement = status.agreement
             summaries.append(
-                ConflictSummary(
+                record_of(
+                    ConflictSummary,
+                    status,
                     conflict=name,
-                    title=status.title,
-                    state=status.state,
-                    since=status.since,
-                    agreement_id=status.agreement.agreement_id if status.agreement else None,
-                    last_allegation_at=status.last_allegation_at,
-                    last_report_at=status.last_report_at,
-                    quiet_for=status.quiet_for,
-                    stale=status.stale,
-                    version=status.version,
-                    position=status.position,
+                    agreement_id=agreement.agreement_id if agreement else None,
                 )
             )
         if wanted is None or len(names) < wanted:
