@@ -11,7 +11,6 @@ from starlette.types import ASGIApp
 
 from app import docs
 from app.api import (
-    actors,
     admin,
     conflicts,
     embeds,
@@ -46,7 +45,6 @@ __all__ = ["create_app"]
 #: a router (a fifth of a status poll's time when its router came third).
 ROUTERS = (
     conflicts.router,
-    actors.router,
     events.router,
     stream.router,
     health.router,

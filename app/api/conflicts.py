@@ -1,4 +1,5 @@
-"""``/v1/conflicts``: each conflict's state, its status at a time, its allegations, its story.
+"""``/v1/conflicts``: each conflict's state, its status at a time, its allegations, its story,
+its actors.
 
 Every route here is a conditional read (``app.reads.conditional``): a strong ETag from the log
 position it reflects, a ``Cache-Control`` shared caches can use, 304 for a current
@@ -27,7 +28,7 @@ from app.http.problems import ProblemError
 from app.reads import view_bytes
 from events.model.values import ConflictSlug, Instant
 from projections.timeline import TimelineView
-from projections.views import AllegationsView, ConflictSummary, StatusView
+from projections.views import ActorsView, AllegationsView, ConflictSummary, StatusView
 
 __all__ = ["router"]
 
@@ -262,6 +263,37 @@ async def get_timeline(
             max_bytes=read.settings.max_page_bytes,
             url=request_link(read.request),
         ),
+        min_position=min_position,
+        as_of=as_of,
+        known_at=known_at,
+    )
+
+
+@router.get(
+    "/v1/conflicts/{conflict}/actors",
+    operation_id="get_actors",
+    response_model=ActorsView,
+    responses=_documented("The conflict's actors.", POSITIONED_CONFLICT_READ_PROBLEMS),
+    summary="Every actor of the conflict: its kind, its aliases and its roles",
+    openapi_extra=OPEN_READ,
+)
+async def get_actors(
+    conflict: Conflict,
+    read: ConditionalReadDep,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    min_position: MinPosition = None,
+) -> Response:
+    """The parties, mediators and declarers of its agreements and declarations, the
+    organizations of its missions, and the actors registered with `actor.registered`, each with
+    its kind, its aliases (the other spellings events may use: they are stored under its name)
+    and its roles by as_of: the agreements it is a party to or mediates, the missions it runs.
+    An actor with no role is a third party."""
+    return await read.respond(
+        kind="r",
+        key=("actors", conflict, as_of, known_at),
+        conflict=conflict,
+        compute=lambda db: view_bytes.actors(db.engine, conflict, as_of=as_of, known_at=known_at),
         min_position=min_position,
         as_of=as_of,
         known_at=known_at,
