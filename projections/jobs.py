@@ -18,16 +18,8 @@ from typing import Any, Literal
 from uuid import UUID, uuid4
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    Index,
     Row,
-    String,
-    Table,
-    Text,
-    Uuid,
     select,
-    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -35,8 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.log.database import WRITE
 from events.log.positions import checkpoint_position, log_position
-from events.log.tables import UtcDateTime, metadata, record_of
+from events.log.tables import record_of
 from events.model.errors import ProjectionJobRunningError
+from projections.tables import projection_jobs
 
 __all__ = [
     "STALE_AFTER",
@@ -60,30 +53,6 @@ JobState = Literal["running", "succeeded", "failed", "cancelled", "abandoned"]
 
 #: A running job that has not written a heartbeat for this long is taken for dead.
 STALE_AFTER = timedelta(seconds=60)
-
-projection_jobs = Table(
-    "projection_jobs",
-    metadata,
-    Column("id", Uuid, primary_key=True),
-    Column("kind", String(16), nullable=False),
-    Column("projections", Text, nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("done", BigInteger, nullable=False),
-    Column("total", BigInteger, nullable=False),
-    Column("error", Text, nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
-    Column("finished_at", UtcDateTime, nullable=True),
-    # Only one job runs at a time: the database says so, not a check in Python.
-    Index(
-        "ux_projection_jobs_one_running",
-        "state",
-        unique=True,
-        sqlite_where=text("state = 'running'"),
-        postgresql_where=text("state = 'running'"),
-    ),
-    Index("ix_projection_jobs_created", "created_at"),
-)
 
 
 @dataclass(frozen=True, slots=True)

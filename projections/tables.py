@@ -1,4 +1,5 @@
-"""The projection tables: the views the API reads.
+"""The projection tables: the views the API reads, and the jobs that rebuild and verify them
+(``projection_jobs``, at the end: not bitemporal).
 
 Each table is bitemporal on the recording axis. A row version is what the log said about one
 thing (an agreement, an allegation, a mission) from ``known_from`` (the ``recorded_at`` of the
@@ -15,6 +16,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
     BindParameter,
     Boolean,
     Column,
@@ -29,6 +31,7 @@ from sqlalchemy import (
     bindparam,
     false,
     or_,
+    text,
 )
 
 from events.log.tables import UtcDateTime, metadata
@@ -52,6 +55,7 @@ __all__ = [
     "milestones",
     "mission_ends",
     "missions",
+    "projection_jobs",
     "read_params",
     "reports",
 ]
@@ -322,6 +326,32 @@ lulls = Table(
     *known_between(),
 )
 Index("ix_proj_lulls_key", lulls.c.conflict, lulls.c.lull_id)
+
+#: Every rebuild and verification of the projections (``projections.jobs``), one row a job:
+#: not a view, and not bitemporal.
+projection_jobs = Table(
+    "projection_jobs",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("projections", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("done", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    # Only one job runs at a time: the database says so, not a check in Python.
+    Index(
+        "ux_projection_jobs_one_running",
+        "state",
+        unique=True,
+        sqlite_where=text("state = 'running'"),
+        postgresql_where=text("state = 'running'"),
+    ),
+    Index("ix_projection_jobs_created", "created_at"),
+)
 
 #: The columns that name one thing in each table: a change closes the current row version
 #: matching these before it inserts the next one.
