@@ -13,10 +13,11 @@ which the origins of ``CEASEFIRE_EMBED_ORIGINS`` may frame.
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import TypeAdapter
 
@@ -74,13 +75,28 @@ def _instant(name: str, text: str | None) -> datetime | None:
         ) from None
 
 
-def _moment(as_of: str | None, known_at: str | None) -> data.Moment:
-    now = datetime.now(UTC)
-    shown_as_of = _instant("as_of", as_of)
-    return data.Moment(shown_as_of or now, shown_as_of, _instant("known_at", known_at), now)
-
-
 Moment = Annotated[str | None, Query(description="A time: RFC 3339, or without offset (UTC).")]
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """The moment a page is asked for, checked: ``as_of`` and ``known_at`` (None: now)."""
+
+    as_of: datetime | None
+    known_at: datetime | None
+
+    def moment(self) -> data.Moment:
+        """The moment the page shows, with the clock read now (as the page is computed)."""
+        now = datetime.now(UTC)
+        return data.Moment(self.as_of or now, self.as_of, self.known_at, now)
+
+
+async def asked_moment(as_of: Moment = None, known_at: Moment = None) -> Asked:
+    """The ``as_of`` and ``known_at`` every page takes, read once for all of them."""
+    return Asked(_instant("as_of", as_of), _instant("known_at", known_at))
+
+
+AskedDep = Annotated[Asked, Depends(asked_moment)]
 Search = Annotated[str | None, Query(max_length=100, description="Title, country code, region.")]
 Order = Annotated[ListOrder, Query(description="`changed` (latest first) or `name`.")]
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
@@ -94,7 +110,7 @@ def _with_policy(response: Response, policy: str = CONTENT_SECURITY_POLICY) -> R
 
 async def _page_at(
     read: ConditionalRead,
-    asked: data.Moment,
+    asked: Asked,
     *,
     kind: str,
     key: Hashable,
@@ -117,13 +133,11 @@ async def _page_at(
 @router.get("/")
 async def index_page(
     read: ConditionalReadDep,
-    as_of: Moment = None,
-    known_at: Moment = None,
+    asked: AskedDep,
     q: Search = None,
     sort: Order = "changed",
     page: PageNumber = 1,
 ) -> Response:
-    asked = _moment(as_of, known_at)
     search = (q or "").strip() or None
     return await _page_at(
         read,
@@ -133,7 +147,7 @@ async def index_page(
         conflict=None,
         compute=lambda db: data.index(
             db.engine,
-            _moment(as_of, known_at),
+            asked.moment(),
             window=read.settings.contested_window,
             search=search,
             order=sort,
@@ -144,13 +158,8 @@ async def index_page(
 
 @router.get("/conflicts/{conflict}")
 async def conflict_page(
-    conflict: Conflict,
-    read: ConditionalReadDep,
-    as_of: Moment = None,
-    known_at: Moment = None,
-    before: Before = None,
+    conflict: Conflict, read: ConditionalReadDep, asked: AskedDep, before: Before = None
 ) -> Response:
-    asked = _moment(as_of, known_at)
     return await _page_at(
         read,
         asked,
@@ -160,7 +169,7 @@ async def conflict_page(
         compute=lambda db: data.conflict(
             db.engine,
             conflict,
-            _moment(as_of, known_at),
+            asked.moment(),
             window=read.settings.contested_window,
             before=before,
         ),
