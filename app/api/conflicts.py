@@ -27,6 +27,7 @@ from app.http.openapi import OPEN_READ
 from app.http.problems import ProblemError
 from app.reads import view_bytes
 from events.model.values import ConflictSlug, Instant
+from projections.queries.shared import Period
 from projections.timeline import TimelineView
 from projections.views import ActorsView, AllegationsView, ConflictSummary, StatusView
 
@@ -186,17 +187,13 @@ async def get_allegations(
                 {"loc": ["query", "to"], "msg": "must be later than from", "type": "value_error"}
             ],
         )
+    period = Period(occurred_from, occurred_to)
     return await read.respond(
         kind="a",
         key=("allegations", conflict, as_of, known_at, occurred_from, occurred_to),
         conflict=conflict,
         compute=lambda db: view_bytes.allegations(
-            db.engine,
-            conflict,
-            as_of=as_of,
-            known_at=known_at,
-            occurred_from=occurred_from,
-            occurred_to=occurred_to,
+            db.engine, conflict, as_of=as_of, known_at=known_at, period=period
         ),
         min_position=min_position,
         as_of=as_of,

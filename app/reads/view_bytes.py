@@ -25,7 +25,7 @@ from events.log.store import storage_errors
 from projections.freshness import next_change, quiet_now, snapshot, stream_position
 from projections.queries.actors import next_appearance, read_actors
 from projections.queries.allegations import read_allegations
-from projections.queries.shared import conflict_head
+from projections.queries.shared import ALL_TIME, Period, conflict_head
 from projections.queries.status import DEFAULT_STALE_AFTER, list_conflicts, read_status
 from projections.timeline import TimelineEntry, on_story_thread, read_story
 from projections.views import StatusView
@@ -241,8 +241,7 @@ async def allegations(
     *,
     as_of: datetime | None,
     known_at: datetime | None,
-    occurred_from: datetime | None = None,
-    occurred_to: datetime | None = None,
+    period: Period = ALL_TIME,
 ) -> Representation:
     with storage_errors():
         async with snapshot(engine) as conn:
@@ -254,8 +253,7 @@ async def allegations(
                 conflict,
                 as_of=as_of or now,
                 known_at=known_at,
-                occurred_from=occurred_from,
-                occurred_to=occurred_to,
+                period=period,
                 head=head,
             )
             until = None

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from projections.findings import weight_of
 from projections.inline import load_agreements
 from projections.queries.reports import read_reports, tally_weight
-from projections.queries.shared import conflict_head, read_monitors
+from projections.queries.shared import ALL_TIME, Period, conflict_head, read_monitors
 from projections.standing import Filing, role_of
 from projections.tables import allegations, known_at_condition
 from projections.views import (
@@ -108,14 +108,13 @@ async def read_allegations(
     *,
     as_of: datetime,
     known_at: datetime | None,
-    occurred_from: datetime | None = None,
-    occurred_to: datetime | None = None,
+    period: Period = ALL_TIME,
     head: tuple[int, int] | None = None,
 ) -> AllegationsView:
-    """Every allegation that occurred by ``as_of`` (and in [``occurred_from``,
-    ``occurred_to``) when given: a period's counts), filed under its agreement with its role;
-    the retracted ones listed (marked) but not counted. Its cost grows with the conflict's
-    allegations: it lists them all. ``head`` as for ``read_status``."""
+    """Every allegation that occurred by ``as_of`` (and in ``period`` when bounded: a period's
+    counts), filed under its agreement with its role; the retracted ones listed (marked) but
+    not counted. Its cost grows with the conflict's allegations: it lists them all. ``head`` as
+    for ``read_status``."""
     version, position = await conflict_head(conn, conflict, known_at, head=head)
     known = await load_agreements(conn, conflict, known_at)
     filing = Filing(known.values())
@@ -125,18 +124,18 @@ async def read_allegations(
     )
     by_id = {a.agreement_id: a for a in visible}
     monitors = await read_monitors(conn, conflict, as_of, known_at)
-    period = []
-    if occurred_from is not None:
-        period.append(allegations.c.occurred_at >= occurred_from)
-    if occurred_to is not None:
-        period.append(allegations.c.occurred_at < occurred_to)
+    within = []
+    if period.start is not None:
+        within.append(allegations.c.occurred_at >= period.start)
+    if period.end is not None:
+        within.append(allegations.c.occurred_at < period.end)
     rows = await conn.execute(
         select(allegations)
         .where(
             allegations.c.conflict == conflict,
             allegations.c.occurred_at <= as_of,
             known_at_condition(allegations, known_at),
-            *period,
+            *within,
         )
         # Ties in time go by who and whom, never by the order of recording (the version).
         .order_by(
@@ -188,8 +187,7 @@ async def read_allegations(
         monitors,
         as_of=as_of,
         known_at=known_at,
-        occurred_from=occurred_from,
-        occurred_to=occurred_to,
+        period=period,
     )
     sections = []
     for agreement in visible:
@@ -258,8 +256,8 @@ async def read_allegations(
             reports=[f.view for f in filed_reports if f.agreement_id is None],
         ),
         casualties=casualties.totals(),
-        period_from=occurred_from,
-        period_to=occurred_to,
+        period_from=period.start,
+        period_to=period.end,
         version=version,
         position=position,
         as_of=as_of,

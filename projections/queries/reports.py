@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.model.state import AgreementState
 from projections.findings import report_agreements
+from projections.queries.shared import ALL_TIME, Period
 from projections.standing import Role, role_of
 from projections.tables import known_at_condition, reports
 from projections.views import ContestTally, ReportedTotals, ReportView
@@ -41,22 +42,21 @@ async def read_reports(
     *,
     as_of: datetime,
     known_at: datetime | None,
-    occurred_from: datetime | None = None,
-    occurred_to: datetime | None = None,
+    period: Period = ALL_TIME,
 ) -> list[FiledReport]:
-    """Every report whose period ended by ``as_of`` (and lies in [``occurred_from``,
-    ``occurred_to``) when given), once per agreement it is listed under among ``agreements``
-    (those visible at ``as_of``), or once under none, in order of their periods' ends."""
+    """Every report whose period ended by ``as_of`` (and lies in ``period`` when bounded),
+    once per agreement it is listed under among ``agreements`` (those visible at ``as_of``), or
+    once under none, in order of their periods' ends."""
     r = reports.c
     conditions = [
         r.conflict == conflict,
         r.period_to <= as_of,
         known_at_condition(reports, known_at),
     ]
-    if occurred_from is not None:
-        conditions.append(r.period_from >= occurred_from)
-    if occurred_to is not None:
-        conditions.append(r.period_to <= occurred_to)
+    if period.start is not None:
+        conditions.append(r.period_from >= period.start)
+    if period.end is not None:
+        conditions.append(r.period_to <= period.end)
     # As mappings: a row's ``count`` would be the tuple method of that name.
     rows = (
         await conn.execute(select(reports).where(*conditions).order_by(r.period_to, r.version))

@@ -1,13 +1,14 @@
 """What every read of a conflict starts with: its head (so the data is never older than the
 position it is tagged with), its missions (the monitors of its agreements, whose findings are
-not a party's claim) and a glance at the rest (its title, its latest times, what it has)."""
+not a party's claim), a glance at the rest (its title, its latest times, what it has), and the
+period a view may be asked to count over."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BindParameter,
@@ -41,14 +42,28 @@ from projections.tables import (
 from projections.views import DescriptionView, MissionView
 
 __all__ = [
+    "ALL_TIME",
     "Glance",
     "Missions",
+    "Period",
     "conflict_head",
     "read_glance",
     "read_missions",
     "read_monitors",
     "standing_now",
 ]
+
+
+class Period(NamedTuple):
+    """What a view counts over: what occurred in [``start``, ``end``); None on a side, no bound
+    there. The API's ``from`` and ``to``, checked (``start`` before ``end``) where they are read."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+#: No bound on either side: everything by ``as_of``.
+ALL_TIME = Period()
 
 
 def standing_now(as_of: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
