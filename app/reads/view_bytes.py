@@ -101,15 +101,17 @@ async def _status_now(
     return view, until, head[1]
 
 
-async def status(
+async def _status_read(
     engine: AsyncEngine,
     conflict: str,
     *,
     as_of: datetime | None,
     known_at: datetime | None,
     window: timedelta,
-    stale_after: timedelta = DEFAULT_STALE_AFTER,
-) -> Representation:
+    stale_after: timedelta,
+) -> tuple[StatusView, datetime | None, int, datetime]:
+    """``_status_now`` in a snapshot of its own, with the clock it read (``now``): what the
+    status and the badge are made of."""
     with storage_errors():
         async with snapshot(engine) as conn:
             now = datetime.now(UTC)
@@ -122,8 +124,23 @@ async def status(
                 now=now,
                 stale_after=stale_after,
             )
-            if as_of is None:
-                view = view.model_copy(update={"as_of": None})
+    return view, until, position, now
+
+
+async def status(
+    engine: AsyncEngine,
+    conflict: str,
+    *,
+    as_of: datetime | None,
+    known_at: datetime | None,
+    window: timedelta,
+    stale_after: timedelta = DEFAULT_STALE_AFTER,
+) -> Representation:
+    view, until, position, _ = await _status_read(
+        engine, conflict, as_of=as_of, known_at=known_at, window=window, stale_after=stale_after
+    )
+    if as_of is None:
+        view = view.model_copy(update={"as_of": None})
     return Representation(_bytes(view), Validator(position, until))
 
 
@@ -143,19 +160,10 @@ async def badge(
     """The conflict's state now and how long it has held, as a badge; when it is stale, how
     long nothing was reported instead (``holding · no reports 20 months``). Tagged until the
     state may change or the wording of a length does ("12 days" becomes "13 days")."""
-    with storage_errors():
-        async with snapshot(engine) as conn:
-            now = datetime.now(UTC)
-            view, until, position = await _status_now(
-                conn,
-                conflict,
-                as_of=None,
-                known_at=None,
-                window=window,
-                now=now,
-                stale_after=stale_after,
-            )
-            since, last = view.since, view.last_report_at
+    view, until, position, now = await _status_read(
+        engine, conflict, as_of=None, known_at=None, window=window, stale_after=stale_after
+    )
+    since, last = view.since, view.last_report_at
     message = STATE_WORDS.get(view.state, view.state)
     if view.stale and last is not None:
         message += f" · no reports {duration(now - last, months=True)}"
