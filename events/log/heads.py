@@ -4,9 +4,9 @@ allows: what every conditional read compares an ETag with, so it runs on every p
 It is always a query, never a number remembered in memory: another process's append must be
 seen by the next read (read-your-writes), and a notification of it may still be in flight.
 
-- PostgreSQL: one round trip, in autocommit, on a small asyncpg pool of its own (at most
-  ``pool_size`` connections; through SQLAlchemy's pool the same lookup costs three round trips,
-  BEGIN, SELECT, ROLLBACK, and a checkout several times dearer than asyncpg's). Concurrent
+- PostgreSQL: one round trip, in autocommit, on a few asyncpg connections of its own (at most
+  ``pool_size``, ``events.log.pg_connections``; through SQLAlchemy's pool the same lookup costs
+  three round trips, BEGIN, SELECT, ROLLBACK, and a checkout several times dearer). Concurrent
   lookups of the same head are coalesced (``SingleFlight``): a request shares only a lookup
   that starts after it arrived, so what it is answered is never older than its arrival, and
   polls that arrive together cost one round trip instead of one each.
@@ -26,9 +26,9 @@ from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from events.log.pg_connections import Connections
 from events.log.positions import LOG_POSITION, STREAM_POSITION, log_position, raw_sql, stream_head
 from events.log.store import storage_errors
-from events.log.writers import keep_session
 from events.model.errors import UnknownConflictError
 
 __all__ = ["Heads", "SingleFlight"]
@@ -99,8 +99,7 @@ class Heads:
         self._engine = engine
         self._postgresql = engine.dialect.name == "postgresql"
         self._pool_size = pool_size
-        self._pool: Any = None
-        self._pool_lock = asyncio.Lock()
+        self._pool: Connections | None = None
         self._sqlite: sqlite3.Connection | None = None
         self._flights = SingleFlight()
         #: The lookups of ``events.log.positions``, as the raw drivers here take them.
@@ -141,7 +140,7 @@ class Heads:
     async def _one(self, sql: str, args: tuple[Any, ...]) -> Any:
         with storage_errors():
             if self._postgresql:  # what fails is decided by storage_errors, as everywhere
-                return await (await self._postgresql_pool()).fetchval(sql, *args)
+                return await self._postgresql_pool().fetchval(sql, *args)
             try:
                 row = self._connection().execute(sql, args).fetchone()
             except sqlite3.OperationalError:  # busy, or the file moved: the ordinary way
@@ -149,20 +148,14 @@ class Heads:
                 return await self._slow(args)
             return None if row is None else row[0]
 
-    async def _postgresql_pool(self) -> Any:
+    def _postgresql_pool(self) -> Connections:
         if self._pool is None:
-            import asyncpg
-
-            async with self._pool_lock:
-                if self._pool is None:
-                    url = self._engine.url.set(drivername="postgresql")
-                    self._pool = await asyncpg.create_pool(
-                        url.render_as_string(hide_password=False),
-                        min_size=1,
-                        max_size=self._pool_size,
-                        server_settings={"application_name": "ceasefire-heads"},
-                        reset=keep_session,
-                    )
+            url = self._engine.url.set(drivername="postgresql")
+            self._pool = Connections(
+                url.render_as_string(hide_password=False),
+                size=self._pool_size,
+                application_name="ceasefire-heads",
+            )
         return self._pool
 
     def _connection(self) -> sqlite3.Connection:

@@ -17,7 +17,6 @@ projections: it declares the protocol, ``projections.writer`` implements it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -28,6 +27,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from events.log.pg_connections import Connections
 from events.model.errors import RecordingTimeRefusedError
 
 __all__ = [
@@ -38,7 +38,6 @@ __all__ = [
     "PostgresWriter",
     "Writer",
     "Written",
-    "keep_session",
     "postgresql_append_args",
 ]
 
@@ -167,39 +166,25 @@ def postgresql_append_args(append: Append) -> tuple[str, int, str, str, str, boo
     )
 
 
-async def keep_session(connection: Any) -> None:
-    """asyncpg resets a connection on every release (``RESET ALL``, ``UNLISTEN *``…): a
-    second round trip per call. These pools only run plain statements and never change session
-    state, so there is nothing to reset."""
-
-
 class PostgresWriter:
-    """Appends through a small asyncpg pool of its own: acquiring from it costs a few
-    microseconds, where a checkout through SQLAlchemy's pool and its adapter costs far more,
-    and this runs once per append."""
+    """Appends through a few asyncpg connections of its own (``events.log.pg_connections``):
+    taking one costs a few microseconds, where a checkout through SQLAlchemy's pool and its
+    adapter costs far more, and this runs once per append."""
 
     def __init__(self, engine: AsyncEngine, *, pool_size: int = 10) -> None:
         self._dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._pool_size = pool_size
-        self._pool: Any = None
-        self._pool_lock = asyncio.Lock()
+        self._pool: Connections | None = None
 
-    async def _acquire_pool(self) -> Any:
-        import asyncpg
-
-        async with self._pool_lock:
-            if self._pool is None:
-                self._pool = await asyncpg.create_pool(
-                    self._dsn,
-                    min_size=1,
-                    max_size=self._pool_size,
-                    server_settings={"application_name": "ceasefire-writer"},
-                    reset=keep_session,
-                )
+    def _connections(self) -> Connections:
+        if self._pool is None:
+            self._pool = Connections(
+                self._dsn, size=self._pool_size, application_name="ceasefire-writer"
+            )
         return self._pool
 
     async def write(self, append: Append) -> Written | None:
-        pool = self._pool or await self._acquire_pool()
+        pool = self._connections()
         return await _append(pool, append)
 
     async def write_group(self, appends: Sequence[Append]) -> list[Written | None]:
@@ -207,7 +192,7 @@ class PostgresWriter:
         round trip, one implicit transaction, one WAL flush at its commit for all of them."""
         import asyncpg
 
-        pool = self._pool or await self._acquire_pool()
+        pool = self._connections()
         columns = list(zip(*map(postgresql_append_args, appends), strict=True))
         try:
             rows = await pool.fetch(POSTGRESQL_APPEND_GROUP, *map(list, columns))
@@ -224,7 +209,7 @@ class PostgresWriter:
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[Batch]:
 
-        pool = self._pool or await self._acquire_pool()
+        pool = self._connections()
         try:
             async with pool.acquire() as conn, conn.transaction():
                 yield _PostgresBatch(conn)
