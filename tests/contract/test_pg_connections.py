@@ -32,11 +32,13 @@ async def connections(postgresql: None) -> AsyncIterator[Connections]:
 
 
 async def _running(admin: asyncpg.Connection, pid: int, query: str) -> None:
-    """Until backend ``pid`` is running ``query`` (a condition, not a fixed sleep)."""
-    while await admin.fetchval(
-        "SELECT state <> 'active' OR query <> $2 FROM pg_stat_activity WHERE pid = $1", pid, query
-    ):
+    """Until backend ``pid`` is running ``query`` (a condition polled, not a fixed sleep)."""
+    sql = "SELECT state = 'active' AND query = $2 FROM pg_stat_activity WHERE pid = $1"
+    for _ in range(1000):
+        if await admin.fetchval(sql, pid, query):
+            return
         await asyncio.sleep(0.01)
+    raise AssertionError(f"backend {pid} never ran {query!r}")
 
 
 async def test_a_connection_is_reused_after_a_result_and_after_a_refused_statement(
@@ -67,7 +69,7 @@ async def test_a_connection_cancelled_mid_statement_is_not_reused(
     lookup = asyncio.ensure_future(connections.fetchval(sleeping))
     admin = await asyncpg.connect(ADMIN_URL)
     try:
-        await asyncio.wait_for(_running(admin, pid, sleeping), 10)
+        await _running(admin, pid, sleeping)
         lookup.cancel()
         with pytest.raises(asyncio.CancelledError):
             await lookup
