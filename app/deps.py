@@ -210,15 +210,21 @@ WriterKey = Annotated[ApiKey | None, Depends(require("writer"))]
 AdminKey = Annotated[ApiKey | None, Depends(require("admin"))]
 
 
-async def conditional_read(request: Request, key: ReaderKey) -> ConditionalRead:
+async def conditional_read(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ConditionalRead:
     """A conditional read's request, service, settings and reader's key, in one dependency:
     every conditional read needs a reader's key, so its routes do not each declare one beside
-    it. The headers are read here rather than declared as FastAPI parameters, and the service
-    and settings read from the app's state rather than through ``ConditionalDep`` and
-    ``SettingsDep``: every parameter and sub-dependency costs FastAPI a validation or solving
-    pass on every request, and these are the reads clients poll (bench/status.py). The OpenAPI
-    document still declares both headers on every conditional read (``app.http.openapi``)."""
+    it, and the key is authorised here from the bearer scheme (``authorize``, as ``ReaderKey``
+    does), one level of dependencies fewer. The headers are read here rather than declared as
+    FastAPI parameters, and the service and settings read from the app's state rather than
+    through ``ConditionalDep`` and ``SettingsDep``: every parameter and sub-dependency costs
+    FastAPI a validation or solving pass on every request, and these are the reads clients poll
+    (bench/status.py). The OpenAPI document still declares both headers on every conditional
+    read (``app.http.openapi``)."""
     state = request.app.state
     reads: ConditionalReads = state.conditional
     settings: Settings = state.settings
+    key = await authorize(request, "reader", credentials)
     return ConditionalRead(request, reads, request.headers.get("if-none-match"), settings, key)
