@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from events.model.agreement_data import MilestoneExtendedData, MilestoneMetData
 from events.model.envelope import (
     Recorded,
     RecordedMissionDispatched,
     RecordedViolationAlleged,
     RecordedViolationsReported,
 )
-from events.model.event_data import MilestoneExtendedData, MilestoneMetData
 from events.model.evolve import Observer, evolve, required
 from events.model.state import (
     AgreementState,

@@ -30,7 +30,7 @@ from fastapi import FastAPI
 from app.glossary import describe
 from app.http.problems import problem_schema
 from app.settings import Settings
-from events.model.event_data import CORRECTABLE_DATA
+from events.model.correction_data import CORRECTABLE_DATA
 
 __all__ = ["OPEN_READ", "SERVER_SENT_EVENTS", "install", "links"]
 

@@ -20,8 +20,9 @@ from datetime import datetime
 from typing import Any
 
 from events.model.actors import name_key
+from events.model.allegation_data import ViolationAllegedData
+from events.model.correction_data import CORRECTABLE_DATA
 from events.model.errors import DomainRuleError, UnknownActorError
-from events.model.event_data import CORRECTABLE_DATA, ViolationAllegedData
 from events.model.state import ConflictState
 from events.model.types import Event, EventCorrected
 from events.model.values import Frozen

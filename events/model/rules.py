@@ -12,9 +12,10 @@ from uuid import UUID
 
 from events.model import types
 from events.model.actors import name_key
+from events.model.agreement_data import Milestone, MilestoneExtendedData
+from events.model.correction_data import CORRECTABLE_DATA
 from events.model.envelope import Recorded
 from events.model.errors import DomainRuleError
-from events.model.event_data import CORRECTABLE_DATA, Milestone, MilestoneExtendedData
 from events.model.milestones import MilestoneState
 from events.model.state import (
     AgreementState,

@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from events.model.actors import Actors
+from events.model.correction_data import CORRECTABLE_DATA
 from events.model.envelope import Recorded
 from events.model.errors import DomainRuleError
-from events.model.event_data import CORRECTABLE_DATA
 from events.model.milestones import MilestoneState
 from events.model.types import (
     AllegationDenied,

@@ -13,28 +13,28 @@ from uuid import UUID, uuid4
 
 from pydantic import Field, TypeAdapter, model_validator
 
-from events.model.event_data import (
-    ActorRegisteredData,
+from events.model.agreement_data import (
     AgreementCollapsedData,
     AgreementExtendedData,
     AgreementRepudiatedData,
     AgreementSignedData,
-    AllegationDeniedData,
-    AllegationRetractedData,
     CeasefireDeclaredData,
-    ConflictDescribedData,
-    EventCorrectedData,
-    IncidentEndedData,
     LullEndedData,
     LullObservedData,
     MilestoneExtendedData,
     MilestoneMetData,
-    MissionDispatchedData,
-    MissionEndedData,
     TalksData,
+)
+from events.model.allegation_data import (
+    AllegationDeniedData,
+    AllegationRetractedData,
+    IncidentEndedData,
     ViolationAllegedData,
     ViolationsReportedData,
 )
+from events.model.conflict_data import ActorRegisteredData, ConflictDescribedData
+from events.model.correction_data import EventCorrectedData
+from events.model.mission_data import MissionDispatchedData, MissionEndedData
 from events.model.values import ConflictSlug, Frozen, Instant, Source, offset_given
 
 __all__ = [

@@ -2,8 +2,8 @@
 
 Each is a constrained type or a small frozen model, so the OpenAPI schema states what a writer
 may send and every database refuses the same values. The event payloads
-(``events.model.event_data``)
-and the event types (``events.model.types``) are made of these.
+(``events.model.event_data`` and the family modules beside it: ``agreement_data``,
+``allegation_data``…) and the event types (``events.model.types``) are made of these.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any, get_args
 
 from app.api.event_bodies import EventIn
+from events.model.correction_data import CORRECTABLE_DATA, CorrectableType
 from events.model.envelope import Recorded
-from events.model.event_data import CORRECTABLE_DATA, CorrectableType
 from events.model.types import EVENT_CLASSES, EVENT_TYPES, SCHEMA_VERSIONS, Event, EventType
 
 

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from events.model.countries import ISO_3166_ALPHA_2
-from events.model.event_data import (
+from events.model.allegation_data import (
     CasualtiesClaimed,
     CasualtyRange,
-    ConflictDescribedData,
     ViolationAllegedData,
     killed_and_injured,
 )
+from events.model.conflict_data import ConflictDescribedData
+from events.model.countries import ISO_3166_ALPHA_2
 from events.model.types import data_of, event_adapter
 from events.model.values import local_time, offset_given
 

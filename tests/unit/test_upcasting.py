@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from events.model.event_data import CasualtyRange, ViolationAllegedData
+from events.model.allegation_data import CasualtyRange, ViolationAllegedData
 from events.model.types import SCHEMA_VERSIONS
 from events.model.upcasting import UPCASTERS, upcast
 
