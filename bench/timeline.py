@@ -1,6 +1,6 @@
 """What a conflict's timeline costs as the conflict grows: the whole story of a conflict of 500,
 4,000 and 16,000 events, read in-process as ``/v1/conflicts/{c}/timeline`` reads it
-(``projections.timeline.read_story`` then ``Story.told``: the conflict's events and agreements
+(``projections.story.read_story`` then ``Story.told``: the conflict's events and agreements
 read, decoded and folded), and the fold alone (``build_timeline`` on the decoded events), with
 the ratio of each size's time to the smallest's. Linear: 8 and 32; quadratic: 64 and 1,024.
 
@@ -129,7 +129,8 @@ async def _rounds(
     from events.log.tables import events
     from projections.freshness import snapshot
     from projections.inline import load_agreements
-    from projections.timeline import build_timeline, read_story
+    from projections.story import read_story
+    from projections.timeline import build_timeline
 
     engine = create_engine(url)
     times: dict[int, list[tuple[float, float]]] = {size: [] for size in sizes}

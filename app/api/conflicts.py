@@ -28,8 +28,7 @@ from app.http.problems import ProblemError
 from app.reads import view_bytes
 from events.model.values import ConflictSlug, Instant
 from projections.queries.shared import Period
-from projections.timeline import TimelineView
-from projections.views import ActorsView, AllegationsView, ConflictSummary, StatusView
+from projections.views import ActorsView, AllegationsView, ConflictSummary, StatusView, TimelineView
 
 __all__ = ["router"]
 

@@ -35,8 +35,8 @@ from projections.freshness import next_change, snapshot
 from projections.queries.overview import ListOrder, accusations, list_page
 from projections.queries.shared import conflict_head
 from projections.queries.status import DEFAULT_STALE_AFTER, read_status
-from projections.timeline import TimelineEntry, read_story
-from projections.views import StatusView
+from projections.story import read_story
+from projections.views import StatusView, TimelineEntry
 
 __all__ = ["PAGE_SIZE", "TIMELINE_PAGE", "Moment", "conflict", "embed", "index"]
 

@@ -2,7 +2,7 @@
 where an event gave an offset), durations and countdowns, states.
 
 Rendering is CPU work that grows with what a page shows, so pages render on the story thread
-(``projections.timeline.on_story_thread``), never on the event loop.
+(``projections.story.on_story_thread``), never on the event loop.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from markupsafe import Markup
 from app.formats.text import STATE_MEANINGS, STATE_WORDS, duration
 from events.model.types import EVENT_TYPES
 from events.model.values import legible
-from projections.timeline import on_story_thread
+from projections.story import on_story_thread
 from projections.words import in_words, local_in_words
 
 __all__ = ["STATIC", "render"]

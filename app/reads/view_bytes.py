@@ -27,8 +27,8 @@ from projections.queries.actors import next_appearance, read_actors
 from projections.queries.allegations import read_allegations
 from projections.queries.shared import ALL_TIME, Period, conflict_head
 from projections.queries.status import DEFAULT_STALE_AFTER, list_conflicts, read_status
-from projections.timeline import TimelineEntry, on_story_thread, read_story
-from projections.views import StatusView
+from projections.story import on_story_thread, read_story
+from projections.views import StatusView, TimelineEntry
 from projections.words import in_words, local_in_words
 
 __all__ = [

@@ -1,7 +1,8 @@
 """The read models the API returns. The states they carry are derived in
 ``projections.standing``; the queries gather its inputs with indexed lookups, so their cost
-does not grow with the log. One module per view (``status``, ``allegations``, ``actors``),
-what an agreement shows in ``agreements``, what they share in ``base``; all of them here."""
+does not grow with the log. One module per view (``status``, ``allegations``, ``actors``,
+``timeline``), what an agreement shows in ``agreements``, what they share in ``base``; all of
+them here."""
 
 from projections.views.actors import ActorRole, ActorsView, ActorView
 from projections.views.agreements import (
@@ -43,6 +44,7 @@ from projections.views.status import (
     StatusView,
     tally,
 )
+from projections.views.timeline import TimelineEntry, TimelineNote, TimelineView
 
 __all__ = [
     "ActorRole",
@@ -76,6 +78,9 @@ __all__ = [
     "Role",
     "ScopeView",
     "StatusView",
+    "TimelineEntry",
+    "TimelineNote",
+    "TimelineView",
     "View",
     "WithdrawalView",
     "tally",

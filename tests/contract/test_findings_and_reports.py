@@ -25,7 +25,7 @@ from events.model.types import Event, event_adapter
 from projections.freshness import next_change
 from projections.queries.allegations import read_allegations
 from projections.queries.status import read_status
-from projections.timeline import read_story
+from projections.story import read_story
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 WINDOW = timedelta(days=7)

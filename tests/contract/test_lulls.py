@@ -25,7 +25,7 @@ from app.services.appending import Appender
 from events.log.store import EventStore
 from events.model.types import Event, event_adapter
 from projections.queries.status import list_conflicts, read_status
-from projections.timeline import read_story
+from projections.story import read_story
 from tests.factories import signed
 
 WINDOW = timedelta(days=7)

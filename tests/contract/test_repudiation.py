@@ -26,7 +26,7 @@ from projections.freshness import next_change
 from projections.queries.allegations import read_allegations
 from projections.queries.status import read_status
 from projections.runner import replay
-from projections.timeline import read_story
+from projections.story import read_story
 from tests.e2e.test_ceasefires_in_time import assert_nothing_after
 from tests.logtools import dump_projections
 

@@ -14,7 +14,8 @@ from app.formats.text import STATE_MEANINGS, STATE_WORDS, duration, next_countdo
 from app.pages.chart import allegations_chart, label
 from events.model.state import AgreementState
 from events.model.types import event_adapter
-from projections.timeline import build_timeline, casualties_words
+from projections.timeline import build_timeline
+from projections.timeline_words import casualties_words
 from projections.views import ConflictState, PartyCounts
 from projections.words import in_words, local_in_words
 from tests.unit.test_timeline import WINDOW, fold
