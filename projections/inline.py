@@ -78,7 +78,8 @@ def agreement_from_row(
 
 
 def departures_from_json(text: str | None) -> tuple[Departure, ...]:
-    """The ``departures`` column's JSON (``projections.fold.departures_json``) read back."""
+    """The ``departures`` column's JSON (``projections.rows.agreements.departures_json``) read
+    back."""
     if not text:
         return ()
     return tuple(

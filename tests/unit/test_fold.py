@@ -17,7 +17,8 @@ from events.model.state import AgreementState, ConflictState
 from events.model.types import SCHEMA_VERSIONS, Event
 from events.model.values import Source
 from projections.changes import Changes
-from projections.fold import _source_json, apply
+from projections.fold import apply
+from projections.rows.sources import source_json
 from projections.standing import Filing, conflict_standing
 from tests.factories import (
     alleged,
@@ -281,9 +282,7 @@ def test_a_party_is_found_exactly_or_without_regard_to_case() -> None:
 
 def test_a_source_is_dumped_as_pydantic_does_and_remembered_by_identity() -> None:
     source = Source(name="Ministry", url=None)
-    assert (
-        _source_json(source) == source.model_dump_json(exclude_none=True) == '{"name":"Ministry"}'
-    )
-    assert _source_json(source) is _source_json(source)
+    assert source_json(source) == source.model_dump_json(exclude_none=True) == '{"name":"Ministry"}'
+    assert source_json(source) is source_json(source)
     other = Source(name="Other", url="https://example.org/x")
-    assert _source_json(other) == other.model_dump_json(exclude_none=True)
+    assert source_json(other) == other.model_dump_json(exclude_none=True)
