@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Literal
 
 from events.model.state import AgreementState
-from projections.standing import Role
+from projections.filing import Role
 
 __all__ = ["Weight", "report_agreements", "weight_of"]
 

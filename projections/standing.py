@@ -1,47 +1,36 @@
-"""Where a conflict stands at a time T: which agreement each allegation belongs to, the state
-of each agreement and of the conflict, and since when. Pure functions of the agreements (as
-the log held them at ``known_at``) and a few facts about allegations that the queries gather
-with indexed lookups, or the timeline from the conflict's events.
+"""Where a conflict stands at a time T: the state of each agreement and of the conflict, and
+since when. Pure functions of the agreements (as the log held them at ``known_at``) and a few
+facts about allegations that the queries gather with indexed lookups, or the timeline from the
+conflict's events.
 
-Which agreement an allegation belongs to is decided here, when a view is read, never when the
-allegation was recorded: the agreement it names, if any; otherwise the agreement in effect at
-its occurred_at whose parties include the accused, broadest scope first (national, regional,
-local), the latest signed among equals; otherwise none (outside any agreement). So every order
-of recording the same events gives the same views.
-
-An agreement's periods in effect do not depend on T (see ``AgreementState.periods``), so the
-filing of an allegation does not either; T only hides what occurred after it.
+Which agreement an allegation belongs to, and so which agreement it contests, is
+``projections.filing``'s; the state at many moments at once, in one sweep through time, is
+``projections.state_sweep``'s.
 """
 
 from __future__ import annotations
 
-import bisect
-import contextlib
-import heapq
 import itertools
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from events.model.state import AgreementState, LullState
 
 __all__ = [
+    "ENDED",
     "AgreementStanding",
+    "AgreementStandingState",
     "ConflictStanding",
-    "Contest",
-    "Filing",
-    "Role",
+    "ConflictStandingState",
     "agreement_state",
     "conflict_standing",
-    "conflict_states",
     "contested_run_start",
-    "contests",
-    "role_of",
+    "standing_from",
 ]
 
-Role = Literal["party", "mediator", "monitor", "third_party"]
+
 AgreementStandingState = Literal[
     "pending", "holding", "contested", "expired", "collapsed", "withdrawn"
 ]
@@ -50,89 +39,6 @@ ConflictStandingState = Literal[
 ]
 #: The states of an agreement that has ended.
 ENDED = ("expired", "collapsed", "withdrawn")
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """A stretch of time [start, end) in which the same agreements are in effect, and which of
-    them an allegation against each party (casefolded) belongs to."""
-
-    start: datetime
-    end: datetime | None
-    winners: Mapping[str, str]
-
-
-class Filing:
-    """Files allegations under agreements: built once per read from the conflict's agreements."""
-
-    def __init__(self, agreements: Iterable[AgreementState]) -> None:
-        self.agreements = {a.agreement_id: a for a in agreements}
-        self.segments = _segments(self.agreements.values())
-        self._starts = [s.start for s in self.segments]
-
-    def agreement_of(self, named: str | None, occurred_at: datetime, accused: str) -> str | None:
-        """The agreement id an allegation belongs to; None when outside every agreement."""
-        if named is not None:
-            return named
-        i = bisect.bisect_right(self._starts, occurred_at) - 1
-        if i < 0:
-            return None
-        segment = self.segments[i]
-        if segment.end is not None and occurred_at >= segment.end:
-            return None
-        return segment.winners.get(accused.casefold())
-
-    def spans_of(self, agreement_id: str) -> list[tuple[datetime, datetime | None, list[str]]]:
-        """Where an allegation naming no agreement belongs to ``agreement_id``: each stretch
-        [start, end) with the (casefolded) accused it takes there. The queries turn these into
-        range conditions on the indexed occurred_at."""
-        spans = []
-        for segment in self.segments:
-            keys = sorted(k for k, won in segment.winners.items() if won == agreement_id)
-            if keys:
-                spans.append((segment.start, segment.end, keys))
-        return spans
-
-
-def _segments(agreements: Iterable[AgreementState]) -> list[Segment]:
-    periods = [(a, start, end) for a in agreements for start, end in a.periods()]
-    bounds = sorted({t for _, start, end in periods for t in (start, end) if t is not None})
-    segments = []
-    for i, start in enumerate(bounds):
-        end = bounds[i + 1] if i + 1 < len(bounds) else None
-        winners: dict[str, AgreementState] = {}
-        for agreement, s, e in periods:
-            if s <= start and (e is None or (end is not None and end <= e)):
-                for party in agreement.parties:
-                    key = party.casefold()
-                    best = winners.get(key)
-                    if best is None or agreement.rank > best.rank:
-                        winners[key] = agreement
-        if winners:
-            segments.append(Segment(start, end, {k: a.agreement_id for k, a in winners.items()}))
-    return segments
-
-
-def role_of(agreement: AgreementState | None, alleged_by: str, monitors: Iterable[str]) -> Role:
-    """The role of an allegation's author against the agreement it belongs to."""
-    if agreement is None:
-        return "third_party"
-    if agreement.party(alleged_by) is not None:
-        return "party"
-    folded = alleged_by.casefold()
-    if any(m.casefold() == folded for m in agreement.mediators):
-        return "mediator"
-    if any(m.casefold() == folded for m in monitors):
-        return "monitor"
-    return "third_party"
-
-
-def contests(role: Role) -> bool:
-    """Every allegation under an agreement contests it, whoever makes it: a party's claim, a
-    third party's, and a mediator's or a monitor's finding, which weighs more than a claim,
-    not less (issue 18; until then findings did not contest). The views tell them apart
-    (``projections.findings.weight_of``)."""
-    return role in ("party", "mediator", "monitor", "third_party")
 
 
 def agreement_state(
@@ -144,10 +50,10 @@ def agreement_state(
     """The state at ``at`` of an agreement signed by then. ``last_contesting``: when the
     latest allegation under it that contests it (not retracted by ``at``) occurred, at or
     before ``at``."""
-    return _standing(agreement.state_at(at), at, last_contesting, window)
+    return standing_from(agreement.state_at(at), at, last_contesting, window)
 
 
-def _standing(
+def standing_from(
     state: str, at: datetime, last_contesting: datetime | None, window: timedelta
 ) -> AgreementStandingState:
     """``agreement_state`` from the agreement's own state at ``at`` (``state_at``'s answer)."""
@@ -342,170 +248,3 @@ def _contested_since(
     if since is None or latest is None or at - latest >= window:
         return start
     return since
-
-
-@dataclass(frozen=True, slots=True)
-class Contest:
-    """An allegation that contests an agreement (see ``contests``): the agreement it belongs
-    to, when it occurred, when its party withdrew it (None: never), and for an ongoing
-    violation when it ended (None: an instant, or one recorded as still going on, ``ongoing``,
-    whose end is not known yet)."""
-
-    agreement_id: str
-    occurred_at: datetime
-    retracted_at: datetime | None
-    ends_at: datetime | None = None
-    ongoing: bool = False
-
-    @property
-    def last(self) -> datetime:
-        """The last instant it went on: it contests until ``window`` after it. One going on
-        with no end known goes on to the end of time (its window never ends)."""
-        if self.ends_at is None:
-            return _END_OF_TIME if self.ongoing else self.occurred_at
-        return max(self.ends_at, self.occurred_at)
-
-
-#: The last instant a datetime holds: where a violation with no end known yet goes on to.
-_END_OF_TIME = datetime.max.replace(tzinfo=UTC)
-
-
-class _Latest:
-    """A contest's place in a max-heap by its last instant (``heapq`` keeps the least first)."""
-
-    __slots__ = ("contest",)
-
-    def __init__(self, contest: Contest) -> None:
-        self.contest = contest
-
-    def __lt__(self, other: _Latest) -> bool:
-        return self.contest.last > other.contest.last
-
-
-class _LastEnded:
-    """An ended agreement's place in a max-heap (``heapq`` keeps the least first): the one that
-    ended last, by (end, signed_at, agreement_id) as ``conflict_standing`` picks it, on top."""
-
-    __slots__ = ("key",)
-
-    def __init__(self, key: tuple[datetime, datetime, str]) -> None:
-        self.key = key
-
-    def __lt__(self, other: _LastEnded) -> bool:
-        return self.key > other.key
-
-
-def conflict_states(
-    agreements: Iterable[AgreementState],
-    contesting: Iterable[Contest],
-    moments: Sequence[datetime],
-    window: timedelta,
-    lulls: Iterable[LullState] = (),
-) -> list[ConflictStandingState]:
-    """``conflict_standing(...).state`` at each of ``moments`` (ascending), counting the
-    contesting allegations that occurred by each: in one sweep through time, so the cost grows
-    as (agreements' changes + allegations + moments) times the log of that, never as their
-    product. A timeline asks it at every one of its events.
-
-    Only national agreements make the conflict's state, and each one's standing changes only
-    at instants known in advance (its signing, its start, each span's start and end, its
-    collapse: ``AgreementState.state_at`` is constant between them), when an allegation
-    contesting it occurs or is withdrawn, and ``window`` after the latest one. Those instants
-    are visited in order; the state at a moment is read from how many agreements stand in each
-    state and which one ended last, and a lull from how many ``lulls`` hold then (observed by
-    the moment and not ended by it)."""
-    national = {a.agreement_id: a for a in agreements if a.national}
-    order = itertools.count()
-    #: (instant, tie-breaker, agreement id, the allegation occurring then or None): something
-    #: that may change the agreement's standing from that instant on.
-    due: list[tuple[datetime, int, str, Contest | None]] = []
-    #: Per agreement, its own state from each instant it may change on, and its end then.
-    steps: dict[str, list[tuple[datetime, str, datetime | None]]] = {}
-    for agreement_id, agreement in national.items():
-        instants = {agreement.signed_at, agreement.effective_at}
-        for stop in (agreement.collapsed_at, agreement.withdrawn_at):
-            if stop is not None:
-                instants.add(stop)
-        for start, end in agreement.periods():
-            instants.update(t for t in (start, end) if t is not None)
-        steps[agreement_id] = [
-            (t, "unsigned", None)
-            if t < agreement.signed_at
-            else (t, agreement.state_at(t), agreement.ended_at(t))
-            for t in sorted(instants)
-        ]
-        due.extend((t, next(order), agreement_id, None) for t in instants)
-    for contest in contesting:
-        if contest.agreement_id in national:
-            due.append((contest.occurred_at, next(order), contest.agreement_id, contest))
-            if contest.retracted_at is not None:
-                due.append((contest.retracted_at, next(order), contest.agreement_id, None))
-    heapq.heapify(due)
-
-    latest: dict[str, list[_Latest]] = {a: [] for a in national}
-    step = dict.fromkeys(national, -1)
-    standing = dict.fromkeys(national, "unsigned")
-    counts = Counter(standing.values())
-    ending: dict[str, tuple[datetime, datetime, str] | None] = dict.fromkeys(national)
-    ended: list[_LastEnded] = []
-    expiries: set[tuple[str, datetime]] = set()
-
-    def revisit(agreement_id: str, when: datetime) -> None:
-        """The agreement's standing from ``when`` on, everything due by then applied."""
-        listed = steps[agreement_id]
-        i = step[agreement_id]
-        while i + 1 < len(listed) and listed[i + 1][0] <= when:
-            i += 1
-        step[agreement_id] = i
-        # Contesting allegations that occurred by ``when``, the one that goes on latest on top
-        # (withdrawn by ``when`` is withdrawn for every later instant too).
-        heap = latest[agreement_id]
-        while (
-            heap and (withdrawn := heap[0].contest.retracted_at) is not None and withdrawn <= when
-        ):
-            heapq.heappop(heap)
-        last = min(heap[0].contest.last, when) if heap else None
-        goes_on = heap[0].contest.last if heap else None
-        own = "unsigned" if i < 0 else listed[i][1]
-        state = own if own == "unsigned" else _standing(own, when, last, window)
-        counts[standing[agreement_id]] -= 1
-        counts[state] += 1
-        standing[agreement_id] = state
-        if state == "contested" and goes_on is not None and (agreement_id, goes_on) not in expiries:
-            expiries.add((agreement_id, goes_on))
-            # (Past the last instant a datetime holds: contested to the end of time.)
-            with contextlib.suppress(OverflowError):
-                heapq.heappush(due, (goes_on + window, next(order), agreement_id, None))
-        end = listed[i][2] if state in ENDED else None
-        key = None if end is None else (end, national[agreement_id].signed_at, agreement_id)
-        ending[agreement_id] = key
-        if key is not None:
-            heapq.heappush(ended, _LastEnded(key))
-
-    observed = sorted(lull.observed_at for lull in lulls)
-    ended_lulls = sorted(lull.ended_at for lull in lulls if lull.ended_at is not None)
-
-    def state_now(moment: datetime) -> ConflictStandingState:
-        for state in ("contested", "holding"):
-            if counts[state]:
-                return state
-        if bisect.bisect_right(observed, moment) > bisect.bisect_right(ended_lulls, moment):
-            return "lull"
-        if counts["pending"]:
-            return "pending"
-        while ended:  # the agreement that ended last, if it still stands ended so
-            agreement_id = ended[0].key[2]
-            if ending[agreement_id] == ended[0].key:
-                return standing[agreement_id]  # type: ignore[return-value]
-            heapq.heappop(ended)
-        return "none"
-
-    out: list[ConflictStandingState] = []
-    for moment in moments:
-        while due and due[0][0] <= moment:
-            when, _, agreement_id, occurring = heapq.heappop(due)
-            if occurring is not None:
-                heapq.heappush(latest[agreement_id], _Latest(occurring))
-            revisit(agreement_id, when)
-        out.append(state_now(moment))
-    return out

@@ -128,7 +128,7 @@ allegations = Table(
     Column("conflict", String(64), nullable=False),
     Column("version", Integer, nullable=False),
     # The agreement the writer named (0005: NULL when none; which agreement an allegation
-    # naming none belongs to is decided when a view is read, see projections.standing).
+    # naming none belongs to is decided when a view is read, see projections.filing).
     Column("agreement_id", String(64), nullable=True),
     Column("agreement_implicit", Boolean, nullable=False),
     Column("alleged_by", String(200), nullable=False),

@@ -7,7 +7,7 @@ changed, which shows its data as corrected (and the original beside it) and whet
 withdrawn. Each entry carries the state of the conflict at its occurred_at, counting
 everything the log knew (at ``known_at``) that occurred by then: the same answer
 ``/status?as_of=<occurred_at>&known_at=...`` gives. The states are one sweep through time
-(``projections.standing.conflict_states``), and only the entries of the page asked for are
+(``projections.state_sweep.conflict_states``), and only the entries of the page asked for are
 built.
 
 The entries' models are in ``projections.views.timeline``, the sentences they say in
@@ -27,8 +27,9 @@ from events.model.milestones import MilestoneStateName
 from events.model.state import AgreementState, LullState
 from events.model.types import AllegationRetracted, EventCorrected, IncidentEnded, data_of
 from events.model.values import local_time
+from projections.filing import Filing, contests, role_of
 from projections.findings import report_agreements
-from projections.standing import Contest, Filing, conflict_states, contests, role_of
+from projections.state_sweep import Contest, conflict_states
 from projections.timeline_words import (
     Allegations,
     allegation_words,

@@ -17,9 +17,9 @@ from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.model.state import AgreementState
+from projections.filing import Role, role_of
 from projections.findings import report_agreements
 from projections.queries.shared import ALL_TIME, Period
-from projections.standing import Role, role_of
 from projections.tables import known_at_condition, reports
 from projections.views import ContestTally, ReportedTotals, ReportView
 

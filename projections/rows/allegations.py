@@ -23,7 +23,7 @@ def allegation_row(
 ) -> Row:
     """The allegation as recorded, with the agreement it names (if any). Which agreement one
     naming none belongs to is not decided here but when a view is read
-    (``projections.standing``), so the order events were recorded in cannot change it."""
+    (``projections.filing``), so the order events were recorded in cannot change it."""
     data = event.data
     named = None if data.agreement_id is None else state.agreements.get(data.agreement_id)
     denial = state.denials.get(event.id)

@@ -17,9 +17,11 @@ from events.model.evolve import decide
 from events.model.state import AgreementState, ConflictState
 from events.model.types import Event, data_of, event_adapter
 from projections.changes import Changes
+from projections.filing import contests
 from projections.findings import report_agreements, weight_of
 from projections.fold import rows_into
-from projections.standing import Contest, conflict_standing, conflict_states, contests
+from projections.standing import conflict_standing
+from projections.state_sweep import Contest, conflict_states
 
 WINDOW = timedelta(days=7)
 NOW = datetime(2030, 1, 1, tzinfo=UTC)

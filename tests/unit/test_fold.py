@@ -17,9 +17,10 @@ from events.model.state import AgreementState, ConflictState
 from events.model.types import SCHEMA_VERSIONS, Event
 from events.model.values import Source
 from projections.changes import Changes
+from projections.filing import Filing
 from projections.fold import apply
 from projections.rows.sources import source_json
-from projections.standing import Filing, conflict_standing
+from projections.standing import conflict_standing
 from tests.factories import (
     alleged,
     collapsed,

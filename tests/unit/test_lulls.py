@@ -18,7 +18,8 @@ from events.model.errors import DomainRuleError
 from events.model.evolve import decide
 from events.model.state import AgreementState, ConflictState, LullState
 from events.model.types import Event, event_adapter
-from projections.standing import conflict_standing, conflict_states
+from projections.standing import conflict_standing
+from projections.state_sweep import conflict_states
 from projections.timeline import build_timeline
 
 WINDOW = timedelta(days=7)

@@ -20,9 +20,11 @@ from events.model.evolve import decide
 from events.model.state import AgreementState, ConflictState
 from events.model.types import Event, event_adapter
 from projections.changes import Changes
+from projections.filing import Filing, role_of
 from projections.fold import rows_into
 from projections.inline import agreement_from_row
-from projections.standing import Filing, conflict_standing, conflict_states, role_of
+from projections.standing import conflict_standing
+from projections.state_sweep import conflict_states
 from projections.timeline import build_timeline
 from projections.views import AgreementView
 

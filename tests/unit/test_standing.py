@@ -15,8 +15,9 @@ from events.model.envelope import Recorded, to_recorded
 from events.model.rules import check
 from events.model.state import AgreementState, ConflictState
 from events.model.types import SCHEMA_VERSIONS, Event, event_adapter
+from projections.filing import Filing
 from projections.fold import apply
-from projections.standing import Filing, agreement_state, conflict_standing
+from projections.standing import agreement_state, conflict_standing
 from projections.timeline import build_timeline
 from tests.factories import signed
 

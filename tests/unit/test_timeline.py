@@ -17,8 +17,9 @@ from events.model.errors import DomainRuleError
 from events.model.rules import check
 from events.model.state import AgreementState, ConflictState
 from events.model.types import SCHEMA_VERSIONS, AllegationRetracted, Event, data_of, event_adapter
+from projections.filing import Filing, contests, role_of
 from projections.fold import apply
-from projections.standing import Filing, conflict_standing, contests, role_of
+from projections.standing import conflict_standing
 from projections.timeline import build_timeline
 
 WINDOW = timedelta(days=7)
