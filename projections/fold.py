@@ -3,7 +3,7 @@
 The state transition is the domain's (``events.model.evolve.evolve``); this module derives the
 row changes a transition makes to the projection tables, from the states before and after it.
 ``apply`` is both, for the replay (one event at a time into a batch's changes); the append
-decides through ``events.model.evolve.decide`` and collects the same rows with ``rows_into``.
+decides through ``events.model.decision.decide`` and collects the same rows with ``rows_into``.
 Both are pure, and the append path and the replay call the same functions, so they cannot
 drift.
 
@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from events.model.decision import Observer
 from events.model.envelope import Recorded
-from events.model.evolve import Observer, evolve, required
+from events.model.evolve import evolve, required
 from events.model.state import ConflictState, Lookup, no_lookup, with_data
 from events.model.types import (
     AgreementCollapsed,
@@ -80,7 +81,7 @@ def apply(
 
 
 def rows_into(changes: Changes) -> Observer:
-    """An observer of ``events.model.evolve.decide`` that adds each transition's rows to
+    """An observer of ``events.model.decision.decide`` that adds each transition's rows to
     ``changes``: the append decides through the domain and collects its rows here."""
 
     def observe(

@@ -31,10 +31,10 @@ from uuid import UUID
 from events.log.store import EventStore, WriteBatch, event_row, storage_errors
 from events.log.writers import Append, IdTakenError, Written
 from events.model.canonical import as_sent
+from events.model.decision import Placing
+from events.model.decision import decide as domain_decide
 from events.model.envelope import Recorded, with_position
 from events.model.errors import ConcurrencyError, DomainRuleError, DuplicateEventError
-from events.model.evolve import Placing
-from events.model.evolve import decide as domain_decide
 from events.model.state import ConflictState, references
 from events.model.types import Event, data_of
 from projections.changes import Changes
@@ -77,7 +77,7 @@ class Decision:
 def decide(
     state: ConflictState, events: Sequence[Event], *, now: datetime, **placing: Unpack[Placing]
 ) -> Decision:
-    """The domain's decision (``events.model.evolve.decide``: the names made canonical unless
+    """The domain's decision (``events.model.decision.decide``: the names made canonical unless
     the events are a log's ``history``, the rules checked, the events placed in their stream
     and folded) with the projection rows each transition makes: pure, so the live append,
     ``load``'s and ``import``'s dry runs decide alike."""

@@ -80,7 +80,7 @@ async def write_all(
 ) -> int:
     """Append every run in one transaction; how many events. ``keep``: the ids of the file's
     events that later ones name. ``history``: an export's events, recorded as they are (their
-    names not made canonical: ``events.model.evolve.decide``). ``progress(written)`` after
+    names not made canonical: ``events.model.decision.decide``). ``progress(written)`` after
     each run."""
     written = 0
     async with appender.ingesting(keep, history=history) as ingesting:

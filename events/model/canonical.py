@@ -8,7 +8,7 @@ declarer or mission organization that spells no actor is a new one; an allegatio
 naming no actor is refused (``UnknownActorError``, with the closest names), so a misspelt
 accused can no longer be counted against nobody.
 
-Only new appends are canonicalised (``events.model.evolve.decide``): an import stores a log's
+Only new appends are canonicalised (``events.model.decision.decide``): an import stores a log's
 history exactly as recorded, since its hashes cover every byte, and old events naming no actor
 still replay. ``as_sent`` undoes it, for telling an idempotent retry from a different event.
 """

@@ -11,8 +11,8 @@ import pytest
 from app.services.appending import same_content
 from events.model.actors import Actors, name_key
 from events.model.canonical import as_sent
+from events.model.decision import decide
 from events.model.errors import DomainRuleError, UnknownActorError
-from events.model.evolve import decide
 from events.model.state import ConflictState
 from events.model.types import Event, data_of, event_adapter
 from projections.changes import Changes

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from events.model.canonical import as_sent
+from events.model.decision import decide
 from events.model.errors import DomainRuleError, UnknownActorError
-from events.model.evolve import decide
 from events.model.state import AgreementState, ConflictState
 from events.model.types import Event, data_of, event_adapter
 from projections.changes import Changes

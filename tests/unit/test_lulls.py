@@ -14,8 +14,8 @@ from uuid import uuid4
 
 import pytest
 
+from events.model.decision import decide
 from events.model.errors import DomainRuleError
-from events.model.evolve import decide
 from events.model.state import AgreementState, ConflictState, LullState
 from events.model.types import Event, event_adapter
 from projections.standing import conflict_standing

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from events.model.decision import decide
 from events.model.envelope import Recorded
 from events.model.errors import DomainRuleError
-from events.model.evolve import decide
 from events.model.state import AgreementState, ConflictState
 from events.model.types import Event, event_adapter
 from projections.changes import Changes

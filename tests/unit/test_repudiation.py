@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from events.model.decision import decide
 from events.model.envelope import Recorded
 from events.model.errors import DomainRuleError
-from events.model.evolve import decide
 from events.model.state import AgreementState, ConflictState
 from events.model.types import Event, event_adapter
 from projections.changes import Changes
