@@ -25,12 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events.log.positions import LOG_POSITION
 from events.log.tables import events
+from projections.bitemporal import known_at_condition
 from projections.queries.shared import conflict_head
 from projections.tables import (
     agreements,
     allegations,
     extensions,
-    known_at_condition,
     lulls,
     milestone_updates,
     milestones,

@@ -17,21 +17,18 @@ from events.log.tables import record_of
 from events.model.actors import Actor, Actors, name_key
 from events.model.milestones import MilestoneExtension, MilestoneMeeting, MilestoneState
 from events.model.state import AgreementState, ConflictState, Departure, LullState
+from projections.bitemporal import CONFLICT, by_knowledge, known_at_condition, read_params
 from projections.tables import (
-    CONFLICT,
     actors,
     agreements,
     allegations,
-    by_knowledge,
     corrections,
     extensions,
-    known_at_condition,
     lulls,
     milestone_updates,
     milestones,
     mission_ends,
     missions,
-    read_params,
 )
 
 __all__ = [

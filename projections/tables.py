@@ -6,71 +6,46 @@ thing (an agreement, an allegation, a mission) from ``known_from`` (the ``record
 event that made it) until ``known_until`` (the ``recorded_at`` of the event that superseded it;
 NULL while current). Nothing is overwritten: a collapse, a retraction or a correction closes the
 current version and inserts the next one. That is what lets ``known_at`` queries ask what the
-log said at any moment with an indexed lookup instead of a replay.
+log said at any moment with an indexed lookup instead of a replay. The pair of columns is
+``projections.bitemporal.known_between``, and reading them at a ``known_at`` is the rest of
+that module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-from typing import Any, TypeVar
-
 from sqlalchemy import (
     BigInteger,
-    BindParameter,
     Boolean,
     Column,
-    ColumnElement,
     Index,
     Integer,
     String,
     Table,
     Text,
     Uuid,
-    and_,
-    bindparam,
     false,
-    or_,
     text,
 )
 
 from events.log.tables import UtcDateTime, metadata
+from projections.bitemporal import known_between
 
 __all__ = [
-    "AS_OF",
-    "CONFLICT",
-    "KNOWN_AT",
     "PROJECTION_KEYS",
     "actors",
     "agreements",
     "allegations",
-    "by_knowledge",
     "corrections",
     "descriptions",
     "extensions",
-    "known_at_condition",
-    "known_between",
     "lulls",
     "milestone_updates",
     "milestones",
     "mission_ends",
     "missions",
     "projection_jobs",
-    "read_params",
     "reports",
 ]
-
-S = TypeVar("S")
-
-
-def known_between() -> tuple[Column[datetime], Column[datetime]]:
-    """The bitemporal pair every projection table has: ``known_from`` (when the log said it)
-    and ``known_until`` (when it stopped saying it; NULL while current). Each table keeps it
-    where its migration put it, beside its ``version``; ``known_at_condition`` reads it."""
-    return (
-        Column("known_from", UtcDateTime, nullable=False),
-        Column("known_until", UtcDateTime, nullable=True),
-    )
 
 
 agreements = Table(
@@ -369,39 +344,3 @@ PROJECTION_KEYS: dict[str, tuple[str, ...]] = {
     "proj_reports": ("event_id",),
     "proj_lulls": ("conflict", "lull_id"),
 }
-
-
-#: The parameters of the reads built once and run many times (``Read``): a read's conflict,
-#: ``as_of`` and ``known_at``, given at execution (``Read.params``). Building a statement costs
-#: more than running it on a conflict's few rows.
-CONFLICT: BindParameter[str] = bindparam("conflict", type_=String())
-AS_OF: BindParameter[datetime] = bindparam("as_of", type_=UtcDateTime())
-KNOWN_AT: BindParameter[datetime] = bindparam("known_at", type_=UtcDateTime())
-
-
-def by_knowledge(
-    build: Callable[[BindParameter[datetime] | None], S],
-) -> Callable[[datetime | None], S]:
-    """A statement built once for each of its two shapes, as the log is now (``known_at`` None)
-    and as it was at a ``known_at`` (``KNOWN_AT``): ``build`` gets ``KNOWN_AT`` or None."""
-    shapes = (build(None), build(KNOWN_AT))
-    return lambda known_at: shapes[known_at is not None]
-
-
-def read_params(
-    conflict: str, as_of: datetime | None = None, known_at: datetime | None = None
-) -> dict[str, Any]:
-    """The parameters of a ``by_knowledge`` statement (one that lacks some ignores them)."""
-    return {"conflict": conflict, "as_of": as_of, "known_at": known_at}
-
-
-def known_at_condition(
-    table: Table, known_at: datetime | BindParameter[datetime] | None
-) -> ColumnElement[bool]:
-    """The row versions the log held at ``known_at`` (None: the current ones)."""
-    if known_at is None:
-        return table.c.known_until.is_(None)
-    return and_(
-        table.c.known_from <= known_at,
-        or_(table.c.known_until.is_(None), table.c.known_until > known_at),
-    )

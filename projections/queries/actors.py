@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.model.actors import Actor, Actors
+from projections.bitemporal import known_at_condition
 from projections.inline import load_actors, load_agreements
 from projections.queries.shared import conflict_head
-from projections.tables import actors, known_at_condition, missions
+from projections.tables import actors, missions
 from projections.views import ActorRole, ActorsView, ActorView
 
 __all__ = ["next_appearance", "read_actors"]

@@ -10,12 +10,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from projections.bitemporal import known_at_condition
 from projections.filing import Filing, role_of
 from projections.findings import weight_of
 from projections.inline import load_agreements
 from projections.queries.reports import read_reports, tally_weight
 from projections.queries.shared import ALL_TIME, Period, conflict_head, read_monitors
-from projections.tables import allegations, known_at_condition
+from projections.tables import allegations
 from projections.views import (
     AgreementAllegations,
     AllegationsView,

@@ -16,8 +16,9 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.log.tables import events, streams
+from projections.bitemporal import known_at_condition
 from projections.queries.shared import standing_now
-from projections.tables import allegations, descriptions, known_at_condition
+from projections.tables import allegations, descriptions
 
 __all__ = ["ListOrder", "Listed", "accusations", "list_page"]
 

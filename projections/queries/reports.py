@@ -17,10 +17,11 @@ from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.model.state import AgreementState
+from projections.bitemporal import known_at_condition
 from projections.filing import Role, role_of
 from projections.findings import report_agreements
 from projections.queries.shared import ALL_TIME, Period
-from projections.tables import known_at_condition, reports
+from projections.tables import reports
 from projections.views import ContestTally, ReportedTotals, ReportView
 
 __all__ = ["FiledReport", "read_reports", "reported_totals", "tally_weight"]

@@ -25,18 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from events.log.positions import stream_head
 from events.log.tables import events
 from events.model.errors import UnknownConflictError
+from projections.bitemporal import AS_OF, CONFLICT, by_knowledge, known_at_condition, read_params
 from projections.tables import (
-    AS_OF,
-    CONFLICT,
     allegations,
-    by_knowledge,
     descriptions,
-    known_at_condition,
     lulls,
     milestones,
     mission_ends,
     missions,
-    read_params,
     reports,
 )
 from projections.views import DescriptionView, MissionView

@@ -13,13 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from events.log.tables import record_of, streams
 from events.model.state import AgreementState
+from projections.bitemporal import known_at_condition
 from projections.filing import Filing, contests, role_of
 from projections.findings import weight_of
 from projections.inline import load_agreements, load_lulls
 from projections.queries.reports import FiledReport, read_reports, reported_totals, tally_weight
 from projections.queries.shared import conflict_head, read_glance, read_missions, standing_now
 from projections.standing import conflict_standing, contested_run_start
-from projections.tables import allegations, known_at_condition
+from projections.tables import allegations
 from projections.views import (
     AgreementView,
     ConflictSummary,
