@@ -1,7 +1,7 @@
 """Recording the outcomes of a worker's attempts: many to a transaction, none holding up the rest.
 
 Attempts finish one by one; the recorder writes those gathered since its last write in one
-transaction (``queue.record_attempts``), under the worker's write lock. What can go wrong:
+transaction (``outcomes.record_attempts``), under the worker's write lock. What can go wrong:
 
 - The database is away (``StorageUnavailableError``): the outcomes are kept and written again
   shortly. Their leases keep the deliveries this worker's meanwhile; if the worker dies first,
@@ -26,7 +26,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.webhooks.queue import Attempted, record_attempts
+from app.webhooks.outcomes import Attempted, record_attempts
 from app.webhooks.retry import Outcome
 from app.webhooks.subscriptions import write_transaction
 from events.log.store import storage_errors

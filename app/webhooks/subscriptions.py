@@ -5,8 +5,8 @@ Like ``app/services/api_keys.py``, webhooks keep their SQL beside them: subscrip
 deliveries are not
 events and no projection derives them. Every function takes a connection; the caller owns the
 transaction (``write_transaction`` for one that writes), so no helper commits on its own. The
-statements of the dispatcher and the workers are in ``app/webhooks/queue.py``; the tables in
-``app/webhooks/tables.py``.
+statements of the dispatcher and the workers are in ``app/webhooks/queue.py`` and
+``app/webhooks/outcomes.py``; the tables in ``app/webhooks/tables.py``.
 """
 
 from __future__ import annotations

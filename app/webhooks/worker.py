@@ -48,14 +48,8 @@ from app.http.links import public_link
 from app.settings import Settings
 from app.webhooks.cloudevents import SOURCE, event_body
 from app.webhooks.dispatcher import dispatch_pending
-from app.webhooks.queue import (
-    NOTIFY_CHANNEL,
-    Attempted,
-    Claim,
-    claim_due,
-    earliest_due,
-    first_wanted,
-)
+from app.webhooks.outcomes import Attempted
+from app.webhooks.queue import NOTIFY_CHANNEL, Claim, claim_due, earliest_due, first_wanted
 from app.webhooks.recorder import Recorder, brief
 from app.webhooks.retry import Outcome, Verdict, decide
 from app.webhooks.sealing import secret_box

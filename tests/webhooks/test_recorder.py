@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from app.services.appending import Appender
 from app.webhooks.dispatcher import dispatch_pending
-from app.webhooks.queue import Attempted, Claim, claim_due, storable
+from app.webhooks.outcomes import Attempted, storable
+from app.webhooks.queue import Claim, claim_due
 from app.webhooks.recorder import Recorder
 from app.webhooks.retry import Outcome, Verdict
 from app.webhooks.subscriptions import create_subscription, write_transaction
