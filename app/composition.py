@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from app.reads.conditional import ConditionalReads
     from app.reads.streaming import StreamHub
     from app.services.api_keys import KeyCache
-    from app.webhooks.worker import Webhooks, WebhookWorker
+    from app.webhooks.machinery import Webhooks
+    from app.webhooks.worker import WebhookWorker
     from events.log.routing import ReadRouter
 
 __all__ = [
@@ -169,7 +170,7 @@ async def serving(settings: Settings, *, version: str) -> AsyncIterator[Serving]
     from app.reads.conditional import CachePolicy, ConditionalReads
     from app.reads.streaming import StreamHub
     from app.services.api_keys import KEYS_CHANNEL, KeyCache
-    from app.webhooks.worker import running, webhooks_of
+    from app.webhooks.machinery import running, webhooks_of
 
     async with services(settings) as built:
         notifier = AppendNotifier()
@@ -206,8 +207,9 @@ async def working(settings: Settings) -> AsyncIterator[WebhookWorker]:
     """``ceasefire worker``'s one webhook worker (whatever ``CEASEFIRE_WEBHOOK_WORKER`` says:
     that setting is about ``serve``), running and woken on PostgreSQL by the process's one
     listening connection; stopped, and its sender and store closed, after."""
+    from app.webhooks.machinery import Webhooks, running
     from app.webhooks.sender import WebhookSender
-    from app.webhooks.worker import Webhooks, WebhookWorker, running
+    from app.webhooks.worker import WebhookWorker
 
     async with services(settings) as built:
         sender = WebhookSender(settings)

@@ -21,8 +21,8 @@ from app.reads.streaming import StreamHub
 from app.services.api_keys import ApiKey, KeyCache, Role, find_key
 from app.services.appending import Appender
 from app.settings import Settings
+from app.webhooks.machinery import Webhooks
 from app.webhooks.subscriptions import write_transaction
-from app.webhooks.worker import Webhooks
 from events.log.store import EventStore, storage_errors
 from projections.freshness import snapshot
 

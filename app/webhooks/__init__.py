@@ -8,5 +8,6 @@
   claims), ``outcomes`` (the attempts' outcomes written).
 - ``sealing``: secrets at rest, Fernet-sealed when ``CEASEFIRE_SECRET_KEY`` is set.
 - ``dispatcher``: the log, from a checkpoint, into deliveries; ``worker``: the loops;
-  ``recorder``: the outcomes written, one that cannot be stored kept from the rest.
+  ``recorder``: the outcomes written, one that cannot be stored kept from the rest;
+  ``machinery``: the sender and a worker as a process holds and runs them.
 """

@@ -26,6 +26,9 @@ subscription, host, attempt, what went wrong and what happens next; never a secr
 
 Ordering is best effort: deliveries are claimed oldest first, but sent concurrently and
 retried on their own schedules, so a receiver may see events out of order.
+
+What a process holds around a worker (its sender, and the running of both) is
+``app.webhooks.machinery``.
 """
 
 from __future__ import annotations
@@ -36,9 +39,7 @@ import logging
 import os
 import socket
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -60,7 +61,8 @@ from events.log.store import EventStore, storage_errors
 from events.model.envelope import format_instant
 from events.model.errors import StorageUnavailableError
 
-__all__ = ["WebhookWorker", "Webhooks", "message_id", "running", "webhooks_of"]
+__all__ = ["WebhookWorker", "message_id"]
+
 
 log = logging.getLogger("ceasefire.webhooks")
 
@@ -362,36 +364,3 @@ def _log_failure(what: str, error: Exception) -> None:
         log.warning("%s failed (%s); retrying", what, error)
     else:
         log.error("%s failed; retrying", what, exc_info=error)
-
-
-@dataclass(frozen=True, slots=True)
-class Webhooks:
-    """What the API's routes use: the sender (for pings) and the in-process worker, if any."""
-
-    sender: WebhookSender
-    worker: WebhookWorker | None
-
-    def wake(self) -> None:
-        if self.worker is not None:
-            self.worker.wake()
-
-
-def webhooks_of(store: EventStore, settings: Settings) -> Webhooks:
-    """The webhook machinery of ``ceasefire serve``, not started: a sender and, unless
-    ``CEASEFIRE_WEBHOOK_WORKER=false``, one worker in-process."""
-    sender = WebhookSender(settings)
-    worker = WebhookWorker(store, settings, sender) if settings.webhook_worker else None
-    return Webhooks(sender, worker)
-
-
-@asynccontextmanager
-async def running(webhooks: Webhooks) -> AsyncIterator[Webhooks]:
-    """Run ``webhooks`` (``webhooks_of``) while the context lasts."""
-    if webhooks.worker is not None:
-        webhooks.worker.start()
-    try:
-        yield webhooks
-    finally:
-        if webhooks.worker is not None:
-            await webhooks.worker.stop()
-        await webhooks.sender.close()

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import select
 
 from app.services.schema_migrations import upgrade
+from app.webhooks.machinery import running, webhooks_of
 from app.webhooks.subscriptions import create_subscription, write_transaction
 from app.webhooks.tables import attempts, deliveries
-from app.webhooks.worker import running, webhooks_of
 from events.log.database import create_engine
 from events.log.store import EventStore
 from events.log.tables import events as events_table
