@@ -35,3 +35,34 @@ def test_a_collector_turned_off_by_someone_else_stays_off() -> None:
     with gc_paused():
         assert not gc.isenabled()
     assert not gc.isenabled()
+
+
+class _Node:
+    """A container the collector tracks, which a weak reference can watch."""
+
+    def __init__(self) -> None:
+        self.other: _Node | None = None
+
+
+def test_what_the_block_leaves_alive_skips_the_young_generations_and_nothing_stays_frozen() -> None:
+    gc.enable()
+    frozen_before = gc.get_freeze_count()
+    with gc_paused():
+        kept = [_Node() for _ in range(1000)]
+    assert gc.get_freeze_count() == frozen_before
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert id(kept) in oldest and all(id(node) in oldest for node in kept)
+
+
+def test_a_cycle_made_in_the_block_is_still_collected() -> None:
+    import weakref
+
+    gc.enable()
+    with gc_paused():
+        a, b = _Node(), _Node()
+        a.other, b.other = b, a
+        watched = weakref.ref(a)
+        del a, b
+    assert watched() is not None  # a cycle: reference counting alone cannot free it
+    gc.collect()
+    assert watched() is None
