@@ -86,9 +86,12 @@ def main(argv: list[str] | None = None) -> None:
             print(f"-- round {round_ + 1}, {kind}", file=sys.stderr, flush=True)
             run_database(kind, tables[kind], round_, args)
     for table in tables.values():
+        # Issue 20's line: at least half the bare endpoint with public APIs only (0.70 was the
+        # target of the earlier status route that answered outside FastAPI).
         table.ratio(
-            "status / bare dict  (target >= 0.70)", "status (now)", "bare FastAPI, constant dict"
+            "status / bare dict  (issue 20: >= 0.5)", "status (now)", "bare FastAPI, constant dict"
         )
+        table.target("status / bare dict  (issue 20: >= 0.5)", minimum=0.5)
         table.ratio("status / bare bytes", "status (now)", "bare FastAPI, constant bytes")
         table.ratio(
             "status as_of / bare dict", f"status ?as_of={AS_OF}", "bare FastAPI, constant dict"
