@@ -140,10 +140,14 @@ class RawConnection:
                 list(ids),
             )
         else:
-            marks = ", ".join(f"${i}" for i in range(1, len(ids) + 1))
+            # The list padded to a power of two with its last id (IN ignores repeats): a text
+            # per list length would fill sqlite3's statement cache with the replay's every
+            # length (see ``projections.sqlite_changes._inserts``).
+            padded = [*ids, *[ids[-1]] * ((1 << (len(ids) - 1).bit_length()) - len(ids))]
+            marks = ", ".join(f"${i}" for i in range(1, len(padded) + 1))
             rows = await self.fetch(
                 f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE id IN ({marks})",
-                *(self.bind_value(events.c.id, i) for i in ids),
+                *(self.bind_value(events.c.id, i) for i in padded),
             )
         return self._decode_rows(rows)
 

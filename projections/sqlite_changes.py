@@ -3,8 +3,9 @@
 ``sqlite_statements`` turns changes into statements, each with all its parameter rows: per
 table, one ``UPDATE`` closing the current row versions, then per column set one multi-row
 ``INSERT`` (``VALUES (…), (…), …``), run once per chunk of as many rows as SQLite binds values
-in one statement (a replay batch's thousands of rows: a statement step per chunk instead of one
-per row; the append's one row: the plain one-row ``INSERT``).
+in one statement, the rest in chunks of powers of two (a replay batch's thousands of rows: a
+statement step per chunk instead of one per row; the append's one row: the plain one-row
+``INSERT``).
 The append runs them on the writer's raw ``sqlite3`` connection inside its transaction
 (``projections.writer.ProjectionRows.write_sqlite``); the replay on its aiosqlite connection,
 into the live tables or a rebuild's scratch tables (``projections.bulk.BulkWriter``). So the two
@@ -73,9 +74,16 @@ _MAX_VALUES = min(_variable_limit(), 16_384)
 
 
 def _inserts(table: str, columns: tuple[str, ...], rows: list[Sequence[Any]]) -> list[Statement]:
-    """Multi-row inserts of ``rows``: chunks of ``per`` rows through one statement, the rest
-    through another, each row's values laid end to end."""
-    per = max(1, min(len(rows), _MAX_VALUES // len(columns)))
+    """Multi-row inserts of ``rows``: chunks of ``per`` rows (as many as one statement binds)
+    through one statement, then the rest in chunks of powers of two, largest first, each row's
+    values laid end to end.
+
+    The sizes come from that fixed ladder, not from each batch's row count: every distinct text
+    is a statement ``sqlite3`` prepares and keeps in its connection's statement cache (128 of
+    them), and one of hundreds of rows holds hundreds of kB. With a statement per remainder
+    size, a replay's memory grew with the log until that cache was full (about 50 MB more at
+    1M events than at 100k); with the ladder, a table has at most ``1 + log2(per)`` texts."""
+    per = max(1, _MAX_VALUES // len(columns))
     full = len(rows) - len(rows) % per
     statements: list[Statement] = []
     if full:
@@ -83,9 +91,13 @@ def _inserts(table: str, columns: tuple[str, ...], rows: list[Sequence[Any]]) ->
             list(chain.from_iterable(rows[i : i + per])) for i in range(0, full, per)
         ]
         statements.append((_insert_statement(table, columns, per), chunks))
-    if full < len(rows):
-        rest = list(chain.from_iterable(rows[full:]))
-        statements.append((_insert_statement(table, columns, len(rows) - full), [rest]))
+    start, size = full, 1 << max(0, (len(rows) - full).bit_length() - 1)
+    while start < len(rows):
+        if start + size <= len(rows):
+            rest = list(chain.from_iterable(rows[start : start + size]))
+            statements.append((_insert_statement(table, columns, size), [rest]))
+            start += size
+        size >>= 1
     return statements
 
 
@@ -106,7 +118,7 @@ def _close_statement(table: str, key: tuple[str, ...]) -> str:
     return f'UPDATE "{table}" SET known_until = ? WHERE known_until IS NULL AND {where}'
 
 
-@functools.lru_cache(maxsize=32)  # bounded: a replay's last chunks come in many sizes
+@functools.lru_cache(maxsize=512)  # bounded: the sizes of ``_inserts``'s ladder, per table
 def _insert_statement(table: str, columns: tuple[str, ...], rows: int = 1) -> str:
     names = ", ".join(f'"{c}"' for c in columns)
     row = f"({', '.join('?' * len(columns))})"

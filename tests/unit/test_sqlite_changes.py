@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from datetime import UTC, datetime
 from uuid import UUID
@@ -83,11 +84,9 @@ def test_the_statements_run_on_sqlite3() -> None:
     assert conn.execute("SELECT count(*) FROM proj_mission_ends").fetchone() == (1,)
 
 
-def test_many_rows_go_in_multi_row_chunks_and_all_arrive() -> None:
-    """A replay batch's rows: chunks of as many rows as one statement binds, and the rest in
-    one more; every row inserted once, in order."""
+def _mission_ends(count: int) -> Changes:
     changes = Changes()
-    for i in range(5000):
+    for i in range(count):
         changes.insert(
             "proj_mission_ends",
             {
@@ -101,9 +100,23 @@ def test_many_rows_go_in_multi_row_chunks_and_all_arrive() -> None:
                 "known_until": None,
             },
         )
-    statements = sqlite_statements(changes)
-    assert 1 < len(statements) <= 2  # the full chunks through one statement, the rest another
-    assert sum(len(params) for _, params in statements) < 5000
+    return changes
+
+
+def _rows_per_statement(statement: str) -> int:
+    return statement.count("(?")
+
+
+def test_many_rows_go_in_multi_row_chunks_and_all_arrive() -> None:
+    """A replay batch's rows: chunks of as many rows as one statement binds, and the rest in
+    chunks of powers of two, largest first; every row inserted once, in order."""
+    statements = sqlite_statements(_mission_ends(5000))
+    sizes = [_rows_per_statement(s) for s, _ in statements]
+    per = sizes[0]
+    assert per * len(statements[0][1]) <= 5000 < per * (len(statements[0][1]) + 1)
+    rest = sizes[1:]
+    assert rest == sorted(rest, reverse=True) and all(s & (s - 1) == 0 for s in rest)
+    assert per * len(statements[0][1]) + sum(rest) == 5000
     conn = sqlite3.connect(":memory:")
     conn.execute(
         "CREATE TABLE proj_mission_ends (event_id, conflict, mission_id, ended_at, reason, "
@@ -113,3 +126,16 @@ def test_many_rows_go_in_multi_row_chunks_and_all_arrive() -> None:
         conn.executemany(statement, params)
     versions = [v for (v,) in conn.execute("SELECT version FROM proj_mission_ends ORDER BY rowid")]
     assert versions == list(range(5000))
+
+
+def test_a_replay_prepares_a_bounded_set_of_statements_whatever_its_batches_hold() -> None:
+    """Each distinct text is a prepared statement ``sqlite3`` keeps in its cache (128 per
+    connection), hundreds of kB for one of hundreds of rows: a text per batch's row count made
+    a replay's memory grow with the log. A hundred row counts from 1 to 3,000 use at most
+    ``1 + log2(per)`` texts for a table."""
+    counts = random.Random(21).sample(range(1, 3001), 100)
+    texts = {
+        statement for count in counts for statement, _ in sqlite_statements(_mission_ends(count))
+    }
+    per = max(_rows_per_statement(t) for t in texts)
+    assert len(texts) <= 1 + per.bit_length()
