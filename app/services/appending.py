@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Container, Sequence
 from contextlib import asynccontextmanager
@@ -130,8 +131,14 @@ class Appender:
         self._states: OrderedDict[str, ConflictState] = OrderedDict()
         self._state_cache_size = state_cache_size
         # Appends to one conflict from this process queue here instead of racing each other's
-        # compare-and-set (and retrying); striped, so the memory is fixed however many conflicts.
-        self._conflict_locks = [asyncio.Lock() for _ in range(64)]
+        # compare-and-set (and retrying). One lock per conflict with an append under way, held
+        # weakly: it lives while a task holds or waits for it, so the memory is that of the
+        # appends in flight. (Locks striped by hash made two conflicts whose hashes met queue
+        # behind each other: the later one missed its group's commit, and with eight writers a
+        # third of runs wrote 2 transactions per 7 appends instead of 1 per 8.)
+        self._conflict_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     def now(self) -> datetime:
         """This process's clock, as it records appends (injected in tests)."""
@@ -167,7 +174,9 @@ class Appender:
         if recorded_at is not None and len(recorded_at) != len(events):
             raise ValueError("recorded_at must give one time per event")
 
-        lock = self._conflict_locks[hash(conflict) % len(self._conflict_locks)]
+        lock = self._conflict_locks.get(conflict)
+        if lock is None:
+            lock = self._conflict_locks[conflict] = asyncio.Lock()
         async with lock:
             return await self._append(conflict, events, expected_version, recorded_at, key_id)
 
