@@ -36,12 +36,19 @@ class View(BaseModel):
 
 
 def _iso_duration(length: timedelta) -> str:
-    """ISO 8601 in days and time (``P615DT3H5S``): never years or months, whose length
-    varies, and whole seconds (RFC 3339's duration has no fractions; a part of a second is
-    dropped, never rounded up)."""
+    """RFC 3339's duration (its Appendix A, the ``duration`` format of JSON Schema) in days and
+    time (``P615DT3H0M5S``): never years or months, whose length varies, and whole seconds (it
+    has no fractions; a part of a second is dropped, never rounded up). Its grammar lets only
+    minutes follow hours, so hours and seconds with no minutes keep a ``0M`` between them
+    (``PT3H5S``, which ISO 8601 allows, fails a JSON Schema validator such as
+    ``jsonschema_rs``)."""
     hours, rest = divmod(length.seconds, 3600)
     minutes, seconds = divmod(rest, 60)
-    time = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if n)
+    time = "".join(
+        f"{n}{unit}"
+        for n, unit in ((hours, "H"), (minutes, "M"), (seconds, "S"))
+        if n or (unit == "M" and hours and seconds)
+    )
     days = f"{length.days}D" if length.days else ""
     if not days and not time:
         return "PT0S"
@@ -64,7 +71,7 @@ _LAST_REPORT_AT = Field(
 _QUIET_FOR = Field(
     default=None,
     description="as_of minus last_report_at, an ISO 8601 duration in days and time. In a view of "
-    "now (as_of null): whole days (`P20D`; `P0D` under a day), so the view changes once a day "
+    "now (as_of null): whole days (`P20D`; `PT0S` under a day), so the view changes once a day "
     "rather than every second.",
 )
 _STALE = Field(
