@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -55,8 +56,6 @@ def test_what_the_block_leaves_alive_skips_the_young_generations_and_nothing_sta
 
 
 def test_a_cycle_made_in_the_block_is_still_collected() -> None:
-    import weakref
-
     gc.enable()
     with gc_paused():
         a, b = _Node(), _Node()
