@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -112,7 +112,7 @@ class SqliteWriter:
         self._checkpoint_rows = checkpoint_rows
         self._wal_size_limit = wal_size_limit
         self._rows_since_checkpoint = 0
-        self._checkpointing: asyncio.Future[None] | None = None
+        self._checkpointing: Future[None] | None = None
         #: Checkpoints the writer thread has run (tests watch it).
         self.checkpoints = 0
 
@@ -130,7 +130,7 @@ class SqliteWriter:
     async def write_group(self, appends: Sequence[Append]) -> list[Written | None]:
         """The appends in one transaction (``events.log.group_commit``), on the caller's
         thread when it need not wait, else in the writer thread."""
-        if self._inline_allowed and not self._queued:
+        if self._inline_allowed and not self._queued and not self._checkpoint_running():
             try:
                 firsts = self._write_inline(appends)
             except _Busy:
@@ -235,17 +235,15 @@ class SqliteWriter:
         self._rows_since_checkpoint += rows
         if self._rows_since_checkpoint < self._checkpoint_rows:
             return
-        if self._checkpointing is not None and not self._checkpointing.done():
+        if self._checkpoint_running():
             return
         self._rows_since_checkpoint = 0
-        # Counted as queued from now (not from when the thread starts it): an append that
-        # comes meanwhile goes to the thread, behind the checkpoint, not inline beside it.
-        self._queued += 1
-        self._checkpointing = asyncio.wrap_future(self._executor.submit(self._checkpoint_wal))
-        self._checkpointing.add_done_callback(self._checkpointed)
+        self._checkpointing = self._executor.submit(self._checkpoint_wal)
 
-    def _checkpointed(self, _: asyncio.Future[None]) -> None:
-        self._queued -= 1
+    def _checkpoint_running(self) -> bool:
+        """Whether a checkpoint is queued or running in the thread: from its submission on, an
+        append goes to the thread too, behind it, not inline beside it."""
+        return self._checkpointing is not None and not self._checkpointing.done()
 
     def _checkpoint_wal(self) -> None:
         # PASSIVE: copies what it can without waiting for readers (a reader's snapshot keeps
