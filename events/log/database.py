@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["WRITE", "create_engine", "dialect_of"]
+__all__ = ["WAL_SIZE_LIMIT", "WRITE", "create_engine", "dialect_of"]
 
 #: Execution option for a connection that will write: on SQLite its transaction starts with
 #: BEGIN IMMEDIATE, taking the write lock up front.
@@ -62,6 +62,12 @@ def create_engine(
     )
 
 
+#: What an SQLite WAL file is cut back to when SQLite starts it over (``journal_size_limit``,
+#: bytes), on every connection that writes: the appends' WAL between two checkpoints takes a few
+#: MB (``events.log.sqlite_writer``); one long transaction (a bulk load's), as much as it wrote.
+WAL_SIZE_LIMIT = 32 * 1024 * 1024
+
+
 def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
     sync_engine = engine.sync_engine
 
@@ -73,6 +79,7 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")

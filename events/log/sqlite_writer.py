@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from events.log.codec import EVENT_COLUMNS
+from events.log.database import WAL_SIZE_LIMIT
 from events.log.positions import LOG_HEAD, raw_sql
 from events.log.sqlite_values import DIALECT, rows_binder
 from events.log.tables import events, log_head
@@ -49,11 +50,6 @@ _MARKS = ", ".join("?" * len(_EVENT_COLUMNS))
 _INSERT_EVENTS = f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({_MARKS})"
 #: The event rows' values as SQLite stores them (``events.log.sqlite_values``, the one converter).
 _bind_events = rows_binder(events, _EVENT_COLUMNS)
-
-
-#: What the WAL file is cut back to when SQLite starts it over (bytes): the appends' WAL between
-#: two checkpoints takes a few MB; a bulk load's one transaction, as much as it wrote.
-WAL_SIZE_LIMIT = 32 * 1024 * 1024
 
 
 class _Busy(Exception):

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from app.services.appending import Appender, decide
-from events.log.database import create_engine
+from events.log.database import WAL_SIZE_LIMIT, create_engine
 from events.log.sqlite_writer import SqliteWriter
 from events.log.store import EventStore, event_row
 from events.log.tables import projection_checkpoints
@@ -166,6 +166,18 @@ async def test_the_wal_a_long_transaction_grew_is_cut_back(sqlite_url: str) -> N
         assert _wal_size(sqlite_url) < grown / 2, (_wal_size(sqlite_url), grown)  # 148 kB of 1.4 MB
     finally:
         await writer.close()
+
+
+async def test_the_engines_connections_cut_the_wal_back_too(sqlite_url: str) -> None:
+    """Any connection that writes may be the one SQLite starts the WAL over on (webhook
+    bookkeeping, a replay's rows): the engine's connections carry the same limit."""
+    engine = create_engine(sqlite_url)
+    try:
+        async with engine.connect() as conn:
+            limit = (await conn.exec_driver_sql("PRAGMA journal_size_limit")).scalar()
+        assert limit == WAL_SIZE_LIMIT
+    finally:
+        await engine.dispose()
 
 
 @pytest.mark.parametrize("synchronous", ["NORMAL", "FULL"])
