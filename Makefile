@@ -104,6 +104,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/webhooks.py
 	$(PY) bench/webhook_libraries.py
 	$(PY) bench/load.py
+	$(PY) bench/wal.py
 	$(PY) bench/scale.py
 
 ## A PostgreSQL hot standby of the local cluster on 127.0.0.1:5433 (streaming replication), for the
