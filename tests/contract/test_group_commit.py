@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.services.appending import Appender
+from events.log.group_commit import PROBE_EVERY
 from events.log.store import EventStore, event_row
 from events.log.writers import Append, IdTakenError, Written
 from events.model.envelope import to_recorded
@@ -47,6 +48,25 @@ async def test_eight_concurrent_appends_commit_in_fewer_than_eight_transactions(
     for conflict, append in zip(conflicts, appends, strict=True):
         stored = await store.read_stream(conflict)
         assert [(e.id, e.version) for e in stored] == [(append.rows[0]["id"], 1)]
+
+
+async def test_concurrent_appends_find_company_after_a_run_of_lone_appends(
+    store: EventStore,
+) -> None:
+    """A task appending alone stops looking for company before every append (on SQLite it
+    looks once in ``PROBE_EVERY``); appends from other tasks look every time, so eight of them
+    arriving right after such a run still share transactions, whatever the run's length."""
+    lone = _conflicts(1)[0]
+    for version in range(1, PROBE_EVERY + 2):  # not a multiple of PROBE_EVERY: no probe due
+        assert await store.write(Append(lone, version - 1, _rows(lone, version), NOTHING_MORE))
+    conflicts = _conflicts(8)
+    before = store.transactions
+    written = await asyncio.gather(
+        *(store.write(Append(c, 0, _rows(c, 1), NOTHING_MORE)) for c in conflicts)
+    )
+    transactions = store.transactions - before
+    assert transactions < 8, f"{transactions} transactions for 8 concurrent appends"
+    assert all(isinstance(w, Written) for w in written)
 
 
 async def test_appends_to_other_conflicts_never_queue_behind_each_other(
