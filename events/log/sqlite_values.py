@@ -66,7 +66,12 @@ def utc_to_text(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("naive datetime given to the store")
     # isoformat of a UTC datetime ends in "+00:00": cut rather than copy it without tzinfo
+    if value.utcoffset() == _NO_OFFSET:  # UTC already (as the model parses it): as it is
+        return value.isoformat(" ", "microseconds")[:-6]
     return value.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
+
+
+_NO_OFFSET = timedelta(0)
 
 
 def text_to_utc(value: str) -> datetime:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Set as AbstractSet
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar, get_args
 
 from pydantic import BaseModel, Field, TypeAdapter
@@ -164,7 +164,12 @@ def format_instant(value: datetime) -> str:
     driver or a writer formatted a timestamp."""
     # isoformat, not strftime: glibc's %Y does not pad years before 1000 to four digits, and
     # the canonical bytes must not depend on the platform's C library.
+    if value.utcoffset() == _NO_OFFSET:  # UTC already, as stored and parsed: no conversion
+        return value.isoformat("T", "microseconds")[:-6] + "Z"
     return value.astimezone(UTC).replace(tzinfo=None).isoformat("T", "microseconds") + "Z"
+
+
+_NO_OFFSET = timedelta(0)
 
 
 #: ``json.dumps`` with these options builds a new encoder on every call; this one is built once.
@@ -197,8 +202,8 @@ def content_hash(
     canonical = (
         f'{{"conflict":{_canonical(conflict)},"data":{_canonical(data_json)},'
         f'"id":{_canonical(event_id)},{key}"occurred_at":"{format_instant(occurred_at)}",'
-        f'"recorded_at":"{format_instant(recorded_at)}","schema_version":{_canonical(schema_version)},'
-        f'"source":{_canonical(source_json)},"type":{_canonical(type)},"version":{_canonical(version)}}}'
+        f'"recorded_at":"{format_instant(recorded_at)}","schema_version":{int(schema_version)},'
+        f'"source":{_canonical(source_json)},"type":{_canonical(type)},"version":{int(version)}}}'
     )
     return hashlib.sha256(canonical.encode()).digest()
 
@@ -292,8 +297,7 @@ def to_recorded(
 def with_position(event: Recorded, position: int, recorded_at: datetime | None = None) -> Recorded:
     """The recorded event at its place in the log, once the write has taken it; at the
     database's ``recorded_at`` when the database chose it (``events.log.writers.Written``)."""
-    values = dict(event.__dict__)
-    values["position"] = position
+    update: dict[str, Any] = {"position": position}
     if recorded_at is not None:
-        values["recorded_at"] = recorded_at
-    return construct(type(event), values, event.model_fields_set)
+        update["recorded_at"] = recorded_at
+    return event.model_copy(update=update)

@@ -10,6 +10,7 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 from events.model.envelope import (
     content_hash,
@@ -95,6 +96,16 @@ def test_content_hash_is_the_hash_of_the_canonical_json_of_its_fields(
     assert content_hash(**fields) == _plain_content_hash(**fields)
     if key_id is not None:  # who appended it is covered
         assert content_hash(**fields) != content_hash(**(fields | {"key_id": None}))
+
+
+@given(instant=_instants)
+def test_format_instant_is_the_instant_in_utc_to_the_microsecond(instant: datetime) -> None:
+    """Its shortcut for a UTC instant (no conversion) spells what the conversion spells, for
+    ``datetime.UTC`` and for the UTC pydantic gives a parsed instant."""
+    plain = instant.astimezone(UTC).replace(tzinfo=None).isoformat("T", "microseconds") + "Z"
+    assert format_instant(instant) == plain
+    parsed = TypeAdapter(datetime).validate_python(instant.astimezone(UTC).isoformat())
+    assert format_instant(parsed) == plain
 
 
 def test_to_recorded_is_the_validated_model() -> None:
