@@ -11,9 +11,9 @@ into the live tables or the scratch tables of a rebuild (``targets``).
 
 from __future__ import annotations
 
+from events.log.gc_pause import gc_paused
 from projections.changes import Changes
 from projections.driver import RawConnection
-from projections.gc_pause import gc_paused
 from projections.sqlite_changes import sqlite_statements
 from projections.tables import PROJECTION_KEYS
 

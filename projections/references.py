@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Mapping, MutableMapping, Sequence
 from uuid import UUID
 
+from events.log.gc_pause import gc_paused
 from events.model.envelope import Recorded
 from events.model.state import NAMING_TYPES, ConflictState, references
 from projections.changes import Changes
 from projections.fold import apply
-from projections.gc_pause import gc_paused
 
 __all__ = ["Fetch", "fold_batch"]
 

@@ -32,6 +32,7 @@ from typing import Any
 from uuid import UUID
 
 from events.log.codec import RowDecoder
+from events.log.gc_pause import gc_paused
 from events.log.store import EventStore
 from events.log.tables import projection_checkpoints
 from events.model.envelope import Recorded
@@ -39,7 +40,6 @@ from events.model.state import ConflictState
 from projections.bulk import BulkWriter
 from projections.changes import Changes
 from projections.driver import RawConnection, raw_connection
-from projections.gc_pause import gc_paused
 from projections.inline import CHECKPOINT
 from projections.jobs import Job, finish_job, heartbeat_every, start_job
 from projections.references import fold_batch

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from events.log.store import decode_row
+from events.log.store import decode_rows
 from events.log.tables import events
 from events.model.state import AgreementState, LullState
 from projections.freshness import stream_position
@@ -71,7 +71,7 @@ class Story:
         them), and stories asked at once take their turns instead of all slowing the loop."""
 
         def told() -> list[TimelineEntry]:
-            log = [decode_row(r) for r in self.rows]
+            log = decode_rows(self.rows)
             return build_timeline(
                 log,
                 self.agreements,

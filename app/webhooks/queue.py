@@ -25,7 +25,7 @@ from app.webhooks.subscriptions import (
 )
 from app.webhooks.tables import attempts, deliveries, subscriptions
 from events.log.positions import checkpoint_position
-from events.log.store import decode_row
+from events.log.store import decode_rows
 from events.log.tables import UtcDateTime, projection_checkpoints
 from events.log.tables import events as events_table
 from events.model.envelope import Recorded
@@ -211,9 +211,11 @@ async def claim_due(
         )
     }
     events = {
-        e.position: decode_row(e)
-        for e in await conn.execute(
-            select(events_table).where(events_table.c.position.in_([r.position for r in rows]))
+        e.position: e
+        for e in decode_rows(
+            await conn.execute(
+                select(events_table).where(events_table.c.position.in_([r.position for r in rows]))
+            )
         )
     }
     return [

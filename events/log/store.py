@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypedDict, Unpack
 from uuid import UUID
@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events.log.codec import RowDecoder, columns_of
 from events.log.database import dialect_of
+from events.log.gc_pause import gc_paused
 from events.log.group_commit import GroupCommit
 from events.log.positions import log_position, stream_head
 from events.log.sqlite_writer import SqliteWriter
@@ -44,6 +45,7 @@ __all__ = [
     "EventStore",
     "WriteBatch",
     "decode_row",
+    "decode_rows",
     "event_row",
     "read_events",
     "server_gone",
@@ -59,6 +61,16 @@ def decode_row(row: Row[Any] | Any) -> Recorded:
     """One ``events`` row as the current event model, upcast from its stored schema version
     (``events.log.codec.RowDecoder``, the one decoder)."""
     return _DECODER.decode(columns_of(row))
+
+
+def decode_rows(rows: Iterable[Any]) -> list[Recorded]:
+    """``decode_row`` of each row (a fetched result), with the cyclic collector paused
+    (``events.log.gc_pause``): a page of a thousand events is tens of thousands of small
+    objects that all stay alive while it is built, which the collector traversed again and
+    again, a quarter of the time of a page read (20,000 events read in pages of 1,000 on
+    SQLite: 26-27 µs an event, 20-22 with the collector paused)."""
+    with gc_paused():
+        return [_DECODER.decode(columns_of(row)) for row in rows]
 
 
 class EventFilters(TypedDict, total=False):
@@ -94,7 +106,7 @@ async def read_events(
     statement = statement.order_by(events_table.c.position).limit(limit)
     with storage_errors():
         async with engine.connect() as conn:
-            return [decode_row(r) for r in await conn.execute(statement)]
+            return decode_rows(await conn.execute(statement))
 
 
 @contextmanager
@@ -275,7 +287,7 @@ class EventStore:
         )
         with storage_errors():
             async with self.engine.connect() as conn:
-                return [decode_row(r) for r in await conn.execute(statement)]
+                return decode_rows(await conn.execute(statement))
 
     async def iter_rows(
         self, *, after: int = 0, batch_size: int = 5000
@@ -325,7 +337,7 @@ class EventStore:
                 rows = await conn.execute(
                     select(events_table).where(events_table.c.id.in_(list(ids)))
                 )
-                return {row.id: decode_row(row) for row in rows}
+                return {event.id: event for event in decode_rows(rows)}
 
 
 class WriteBatch:

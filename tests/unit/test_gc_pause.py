@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from projections.gc_pause import gc_paused
+from events.log.gc_pause import gc_paused
 
 
 @pytest.fixture(autouse=True)

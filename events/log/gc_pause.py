@@ -1,4 +1,5 @@
-"""Pausing the cyclic garbage collector over a replay's CPU-bound stretches.
+"""Pausing the cyclic garbage collector over CPU-bound stretches: a replay's, and the decoding
+of a page of events (``events.log.store.decode_rows``).
 
 Folding a batch allocates tens of thousands of small containers (event models, their data,
 row dicts) that live until the batch is written. Each allocation counts towards the cyclic
