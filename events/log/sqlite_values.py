@@ -29,6 +29,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.types import TypeEngine
 
 from events.log.tables import UtcDateTime
+from events.model.envelope import in_utc
 
 __all__ = [
     "DIALECT",
@@ -66,12 +67,7 @@ def utc_to_text(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("naive datetime given to the store")
     # isoformat of a UTC datetime ends in "+00:00": cut rather than copy it without tzinfo
-    if value.utcoffset() == _NO_OFFSET:  # UTC already (as the model parses it): as it is
-        return value.isoformat(" ", "microseconds")[:-6]
-    return value.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
-
-
-_NO_OFFSET = timedelta(0)
+    return in_utc(value).isoformat(" ", "microseconds")[:-6]
 
 
 def text_to_utc(value: str) -> datetime:

@@ -70,7 +70,7 @@ def decode_rows(rows: Iterable[Any]) -> list[Recorded]:
     again, a quarter of the time of a page read (20,000 events read in pages of 1,000 on
     SQLite: 26-27 µs an event, 20-22 with the collector paused)."""
     with gc_paused():
-        return [_DECODER.decode(columns_of(row)) for row in rows]
+        return [decode_row(row) for row in rows]
 
 
 class EventFilters(TypedDict, total=False):

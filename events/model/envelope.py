@@ -30,6 +30,7 @@ __all__ = [
     "construct",
     "content_hash",
     "format_instant",
+    "in_utc",
     "record_content_hash",
     "recorded_adapter",
     "to_recorded",
@@ -164,9 +165,14 @@ def format_instant(value: datetime) -> str:
     driver or a writer formatted a timestamp."""
     # isoformat, not strftime: glibc's %Y does not pad years before 1000 to four digits, and
     # the canonical bytes must not depend on the platform's C library.
-    if value.utcoffset() == _NO_OFFSET:  # UTC already, as stored and parsed: no conversion
-        return value.isoformat("T", "microseconds")[:-6] + "Z"
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat("T", "microseconds") + "Z"
+    # isoformat of an aware UTC datetime ends in "+00:00": cut, and spelt "Z"
+    return in_utc(value).isoformat("T", "microseconds")[:-6] + "Z"
+
+
+def in_utc(value: datetime) -> datetime:
+    """``value`` in UTC: itself when it is already (as both databases and the models hand
+    instants over), with no conversion's copy, which every append made several of."""
+    return value if value.utcoffset() == _NO_OFFSET else value.astimezone(UTC)
 
 
 _NO_OFFSET = timedelta(0)
