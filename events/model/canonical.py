@@ -111,7 +111,7 @@ def _canonical_data(
         resolved_names = tuple(resolve(field, f"{field}.{i}", n) for i, n in enumerate(names))
         if resolved_names != names:
             update[field] = resolved_names
-    by_party: Mapping[str, int] | None = getattr(data, "by_party", None)
+    by_party: Mapping[str, int] | None = _field_of(data, "by_party")
     if by_party:
         resolved_counts: dict[str, int] = {}
         spelt: dict[str, str] = {}
@@ -134,9 +134,15 @@ def _canonical_data(
     _distinct(event_type, data, update, singles, lists)
     if not update:
         return data
-    given: Mapping[str, str] = getattr(data, "as_written", None) or {}
+    given: Mapping[str, str] = _field_of(data, "as_written") or {}
     update["as_written"] = {**given, **written}
     return data.model_copy(update=update)
+
+
+def _field_of(data: Frozen, name: str) -> Any:
+    """``data``'s field ``name``, None where its type has none. Asked of the class: an attribute
+    a model lacks costs pydantic an exception (1.7 µs, on every append of most types)."""
+    return getattr(data, name) if name in type(data).model_fields else None
 
 
 def _distinct(
