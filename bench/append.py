@@ -484,7 +484,8 @@ def _eventsourcing_read(kind: str, url: str, *, events: int) -> float:
         start = page[-1].id + 1
     elapsed = time.perf_counter() - started
     app.close()
-    return timed(read, elapsed)
+    # Nothing to read when the eventsourcing group did not run (``--only read``): no figure.
+    return timed(read, elapsed) if read else float("nan")
 
 
 # -- over HTTP ---------------------------------------------------------------------------------

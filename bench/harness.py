@@ -223,7 +223,9 @@ class Table:
     def ratio(self, name: str, numerator: str, denominator: str) -> None:
         """Add a row: numerator / denominator, computed within each round."""
         for r in range(self.rounds):
-            self.add(name, r, self.get(numerator, r) / self.get(denominator, r), unit="ratio")
+            below = self.get(denominator, r)
+            above = self.get(numerator, r)
+            self.add(name, r, above / below if below else float("nan"), unit="ratio")
 
     def target(
         self, name: str, *, minimum: float | None = None, maximum: float | None = None
