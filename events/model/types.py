@@ -87,8 +87,10 @@ class EventBase(Frozen):
         if not isinstance(value, dict):
             return value
         data = value.get("data")
+        if not isinstance(data, dict) or "utc_offset" in data:
+            return value  # a decoded row's data is a model already: nothing to keep
         offset = offset_given(value.get("occurred_at"))
-        if offset is None or not isinstance(data, dict) or "utc_offset" in data:
+        if offset is None:
             return value
         return {**value, "data": {**data, "utc_offset": offset}}
 
