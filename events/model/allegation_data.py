@@ -116,13 +116,12 @@ class ViolationAllegedData(EventData):
     )
 
     @model_validator(mode="after")
-    def _not_self_accusation(self) -> ViolationAllegedData:
+    def _coherent(self) -> ViolationAllegedData:
+        """No party accusing itself; not both ongoing and ended. One validator for both: every
+        decoded row runs a model's after-validators twice (pydantic runs them again on the
+        instance the envelope's validation takes), and each is a call into Python."""
         if self.alleged_by.casefold() == self.accused.casefold():
             raise ValueError("accused must not be the same party as alleged_by")
-        return self
-
-    @model_validator(mode="after")
-    def _ongoing_or_ended(self) -> ViolationAllegedData:
         if self.ongoing and self.ended_at is not None:
             raise ValueError(
                 "ongoing: true says the violation's end is not known yet and ended_at gives "
