@@ -31,13 +31,13 @@ class BulkWriter:
         if self.conn.dialect == "postgresql":
             await self._write_postgresql(changes)
             return
-        with gc_paused():  # see gc_pause: thousands of rows, none of them in a cycle
+        with gc_paused(promote=True):  # see gc_pause: thousands of rows, none of them in a cycle
             statements = sqlite_statements(changes, self.targets)
         for statement, params in statements:
             await self.conn.executemany(statement, params)
 
     async def _write_postgresql(self, changes: Changes) -> None:
-        with gc_paused():
+        with gc_paused(promote=True):
             grouped = changes.grouped(self.targets)
         for table, params in grouped.closes.items():
             await self.conn.executemany(_postgresql_close(self.targets[table], table), params)

@@ -34,7 +34,7 @@ async def fold_batch(
     changes of its own that are then merged: the same result, without two objects per event.
     The synchronous stretches run with the cyclic collector paused (``gc_paused`` says why)."""
     wanted: set[UUID] = set()
-    with gc_paused():
+    with gc_paused(promote=True):
         for event in batch:
             if event.type in NAMING_TYPES:  # the others name nothing
                 state = states.get(event.conflict) or ConflictState(event.conflict)
@@ -42,7 +42,7 @@ async def fold_batch(
         wanted.difference_update(event.id for event in batch)
     seen: dict[UUID, Recorded] = dict(await fetch(wanted)) if wanted else {}
     changes = Changes()
-    with gc_paused():
+    with gc_paused(promote=True):
         lookup = seen.get
         for event in batch:
             conflict = event.conflict

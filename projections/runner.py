@@ -141,7 +141,7 @@ class Replayer:
     async def fold(self, rows: Sequence[Sequence[Any]]) -> Changes:
         """Fold event rows (``EVENT_COLUMNS``, in position order) into row changes, through
         ``projections.references.fold_batch`` (the batch fold the tests hold to the log)."""
-        with gc_paused():  # see gc_pause: thousands of small objects, none in a cycle
+        with gc_paused(promote=True):  # see gc_pause: thousands of small objects, none in a cycle
             decode = self._decoder.decode
             batch = [decode(row) for row in rows]
         changes = await fold_batch(self.states, batch, self._fetch)

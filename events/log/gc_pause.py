@@ -11,18 +11,27 @@ finds nothing to collect in them.
 ``gc_paused`` turns the collector off for one synchronous stretch (no ``await`` inside, so no
 other task of the process runs while it is off) and back on after, if it was on before.
 
-Turned back on, the collector would find the young generation far over its threshold and
-traverse everything the stretch left alive (the batch's events, rows or statements, still to
-be written): once in the youngest generation, again in the middle one, about a tenth of a
-replay's time in all. So the stretch ends by moving every tracked object to the oldest
-generation, with the ``gc`` module's public ``freeze`` and ``unfreeze`` (together: frozen, then
-straight back into the oldest generation; nothing stays frozen). The young generations start
-empty, and what the batch made is traversed only by the next full collection, by which time
-reference counting has freed nearly all of it. Anything cyclic made meanwhile is collected
-then too. bench/replay.py, 100k events on SQLite, runs interleaved: 19,919 -> 21,705 events/s
-(1.09x), peak RSS the same (170 MB). Process-wide, as the collector is: a host that froze
-objects of its own with ``gc.freeze`` (before forking workers) would see them unfrozen;
-``ceasefire serve`` and ``ceasefire replay`` freeze nothing.
+Turned back on, the collector finds the young generation far over its threshold and traverses
+everything the stretch left alive (the batch's events, rows or statements, still to be
+written): once in the youngest generation, again in the middle one, about a tenth of a
+replay's time in all. So a replay's stretches (``promote=True``) end by moving every tracked
+object to the oldest generation, with the ``gc`` module's public ``freeze`` and ``unfreeze``
+(together: frozen, then straight back into the oldest generation; nothing stays frozen). The
+young generations start empty, and what the batch made is traversed only by the next full
+collection. bench/replay.py, 100k events on SQLite, runs interleaved: 19,919 -> 21,705 events/s
+(1.09x), peak RSS the same (170 MB).
+
+Only a replay promotes, because a replay ends. What is moved that way does not count towards
+the next full collection (only survivors of the middle generation do), and it is everything
+young in the process, other requests' cyclic garbage included (an exception caught with its
+traceback, say). Page reads (``events.log.store.decode_rows``) come as often as clients ask:
+promoting at each one lifted that garbage past the young collections that would have freed it,
+before any of them ran, and no full collection came (300,000 cycles made between pauses every
+50 allocations: all 300,000 kept; with a plain pause, at most a few hundred). So they pause
+without promoting: 20,000 SQLite events read in pages, 58k events/s promoting, 56k plain, 47k
+not paused. Process-wide, as the collector is: a host that froze objects of its own with
+``gc.freeze`` (before forking workers) would see them unfrozen by a replay; ``ceasefire serve``
+and ``ceasefire replay`` freeze nothing.
 """
 
 from __future__ import annotations
@@ -35,9 +44,10 @@ __all__ = ["gc_paused"]
 
 
 @contextmanager
-def gc_paused() -> Iterator[None]:
-    """The cyclic collector off inside the block (reference counting goes on as always); what
-    the block leaves alive moved to the oldest generation after it."""
+def gc_paused(*, promote: bool = False) -> Iterator[None]:
+    """The cyclic collector off inside the block (reference counting goes on as always).
+    ``promote``: what the block leaves alive is moved to the oldest generation after it; only
+    for a stretch of something that ends, a replay's (see the module)."""
     if not gc.isenabled():
         yield
         return
@@ -45,6 +55,7 @@ def gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.freeze()
-        gc.unfreeze()
+        if promote:
+            gc.freeze()
+            gc.unfreeze()
         gc.enable()

@@ -65,10 +65,11 @@ def decode_row(row: Row[Any] | Any) -> Recorded:
 
 def decode_rows(rows: Iterable[Any]) -> list[Recorded]:
     """``decode_row`` of each row (a fetched result), with the cyclic collector paused
-    (``events.log.gc_pause``): a page of a thousand events is tens of thousands of small
-    objects that all stay alive while it is built, which the collector traversed again and
-    again, a quarter of the time of a page read (20,000 events read in pages of 1,000 on
-    SQLite: 26-27 µs an event, 20-22 with the collector paused)."""
+    (``events.log.gc_pause``; not promoting, since reads come as often as clients ask): a page
+    of a thousand events is tens of thousands of small objects that all stay alive while it is
+    built, which the collector traversed again and again, a quarter of the time of a page read
+    (20,000 events read in pages of 1,000 on SQLite: 26-27 µs an event, 20-22 with the
+    collector paused)."""
     with gc_paused():
         return [decode_row(row) for row in rows]
 
