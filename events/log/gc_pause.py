@@ -26,10 +26,11 @@ the next full collection (only survivors of the middle generation do), and it is
 young in the process, other requests' cyclic garbage included (an exception caught with its
 traceback, say). Page reads (``events.log.store.decode_rows``) come as often as clients ask:
 promoting at each one lifted that garbage past the young collections that would have freed it,
-before any of them ran, and no full collection came (300,000 cycles made between pauses every
-50 allocations: all 300,000 kept; with a plain pause, at most a few hundred). So they pause
-without promoting: 20,000 SQLite events read in pages, 58k events/s promoting, 56k plain, 47k
-not paused. Process-wide, as the collector is: a host that froze objects of its own with
+to wait for a full collection that nothing then hastens. In the worst case, a pause every 50
+allocations, 300,000 cycles were made and all kept, with no full collection; with a plain
+pause, at most a few hundred. (A real server, 6,000 rounds of a feed page and two refused
+requests, kept its RSS flat either way.) So page reads pause without promoting: 20,000 SQLite
+events read in pages, 58k events/s promoting, 56k plain, 47k not paused. Process-wide, as the collector is: a host that froze objects of its own with
 ``gc.freeze`` (before forking workers) would see them unfrozen by a replay; ``ceasefire serve``
 and ``ceasefire replay`` freeze nothing.
 """
