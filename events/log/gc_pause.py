@@ -30,9 +30,11 @@ to wait for a full collection that nothing then hastens. In the worst case, a pa
 allocations, 300,000 cycles were made and all kept, with no full collection; with a plain
 pause, at most a few hundred. (A real server, 6,000 rounds of a feed page and two refused
 requests, kept its RSS flat either way.) So page reads pause without promoting: 20,000 SQLite
-events read in pages, 58k events/s promoting, 56k plain, 47k not paused. Process-wide, as the collector is: a host that froze objects of its own with
-``gc.freeze`` (before forking workers) would see them unfrozen by a replay; ``ceasefire serve``
-and ``ceasefire replay`` freeze nothing.
+events read in pages, 58k events/s promoting, 56k plain, 47k not paused.
+
+Process-wide, as the collector is: a host that froze objects of its own with ``gc.freeze``
+(before forking workers) would see them unfrozen by a replay; ``ceasefire serve`` and
+``ceasefire replay`` freeze nothing.
 """
 
 from __future__ import annotations
