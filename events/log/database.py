@@ -63,8 +63,8 @@ def create_engine(
 
 
 #: What an SQLite WAL file is cut back to when SQLite starts it over (``journal_size_limit``,
-#: bytes), on every connection that writes: the appends' WAL between two checkpoints takes a few
-#: MB (``events.log.sqlite_writer``); one long transaction (a bulk load's), as much as it wrote.
+#: bytes), on every connection that writes: the appends' WAL starts over once it holds about half
+#: of it (``events.log.sqlite_writer``); one long transaction (a bulk load's), as much as it wrote.
 WAL_SIZE_LIMIT = 32 * 1024 * 1024
 
 

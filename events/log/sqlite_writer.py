@@ -52,6 +52,10 @@ _INSERT_EVENTS = f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({_MA
 _bind_events = rows_binder(events, _EVENT_COLUMNS)
 
 
+#: The bytes of a WAL frame besides its page (SQLite's file format).
+_FRAME_HEADER = 24
+
+
 class _Busy(Exception):
     """SQLite answered busy to the inline connection: nothing was written."""
 
@@ -81,13 +85,17 @@ class SqliteWriter:
     SQLite writes the WAL from its start again only once a checkpoint has copied all of it;
     with commits landing during every checkpoint, none ever did, and a burst of appends grew
     the WAL without end (60 kB an append: about 1 GB after 16,000 appends, for a 16 MB
-    database), each commit slower as it grew (170 to 330 µs). So a checkpoint runs in two
-    passes: the first, which copies what piled up (milliseconds: two syncs and every page),
-    beside inline appends; the closing one, which copies only what they wrote meanwhile, with
-    appends queued behind it in the thread, so it copies all of it and the next commit starts
-    the WAL over. (Behind the whole checkpoint, a burst's appends waited 43 µs each on average,
-    15% of their time; behind the closing pass, 12 µs.) ``journal_size_limit`` then gives back
-    the space a longer transaction (a bulk load's) took.
+    database), each commit slower as it grew (170 to 330 µs). So once the WAL holds half of
+    ``wal_size_limit``, a checkpoint has a closing pass: the first pass, which copies what
+    piled up (milliseconds: two syncs and every page), runs beside inline appends; the closing
+    one, which copies only what they wrote meanwhile, with appends queued behind it in the
+    thread, so it copies all of it and the next commit starts the WAL over. (Behind the whole
+    checkpoint, a burst's appends waited 43 µs each on average, 15% of their time; behind a
+    closing pass at every checkpoint, 12 µs. On a machine half as fast, 35-44 µs behind a
+    closing pass at every checkpoint, 6-7 µs behind one only past 16 MB.) Below half the limit
+    the first pass is all: it keeps the copying incremental while the WAL grows. The WAL file
+    then stays under about ``wal_size_limit``, and ``journal_size_limit`` gives back the space
+    a longer transaction (a bulk load's) took.
 
     With ``synchronous=FULL`` every commit waits for the disk: all of it runs in the thread.
     """
@@ -116,6 +124,10 @@ class SqliteWriter:
         #: appends queue behind) rather than the first (which they run beside).
         self._checkpointing: Future[None] | None = None
         self._closing_pass = False
+        #: Whether the WAL was long at the last checkpoint pass, so the checkpoint needs a
+        #: closing pass to start it over: set by the writer thread, read once the pass is done.
+        self._wal_long = False
+        self._frame_size = 4096 + _FRAME_HEADER  # the page size's, once the thread has asked
         #: Checkpoints the writer thread has run (tests watch it).
         self.checkpoints = 0
 
@@ -207,6 +219,8 @@ class SqliteWriter:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             self._conn = self._open(30)
+            (page_size,) = self._conn.execute("PRAGMA page_size").fetchone()
+            self._frame_size = page_size + _FRAME_HEADER
         return self._conn
 
     def _inline_connection(self) -> sqlite3.Connection:
@@ -254,6 +268,9 @@ class SqliteWriter:
             return running is not None and self._closing_pass
         if self._closing_pass:
             return False
+        if not self._wal_long:  # the first pass is all: see the class's docstring
+            self._checkpointing = None
+            return False
         self._closing_pass = True
         self._checkpointing = self._executor.submit(self._checkpoint_wal)
         return True
@@ -263,7 +280,13 @@ class SqliteWriter:
         # the frames it needs, and the WAL, for the next one). A failure is not the append's
         # (it has committed); the next checkpoint tries again.
         with contextlib.suppress(sqlite3.Error):
-            self._connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            # The frames the WAL held when the pass began (those copied are of them: appends
+            # beside the pass added more, so "all copied" does not mean the WAL can restart).
+            # All rows: a statement left stepping keeps a read lock, and the WAL never restarts.
+            ((_, frames, _),) = (
+                self._connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            )
+            self._wal_long = frames * self._frame_size >= self._wal_size_limit // 2
             self.checkpoints += 1
 
     def _write(self, appends: Sequence[Append]) -> list[int | None]:
