@@ -261,8 +261,8 @@ class SqliteWriter:
 
     def _behind_checkpoint(self) -> bool:
         """Whether an append goes to the thread, behind a checkpoint's closing pass, rather
-        than inline: from that pass's submission, which comes with the first append after the
-        first pass is over, to its end."""
+        than inline: from that pass's submission, which comes with the first append after a
+        first pass that found the WAL long is over, to its end."""
         running = self._checkpointing
         if running is None or not running.done():
             return running is not None and self._closing_pass
