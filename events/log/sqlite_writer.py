@@ -282,7 +282,6 @@ class SqliteWriter:
         with contextlib.suppress(sqlite3.Error):
             # The frames the WAL held when the pass began (those copied are of them: appends
             # beside the pass added more, so "all copied" does not mean the WAL can restart).
-            # All rows: a statement left stepping keeps a read lock, and the WAL never restarts.
             ((_, frames, _),) = (
                 self._connection().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             )
